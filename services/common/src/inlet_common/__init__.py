@@ -1,0 +1,1 @@
+"""Shared runtime pieces of inlet's services: config, logs, errors and gRPC serving."""

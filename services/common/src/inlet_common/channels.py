@@ -1,0 +1,40 @@
+"""Client channels between services: one per upstream, with sane keepalive and retries."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+
+# Transparent retries for calls that never reached the server (UNAVAILABLE); writes are
+# not retried here because the callers decide what is safe to repeat.
+_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{}],
+                "retryPolicy": {
+                    "maxAttempts": 3,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "0.5s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+
+def channel(address: str, *, max_message_bytes: int = 4 * 1024 * 1024) -> grpc.aio.Channel:
+    """An insecure channel to another inlet service (inside the trust boundary)."""
+    return grpc.aio.insecure_channel(
+        address,
+        options=[
+            ("grpc.service_config", _SERVICE_CONFIG),
+            ("grpc.enable_retries", 1),
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.keepalive_time_ms", 30_000),
+        ],
+    )

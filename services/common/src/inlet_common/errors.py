@@ -1,0 +1,175 @@
+"""The root of every service's error tree, and its google.rpc.Status form.
+
+    InletError                      INTERNAL
+    ├── InvalidArgument             INVALID_ARGUMENT   (bad input; names each field)
+    ├── NotFound                    NOT_FOUND
+    ├── AlreadyExists               ALREADY_EXISTS
+    ├── FailedPrecondition          FAILED_PRECONDITION
+    ├── Aborted                     ABORTED            (lost a race; retry)
+    ├── ResourceExhausted           RESOURCE_EXHAUSTED
+    ├── Unauthenticated             UNAUTHENTICATED
+    ├── Unavailable                 UNAVAILABLE
+    └── UpstreamError               whatever another service answered, passed on as is
+
+Services subclass these; one interceptor (grpcserver) turns them into statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import google.rpc.code_pb2 as code_pb2
+import google.rpc.error_details_pb2 as error_details_pb2
+import google.rpc.status_pb2 as status_pb2
+import grpc
+from google.protobuf import any_pb2, message
+
+ERROR_DOMAIN = "inlet.dev"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One bad field: its path (e.g. "fields.email"), a message, and a stable code."""
+
+    field: str
+    description: str
+    reason: str
+
+
+class InletError(Exception):
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    reason: str = "INTERNAL"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        violations: Sequence[Violation] = (),
+        details: Iterable[message.Message] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+        self.violations = tuple(violations)
+        self.details = tuple(details)
+
+    def to_status(self) -> status_pb2.Status:
+        packed: list[message.Message] = [
+            error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN)
+        ]
+        if self.violations:
+            packed.append(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=v.field, description=v.description, reason=v.reason
+                        )
+                        for v in self.violations
+                    ]
+                )
+            )
+        packed.extend(self.details)
+        status = status_pb2.Status(code=self.code.value[0], message=self.message)
+        for detail in packed:
+            any_detail = any_pb2.Any()
+            any_detail.Pack(detail)
+            status.details.append(any_detail)
+        return status
+
+
+class InvalidArgument(InletError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+
+class NotFound(InletError):
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "NOT_FOUND"
+
+
+class AlreadyExists(InletError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+    reason = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(InletError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "FAILED_PRECONDITION"
+
+
+class Aborted(InletError):
+    code = grpc.StatusCode.ABORTED
+    reason = "ABORTED"
+
+
+class ResourceExhausted(InletError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RESOURCE_EXHAUSTED"
+
+
+class Unauthenticated(InletError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "UNAUTHENTICATED"
+
+
+class Unavailable(InletError):
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "UNAVAILABLE"
+
+
+class UpstreamError(InletError):
+    """An error answered by another service, re-raised with its status unchanged."""
+
+    def __init__(self, status: status_pb2.Status) -> None:
+        super().__init__(status.message)
+        self.status = status
+        self.code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+        self.reason = reason_of(status)
+
+    def to_status(self) -> status_pb2.Status:
+        return self.status
+
+
+_CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def status_from_rpc_error(error: grpc.aio.AioRpcError) -> status_pb2.Status:
+    """The rich status of a failed call, or a plain one built from code and details."""
+    trailing: Any = error.trailing_metadata() or ()
+    for key, value in trailing:
+        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
+            return status_pb2.Status.FromString(value)
+    return status_pb2.Status(code=error.code().value[0], message=error.details() or "")
+
+
+def unpack(status: status_pb2.Status, kind: type[message.Message]) -> list[message.Message]:
+    """The details of `status` that are of type `kind`."""
+    found: list[message.Message] = []
+    for detail in status.details:
+        if detail.TypeName() == kind.DESCRIPTOR.full_name:
+            item = kind()
+            detail.Unpack(item)
+            found.append(item)
+    return found
+
+
+def reason_of(status: status_pb2.Status) -> str:
+    """The ErrorInfo reason of a status, or the name of its code."""
+    for info in unpack(status, error_details_pb2.ErrorInfo):
+        assert isinstance(info, error_details_pb2.ErrorInfo)
+        return str(info.reason)
+    return str(code_pb2.Code.Name(status.code))
+
+
+def violations_of(status: status_pb2.Status) -> list[Violation]:
+    """The field violations carried by a status."""
+    found: list[Violation] = []
+    for bad in unpack(status, error_details_pb2.BadRequest):
+        assert isinstance(bad, error_details_pb2.BadRequest)
+        found.extend(Violation(v.field, v.description, v.reason) for v in bad.field_violations)
+    return found

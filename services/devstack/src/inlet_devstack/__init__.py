@@ -1,0 +1,1 @@
+"""Local stack launcher: embedded PostgreSQL, migrations, every service, a demo credential."""

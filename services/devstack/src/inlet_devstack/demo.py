@@ -1,0 +1,105 @@
+"""The demo workspace `make run` seeds: contact, company and deal, and two endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
+from inlet.type.v1 import entity_pb2
+
+F = entity_pb2.Field
+T = entity_pb2
+
+DEMO_TYPES: list[entity_pb2.EntityType] = [
+    entity_pb2.EntityType(
+        slug="contact",
+        display_name="Contact",
+        fields=[
+            F(slug="name", display_name="Name", type=T.FIELD_TYPE_TEXT),
+            F(slug="email", display_name="E-mail", type=T.FIELD_TYPE_EMAIL, unique=True),
+            F(slug="phone", display_name="Phone", type=T.FIELD_TYPE_PHONE, unique=True),
+        ],
+    ),
+    entity_pb2.EntityType(
+        slug="company",
+        display_name="Company",
+        fields=[
+            F(slug="name", display_name="Name", type=T.FIELD_TYPE_TEXT),
+            F(slug="domain", display_name="Domain", type=T.FIELD_TYPE_TEXT, unique=True),
+        ],
+    ),
+    entity_pb2.EntityType(
+        slug="deal",
+        display_name="Deal",
+        fields=[
+            F(slug="title", display_name="Title", type=T.FIELD_TYPE_TEXT, required=True),
+            F(slug="value", display_name="Value", type=T.FIELD_TYPE_NUMBER),
+            F(
+                slug="contact",
+                display_name="Contact",
+                type=T.FIELD_TYPE_REFERENCE,
+                reference_entity_type="contact",
+            ),
+        ],
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    workspace: str  # resource name
+    tokens: dict[str, str]  # entity type slug → endpoint token
+    endpoints: dict[str, str]  # entity type slug → endpoint resource name
+
+
+async def seed(
+    admin: admin_pb2_grpc.AdminServiceAsyncStub,
+    *,
+    workspace_slug: str = "demo",
+    region: str = "NO",
+    endpoint_types: tuple[str, ...] = ("contact", "deal"),
+) -> DemoSeed:
+    """Create what is missing of the demo schema, and fresh endpoints (tokens show once)."""
+    try:
+        got = await admin.GetWorkspace(
+            admin_pb2.GetWorkspaceRequest(name=f"workspaces/{workspace_slug}")
+        )
+        workspace = got.workspace
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+        created = await admin.CreateWorkspace(
+            admin_pb2.CreateWorkspaceRequest(
+                workspace=admin_pb2.Workspace(slug=workspace_slug, display_name="Demo")
+            )
+        )
+        workspace = created.workspace
+    for entity_type in DEMO_TYPES:
+        try:
+            await admin.GetEntityType(
+                admin_pb2.GetEntityTypeRequest(
+                    name=f"{workspace.name}/entityTypes/{entity_type.slug}"
+                )
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            await admin.CreateEntityType(
+                admin_pb2.CreateEntityTypeRequest(parent=workspace.name, entity_type=entity_type)
+            )
+    tokens: dict[str, str] = {}
+    endpoints: dict[str, str] = {}
+    for slug in endpoint_types:
+        made = await admin.CreateIngestEndpoint(
+            admin_pb2.CreateIngestEndpointRequest(
+                parent=workspace.name,
+                ingest_endpoint=admin_pb2.IngestEndpoint(
+                    display_name=f"Demo {slug} endpoint", entity_type=slug, default_region=region
+                ),
+            )
+        )
+        tokens[slug] = made.token
+        endpoints[slug] = made.ingest_endpoint.name
+    return DemoSeed(workspace=workspace.name, tokens=tokens, endpoints=endpoints)

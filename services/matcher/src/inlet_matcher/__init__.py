@@ -1,0 +1,1 @@
+"""inlet matcher: validates, normalises and plans pushes; implements IngestService."""

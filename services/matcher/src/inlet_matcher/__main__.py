@@ -1,0 +1,42 @@
+"""`python -m inlet_matcher`: serve IngestService until SIGTERM."""
+
+from __future__ import annotations
+
+import os
+
+from inlet_common import entrypoint, grpcserver, logs
+from inlet_common.channels import channel
+from inlet_common.metrics import serve_metrics
+from inlet_matcher import app
+from inlet_matcher.config import MatcherConfig
+from inlet_matcher.service import Ingest
+from inlet_matcher.store_client import GrpcStore
+
+
+async def serve() -> None:
+    config = MatcherConfig.from_env(os.environ)
+    logs.configure("matcher", config.service.log_level)
+    serve_metrics(config.service.metrics_port)
+    store_channel = channel(config.store_addr)
+    service = await app.start(
+        Ingest(GrpcStore(store_channel, config.store_timeout_seconds)), config.service.grpc_addr
+    )
+
+    async def close() -> None:
+        await store_channel.close(grace=None)
+
+    await grpcserver.run_until_signalled(
+        service,
+        name="matcher",
+        grace=config.service.grace_seconds,
+        port_file=config.service.port_file,
+        on_stop=close,
+    )
+
+
+def main() -> None:
+    entrypoint.run(serve)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Assembling the matcher: store client, use cases and servicer on a gRPC server."""
+
+from __future__ import annotations
+
+import grpc
+
+from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from inlet_common import grpcserver
+from inlet_matcher.server import IngestServicer
+from inlet_matcher.service import Ingest
+
+SERVICE_NAMES = (ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,)
+
+
+async def start(ingest: Ingest, address: str) -> grpcserver.Service:
+    """Serve IngestService on `address` (port 0: any free port)."""
+
+    def register(server: grpc.aio.Server) -> None:
+        ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest), server)
+
+    return await grpcserver.start(register, SERVICE_NAMES, address)

@@ -1,0 +1,24 @@
+"""The matcher's configuration, from INLET_* environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from inlet_common.config import Env, ServiceSettings
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    service: ServiceSettings
+    store_addr: str
+    store_timeout_seconds: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> MatcherConfig:
+        env = Env(environ)
+        return cls(
+            service=ServiceSettings.from_env(env, "127.0.0.1:50051"),
+            store_addr=env.address("INLET_STORE_ADDR", "127.0.0.1:50052"),
+            store_timeout_seconds=env.number("INLET_STORE_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        )

@@ -1,0 +1,119 @@
+"""Validation and normalisation of one field value by its type (no I/O)."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from inlet.type.v1 import entity_pb2
+
+
+class FieldProblem(Exception):
+    """A value that does not fit its field: a stable reason and a message."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _type_error(expected: str, value: Any) -> FieldProblem:
+    got = "null" if value is None else type(value).__name__.replace("str", "string")
+    return FieldProblem("INVALID_TYPE", f"expected {expected}, got {got}")
+
+
+def text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise _type_error("a string", value)
+    cleaned = unicodedata.normalize("NFC", value.strip())
+    # An all-blank string carries no value: treating it as absent keeps "" out of keys.
+    return cleaned or None
+
+
+def email(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _type_error("an e-mail address string", value)
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise FieldProblem("INVALID_EMAIL", str(error)) from None
+    return str(checked.normalized).lower()
+
+
+def phone(value: Any, region: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise _type_error("a phone number string", value)
+    try:
+        parsed = phonenumbers.parse(value, region or None)
+    except phonenumbers.NumberParseException as error:
+        hint = "" if region else " (the endpoint has no default region, so include +country)"
+        raise FieldProblem("INVALID_PHONE", f"not a phone number: {error}{hint}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise FieldProblem("INVALID_PHONE", f"{value!r} is not a valid phone number")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error("a number", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FieldProblem("INVALID_TYPE", "expected a finite number")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _type_error("true or false", value)
+    return value
+
+
+def timestamp(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _type_error("an RFC 3339 timestamp string", value)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise FieldProblem("INVALID_DATETIME", f"{value!r} is not an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        # Documented: a timestamp without an offset is taken as UTC.
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def reference(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _type_error("a record id string", value)
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise FieldProblem("INVALID_REFERENCE", f"{value!r} is not a record id") from None
+
+
+def normalise(field: entity_pb2.Field, value: Any, region: str) -> Any:
+    """The normalised value of `value` for `field`; None stays None (clears the field)."""
+    if value is None:
+        return None
+    kind = field.type
+    if kind == entity_pb2.FIELD_TYPE_TEXT:
+        return text(value)
+    if kind == entity_pb2.FIELD_TYPE_EMAIL:
+        return email(value)
+    if kind == entity_pb2.FIELD_TYPE_PHONE:
+        return phone(value, region)
+    if kind == entity_pb2.FIELD_TYPE_NUMBER:
+        return number(value)
+    if kind == entity_pb2.FIELD_TYPE_BOOLEAN:
+        return boolean(value)
+    if kind == entity_pb2.FIELD_TYPE_DATETIME:
+        return timestamp(value)
+    if kind == entity_pb2.FIELD_TYPE_REFERENCE:
+        return reference(value)
+    raise FieldProblem("UNSUPPORTED_FIELD_TYPE", f"field type {kind} is not supported")

@@ -1,0 +1,141 @@
+"""Turning a push into a plan the store can apply: every value checked and normalised,
+match keys chosen, and every problem reported at once (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inlet.store.v1 import store_pb2
+from inlet.type.v1 import entity_pb2
+from inlet_common.errors import Violation
+from inlet_common.structs import to_struct
+from inlet_matcher.errors import ValidationFailed
+from inlet_matcher.normalise import FieldProblem, normalise
+
+
+@dataclass
+class Plan:
+    record: store_pb2.PlannedRecord
+    related: dict[str, store_pb2.PlannedRecord] = field(default_factory=dict)
+
+
+def plan_push(
+    endpoint: store_pb2.ResolveEndpointResponse,
+    fields: dict[str, Any],
+    related: dict[str, dict[str, Any]],
+) -> Plan:
+    """Validate and normalise a push; raise ValidationFailed naming every bad field."""
+    problems: list[Violation] = []
+    target = endpoint.entity_type
+    refs = {f.slug: f for f in target.fields if f.type == entity_pb2.FIELD_TYPE_REFERENCE}
+    for slug in related:
+        if slug not in refs:
+            problems.append(
+                Violation(
+                    f"related.{slug}",
+                    f"{slug!r} is not a reference field of {target.slug}"
+                    + (f" (reference fields: {', '.join(sorted(refs))})" if refs else ""),
+                    "UNKNOWN_RELATED",
+                )
+            )
+        elif slug in fields:
+            problems.append(
+                Violation(
+                    f"related.{slug}",
+                    f"{slug} is given both in fields and in related; send one",
+                    "CONFLICTING_REFERENCE",
+                )
+            )
+    record = _plan_entity(
+        target,
+        fields,
+        endpoint.default_region,
+        "fields",
+        problems,
+        ref_types={s: t.id for s, t in endpoint.referenced_types.items()},
+        satisfied=set(related),
+    )
+    planned_related = {
+        slug: _plan_entity(
+            endpoint.referenced_types[slug],
+            values,
+            endpoint.default_region,
+            f"related.{slug}",
+            problems,
+            ref_types=None,
+            satisfied=set(),
+        )
+        for slug, values in related.items()
+        if slug in refs and slug in endpoint.referenced_types
+    }
+    if problems:
+        names = ", ".join(p.field for p in problems)
+        raise ValidationFailed(f"invalid push: {names}", violations=problems)
+    return Plan(record=record, related=planned_related)
+
+
+def _plan_entity(
+    entity_type: entity_pb2.EntityType,
+    values: dict[str, Any],
+    region: str,
+    path: str,
+    problems: list[Violation],
+    *,
+    ref_types: dict[str, str] | None,
+    satisfied: set[str],
+) -> store_pb2.PlannedRecord:
+    by_slug = {f.slug: f for f in entity_type.fields}
+    normalised: dict[str, Any] = {}
+    for slug, raw in values.items():
+        spec = by_slug.get(slug)
+        where = f"{path}.{slug}"
+        if spec is None:
+            known = ", ".join(by_slug) or "none"
+            problems.append(
+                Violation(
+                    where,
+                    f"{entity_type.slug} has no field {slug!r} (fields: {known})",
+                    "UNKNOWN_FIELD",
+                )
+            )
+            continue
+        if spec.type == entity_pb2.FIELD_TYPE_REFERENCE and ref_types is None:
+            problems.append(
+                Violation(
+                    where,
+                    "reference fields of a related record cannot be set in the same push",
+                    "NESTED_REFERENCE_UNSUPPORTED",
+                )
+            )
+            continue
+        try:
+            value = normalise(spec, raw, region)
+        except FieldProblem as problem:
+            problems.append(Violation(where, problem.message, problem.reason))
+            continue
+        if value is None and spec.required:
+            problems.append(
+                Violation(
+                    where, f"{slug} is required and cannot be empty", "REQUIRED_FIELD_MISSING"
+                )
+            )
+            continue
+        normalised[slug] = value
+    return store_pb2.PlannedRecord(
+        entity_type_id=entity_type.id,
+        values=to_struct(normalised),
+        unique_fields=[
+            f.slug for f in entity_type.fields if f.unique and normalised.get(f.slug) is not None
+        ],
+        missing_required=[
+            f.slug
+            for f in entity_type.fields
+            if f.required and f.slug not in normalised and f.slug not in satisfied
+        ],
+        references={
+            slug: ref_types[slug]
+            for slug in normalised
+            if ref_types is not None and slug in ref_types and normalised[slug] is not None
+        },
+    )

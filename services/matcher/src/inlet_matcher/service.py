@@ -1,0 +1,101 @@
+"""The matcher's use cases: endpoint push (validate, plan, apply, log what happened)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from inlet.store.v1 import store_pb2
+from inlet.type.v1 import problem_pb2
+from inlet_common import logs
+from inlet_common.errors import InletError, unpack, violations_of
+from inlet_common.httpstatus import http_status
+from inlet_common.structs import to_struct
+from inlet_matcher.errors import EdgeRejected, PayloadTooLarge
+from inlet_matcher.planner import plan_push
+from inlet_matcher.store_client import StorePort
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EdgeError:
+    """The gateway refused the body before it reached us; we still log the request."""
+
+    reason: str
+    message: str
+
+
+class Ingest:
+    def __init__(self, store: StorePort) -> None:
+        self.store = store
+
+    async def push_endpoint(
+        self,
+        token: str,
+        fields: dict[str, Any],
+        related: dict[str, dict[str, Any]],
+        *,
+        edge_error: EdgeError | None = None,
+    ) -> store_pb2.ApplyPlanResponse:
+        # An unknown or disabled token is NOT_FOUND and, naming no endpoint, is not logged.
+        endpoint = await self.store.resolve_endpoint(token)
+        request_id = logs.request_id.get()
+        try:
+            if edge_error is not None:
+                raise _edge(edge_error)
+            plan = plan_push(endpoint, fields, related)
+            return await self.store.apply_plan(
+                store_pb2.ApplyPlanRequest(
+                    workspace_id=endpoint.workspace_id,
+                    endpoint_id=endpoint.endpoint_id,
+                    request_id=request_id,
+                    record=plan.record,
+                    related=plan.related,
+                )
+            )
+        except InletError as error:
+            await self._log_failure(endpoint.endpoint_id, request_id, error)
+            raise
+
+    async def _log_failure(self, endpoint_id: str, request_id: str, error: InletError) -> None:
+        status = error.to_status()
+        try:
+            await self.store.record_activity(
+                store_pb2.RecordActivityRequest(
+                    endpoint_id=endpoint_id,
+                    request_id=request_id,
+                    status_code=http_status(status.code, error.reason),
+                    outcome=to_struct({"error": describe(error)}),
+                )
+            )
+        except InletError:
+            # The caller still gets the real error; the lost log line is reported here.
+            log.warning("could not write activity log entry", exc_info=True)
+
+
+def _edge(edge_error: EdgeError) -> InletError:
+    if edge_error.reason == "PAYLOAD_TOO_LARGE":
+        return PayloadTooLarge(edge_error.message)
+    return EdgeRejected(edge_error.message, reason=edge_error.reason)
+
+
+def describe(error: InletError) -> dict[str, Any]:
+    """An error as the activity log keeps it: code, message, fields and conflicts."""
+    status = error.to_status()
+    body: dict[str, Any] = {"code": error.reason, "message": status.message}
+    violations = violations_of(status)
+    if violations:
+        body["errors"] = [
+            {"field": v.field, "code": v.reason, "message": v.description} for v in violations
+        ]
+    conflicts = [
+        {"entity": c.entity, "field": m.field, "value": m.value, "record_ids": list(m.record_ids)}
+        for c in unpack(status, problem_pb2.UniqueConflict)
+        if isinstance(c, problem_pb2.UniqueConflict)
+        for m in c.matches
+    ]
+    if conflicts:
+        body["conflicts"] = conflicts
+    return body

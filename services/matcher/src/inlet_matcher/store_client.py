@@ -1,0 +1,56 @@
+"""The matcher's port to the store, and its gRPC adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import grpc
+
+from inlet.store.v1 import store_pb2, store_pb2_grpc
+from inlet_common import logs
+from inlet_common.errors import Unavailable, UpstreamError, status_from_rpc_error
+from inlet_common.grpcserver import REQUEST_ID_KEY
+
+T = TypeVar("T")
+
+
+class StorePort(Protocol):
+    async def resolve_endpoint(self, token: str) -> store_pb2.ResolveEndpointResponse: ...
+
+    async def apply_plan(
+        self, request: store_pb2.ApplyPlanRequest
+    ) -> store_pb2.ApplyPlanResponse: ...
+
+    async def record_activity(self, request: store_pb2.RecordActivityRequest) -> None: ...
+
+
+class GrpcStore:
+    """StorePort over gRPC: errors come back as UpstreamError with the store's status."""
+
+    def __init__(self, channel: grpc.aio.Channel, timeout: float) -> None:
+        self._stub = store_pb2_grpc.StoreServiceStub(channel)
+        self._timeout = timeout
+
+    async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
+        try:
+            return await method(
+                request,
+                timeout=self._timeout,
+                metadata=((REQUEST_ID_KEY, logs.request_id.get()),),
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise Unavailable(f"store unavailable: {error.details()}") from error
+            raise UpstreamError(status_from_rpc_error(error)) from error
+
+    async def resolve_endpoint(self, token: str) -> store_pb2.ResolveEndpointResponse:
+        return await self._call(
+            self._stub.ResolveEndpoint, store_pb2.ResolveEndpointRequest(token=token)
+        )
+
+    async def apply_plan(self, request: store_pb2.ApplyPlanRequest) -> store_pb2.ApplyPlanResponse:
+        return await self._call(self._stub.ApplyPlan, request)
+
+    async def record_activity(self, request: store_pb2.RecordActivityRequest) -> None:
+        await self._call(self._stub.RecordActivity, request)

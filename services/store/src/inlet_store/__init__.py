@@ -1,0 +1,1 @@
+"""inlet store: owns PostgreSQL; applies plans in one transaction; serves the admin API."""

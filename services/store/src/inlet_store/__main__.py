@@ -1,0 +1,53 @@
+"""`python -m inlet_store [serve|migrate]`: run the store, or apply migrations and exit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from inlet_common import entrypoint, grpcserver, logs
+from inlet_common.metrics import serve_metrics
+from inlet_store import app
+from inlet_store.config import StoreConfig
+from inlet_store.migrations import migrate
+from inlet_store.service import Store
+
+log = logging.getLogger("inlet_store")
+
+
+async def serve() -> None:
+    config = StoreConfig.from_env(os.environ)
+    logs.configure("store", config.service.log_level)
+    serve_metrics(config.service.metrics_port)
+    pool = await app.open_pool(
+        config.database_url, min_size=config.pool_min, max_size=config.pool_max
+    )
+    service = await app.start(Store(pool), config.service.grpc_addr)
+    await grpcserver.run_until_signalled(
+        service,
+        name="store",
+        grace=config.service.grace_seconds,
+        port_file=config.service.port_file,
+        on_stop=pool.close,
+    )
+
+
+async def run_migrations() -> None:
+    config = StoreConfig.from_env(os.environ)
+    logs.configure("store", config.service.log_level)
+    applied = await migrate(config.database_url)
+    log.info("migrations applied", extra={"versions": applied})
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    commands = {"serve": serve, "migrate": run_migrations}
+    if command not in commands:
+        sys.stderr.write(f"usage: python -m inlet_store [{'|'.join(commands)}]\n")
+        raise SystemExit(2)
+    entrypoint.run(commands[command])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Assembling the store: pool, use cases and servicers, started on a gRPC server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from psycopg_pool import AsyncConnectionPool
+
+from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
+from inlet.store.v1 import store_pb2, store_pb2_grpc
+from inlet_common import grpcserver
+from inlet_store.service import Store
+
+SERVICE_NAMES = (
+    store_pb2.DESCRIPTOR.services_by_name["StoreService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+)
+
+
+async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnectionPool[Any]:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True}
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+async def start(store: Store, address: str) -> grpcserver.Service:
+    """Serve StoreService and AdminService for `store` on `address` (port 0: any free)."""
+    from inlet_store.server import AdminServicer, StoreServicer
+
+    def register(server: grpc.aio.Server) -> None:
+        store_pb2_grpc.add_StoreServiceServicer_to_server(StoreServicer(store), server)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(store), server)
+
+    return await grpcserver.start(register, SERVICE_NAMES, address)

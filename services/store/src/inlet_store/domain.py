@@ -1,0 +1,96 @@
+"""The store's domain objects: schema, endpoints, planned records and outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+FIELD_TYPES = ("text", "email", "phone", "number", "boolean", "datetime", "reference")
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    slug: str
+    display_name: str
+    type: str
+    unique: bool = False
+    required: bool = False
+    reference_entity_type: str = ""  # slug of the referenced type
+    reference_entity_type_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EntityTypeDef:
+    id: str
+    workspace_id: str
+    slug: str
+    display_name: str
+    fields: tuple[FieldDef, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResolvedEndpoint:
+    id: str
+    workspace_id: str
+    default_region: str
+    entity_type: EntityTypeDef
+    referenced: dict[str, EntityTypeDef]  # reference-field slug → referenced type
+
+
+@dataclass(frozen=True)
+class PlannedRecord:
+    entity_type_id: str
+    values: dict[str, Any]
+    unique_fields: tuple[str, ...] = ()
+    missing_required: tuple[str, ...] = ()
+    references: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    action: str  # "created" | "updated"
+    matched_on: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id, "action": self.action}
+        if self.matched_on:
+            body["matched_on"] = list(self.matched_on)
+        return body
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    slug: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    workspace_id: str
+    display_name: str
+    entity_type: str
+    enabled: bool
+    default_region: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    id: int
+    request_id: str
+    status_code: int
+    outcome: dict[str, Any]
+    create_time: datetime
+
+
+def key_text(value: Any) -> str:
+    """The text a normalised unique value is indexed under."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

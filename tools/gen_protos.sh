@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Regenerates the one copy of generated protobuf code (gen/python) and the descriptor
+# set Envoy loads (gen/inlet.binpb) from protos/. Deterministic, so CI can diff it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")"
+# Optional first argument: a directory to write into instead of the repository (drift check).
+dest=${1:-.}
+out=$dest/gen/python
+rm -rf "$out/inlet" "$dest/gen/inlet.binpb"
+mkdir -p "$out"
+mapfile -t files < <(cd protos && find inlet -name '*.proto' | LC_ALL=C sort)
+"$PY" -m grpc_tools.protoc -I protos -I protos/third_party \
+  --plugin=protoc-gen-mypy="$(dirname "$PY")/protoc-gen-mypy" \
+  --plugin=protoc-gen-mypy_grpc="$(dirname "$PY")/protoc-gen-mypy_grpc" \
+  --python_out="$out" --grpc_python_out="$out" \
+  --mypy_out="$out" --mypy_grpc_out="$out" \
+  "${files[@]}"
+# Envoy's transcoder needs our services plus the google.rpc detail types it renders.
+"$PY" -m grpc_tools.protoc -I protos -I protos/third_party \
+  --include_imports --descriptor_set_out="$dest/gen/inlet.binpb" \
+  "${files[@]}" google/rpc/status.proto google/rpc/error_details.proto
+# Every generated directory is a regular package, so mypy and setuptools see one tree.
+find "$out/inlet" -type d -exec touch {}/__init__.py \;
+touch "$out/inlet/py.typed"
