@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,15 @@ from inlet_store.migrations import migrate
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """A PostgreSQL server: INLET_DATABASE_URL's, or an embedded one for this run."""
     given = os.environ.get("INLET_DATABASE_URL")
     if given:
         yield given
         return
-    url, _server = postgres.embedded(Path(tmp_path_factory.mktemp("pg")), cleanup="delete")
+    # Not under pytest's tmp dir: as root, pgserver runs postgres as its own user, which
+    # cannot enter pytest's 0700 parent directories to stop the server cleanly.
+    url, _server = postgres.embedded(Path(tempfile.mkdtemp(prefix="inlet-pg-")), cleanup="delete")
     yield url
 
 

@@ -1,0 +1,101 @@
+"""`python -m inlet_devstack` (what `make run` runs): PostgreSQL, migrations, every
+service, a demo workspace and endpoint, and a curl that works as printed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+from inlet.admin.v1 import admin_pb2_grpc
+from inlet_common import entrypoint, logs
+from inlet_common.channels import channel
+from inlet_common.config import ConfigError, Env
+from inlet_devstack import demo, postgres
+from inlet_devstack.stack import Ports, StackError, running
+
+log = logging.getLogger("inlet_devstack")
+
+SAMPLE = {"fields": {"name": "Ola Nordmann", "email": "ola@acme.no", "phone": "+4799887766"}}
+
+
+def _port(env: Env, key: str, default: int) -> int:
+    return env.integer(key, default, maximum=65535)
+
+
+def prepare() -> tuple[str, Ports, Path]:
+    """Blocking set-up before the event loop: database, ports, log directory."""
+    env = Env(os.environ)
+    logs.configure("devstack", env.text("INLET_LOG_LEVEL", "INFO"))
+    url = env.optional("INLET_DATABASE_URL")
+    if url is None:
+        data_dir = Path(env.text("INLET_DATA_DIR", ".inlet/pgdata")).resolve()
+        server_url, _server = postgres.embedded(data_dir, cleanup="stop")
+        url = postgres.ensure_database(server_url, "inlet")
+        log.info("embedded PostgreSQL running", extra={"data_dir": str(data_dir)})
+    ports = Ports(
+        gateway=_port(env, "INLET_GATEWAY_PORT", 8080),
+        matcher=_port(env, "INLET_MATCHER_PORT", 50051),
+        store=_port(env, "INLET_STORE_PORT", 50052),
+        notifier=_port(env, "INLET_NOTIFIER_PORT", 50053),
+    )
+    log_dir = Path(env.text("INLET_LOG_DIR", ".inlet/logs")).resolve()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return url, ports, log_dir
+
+
+async def serve(url: str, ports: Ports, log_dir: Path) -> None:
+    try:
+        async with running(url, ports=ports, log_dir=log_dir) as stack:
+            async with channel(stack.address("store")) as ch:
+                seeded = await demo.seed(admin_pb2_grpc.AdminServiceStub(ch))
+            token = seeded.tokens["contact"]
+            curl = " ".join(
+                [
+                    "curl -sS -X POST",
+                    shlex.quote(f"{stack.gateway_url}/api/v1/ingest/{token}"),
+                    "-H 'Content-Type: application/json'",
+                    "-d",
+                    shlex.quote(json.dumps(SAMPLE)),
+                ]
+            )
+            sys.stdout.write(
+                "\ninlet is running.\n"
+                f"  gateway   {stack.gateway_url}\n"
+                f"  matcher   {stack.address('matcher')} (gRPC IngestService)\n"
+                f"  store     {stack.address('store')} (gRPC StoreService, AdminService)\n"
+                f"  notifier  {stack.address('notifier')} (gRPC NotifierService)\n"
+                f"  logs      {log_dir}/\n"
+                f"  workspace {seeded.workspace} (contact, company, deal)\n\n"
+                "Push a contact (the URL is the credential; shown once):\n\n"
+                f"  {curl}\n\n"
+                f"Deal endpoint: {stack.gateway_url}/api/v1/ingest/{seeded.tokens['deal']}\n\n"
+                "Ctrl-C stops everything.\n"
+            )
+            sys.stdout.flush()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            log.info("stopping")
+    except StackError as error:
+        raise ConfigError(str(error)) from None
+
+
+def main() -> None:
+    try:
+        url, ports, log_dir = prepare()
+    except ConfigError as error:
+        sys.stderr.write(f"configuration error: {error}\n")
+        raise SystemExit(2) from None
+    entrypoint.run(lambda: serve(url, ports, log_dir))
+
+
+if __name__ == "__main__":
+    main()

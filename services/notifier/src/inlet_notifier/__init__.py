@@ -1,0 +1,1 @@
+"""inlet notifier: webhook subscriptions and signed, retried delivery (delivery: issue 5)."""

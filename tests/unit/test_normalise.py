@@ -1,0 +1,70 @@
+"""Normalisation of field values by type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from inlet.type.v1 import entity_pb2
+from inlet_matcher.normalise import FieldProblem, normalise
+
+T = entity_pb2
+
+
+def field(kind: int) -> entity_pb2.Field:
+    return entity_pb2.Field(slug="f", type=kind)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "region", "expected"),
+    [
+        (T.FIELD_TYPE_TEXT, "  Ola  ", "", "Ola"),
+        (T.FIELD_TYPE_TEXT, "Cafe\u0301", "", "Caf\u00e9"),  # NFC
+        (T.FIELD_TYPE_TEXT, "   ", "", None),
+        (T.FIELD_TYPE_EMAIL, " Ola@ACME.no ", "", "ola@acme.no"),
+        (T.FIELD_TYPE_PHONE, "+47 998 87 766", "", "+4799887766"),
+        (T.FIELD_TYPE_PHONE, "0047 99887766", "NO", "+4799887766"),
+        (T.FIELD_TYPE_PHONE, "99887766", "NO", "+4799887766"),
+        (T.FIELD_TYPE_PHONE, "998-87-766", "NO", "+4799887766"),
+        (T.FIELD_TYPE_PHONE, 99887766, "NO", "+4799887766"),
+        (T.FIELD_TYPE_NUMBER, 50000, "", 50000),
+        (T.FIELD_TYPE_NUMBER, 1.5, "", 1.5),
+        (T.FIELD_TYPE_BOOLEAN, False, "", False),
+        (T.FIELD_TYPE_DATETIME, "2026-04-06T10:30:00Z", "", "2026-04-06T10:30:00Z"),
+        (T.FIELD_TYPE_DATETIME, "2026-04-06T12:30:00+02:00", "", "2026-04-06T10:30:00Z"),
+        (T.FIELD_TYPE_DATETIME, "2026-04-06T10:30:00", "", "2026-04-06T10:30:00Z"),
+        (
+            T.FIELD_TYPE_REFERENCE,
+            "6F9619FF-8B86-D011-B42D-00CF4FC964FF",
+            "",
+            "6f9619ff-8b86-d011-b42d-00cf4fc964ff",
+        ),
+        (T.FIELD_TYPE_EMAIL, None, "", None),
+    ],
+)
+def test_normalises(kind: int, raw: Any, region: str, expected: Any) -> None:
+    assert normalise(field(kind), raw, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "region", "reason"),
+    [
+        (T.FIELD_TYPE_TEXT, 5, "", "INVALID_TYPE"),
+        (T.FIELD_TYPE_EMAIL, "ola@", "", "INVALID_EMAIL"),
+        (T.FIELD_TYPE_EMAIL, 7, "", "INVALID_TYPE"),
+        (T.FIELD_TYPE_PHONE, "99887766", "", "INVALID_PHONE"),  # no region, no +country
+        (T.FIELD_TYPE_PHONE, "+47 12", "", "INVALID_PHONE"),
+        (T.FIELD_TYPE_PHONE, "call me", "NO", "INVALID_PHONE"),
+        (T.FIELD_TYPE_NUMBER, "5", "", "INVALID_TYPE"),
+        (T.FIELD_TYPE_NUMBER, True, "", "INVALID_TYPE"),
+        (T.FIELD_TYPE_BOOLEAN, "true", "", "INVALID_TYPE"),
+        (T.FIELD_TYPE_DATETIME, "yesterday", "", "INVALID_DATETIME"),
+        (T.FIELD_TYPE_REFERENCE, "abc", "", "INVALID_REFERENCE"),
+    ],
+)
+def test_rejects(kind: int, raw: Any, region: str, reason: str) -> None:
+    with pytest.raises(FieldProblem) as caught:
+        normalise(field(kind), raw, region)
+    assert caught.value.reason == reason
+    assert caught.value.message
