@@ -29,6 +29,7 @@ HTTP_STATUS: dict[int, int] = {
 # 429 in general, but a body that is too large is 413 in every dialect).
 REASON_HTTP_STATUS: dict[str, int] = {
     "PAYLOAD_TOO_LARGE": 413,
+    "METHOD_NOT_ALLOWED": 405,
 }
 
 

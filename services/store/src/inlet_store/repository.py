@@ -8,7 +8,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from inlet_store.domain import EntityTypeDef, FieldDef
+from inlet_store.domain import EntityTypeDef, FieldDef, ResolvedEndpoint
 from inlet_store.queries import q
 
 Conn = AsyncConnection[Any]
@@ -35,22 +35,62 @@ def jsonb(value: Any) -> Jsonb:
     return Jsonb(value)
 
 
+def field_def(f: dict[str, Any]) -> FieldDef:
+    ref = f["reference_entity_type_id"]
+    return FieldDef(
+        slug=f["slug"],
+        display_name=f["display_name"],
+        type=f["type"],
+        unique=f["is_unique"],
+        required=f["is_required"],
+        reference_entity_type=f["reference_slug"],
+        reference_entity_type_id=str(ref) if ref else None,
+    )
+
+
+async def resolve_endpoint(conn: Conn, token_hash: bytes) -> ResolvedEndpoint | None:
+    """An enabled endpoint by token hash, with its target and referenced types."""
+    found = await rows(conn, "resolve_endpoint", token_hash=token_hash)
+    if not found:
+        return None
+    first = found[0]
+    fields: dict[str, list[FieldDef]] = {}
+    heads: dict[str, dict[str, Any]] = {}
+    for r in found:
+        type_id = str(r["type_id"])
+        heads.setdefault(type_id, r)
+        fields.setdefault(type_id, [])
+        if r["slug"] is not None:
+            fields[type_id].append(field_def(r))
+    types = {
+        type_id: EntityTypeDef(
+            id=type_id,
+            workspace_id=str(first["workspace_id"]),
+            slug=head["type_slug"],
+            display_name=head["type_name"],
+            fields=tuple(fields[type_id]),
+        )
+        for type_id, head in heads.items()
+    }
+    target = types[str(first["target_id"])]
+    return ResolvedEndpoint(
+        id=str(first["endpoint_id"]),
+        workspace_id=str(first["workspace_id"]),
+        default_region=first["default_region"],
+        entity_type=target,
+        referenced={
+            f.slug: types[f.reference_entity_type_id]
+            for f in target.fields
+            if f.reference_entity_type_id in types
+        },
+    )
+
+
 async def entity_types(conn: Conn, ids: list[str]) -> dict[str, EntityTypeDef]:
     """Entity types by id, with their fields in display order."""
     fields: dict[str, list[FieldDef]] = {i: [] for i in ids}
     for f in await rows(conn, "fields_of_types", ids=ids):
-        ref = f["reference_entity_type_id"]
-        fields[str(f["entity_type_id"])].append(
-            FieldDef(
-                slug=f["slug"],
-                display_name=f["display_name"],
-                type=f["type"],
-                unique=f["is_unique"],
-                required=f["is_required"],
-                reference_entity_type=f["reference_slug"],
-                reference_entity_type_id=str(ref) if ref else None,
-            )
-        )
+        fields[str(f["entity_type_id"])].append(field_def(f))
     return {
         str(t["id"]): EntityTypeDef(
             id=str(t["id"]),

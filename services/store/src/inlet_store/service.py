@@ -66,29 +66,10 @@ class Store:
 
     async def resolve_endpoint(self, token: str) -> ResolvedEndpoint:
         async with wrap_exceptions(), self.pool.connection() as conn:
-            found = await repo.row(conn, "resolve_endpoint", token_hash=token_hash(token))
-            if found is None:
-                raise NotFound(
-                    "no enabled ingest endpoint has this token", reason="ENDPOINT_NOT_FOUND"
-                )
-            type_id = str(found["entity_type_id"])
-            types = await repo.entity_types(conn, [type_id])
-            target = types[type_id]
-            ref_ids = [
-                f.reference_entity_type_id for f in target.fields if f.reference_entity_type_id
-            ]
-            refs = await repo.entity_types(conn, [i for i in ref_ids if i]) if ref_ids else {}
-            return ResolvedEndpoint(
-                id=str(found["id"]),
-                workspace_id=str(found["workspace_id"]),
-                default_region=found["default_region"],
-                entity_type=target,
-                referenced={
-                    f.slug: refs[f.reference_entity_type_id]
-                    for f in target.fields
-                    if f.reference_entity_type_id in refs
-                },
-            )
+            found = await repo.resolve_endpoint(conn, token_hash(token))
+        if found is None:
+            raise NotFound("no enabled ingest endpoint has this token", reason="ENDPOINT_NOT_FOUND")
+        return found
 
     async def apply_plan(
         self,

@@ -1,0 +1,1 @@
+"""Benchmarks of the whole inlet suite against raw PostgreSQL ceilings (`make bench`)."""

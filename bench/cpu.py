@@ -1,0 +1,61 @@
+"""Where the CPU goes during a measurement: per-process and machine-wide time from /proc."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+REST = "postgres+rest"  # machine busy time not spent in a named process
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU seconds per named process over an interval, plus the machine's busy seconds."""
+
+    processes: dict[str, float]
+    machine_busy: float
+
+    @property
+    def rest(self) -> float:
+        return max(self.machine_busy - sum(self.processes.values()), 0.0)
+
+
+class CpuProbe:
+    """Samples utime+stime of named pids and busy time of the machine (Linux only; elsewhere
+    `available` is False and usages are empty)."""
+
+    def __init__(self, processes: dict[str, int]) -> None:
+        self.processes = processes
+        self.available = Path("/proc/stat").exists()
+
+    def snapshot(self) -> Usage:
+        if not self.available:
+            return Usage({}, 0.0)
+        return Usage({name: _process_seconds(pid) for name, pid in self.processes.items()}, _busy())
+
+    @staticmethod
+    def since(before: Usage, after: Usage) -> Usage:
+        return Usage(
+            {name: after.processes[name] - before.processes[name] for name in before.processes},
+            after.machine_busy - before.machine_busy,
+        )
+
+
+def _process_seconds(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # Fields after the parenthesised command; utime and stime are the 14th and 15th.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _busy() -> float:
+    first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(v) for v in first]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    # guest time is already counted in user; the first eight are the whole time.
+    return (sum(ticks[:8]) - idle) / _TICK

@@ -1,0 +1,100 @@
+"""What the scenarios run against: a fresh database, the whole suite as processes, a seeded
+contact endpoint, and a reset of the data tables between scenarios."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+
+from inlet.admin.v1 import admin_pb2_grpc
+from inlet_common.channels import channel
+from inlet_devstack import demo, postgres
+from inlet_devstack.stack import Ports, running
+from inlet_store.queries import q
+from inlet_store.tokens import token_hash
+
+WORKSPACE = "bench"
+
+# Tables a push writes to; emptied before each scenario so each starts from the same state.
+DATA_TABLES = ("activity_entries", "record_keys", "records")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The seeded contact endpoint, as the gateway and as the database know it."""
+
+    token: str
+    endpoint_id: str
+    workspace_id: str
+    entity_type_id: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    gateway_url: str
+    target: Target
+    processes: dict[str, int]  # service name → pid
+
+    @property
+    def push_url(self) -> str:
+        return f"{self.gateway_url}/api/v1/ingest/{self.target.token}"
+
+
+@contextlib.contextmanager
+def database(server_url: str | None) -> Iterator[str]:
+    """A fresh database on `server_url`'s server (embedded PostgreSQL when None), dropped after."""
+    if server_url is None:
+        # Not nested in a 0700 directory: as root, pgserver runs postgres as its own user.
+        data_dir = Path(tempfile.mkdtemp(prefix="inlet-pg-"))
+        server_url, _server = postgres.embedded(data_dir, cleanup="delete")
+    url = postgres.create_database(server_url, prefix="inlet_bench")
+    try:
+        yield url
+    finally:
+        postgres.drop_database(url)
+
+
+@contextlib.asynccontextmanager
+async def suite(database_url: str) -> AsyncIterator[Suite]:
+    """Migrate, start store, notifier, matcher and gateway on free ports, seed; stop after."""
+    with tempfile.TemporaryDirectory(prefix="inlet-bench-logs-") as log_dir:
+        async with running(database_url, ports=Ports(0, 0, 0, 0), log_dir=Path(log_dir)) as stack:
+            async with channel(stack.address("store")) as ch:
+                seeded = await demo.seed(
+                    admin_pb2_grpc.AdminServiceStub(ch),
+                    workspace_slug=WORKSPACE,
+                    endpoint_types=("contact",),
+                )
+            target = await _target(database_url, seeded.tokens["contact"])
+            pids = {name: service.process.pid for name, service in stack.services.items()}
+            yield Suite(stack.gateway_url, target, pids)
+
+
+async def _target(database_url: str, token: str) -> Target:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(q("resolve_endpoint"), {"token_hash": token_hash(token)})
+        found = await cur.fetchone()
+    if found is None:
+        raise LookupError("the seeded contact endpoint is not in the database")
+    return Target(
+        token=token,
+        endpoint_id=str(found["endpoint_id"]),
+        workspace_id=str(found["workspace_id"]),
+        entity_type_id=str(found["target_id"]),
+    )
+
+
+async def reset(database_url: str) -> None:
+    """Empty the data tables and checkpoint, so a scenario neither sees nor pays for the last."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)}")
+        # CHECKPOINT needs privileges a given server's user may lack; it only reduces noise.
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            await conn.execute("CHECKPOINT")

@@ -1,0 +1,1 @@
+"""inlet's HTTP edge: JSON over HTTP to gRPC, routed by the protos' google.api.http annotations."""

@@ -1,0 +1,490 @@
+"""The gateway's ASGI application: route, cap, transcode, call the service, render its answer."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import google.rpc.error_details_pb2 as error_details_pb2
+import google.rpc.status_pb2 as status_pb2
+import grpc
+import orjson
+from google.protobuf import descriptor, json_format, message
+from prometheus_client import Counter, Histogram
+
+from inlet.ingest.v1 import ingest_pb2
+from inlet_common import channels, logs
+from inlet_common.errors import (
+    InletError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+    Violation,
+    reason_of,
+    status_from_rpc_error,
+    unpack,
+)
+from inlet_common.httpstatus import http_status
+from inlet_gateway import limits
+from inlet_gateway.config import GatewayConfig
+from inlet_gateway.envelopes import ErrorContext, envelope_for
+from inlet_gateway.routes import (
+    MethodNotAllowed,
+    Route,
+    RouteMatch,
+    RouteTable,
+    TranscodeError,
+    build_routes,
+    path_only_request,
+    transcode,
+)
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Event = dict[str, Any]
+Receive = Callable[[], Awaitable[Event]]
+Send = Callable[[Event], Awaitable[None]]
+ChannelFactory = Callable[[str], grpc.aio.Channel]
+Metadata = list[tuple[str, str]]
+
+REQUESTS = Counter(
+    "inlet_gateway_requests_total", "HTTP requests answered", ["route", "method", "status"]
+)
+REQUEST_SECONDS = Histogram("inlet_gateway_request_seconds", "HTTP handling time", ["route"])
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+
+# Client headers that become gRPC metadata: credentials and push options. Nothing else
+# crosses, so a client cannot pose as the edge (x-inlet-*) or forge a request id.
+FORWARDED_HEADERS: dict[bytes, str] = {
+    b"authorization": "authorization",
+    b"idempotency-key": "idempotency-key",
+    b"x-item-key": "x-item-key",
+    b"x-stream": "x-stream",
+    b"x-client-token": "x-client-token",
+    # gRPC replaces a user-agent entry with its own, so the client's travels under this key.
+    b"user-agent": "x-forwarded-user-agent",
+}
+REQUEST_ID_KEY = "x-request-id"
+CLIENT_ADDRESS_KEY = "x-forwarded-for"
+HTTP_CODE_KEY = "x-http-code"
+EDGE_ERROR_KEY = "x-inlet-edge-error"
+EDGE_MESSAGE_KEY = "x-inlet-edge-message"
+EDGE_FIELD_KEY = "x-inlet-edge-field"
+
+# Service metadata that becomes response headers (rate limits, replays, created resources).
+RETURNED_METADATA = (
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-policy",
+    "idempotent-replayed",
+    "location",
+)
+
+# Answers of an edge-rejection call that mean "the service could not look": the edge's own
+# verdict is rendered instead.
+_NO_VERDICT = {
+    grpc.StatusCode.OK,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.UNIMPLEMENTED,
+}
+
+# A body this much past the cap is not worth draining to keep the connection alive.
+_DRAIN_ALLOWANCE = 1024 * 1024
+
+
+class _DeadlineExceeded(InletError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "DEADLINE_EXCEEDED"
+
+
+class _MethodNotAllowed(InletError):
+    # No gRPC code means 405; the reason does (inlet_common.httpstatus).
+    code = grpc.StatusCode.UNIMPLEMENTED
+    reason = "METHOD_NOT_ALLOWED"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Request:
+    request_id: str
+    metadata: Metadata
+    headers: dict[bytes, bytes]
+
+
+def new_request_id() -> str:
+    """req_ + 26 base32 characters (128 random bits)."""
+    return "req_" + base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
+
+
+def accepted_request_id(value: bytes | None) -> str | None:
+    """The client's X-Request-Id when it is safe to reuse (charset and length), else None."""
+    if value is None:
+        return None
+    text = value.decode("latin-1")
+    return text if _REQUEST_ID.fullmatch(text) else None
+
+
+def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor, str]]:
+    """The services mounted on the edge and where each is served."""
+    return [(ingest_pb2.DESCRIPTOR.services_by_name["IngestService"], config.matcher_addr)]
+
+
+def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None = None) -> Gateway:
+    """The gateway for `config`: every annotated RPC of the mounted services."""
+    return Gateway(
+        build_routes(upstreams(config)),
+        timeout_seconds=config.timeout_seconds,
+        channel_factory=channel_factory,
+    )
+
+
+class Gateway:
+    """The ASGI application. Channels open lazily (inside the loop) and close on aclose()."""
+
+    def __init__(
+        self,
+        routes: RouteTable,
+        *,
+        timeout_seconds: float,
+        channel_factory: ChannelFactory | None = None,
+    ) -> None:
+        self.routes = routes
+        self.timeout_seconds = timeout_seconds
+        self._channel_factory = channel_factory or channels.channel
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def aclose(self) -> None:
+        """Close every upstream channel (in-flight calls are cancelled)."""
+        opened, self._channels = self._channels, {}
+        self._callables.clear()
+        for channel in opened.values():
+            await channel.close(None)
+
+    # --- ASGI plumbing -------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            event = await receive()
+            if event["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif event["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name.lower(), value)
+        request_id = accepted_request_id(headers.get(b"x-request-id")) or new_request_id()
+        token = logs.request_id.set(request_id)
+        try:
+            request = _Request(request_id, _metadata(scope, headers, request_id), headers)
+            route_label = "unmatched"
+            try:
+                answer, route_label = await self._answer(scope, receive, request)
+            except limits.ClientDisconnected:
+                log.info("client disconnected", extra={"route": route_label})
+                return
+            except Exception:
+                # A bug here must still answer in the envelope, with the request id.
+                log.exception("unhandled error in the gateway")
+                internal = InletError("internal error").to_status()
+                answer = self._render(None, internal, request)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": answer.status,
+                    "headers": [
+                        (b"content-type", answer.content_type.encode()),
+                        (b"content-length", str(len(answer.body)).encode()),
+                        (b"x-request-id", request_id.encode()),
+                        *answer.headers,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": answer.body})
+            elapsed = time.perf_counter() - started
+            # The route template, not the path: the path of an endpoint push is its secret.
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "route": route_label,
+                    "status": answer.status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            REQUESTS.labels(route_label, scope["method"], str(answer.status)).inc()
+            REQUEST_SECONDS.labels(route_label).observe(elapsed)
+        finally:
+            logs.request_id.reset(token)
+
+    # --- one request ---------------------------------------------------------------------
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, request: _Request
+    ) -> tuple[Answer, str]:
+        method: str = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1")
+        if path == "/healthz":
+            if method in ("GET", "HEAD"):
+                return Answer(200, b'{"status":"ok"}'), "/healthz"
+            return self._method_not_allowed(request, method, ("GET", "HEAD")), "/healthz"
+        found = self.routes.match(method, path)
+        if found is None:
+            error = NotFound(f"no route matches {method} {path}", reason="ROUTE_NOT_FOUND")
+            return self._render(None, error.to_status(), request), "unmatched"
+        if isinstance(found, MethodNotAllowed):
+            return self._method_not_allowed(request, method, found.allowed), "unmatched"
+        route = found.route
+        label = route.template.source
+        limit = limits.body_limit(route.full_name)
+        try:
+            limits.check_declared(request.headers.get(b"content-length"), limit)
+        except limits.BodyTooLarge as too_large:
+            answer = await self._rejected(found, request, _too_large(too_large))
+            if _should_close(request.headers, limit):
+                answer.headers.append((b"connection", b"close"))
+            return answer, label
+        try:
+            body = await limits.read_body(receive, limit)
+        except limits.BodyTooLarge as too_large:
+            return await self._rejected(found, request, _too_large(too_large)), label
+        query = scope.get("query_string", b"").decode("latin-1")
+        try:
+            rpc_request = transcode(route, found.variables, query, body)
+        except TranscodeError as bad:
+            violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
+            edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
+            return await self._rejected(found, request, edge, edge_field=bad.field), label
+        return await self._call(route, rpc_request, request), label
+
+    async def _call(self, route: Route, rpc_request: message.Message, request: _Request) -> Answer:
+        try:
+            call = self._callable(route)(
+                rpc_request, metadata=request.metadata, timeout=self.timeout_seconds
+            )
+            response = await call
+            initial = await call.initial_metadata()
+        except grpc.aio.AioRpcError as error:
+            return self._upstream_error(route, error, request)
+        payload: Any = json_format.MessageToDict(response, preserving_proto_field_name=True)
+        if route.response_body:
+            payload = payload.get(route.response_body, {})
+        headers = _returned_headers(initial)
+        return Answer(_success_status(initial), orjson.dumps(payload), headers=headers)
+
+    async def _rejected(
+        self,
+        found: RouteMatch,
+        request: _Request,
+        edge: InletError,
+        *,
+        edge_field: str | None = None,
+    ) -> Answer:
+        """An edge rejection, still shown to the service when the URL names a credential.
+
+        The service gets only the URL's fields plus x-inlet-edge-*, so it can check the
+        credential and log the attempt; its answer (NOT_FOUND for an unknown token, or the
+        edge error re-raised) is what the client sees.
+        """
+        route = found.route
+        own = edge.to_status()
+        if not route.template.variables:
+            return self._render(route.full_name, own, request)
+        try:
+            rpc_request = path_only_request(route, found.variables)
+        except TranscodeError:
+            return self._render(route.full_name, own, request)
+        metadata = [
+            *request.metadata,
+            (EDGE_ERROR_KEY, edge.reason),
+            (EDGE_MESSAGE_KEY, _ascii(edge.message)),
+        ]
+        if edge_field:
+            metadata.append((EDGE_FIELD_KEY, _ascii(edge_field)))
+        try:
+            call = self._callable(route)(
+                rpc_request, metadata=metadata, timeout=self.timeout_seconds
+            )
+            await call
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _NO_VERDICT:
+                log.warning(
+                    "service did not judge an edge rejection",
+                    extra={"rpc": route.full_name, "grpc_code": error.code().name},
+                )
+                return self._render(route.full_name, own, request)
+            status = status_from_rpc_error(error)
+            return self._render(route.full_name, status, request, headers=_error_headers(error))
+        log.warning("service accepted a request the edge rejected", extra={"rpc": route.full_name})
+        return self._render(route.full_name, own, request)
+
+    def _upstream_error(
+        self, route: Route, error: grpc.aio.AioRpcError, request: _Request
+    ) -> Answer:
+        status = status_from_rpc_error(error)
+        if not status.details:
+            # No google.rpc.Status from a service: the call failed on its way.
+            code = error.code()
+            if code == grpc.StatusCode.UNAVAILABLE:
+                log.warning(
+                    "upstream unavailable",
+                    extra={"rpc": route.full_name, "upstream": route.upstream},
+                )
+                status = Unavailable(
+                    "the service is unavailable; retry later", reason="UPSTREAM_UNAVAILABLE"
+                ).to_status()
+            elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                log.warning("upstream timed out", extra={"rpc": route.full_name})
+                status = _DeadlineExceeded(
+                    f"the service did not answer within {self.timeout_seconds:g}s",
+                    reason="UPSTREAM_TIMEOUT",
+                ).to_status()
+        return self._render(route.full_name, status, request, headers=_error_headers(error))
+
+    def _method_not_allowed(self, request: _Request, method: str, allowed: Sequence[str]) -> Answer:
+        error = _MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}")
+        answer = self._render(None, error.to_status(), request)
+        answer.headers.append((b"allow", ", ".join(allowed).encode()))
+        return answer
+
+    def _render(
+        self,
+        method_full_name: str | None,
+        status: status_pb2.Status,
+        request: _Request,
+        *,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> Answer:
+        code = http_status(status.code, reason_of(status))
+        rendered = envelope_for(method_full_name)(ErrorContext(status, code, request.request_id))
+        extra = list(headers)
+        if not any(name == b"retry-after" for name, _ in extra):
+            retry_after = _retry_after(status)
+            if retry_after is not None:
+                extra.append((b"retry-after", retry_after))
+        return Answer(code, rendered.body, rendered.content_type, extra)
+
+    # --- upstream channels ---------------------------------------------------------------
+
+    def _callable(self, route: Route) -> grpc.aio.UnaryUnaryMultiCallable[Any, Any]:
+        found = self._callables.get(route.full_name)
+        if found is None:
+            channel = self._channels.get(route.upstream)
+            if channel is None:
+                channel = self._channel_factory(route.upstream)
+                self._channels[route.upstream] = channel
+            # Generic call by path: the gateway needs no generated stubs, only descriptors.
+            found = channel.unary_unary(
+                route.grpc_path,
+                request_serializer=_serialize,
+                response_deserializer=route.response_class.FromString,
+            )
+            self._callables[route.full_name] = found
+        return found
+
+
+def _serialize(request: message.Message) -> bytes:
+    return request.SerializeToString()
+
+
+def _metadata(scope: Scope, headers: dict[bytes, bytes], request_id: str) -> Metadata:
+    metadata: Metadata = [(REQUEST_ID_KEY, request_id)]
+    for name, value in scope["headers"]:
+        key = FORWARDED_HEADERS.get(name.lower())
+        if key is None:
+            continue
+        text = value.decode("latin-1")
+        # gRPC refuses non-printable metadata values; never log the value (credentials).
+        if not _PRINTABLE.fullmatch(text):
+            log.info("header dropped: not printable ASCII", extra={"header": key})
+            continue
+        metadata.append((key, text))
+    client = scope.get("client")
+    if client:
+        metadata.append((CLIENT_ADDRESS_KEY, str(client[0])))
+    return metadata
+
+
+def _too_large(error: limits.BodyTooLarge) -> InletError:
+    return ResourceExhausted(error.message, reason=limits.PAYLOAD_TOO_LARGE)
+
+
+def _should_close(headers: dict[bytes, bytes], limit: int) -> bool:
+    """Whether to close rather than drain the unread body of a request rejected unread."""
+    if headers.get(b"expect", b"").lower() == b"100-continue":
+        return True  # the client waits for our word before sending: nothing will come
+    declared = headers.get(b"content-length", b"").strip()
+    return declared.isdigit() and int(declared) > limit + _DRAIN_ALLOWANCE
+
+
+def _ascii(text: str, limit: int = 1024) -> str:
+    cleaned = text.encode("ascii", "backslashreplace").decode("ascii")
+    cleaned = re.sub(r"[^\x20-\x7e]", " ", cleaned)
+    return cleaned[:limit]
+
+
+def _success_status(initial: Any) -> int:
+    for key, value in initial or ():
+        if key == HTTP_CODE_KEY:
+            text = str(value).strip()
+            if text.isdigit() and 200 <= int(text) <= 299:
+                return int(text)
+            log.warning("ignored x-http-code", extra={"value": text[:16]})
+    return 200
+
+
+def _returned_headers(*metadata: Any) -> list[tuple[bytes, bytes]]:
+    headers: list[tuple[bytes, bytes]] = []
+    for md in metadata:
+        for key, value in md or ():
+            if key in RETURNED_METADATA and isinstance(value, str):
+                headers.append((key.encode(), value.encode("latin-1", "replace")))
+    return headers
+
+
+def _error_headers(error: grpc.aio.AioRpcError) -> list[tuple[bytes, bytes]]:
+    return _returned_headers(error.initial_metadata(), error.trailing_metadata())
+
+
+def _retry_after(status: status_pb2.Status) -> bytes | None:
+    for info in unpack(status, error_details_pb2.RetryInfo):
+        assert isinstance(info, error_details_pb2.RetryInfo)
+        delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+        return str(max(1, math.ceil(delay))).encode()
+    return None

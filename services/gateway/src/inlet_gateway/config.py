@@ -1,0 +1,60 @@
+"""The gateway's settings, read once from INLET_* environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from inlet_common.config import ConfigError, Env
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    listen_host: str
+    listen_port: int
+    matcher_addr: str
+    timeout_seconds: float = 10.0
+    port_file: str | None = None
+    log_level: str = "INFO"
+    metrics_port: int | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GatewayConfig:
+        """Read and check every key; a bad value raises ConfigError naming it."""
+        env = Env(environ)
+        host, port = _host_port(env, "INLET_GATEWAY_ADDR", "127.0.0.1:8080")
+        _host_port(env, "INLET_MATCHER_ADDR", "127.0.0.1:50051")
+        matcher_addr = env.address("INLET_MATCHER_ADDR", "127.0.0.1:50051")
+        timeout = env.number("INLET_GATEWAY_TIMEOUT_SECONDS", 10.0)
+        if timeout <= 0:
+            raise ConfigError(f"INLET_GATEWAY_TIMEOUT_SECONDS must be positive, got {timeout}")
+        level = env.text("INLET_LOG_LEVEL", "INFO").upper()
+        if level not in _LOG_LEVELS:
+            raise ConfigError(
+                f"INLET_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}"
+            )
+        metrics_port: int | None = None
+        if env.optional("INLET_METRICS_PORT") is not None:
+            metrics_port = env.integer("INLET_METRICS_PORT", 0, minimum=1, maximum=65535)
+        return cls(
+            listen_host=host,
+            listen_port=port,
+            matcher_addr=matcher_addr,
+            timeout_seconds=timeout,
+            port_file=env.optional("INLET_PORT_FILE"),
+            log_level=level,
+            metrics_port=metrics_port,
+        )
+
+
+def _host_port(env: Env, key: str, default: str) -> tuple[str, int]:
+    host, _, port_text = env.address(key, default).rpartition(":")
+    port = int(port_text)
+    if port > 65535:
+        raise ConfigError(f"{key} port must be at most 65535, got {port}")
+    # "[::1]:8080" names an IPv6 host; sockets want it without brackets.
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port

@@ -1,0 +1,103 @@
+"""Each dialect's error body, rendered from a google.rpc.Status; one table picks per RPC."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import google.rpc.status_pb2 as status_pb2
+import orjson
+
+from inlet.type.v1 import problem_pb2
+from inlet_common.errors import reason_of, unpack, violations_of
+
+PROBLEM_TYPE_BASE = "https://inlet.dev/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+# Words that read wrong in Title Case.
+_ACRONYMS = {"JSON", "URL", "ID", "HTTP", "API", "RPC"}
+
+
+@dataclass(frozen=True)
+class ErrorContext:
+    """Everything an envelope may show; dialects pick what their contract has."""
+
+    status: status_pb2.Status
+    http_status: int
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    content_type: str
+    body: bytes
+
+
+Envelope = Callable[[ErrorContext], Rendered]
+
+
+def problem_type(reason: str) -> str:
+    """PAYLOAD_TOO_LARGE → https://inlet.dev/problems/payload-too-large."""
+    return PROBLEM_TYPE_BASE + reason.lower().replace("_", "-")
+
+
+def problem_title(reason: str) -> str:
+    """PAYLOAD_TOO_LARGE → Payload Too Large (MALFORMED_JSON → Malformed JSON)."""
+    words = [w for w in reason.split("_") if w]
+    return " ".join(w if w in _ACRONYMS else w.capitalize() for w in words)
+
+
+def problem_document(context: ErrorContext) -> dict[str, Any]:
+    """The RFC 9457 problem object for a status (before serialisation)."""
+    status = context.status
+    reason = reason_of(status)
+    document: dict[str, Any] = {
+        "type": problem_type(reason),
+        "title": problem_title(reason),
+        "status": context.http_status,
+        "detail": status.message,
+        "code": reason,
+        "request_id": context.request_id,
+    }
+    errors = [
+        {"field": v.field, "code": v.reason, "message": v.description}
+        for v in violations_of(status)
+    ]
+    if errors:
+        document["errors"] = errors
+    conflicts: list[dict[str, Any]] = []
+    for detail in unpack(status, problem_pb2.UniqueConflict):
+        assert isinstance(detail, problem_pb2.UniqueConflict)
+        conflicts.extend(
+            {
+                "entity": detail.entity,
+                "field": match.field,
+                "value": match.value,
+                "record_ids": list(match.record_ids),
+            }
+            for match in detail.matches
+        )
+    if conflicts:
+        document["conflicts"] = conflicts
+    return document
+
+
+def problem_json(context: ErrorContext) -> Rendered:
+    """RFC 9457 application/problem+json, with inlet's code, request id, errors, conflicts."""
+    return Rendered(PROBLEM_JSON, orjson.dumps(problem_document(context)))
+
+
+DEFAULT_ENVELOPE: Envelope = problem_json
+
+# RPC full name → its dialect's envelope; a new dialect plugs in here and nowhere else.
+ENVELOPES: Mapping[str, Envelope] = {
+    "inlet.ingest.v1.IngestService.PushEndpoint": problem_json,
+}
+
+
+def envelope_for(method_full_name: str | None) -> Envelope:
+    """The envelope of an RPC; the default for unknown routes and unlisted RPCs."""
+    if method_full_name is None:
+        return DEFAULT_ENVELOPE
+    return ENVELOPES.get(method_full_name, DEFAULT_ENVELOPE)

@@ -1,0 +1,650 @@
+"""The HTTP route table, read from google.api.http annotations, and JSON ↔ request transcoding."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor, json_format, message, message_factory
+
+# Reasons of the edge's own 400s (ErrorInfo reason, and x-inlet-edge-error to the service).
+MALFORMED_JSON = "MALFORMED_JSON"
+INVALID_BODY = "INVALID_BODY"
+INVALID_QUERY = "INVALID_QUERY"
+INVALID_PATH = "INVALID_PATH"
+
+# Codes of a single bad field (BadRequest.FieldViolation.reason).
+UNKNOWN_FIELD = "UNKNOWN_FIELD"
+INVALID_TYPE = "INVALID_TYPE"
+
+_VERBS = ("get", "put", "post", "delete", "patch")
+# googleapis-common-protos types the extension as a plain FieldDescriptor.
+_HTTP_RULE = cast("Any", annotations_pb2.http)
+
+
+class TemplateError(ValueError):
+    """A path template in an annotation is not valid google.api.http syntax."""
+
+
+class TranscodeError(Exception):
+    """The HTTP request does not fit the RPC's request message."""
+
+    def __init__(
+        self, reason: str, message: str, *, field: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.field = field
+        # The per-field code; the reason itself when the problem is not one field's.
+        self.code = code or reason
+
+
+# --- path templates -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathTemplate:
+    """A compiled google.api.http path template, e.g. /v1/{name=workspaces/*}:verb."""
+
+    source: str
+    regex: re.Pattern[str]
+    # Regex group name → dotted request field path ("ingest_endpoint.name").
+    groups: Mapping[str, str]
+    # Variables that may span several segments keep their "/" undecoded.
+    multi_segment: frozenset[str]
+    literal_length: int
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(self.groups.values())
+
+    def match(self, raw_path: str) -> dict[str, str] | None:
+        """Field path → decoded value, or None when `raw_path` (still %-encoded) differs."""
+        found = self.regex.fullmatch(raw_path)
+        if found is None:
+            return None
+        values: dict[str, str] = {}
+        for group, field_path in self.groups.items():
+            raw = found.group(group)
+            if group in self.multi_segment:
+                # Reserved expansion: "/" separates segments, an encoded %2F stays encoded.
+                raw = re.sub("%2[Ff]", "%252F", raw)
+            values[field_path] = unquote(raw)
+        return values
+
+
+_FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_LITERAL = re.compile(r"[^/{}*=:]+")
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on `sep` outside braces."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for index, char in enumerate(text):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                raise TemplateError("unbalanced '}'")
+        elif char == sep and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    if depth != 0:
+        raise TemplateError("unbalanced '{'")
+    parts.append(text[start:])
+    return parts
+
+
+def _segment_regex(segment: str, where: str) -> tuple[str, bool, int]:
+    """(regex, spans several segments, literal characters) for one non-variable segment."""
+    if segment == "*":
+        return "[^/]+", False, 0
+    if segment == "**":
+        return ".*", True, 0
+    if not _LITERAL.fullmatch(segment):
+        raise TemplateError(f"bad segment {segment!r} in {where!r}")
+    return re.escape(segment), False, len(segment)
+
+
+def compile_template(source: str) -> PathTemplate:
+    """Compile a path template; `*` is one segment, `**` the rest, `{a.b=x/*}` binds a.b."""
+    if not source.startswith("/"):
+        raise TemplateError(f"template must start with '/': {source!r}")
+    body = source[1:]
+    verb = ""
+    # A ":verb" suffix sits after the last segment, outside any variable.
+    tail = _split_top(body, "/")[-1]
+    if ":" in _strip_braces(tail):
+        cut = len(body) - len(tail) + _last_top_colon(tail)
+        body, verb = body[:cut], body[cut + 1 :]
+        if not _LITERAL.fullmatch(verb):
+            raise TemplateError(f"bad verb in {source!r}")
+    pieces: list[str] = []
+    groups: dict[str, str] = {}
+    multi: set[str] = set()
+    literal_length = 0
+    for segment in _split_top(body, "/"):
+        if segment.startswith("{"):
+            if not segment.endswith("}"):
+                raise TemplateError(f"bad variable {segment!r} in {source!r}")
+            name, _, pattern = segment[1:-1].partition("=")
+            if not _FIELD_PATH.fullmatch(name):
+                raise TemplateError(f"bad field path {name!r} in {source!r}")
+            if name in groups.values():
+                raise TemplateError(f"{name!r} bound twice in {source!r}")
+            inner: list[str] = []
+            spans = False
+            for sub in (pattern or "*").split("/"):
+                regex, sub_spans, length = _segment_regex(sub, source)
+                inner.append(regex)
+                spans = spans or sub_spans or len(pattern.split("/")) > 1
+                literal_length += length
+            group = f"v{len(groups)}"
+            groups[group] = name
+            if spans:
+                multi.add(group)
+            pieces.append(f"(?P<{group}>{'/'.join(inner)})")
+        else:
+            regex, _, length = _segment_regex(segment, source)
+            literal_length += length
+            pieces.append(regex)
+    pattern_text = "/" + "/".join(pieces) + (":" + re.escape(verb) if verb else "")
+    return PathTemplate(
+        source=source,
+        regex=re.compile(pattern_text),
+        groups=groups,
+        multi_segment=frozenset(multi),
+        literal_length=literal_length + len(verb),
+    )
+
+
+def _strip_braces(text: str) -> str:
+    return re.sub(r"\{[^}]*\}", "", text)
+
+
+def _last_top_colon(segment: str) -> int:
+    depth = 0
+    last = -1
+    for index, char in enumerate(segment):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == ":" and depth == 0:
+            last = index
+    return last
+
+
+# --- the route table -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP binding of one RPC, and where that RPC is served."""
+
+    http_method: str
+    template: PathTemplate
+    body: str
+    response_body: str
+    method: descriptor.MethodDescriptor
+    upstream: str
+    request_class: type[message.Message]
+    response_class: type[message.Message]
+
+    @property
+    def full_name(self) -> str:
+        """e.g. inlet.ingest.v1.IngestService.PushEndpoint (the key of limits and envelopes)."""
+        return str(self.method.full_name)
+
+    @property
+    def grpc_path(self) -> str:
+        """e.g. /inlet.ingest.v1.IngestService/PushEndpoint."""
+        return f"/{self.method.containing_service.full_name}/{self.method.name}"
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: Route
+    # Dotted request field path → value from the URL.
+    variables: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MethodNotAllowed:
+    allowed: tuple[str, ...]
+
+
+@dataclass
+class RouteTable:
+    """All routes, most specific template first."""
+
+    routes: list[Route] = field(default_factory=list)
+
+    def match(self, http_method: str, raw_path: str) -> RouteMatch | MethodNotAllowed | None:
+        """The route for a request; MethodNotAllowed when only the method is wrong."""
+        allowed: list[str] = []
+        for route in self.routes:
+            variables = route.template.match(raw_path)
+            if variables is None:
+                continue
+            if route.http_method == http_method:
+                return RouteMatch(route, variables)
+            if route.http_method not in allowed:
+                allowed.append(route.http_method)
+        if allowed:
+            return MethodNotAllowed(tuple(allowed))
+        return None
+
+    @property
+    def upstreams(self) -> list[str]:
+        return sorted({route.upstream for route in self.routes})
+
+
+def _bindings(rule: http_pb2.HttpRule) -> Iterable[http_pb2.HttpRule]:
+    yield rule
+    for extra in rule.additional_bindings:
+        yield from _bindings(extra)
+
+
+def _verb_and_path(rule: http_pb2.HttpRule) -> tuple[str, str] | None:
+    kind = rule.WhichOneof("pattern")
+    if kind is None:
+        return None
+    if kind == "custom":
+        return rule.custom.kind.upper(), rule.custom.path
+    assert kind in _VERBS
+    return kind.upper(), str(getattr(rule, kind))
+
+
+def build_routes(
+    upstreams: Sequence[tuple[descriptor.ServiceDescriptor, str]],
+) -> RouteTable:
+    """Routes of every annotated RPC of each (service, upstream address) pair."""
+    routes: list[Route] = []
+    for service, address in upstreams:
+        for method in service.methods:
+            rule: http_pb2.HttpRule = method.GetOptions().Extensions[_HTTP_RULE]
+            request_class = message_factory.GetMessageClass(method.input_type)
+            response_class = message_factory.GetMessageClass(method.output_type)
+            for binding in _bindings(rule):
+                verb_path = _verb_and_path(binding)
+                if verb_path is None:
+                    continue
+                verb, path = verb_path
+                template = compile_template(path)
+                try:
+                    for variable in template.variables:
+                        _resolve(method.input_type, variable.split("."), leaf_scalar=True)
+                    if binding.body not in ("", "*"):
+                        _resolve(method.input_type, [binding.body], leaf_scalar=False)
+                except KeyError as error:
+                    raise TemplateError(
+                        f"{method.full_name}: {path!r} names unknown field {error.args[0]!r}"
+                    ) from None
+                routes.append(
+                    Route(
+                        http_method=verb,
+                        template=template,
+                        body=binding.body,
+                        response_body=binding.response_body,
+                        method=method,
+                        upstream=address,
+                        request_class=request_class,
+                        response_class=response_class,
+                    )
+                )
+    # Literal segments beat wildcards, so /a/special wins over /a/{id}.
+    routes.sort(key=lambda r: -r.template.literal_length)
+    return RouteTable(routes)
+
+
+def _field_named(msg: descriptor.Descriptor, name: str) -> descriptor.FieldDescriptor | None:
+    found = msg.fields_by_name.get(name)
+    if found is not None:
+        return found
+    for candidate in msg.fields:
+        if candidate.json_name == name:
+            return candidate
+    return None
+
+
+def _resolve(
+    msg: descriptor.Descriptor, parts: Sequence[str], *, leaf_scalar: bool
+) -> list[descriptor.FieldDescriptor]:
+    """The fields along a dotted path; raises KeyError naming the first unknown part."""
+    chain: list[descriptor.FieldDescriptor] = []
+    current: descriptor.Descriptor | None = msg
+    for index, part in enumerate(parts):
+        if current is None or current.full_name in _WELL_KNOWN:
+            raise KeyError(".".join(parts[: index + 1]))
+        found = _field_named(current, part)
+        if found is None:
+            raise KeyError(".".join(parts[: index + 1]))
+        last = index == len(parts) - 1
+        if not last and (found.is_repeated or found.message_type is None):
+            raise KeyError(".".join(parts[: index + 1]))
+        if last and leaf_scalar and _is_map(found):
+            raise KeyError(".".join(parts))
+        chain.append(found)
+        current = found.message_type
+    return chain
+
+
+# --- transcoding -----------------------------------------------------------------------------
+
+
+def transcode(
+    route: Route, variables: Mapping[str, str], query: str, body: bytes
+) -> message.Message:
+    """The RPC request for an HTTP request: body, then query parameters, then path variables."""
+    request = route.request_class()
+    # An empty body is an empty message, as for any other transcoder.
+    if route.body and body.strip():
+        document = parse_json(body)
+        if route.body == "*":
+            if not isinstance(document, dict):
+                raise TranscodeError(
+                    INVALID_BODY,
+                    f"request body must be a JSON object, got {_json_kind(document)}",
+                )
+            _merge(request, document)
+        else:
+            _merge_body_field(request, route.body, document)
+    if route.body != "*" and query:
+        _apply_query(request, query, bound=set(variables))
+    _apply_path(request, variables)
+    return request
+
+
+def path_only_request(route: Route, variables: Mapping[str, str]) -> message.Message:
+    """The RPC request with only the URL's fields set (for an edge rejection's call)."""
+    request = route.request_class()
+    _apply_path(request, variables)
+    return request
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON document in `body`; MALFORMED_JSON when it is not valid JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise TranscodeError(
+            MALFORMED_JSON,
+            f"request body is not valid JSON: {error.msg}"
+            f" (line {error.lineno}, column {error.colno})",
+        ) from None
+
+
+def _merge(request: message.Message, document: dict[str, Any]) -> None:
+    try:
+        json_format.ParseDict(document, request)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as error:
+        problem = _locate(_desc(request), document, "")
+        if problem is None:
+            raise TranscodeError(INVALID_BODY, f"request body does not fit: {error}") from None
+        path, code, text = problem
+        raise TranscodeError(INVALID_BODY, text, field=path or None, code=code) from None
+
+
+def _merge_body_field(request: message.Message, name: str, document: Any) -> None:
+    target = _desc(request).fields_by_name[name]
+    if _is_plain_message(target) and not target.is_repeated and not isinstance(document, dict):
+        raise TranscodeError(
+            INVALID_BODY, f"request body must be a JSON object, got {_json_kind(document)}"
+        )
+    try:
+        json_format.ParseDict({name: document}, request)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as error:
+        problem: tuple[str, str, str] | None
+        if _is_plain_message(target) and isinstance(document, dict):
+            problem = _locate(_message_type(target), document, "")
+        else:
+            # The body is the field itself: it is the whole body that has the wrong shape.
+            problem = ("", INVALID_TYPE, f"request body must be {_expected(target)}")
+        if problem is None:
+            raise TranscodeError(INVALID_BODY, f"request body does not fit: {error}") from None
+        path, code, text = problem
+        raise TranscodeError(INVALID_BODY, text, field=path or None, code=code) from None
+
+
+def _apply_query(request: message.Message, query: str, *, bound: set[str]) -> None:
+    grouped: dict[str, list[str]] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        grouped.setdefault(key, []).append(value)
+    for key, values in grouped.items():
+        try:
+            chain = _resolve(_desc(request), key.split("."), leaf_scalar=True)
+        except KeyError:
+            raise TranscodeError(
+                INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
+            ) from None
+        if ".".join(f.name for f in chain) in bound:
+            continue  # the URL path wins
+        leaf = chain[-1]
+        if leaf.message_type is not None and leaf.message_type.full_name not in _SCALAR_WRAPPERS:
+            raise TranscodeError(
+                INVALID_QUERY,
+                f'query parameter "{key}" cannot set a message field',
+                field=key,
+                code=INVALID_TYPE,
+            )
+        if not leaf.is_repeated and len(values) > 1:
+            raise TranscodeError(
+                INVALID_QUERY, f'query parameter "{key}" given more than once', field=key
+            )
+        converted = [_from_text(leaf, value) for value in values]
+        try:
+            _set_leaf(request, chain, converted if leaf.is_repeated else converted[0])
+        except (json_format.ParseError, ValueError, TypeError):
+            raise TranscodeError(
+                INVALID_QUERY,
+                f'query parameter "{key}" must be {_expected(leaf, element=True)}',
+                field=key,
+                code=INVALID_TYPE,
+            ) from None
+
+
+def _apply_path(request: message.Message, variables: Mapping[str, str]) -> None:
+    for field_path, value in variables.items():
+        chain = _resolve(_desc(request), field_path.split("."), leaf_scalar=True)
+        leaf = chain[-1]
+        try:
+            _set_leaf(request, chain, [value] if leaf.is_repeated else _from_text(leaf, value))
+        except (json_format.ParseError, ValueError, TypeError):
+            raise TranscodeError(
+                INVALID_PATH,
+                f'path segment "{field_path}" must be {_expected(leaf, element=True)}',
+                field=field_path,
+                code=INVALID_TYPE,
+            ) from None
+
+
+def _set_leaf(
+    request: message.Message, chain: Sequence[descriptor.FieldDescriptor], value: Any
+) -> None:
+    target = request
+    for step in chain[:-1]:
+        target = getattr(target, step.name)
+    # ParseDict does the proto3-JSON conversion of strings to ints, enums, bytes, wrappers.
+    json_format.ParseDict({chain[-1].name: value}, target)
+
+
+def _from_text(leaf: descriptor.FieldDescriptor, text: str) -> Any:
+    """URL text as the JSON value ParseDict expects for `leaf`."""
+    if leaf.type == descriptor.FieldDescriptor.TYPE_BOOL or (
+        leaf.message_type is not None and leaf.message_type.full_name == "google.protobuf.BoolValue"
+    ):
+        if text in ("true", "false"):
+            return text == "true"
+        raise ValueError(text)
+    return text
+
+
+# --- locating the part of a JSON document that does not fit -------------------------------
+
+_WELL_KNOWN = {
+    "google.protobuf.Struct": "an object",
+    "google.protobuf.Value": "any JSON value",
+    "google.protobuf.ListValue": "an array",
+    "google.protobuf.Timestamp": 'an RFC 3339 timestamp string, e.g. "2024-01-31T12:00:00Z"',
+    "google.protobuf.Duration": 'a duration string, e.g. "1.5s"',
+    "google.protobuf.FieldMask": 'a field mask string, e.g. "a,b.c"',
+    "google.protobuf.Any": 'an object with "@type"',
+    "google.protobuf.Empty": "an empty object",
+}
+_SCALAR_WRAPPERS = {
+    "google.protobuf.DoubleValue": "a number",
+    "google.protobuf.FloatValue": "a number",
+    "google.protobuf.Int64Value": "an integer",
+    "google.protobuf.UInt64Value": "an integer",
+    "google.protobuf.Int32Value": "an integer",
+    "google.protobuf.UInt32Value": "an integer",
+    "google.protobuf.BoolValue": "true or false",
+    "google.protobuf.StringValue": "a string",
+    "google.protobuf.BytesValue": "a base64 string",
+}
+_WELL_KNOWN.update(_SCALAR_WRAPPERS)
+
+_FD = descriptor.FieldDescriptor
+_SCALAR_KINDS = {
+    _FD.TYPE_STRING: "a string",
+    _FD.TYPE_BOOL: "true or false",
+    _FD.TYPE_BYTES: "a base64 string",
+    _FD.TYPE_DOUBLE: "a number",
+    _FD.TYPE_FLOAT: "a number",
+}
+
+
+def _desc(msg: message.Message) -> descriptor.Descriptor:
+    # The stubs type DESCRIPTOR as a union with upb's class, which has the same surface.
+    return cast(descriptor.Descriptor, msg.DESCRIPTOR)
+
+
+def _message_type(fd: descriptor.FieldDescriptor) -> descriptor.Descriptor:
+    assert fd.message_type is not None, fd.full_name
+    return fd.message_type
+
+
+def _is_map(fd: descriptor.FieldDescriptor) -> bool:
+    return fd.message_type is not None and fd.message_type.GetOptions().map_entry
+
+
+def _is_plain_message(fd: descriptor.FieldDescriptor) -> bool:
+    """A message field whose JSON form is an object of its fields (not a well-known type)."""
+    return fd.message_type is not None and fd.message_type.full_name not in _WELL_KNOWN
+
+
+def _expected(fd: descriptor.FieldDescriptor, *, element: bool = False) -> str:
+    if not element:
+        if _is_map(fd):
+            return "an object"
+        if fd.is_repeated:
+            return "an array"
+    if fd.message_type is not None:
+        return _WELL_KNOWN.get(fd.message_type.full_name, "an object")
+    if fd.enum_type is not None:
+        names = ", ".join(v.name for v in fd.enum_type.values)
+        return f"one of {names}"
+    return _SCALAR_KINDS.get(fd.type, "an integer")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _misfit(fd: descriptor.FieldDescriptor, value: Any) -> str | None:
+    """Why ParseDict rejects `value` for field `fd` on its own; None when it accepts it."""
+    assert fd.containing_type is not None
+    holder = message_factory.GetMessageClass(fd.containing_type)()
+    try:
+        json_format.ParseDict({fd.name: value}, holder)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as error:
+        return str(error) or type(error).__name__
+    return None
+
+
+def _wrong(
+    fd: descriptor.FieldDescriptor, value: Any, path: str, *, element: bool, why: str
+) -> tuple[str, str, str]:
+    expected = _expected(fd, element=element)
+    got = _json_kind(value)
+    if element and fd.enum_type is not None and isinstance(value, str | int):
+        return path, INVALID_TYPE, f'"{path}" must be {expected}'
+    if expected.startswith(got):
+        # The right JSON type but an unacceptable value (out of range, unknown enum, ...).
+        return path, INVALID_TYPE, f'"{path}" is not {expected}: {why}'
+    return path, INVALID_TYPE, f'"{path}" must be {expected}, got {got}'
+
+
+def _locate(msg: descriptor.Descriptor, document: Any, path: str) -> tuple[str, str, str] | None:
+    """(field path, code, message) of the first part of `document` that does not fit `msg`."""
+    if not isinstance(document, dict):
+        return path, INVALID_TYPE, f'"{path}" must be an object, got {_json_kind(document)}'
+    for key, value in document.items():
+        here = _join(path, key)
+        fd = _field_named(msg, key)
+        if fd is None:
+            known = ", ".join(f.name for f in msg.fields)
+            return here, UNKNOWN_FIELD, f'unknown field "{here}" (known fields: {known})'
+        if value is None:
+            continue
+        why = _misfit(fd, value)
+        if why is not None:
+            return _locate_field(fd, value, here, why)
+    return None
+
+
+def _locate_field(
+    fd: descriptor.FieldDescriptor, value: Any, path: str, why: str
+) -> tuple[str, str, str]:
+    if _is_map(fd) or fd.is_repeated:
+        if _is_map(fd):
+            if not isinstance(value, dict):
+                return _wrong(fd, value, path, element=False, why=why)
+            element_fd = _message_type(fd).fields_by_name["value"]
+            items: list[tuple[str, Any, Any]] = [
+                (f"{path}.{key}", {key: item}, item) for key, item in value.items()
+            ]
+        else:
+            if not isinstance(value, list):
+                return _wrong(fd, value, path, element=False, why=why)
+            element_fd = fd
+            items = [(f"{path}[{i}]", [item], item) for i, item in enumerate(value)]
+        for here, wrapped, item in items:
+            item_why = _misfit(fd, wrapped)
+            if item_why is None:
+                continue
+            if _is_plain_message(element_fd) and isinstance(item, dict):
+                found = _locate(_message_type(element_fd), item, here)
+                if found is not None:
+                    return found
+            return _wrong(element_fd, item, here, element=True, why=item_why)
+        return _wrong(fd, value, path, element=False, why=why)
+    if _is_plain_message(fd) and isinstance(value, dict):
+        found = _locate(_message_type(fd), value, path)
+        if found is not None:
+            return found
+    return _wrong(fd, value, path, element=True, why=why)

@@ -1,0 +1,308 @@
+"""Route table from the annotations, path templates, and JSON/query/path → request transcoding."""
+
+from __future__ import annotations
+
+import pytest
+
+from inlet.admin.v1 import admin_pb2
+from inlet.ingest.v1 import ingest_pb2
+from inlet_gateway.routes import (
+    INVALID_BODY,
+    INVALID_PATH,
+    INVALID_QUERY,
+    INVALID_TYPE,
+    MALFORMED_JSON,
+    UNKNOWN_FIELD,
+    MethodNotAllowed,
+    RouteMatch,
+    RouteTable,
+    TemplateError,
+    TranscodeError,
+    build_routes,
+    compile_template,
+    path_only_request,
+    transcode,
+)
+
+INGEST = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"]
+ADMIN = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
+
+
+@pytest.fixture(scope="module")
+def table() -> RouteTable:
+    return build_routes([(INGEST, "matcher:1"), (ADMIN, "store:2")])
+
+
+def matched(table: RouteTable, method: str, path: str) -> RouteMatch:
+    found = table.match(method, path)
+    assert isinstance(found, RouteMatch), found
+    return found
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+def test_simple_variable_matches_one_segment() -> None:
+    template = compile_template("/api/v1/ingest/{token}")
+
+    assert template.match("/api/v1/ingest/tok_1") == {"token": "tok_1"}
+    assert template.match("/api/v1/ingest/a/b") is None
+    assert template.match("/api/v1/ingest/") is None
+    assert template.match("/api/v1/ingest") is None
+
+
+def test_single_segment_variable_is_percent_decoded_fully() -> None:
+    template = compile_template("/api/v1/ingest/{token}")
+
+    assert template.match("/api/v1/ingest/a%2Fb%20c") == {"token": "a/b c"}
+
+
+def test_variable_with_a_pattern_binds_the_whole_match() -> None:
+    template = compile_template("/admin/v1/{parent=workspaces/*}/entityTypes")
+
+    assert template.match("/admin/v1/workspaces/acme/entityTypes") == {"parent": "workspaces/acme"}
+    assert template.match("/admin/v1/workspaces/acme/x/entityTypes") is None
+    assert template.match("/admin/v1/projects/acme/entityTypes") is None
+
+
+def test_nested_field_path_variable() -> None:
+    template = compile_template("/admin/v1/{ingest_endpoint.name=workspaces/*/ingestEndpoints/*}")
+
+    assert template.variables == ("ingest_endpoint.name",)
+    assert template.match("/admin/v1/workspaces/w/ingestEndpoints/e") == {
+        "ingest_endpoint.name": "workspaces/w/ingestEndpoints/e"
+    }
+
+
+def test_multi_segment_variable_keeps_encoded_slashes() -> None:
+    template = compile_template("/v1/{name=files/**}")
+
+    assert template.match("/v1/files/a/b%2Fc%20d") == {"name": "files/a/b%2Fc d"}
+
+
+def test_wildcards_and_verb() -> None:
+    template = compile_template("/v1/*/things/{id}:archive")
+
+    assert template.match("/v1/x/things/7:archive") == {"id": "7"}
+    assert template.match("/v1/x/things/7") is None
+    assert template.variables == ("id",)
+
+
+@pytest.mark.parametrize(
+    "source", ["v1/x", "/v1/{id", "/v1/{}", "/v1/{a-b}", "/v1/{id}/{id}", "/v1/a}b"]
+)
+def test_bad_templates_are_refused(source: str) -> None:
+    with pytest.raises(TemplateError):
+        compile_template(source)
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+def test_ingest_routes_come_from_the_annotation() -> None:
+    [route] = build_routes([(INGEST, "matcher:1")]).routes
+
+    assert route.http_method == "POST"
+    assert route.template.source == "/api/v1/ingest/{token}"
+    assert route.body == "*"
+    assert route.full_name == "inlet.ingest.v1.IngestService.PushEndpoint"
+    assert route.grpc_path == "/inlet.ingest.v1.IngestService/PushEndpoint"
+    assert route.upstream == "matcher:1"
+    assert route.request_class is ingest_pb2.PushEndpointRequest
+    assert route.response_class is ingest_pb2.PushEndpointResponse
+
+
+def test_each_service_routes_to_its_own_upstream(table: RouteTable) -> None:
+    assert matched(table, "POST", "/api/v1/ingest/t").route.upstream == "matcher:1"
+    admin = matched(table, "GET", "/admin/v1/workspaces/acme")
+    assert admin.route.upstream == "store:2"
+    assert admin.route.full_name == "inlet.admin.v1.AdminService.GetWorkspace"
+    assert table.upstreams == ["matcher:1", "store:2"]
+
+
+def test_literal_route_beats_a_variable_one(table: RouteTable) -> None:
+    found = matched(table, "POST", "/admin/v1/workspaces")
+
+    assert found.route.full_name == "inlet.admin.v1.AdminService.CreateWorkspace"
+
+
+def test_unknown_path_and_wrong_method(table: RouteTable) -> None:
+    assert table.match("POST", "/nope") is None
+    assert table.match("GET", "/api/v1/ingest/t") == MethodNotAllowed(("POST",))
+
+
+# --- transcoding ---------------------------------------------------------------------------
+
+
+def test_body_star_merges_the_object_and_the_path_wins(table: RouteTable) -> None:
+    found = matched(table, "POST", "/api/v1/ingest/tok_url")
+    body = b'{"token": "tok_body", "fields": {"a": 1}, "related": {"contact": {"email": "x"}}}'
+
+    request = transcode(found.route, found.variables, "ignored=1", body)
+
+    assert isinstance(request, ingest_pb2.PushEndpointRequest)
+    assert request.token == "tok_url"
+    assert request.fields["a"] == 1
+    assert request.related["contact"]["email"] == "x"
+
+
+def test_empty_body_is_an_empty_message(table: RouteTable) -> None:
+    found = matched(table, "POST", "/api/v1/ingest/t")
+
+    request = transcode(found.route, found.variables, "", b"  ")
+
+    assert request == ingest_pb2.PushEndpointRequest(token="t")
+
+
+def test_body_field_then_nested_path_and_repeated_query(table: RouteTable) -> None:
+    found = matched(table, "PATCH", "/admin/v1/workspaces/w/ingestEndpoints/e")
+
+    request = transcode(
+        found.route,
+        found.variables,
+        "update_mask=display_name&update_mask=enabled",
+        b'{"displayName": "Leads", "enabled": true, "name": "overridden"}',
+    )
+
+    assert request == admin_pb2.UpdateIngestEndpointRequest(
+        ingest_endpoint=admin_pb2.IngestEndpoint(
+            name="workspaces/w/ingestEndpoints/e", display_name="Leads", enabled=True
+        ),
+        update_mask=["display_name", "enabled"],
+    )
+
+
+def test_no_body_query_parameters_set_fields(table: RouteTable) -> None:
+    found = matched(table, "GET", "/admin/v1/workspaces/w/ingestEndpoints/e/activityEntries")
+
+    request = transcode(found.route, found.variables, "page_size=20&pageToken=p2", b"")
+
+    assert request == admin_pb2.ListActivityEntriesRequest(
+        parent="workspaces/w/ingestEndpoints/e", page_size=20, page_token="p2"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "code"),
+    [
+        ("nope=1", "nope", UNKNOWN_FIELD),
+        ("page_size=many", "page_size", INVALID_TYPE),
+        ("page_size=1&page_size=2", "page_size", INVALID_QUERY),
+    ],
+)
+def test_bad_query_parameters_name_the_parameter(
+    table: RouteTable, query: str, field: str, code: str
+) -> None:
+    found = matched(table, "GET", "/admin/v1/workspaces/w/ingestEndpoints/e/activityEntries")
+
+    with pytest.raises(TranscodeError) as caught:
+        transcode(found.route, found.variables, query, b"")
+
+    assert caught.value.reason == INVALID_QUERY
+    assert caught.value.field == field
+    assert caught.value.code == code
+    assert field in caught.value.message
+
+
+def test_unknown_body_field_is_named(table: RouteTable) -> None:
+    found = matched(table, "POST", "/api/v1/ingest/t")
+
+    with pytest.raises(TranscodeError) as caught:
+        transcode(found.route, found.variables, "", b'{"fieldz": {"a": 1}}')
+
+    error = caught.value
+    assert (error.reason, error.field, error.code) == (INVALID_BODY, "fieldz", UNKNOWN_FIELD)
+    assert '"fieldz"' in error.message
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "fragment"),
+    [
+        (b'{"fields": "text"}', "fields", "must be an object, got a string"),
+        (b'{"fields": [1]}', "fields", "must be an object, got an array"),
+        (b'{"related": {"contact": 5}}', "related.contact", "must be an object, got a number"),
+        (b'{"related": []}', "related", "must be an object, got an array"),
+        (b'{"token": 5}', "token", "must be a string, got a number"),
+    ],
+)
+def test_body_of_the_wrong_shape_names_the_field(
+    table: RouteTable, body: bytes, field: str, fragment: str
+) -> None:
+    found = matched(table, "POST", "/api/v1/ingest/t")
+
+    with pytest.raises(TranscodeError) as caught:
+        transcode(found.route, found.variables, "", body)
+
+    assert caught.value.reason == INVALID_BODY
+    assert caught.value.field == field
+    assert caught.value.code == INVALID_TYPE
+    assert fragment in caught.value.message
+    assert f'"{field}"' in caught.value.message
+
+
+def test_nested_message_errors_carry_the_full_path(table: RouteTable) -> None:
+    found = matched(table, "POST", "/admin/v1/workspaces/w/entityTypes")
+
+    with pytest.raises(TranscodeError) as unknown:
+        transcode(found.route, found.variables, "", b'{"fields": [{"slug": "a"}, {"bad": 1}]}')
+    with pytest.raises(TranscodeError) as enum:
+        transcode(found.route, found.variables, "", b'{"fields": [{"type": "FIELD_TYPE_NOPE"}]}')
+
+    assert unknown.value.field == "fields[1].bad"
+    assert unknown.value.code == UNKNOWN_FIELD
+    assert enum.value.field == "fields[0].type"
+    assert "FIELD_TYPE_EMAIL" in enum.value.message
+
+
+@pytest.mark.parametrize("body", [b"{", b'{"fields": {}}x', b"\xff", b"{'a': 1}"])
+def test_invalid_json_is_malformed(table: RouteTable, body: bytes) -> None:
+    found = matched(table, "POST", "/api/v1/ingest/t")
+
+    with pytest.raises(TranscodeError) as caught:
+        transcode(found.route, found.variables, "", body)
+
+    assert caught.value.reason == MALFORMED_JSON
+    assert caught.value.field is None
+    assert "not valid JSON" in caught.value.message
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"3"])
+def test_body_that_is_not_an_object_is_invalid(table: RouteTable, body: bytes) -> None:
+    found = matched(table, "POST", "/api/v1/ingest/t")
+
+    with pytest.raises(TranscodeError) as caught:
+        transcode(found.route, found.variables, "", body)
+
+    assert caught.value.reason == INVALID_BODY
+    assert "JSON object" in caught.value.message
+
+
+def test_body_field_that_is_not_an_object_is_invalid(table: RouteTable) -> None:
+    found = matched(table, "POST", "/admin/v1/workspaces/w/entityTypes")
+
+    with pytest.raises(TranscodeError) as caught:
+        transcode(found.route, found.variables, "", b"[]")
+
+    assert caught.value.reason == INVALID_BODY
+
+
+def test_path_only_request_sets_only_the_url_fields(table: RouteTable) -> None:
+    found = matched(table, "PATCH", "/admin/v1/workspaces/w/ingestEndpoints/e")
+
+    request = path_only_request(found.route, found.variables)
+
+    assert request == admin_pb2.UpdateIngestEndpointRequest(
+        ingest_endpoint=admin_pb2.IngestEndpoint(name="workspaces/w/ingestEndpoints/e")
+    )
+
+
+def test_path_value_of_the_wrong_type_is_invalid_path(table: RouteTable) -> None:
+    route = matched(table, "GET", "/admin/v1/workspaces/w/ingestEndpoints/e/activityEntries").route
+    # As if a template bound page_size (an int32) from the URL.
+    variables = {"parent": "workspaces/w/ingestEndpoints/e", "page_size": "ten"}
+
+    with pytest.raises(TranscodeError) as caught:
+        transcode(route, variables, "", b"")
+
+    assert caught.value.reason == INVALID_PATH
+    assert caught.value.field == "page_size"
