@@ -8,8 +8,11 @@ import grpc
 
 # Transparent retries for calls that never reached the server (UNAVAILABLE); writes are
 # not retried here because the callers decide what is safe to repeat.
+# round_robin: behind a headless Service (one DNS name, N pods) each replica spreads its
+# calls over every pod instead of sticking to the first address (pick_first).
 _SERVICE_CONFIG = json.dumps(
     {
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{}],

@@ -32,6 +32,9 @@ def prepare() -> tuple[str, Ports, Path]:
     """Blocking set-up before the event loop: database, ports, log directory."""
     env = Env(os.environ)
     logs.configure("devstack", env.text("INLET_LOG_LEVEL", "INFO"))
+    # pgserver narrates every pg_ctl call and httpx every health probe: noise at INFO.
+    for chatty in ("pgserver", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     url = env.optional("INLET_DATABASE_URL")
     if url is None:
         data_dir = Path(env.text("INLET_DATA_DIR", ".inlet/pgdata")).resolve()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import sys
@@ -89,6 +90,7 @@ class Stack:
             stdout=log_file if log_file else None,
             stderr=log_file if log_file else None,
             start_new_session=True,  # Ctrl-C reaches the launcher, which stops us in order
+            preexec_fn=_die_with_parent,
         )
         if log_file is not None:
             log_file.close()
@@ -190,6 +192,17 @@ async def running(
             yield stack
         finally:
             await stack.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the launcher dies (Linux), so a killed
+    test run or launcher never leaves services running."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _read_port(port_file: Path) -> int | None:
