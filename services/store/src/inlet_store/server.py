@@ -11,8 +11,8 @@ from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet.type.v1 import entity_pb2, result_pb2
 from inlet_common.errors import InvalidArgument, Violation
 from inlet_common.structs import to_dict, to_struct
-from inlet_store.domain import Endpoint, EntityTypeDef, Outcome, PlannedRecord
-from inlet_store.service import FieldSpec, Store
+from inlet_store.domain import Endpoint, EntityTypeDef, FieldDef, Outcome, PlannedRecord
+from inlet_store.service import Store
 
 _TYPE_NAMES = {
     entity_pb2.FIELD_TYPE_TEXT: "text",
@@ -161,7 +161,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             t.slug,
             t.display_name,
             [
-                FieldSpec(
+                FieldDef(
                     slug=f.slug,
                     display_name=f.display_name,
                     type=_TYPE_NAMES.get(f.type, "unspecified"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -22,6 +21,7 @@ from inlet_store.domain import (
     ActivityEntry,
     Endpoint,
     EntityTypeDef,
+    FieldDef,
     Outcome,
     PlannedRecord,
     ResolvedEndpoint,
@@ -41,18 +41,6 @@ from inlet_store.tokens import new_endpoint_token, token_hash
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _REGION = re.compile(r"^([A-Z]{2})?$")
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """A field as an operator asks for it."""
-
-    slug: str
-    display_name: str
-    type: str
-    unique: bool = False
-    required: bool = False
-    reference_entity_type: str = ""
 
 
 class Store:
@@ -268,7 +256,7 @@ class Store:
             return Workspace(str(found["id"]), found["slug"], found["display_name"])
 
     async def create_entity_type(
-        self, workspace_key: str, slug: str, display_name: str, fields: list[FieldSpec]
+        self, workspace_key: str, slug: str, display_name: str, fields: list[FieldDef]
     ) -> EntityTypeDef:
         _check_slug("entity_type.slug", slug)
         problems: list[Violation] = []
