@@ -192,11 +192,18 @@ async def test_disabled_endpoint_is_404_and_enabled_again_works(
         )
 
     await set_enabled(False)
-    reply = await http.post(url(seeded, "contact"), json={"fields": {"name": "x"}})
-    assert reply.status_code == 404
+    refused = await http.post(url(seeded, "contact"), json={"fields": {"name": "x"}})
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "ENDPOINT_NOT_FOUND"  # same answer as an unknown token
     await set_enabled(True)
     reply = await http.post(url(seeded, "contact"), json={"fields": {"name": "x"}})
     assert reply.status_code == 200
+    log = await activity(admin, seeded, "contact")
+    assert [(e["status_code"], e["request_id"]) for e in log] == [
+        (200, reply.headers["x-request-id"]),
+        (404, refused.headers["x-request-id"]),
+    ]
+    assert log[1]["outcome"]["error"]["code"] == "ENDPOINT_DISABLED"
 
 
 async def test_body_over_100_kb_is_413_before_parsing_and_logged(

@@ -36,6 +36,7 @@ class ResolvedEndpoint:
     default_region: str
     entity_type: EntityTypeDef
     referenced: dict[str, EntityTypeDef]  # reference-field slug → referenced type
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

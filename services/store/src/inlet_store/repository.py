@@ -49,7 +49,7 @@ def field_def(f: dict[str, Any]) -> FieldDef:
 
 
 async def resolve_endpoint(conn: Conn, token_hash: bytes) -> ResolvedEndpoint | None:
-    """An enabled endpoint by token hash, with its target and referenced types."""
+    """An endpoint by token hash, with its target and referenced types."""
     found = await rows(conn, "resolve_endpoint", token_hash=token_hash)
     if not found:
         return None
@@ -77,6 +77,7 @@ async def resolve_endpoint(conn: Conn, token_hash: bytes) -> ResolvedEndpoint | 
         id=str(first["endpoint_id"]),
         workspace_id=str(first["workspace_id"]),
         default_region=first["default_region"],
+        enabled=first["enabled"],
         entity_type=target,
         referenced={
             f.slug: types[f.reference_entity_type_id]

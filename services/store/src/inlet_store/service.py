@@ -14,6 +14,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from inlet_common import logs
 from inlet_common.errors import Violation
 from inlet_store import repository as repo
 from inlet_store.domain import (
@@ -55,7 +56,20 @@ class Store:
     async def resolve_endpoint(self, token: str) -> ResolvedEndpoint:
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.resolve_endpoint(conn, token_hash(token))
-        if found is None:
+            if found is not None and not found.enabled:
+                # A disabled endpoint answers like an unknown one, but the token is a real
+                # credential, so its owner sees in the log that someone still pushes to it.
+                await repo.execute(
+                    conn,
+                    "insert_activity",
+                    endpoint_id=found.id,
+                    request_id=logs.request_id.get(),
+                    status_code=404,
+                    outcome=repo.jsonb(
+                        {"error": {"code": "ENDPOINT_DISABLED", "message": "endpoint is disabled"}}
+                    ),
+                )
+        if found is None or not found.enabled:
             raise NotFound("no enabled ingest endpoint has this token", reason="ENDPOINT_NOT_FOUND")
         return found
 

@@ -5,6 +5,7 @@
 -- One round trip per push: the endpoint, its target type and every type the target
 -- references, one row per field (types without fields still give one row).
 SELECT e.id AS endpoint_id, e.workspace_id, e.default_region, e.entity_type_id AS target_id,
+       e.enabled,
        t.id AS type_id, t.slug AS type_slug, t.display_name AS type_name,
        f.slug, f.display_name, f.type, f.is_unique, f.is_required,
        coalesce(r.slug, '') AS reference_slug, f.reference_entity_type_id
@@ -15,7 +16,7 @@ SELECT e.id AS endpoint_id, e.workspace_id, e.default_region, e.entity_type_id A
                  WHERE rf.entity_type_id = e.entity_type_id AND rf.type = 'reference')
   LEFT JOIN fields f ON f.entity_type_id = t.id
   LEFT JOIN entity_types r ON r.id = f.reference_entity_type_id
- WHERE e.token_hash = %(token_hash)s AND e.enabled
+ WHERE e.token_hash = %(token_hash)s
  ORDER BY t.id, f.position;
 
 -- name: entity_types_by_ids
