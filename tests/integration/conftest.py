@@ -18,7 +18,6 @@ from inlet_matcher import app as matcher_app
 from inlet_matcher.service import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_store import app as store_app
-from inlet_store.service import Store
 
 
 @dataclass
@@ -32,7 +31,7 @@ class Servers:
 
 @pytest.fixture(scope="session")
 async def servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[Servers]:
-    store = await store_app.start(Store(pool), "127.0.0.1:0")
+    store = await store_app.start(pool, "127.0.0.1:0")
     store_addr = f"127.0.0.1:{store.port}"
     store_channel = channel(store_addr)
     matcher = await matcher_app.start(Ingest(GrpcStore(store_channel, 10.0)), "127.0.0.1:0")

@@ -11,7 +11,6 @@ from inlet_common.metrics import serve_metrics
 from inlet_store import app
 from inlet_store.config import StoreConfig
 from inlet_store.migrations import migrate
-from inlet_store.service import Store
 
 log = logging.getLogger("inlet_store")
 
@@ -23,7 +22,7 @@ async def serve() -> None:
     pool = await app.open_pool(
         config.database_url, min_size=config.pool_min, max_size=config.pool_max
     )
-    service = await app.start(Store(pool), config.service.grpc_addr)
+    service = await app.start(pool, config.service.grpc_addr)
     await grpcserver.run_until_signalled(
         service,
         name="store",

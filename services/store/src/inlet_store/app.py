@@ -10,6 +10,9 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_common import grpcserver
+from inlet_store.admin import Admin
+from inlet_store.admin_server import AdminServicer
+from inlet_store.server import StoreServicer
 from inlet_store.service import Store
 
 SERVICE_NAMES = (
@@ -26,12 +29,11 @@ async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> Async
     return pool
 
 
-async def start(store: Store, address: str) -> grpcserver.Service:
-    """Serve StoreService and AdminService for `store` on `address` (port 0: any free)."""
-    from inlet_store.server import AdminServicer, StoreServicer
+async def start(pool: AsyncConnectionPool[Any], address: str) -> grpcserver.Service:
+    """Serve StoreService and AdminService over `pool` on `address` (port 0: any free)."""
 
     def register(server: grpc.aio.Server) -> None:
-        store_pb2_grpc.add_StoreServiceServicer_to_server(StoreServicer(store), server)
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(store), server)
+        store_pb2_grpc.add_StoreServiceServicer_to_server(StoreServicer(Store(pool)), server)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(Admin(pool)), server)
 
     return await grpcserver.start(register, SERVICE_NAMES, address)

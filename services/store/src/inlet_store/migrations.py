@@ -32,8 +32,8 @@ def available() -> list[Migration]:
             found.append(Migration(int(match[1]), match[2], entry.read_text()))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a number: {versions}")
     return found
 
 
@@ -58,6 +58,14 @@ async def migrate(url: str) -> list[int]:
             for migration in available():
                 if migration.version in done:
                     continue
+                if done and migration.version < max(done):
+                    # Forward-only: a migration numbered below one already applied was
+                    # written in parallel and never ran here; applying it now would run
+                    # it out of order, so stop and let a person renumber it.
+                    raise RuntimeError(
+                        f"migration {migration.version:04d}_{migration.name} is older than "
+                        f"the newest applied ({max(done):04d}); renumber it"
+                    )
                 async with conn.transaction():
                     await conn.execute(migration.sql.encode())
                     await conn.execute(

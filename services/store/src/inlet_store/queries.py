@@ -1,4 +1,4 @@
-"""Named SQL queries loaded from sql/queries.sql (`-- name: x` blocks)."""
+"""Named SQL queries from sql/queries/*.sql (`-- name: x` blocks), a file per capability."""
 
 from __future__ import annotations
 
@@ -25,7 +25,16 @@ def parse(text: str) -> dict[str, str]:
 
 @cache
 def queries() -> dict[str, str]:
-    return parse(resources.files("inlet_store").joinpath("sql/queries.sql").read_text())
+    found: dict[str, str] = {}
+    folder = resources.files("inlet_store").joinpath("sql/queries")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        for name, sql in parse(entry.read_text()).items():
+            if name in found:
+                raise ValueError(f"query {name!r} defined in more than one file")
+            found[name] = sql
+    return found
 
 
 def q(name: str) -> str:
