@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from inlet.type.v1 import entity_pb2
-from inlet_matcher.normalise import FieldProblem, normalise
+from inlet_common.normalise import FieldProblem, normalise
 
 T = entity_pb2
 

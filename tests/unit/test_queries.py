@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from inlet_common.sqlfiles import parse
 from inlet_store.migrations import available
-from inlet_store.queries import parse, queries
+from inlet_store.queries import queries
 
 
 def test_every_query_file_block_is_loaded() -> None:

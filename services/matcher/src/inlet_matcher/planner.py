@@ -9,9 +9,9 @@ from typing import Any
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
 from inlet_common.errors import Violation
+from inlet_common.normalise import FieldProblem, normalise
 from inlet_common.structs import to_struct
 from inlet_matcher.errors import ValidationFailed
-from inlet_matcher.normalise import FieldProblem, normalise
 
 
 @dataclass

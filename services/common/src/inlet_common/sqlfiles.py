@@ -1,0 +1,36 @@
+"""Named SQL queries kept in .sql files (`-- name: x` blocks), loaded from a package."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def parse(text: str) -> dict[str, str]:
+    """Split a queries file into {name: sql}; comment lines are dropped."""
+    parts = _NAME.split(text)
+    found: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        sql = "\n".join(
+            line for line in body.strip().splitlines() if not line.startswith("--")
+        ).strip()
+        if name in found:
+            raise ValueError(f"query {name!r} defined twice")
+        found[name] = sql.rstrip(";")
+    return found
+
+
+def load(package: str, folder: str = "sql/queries") -> dict[str, str]:
+    """Every named query in `package`'s `folder`/*.sql; a name used twice is an error."""
+    found: dict[str, str] = {}
+    directory = resources.files(package).joinpath(folder)
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        for name, sql in parse(entry.read_text()).items():
+            if name in found:
+                raise ValueError(f"query {name!r} defined in more than one file")
+            found[name] = sql
+    return found
