@@ -15,6 +15,9 @@ from bench.cpu import CpuProbe
 from bench.endpoint_push import EndpointPushChain
 from bench.report import Ratio, render
 from bench.scenario import Result, Scenario
+from bench.stream_ingest import POLL_SECONDS, StreamSettings
+from bench.stream_ingest import scenarios as stream_scenarios
+from bench.webhooks import WebhookDeliveries
 from bench.workload import contact_pushes
 from inlet_common.config import ConfigError
 from inlet_devstack.stack import StackError
@@ -44,6 +47,11 @@ async def run(database_url: str, settings: Settings) -> str:
             probe=probe,
         )
         scenarios: list[Scenario] = [chain, ceiling]
+        scenarios.append(WebhookDeliveries(database_url, settings.requests))
+        streams = StreamSettings.from_env(os.environ)
+        scenarios += await stream_scenarios(
+            suite.gateway_url, database_url, suite.target, streams, probe
+        )
         results: dict[str, Result] = {}
         for scenario in scenarios:
             await environment.reset(database_url)
@@ -59,6 +67,11 @@ async def run(database_url: str, settings: Settings) -> str:
         f"ceiling pool {settings.pool_size} connections, as the store's"
     ]
     ratios = [Ratio("ratio chain/ceiling", results[chain.name], results[ceiling.name])]
+    ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-2:])))
+    notes.append(
+        f"stream: accept→visible = send to completed in PostgreSQL (polled every"
+        f" {POLL_SECONDS * 1000:g} ms); (items) rows count items/s, p-columns are per array"
+    )
     return render(title, list(results.values()), ratios, notes, cores=settings.cores)
 
 

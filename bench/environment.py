@@ -68,6 +68,7 @@ async def suite(database_url: str) -> AsyncIterator[Suite]:
             async with channel(stack.address("store")) as ch:
                 seeded = await demo.seed(
                     admin_pb2_grpc.AdminServiceStub(ch),
+                    bootstrap_token=stack.bootstrap_token,
                     workspace_slug=WORKSPACE,
                     endpoint_types=("contact",),
                 )

@@ -30,8 +30,10 @@ async def admin(stack: Stack) -> AsyncIterator[admin_pb2_grpc.AdminServiceAsyncS
 
 
 @pytest.fixture
-async def seeded(admin: admin_pb2_grpc.AdminServiceAsyncStub) -> demo.DemoSeed:
-    return await demo.seed(admin, workspace_slug=f"e{secrets.token_hex(6)}")
+async def seeded(admin: admin_pb2_grpc.AdminServiceAsyncStub, stack: Stack) -> demo.DemoSeed:
+    return await demo.seed(
+        admin, bootstrap_token=stack.bootstrap_token, workspace_slug=f"e{secrets.token_hex(6)}"
+    )
 
 
 @pytest.fixture

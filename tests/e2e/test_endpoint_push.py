@@ -22,7 +22,8 @@ async def activity(
     admin: admin_pb2_grpc.AdminServiceAsyncStub, seed: DemoSeed, slug: str
 ) -> list[dict[str, Any]]:
     reply = await admin.ListActivityEntries(
-        admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints[slug], page_size=500)
+        admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints[slug], page_size=500),
+        metadata=seed.auth,
     )
     return [
         json_format.MessageToDict(e, preserving_proto_field_name=True)
@@ -188,7 +189,8 @@ async def test_disabled_endpoint_is_404_and_enabled_again_works(
                     name=seeded.endpoints["contact"], enabled=enabled
                 ),
                 update_mask=["enabled"],
-            )
+            ),
+            metadata=seeded.auth,
         )
 
     await set_enabled(False)

@@ -45,13 +45,18 @@ async def test_bad_config_fails_at_start_naming_the_key(
     assert key in err.decode()
 
 
-async def test_sigterm_stops_a_service_cleanly() -> None:
+async def test_sigterm_stops_a_service_cleanly(database_url: str) -> None:
     port_file = Path(tempfile.mkdtemp()) / "port"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "inlet_notifier",
-        env={**os.environ, "INLET_GRPC_ADDR": "127.0.0.1:0", "INLET_PORT_FILE": str(port_file)},
+        env={
+            **os.environ,
+            "INLET_DATABASE_URL": database_url,
+            "INLET_GRPC_ADDR": "127.0.0.1:0",
+            "INLET_PORT_FILE": str(port_file),
+        },
         stderr=asyncio.subprocess.PIPE,
     )
     deadline = time.monotonic() + 30

@@ -27,11 +27,13 @@ class Servers:
     admin: Any  # AdminServiceAsyncStub
     ingest: Any  # IngestServiceAsyncStub
     pool: AsyncConnectionPool[Any]
+    bootstrap_token: str = ""
 
 
 @pytest.fixture(scope="session")
 async def servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[Servers]:
-    store = await store_app.start(pool, "127.0.0.1:0")
+    bootstrap_token = secrets.token_urlsafe(32)
+    store = await store_app.start(pool, "127.0.0.1:0", bootstrap_token=bootstrap_token)
     store_addr = f"127.0.0.1:{store.port}"
     store_channel = channel(store_addr)
     matcher = await matcher_app.start(Ingest(GrpcStore(store_channel, 10.0)), "127.0.0.1:0")
@@ -44,6 +46,7 @@ async def servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[Servers]:
         admin=admin_pb2_grpc.AdminServiceStub(admin_channel),
         ingest=ingest_pb2_grpc.IngestServiceStub(ingest_channel),
         pool=pool,
+        bootstrap_token=bootstrap_token,
     )
     for ch in (admin_channel, ingest_channel, store_channel):
         await ch.close(grace=None)
@@ -54,4 +57,8 @@ async def servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[Servers]:
 @pytest.fixture
 async def seeded(servers: Servers) -> demo.DemoSeed:
     """A fresh demo workspace (contact, company, deal) with contact and deal endpoints."""
-    return await demo.seed(servers.admin, workspace_slug=f"t{secrets.token_hex(6)}")
+    return await demo.seed(
+        servers.admin,
+        bootstrap_token=servers.bootstrap_token,
+        workspace_slug=f"t{secrets.token_hex(6)}",
+    )

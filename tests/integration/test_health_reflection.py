@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
+from psycopg_pool import AsyncConnectionPool
 
 from inlet_notifier import app as notifier_app
+from inlet_notifier.auth import authenticator
+from inlet_notifier.service import Webhooks
 from tests.integration.conftest import Servers
 
 
@@ -42,8 +46,8 @@ async def test_store_and_matcher_health_and_reflection(servers: Servers) -> None
     assert "inlet.ingest.v1.IngestService" in await reflected_services(servers.matcher_addr)
 
 
-async def test_graceful_stop_reports_not_serving() -> None:
-    service = await notifier_app.start("127.0.0.1:0")
+async def test_graceful_stop_reports_not_serving(pool: AsyncConnectionPool[Any]) -> None:
+    service = await notifier_app.start(Webhooks(pool), authenticator(pool), "127.0.0.1:0")
     address = f"127.0.0.1:{service.port}"
     assert await check(address, "") == health_pb2.HealthCheckResponse.SERVING
     await service.health.enter_graceful_shutdown()

@@ -49,7 +49,8 @@ async def count_records(servers: Servers, seed: DemoSeed, type_slug: str) -> int
 
 async def activity(servers: Servers, seed: DemoSeed, type_slug: str) -> list[dict[str, Any]]:
     response = await servers.admin.ListActivityEntries(
-        admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints[type_slug], page_size=100)
+        admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints[type_slug], page_size=100),
+        metadata=seed.auth,
     )
     return [
         json_format.MessageToDict(e, preserving_proto_field_name=True)
@@ -196,7 +197,8 @@ async def test_unknown_and_disabled_tokens_are_not_found(
                 name=seeded.endpoints["contact"], enabled=False
             ),
             update_mask=["enabled"],
-        )
+        ),
+        metadata=seeded.auth,
     )
     error = await push_error(servers, seeded.tokens["contact"], {"fields": {"name": "x"}})
     assert error.code() == grpc.StatusCode.NOT_FOUND

@@ -56,7 +56,9 @@ async def serve(url: str, ports: Ports, log_dir: Path) -> None:
     try:
         async with running(url, ports=ports, log_dir=log_dir) as stack:
             async with channel(stack.address("store")) as ch:
-                seeded = await demo.seed(admin_pb2_grpc.AdminServiceStub(ch))
+                seeded = await demo.seed(
+                    admin_pb2_grpc.AdminServiceStub(ch), bootstrap_token=stack.bootstrap_token
+                )
             token = seeded.tokens["contact"]
             curl = " ".join(
                 [
@@ -78,6 +80,11 @@ async def serve(url: str, ports: Ports, log_dir: Path) -> None:
                 "Push a contact (the URL is the credential; shown once):\n\n"
                 f"  {curl}\n\n"
                 f"Deal endpoint: {stack.gateway_url}/api/v1/ingest/{seeded.tokens['deal']}\n\n"
+                "Operate it with the inlet CLI (the admin token is shown once):\n\n"
+                f"  export INLET_ADMIN_URL={stack.address('store')}\n"
+                f"  export INLET_WORKSPACE={seeded.workspace.removeprefix('workspaces/')}\n"
+                f"  export INLET_ADMIN_TOKEN={seeded.admin_token}\n"
+                "  .venv/bin/inlet endpoints list\n\n"
                 "Ctrl-C stops everything.\n"
             )
             sys.stdout.flush()

@@ -52,42 +52,60 @@ class DemoSeed:
     workspace: str  # resource name
     tokens: dict[str, str]  # entity type slug → endpoint token
     endpoints: dict[str, str]  # entity type slug → endpoint resource name
+    admin_token: str = ""  # the workspace's admin token (shown once)
+
+    @property
+    def auth(self) -> tuple[tuple[str, str]]:
+        """gRPC metadata that authenticates admin calls on this workspace."""
+        return (("authorization", f"Bearer {self.admin_token}"),)
 
 
 async def seed(
     admin: admin_pb2_grpc.AdminServiceAsyncStub,
     *,
+    bootstrap_token: str,
     workspace_slug: str = "demo",
     region: str = "NO",
     endpoint_types: tuple[str, ...] = ("contact", "deal"),
 ) -> DemoSeed:
     """Create what is missing of the demo schema, and fresh endpoints (tokens show once)."""
+    bootstrap = (("authorization", f"Bearer {bootstrap_token}"),)
     try:
-        got = await admin.GetWorkspace(
-            admin_pb2.GetWorkspaceRequest(name=f"workspaces/{workspace_slug}")
-        )
-        workspace = got.workspace
-    except grpc.aio.AioRpcError as error:
-        if error.code() != grpc.StatusCode.NOT_FOUND:
-            raise
         created = await admin.CreateWorkspace(
             admin_pb2.CreateWorkspaceRequest(
                 workspace=admin_pb2.Workspace(slug=workspace_slug, display_name="Demo")
-            )
+            ),
+            metadata=bootstrap,
         )
-        workspace = created.workspace
+        admin_token = created.admin_token
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        # A restart on the same database: the old admin token was shown once; issue another.
+        issued = await admin.CreateAdminToken(
+            admin_pb2.CreateAdminTokenRequest(parent=f"workspaces/{workspace_slug}"),
+            metadata=bootstrap,
+        )
+        admin_token = issued.admin_token
+    auth = (("authorization", f"Bearer {admin_token}"),)
+    got = await admin.GetWorkspace(
+        admin_pb2.GetWorkspaceRequest(name=f"workspaces/{workspace_slug}"), metadata=auth
+    )
+    workspace = got.workspace
     for entity_type in DEMO_TYPES:
         try:
             await admin.GetEntityType(
                 admin_pb2.GetEntityTypeRequest(
                     name=f"{workspace.name}/entityTypes/{entity_type.slug}"
-                )
+                ),
+                metadata=auth,
             )
         except grpc.aio.AioRpcError as error:
             if error.code() != grpc.StatusCode.NOT_FOUND:
                 raise
             await admin.CreateEntityType(
-                admin_pb2.CreateEntityTypeRequest(parent=workspace.name, entity_type=entity_type)
+                admin_pb2.CreateEntityTypeRequest(parent=workspace.name, entity_type=entity_type),
+                metadata=auth,
             )
     tokens: dict[str, str] = {}
     endpoints: dict[str, str] = {}
@@ -98,8 +116,11 @@ async def seed(
                 ingest_endpoint=admin_pb2.IngestEndpoint(
                     display_name=f"Demo {slug} endpoint", entity_type=slug, default_region=region
                 ),
-            )
+            ),
+            metadata=auth,
         )
         tokens[slug] = made.token
         endpoints[slug] = made.ingest_endpoint.name
-    return DemoSeed(workspace=workspace.name, tokens=tokens, endpoints=endpoints)
+    return DemoSeed(
+        workspace=workspace.name, tokens=tokens, endpoints=endpoints, admin_token=admin_token
+    )

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -60,6 +61,8 @@ class Stack:
     log_dir: Path | None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    # Authorises creating workspaces over the admin API; fresh for every stack.
+    bootstrap_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def gateway_url(self) -> str:
@@ -168,14 +171,23 @@ async def running(
         stack = Stack(database_url, Path(tmp), log_dir, extra_env or {})
         host = ports.host
         try:
+            # The notifier first: the store's outbox relay publishes to it.
+            notifier = await stack.start_service(
+                "notifier",
+                ports.notifier,
+                host,
+                {"INLET_DATABASE_URL": database_url, "INLET_GRPC_ADDR": f"{host}:{ports.notifier}"},
+            )
             store = await stack.start_service(
                 "store",
                 ports.store,
                 host,
-                {"INLET_DATABASE_URL": database_url, "INLET_GRPC_ADDR": f"{host}:{ports.store}"},
-            )
-            await stack.start_service(
-                "notifier", ports.notifier, host, {"INLET_GRPC_ADDR": f"{host}:{ports.notifier}"}
+                {
+                    "INLET_DATABASE_URL": database_url,
+                    "INLET_NOTIFIER_ADDR": notifier,
+                    "INLET_GRPC_ADDR": f"{host}:{ports.store}",
+                    "INLET_ADMIN_BOOTSTRAP_TOKEN": stack.bootstrap_token,
+                },
             )
             matcher = await stack.start_service(
                 "matcher",
@@ -187,7 +199,12 @@ async def running(
                 "gateway",
                 ports.gateway,
                 host,
-                {"INLET_GATEWAY_ADDR": f"{host}:{ports.gateway}", "INLET_MATCHER_ADDR": matcher},
+                {
+                    "INLET_GATEWAY_ADDR": f"{host}:{ports.gateway}",
+                    "INLET_MATCHER_ADDR": matcher,
+                    "INLET_STORE_ADDR": store,
+                    "INLET_NOTIFIER_ADDR": notifier,
+                },
             )
             yield stack
         finally:

@@ -19,7 +19,9 @@ import orjson
 from google.protobuf import descriptor, json_format, message
 from prometheus_client import Counter, Histogram
 
+from inlet.admin.v1 import admin_pb2, streams_pb2
 from inlet.ingest.v1 import ingest_pb2
+from inlet.notifier.v1 import webhooks_pb2
 from inlet_common import channels, logs
 from inlet_common.errors import (
     InletError,
@@ -90,6 +92,7 @@ RETURNED_METADATA = (
     "ratelimit-reset",
     "ratelimit-policy",
     "idempotent-replayed",
+    "idempotency-replayed",
     "location",
 )
 
@@ -102,6 +105,16 @@ _NO_VERDICT = {
     grpc.StatusCode.CANCELLED,
     grpc.StatusCode.UNIMPLEMENTED,
 }
+
+# The only RPCs shown an edge rejection, so they can check the credential (in the URL
+# or a header) and log the attempt. An explicit list: any other RPC called with its body
+# missing might act on the URL alone (a `:rotateToken` would rotate), so it never is.
+EDGE_JUDGED_RPCS = frozenset(
+    {
+        "inlet.ingest.v1.IngestService.PushEndpoint",
+        "inlet.ingest.v1.IngestService.IngestStream",
+    }
+)
 
 # A body this much past the cap is not worth draining to keep the connection alive.
 _DRAIN_ALLOWANCE = 1024 * 1024
@@ -148,7 +161,12 @@ def accepted_request_id(value: bytes | None) -> str | None:
 
 def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor, str]]:
     """The services mounted on the edge and where each is served."""
-    return [(ingest_pb2.DESCRIPTOR.services_by_name["IngestService"], config.matcher_addr)]
+    return [
+        (ingest_pb2.DESCRIPTOR.services_by_name["IngestService"], config.matcher_addr),
+        (admin_pb2.DESCRIPTOR.services_by_name["AdminService"], config.store_addr),
+        (streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"], config.store_addr),
+        (webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"], config.notifier_addr),
+    ]
 
 
 def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None = None) -> Gateway:
@@ -316,7 +334,7 @@ class Gateway:
         *,
         edge_field: str | None = None,
     ) -> Answer:
-        """An edge rejection, still shown to the service when the URL names a credential.
+        """An edge rejection, still shown to the service when it is one of EDGE_JUDGED_RPCS.
 
         The service gets only the URL's fields plus x-inlet-edge-*, so it can check the
         credential and log the attempt; its answer (NOT_FOUND for an unknown token, or the
@@ -324,7 +342,7 @@ class Gateway:
         """
         route = found.route
         own = edge.to_status()
-        if not route.template.variables:
+        if route.full_name not in EDGE_JUDGED_RPCS:
             return self._render(route.full_name, own, request)
         try:
             rpc_request = path_only_request(route, found.variables)

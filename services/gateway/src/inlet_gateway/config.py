@@ -15,6 +15,8 @@ class GatewayConfig:
     listen_host: str
     listen_port: int
     matcher_addr: str
+    store_addr: str = "127.0.0.1:50052"  # AdminService
+    notifier_addr: str = "127.0.0.1:50053"  # WebhookService
     timeout_seconds: float = 10.0
     port_file: str | None = None
     log_level: str = "INFO"
@@ -27,6 +29,8 @@ class GatewayConfig:
         host, port = _host_port(env, "INLET_GATEWAY_ADDR", "127.0.0.1:8080")
         _host_port(env, "INLET_MATCHER_ADDR", "127.0.0.1:50051")
         matcher_addr = env.address("INLET_MATCHER_ADDR", "127.0.0.1:50051")
+        store_addr = env.address("INLET_STORE_ADDR", "127.0.0.1:50052")
+        notifier_addr = env.address("INLET_NOTIFIER_ADDR", "127.0.0.1:50053")
         timeout = env.number("INLET_GATEWAY_TIMEOUT_SECONDS", 10.0)
         if timeout <= 0:
             raise ConfigError(f"INLET_GATEWAY_TIMEOUT_SECONDS must be positive, got {timeout}")
@@ -42,6 +46,8 @@ class GatewayConfig:
             listen_host=host,
             listen_port=port,
             matcher_addr=matcher_addr,
+            store_addr=store_addr,
+            notifier_addr=notifier_addr,
             timeout_seconds=timeout,
             port_file=env.optional("INLET_PORT_FILE"),
             log_level=level,

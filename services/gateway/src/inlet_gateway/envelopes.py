@@ -88,11 +88,32 @@ def problem_json(context: ErrorContext) -> Rendered:
     return Rendered(PROBLEM_JSON, orjson.dumps(problem_document(context)))
 
 
+# The stream-ingest seed's codes: its table has one code per status for these.
+_STREAM_CODES_BY_STATUS = {400: "INVALID_PAYLOAD", 401: "UNAUTHORIZED", 413: "PAYLOAD_TOO_LARGE"}
+
+
+def stream_error(context: ErrorContext) -> Rendered:
+    """The stream-ingest seed's envelope: {"success": false, "error": {code, message, details?}}."""
+    status = context.status
+    reason = reason_of(status)
+    code = _STREAM_CODES_BY_STATUS.get(context.http_status, reason)
+    error: dict[str, Any] = {"code": code, "message": status.message}
+    details = [
+        {"field": v.field, "code": v.reason, "message": v.description}
+        for v in violations_of(status)
+    ]
+    if details:
+        error["details"] = details
+    return Rendered("application/json", orjson.dumps({"success": False, "error": error}))
+
+
 DEFAULT_ENVELOPE: Envelope = problem_json
 
 # RPC full name → its dialect's envelope; a new dialect plugs in here and nowhere else.
 ENVELOPES: Mapping[str, Envelope] = {
     "inlet.ingest.v1.IngestService.PushEndpoint": problem_json,
+    "inlet.ingest.v1.IngestService.IngestStream": stream_error,
+    "inlet.ingest.v1.IngestService.GetIngestRequestStatus": stream_error,
 }
 
 

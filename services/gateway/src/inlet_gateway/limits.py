@@ -13,6 +13,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MAX_BODY_BYTES: Mapping[str, int] = {
     # The endpoint-push seed: "413 Payload exceeds 100 KB".
     "inlet.ingest.v1.IngestService.PushEndpoint": 100 * 1024,
+    # The stream-ingest seed: "413 PAYLOAD_TOO_LARGE: Request body exceeds 1 MB".
+    "inlet.ingest.v1.IngestService.IngestStream": 1024 * 1024,
 }
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -11,6 +11,8 @@ from inlet_matcher import app
 from inlet_matcher.config import MatcherConfig
 from inlet_matcher.service import Ingest
 from inlet_matcher.store_client import GrpcStore
+from inlet_matcher.stream import GrpcStreamStore, StreamIngest
+from inlet_matcher.worker import Workers
 
 
 async def serve() -> None:
@@ -18,11 +20,22 @@ async def serve() -> None:
     logs.configure("matcher", config.service.log_level)
     serve_metrics(config.service.metrics_port)
     store_channel = channel(config.store_addr)
-    service = await app.start(
-        Ingest(GrpcStore(store_channel, config.store_timeout_seconds)), config.service.grpc_addr
+    stream_store = GrpcStreamStore(store_channel, config.store_timeout_seconds)
+    workers = Workers(
+        stream_store,
+        count=config.stream_workers,
+        lease_seconds=config.stream_lease_seconds,
+        poll_seconds=config.stream_poll_seconds,
     )
+    service = await app.start(
+        Ingest(GrpcStore(store_channel, config.store_timeout_seconds)),
+        config.service.grpc_addr,
+        streams=StreamIngest(stream_store, workers.wake),
+    )
+    workers.start()
 
     async def close() -> None:
+        await workers.stop()
         await store_channel.close(grace=None)
 
     await grpcserver.run_until_signalled(

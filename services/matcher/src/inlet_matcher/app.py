@@ -8,14 +8,17 @@ from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet_common import grpcserver
 from inlet_matcher.server import IngestServicer
 from inlet_matcher.service import Ingest
+from inlet_matcher.stream import StreamIngest
 
 SERVICE_NAMES = (ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,)
 
 
-async def start(ingest: Ingest, address: str) -> grpcserver.Service:
-    """Serve IngestService on `address` (port 0: any free port)."""
+async def start(
+    ingest: Ingest, address: str, *, streams: StreamIngest | None = None
+) -> grpcserver.Service:
+    """Serve IngestService on `address` (port 0: any free port); stream ingest with `streams`."""
 
     def register(server: grpc.aio.Server) -> None:
-        ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest), server)
+        ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest, streams), server)
 
     return await grpcserver.start(register, SERVICE_NAMES, address)

@@ -13,6 +13,9 @@ class MatcherConfig:
     service: ServiceSettings
     store_addr: str
     store_timeout_seconds: float
+    stream_workers: int = 4
+    stream_lease_seconds: int = 30
+    stream_poll_seconds: float = 0.2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MatcherConfig:
@@ -21,4 +24,9 @@ class MatcherConfig:
             service=ServiceSettings.from_env(env, "127.0.0.1:50051"),
             store_addr=env.address("INLET_STORE_ADDR", "127.0.0.1:50052"),
             store_timeout_seconds=env.number("INLET_STORE_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            stream_workers=env.integer("INLET_STREAM_WORKERS", 4, minimum=0, maximum=256),
+            stream_lease_seconds=env.integer(
+                "INLET_STREAM_LEASE_SECONDS", 30, minimum=1, maximum=3600
+            ),
+            stream_poll_seconds=env.number("INLET_STREAM_POLL_SECONDS", 0.2, minimum=0.01),
         )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from inlet_common.errors import InletError
 from inlet_common.structs import to_dict
 from inlet_matcher.service import EdgeError, Ingest
+from inlet_matcher.stream import StreamIngest, StreamsDisabled, rate_headers, rate_state_of
 
 EDGE_ERROR_KEY = "x-inlet-edge-error"
 EDGE_MESSAGE_KEY = "x-inlet-edge-message"
@@ -21,8 +23,9 @@ def edge_error(context: Any) -> EdgeError | None:
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, ingest: Ingest) -> None:
+    def __init__(self, ingest: Ingest, streams: StreamIngest | None = None) -> None:
         self.ingest = ingest
+        self.streams = streams
 
     async def PushEndpoint(
         self, request: ingest_pb2.PushEndpointRequest, context: Any
@@ -34,3 +37,47 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             edge_error=edge_error(context),
         )
         return ingest_pb2.PushEndpointResponse(record=applied.record, related=applied.related)
+
+    def _streams(self) -> StreamIngest:
+        if self.streams is None:
+            raise StreamsDisabled("stream ingest is not enabled on this matcher")
+        return self.streams
+
+    async def IngestStream(
+        self, request: ingest_pb2.IngestStreamRequest, context: Any
+    ) -> ingest_pb2.IngestStreamResponse:
+        metadata = dict(context.invocation_metadata() or ())
+        body = request.body if request.HasField("body") else None
+        try:
+            edge = edge_error(context)
+            accepted = await self._streams().accept(
+                metadata,
+                body,
+                request.stream,
+                edge_reason=edge.reason if edge else "",
+                edge_message=edge.message if edge else "",
+            )
+        except InletError as error:
+            state = rate_state_of(error)
+            if state is not None:
+                await context.send_initial_metadata(rate_headers(state, limited=True))
+            raise
+        headers = [("x-http-code", "202"), *rate_headers(accepted.rate_limit, limited=False)]
+        if accepted.replayed:
+            headers.append(("idempotency-replayed", "true"))
+        await context.send_initial_metadata(headers)
+        return ingest_pb2.IngestStreamResponse(
+            success=True,
+            data=ingest_pb2.IngestStreamData(
+                stream=accepted.stream,
+                items_received=accepted.items_received,
+                request_id=accepted.request_id,
+            ),
+        )
+
+    async def GetIngestRequestStatus(
+        self, request: ingest_pb2.GetIngestRequestStatusRequest, context: Any
+    ) -> ingest_pb2.GetIngestRequestStatusResponse:
+        metadata = dict(context.invocation_metadata() or ())
+        found = await self._streams().status(metadata, request.request_id)
+        return ingest_pb2.GetIngestRequestStatusResponse(success=True, data=found.status)

@@ -3,15 +3,86 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from inlet_common.config import Env, ServiceSettings
+from inlet_common.config import ConfigError, Env, ServiceSettings
+
+# Seconds before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How deliveries are attempted; every duration in seconds."""
+
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    # Multiplies the schedule (tests run it at 0.001).
+    schedule_scale: float = 1.0
+    jitter: float = 0.1
+    timeout: float = 15.0
+    # A claim outlives the attempt's timeout, so a live worker never loses one.
+    lease: float = 30.0
+    poll: float = 0.5
+    max_in_flight: int = 64
+    per_endpoint: int = 4
+    disable_after: float = 5 * 24 * 3600.0
+    allow_private: bool = False
+    retry_after_cap: float = 24 * 3600.0
+
+    def delay_before(self, attempt: int) -> float | None:
+        """Seconds to wait before attempt number `attempt` (1-based); None: exhausted."""
+        if attempt > len(self.schedule):
+            return None
+        return self.schedule[attempt - 1] * self.schedule_scale
 
 
 @dataclass(frozen=True)
 class NotifierConfig:
     service: ServiceSettings
+    database_url: str
+    pool_max: int
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    secret_grace_seconds: float = 24 * 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> NotifierConfig:
-        return cls(service=ServiceSettings.from_env(Env(environ), "127.0.0.1:50053"))
+        env = Env(environ)
+        timeout = env.number("INLET_WEBHOOK_TIMEOUT_SECONDS", 15.0, minimum=0.01)
+        delivery = DeliverySettings(
+            schedule=_schedule(env.optional("INLET_WEBHOOK_RETRY_SCHEDULE")),
+            schedule_scale=env.number("INLET_WEBHOOK_RETRY_SCALE", 1.0),
+            jitter=env.number("INLET_WEBHOOK_RETRY_JITTER", 0.1),
+            timeout=timeout,
+            lease=env.number("INLET_WEBHOOK_LEASE_SECONDS", timeout * 2, minimum=0.01),
+            poll=env.number("INLET_WEBHOOK_POLL_SECONDS", 0.5, minimum=0.01),
+            max_in_flight=env.integer("INLET_WEBHOOK_MAX_IN_FLIGHT", 64, minimum=1),
+            per_endpoint=env.integer("INLET_WEBHOOK_PER_ENDPOINT", 4, minimum=1),
+            disable_after=env.number("INLET_WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600.0),
+            allow_private=env.flag("INLET_WEBHOOK_ALLOW_PRIVATE", False),
+        )
+        if delivery.lease <= delivery.timeout:
+            raise ConfigError(
+                "INLET_WEBHOOK_LEASE_SECONDS must exceed INLET_WEBHOOK_TIMEOUT_SECONDS "
+                f"({delivery.lease} <= {delivery.timeout})"
+            )
+        return cls(
+            service=ServiceSettings.from_env(env, "127.0.0.1:50053"),
+            database_url=env.text("INLET_DATABASE_URL"),
+            pool_max=env.integer("INLET_DB_POOL_MAX", 20, minimum=2, maximum=1000),
+            delivery=delivery,
+            secret_grace_seconds=env.number("INLET_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600.0),
+        )
+
+
+def _schedule(raw: str | None) -> tuple[float, ...]:
+    if raw is None:
+        return DEFAULT_SCHEDULE
+    try:
+        values = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"INLET_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, got {raw!r}"
+        ) from None
+    if not values or any(v < 0 for v in values):
+        raise ConfigError(f"INLET_WEBHOOK_RETRY_SCHEDULE must be non-negative, got {raw!r}")
+    return values

@@ -1,28 +1,283 @@
-"""gRPC servicer of NotifierService. Until durable delivery lands (issue 5) it validates
-and acknowledges events; nothing publishes to it yet."""
+"""gRPC servicers of NotifierService (internal) and WebhookService (public): protobuf ↔
+use cases only."""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC as _UTC
+from datetime import datetime
 from typing import Any
 
-from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc
+from google.protobuf import timestamp_pb2
+
+from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 from inlet_common.errors import InvalidArgument, Violation
+from inlet_common.structs import to_dict
+from inlet_notifier.errors import PermissionDenied
+from inlet_notifier.service import STATUSES, EndpointSpec, Event, Webhooks
 
 log = logging.getLogger(__name__)
 
+# authorization metadata value → the workspace id its admin token belongs to.
+Authenticate = Callable[[str | None], Awaitable[str]]
+
+_SEGMENT = r"([^/]+)"
+
 
 class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
+    def __init__(self, webhooks: Webhooks) -> None:
+        self.webhooks = webhooks
+
     async def PublishEvents(
         self, request: notifier_pb2.PublishEventsRequest, context: Any
     ) -> notifier_pb2.PublishEventsResponse:
         bad = [
             Violation(f"events[{i}].{name}", f"{name} is required", "REQUIRED_FIELD_MISSING")
             for i, event in enumerate(request.events)
-            for name in ("id", "type")
+            for name in ("id", "workspace_id", "type")
             if not getattr(event, name)
         ]
         if bad:
-            raise InvalidArgument("events need an id and a type", violations=bad)
-        log.info("events received", extra={"count": len(request.events)})
-        return notifier_pb2.PublishEventsResponse(accepted=len(request.events))
+            raise InvalidArgument("events need an id, a workspace_id and a type", violations=bad)
+        events = [
+            Event(
+                id=e.id,
+                workspace_id=e.workspace_id,
+                type=e.type,
+                occur_time=e.occur_time.ToDatetime(tzinfo=_UTC),
+                data=to_dict(e.data),
+            )
+            for e in request.events
+        ]
+        accepted = await self.webhooks.publish(events)
+        log.info("events received", extra={"count": len(events), "accepted": accepted})
+        return notifier_pb2.PublishEventsResponse(accepted=accepted)
+
+
+def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def endpoint_pb(row: dict[str, Any]) -> webhooks_pb2.WebhookEndpoint:
+    return webhooks_pb2.WebhookEndpoint(
+        name=f"workspaces/{row['workspace_id']}/webhookEndpoints/{row['id']}",
+        url=row["url"],
+        description=row["description"],
+        event_types=row["event_types"],
+        entity_type_ids=row["entity_type_ids"],
+        source_ids=row["source_ids"],
+        enabled=row["enabled"],
+        disabled_reason=row["disabled_reason"],
+        create_time=_ts(row["create_time"]),
+        update_time=_ts(row["update_time"]),
+    )
+
+
+_STATUS_PB = {
+    "pending": webhooks_pb2.WEBHOOK_DELIVERY_STATUS_PENDING,
+    "succeeded": webhooks_pb2.WEBHOOK_DELIVERY_STATUS_SUCCEEDED,
+    "failed": webhooks_pb2.WEBHOOK_DELIVERY_STATUS_FAILED,
+}
+_STATUS_NAME = {v: k for k, v in _STATUS_PB.items()}
+assert set(_STATUS_PB) == set(STATUSES)
+
+
+def delivery_pb(workspace_id: str, row: dict[str, Any]) -> webhooks_pb2.WebhookDelivery:
+    return webhooks_pb2.WebhookDelivery(
+        name=(
+            f"workspaces/{workspace_id}/webhookEndpoints/{row['endpoint_id']}"
+            f"/deliveries/{row['id']}"
+        ),
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        status=_STATUS_PB[row["status"]],
+        attempt_count=row["attempt_count"],
+        next_attempt_time=_ts(row["next_attempt_time"]) if row["status"] == "pending" else None,
+        last_status_code=row["last_status_code"] or 0,
+        create_time=_ts(row["create_time"]),
+    )
+
+
+def attempt_pb(row: dict[str, Any]) -> webhooks_pb2.WebhookAttempt:
+    return webhooks_pb2.WebhookAttempt(
+        id=str(row["id"]),
+        start_time=_ts(row["start_time"]),
+        end_time=_ts(row["end_time"]),
+        status_code=row["status_code"] or 0,
+        error=row["error"],
+        response_snippet=row["response_snippet"],
+        latency_ms=row["latency_ms"],
+    )
+
+
+def parse_name(field: str, value: str, *collections: str) -> list[str]:
+    """Ids of a resource name such as workspaces/{w}/webhookEndpoints/{e}."""
+    pattern = "/".join(f"{c}/{_SEGMENT}" for c in collections)
+    match = re.fullmatch(pattern, value)
+    if match is None:
+        shape = "/".join(f"{c}/{{{c[:-1] if c.endswith('s') else c}}}" for c in collections)
+        raise InvalidArgument(
+            f"{field} must look like {shape}, got {value!r}",
+            violations=[Violation(field, f"expected {shape}", "INVALID_RESOURCE_NAME")],
+        )
+    return list(match.groups())
+
+
+def spec_of(endpoint: webhooks_pb2.WebhookEndpoint) -> EndpointSpec:
+    return EndpointSpec(
+        url=endpoint.url.strip(),
+        description=endpoint.description,
+        event_types=tuple(endpoint.event_types),
+        entity_type_ids=tuple(endpoint.entity_type_ids),
+        source_ids=tuple(endpoint.source_ids),
+        enabled=endpoint.enabled,
+    )
+
+
+class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
+    def __init__(self, webhooks: Webhooks, authenticate: Authenticate) -> None:
+        self.webhooks = webhooks
+        self.authenticate = authenticate
+
+    async def _workspace(self, context: Any, workspace_id: str) -> str:
+        """The token's workspace; a name in another workspace is refused."""
+        metadata = dict(context.invocation_metadata() or ())
+        authorized = await self.authenticate(metadata.get("authorization"))
+        if authorized == workspace_id:
+            return workspace_id
+        # Named by slug: the token's workspace may still be the one meant.
+        if await self.webhooks.workspace_id(workspace_id) != authorized:
+            raise PermissionDenied("the admin token belongs to another workspace")
+        return authorized
+
+    async def CreateWebhookEndpoint(
+        self, request: webhooks_pb2.CreateWebhookEndpointRequest, context: Any
+    ) -> webhooks_pb2.CreateWebhookEndpointResponse:
+        (workspace,) = parse_name("parent", request.parent, "workspaces")
+        workspace = await self._workspace(context, workspace)
+        spec = spec_of(request.webhook_endpoint)
+        created, secret = await self.webhooks.create_endpoint(workspace, spec)
+        return webhooks_pb2.CreateWebhookEndpointResponse(
+            webhook_endpoint=endpoint_pb(created), secret=secret
+        )
+
+    async def GetWebhookEndpoint(
+        self, request: webhooks_pb2.GetWebhookEndpointRequest, context: Any
+    ) -> webhooks_pb2.GetWebhookEndpointResponse:
+        workspace, endpoint = parse_name("name", request.name, "workspaces", "webhookEndpoints")
+        workspace = await self._workspace(context, workspace)
+        found = await self.webhooks.get_endpoint(workspace, endpoint)
+        return webhooks_pb2.GetWebhookEndpointResponse(webhook_endpoint=endpoint_pb(found))
+
+    async def ListWebhookEndpoints(
+        self, request: webhooks_pb2.ListWebhookEndpointsRequest, context: Any
+    ) -> webhooks_pb2.ListWebhookEndpointsResponse:
+        (workspace,) = parse_name("parent", request.parent, "workspaces")
+        workspace = await self._workspace(context, workspace)
+        found, token = await self.webhooks.list_endpoints(
+            workspace, request.page_size, request.page_token
+        )
+        return webhooks_pb2.ListWebhookEndpointsResponse(
+            webhook_endpoints=[endpoint_pb(r) for r in found], next_page_token=token
+        )
+
+    async def UpdateWebhookEndpoint(
+        self, request: webhooks_pb2.UpdateWebhookEndpointRequest, context: Any
+    ) -> webhooks_pb2.UpdateWebhookEndpointResponse:
+        workspace, endpoint = parse_name(
+            "webhook_endpoint.name", request.webhook_endpoint.name, "workspaces", "webhookEndpoints"
+        )
+        workspace = await self._workspace(context, workspace)
+        updated = await self.webhooks.update_endpoint(
+            workspace, endpoint, spec_of(request.webhook_endpoint), list(request.update_mask.paths)
+        )
+        return webhooks_pb2.UpdateWebhookEndpointResponse(webhook_endpoint=endpoint_pb(updated))
+
+    async def DeleteWebhookEndpoint(
+        self, request: webhooks_pb2.DeleteWebhookEndpointRequest, context: Any
+    ) -> webhooks_pb2.DeleteWebhookEndpointResponse:
+        workspace, endpoint = parse_name("name", request.name, "workspaces", "webhookEndpoints")
+        workspace = await self._workspace(context, workspace)
+        await self.webhooks.delete_endpoint(workspace, endpoint)
+        return webhooks_pb2.DeleteWebhookEndpointResponse()
+
+    async def RotateWebhookEndpointSecret(
+        self, request: webhooks_pb2.RotateWebhookEndpointSecretRequest, context: Any
+    ) -> webhooks_pb2.RotateWebhookEndpointSecretResponse:
+        workspace, endpoint = parse_name("name", request.name, "workspaces", "webhookEndpoints")
+        workspace = await self._workspace(context, workspace)
+        grace = (
+            request.grace_period.ToTimedelta().total_seconds()
+            if request.HasField("grace_period")
+            else None
+        )
+        secret, until = await self.webhooks.rotate_secret(workspace, endpoint, grace)
+        return webhooks_pb2.RotateWebhookEndpointSecretResponse(
+            secret=secret, previous_secret_expire_time=_ts(until)
+        )
+
+    async def ListWebhookDeliveries(
+        self, request: webhooks_pb2.ListWebhookDeliveriesRequest, context: Any
+    ) -> webhooks_pb2.ListWebhookDeliveriesResponse:
+        workspace, endpoint = parse_name("parent", request.parent, "workspaces", "webhookEndpoints")
+        workspace = await self._workspace(context, workspace)
+        if request.status and request.status not in _STATUS_NAME:
+            raise InvalidArgument(
+                f"status {request.status} is not a delivery status",
+                violations=[Violation("status", "unknown status", "INVALID_STATUS")],
+            )
+        found, token = await self.webhooks.list_deliveries(
+            workspace,
+            endpoint,
+            _STATUS_NAME.get(request.status),
+            request.page_size,
+            request.page_token,
+        )
+        return webhooks_pb2.ListWebhookDeliveriesResponse(
+            webhook_deliveries=[delivery_pb(workspace, r) for r in found], next_page_token=token
+        )
+
+    async def ListWebhookAttempts(
+        self, request: webhooks_pb2.ListWebhookAttemptsRequest, context: Any
+    ) -> webhooks_pb2.ListWebhookAttemptsResponse:
+        workspace, endpoint, delivery = parse_name(
+            "parent", request.parent, "workspaces", "webhookEndpoints", "deliveries"
+        )
+        workspace = await self._workspace(context, workspace)
+        found = await self.webhooks.list_attempts(workspace, endpoint, delivery)
+        return webhooks_pb2.ListWebhookAttemptsResponse(
+            webhook_attempts=[attempt_pb(r) for r in found]
+        )
+
+    async def ReplayWebhookDelivery(
+        self, request: webhooks_pb2.ReplayWebhookDeliveryRequest, context: Any
+    ) -> webhooks_pb2.ReplayWebhookDeliveryResponse:
+        workspace, endpoint, delivery = parse_name(
+            "name", request.name, "workspaces", "webhookEndpoints", "deliveries"
+        )
+        workspace = await self._workspace(context, workspace)
+        replayed = await self.webhooks.replay(workspace, endpoint, delivery)
+        return webhooks_pb2.ReplayWebhookDeliveryResponse(
+            webhook_delivery=delivery_pb(workspace, replayed)
+        )
+
+    async def RecoverWebhookDeliveries(
+        self, request: webhooks_pb2.RecoverWebhookDeliveriesRequest, context: Any
+    ) -> webhooks_pb2.RecoverWebhookDeliveriesResponse:
+        workspace, endpoint = parse_name("parent", request.parent, "workspaces", "webhookEndpoints")
+        workspace = await self._workspace(context, workspace)
+        if not request.HasField("since"):
+            raise InvalidArgument(
+                "since is required",
+                violations=[Violation("since", "since is required", "REQUIRED_FIELD_MISSING")],
+            )
+        count = await self.webhooks.recover(
+            workspace, endpoint, request.since.ToDatetime(tzinfo=_UTC)
+        )
+        return webhooks_pb2.RecoverWebhookDeliveriesResponse(recovered_count=count)

@@ -7,10 +7,12 @@ import os
 import sys
 
 from inlet_common import entrypoint, grpcserver, logs
+from inlet_common.channels import channel
 from inlet_common.metrics import serve_metrics
 from inlet_store import app
 from inlet_store.config import StoreConfig
 from inlet_store.migrations import migrate
+from inlet_store.relay import Relay, grpc_publisher
 
 log = logging.getLogger("inlet_store")
 
@@ -22,13 +24,29 @@ async def serve() -> None:
     pool = await app.open_pool(
         config.database_url, min_size=config.pool_min, max_size=config.pool_max
     )
-    service = await app.start(pool, config.service.grpc_addr)
+    service = await app.start(
+        pool,
+        config.service.grpc_addr,
+        bootstrap_token=config.admin_bootstrap_token,
+        idempotency_ttl_seconds=config.idempotency_ttl_seconds,
+    )
+    notifier = channel(config.notifier_addr)
+    outbox_relay = Relay(
+        pool, grpc_publisher(notifier, timeout=10.0), poll_seconds=config.outbox_poll_seconds
+    )
+    outbox_relay.start()
+
+    async def stop() -> None:
+        await outbox_relay.stop()
+        await notifier.close(grace=None)
+        await pool.close()
+
     await grpcserver.run_until_signalled(
         service,
         name="store",
         grace=config.service.grace_seconds,
         port_file=config.service.port_file,
-        on_stop=pool.close,
+        on_stop=stop,
     )
 
 

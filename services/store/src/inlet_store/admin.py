@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
+from datetime import datetime
 from typing import Any
 
+import phonenumbers
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_common.errors import Violation
+from inlet.type.v1 import entity_pb2
+from inlet_common import normalise
+from inlet_common.errors import FailedPrecondition, Violation
 from inlet_store import repository as repo
 from inlet_store.domain import (
     FIELD_TYPES,
@@ -16,10 +21,17 @@ from inlet_store.domain import (
     Endpoint,
     EntityTypeDef,
     FieldDef,
+    StoredRecord,
     Workspace,
+    key_text,
 )
-from inlet_store.errors import InvalidArgument, NotFound, wrap_exceptions
-from inlet_store.tokens import new_endpoint_token, token_hash
+from inlet_store.errors import (
+    InvalidArgument,
+    NotFound,
+    UniqueConflictError,
+    wrap_exceptions,
+)
+from inlet_store.tokens import new_admin_token, new_endpoint_token, token_hash
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _REGION = re.compile(r"^([A-Z]{2})?$")
@@ -31,14 +43,29 @@ class Admin:
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
 
-    async def create_workspace(self, slug: str, display_name: str) -> Workspace:
+    async def create_workspace(self, slug: str, display_name: str) -> tuple[Workspace, str]:
+        """The workspace and its first admin token (the only copy)."""
         _check_slug("workspace.slug", slug)
-        async with wrap_exceptions(), self.pool.connection() as conn:
+        token = new_admin_token()
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
             created = await repo.row(
                 conn, "insert_workspace", slug=slug, display_name=display_name or slug
             )
             assert created is not None
-            return Workspace(str(created["id"]), created["slug"], created["display_name"])
+            await repo.execute(
+                conn, "insert_admin_token", workspace_id=created["id"], token_hash=token_hash(token)
+            )
+            workspace = Workspace(str(created["id"]), created["slug"], created["display_name"])
+        return workspace, token
+
+    async def create_admin_token(self, workspace_key: str) -> str:
+        workspace = await self.get_workspace(workspace_key)
+        token = new_admin_token()
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            await repo.execute(
+                conn, "insert_admin_token", workspace_id=workspace.id, token_hash=token_hash(token)
+            )
+        return token
 
     async def get_workspace(self, key: str) -> Workspace:
         async with wrap_exceptions(), self.pool.connection() as conn:
@@ -55,31 +82,12 @@ class Admin:
         seen: set[str] = set()
         for i, f in enumerate(fields):
             path = f"entity_type.fields[{i}]"
-            if not _SLUG.match(f.slug):
-                problems.append(Violation(f"{path}.slug", f"bad slug {f.slug!r}", "INVALID_SLUG"))
             if f.slug in seen:
                 problems.append(
                     Violation(f"{path}.slug", f"duplicate slug {f.slug!r}", "DUPLICATE")
                 )
             seen.add(f.slug)
-            if f.type not in FIELD_TYPES:
-                problems.append(
-                    Violation(f"{path}.type", f"unknown type {f.type!r}", "INVALID_TYPE")
-                )
-            if (f.type == "reference") != bool(f.reference_entity_type):
-                problems.append(
-                    Violation(
-                        f"{path}.reference_entity_type",
-                        "reference fields, and only they, name a reference_entity_type",
-                        "INVALID_REFERENCE",
-                    )
-                )
-            if f.unique and f.type in ("reference", "boolean"):
-                problems.append(
-                    Violation(
-                        f"{path}.unique", f"a {f.type} field cannot be unique", "INVALID_UNIQUE"
-                    )
-                )
+            problems.extend(_field_problems(path, f))
         if problems:
             raise InvalidArgument("invalid entity type", violations=problems)
         workspace = await self.get_workspace(workspace_key)
@@ -183,15 +191,7 @@ class Admin:
             raise NotFound(
                 f"ingest endpoint {endpoint_key!r} not found", reason="ENDPOINT_NOT_FOUND"
             )
-        return Endpoint(
-            id=str(found["id"]),
-            workspace_id=str(found["workspace_id"]),
-            display_name=found["display_name"],
-            entity_type=found["entity_type"],
-            enabled=found["enabled"],
-            default_region=found["default_region"],
-            create_time=found["create_time"],
-        )
+        return _endpoint(found)
 
     async def update_endpoint(
         self,
@@ -209,27 +209,494 @@ class Admin:
         return await self.get_endpoint(workspace_key, endpoint_key)
 
     async def list_activity(
-        self, workspace_key: str, endpoint_key: str, page_size: int, page_token: str
+        self,
+        workspace_key: str,
+        endpoint_key: str,
+        page_size: int,
+        page_token: str,
+        *,
+        status_code: int = 0,
+        errors_only: bool = False,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
     ) -> tuple[list[ActivityEntry], str]:
         endpoint = await self.get_endpoint(workspace_key, endpoint_key)
-        limit = min(max(page_size or 50, 1), 500)
-        before = _decode_page_token(page_token)
+        limit = _page_size(page_size)
+        # The filter travels in the token, so a page is never read with another filter.
+        scope = hashlib.sha256(
+            f"{endpoint.id}|{status_code}|{errors_only}|{start_time}|{end_time}".encode()
+        ).hexdigest()[:16]
+        before = 2**63 - 1
+        if page_token:
+            last, token_scope = _decode_page_token(page_token, "a", 2)
+            if token_scope != scope:
+                raise _bad_page_token("the page_token was issued for another filter")
+            before = _int(last)
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.rows(
-                conn, "list_activity", endpoint_id=endpoint.id, before_id=before, limit=limit + 1
+                conn,
+                "list_activity_filtered",
+                endpoint_id=endpoint.id,
+                before_id=before,
+                status_code=status_code,
+                errors_only=errors_only,
+                start_time=start_time,
+                end_time=end_time,
+                limit=limit + 1,
             )
         entries = [
             ActivityEntry(
-                r["id"], r["request_id"], r["status_code"], r["outcome"], r["create_time"]
+                r["id"],
+                r["request_id"],
+                r["status_code"],
+                r["outcome"],
+                r["create_time"],
+                previous_token=r["previous_token"],
             )
             for r in found[:limit]
         ]
-        next_token = _encode_page_token(entries[-1].id) if len(found) > limit else ""
+        next_token = (
+            _encode_page_token("a", str(entries[-1].id), scope) if len(found) > limit else ""
+        )
         return entries, next_token
 
     async def get_record(self, record_id: str) -> dict[str, Any] | None:
         async with wrap_exceptions(), self.pool.connection() as conn:
             return await repo.row(conn, "get_record", id=record_id)
+
+    # -- entity types and fields ------------------------------------------------------------
+
+    async def list_entity_types(
+        self, workspace_key: str, page_size: int, page_token: str
+    ) -> tuple[list[EntityTypeDef], str]:
+        workspace = await self.get_workspace(workspace_key)
+        limit = _page_size(page_size)
+        after = _decode_page_token(page_token, "t", 1)[0] if page_token else ""
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.rows(
+                conn, "list_entity_types", workspace_id=workspace.id, after=after, limit=limit + 1
+            )
+            ids = [str(r["id"]) for r in found[:limit]]
+            types = await repo.entity_types(conn, ids)
+        page = sorted(types.values(), key=lambda t: t.slug)
+        next_token = _encode_page_token("t", page[-1].slug) if len(found) > limit else ""
+        return page, next_token
+
+    async def delete_entity_type(self, workspace_key: str, key: str) -> None:
+        entity_type = await self.get_entity_type(workspace_key, key)
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            if await repo.row(conn, "lock_entity_type", id=entity_type.id) is None:
+                raise NotFound(f"entity type {key!r} not found", reason="ENTITY_TYPE_NOT_FOUND")
+            usage = await repo.row(conn, "entity_type_usage", id=entity_type.id)
+            assert usage is not None
+            if usage["records"]:
+                raise FailedPrecondition(
+                    f"entity type {entity_type.slug!r} has {usage['records']} records; "
+                    "only an empty type can be deleted",
+                    reason="ENTITY_TYPE_NOT_EMPTY",
+                )
+            if usage["endpoints"] or usage["referenced_by"]:
+                users = []
+                if usage["endpoints"]:
+                    users.append(f"{usage['endpoints']} ingest endpoints")
+                if usage["referenced_by"]:
+                    users.append(f"reference fields {usage['referenced_by']}")
+                raise FailedPrecondition(
+                    f"entity type {entity_type.slug!r} is used by {' and '.join(users)}",
+                    reason="ENTITY_TYPE_IN_USE",
+                )
+            await repo.execute(conn, "delete_entity_type", id=entity_type.id)
+
+    async def create_field(self, workspace_key: str, type_key: str, f: FieldDef) -> EntityTypeDef:
+        problems = _field_problems("field", f)
+        if f.required:
+            problems.append(
+                Violation(
+                    "field.required",
+                    "a new field cannot be required: existing records lack it; add it, "
+                    "then make it required",
+                    "INVALID_REQUIRED",
+                )
+            )
+        if problems:
+            raise InvalidArgument("invalid field", violations=problems)
+        entity_type = await self.get_entity_type(workspace_key, type_key)
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            await repo.row(conn, "lock_entity_type", id=entity_type.id)
+            ref_id = None
+            if f.reference_entity_type:
+                target = await repo.row(
+                    conn,
+                    "entity_type_by_slug",
+                    workspace_id=entity_type.workspace_id,
+                    key=f.reference_entity_type,
+                )
+                if target is None:
+                    raise InvalidArgument(
+                        f"unknown entity type {f.reference_entity_type!r}",
+                        violations=[
+                            Violation(
+                                "field.reference_entity_type",
+                                "no such entity type",
+                                "INVALID_REFERENCE",
+                            )
+                        ],
+                    )
+                ref_id = target["id"]
+            position = await repo.row(conn, "next_field_position", id=entity_type.id)
+            assert position is not None
+            # A new field has no values yet, so a unique one needs no backfill; values a
+            # record kept from a removed field of the same slug were stripped with it.
+            await repo.execute(
+                conn,
+                "insert_field",
+                entity_type_id=entity_type.id,
+                slug=f.slug,
+                display_name=f.display_name or f.slug,
+                type=f.type,
+                is_unique=f.unique,
+                is_required=False,
+                reference_entity_type_id=ref_id,
+                position=position["position"],
+            )
+            return (await repo.entity_types(conn, [entity_type.id]))[entity_type.id]
+
+    async def update_field(
+        self,
+        workspace_key: str,
+        type_key: str,
+        slug: str,
+        *,
+        display_name: str | None = None,
+        unique: bool | None = None,
+        required: bool | None = None,
+    ) -> tuple[EntityTypeDef, int]:
+        """The changed type, and how many key rows a unique backfill wrote."""
+        entity_type = await self.get_entity_type(workspace_key, type_key)
+        field = _field_of(entity_type, slug)
+        if unique and field.type in ("reference", "boolean"):
+            raise InvalidArgument(
+                f"a {field.type} field cannot be unique",
+                violations=[
+                    Violation("field.field.unique", "type cannot be unique", "INVALID_UNIQUE")
+                ],
+            )
+        backfilled = 0
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            await repo.row(conn, "lock_entity_type", id=entity_type.id)
+            if unique is True and not field.unique:
+                backfilled = await self._backfill_keys(conn, entity_type, slug)
+            elif unique is False and field.unique:
+                await repo.execute(
+                    conn, "delete_field_keys", entity_type_id=entity_type.id, slug=slug
+                )
+            await repo.execute(
+                conn,
+                "update_field",
+                entity_type_id=entity_type.id,
+                slug=slug,
+                display_name=display_name,
+                is_unique=unique,
+                is_required=required,
+            )
+            return (await repo.entity_types(conn, [entity_type.id]))[entity_type.id], backfilled
+
+    async def _backfill_keys(self, conn: repo.Conn, entity_type: EntityTypeDef, slug: str) -> int:
+        """Index every stored value of `slug`, or refuse listing the duplicates."""
+        await repo.execute(conn, "lock_records_for_backfill")
+        by_value: dict[str, list[str]] = {}
+        for r in await repo.rows(conn, "field_values", entity_type_id=entity_type.id, slug=slug):
+            by_value.setdefault(key_text(r["value"]), []).append(str(r["id"]))
+        duplicates = [(slug, value, ids) for value, ids in by_value.items() if len(ids) > 1]
+        if duplicates:
+            error = UniqueConflictError(entity_type.slug, duplicates)
+            error.reason = "DUPLICATE_VALUES"
+            error.message = (
+                f"{len(duplicates)} values of {entity_type.slug}.{slug} are shared by several "
+                "records; make them distinct, then turn unique on ("
+                + "; ".join(f"{v!r}: {', '.join(ids)}" for _, v, ids in duplicates[:10])
+                + (" …)" if len(duplicates) > 10 else ")")
+            )
+            raise error
+        if by_value:
+            await repo.execute(
+                conn,
+                "insert_keys_bulk",
+                workspace_id=entity_type.workspace_id,
+                entity_type_id=entity_type.id,
+                slug=slug,
+                values=list(by_value),
+                record_ids=[ids[0] for ids in by_value.values()],
+            )
+        return len(by_value)
+
+    async def delete_field(self, workspace_key: str, type_key: str, slug: str) -> EntityTypeDef:
+        entity_type = await self.get_entity_type(workspace_key, type_key)
+        _field_of(entity_type, slug)
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            await repo.row(conn, "lock_entity_type", id=entity_type.id)
+            await repo.execute(conn, "delete_field_keys", entity_type_id=entity_type.id, slug=slug)
+            await repo.execute(conn, "strip_field_values", entity_type_id=entity_type.id, slug=slug)
+            await repo.execute(conn, "delete_field", entity_type_id=entity_type.id, slug=slug)
+            return (await repo.entity_types(conn, [entity_type.id]))[entity_type.id]
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    async def list_endpoints(
+        self, workspace_key: str, page_size: int, page_token: str
+    ) -> tuple[list[Endpoint], str]:
+        workspace = await self.get_workspace(workspace_key)
+        limit = _page_size(page_size)
+        before_time: datetime | None = None
+        before_id: str | None = None
+        if page_token:
+            when, before_id = _decode_page_token(page_token, "e", 2)
+            before_time = _time(when)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.rows(
+                conn,
+                "list_endpoints",
+                workspace_id=workspace.id,
+                before_time=before_time,
+                before_id=before_id,
+                limit=limit + 1,
+            )
+        page = [_endpoint(r) for r in found[:limit]]
+        next_token = ""
+        if len(found) > limit:
+            next_token = _encode_page_token("e", page[-1].create_time.isoformat(), page[-1].id)
+        return page, next_token
+
+    async def rotate_endpoint_token(
+        self, workspace_key: str, endpoint_key: str, grace_seconds: float
+    ) -> tuple[Endpoint, str]:
+        if not 0 <= grace_seconds <= _MAX_GRACE_SECONDS:
+            raise InvalidArgument(
+                "grace_period must be between 0 and 7 days",
+                violations=[
+                    Violation("grace_period", f"{grace_seconds:g}s is out of range", "OUT_OF_RANGE")
+                ],
+            )
+        endpoint = await self.get_endpoint(workspace_key, endpoint_key)
+        token = new_endpoint_token()
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            await repo.execute(
+                conn,
+                "rotate_endpoint_token",
+                id=endpoint.id,
+                token_hash=token_hash(token),
+                grace_seconds=grace_seconds,
+            )
+        return await self.get_endpoint(workspace_key, endpoint_key), token
+
+    async def delete_endpoint(self, workspace_key: str, endpoint_key: str) -> None:
+        endpoint = await self.get_endpoint(workspace_key, endpoint_key)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            await repo.execute(conn, "delete_endpoint", id=endpoint.id)
+
+    async def endpoint_example(
+        self, workspace_key: str, endpoint_key: str
+    ) -> tuple[dict[str, Any], list[tuple[str, FieldDef]]]:
+        """A body the endpoint accepts, and each of its fields by path."""
+        endpoint = await self.get_endpoint(workspace_key, endpoint_key)
+        target = await self.get_entity_type(workspace_key, endpoint.entity_type)
+        described: list[tuple[str, FieldDef]] = []
+        fields: dict[str, Any] = {}
+        related: dict[str, Any] = {}
+        for f in target.fields:
+            if f.type == "reference":
+                referenced = await self.get_entity_type(workspace_key, f.reference_entity_type)
+                nested: dict[str, Any] = {}
+                for g in referenced.fields:
+                    # Related records may not set their own references (the ingest rule).
+                    if g.type != "reference":
+                        nested[g.slug] = sample_value(g, endpoint.default_region)
+                        described.append((f"related.{f.slug}.{g.slug}", g))
+                related[f.slug] = nested
+                continue
+            fields[f.slug] = sample_value(f, endpoint.default_region)
+            described.append((f"fields.{f.slug}", f))
+        payload: dict[str, Any] = {"fields": fields}
+        if related:
+            payload["related"] = related
+        return payload, described
+
+    # -- records ----------------------------------------------------------------------------
+
+    async def get_record_in(
+        self, workspace_key: str, type_key: str, record_id: str
+    ) -> StoredRecord:
+        entity_type = await self.get_entity_type(workspace_key, type_key)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.row(
+                conn, "record_in_type", entity_type_id=entity_type.id, id=record_id
+            )
+        if found is None:
+            raise NotFound(f"no {entity_type.slug} record {record_id!r}", reason="RECORD_NOT_FOUND")
+        return _record(entity_type, found)
+
+    async def list_records(
+        self, workspace_key: str, type_key: str, page_size: int, page_token: str
+    ) -> tuple[list[StoredRecord], str]:
+        entity_type = await self.get_entity_type(workspace_key, type_key)
+        limit = _page_size(page_size)
+        before_time: datetime | None = None
+        before_id: str | None = None
+        if page_token:
+            when, before_id = _decode_page_token(page_token, "r", 2)
+            before_time = _time(when)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.rows(
+                conn,
+                "list_records",
+                entity_type_id=entity_type.id,
+                before_time=before_time,
+                before_id=before_id,
+                limit=limit + 1,
+            )
+        page = [_record(entity_type, r) for r in found[:limit]]
+        next_token = ""
+        if len(found) > limit:
+            next_token = _encode_page_token("r", page[-1].create_time.isoformat(), page[-1].id)
+        return page, next_token
+
+    async def lookup_record(
+        self, workspace_key: str, type_key: str, slug: str, value: str, region: str
+    ) -> StoredRecord:
+        entity_type = await self.get_entity_type(workspace_key, type_key)
+        field = _field_of(entity_type, slug)
+        if not field.unique:
+            raise InvalidArgument(
+                f"{entity_type.slug}.{slug} is not unique; look up by a unique field",
+                violations=[Violation("field", "not a unique field", "NOT_UNIQUE")],
+            )
+        try:
+            normalised = normalise.normalise(_field_pb(field), _typed(field, value), region)
+        except normalise.FieldProblem as problem:
+            raise InvalidArgument(
+                f"value: {problem.message}",
+                violations=[Violation("value", problem.message, problem.reason)],
+            ) from None
+        if normalised is None:
+            raise InvalidArgument(
+                "value is blank", violations=[Violation("value", "blank", "INVALID_VALUE")]
+            )
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.row(
+                conn,
+                "record_by_key",
+                workspace_id=entity_type.workspace_id,
+                entity_type_id=entity_type.id,
+                slug=slug,
+                value=key_text(normalised),
+            )
+        if found is None:
+            raise NotFound(
+                f"no {entity_type.slug} record has {slug} = {key_text(normalised)!r}",
+                reason="RECORD_NOT_FOUND",
+            )
+        return _record(entity_type, found)
+
+
+_MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+_SAMPLES: dict[str, Any] = {
+    "text": "Example text",
+    "email": "ola.nordmann@example.com",
+    "number": 42,
+    "boolean": True,
+    "datetime": "2025-01-31T09:30:00Z",
+}
+
+# A valid example number per region (phonenumbers knows one for every region).
+_DEFAULT_PHONE = "+4799887766"
+
+
+def sample_value(f: FieldDef, region: str) -> Any:
+    """A typed value that field `f` accepts (what the example body shows)."""
+    if f.type == "phone":
+        example = phonenumbers.example_number(region) if region else None
+        if example is None:
+            return _DEFAULT_PHONE
+        return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    if f.type == "text" and f.slug in ("name", "title"):
+        return "Ola Nordmann" if f.slug == "name" else "Example title"
+    return _SAMPLES.get(f.type, "")
+
+
+def _field_problems(path: str, f: FieldDef) -> list[Violation]:
+    problems: list[Violation] = []
+    if not _SLUG.match(f.slug):
+        problems.append(Violation(f"{path}.slug", f"bad slug {f.slug!r}", "INVALID_SLUG"))
+    if f.type not in FIELD_TYPES:
+        problems.append(Violation(f"{path}.type", f"unknown type {f.type!r}", "INVALID_TYPE"))
+    if (f.type == "reference") != bool(f.reference_entity_type):
+        problems.append(
+            Violation(
+                f"{path}.reference_entity_type",
+                "reference fields, and only they, name a reference_entity_type",
+                "INVALID_REFERENCE",
+            )
+        )
+    if f.unique and f.type in ("reference", "boolean"):
+        problems.append(
+            Violation(f"{path}.unique", f"a {f.type} field cannot be unique", "INVALID_UNIQUE")
+        )
+    return problems
+
+
+def _field_of(entity_type: EntityTypeDef, slug: str) -> FieldDef:
+    for f in entity_type.fields:
+        if f.slug == slug:
+            return f
+    raise NotFound(
+        f"entity type {entity_type.slug!r} has no field {slug!r}", reason="FIELD_NOT_FOUND"
+    )
+
+
+def _field_pb(f: FieldDef) -> entity_pb2.Field:
+    return entity_pb2.Field(
+        slug=f.slug, type=entity_pb2.FieldType.Value(f"FIELD_TYPE_{f.type.upper()}")
+    )
+
+
+def _typed(f: FieldDef, value: str) -> Any:
+    """A looked-up value arrives as text; numbers are parsed the way JSON would give them."""
+    if f.type == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() else number
+    return value
+
+
+def _endpoint(found: dict[str, Any]) -> Endpoint:
+    return Endpoint(
+        id=str(found["id"]),
+        workspace_id=str(found["workspace_id"]),
+        display_name=found["display_name"],
+        entity_type=found["entity_type"],
+        enabled=found["enabled"],
+        default_region=found["default_region"],
+        create_time=found["create_time"],
+        previous_token_expire_time=found["previous_token_expire_time"],
+    )
+
+
+def _record(entity_type: EntityTypeDef, found: dict[str, Any]) -> StoredRecord:
+    return StoredRecord(
+        id=str(found["id"]),
+        workspace_id=entity_type.workspace_id,
+        entity_type=entity_type.slug,
+        values=found["data"],
+        create_time=found["create_time"],
+        update_time=found["update_time"],
+    )
+
+
+def _page_size(page_size: int) -> int:
+    return min(max(page_size or 50, 1), 500)
 
 
 def _check_slug(field: str, slug: str) -> None:
@@ -240,20 +707,35 @@ def _check_slug(field: str, slug: str) -> None:
         )
 
 
-def _encode_page_token(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"a:{last_id}".encode()).decode()
+def _encode_page_token(kind: str, *parts: str) -> str:
+    return base64.urlsafe_b64encode("\x1f".join((kind, *parts)).encode()).decode()
 
 
-def _decode_page_token(token: str) -> int:
-    if not token:
-        return 2**63 - 1
+def _decode_page_token(token: str, kind: str, count: int) -> list[str]:
     try:
-        kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if kind != "a":
-            raise ValueError(kind)
-        return int(value)
+        parts = base64.urlsafe_b64decode(token.encode()).decode().split("\x1f")
     except ValueError:
-        raise InvalidArgument(
-            "page_token is not one this API issued",
-            violations=[Violation("page_token", "malformed page token", "INVALID_PAGE_TOKEN")],
-        ) from None
+        raise _bad_page_token("page_token is not one this API issued") from None
+    if parts[0] != kind or len(parts) != count + 1:
+        raise _bad_page_token("page_token is not one this API issued")
+    return parts[1:]
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise _bad_page_token("page_token is not one this API issued") from None
+
+
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise _bad_page_token("page_token is not one this API issued") from None
+
+
+def _bad_page_token(message: str) -> InvalidArgument:
+    return InvalidArgument(
+        message, violations=[Violation("page_token", message, "INVALID_PAGE_TOKEN")]
+    )

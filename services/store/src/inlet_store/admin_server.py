@@ -1,7 +1,8 @@
-"""gRPC servicer of the admin API: protobuf ↔ domain only; the work is in admin.Admin."""
+"""gRPC servicer of the admin API: credentials and protobuf ↔ domain; the work is in admin.Admin."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import timestamp_pb2
@@ -10,13 +11,22 @@ from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_common.errors import InvalidArgument, Violation
 from inlet_common.structs import to_struct
 from inlet_store.admin import Admin
-from inlet_store.domain import Endpoint, FieldDef
+from inlet_store.auth import Authenticator
+from inlet_store.domain import Endpoint, FieldDef, StoredRecord
 from inlet_store.server import TYPE_NAMES, entity_type_pb
+
+_TYPE_ENUMS = {name: value for value, name in TYPE_NAMES.items()}
+
+
+def _timestamp(when: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if when is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when)
+    return stamp
 
 
 def _endpoint_pb(e: Endpoint) -> admin_pb2.IngestEndpoint:
-    created = timestamp_pb2.Timestamp()
-    created.FromDatetime(e.create_time)
     return admin_pb2.IngestEndpoint(
         name=f"workspaces/{e.workspace_id}/ingestEndpoints/{e.id}",
         id=e.id,
@@ -24,7 +34,30 @@ def _endpoint_pb(e: Endpoint) -> admin_pb2.IngestEndpoint:
         entity_type=e.entity_type,
         enabled=e.enabled,
         default_region=e.default_region,
-        create_time=created,
+        create_time=_timestamp(e.create_time),
+        previous_token_expire_time=_timestamp(e.previous_token_expire_time),
+    )
+
+
+def _record_pb(r: StoredRecord) -> admin_pb2.Record:
+    return admin_pb2.Record(
+        name=f"workspaces/{r.workspace_id}/entityTypes/{r.entity_type}/records/{r.id}",
+        id=r.id,
+        entity_type=r.entity_type,
+        values=to_struct(r.values),
+        create_time=_timestamp(r.create_time),
+        update_time=_timestamp(r.update_time),
+    )
+
+
+def _field_def(f: Any) -> FieldDef:
+    return FieldDef(
+        slug=f.slug,
+        display_name=f.display_name,
+        type=TYPE_NAMES.get(f.type, "unspecified"),
+        unique=f.unique,
+        required=f.required,
+        reference_entity_type=f.reference_entity_type,
     )
 
 
@@ -32,7 +65,11 @@ def _name_parts(field: str, name: str, *collections: str) -> list[str]:
     """Ids from a resource name such as workspaces/{w}/ingestEndpoints/{e}."""
     parts = name.split("/")
     expected = len(collections) * 2
-    if len(parts) != expected or [parts[i] for i in range(0, expected, 2)] != list(collections):
+    if (
+        len(parts) != expected
+        or [parts[i] for i in range(0, expected, 2)] != list(collections)
+        or not all(parts[i] for i in range(1, expected, 2))
+    ):
         pattern = "/".join(f"{c}/{{{c[:-1]}}}" for c in collections)
         raise InvalidArgument(
             f"{field} must look like {pattern}",
@@ -41,61 +78,144 @@ def _name_parts(field: str, name: str, *collections: str) -> list[str]:
     return [parts[i] for i in range(1, expected, 2)]
 
 
+def _mask(paths: Any, allowed: set[str]) -> set[str]:
+    given = set(paths)
+    unknown = given - allowed
+    if unknown or not given:
+        raise InvalidArgument(
+            f"update_mask must name some of {', '.join(sorted(allowed))}",
+            violations=[
+                Violation("update_mask", f"unsupported paths {sorted(unknown)}", "INVALID_MASK")
+            ],
+        )
+    return given
+
+
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, admin: Admin) -> None:
+    def __init__(self, admin: Admin, auth: Authenticator) -> None:
         self.store = admin
+        self.auth = auth
+
+    async def _workspace(self, context: Any, field: str, name: str, *collections: str) -> list[str]:
+        """The resource name's ids, once the caller's admin token grants its workspace."""
+        parts = _name_parts(field, name, *collections)
+        await self.auth.workspace(context.invocation_metadata(), parts[0])
+        return parts
+
+    # -- workspaces and tokens --------------------------------------------------------------
 
     async def CreateWorkspace(
         self, request: admin_pb2.CreateWorkspaceRequest, context: Any
     ) -> admin_pb2.CreateWorkspaceResponse:
-        w = await self.store.create_workspace(
+        self.auth.bootstrap(context.invocation_metadata())
+        w, token = await self.store.create_workspace(
             request.workspace.slug, request.workspace.display_name
         )
         return admin_pb2.CreateWorkspaceResponse(
-            workspace=_workspace_pb(w.id, w.slug, w.display_name)
+            workspace=_workspace_pb(w.id, w.slug, w.display_name), admin_token=token
+        )
+
+    async def CreateAdminToken(
+        self, request: admin_pb2.CreateAdminTokenRequest, context: Any
+    ) -> admin_pb2.CreateAdminTokenResponse:
+        self.auth.bootstrap(context.invocation_metadata())
+        (key,) = _name_parts("parent", request.parent, "workspaces")
+        return admin_pb2.CreateAdminTokenResponse(
+            admin_token=await self.store.create_admin_token(key)
         )
 
     async def GetWorkspace(
         self, request: admin_pb2.GetWorkspaceRequest, context: Any
     ) -> admin_pb2.GetWorkspaceResponse:
-        (key,) = _name_parts("name", request.name, "workspaces")
+        (key,) = await self._workspace(context, "name", request.name, "workspaces")
         w = await self.store.get_workspace(key)
         return admin_pb2.GetWorkspaceResponse(workspace=_workspace_pb(w.id, w.slug, w.display_name))
+
+    # -- entity types and fields ------------------------------------------------------------
 
     async def CreateEntityType(
         self, request: admin_pb2.CreateEntityTypeRequest, context: Any
     ) -> admin_pb2.CreateEntityTypeResponse:
-        (workspace,) = _name_parts("parent", request.parent, "workspaces")
+        (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
         t = request.entity_type
         created = await self.store.create_entity_type(
-            workspace,
-            t.slug,
-            t.display_name,
-            [
-                FieldDef(
-                    slug=f.slug,
-                    display_name=f.display_name,
-                    type=TYPE_NAMES.get(f.type, "unspecified"),
-                    unique=f.unique,
-                    required=f.required,
-                    reference_entity_type=f.reference_entity_type,
-                )
-                for f in t.fields
-            ],
+            workspace, t.slug, t.display_name, [_field_def(f) for f in t.fields]
         )
         return admin_pb2.CreateEntityTypeResponse(entity_type=entity_type_pb(created))
 
     async def GetEntityType(
         self, request: admin_pb2.GetEntityTypeRequest, context: Any
     ) -> admin_pb2.GetEntityTypeResponse:
-        workspace, key = _name_parts("name", request.name, "workspaces", "entityTypes")
+        workspace, key = await self._workspace(
+            context, "name", request.name, "workspaces", "entityTypes"
+        )
         found = await self.store.get_entity_type(workspace, key)
         return admin_pb2.GetEntityTypeResponse(entity_type=entity_type_pb(found))
+
+    async def ListEntityTypes(
+        self, request: admin_pb2.ListEntityTypesRequest, context: Any
+    ) -> admin_pb2.ListEntityTypesResponse:
+        (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
+        page, next_token = await self.store.list_entity_types(
+            workspace, request.page_size, request.page_token
+        )
+        return admin_pb2.ListEntityTypesResponse(
+            entity_types=[entity_type_pb(t) for t in page], next_page_token=next_token
+        )
+
+    async def DeleteEntityType(
+        self, request: admin_pb2.DeleteEntityTypeRequest, context: Any
+    ) -> admin_pb2.DeleteEntityTypeResponse:
+        workspace, key = await self._workspace(
+            context, "name", request.name, "workspaces", "entityTypes"
+        )
+        await self.store.delete_entity_type(workspace, key)
+        return admin_pb2.DeleteEntityTypeResponse()
+
+    async def CreateField(
+        self, request: admin_pb2.CreateFieldRequest, context: Any
+    ) -> admin_pb2.CreateFieldResponse:
+        workspace, key = await self._workspace(
+            context, "parent", request.parent, "workspaces", "entityTypes"
+        )
+        changed = await self.store.create_field(workspace, key, _field_def(request.field))
+        return admin_pb2.CreateFieldResponse(entity_type=entity_type_pb(changed))
+
+    async def UpdateField(
+        self, request: admin_pb2.UpdateFieldRequest, context: Any
+    ) -> admin_pb2.UpdateFieldResponse:
+        workspace, key, slug = await self._workspace(
+            context, "field.name", request.field.name, "workspaces", "entityTypes", "fields"
+        )
+        mask = _mask(request.update_mask, {"display_name", "unique", "required"})
+        f = request.field.field
+        changed, backfilled = await self.store.update_field(
+            workspace,
+            key,
+            slug,
+            display_name=f.display_name if "display_name" in mask else None,
+            unique=f.unique if "unique" in mask else None,
+            required=f.required if "required" in mask else None,
+        )
+        return admin_pb2.UpdateFieldResponse(
+            entity_type=entity_type_pb(changed), backfilled_keys=backfilled
+        )
+
+    async def DeleteField(
+        self, request: admin_pb2.DeleteFieldRequest, context: Any
+    ) -> admin_pb2.DeleteFieldResponse:
+        workspace, key, slug = await self._workspace(
+            context, "name", request.name, "workspaces", "entityTypes", "fields"
+        )
+        changed = await self.store.delete_field(workspace, key, slug)
+        return admin_pb2.DeleteFieldResponse(entity_type=entity_type_pb(changed))
+
+    # -- ingest endpoints -------------------------------------------------------------------
 
     async def CreateIngestEndpoint(
         self, request: admin_pb2.CreateIngestEndpointRequest, context: Any
     ) -> admin_pb2.CreateIngestEndpointResponse:
-        (workspace,) = _name_parts("parent", request.parent, "workspaces")
+        (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
         e = request.ingest_endpoint
         endpoint, token = await self.store.create_endpoint(
             workspace, e.display_name, e.entity_type, e.default_region
@@ -106,52 +226,154 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             url_path=f"/api/v1/ingest/{token}",
         )
 
+    async def ListIngestEndpoints(
+        self, request: admin_pb2.ListIngestEndpointsRequest, context: Any
+    ) -> admin_pb2.ListIngestEndpointsResponse:
+        (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
+        page, next_token = await self.store.list_endpoints(
+            workspace, request.page_size, request.page_token
+        )
+        return admin_pb2.ListIngestEndpointsResponse(
+            ingest_endpoints=[_endpoint_pb(e) for e in page], next_page_token=next_token
+        )
+
+    async def GetIngestEndpoint(
+        self, request: admin_pb2.GetIngestEndpointRequest, context: Any
+    ) -> admin_pb2.GetIngestEndpointResponse:
+        workspace, key = await self._workspace(
+            context, "name", request.name, "workspaces", "ingestEndpoints"
+        )
+        found = await self.store.get_endpoint(workspace, key)
+        return admin_pb2.GetIngestEndpointResponse(ingest_endpoint=_endpoint_pb(found))
+
     async def UpdateIngestEndpoint(
         self, request: admin_pb2.UpdateIngestEndpointRequest, context: Any
     ) -> admin_pb2.UpdateIngestEndpointResponse:
         e = request.ingest_endpoint
-        workspace, key = _name_parts(
-            "ingest_endpoint.name", e.name, "workspaces", "ingestEndpoints"
+        workspace, key = await self._workspace(
+            context, "ingest_endpoint.name", e.name, "workspaces", "ingestEndpoints"
         )
-        unknown = set(request.update_mask) - {"display_name", "enabled"}
-        if unknown or not request.update_mask:
-            raise InvalidArgument(
-                "update_mask must name display_name and/or enabled",
-                violations=[
-                    Violation("update_mask", f"unsupported paths {sorted(unknown)}", "INVALID_MASK")
-                ],
-            )
+        mask = _mask(request.update_mask, {"display_name", "enabled"})
         updated = await self.store.update_endpoint(
             workspace,
             key,
-            display_name=e.display_name if "display_name" in request.update_mask else None,
-            enabled=e.enabled if "enabled" in request.update_mask else None,
+            display_name=e.display_name if "display_name" in mask else None,
+            enabled=e.enabled if "enabled" in mask else None,
         )
         return admin_pb2.UpdateIngestEndpointResponse(ingest_endpoint=_endpoint_pb(updated))
+
+    async def RotateIngestEndpointToken(
+        self, request: admin_pb2.RotateIngestEndpointTokenRequest, context: Any
+    ) -> admin_pb2.RotateIngestEndpointTokenResponse:
+        workspace, key = await self._workspace(
+            context, "name", request.name, "workspaces", "ingestEndpoints"
+        )
+        grace = request.grace_period.ToTimedelta().total_seconds()
+        endpoint, token = await self.store.rotate_endpoint_token(workspace, key, grace)
+        return admin_pb2.RotateIngestEndpointTokenResponse(
+            ingest_endpoint=_endpoint_pb(endpoint),
+            token=token,
+            url_path=f"/api/v1/ingest/{token}",
+            previous_token_expire_time=_timestamp(endpoint.previous_token_expire_time),
+        )
+
+    async def DeleteIngestEndpoint(
+        self, request: admin_pb2.DeleteIngestEndpointRequest, context: Any
+    ) -> admin_pb2.DeleteIngestEndpointResponse:
+        workspace, key = await self._workspace(
+            context, "name", request.name, "workspaces", "ingestEndpoints"
+        )
+        await self.store.delete_endpoint(workspace, key)
+        return admin_pb2.DeleteIngestEndpointResponse()
+
+    async def GetIngestEndpointExample(
+        self, request: admin_pb2.GetIngestEndpointExampleRequest, context: Any
+    ) -> admin_pb2.GetIngestEndpointExampleResponse:
+        workspace, key = await self._workspace(
+            context, "name", request.name, "workspaces", "ingestEndpoints"
+        )
+        payload, described = await self.store.endpoint_example(workspace, key)
+        return admin_pb2.GetIngestEndpointExampleResponse(
+            payload=to_struct(payload),
+            fields=[
+                admin_pb2.ExampleField(
+                    path=path, type=_TYPE_ENUMS[f.type], unique=f.unique, required=f.required
+                )
+                for path, f in described
+            ],
+        )
 
     async def ListActivityEntries(
         self, request: admin_pb2.ListActivityEntriesRequest, context: Any
     ) -> admin_pb2.ListActivityEntriesResponse:
-        workspace, key = _name_parts("parent", request.parent, "workspaces", "ingestEndpoints")
-        entries, next_token = await self.store.list_activity(
-            workspace, key, request.page_size, request.page_token
+        workspace, key = await self._workspace(
+            context, "parent", request.parent, "workspaces", "ingestEndpoints"
         )
-        out = []
-        for entry in entries:
-            created = timestamp_pb2.Timestamp()
-            created.FromDatetime(entry.create_time)
-            out.append(
+        entries, next_token = await self.store.list_activity(
+            workspace,
+            key,
+            request.page_size,
+            request.page_token,
+            status_code=request.status_code,
+            errors_only=request.errors_only,
+            start_time=(
+                request.start_time.ToDatetime(tzinfo=UTC)
+                if request.HasField("start_time")
+                else None
+            ),
+            end_time=(
+                request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None
+            ),
+        )
+        return admin_pb2.ListActivityEntriesResponse(
+            activity_entries=[
                 admin_pb2.ActivityEntry(
                     id=str(entry.id),
                     request_id=entry.request_id,
                     status_code=entry.status_code,
                     outcome=to_struct(entry.outcome),
-                    create_time=created,
+                    create_time=_timestamp(entry.create_time),
+                    previous_token=entry.previous_token,
                 )
-            )
-        return admin_pb2.ListActivityEntriesResponse(
-            activity_entries=out, next_page_token=next_token
+                for entry in entries
+            ],
+            next_page_token=next_token,
         )
+
+    # -- records ----------------------------------------------------------------------------
+
+    async def GetRecord(
+        self, request: admin_pb2.GetRecordRequest, context: Any
+    ) -> admin_pb2.GetRecordResponse:
+        workspace, key, record_id = await self._workspace(
+            context, "name", request.name, "workspaces", "entityTypes", "records"
+        )
+        found = await self.store.get_record_in(workspace, key, record_id)
+        return admin_pb2.GetRecordResponse(record=_record_pb(found))
+
+    async def ListRecords(
+        self, request: admin_pb2.ListRecordsRequest, context: Any
+    ) -> admin_pb2.ListRecordsResponse:
+        workspace, key = await self._workspace(
+            context, "parent", request.parent, "workspaces", "entityTypes"
+        )
+        page, next_token = await self.store.list_records(
+            workspace, key, request.page_size, request.page_token
+        )
+        return admin_pb2.ListRecordsResponse(
+            records=[_record_pb(r) for r in page], next_page_token=next_token
+        )
+
+    async def LookupRecord(
+        self, request: admin_pb2.LookupRecordRequest, context: Any
+    ) -> admin_pb2.LookupRecordResponse:
+        workspace, key = await self._workspace(
+            context, "parent", request.parent, "workspaces", "entityTypes"
+        )
+        found = await self.store.lookup_record(
+            workspace, key, request.field, request.value, request.default_region
+        )
+        return admin_pb2.LookupRecordResponse(record=_record_pb(found))
 
 
 def _workspace_pb(id_: str, slug: str, display_name: str) -> admin_pb2.Workspace:

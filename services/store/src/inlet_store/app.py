@@ -7,17 +7,21 @@ from typing import Any
 import grpc
 from psycopg_pool import AsyncConnectionPool
 
-from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
+from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_common import grpcserver
 from inlet_store.admin import Admin
 from inlet_store.admin_server import AdminServicer
-from inlet_store.server import StoreServicer
+from inlet_store.auth import Authenticator
+from inlet_store.inbox import Inbox
+from inlet_store.inbox_server import InboxStoreServicer
 from inlet_store.service import Store
+from inlet_store.streams_admin import StreamAdmin, StreamAdminServicer
 
 SERVICE_NAMES = (
     store_pb2.DESCRIPTOR.services_by_name["StoreService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"].full_name,
 )
 
 
@@ -29,11 +33,28 @@ async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> Async
     return pool
 
 
-async def start(pool: AsyncConnectionPool[Any], address: str) -> grpcserver.Service:
-    """Serve StoreService and AdminService over `pool` on `address` (port 0: any free)."""
+async def start(
+    pool: AsyncConnectionPool[Any],
+    address: str,
+    *,
+    bootstrap_token: str | None = None,
+    idempotency_ttl_seconds: int = 86400,
+) -> grpcserver.Service:
+    """Serve StoreService and AdminService over `pool` on `address` (port 0: any free).
+
+    `bootstrap_token` authorises creating workspaces; without one, none can be created
+    over the API.
+    """
 
     def register(server: grpc.aio.Server) -> None:
-        store_pb2_grpc.add_StoreServiceServicer_to_server(StoreServicer(Store(pool)), server)
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(Admin(pool)), server)
+        store = Store(pool)
+        inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds)
+        store_pb2_grpc.add_StoreServiceServicer_to_server(InboxStoreServicer(store, inbox), server)
+        streams_pb2_grpc.add_StreamAdminServiceServicer_to_server(
+            StreamAdminServicer(StreamAdmin(pool), Authenticator(pool, bootstrap_token)), server
+        )
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminServicer(Admin(pool), Authenticator(pool, bootstrap_token)), server
+        )
 
     return await grpcserver.start(register, SERVICE_NAMES, address)

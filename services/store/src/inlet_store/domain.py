@@ -77,6 +77,7 @@ class Endpoint:
     enabled: bool
     default_region: str
     create_time: datetime
+    previous_token_expire_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,17 @@ class ActivityEntry:
     status_code: int
     outcome: dict[str, Any]
     create_time: datetime
+    previous_token: bool = False
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    id: str
+    workspace_id: str
+    entity_type: str
+    values: dict[str, Any]
+    create_time: datetime
+    update_time: datetime
 
 
 def key_text(value: Any) -> str:

@@ -4,6 +4,8 @@ inlet_common.errors.InletError
 ├── InvalidArgument ── MissingRequired, DanglingReference
 ├── NotFound
 ├── AlreadyExists
+├── Unauthenticated                             (admin API: missing or unknown token)
+├── PermissionDenied                            (admin API: another workspace's token)
 ├── FailedPrecondition ── UniqueConflictError   (nothing changed)
 ├── Aborted ── KeyRace                          (lost a unique-key race; retried)
 └── Unavailable                                 (database unreachable)
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import grpc
 import psycopg
 from psycopg import errors as pg
 
@@ -25,6 +28,7 @@ from inlet_common.errors import (
     InletError,
     InvalidArgument,
     NotFound,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -35,6 +39,8 @@ __all__ = [
     "KeyRace",
     "MissingRequired",
     "NotFound",
+    "PermissionDenied",
+    "Unauthenticated",
     "Unavailable",
     "UniqueConflictError",
     "wrap_exceptions",
@@ -68,6 +74,11 @@ class UniqueConflictError(FailedPrecondition):
 
 class KeyRace(Aborted):
     reason = "UNIQUE_KEY_RACE"
+
+
+class PermissionDenied(InletError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PERMISSION_DENIED"
 
 
 @asynccontextmanager

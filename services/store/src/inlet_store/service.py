@@ -15,6 +15,7 @@ from tenacity import (
 
 from inlet_common import logs
 from inlet_common.errors import Violation
+from inlet_store import outbox
 from inlet_store import repository as repo
 from inlet_store.domain import (
     Outcome,
@@ -48,6 +49,20 @@ class Store:
     async def resolve_endpoint(self, token: str) -> ResolvedEndpoint:
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.resolve_endpoint(conn, token_hash(token))
+            if found is None:
+                # A rotated-out token inside its grace period (issue 4): resolved as the
+                # current one, and the request marked so the activity log shows it.
+                grace = await repo.row(
+                    conn, "endpoint_by_previous_token", token_hash=token_hash(token)
+                )
+                if grace is not None:
+                    found = await repo.resolve_endpoint(conn, grace["token_hash"])
+                    await repo.execute(
+                        conn,
+                        "insert_grace_use",
+                        endpoint_id=grace["id"],
+                        request_id=logs.request_id.get(),
+                    )
             if found is not None and not found.enabled:
                 # A disabled endpoint answers like an unknown one, but the token is a real
                 # credential, so its owner sees in the log that someone still pushes to it.
@@ -124,6 +139,13 @@ class Store:
                 status_code=200,
                 outcome=repo.jsonb(summary),
             )
+            # Outbox events commit (or roll back) with the change they describe.
+            source = {"type": "ingest_endpoint", "id": endpoint_id, "request_id": request_id}
+            for slug, related_outcome in related_outcomes.items():
+                await outbox.add_record_change(
+                    conn, workspace_id, related[slug], related_outcome, source
+                )
+            await outbox.add_record_change(conn, workspace_id, primary, outcome, source)
             return outcome, related_outcomes
 
     async def _upsert(
@@ -231,8 +253,9 @@ class Store:
     async def record_activity(
         self, *, endpoint_id: str, request_id: str, status_code: int, outcome: dict[str, Any]
     ) -> None:
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            if await repo.row(conn, "endpoint_exists", id=endpoint_id) is None:
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            found = await repo.row(conn, "endpoint_workspace", id=endpoint_id)
+            if found is None:
                 raise NotFound(f"no ingest endpoint {endpoint_id}")
             await repo.execute(
                 conn,
@@ -242,6 +265,21 @@ class Store:
                 status_code=status_code,
                 outcome=repo.jsonb(outcome),
             )
+            if status_code >= 400:
+                await outbox.add(
+                    conn,
+                    str(found["workspace_id"]),
+                    outbox.INGEST_FAILED,
+                    {
+                        "source": {
+                            "type": "ingest_endpoint",
+                            "id": endpoint_id,
+                            "request_id": request_id,
+                        },
+                        "status_code": status_code,
+                        "outcome": outcome,
+                    },
+                )
 
 
 def _path(entity: str, slug: str) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
+from inlet_common.credentials import token_hash
+
+__all__ = ["new_admin_token", "new_endpoint_token", "token_hash"]
+
 ENDPOINT_PREFIX = "iep_"
+ADMIN_PREFIX = "adm_"
 
 
 def new_endpoint_token() -> str:
@@ -14,5 +18,6 @@ def new_endpoint_token() -> str:
     return ENDPOINT_PREFIX + secrets.token_urlsafe(32)
 
 
-def token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+def new_admin_token() -> str:
+    # Same reasoning as endpoint tokens: 256 random bits, so SHA-256 is a safe verifier.
+    return ADMIN_PREFIX + secrets.token_urlsafe(32)

@@ -23,12 +23,13 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from inlet.type.v1 import entity_pb2 as inlet_dot_type_dot_v1_dot_entity__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ainlet/admin/v1/admin.proto\x12\x0einlet.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ainlet/type/v1/entity.proto\"I\n\tWorkspace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04slug\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\"\xaf\x01\n\x0eIngestEndpoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x04 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9f\x01\n\rActivityEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0bstatus_code\x18\x03 \x01(\x05\x12(\n\x07outcome\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x16\x43reateWorkspaceRequest\x12,\n\tworkspace\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.Workspace\"G\n\x17\x43reateWorkspaceResponse\x12,\n\tworkspace\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.Workspace\"#\n\x13GetWorkspaceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"D\n\x14GetWorkspaceResponse\x12,\n\tworkspace\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.Workspace\"Y\n\x17\x43reateEntityTypeRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12.\n\x0b\x65ntity_type\x18\x02 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\"J\n\x18\x43reateEntityTypeResponse\x12.\n\x0b\x65ntity_type\x18\x01 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\"$\n\x14GetEntityTypeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"G\n\x15GetEntityTypeResponse\x12.\n\x0b\x65ntity_type\x18\x01 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\"f\n\x1b\x43reateIngestEndpointRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x37\n\x0fingest_endpoint\x18\x02 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\"x\n\x1c\x43reateIngestEndpointResponse\x12\x37\n\x0fingest_endpoint\x18\x01 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\x12\r\n\x05token\x18\x02 \x01(\t\x12\x10\n\x08url_path\x18\x03 \x01(\t\"k\n\x1bUpdateIngestEndpointRequest\x12\x37\n\x0fingest_endpoint\x18\x01 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\x12\x13\n\x0bupdate_mask\x18\x02 \x03(\t\"W\n\x1cUpdateIngestEndpointResponse\x12\x37\n\x0fingest_endpoint\x18\x01 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\"S\n\x1aListActivityEntriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"o\n\x1bListActivityEntriesResponse\x12\x37\n\x10\x61\x63tivity_entries\x18\x01 \x03(\x0b\x32\x1d.inlet.admin.v1.ActivityEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa5\t\n\x0c\x41\x64minService\x12\x8b\x01\n\x0f\x43reateWorkspace\x12&.inlet.admin.v1.CreateWorkspaceRequest\x1a\'.inlet.admin.v1.CreateWorkspaceResponse\"\'\x82\xd3\xe4\x93\x02!\"\x14/admin/v1/workspaces:\tworkspace\x12\x80\x01\n\x0cGetWorkspace\x12#.inlet.admin.v1.GetWorkspaceRequest\x1a$.inlet.admin.v1.GetWorkspaceResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/admin/v1/{name=workspaces/*}\x12\xa7\x01\n\x10\x43reateEntityType\x12\'.inlet.admin.v1.CreateEntityTypeRequest\x1a(.inlet.admin.v1.CreateEntityTypeResponse\"@\x82\xd3\xe4\x93\x02:\"+/admin/v1/{parent=workspaces/*}/entityTypes:\x0b\x65ntity_type\x12\x91\x01\n\rGetEntityType\x12$.inlet.admin.v1.GetEntityTypeRequest\x1a%.inlet.admin.v1.GetEntityTypeResponse\"3\x82\xd3\xe4\x93\x02-\x12+/admin/v1/{name=workspaces/*/entityTypes/*}\x12\xbb\x01\n\x14\x43reateIngestEndpoint\x12+.inlet.admin.v1.CreateIngestEndpointRequest\x1a,.inlet.admin.v1.CreateIngestEndpointResponse\"H\x82\xd3\xe4\x93\x02\x42\"//admin/v1/{parent=workspaces/*}/ingestEndpoints:\x0fingest_endpoint\x12\xcb\x01\n\x14UpdateIngestEndpoint\x12+.inlet.admin.v1.UpdateIngestEndpointRequest\x1a,.inlet.admin.v1.UpdateIngestEndpointResponse\"X\x82\xd3\xe4\x93\x02R2?/admin/v1/{ingest_endpoint.name=workspaces/*/ingestEndpoints/*}:\x0fingest_endpoint\x12\xb9\x01\n\x13ListActivityEntries\x12*.inlet.admin.v1.ListActivityEntriesRequest\x1a+.inlet.admin.v1.ListActivityEntriesResponse\"I\x82\xd3\xe4\x93\x02\x43\x12\x41/admin/v1/{parent=workspaces/*/ingestEndpoints/*}/activityEntriesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ainlet/admin/v1/admin.proto\x12\x0einlet.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ainlet/type/v1/entity.proto\"I\n\tWorkspace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04slug\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\"\xef\x01\n\x0eIngestEndpoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x04 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\x1aprevious_token_expire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb7\x01\n\rActivityEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0bstatus_code\x18\x03 \x01(\x05\x12(\n\x07outcome\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eprevious_token\x18\x06 \x01(\x08\"F\n\x16\x43reateWorkspaceRequest\x12,\n\tworkspace\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.Workspace\"\\\n\x17\x43reateWorkspaceResponse\x12,\n\tworkspace\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.Workspace\x12\x13\n\x0b\x61\x64min_token\x18\x02 \x01(\t\"#\n\x13GetWorkspaceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"D\n\x14GetWorkspaceResponse\x12,\n\tworkspace\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.Workspace\"Y\n\x17\x43reateEntityTypeRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12.\n\x0b\x65ntity_type\x18\x02 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\"J\n\x18\x43reateEntityTypeResponse\x12.\n\x0b\x65ntity_type\x18\x01 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\"$\n\x14GetEntityTypeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"G\n\x15GetEntityTypeResponse\x12.\n\x0b\x65ntity_type\x18\x01 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\"f\n\x1b\x43reateIngestEndpointRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x37\n\x0fingest_endpoint\x18\x02 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\"x\n\x1c\x43reateIngestEndpointResponse\x12\x37\n\x0fingest_endpoint\x18\x01 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\x12\r\n\x05token\x18\x02 \x01(\t\x12\x10\n\x08url_path\x18\x03 \x01(\t\"k\n\x1bUpdateIngestEndpointRequest\x12\x37\n\x0fingest_endpoint\x18\x01 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\x12\x13\n\x0bupdate_mask\x18\x02 \x03(\t\"W\n\x1cUpdateIngestEndpointResponse\x12\x37\n\x0fingest_endpoint\x18\x01 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\"\xdb\x01\n\x1aListActivityEntriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x13\n\x0bstatus_code\x18\x04 \x01(\x05\x12\x13\n\x0b\x65rrors_only\x18\x05 \x01(\x08\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x1bListActivityEntriesResponse\x12\x37\n\x10\x61\x63tivity_entries\x18\x01 \x03(\x0b\x32\x1d.inlet.admin.v1.ActivityEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x17\x43reateAdminTokenRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"/\n\x18\x43reateAdminTokenResponse\x12\x13\n\x0b\x61\x64min_token\x18\x01 \x01(\t\"O\n\x16ListEntityTypesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"c\n\x17ListEntityTypesResponse\x12/\n\x0c\x65ntity_types\x18\x01 \x03(\x0b\x32\x19.inlet.type.v1.EntityType\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x17\x44\x65leteEntityTypeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteEntityTypeResponse\"B\n\rFieldResource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x05\x66ield\x18\x02 \x01(\x0b\x32\x14.inlet.type.v1.Field\"I\n\x12\x43reateFieldRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12#\n\x05\x66ield\x18\x02 \x01(\x0b\x32\x14.inlet.type.v1.Field\"E\n\x13\x43reateFieldResponse\x12.\n\x0b\x65ntity_type\x18\x01 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\"W\n\x12UpdateFieldRequest\x12,\n\x05\x66ield\x18\x01 \x01(\x0b\x32\x1d.inlet.admin.v1.FieldResource\x12\x13\n\x0bupdate_mask\x18\x02 \x03(\t\"^\n\x13UpdateFieldResponse\x12.\n\x0b\x65ntity_type\x18\x01 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\x12\x17\n\x0f\x62\x61\x63kfilled_keys\x18\x02 \x01(\x03\"\"\n\x12\x44\x65leteFieldRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"E\n\x13\x44\x65leteFieldResponse\x12.\n\x0b\x65ntity_type\x18\x01 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\"S\n\x1aListIngestEndpointsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"p\n\x1bListIngestEndpointsResponse\x12\x38\n\x10ingest_endpoints\x18\x01 \x03(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x18GetIngestEndpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"T\n\x19GetIngestEndpointResponse\x12\x37\n\x0fingest_endpoint\x18\x01 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\"a\n RotateIngestEndpointTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12/\n\x0cgrace_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xbd\x01\n!RotateIngestEndpointTokenResponse\x12\x37\n\x0fingest_endpoint\x18\x01 \x01(\x0b\x32\x1e.inlet.admin.v1.IngestEndpoint\x12\r\n\x05token\x18\x02 \x01(\t\x12\x10\n\x08url_path\x18\x03 \x01(\t\x12>\n\x1aprevious_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x1b\x44\x65leteIngestEndpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1e\n\x1c\x44\x65leteIngestEndpointResponse\"f\n\x0c\x45xampleField\x12\x0c\n\x04path\x18\x01 \x01(\t\x12&\n\x04type\x18\x02 \x01(\x0e\x32\x18.inlet.type.v1.FieldType\x12\x0e\n\x06unique\x18\x03 \x01(\x08\x12\x10\n\x08required\x18\x04 \x01(\x08\"/\n\x1fGetIngestEndpointExampleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"z\n GetIngestEndpointExampleResponse\x12(\n\x07payload\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x1c.inlet.admin.v1.ExampleField\"\xc2\x01\n\x06Record\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x03 \x01(\t\x12\'\n\x06values\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\" \n\x10GetRecordRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x11GetRecordResponse\x12&\n\x06record\x18\x01 \x01(\x0b\x32\x16.inlet.admin.v1.Record\"K\n\x12ListRecordsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x13ListRecordsResponse\x12\'\n\x07records\x18\x01 \x03(\x0b\x32\x16.inlet.admin.v1.Record\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x13LookupRecordRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x04 \x01(\t\">\n\x14LookupRecordResponse\x12&\n\x06record\x18\x01 \x01(\x0b\x32\x16.inlet.admin.v1.Record2\xa8\x1b\n\x0c\x41\x64minService\x12\x8b\x01\n\x0f\x43reateWorkspace\x12&.inlet.admin.v1.CreateWorkspaceRequest\x1a\'.inlet.admin.v1.CreateWorkspaceResponse\"\'\x82\xd3\xe4\x93\x02!\"\x14/admin/v1/workspaces:\tworkspace\x12\x80\x01\n\x0cGetWorkspace\x12#.inlet.admin.v1.GetWorkspaceRequest\x1a$.inlet.admin.v1.GetWorkspaceResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/admin/v1/{name=workspaces/*}\x12\xa7\x01\n\x10\x43reateEntityType\x12\'.inlet.admin.v1.CreateEntityTypeRequest\x1a(.inlet.admin.v1.CreateEntityTypeResponse\"@\x82\xd3\xe4\x93\x02:\"+/admin/v1/{parent=workspaces/*}/entityTypes:\x0b\x65ntity_type\x12\x91\x01\n\rGetEntityType\x12$.inlet.admin.v1.GetEntityTypeRequest\x1a%.inlet.admin.v1.GetEntityTypeResponse\"3\x82\xd3\xe4\x93\x02-\x12+/admin/v1/{name=workspaces/*/entityTypes/*}\x12\xbb\x01\n\x14\x43reateIngestEndpoint\x12+.inlet.admin.v1.CreateIngestEndpointRequest\x1a,.inlet.admin.v1.CreateIngestEndpointResponse\"H\x82\xd3\xe4\x93\x02\x42\"//admin/v1/{parent=workspaces/*}/ingestEndpoints:\x0fingest_endpoint\x12\xcb\x01\n\x14UpdateIngestEndpoint\x12+.inlet.admin.v1.UpdateIngestEndpointRequest\x1a,.inlet.admin.v1.UpdateIngestEndpointResponse\"X\x82\xd3\xe4\x93\x02R2?/admin/v1/{ingest_endpoint.name=workspaces/*/ingestEndpoints/*}:\x0fingest_endpoint\x12\xb9\x01\n\x13ListActivityEntries\x12*.inlet.admin.v1.ListActivityEntriesRequest\x1a+.inlet.admin.v1.ListActivityEntriesResponse\"I\x82\xd3\xe4\x93\x02\x43\x12\x41/admin/v1/{parent=workspaces/*/ingestEndpoints/*}/activityEntries\x12\x9d\x01\n\x10\x43reateAdminToken\x12\'.inlet.admin.v1.CreateAdminTokenRequest\x1a(.inlet.admin.v1.CreateAdminTokenResponse\"6\x82\xd3\xe4\x93\x02\x30\"+/admin/v1/{parent=workspaces/*}/adminTokens:\x01*\x12\x97\x01\n\x0fListEntityTypes\x12&.inlet.admin.v1.ListEntityTypesRequest\x1a\'.inlet.admin.v1.ListEntityTypesResponse\"3\x82\xd3\xe4\x93\x02-\x12+/admin/v1/{parent=workspaces/*}/entityTypes\x12\x9a\x01\n\x10\x44\x65leteEntityType\x12\'.inlet.admin.v1.DeleteEntityTypeRequest\x1a(.inlet.admin.v1.DeleteEntityTypeResponse\"3\x82\xd3\xe4\x93\x02-*+/admin/v1/{name=workspaces/*/entityTypes/*}\x12\x9b\x01\n\x0b\x43reateField\x12\".inlet.admin.v1.CreateFieldRequest\x1a#.inlet.admin.v1.CreateFieldResponse\"C\x82\xd3\xe4\x93\x02=\"4/admin/v1/{parent=workspaces/*/entityTypes/*}/fields:\x05\x66ield\x12\xa1\x01\n\x0bUpdateField\x12\".inlet.admin.v1.UpdateFieldRequest\x1a#.inlet.admin.v1.UpdateFieldResponse\"I\x82\xd3\xe4\x93\x02\x43\x32:/admin/v1/{field.name=workspaces/*/entityTypes/*/fields/*}:\x05\x66ield\x12\x94\x01\n\x0b\x44\x65leteField\x12\".inlet.admin.v1.DeleteFieldRequest\x1a#.inlet.admin.v1.DeleteFieldResponse\"<\x82\xd3\xe4\x93\x02\x36*4/admin/v1/{name=workspaces/*/entityTypes/*/fields/*}\x12\xa7\x01\n\x13ListIngestEndpoints\x12*.inlet.admin.v1.ListIngestEndpointsRequest\x1a+.inlet.admin.v1.ListIngestEndpointsResponse\"7\x82\xd3\xe4\x93\x02\x31\x12//admin/v1/{parent=workspaces/*}/ingestEndpoints\x12\xa1\x01\n\x11GetIngestEndpoint\x12(.inlet.admin.v1.GetIngestEndpointRequest\x1a).inlet.admin.v1.GetIngestEndpointResponse\"7\x82\xd3\xe4\x93\x02\x31\x12//admin/v1/{name=workspaces/*/ingestEndpoints/*}\x12\xc8\x01\n\x19RotateIngestEndpointToken\x12\x30.inlet.admin.v1.RotateIngestEndpointTokenRequest\x1a\x31.inlet.admin.v1.RotateIngestEndpointTokenResponse\"F\x82\xd3\xe4\x93\x02@\";/admin/v1/{name=workspaces/*/ingestEndpoints/*}:rotateToken:\x01*\x12\xaa\x01\n\x14\x44\x65leteIngestEndpoint\x12+.inlet.admin.v1.DeleteIngestEndpointRequest\x1a,.inlet.admin.v1.DeleteIngestEndpointResponse\"7\x82\xd3\xe4\x93\x02\x31*//admin/v1/{name=workspaces/*/ingestEndpoints/*}\x12\xbe\x01\n\x18GetIngestEndpointExample\x12/.inlet.admin.v1.GetIngestEndpointExampleRequest\x1a\x30.inlet.admin.v1.GetIngestEndpointExampleResponse\"?\x82\xd3\xe4\x93\x02\x39\x12\x37/admin/v1/{name=workspaces/*/ingestEndpoints/*}/example\x12\x8f\x01\n\tGetRecord\x12 .inlet.admin.v1.GetRecordRequest\x1a!.inlet.admin.v1.GetRecordResponse\"=\x82\xd3\xe4\x93\x02\x37\x12\x35/admin/v1/{name=workspaces/*/entityTypes/*/records/*}\x12\x95\x01\n\x0bListRecords\x12\".inlet.admin.v1.ListRecordsRequest\x1a#.inlet.admin.v1.ListRecordsResponse\"=\x82\xd3\xe4\x93\x02\x37\x12\x35/admin/v1/{parent=workspaces/*/entityTypes/*}/records\x12\x9f\x01\n\x0cLookupRecord\x12#.inlet.admin.v1.LookupRecordRequest\x1a$.inlet.admin.v1.LookupRecordResponse\"D\x82\xd3\xe4\x93\x02>\x12</admin/v1/{parent=workspaces/*/entityTypes/*}/records:lookupb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,40 +50,130 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMINSERVICE'].methods_by_name['UpdateIngestEndpoint']._serialized_options = b'\202\323\344\223\002R2?/admin/v1/{ingest_endpoint.name=workspaces/*/ingestEndpoints/*}:\017ingest_endpoint'
   _globals['_ADMINSERVICE'].methods_by_name['ListActivityEntries']._loaded_options = None
   _globals['_ADMINSERVICE'].methods_by_name['ListActivityEntries']._serialized_options = b'\202\323\344\223\002C\022A/admin/v1/{parent=workspaces/*/ingestEndpoints/*}/activityEntries'
-  _globals['_WORKSPACE']._serialized_start=167
-  _globals['_WORKSPACE']._serialized_end=240
-  _globals['_INGESTENDPOINT']._serialized_start=243
-  _globals['_INGESTENDPOINT']._serialized_end=418
-  _globals['_ACTIVITYENTRY']._serialized_start=421
-  _globals['_ACTIVITYENTRY']._serialized_end=580
-  _globals['_CREATEWORKSPACEREQUEST']._serialized_start=582
-  _globals['_CREATEWORKSPACEREQUEST']._serialized_end=652
-  _globals['_CREATEWORKSPACERESPONSE']._serialized_start=654
-  _globals['_CREATEWORKSPACERESPONSE']._serialized_end=725
-  _globals['_GETWORKSPACEREQUEST']._serialized_start=727
-  _globals['_GETWORKSPACEREQUEST']._serialized_end=762
-  _globals['_GETWORKSPACERESPONSE']._serialized_start=764
-  _globals['_GETWORKSPACERESPONSE']._serialized_end=832
-  _globals['_CREATEENTITYTYPEREQUEST']._serialized_start=834
-  _globals['_CREATEENTITYTYPEREQUEST']._serialized_end=923
-  _globals['_CREATEENTITYTYPERESPONSE']._serialized_start=925
-  _globals['_CREATEENTITYTYPERESPONSE']._serialized_end=999
-  _globals['_GETENTITYTYPEREQUEST']._serialized_start=1001
-  _globals['_GETENTITYTYPEREQUEST']._serialized_end=1037
-  _globals['_GETENTITYTYPERESPONSE']._serialized_start=1039
-  _globals['_GETENTITYTYPERESPONSE']._serialized_end=1110
-  _globals['_CREATEINGESTENDPOINTREQUEST']._serialized_start=1112
-  _globals['_CREATEINGESTENDPOINTREQUEST']._serialized_end=1214
-  _globals['_CREATEINGESTENDPOINTRESPONSE']._serialized_start=1216
-  _globals['_CREATEINGESTENDPOINTRESPONSE']._serialized_end=1336
-  _globals['_UPDATEINGESTENDPOINTREQUEST']._serialized_start=1338
-  _globals['_UPDATEINGESTENDPOINTREQUEST']._serialized_end=1445
-  _globals['_UPDATEINGESTENDPOINTRESPONSE']._serialized_start=1447
-  _globals['_UPDATEINGESTENDPOINTRESPONSE']._serialized_end=1534
-  _globals['_LISTACTIVITYENTRIESREQUEST']._serialized_start=1536
-  _globals['_LISTACTIVITYENTRIESREQUEST']._serialized_end=1619
-  _globals['_LISTACTIVITYENTRIESRESPONSE']._serialized_start=1621
-  _globals['_LISTACTIVITYENTRIESRESPONSE']._serialized_end=1732
-  _globals['_ADMINSERVICE']._serialized_start=1735
-  _globals['_ADMINSERVICE']._serialized_end=2924
+  _globals['_ADMINSERVICE'].methods_by_name['CreateAdminToken']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['CreateAdminToken']._serialized_options = b'\202\323\344\223\0020\"+/admin/v1/{parent=workspaces/*}/adminTokens:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['ListEntityTypes']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListEntityTypes']._serialized_options = b'\202\323\344\223\002-\022+/admin/v1/{parent=workspaces/*}/entityTypes'
+  _globals['_ADMINSERVICE'].methods_by_name['DeleteEntityType']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['DeleteEntityType']._serialized_options = b'\202\323\344\223\002-*+/admin/v1/{name=workspaces/*/entityTypes/*}'
+  _globals['_ADMINSERVICE'].methods_by_name['CreateField']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['CreateField']._serialized_options = b'\202\323\344\223\002=\"4/admin/v1/{parent=workspaces/*/entityTypes/*}/fields:\005field'
+  _globals['_ADMINSERVICE'].methods_by_name['UpdateField']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['UpdateField']._serialized_options = b'\202\323\344\223\002C2:/admin/v1/{field.name=workspaces/*/entityTypes/*/fields/*}:\005field'
+  _globals['_ADMINSERVICE'].methods_by_name['DeleteField']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['DeleteField']._serialized_options = b'\202\323\344\223\0026*4/admin/v1/{name=workspaces/*/entityTypes/*/fields/*}'
+  _globals['_ADMINSERVICE'].methods_by_name['ListIngestEndpoints']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListIngestEndpoints']._serialized_options = b'\202\323\344\223\0021\022//admin/v1/{parent=workspaces/*}/ingestEndpoints'
+  _globals['_ADMINSERVICE'].methods_by_name['GetIngestEndpoint']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['GetIngestEndpoint']._serialized_options = b'\202\323\344\223\0021\022//admin/v1/{name=workspaces/*/ingestEndpoints/*}'
+  _globals['_ADMINSERVICE'].methods_by_name['RotateIngestEndpointToken']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['RotateIngestEndpointToken']._serialized_options = b'\202\323\344\223\002@\";/admin/v1/{name=workspaces/*/ingestEndpoints/*}:rotateToken:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['DeleteIngestEndpoint']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['DeleteIngestEndpoint']._serialized_options = b'\202\323\344\223\0021*//admin/v1/{name=workspaces/*/ingestEndpoints/*}'
+  _globals['_ADMINSERVICE'].methods_by_name['GetIngestEndpointExample']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['GetIngestEndpointExample']._serialized_options = b'\202\323\344\223\0029\0227/admin/v1/{name=workspaces/*/ingestEndpoints/*}/example'
+  _globals['_ADMINSERVICE'].methods_by_name['GetRecord']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['GetRecord']._serialized_options = b'\202\323\344\223\0027\0225/admin/v1/{name=workspaces/*/entityTypes/*/records/*}'
+  _globals['_ADMINSERVICE'].methods_by_name['ListRecords']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListRecords']._serialized_options = b'\202\323\344\223\0027\0225/admin/v1/{parent=workspaces/*/entityTypes/*}/records'
+  _globals['_ADMINSERVICE'].methods_by_name['LookupRecord']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['LookupRecord']._serialized_options = b'\202\323\344\223\002>\022</admin/v1/{parent=workspaces/*/entityTypes/*}/records:lookup'
+  _globals['_WORKSPACE']._serialized_start=199
+  _globals['_WORKSPACE']._serialized_end=272
+  _globals['_INGESTENDPOINT']._serialized_start=275
+  _globals['_INGESTENDPOINT']._serialized_end=514
+  _globals['_ACTIVITYENTRY']._serialized_start=517
+  _globals['_ACTIVITYENTRY']._serialized_end=700
+  _globals['_CREATEWORKSPACEREQUEST']._serialized_start=702
+  _globals['_CREATEWORKSPACEREQUEST']._serialized_end=772
+  _globals['_CREATEWORKSPACERESPONSE']._serialized_start=774
+  _globals['_CREATEWORKSPACERESPONSE']._serialized_end=866
+  _globals['_GETWORKSPACEREQUEST']._serialized_start=868
+  _globals['_GETWORKSPACEREQUEST']._serialized_end=903
+  _globals['_GETWORKSPACERESPONSE']._serialized_start=905
+  _globals['_GETWORKSPACERESPONSE']._serialized_end=973
+  _globals['_CREATEENTITYTYPEREQUEST']._serialized_start=975
+  _globals['_CREATEENTITYTYPEREQUEST']._serialized_end=1064
+  _globals['_CREATEENTITYTYPERESPONSE']._serialized_start=1066
+  _globals['_CREATEENTITYTYPERESPONSE']._serialized_end=1140
+  _globals['_GETENTITYTYPEREQUEST']._serialized_start=1142
+  _globals['_GETENTITYTYPEREQUEST']._serialized_end=1178
+  _globals['_GETENTITYTYPERESPONSE']._serialized_start=1180
+  _globals['_GETENTITYTYPERESPONSE']._serialized_end=1251
+  _globals['_CREATEINGESTENDPOINTREQUEST']._serialized_start=1253
+  _globals['_CREATEINGESTENDPOINTREQUEST']._serialized_end=1355
+  _globals['_CREATEINGESTENDPOINTRESPONSE']._serialized_start=1357
+  _globals['_CREATEINGESTENDPOINTRESPONSE']._serialized_end=1477
+  _globals['_UPDATEINGESTENDPOINTREQUEST']._serialized_start=1479
+  _globals['_UPDATEINGESTENDPOINTREQUEST']._serialized_end=1586
+  _globals['_UPDATEINGESTENDPOINTRESPONSE']._serialized_start=1588
+  _globals['_UPDATEINGESTENDPOINTRESPONSE']._serialized_end=1675
+  _globals['_LISTACTIVITYENTRIESREQUEST']._serialized_start=1678
+  _globals['_LISTACTIVITYENTRIESREQUEST']._serialized_end=1897
+  _globals['_LISTACTIVITYENTRIESRESPONSE']._serialized_start=1899
+  _globals['_LISTACTIVITYENTRIESRESPONSE']._serialized_end=2010
+  _globals['_CREATEADMINTOKENREQUEST']._serialized_start=2012
+  _globals['_CREATEADMINTOKENREQUEST']._serialized_end=2053
+  _globals['_CREATEADMINTOKENRESPONSE']._serialized_start=2055
+  _globals['_CREATEADMINTOKENRESPONSE']._serialized_end=2102
+  _globals['_LISTENTITYTYPESREQUEST']._serialized_start=2104
+  _globals['_LISTENTITYTYPESREQUEST']._serialized_end=2183
+  _globals['_LISTENTITYTYPESRESPONSE']._serialized_start=2185
+  _globals['_LISTENTITYTYPESRESPONSE']._serialized_end=2284
+  _globals['_DELETEENTITYTYPEREQUEST']._serialized_start=2286
+  _globals['_DELETEENTITYTYPEREQUEST']._serialized_end=2325
+  _globals['_DELETEENTITYTYPERESPONSE']._serialized_start=2327
+  _globals['_DELETEENTITYTYPERESPONSE']._serialized_end=2353
+  _globals['_FIELDRESOURCE']._serialized_start=2355
+  _globals['_FIELDRESOURCE']._serialized_end=2421
+  _globals['_CREATEFIELDREQUEST']._serialized_start=2423
+  _globals['_CREATEFIELDREQUEST']._serialized_end=2496
+  _globals['_CREATEFIELDRESPONSE']._serialized_start=2498
+  _globals['_CREATEFIELDRESPONSE']._serialized_end=2567
+  _globals['_UPDATEFIELDREQUEST']._serialized_start=2569
+  _globals['_UPDATEFIELDREQUEST']._serialized_end=2656
+  _globals['_UPDATEFIELDRESPONSE']._serialized_start=2658
+  _globals['_UPDATEFIELDRESPONSE']._serialized_end=2752
+  _globals['_DELETEFIELDREQUEST']._serialized_start=2754
+  _globals['_DELETEFIELDREQUEST']._serialized_end=2788
+  _globals['_DELETEFIELDRESPONSE']._serialized_start=2790
+  _globals['_DELETEFIELDRESPONSE']._serialized_end=2859
+  _globals['_LISTINGESTENDPOINTSREQUEST']._serialized_start=2861
+  _globals['_LISTINGESTENDPOINTSREQUEST']._serialized_end=2944
+  _globals['_LISTINGESTENDPOINTSRESPONSE']._serialized_start=2946
+  _globals['_LISTINGESTENDPOINTSRESPONSE']._serialized_end=3058
+  _globals['_GETINGESTENDPOINTREQUEST']._serialized_start=3060
+  _globals['_GETINGESTENDPOINTREQUEST']._serialized_end=3100
+  _globals['_GETINGESTENDPOINTRESPONSE']._serialized_start=3102
+  _globals['_GETINGESTENDPOINTRESPONSE']._serialized_end=3186
+  _globals['_ROTATEINGESTENDPOINTTOKENREQUEST']._serialized_start=3188
+  _globals['_ROTATEINGESTENDPOINTTOKENREQUEST']._serialized_end=3285
+  _globals['_ROTATEINGESTENDPOINTTOKENRESPONSE']._serialized_start=3288
+  _globals['_ROTATEINGESTENDPOINTTOKENRESPONSE']._serialized_end=3477
+  _globals['_DELETEINGESTENDPOINTREQUEST']._serialized_start=3479
+  _globals['_DELETEINGESTENDPOINTREQUEST']._serialized_end=3522
+  _globals['_DELETEINGESTENDPOINTRESPONSE']._serialized_start=3524
+  _globals['_DELETEINGESTENDPOINTRESPONSE']._serialized_end=3554
+  _globals['_EXAMPLEFIELD']._serialized_start=3556
+  _globals['_EXAMPLEFIELD']._serialized_end=3658
+  _globals['_GETINGESTENDPOINTEXAMPLEREQUEST']._serialized_start=3660
+  _globals['_GETINGESTENDPOINTEXAMPLEREQUEST']._serialized_end=3707
+  _globals['_GETINGESTENDPOINTEXAMPLERESPONSE']._serialized_start=3709
+  _globals['_GETINGESTENDPOINTEXAMPLERESPONSE']._serialized_end=3831
+  _globals['_RECORD']._serialized_start=3834
+  _globals['_RECORD']._serialized_end=4028
+  _globals['_GETRECORDREQUEST']._serialized_start=4030
+  _globals['_GETRECORDREQUEST']._serialized_end=4062
+  _globals['_GETRECORDRESPONSE']._serialized_start=4064
+  _globals['_GETRECORDRESPONSE']._serialized_end=4123
+  _globals['_LISTRECORDSREQUEST']._serialized_start=4125
+  _globals['_LISTRECORDSREQUEST']._serialized_end=4200
+  _globals['_LISTRECORDSRESPONSE']._serialized_start=4202
+  _globals['_LISTRECORDSRESPONSE']._serialized_end=4289
+  _globals['_LOOKUPRECORDREQUEST']._serialized_start=4291
+  _globals['_LOOKUPRECORDREQUEST']._serialized_end=4382
+  _globals['_LOOKUPRECORDRESPONSE']._serialized_start=4384
+  _globals['_LOOKUPRECORDRESPONSE']._serialized_end=4446
+  _globals['_ADMINSERVICE']._serialized_start=4449
+  _globals['_ADMINSERVICE']._serialized_end=7945
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -68,6 +69,7 @@ class IngestEndpoint(_message.Message):
     ENABLED_FIELD_NUMBER: _builtins.int
     DEFAULT_REGION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    PREVIOUS_TOKEN_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: workspaces/{workspace}/ingestEndpoints/{endpoint}."""
     id: _builtins.str
@@ -84,6 +86,10 @@ class IngestEndpoint(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Creation time."""
 
+    @_builtins.property
+    def previous_token_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Until when the previous token still works after a rotation with a grace period."""
+
     def __init__(
         self,
         *,
@@ -94,10 +100,11 @@ class IngestEndpoint(_message.Message):
         enabled: _builtins.bool = ...,
         default_region: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        previous_token_expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "previous_token_expire_time", b"previous_token_expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "default_region", b"default_region", "display_name", b"display_name", "enabled", b"enabled", "entity_type", b"entity_type", "id", b"id", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "default_region", b"default_region", "display_name", b"display_name", "enabled", b"enabled", "entity_type", b"entity_type", "id", b"id", "name", b"name", "previous_token_expire_time", b"previous_token_expire_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -114,12 +121,15 @@ class ActivityEntry(_message.Message):
     STATUS_CODE_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    PREVIOUS_TOKEN_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Entry id."""
     request_id: _builtins.str
     """Request id, as answered to the caller."""
     status_code: _builtins.int
     """HTTP status the caller was answered with."""
+    previous_token: _builtins.bool
+    """The caller used the endpoint's previous token, inside its rotation grace period."""
     @_builtins.property
     def outcome(self) -> _struct_pb2.Struct:
         """What happened to each entity, or the error."""
@@ -136,10 +146,11 @@ class ActivityEntry(_message.Message):
         status_code: _builtins.int = ...,
         outcome: _struct_pb2.Struct | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        previous_token: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "outcome", b"outcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "id", b"id", "outcome", b"outcome", "request_id", b"request_id", "status_code", b"status_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "id", b"id", "outcome", b"outcome", "previous_token", b"previous_token", "request_id", b"request_id", "status_code", b"status_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -176,6 +187,9 @@ class CreateWorkspaceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     WORKSPACE_FIELD_NUMBER: _builtins.int
+    ADMIN_TOKEN_FIELD_NUMBER: _builtins.int
+    admin_token: _builtins.str
+    """The workspace's admin token (adm_…); shown once, only its hash is stored."""
     @_builtins.property
     def workspace(self) -> Global___Workspace:
         """The workspace."""
@@ -184,10 +198,11 @@ class CreateWorkspaceResponse(_message.Message):
         self,
         *,
         workspace: Global___Workspace | None = ...,
+        admin_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["workspace", b"workspace"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["workspace", b"workspace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_token", b"admin_token", "workspace", b"workspace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -460,22 +475,42 @@ class ListActivityEntriesRequest(_message.Message):
     PARENT_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    STATUS_CODE_FIELD_NUMBER: _builtins.int
+    ERRORS_ONLY_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """workspaces/{workspace}/ingestEndpoints/{endpoint}."""
     page_size: _builtins.int
     """At most this many entries (default 50, at most 500)."""
     page_token: _builtins.str
     """From a previous response's next_page_token."""
+    status_code: _builtins.int
+    """Only entries answered with this HTTP status (0: any)."""
+    errors_only: _builtins.bool
+    """Only entries answered with a status of 400 or more."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Only entries at or after this time."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Only entries before this time."""
+
     def __init__(
         self,
         *,
         parent: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        status_code: _builtins.int = ...,
+        errors_only: _builtins.bool = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "errors_only", b"errors_only", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent", "start_time", b"start_time", "status_code", b"status_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -508,3 +543,833 @@ class ListActivityEntriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListActivityEntriesResponse: _TypeAlias = ListActivityEntriesResponse  # noqa: Y015
+
+@_typing.final
+class CreateAdminTokenRequest(_message.Message):
+    """CreateAdminTokenRequest names the workspace."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAdminTokenRequest: _TypeAlias = CreateAdminTokenRequest  # noqa: Y015
+
+@_typing.final
+class CreateAdminTokenResponse(_message.Message):
+    """CreateAdminTokenResponse carries the only copy of the token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADMIN_TOKEN_FIELD_NUMBER: _builtins.int
+    admin_token: _builtins.str
+    """The admin token (adm_…); shown once."""
+    def __init__(
+        self,
+        *,
+        admin_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_token", b"admin_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateAdminTokenResponse: _TypeAlias = CreateAdminTokenResponse  # noqa: Y015
+
+@_typing.final
+class ListEntityTypesRequest(_message.Message):
+    """ListEntityTypesRequest pages through a workspace's entity types."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}."""
+    page_size: _builtins.int
+    """At most this many (default 50, at most 500)."""
+    page_token: _builtins.str
+    """From a previous response's next_page_token."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEntityTypesRequest: _TypeAlias = ListEntityTypesRequest  # noqa: Y015
+
+@_typing.final
+class ListEntityTypesResponse(_message.Message):
+    """ListEntityTypesResponse is one page, by slug."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTITY_TYPES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def entity_types(self) -> _containers.RepeatedCompositeFieldContainer[_entity_pb2.EntityType]:
+        """Entity types with their fields."""
+
+    def __init__(
+        self,
+        *,
+        entity_types: _abc.Iterable[_entity_pb2.EntityType] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entity_types", b"entity_types", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEntityTypesResponse: _TypeAlias = ListEntityTypesResponse  # noqa: Y015
+
+@_typing.final
+class DeleteEntityTypeRequest(_message.Message):
+    """DeleteEntityTypeRequest names an entity type."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteEntityTypeRequest: _TypeAlias = DeleteEntityTypeRequest  # noqa: Y015
+
+@_typing.final
+class DeleteEntityTypeResponse(_message.Message):
+    """DeleteEntityTypeResponse is empty."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteEntityTypeResponse: _TypeAlias = DeleteEntityTypeResponse  # noqa: Y015
+
+@_typing.final
+class FieldResource(_message.Message):
+    """FieldResource is a field as an addressable resource."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}/fields/{slug}."""
+    @_builtins.property
+    def field(self) -> _entity_pb2.Field:
+        """The field."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        field: _entity_pb2.Field | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["field", b"field"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldResource: _TypeAlias = FieldResource  # noqa: Y015
+
+@_typing.final
+class CreateFieldRequest(_message.Message):
+    """CreateFieldRequest adds a field."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}."""
+    @_builtins.property
+    def field(self) -> _entity_pb2.Field:
+        """The field; its slug names it."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        field: _entity_pb2.Field | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["field", b"field"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateFieldRequest: _TypeAlias = CreateFieldRequest  # noqa: Y015
+
+@_typing.final
+class CreateFieldResponse(_message.Message):
+    """CreateFieldResponse is the entity type with the new field."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTITY_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entity_type(self) -> _entity_pb2.EntityType:
+        """The entity type."""
+
+    def __init__(
+        self,
+        *,
+        entity_type: _entity_pb2.EntityType | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateFieldResponse: _TypeAlias = CreateFieldResponse  # noqa: Y015
+
+@_typing.final
+class UpdateFieldRequest(_message.Message):
+    """UpdateFieldRequest changes a field."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def field(self) -> Global___FieldResource:
+        """The field, identified by name."""
+
+    @_builtins.property
+    def update_mask(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Paths to change: "display_name", "unique", "required"."""
+
+    def __init__(
+        self,
+        *,
+        field: Global___FieldResource | None = ...,
+        update_mask: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["field", b"field"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFieldRequest: _TypeAlias = UpdateFieldRequest  # noqa: Y015
+
+@_typing.final
+class UpdateFieldResponse(_message.Message):
+    """UpdateFieldResponse is the entity type after the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTITY_TYPE_FIELD_NUMBER: _builtins.int
+    BACKFILLED_KEYS_FIELD_NUMBER: _builtins.int
+    backfilled_keys: _builtins.int
+    """Key-index rows written when unique was turned on."""
+    @_builtins.property
+    def entity_type(self) -> _entity_pb2.EntityType:
+        """The entity type."""
+
+    def __init__(
+        self,
+        *,
+        entity_type: _entity_pb2.EntityType | None = ...,
+        backfilled_keys: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfilled_keys", b"backfilled_keys", "entity_type", b"entity_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFieldResponse: _TypeAlias = UpdateFieldResponse  # noqa: Y015
+
+@_typing.final
+class DeleteFieldRequest(_message.Message):
+    """DeleteFieldRequest names a field."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}/fields/{slug}."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteFieldRequest: _TypeAlias = DeleteFieldRequest  # noqa: Y015
+
+@_typing.final
+class DeleteFieldResponse(_message.Message):
+    """DeleteFieldResponse is the entity type without the field."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTITY_TYPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entity_type(self) -> _entity_pb2.EntityType:
+        """The entity type."""
+
+    def __init__(
+        self,
+        *,
+        entity_type: _entity_pb2.EntityType | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteFieldResponse: _TypeAlias = DeleteFieldResponse  # noqa: Y015
+
+@_typing.final
+class ListIngestEndpointsRequest(_message.Message):
+    """ListIngestEndpointsRequest pages through a workspace's endpoints."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}."""
+    page_size: _builtins.int
+    """At most this many (default 50, at most 500)."""
+    page_token: _builtins.str
+    """From a previous response's next_page_token."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIngestEndpointsRequest: _TypeAlias = ListIngestEndpointsRequest  # noqa: Y015
+
+@_typing.final
+class ListIngestEndpointsResponse(_message.Message):
+    """ListIngestEndpointsResponse is one page, newest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INGEST_ENDPOINTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def ingest_endpoints(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngestEndpoint]:
+        """Endpoints."""
+
+    def __init__(
+        self,
+        *,
+        ingest_endpoints: _abc.Iterable[Global___IngestEndpoint] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingest_endpoints", b"ingest_endpoints", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIngestEndpointsResponse: _TypeAlias = ListIngestEndpointsResponse  # noqa: Y015
+
+@_typing.final
+class GetIngestEndpointRequest(_message.Message):
+    """GetIngestEndpointRequest names an endpoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/ingestEndpoints/{endpoint}."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestEndpointRequest: _TypeAlias = GetIngestEndpointRequest  # noqa: Y015
+
+@_typing.final
+class GetIngestEndpointResponse(_message.Message):
+    """GetIngestEndpointResponse is the endpoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INGEST_ENDPOINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ingest_endpoint(self) -> Global___IngestEndpoint:
+        """The endpoint."""
+
+    def __init__(
+        self,
+        *,
+        ingest_endpoint: Global___IngestEndpoint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ingest_endpoint", b"ingest_endpoint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingest_endpoint", b"ingest_endpoint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestEndpointResponse: _TypeAlias = GetIngestEndpointResponse  # noqa: Y015
+
+@_typing.final
+class RotateIngestEndpointTokenRequest(_message.Message):
+    """RotateIngestEndpointTokenRequest replaces an endpoint's token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    GRACE_PERIOD_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/ingestEndpoints/{endpoint}."""
+    @_builtins.property
+    def grace_period(self) -> _duration_pb2.Duration:
+        """How long the old token keeps working (unset or zero: not at all; at most 7 days)."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        grace_period: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grace_period", b"grace_period"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grace_period", b"grace_period", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateIngestEndpointTokenRequest: _TypeAlias = RotateIngestEndpointTokenRequest  # noqa: Y015
+
+@_typing.final
+class RotateIngestEndpointTokenResponse(_message.Message):
+    """RotateIngestEndpointTokenResponse carries the only copy of the new token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INGEST_ENDPOINT_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
+    URL_PATH_FIELD_NUMBER: _builtins.int
+    PREVIOUS_TOKEN_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    """The new secret token; shown once."""
+    url_path: _builtins.str
+    """The path to POST to: /api/v1/ingest/{token}."""
+    @_builtins.property
+    def ingest_endpoint(self) -> Global___IngestEndpoint:
+        """The endpoint."""
+
+    @_builtins.property
+    def previous_token_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """Until when the old token still works; unset when it stopped at once."""
+
+    def __init__(
+        self,
+        *,
+        ingest_endpoint: Global___IngestEndpoint | None = ...,
+        token: _builtins.str = ...,
+        url_path: _builtins.str = ...,
+        previous_token_expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ingest_endpoint", b"ingest_endpoint", "previous_token_expire_time", b"previous_token_expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingest_endpoint", b"ingest_endpoint", "previous_token_expire_time", b"previous_token_expire_time", "token", b"token", "url_path", b"url_path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateIngestEndpointTokenResponse: _TypeAlias = RotateIngestEndpointTokenResponse  # noqa: Y015
+
+@_typing.final
+class DeleteIngestEndpointRequest(_message.Message):
+    """DeleteIngestEndpointRequest names an endpoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/ingestEndpoints/{endpoint}."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteIngestEndpointRequest: _TypeAlias = DeleteIngestEndpointRequest  # noqa: Y015
+
+@_typing.final
+class DeleteIngestEndpointResponse(_message.Message):
+    """DeleteIngestEndpointResponse is empty."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteIngestEndpointResponse: _TypeAlias = DeleteIngestEndpointResponse  # noqa: Y015
+
+@_typing.final
+class ExampleField(_message.Message):
+    """ExampleField describes one field of an example body."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    UNIQUE_FIELD_NUMBER: _builtins.int
+    REQUIRED_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """Where it sits in the body, e.g. "fields.email" or "related.contact.phone"."""
+    type: _entity_pb2.FieldType.ValueType
+    """Its type."""
+    unique: _builtins.bool
+    """Matching happens on unique fields."""
+    required: _builtins.bool
+    """Required when a record is created."""
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        type: _entity_pb2.FieldType.ValueType = ...,
+        unique: _builtins.bool = ...,
+        required: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path", "required", b"required", "type", b"type", "unique", b"unique"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExampleField: _TypeAlias = ExampleField  # noqa: Y015
+
+@_typing.final
+class GetIngestEndpointExampleRequest(_message.Message):
+    """GetIngestEndpointExampleRequest names an endpoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/ingestEndpoints/{endpoint}."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestEndpointExampleRequest: _TypeAlias = GetIngestEndpointExampleRequest  # noqa: Y015
+
+@_typing.final
+class GetIngestEndpointExampleResponse(_message.Message):
+    """GetIngestEndpointExampleResponse is a body that the endpoint accepts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYLOAD_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payload(self) -> _struct_pb2.Struct:
+        """{"fields": {...}, "related": {"<reference field>": {...}}}."""
+
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExampleField]:
+        """Every field of the payload, with its flags."""
+
+    def __init__(
+        self,
+        *,
+        payload: _struct_pb2.Struct | None = ...,
+        fields: _abc.Iterable[Global___ExampleField] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "payload", b"payload"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestEndpointExampleResponse: _TypeAlias = GetIngestEndpointExampleResponse  # noqa: Y015
+
+@_typing.final
+class Record(_message.Message):
+    """Record is one stored record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    ENTITY_TYPE_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}/records/{record}."""
+    id: _builtins.str
+    """Opaque id."""
+    entity_type: _builtins.str
+    """Slug of its entity type."""
+    @_builtins.property
+    def values(self) -> _struct_pb2.Struct:
+        """Field values, normalised as ingest stored them."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """Creation time."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Last update time."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        id: _builtins.str = ...,
+        entity_type: _builtins.str = ...,
+        values: _struct_pb2.Struct | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time", "values", b"values"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "entity_type", b"entity_type", "id", b"id", "name", b"name", "update_time", b"update_time", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Record: _TypeAlias = Record  # noqa: Y015
+
+@_typing.final
+class GetRecordRequest(_message.Message):
+    """GetRecordRequest names a record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}/records/{record}."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRecordRequest: _TypeAlias = GetRecordRequest  # noqa: Y015
+
+@_typing.final
+class GetRecordResponse(_message.Message):
+    """GetRecordResponse is the record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> Global___Record:
+        """The record."""
+
+    def __init__(
+        self,
+        *,
+        record: Global___Record | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRecordResponse: _TypeAlias = GetRecordResponse  # noqa: Y015
+
+@_typing.final
+class ListRecordsRequest(_message.Message):
+    """ListRecordsRequest pages through an entity type's records."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}."""
+    page_size: _builtins.int
+    """At most this many (default 50, at most 500)."""
+    page_token: _builtins.str
+    """From a previous response's next_page_token."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRecordsRequest: _TypeAlias = ListRecordsRequest  # noqa: Y015
+
+@_typing.final
+class ListRecordsResponse(_message.Message):
+    """ListRecordsResponse is one page, newest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___Record]:
+        """Records."""
+
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___Record] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRecordsResponse: _TypeAlias = ListRecordsResponse  # noqa: Y015
+
+@_typing.final
+class LookupRecordRequest(_message.Message):
+    """LookupRecordRequest finds a record by a unique field's value."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    DEFAULT_REGION_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}."""
+    field: _builtins.str
+    """Slug of a unique field."""
+    value: _builtins.str
+    """The value, as a caller would push it."""
+    default_region: _builtins.str
+    """ISO 3166 region for a phone number without a country code."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        field: _builtins.str = ...,
+        value: _builtins.str = ...,
+        default_region: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_region", b"default_region", "field", b"field", "parent", b"parent", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LookupRecordRequest: _TypeAlias = LookupRecordRequest  # noqa: Y015
+
+@_typing.final
+class LookupRecordResponse(_message.Message):
+    """LookupRecordResponse is the record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> Global___Record:
+        """The record."""
+
+    def __init__(
+        self,
+        *,
+        record: Global___Record | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LookupRecordResponse: _TypeAlias = LookupRecordResponse  # noqa: Y015

@@ -27,8 +27,13 @@ if _version_not_supported:
 
 class AdminServiceStub:
     """AdminService is the public admin API: what an operator sets up or inspects.
-    Served by the store. (Authentication and the gateway routes for it arrive with
-    the admin issue; until then it is reachable over internal gRPC only.)
+    Served by the store, and over HTTP by the gateway from these annotations.
+
+    Every RPC is authenticated with `authorization: Bearer <token>`: a workspace's admin
+    token (adm_…) for everything in that workspace; the installation's bootstrap token
+    for CreateWorkspace and CreateAdminToken. Besides the errors each RPC names, every
+    RPC may answer UNAUTHENTICATED (missing or unknown token) and PERMISSION_DENIED (a
+    token of another workspace).
     """
 
     def __init__(self, channel):
@@ -72,18 +77,95 @@ class AdminServiceStub:
                 request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListActivityEntriesRequest.SerializeToString,
                 response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListActivityEntriesResponse.FromString,
                 _registered_method=True)
+        self.CreateAdminToken = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/CreateAdminToken',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.CreateAdminTokenRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.CreateAdminTokenResponse.FromString,
+                _registered_method=True)
+        self.ListEntityTypes = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/ListEntityTypes',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListEntityTypesRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListEntityTypesResponse.FromString,
+                _registered_method=True)
+        self.DeleteEntityType = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/DeleteEntityType',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteEntityTypeRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteEntityTypeResponse.FromString,
+                _registered_method=True)
+        self.CreateField = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/CreateField',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.CreateFieldRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.CreateFieldResponse.FromString,
+                _registered_method=True)
+        self.UpdateField = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/UpdateField',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.UpdateFieldRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.UpdateFieldResponse.FromString,
+                _registered_method=True)
+        self.DeleteField = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/DeleteField',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteFieldRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteFieldResponse.FromString,
+                _registered_method=True)
+        self.ListIngestEndpoints = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/ListIngestEndpoints',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListIngestEndpointsRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListIngestEndpointsResponse.FromString,
+                _registered_method=True)
+        self.GetIngestEndpoint = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/GetIngestEndpoint',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointResponse.FromString,
+                _registered_method=True)
+        self.RotateIngestEndpointToken = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/RotateIngestEndpointToken',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.RotateIngestEndpointTokenRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.RotateIngestEndpointTokenResponse.FromString,
+                _registered_method=True)
+        self.DeleteIngestEndpoint = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/DeleteIngestEndpoint',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteIngestEndpointRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteIngestEndpointResponse.FromString,
+                _registered_method=True)
+        self.GetIngestEndpointExample = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/GetIngestEndpointExample',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointExampleRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointExampleResponse.FromString,
+                _registered_method=True)
+        self.GetRecord = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/GetRecord',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetRecordRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetRecordResponse.FromString,
+                _registered_method=True)
+        self.ListRecords = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/ListRecords',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
+                _registered_method=True)
+        self.LookupRecord = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/LookupRecord',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
     """AdminService is the public admin API: what an operator sets up or inspects.
-    Served by the store. (Authentication and the gateway routes for it arrive with
-    the admin issue; until then it is reachable over internal gRPC only.)
+    Served by the store, and over HTTP by the gateway from these annotations.
+
+    Every RPC is authenticated with `authorization: Bearer <token>`: a workspace's admin
+    token (adm_…) for everything in that workspace; the installation's bootstrap token
+    for CreateWorkspace and CreateAdminToken. Besides the errors each RPC names, every
+    RPC may answer UNAUTHENTICATED (missing or unknown token) and PERMISSION_DENIED (a
+    token of another workspace).
     """
 
     def CreateWorkspace(self, request, context):
-        """CreateWorkspace creates a workspace.
+        """CreateWorkspace creates a workspace and its first admin token (shown once). Needs
+        the bootstrap token.
 
-        Errors: INVALID_ARGUMENT (empty or malformed slug), ALREADY_EXISTS (slug taken).
+        Errors: INVALID_ARGUMENT (empty or malformed slug), ALREADY_EXISTS (slug taken),
+        UNAUTHENTICATED, PERMISSION_DENIED (no bootstrap token is configured).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -139,7 +221,148 @@ class AdminServiceServicer:
     def ListActivityEntries(self, request, context):
         """ListActivityEntries lists an endpoint's activity log, newest first.
 
-        Errors: NOT_FOUND (endpoint), INVALID_ARGUMENT (bad page_token).
+        Errors: NOT_FOUND (endpoint), INVALID_ARGUMENT (bad page_token, or a filter
+        that changed between pages).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAdminToken(self, request, context):
+        """CreateAdminToken issues another admin token for a workspace (a lost one is not
+        recoverable: only hashes are stored). Needs the bootstrap token.
+
+        Errors: NOT_FOUND (workspace), UNAUTHENTICATED, PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEntityTypes(self, request, context):
+        """ListEntityTypes lists a workspace's entity types by slug.
+
+        Errors: NOT_FOUND (workspace), INVALID_ARGUMENT (bad page_token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteEntityType(self, request, context):
+        """DeleteEntityType deletes an entity type that has no records, no endpoints and is
+        referenced by no other type.
+
+        Errors: NOT_FOUND, FAILED_PRECONDITION (ENTITY_TYPE_NOT_EMPTY, ENTITY_TYPE_IN_USE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateField(self, request, context):
+        """CreateField adds a field to an entity type. A new field is empty, so it may be
+        unique at once; it may not be required (existing records lack it).
+
+        Errors: INVALID_ARGUMENT (bad slug, type, reference or flags), ALREADY_EXISTS
+        (slug taken), NOT_FOUND (entity type).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateField(self, request, context):
+        """UpdateField changes a field's display name or its unique / required flags.
+        Turning unique on checks the stored values first: duplicates refuse the change
+        and are listed (value and record ids); otherwise the key index is backfilled in
+        the same transaction.
+
+        Errors: INVALID_ARGUMENT (unknown update_mask path, a type that cannot be unique),
+        NOT_FOUND, FAILED_PRECONDITION (DUPLICATE_VALUES with an inlet.type.v1.UniqueConflict
+        detail listing every duplicate group).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteField(self, request, context):
+        """DeleteField removes a field, its values from every record, and its key index.
+
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIngestEndpoints(self, request, context):
+        """ListIngestEndpoints lists a workspace's endpoints, newest first.
+
+        Errors: NOT_FOUND (workspace), INVALID_ARGUMENT (bad page_token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIngestEndpoint(self, request, context):
+        """GetIngestEndpoint returns an endpoint (never its token).
+
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateIngestEndpointToken(self, request, context):
+        """RotateIngestEndpointToken replaces an endpoint's secret token. The old URL stops
+        working at once, or after grace_period when one is given (its uses in that window
+        are marked in the activity log).
+
+        Errors: NOT_FOUND, INVALID_ARGUMENT (negative or over 7 days grace_period).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteIngestEndpoint(self, request, context):
+        """DeleteIngestEndpoint deletes an endpoint and its activity log; its URL answers 404.
+
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIngestEndpointExample(self, request, context):
+        """GetIngestEndpointExample returns a ready JSON body for the endpoint: every field of
+        the target type and of the types its reference fields name, with typed samples.
+
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecord(self, request, context):
+        """GetRecord returns a record by resource name.
+
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRecords(self, request, context):
+        """ListRecords lists an entity type's records, newest first.
+
+        Errors: NOT_FOUND (entity type), INVALID_ARGUMENT (bad page_token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LookupRecord(self, request, context):
+        """LookupRecord finds the record whose unique field has this value, normalised the
+        way ingest normalises it.
+
+        Errors: INVALID_ARGUMENT (not a unique field, or a value that does not normalise),
+        NOT_FOUND (entity type, or no record has the value).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -183,6 +406,76 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListActivityEntriesRequest.FromString,
                     response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListActivityEntriesResponse.SerializeToString,
             ),
+            'CreateAdminToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAdminToken,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.CreateAdminTokenRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.CreateAdminTokenResponse.SerializeToString,
+            ),
+            'ListEntityTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEntityTypes,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListEntityTypesRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListEntityTypesResponse.SerializeToString,
+            ),
+            'DeleteEntityType': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteEntityType,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteEntityTypeRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteEntityTypeResponse.SerializeToString,
+            ),
+            'CreateField': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateField,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.CreateFieldRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.CreateFieldResponse.SerializeToString,
+            ),
+            'UpdateField': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateField,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.UpdateFieldRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.UpdateFieldResponse.SerializeToString,
+            ),
+            'DeleteField': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteField,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteFieldRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteFieldResponse.SerializeToString,
+            ),
+            'ListIngestEndpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIngestEndpoints,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListIngestEndpointsRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListIngestEndpointsResponse.SerializeToString,
+            ),
+            'GetIngestEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIngestEndpoint,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointResponse.SerializeToString,
+            ),
+            'RotateIngestEndpointToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateIngestEndpointToken,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.RotateIngestEndpointTokenRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.RotateIngestEndpointTokenResponse.SerializeToString,
+            ),
+            'DeleteIngestEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteIngestEndpoint,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteIngestEndpointRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteIngestEndpointResponse.SerializeToString,
+            ),
+            'GetIngestEndpointExample': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIngestEndpointExample,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointExampleRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointExampleResponse.SerializeToString,
+            ),
+            'GetRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecord,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetRecordRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.GetRecordResponse.SerializeToString,
+            ),
+            'ListRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRecords,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordsRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordsResponse.SerializeToString,
+            ),
+            'LookupRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupRecord,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'inlet.admin.v1.AdminService', rpc_method_handlers)
@@ -193,8 +486,13 @@ def add_AdminServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
     """AdminService is the public admin API: what an operator sets up or inspects.
-    Served by the store. (Authentication and the gateway routes for it arrive with
-    the admin issue; until then it is reachable over internal gRPC only.)
+    Served by the store, and over HTTP by the gateway from these annotations.
+
+    Every RPC is authenticated with `authorization: Bearer <token>`: a workspace's admin
+    token (adm_…) for everything in that workspace; the installation's bootstrap token
+    for CreateWorkspace and CreateAdminToken. Besides the errors each RPC names, every
+    RPC may answer UNAUTHENTICATED (missing or unknown token) and PERMISSION_DENIED (a
+    token of another workspace).
     """
 
     @staticmethod
@@ -376,6 +674,384 @@ class AdminService:
             '/inlet.admin.v1.AdminService/ListActivityEntries',
             inlet_dot_admin_dot_v1_dot_admin__pb2.ListActivityEntriesRequest.SerializeToString,
             inlet_dot_admin_dot_v1_dot_admin__pb2.ListActivityEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAdminToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/CreateAdminToken',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.CreateAdminTokenRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.CreateAdminTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEntityTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/ListEntityTypes',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.ListEntityTypesRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.ListEntityTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteEntityType(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/DeleteEntityType',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteEntityTypeRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteEntityTypeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateField(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/CreateField',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.CreateFieldRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.CreateFieldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateField(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/UpdateField',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.UpdateFieldRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.UpdateFieldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteField(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/DeleteField',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteFieldRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteFieldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIngestEndpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/ListIngestEndpoints',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.ListIngestEndpointsRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.ListIngestEndpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIngestEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/GetIngestEndpoint',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateIngestEndpointToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/RotateIngestEndpointToken',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.RotateIngestEndpointTokenRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.RotateIngestEndpointTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteIngestEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/DeleteIngestEndpoint',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteIngestEndpointRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.DeleteIngestEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIngestEndpointExample(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/GetIngestEndpointExample',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointExampleRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.GetIngestEndpointExampleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/GetRecord',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.GetRecordRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.GetRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/ListRecords',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordsRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LookupRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/LookupRecord',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,8 +28,13 @@ GRPC_VERSION: str
 
 class AdminServiceStub:
     """AdminService is the public admin API: what an operator sets up or inspects.
-    Served by the store. (Authentication and the gateway routes for it arrive with
-    the admin issue; until then it is reachable over internal gRPC only.)
+    Served by the store, and over HTTP by the gateway from these annotations.
+
+    Every RPC is authenticated with `authorization: Bearer <token>`: a workspace's admin
+    token (adm_…) for everything in that workspace; the installation's bootstrap token
+    for CreateWorkspace and CreateAdminToken. Besides the errors each RPC names, every
+    RPC may answer UNAUTHENTICATED (missing or unknown token) and PERMISSION_DENIED (a
+    token of another workspace).
     """
 
     @_typing.overload
@@ -37,9 +42,11 @@ class AdminServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AdminServiceAsyncStub: ...
     CreateWorkspace: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CreateWorkspaceRequest, _admin_pb2.CreateWorkspaceResponse]
-    """CreateWorkspace creates a workspace.
+    """CreateWorkspace creates a workspace and its first admin token (shown once). Needs
+    the bootstrap token.
 
-    Errors: INVALID_ARGUMENT (empty or malformed slug), ALREADY_EXISTS (slug taken).
+    Errors: INVALID_ARGUMENT (empty or malformed slug), ALREADY_EXISTS (slug taken),
+    UNAUTHENTICATED, PERMISSION_DENIED (no bootstrap token is configured).
     """
     GetWorkspace: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetWorkspaceRequest, _admin_pb2.GetWorkspaceResponse]
     """GetWorkspace returns a workspace by resource name.
@@ -71,21 +78,113 @@ class AdminServiceStub:
     ListActivityEntries: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListActivityEntriesRequest, _admin_pb2.ListActivityEntriesResponse]
     """ListActivityEntries lists an endpoint's activity log, newest first.
 
-    Errors: NOT_FOUND (endpoint), INVALID_ARGUMENT (bad page_token).
+    Errors: NOT_FOUND (endpoint), INVALID_ARGUMENT (bad page_token, or a filter
+    that changed between pages).
+    """
+    CreateAdminToken: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CreateAdminTokenRequest, _admin_pb2.CreateAdminTokenResponse]
+    """CreateAdminToken issues another admin token for a workspace (a lost one is not
+    recoverable: only hashes are stored). Needs the bootstrap token.
+
+    Errors: NOT_FOUND (workspace), UNAUTHENTICATED, PERMISSION_DENIED.
+    """
+    ListEntityTypes: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListEntityTypesRequest, _admin_pb2.ListEntityTypesResponse]
+    """ListEntityTypes lists a workspace's entity types by slug.
+
+    Errors: NOT_FOUND (workspace), INVALID_ARGUMENT (bad page_token).
+    """
+    DeleteEntityType: _grpc.UnaryUnaryMultiCallable[_admin_pb2.DeleteEntityTypeRequest, _admin_pb2.DeleteEntityTypeResponse]
+    """DeleteEntityType deletes an entity type that has no records, no endpoints and is
+    referenced by no other type.
+
+    Errors: NOT_FOUND, FAILED_PRECONDITION (ENTITY_TYPE_NOT_EMPTY, ENTITY_TYPE_IN_USE).
+    """
+    CreateField: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CreateFieldRequest, _admin_pb2.CreateFieldResponse]
+    """CreateField adds a field to an entity type. A new field is empty, so it may be
+    unique at once; it may not be required (existing records lack it).
+
+    Errors: INVALID_ARGUMENT (bad slug, type, reference or flags), ALREADY_EXISTS
+    (slug taken), NOT_FOUND (entity type).
+    """
+    UpdateField: _grpc.UnaryUnaryMultiCallable[_admin_pb2.UpdateFieldRequest, _admin_pb2.UpdateFieldResponse]
+    """UpdateField changes a field's display name or its unique / required flags.
+    Turning unique on checks the stored values first: duplicates refuse the change
+    and are listed (value and record ids); otherwise the key index is backfilled in
+    the same transaction.
+
+    Errors: INVALID_ARGUMENT (unknown update_mask path, a type that cannot be unique),
+    NOT_FOUND, FAILED_PRECONDITION (DUPLICATE_VALUES with an inlet.type.v1.UniqueConflict
+    detail listing every duplicate group).
+    """
+    DeleteField: _grpc.UnaryUnaryMultiCallable[_admin_pb2.DeleteFieldRequest, _admin_pb2.DeleteFieldResponse]
+    """DeleteField removes a field, its values from every record, and its key index.
+
+    Errors: NOT_FOUND.
+    """
+    ListIngestEndpoints: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListIngestEndpointsRequest, _admin_pb2.ListIngestEndpointsResponse]
+    """ListIngestEndpoints lists a workspace's endpoints, newest first.
+
+    Errors: NOT_FOUND (workspace), INVALID_ARGUMENT (bad page_token).
+    """
+    GetIngestEndpoint: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetIngestEndpointRequest, _admin_pb2.GetIngestEndpointResponse]
+    """GetIngestEndpoint returns an endpoint (never its token).
+
+    Errors: NOT_FOUND.
+    """
+    RotateIngestEndpointToken: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RotateIngestEndpointTokenRequest, _admin_pb2.RotateIngestEndpointTokenResponse]
+    """RotateIngestEndpointToken replaces an endpoint's secret token. The old URL stops
+    working at once, or after grace_period when one is given (its uses in that window
+    are marked in the activity log).
+
+    Errors: NOT_FOUND, INVALID_ARGUMENT (negative or over 7 days grace_period).
+    """
+    DeleteIngestEndpoint: _grpc.UnaryUnaryMultiCallable[_admin_pb2.DeleteIngestEndpointRequest, _admin_pb2.DeleteIngestEndpointResponse]
+    """DeleteIngestEndpoint deletes an endpoint and its activity log; its URL answers 404.
+
+    Errors: NOT_FOUND.
+    """
+    GetIngestEndpointExample: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetIngestEndpointExampleRequest, _admin_pb2.GetIngestEndpointExampleResponse]
+    """GetIngestEndpointExample returns a ready JSON body for the endpoint: every field of
+    the target type and of the types its reference fields name, with typed samples.
+
+    Errors: NOT_FOUND.
+    """
+    GetRecord: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetRecordRequest, _admin_pb2.GetRecordResponse]
+    """GetRecord returns a record by resource name.
+
+    Errors: NOT_FOUND.
+    """
+    ListRecords: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListRecordsRequest, _admin_pb2.ListRecordsResponse]
+    """ListRecords lists an entity type's records, newest first.
+
+    Errors: NOT_FOUND (entity type), INVALID_ARGUMENT (bad page_token).
+    """
+    LookupRecord: _grpc.UnaryUnaryMultiCallable[_admin_pb2.LookupRecordRequest, _admin_pb2.LookupRecordResponse]
+    """LookupRecord finds the record whose unique field has this value, normalised the
+    way ingest normalises it.
+
+    Errors: INVALID_ARGUMENT (not a unique field, or a value that does not normalise),
+    NOT_FOUND (entity type, or no record has the value).
     """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
     """AdminService is the public admin API: what an operator sets up or inspects.
-    Served by the store. (Authentication and the gateway routes for it arrive with
-    the admin issue; until then it is reachable over internal gRPC only.)
+    Served by the store, and over HTTP by the gateway from these annotations.
+
+    Every RPC is authenticated with `authorization: Bearer <token>`: a workspace's admin
+    token (adm_…) for everything in that workspace; the installation's bootstrap token
+    for CreateWorkspace and CreateAdminToken. Besides the errors each RPC names, every
+    RPC may answer UNAUTHENTICATED (missing or unknown token) and PERMISSION_DENIED (a
+    token of another workspace).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateWorkspace: _aio.UnaryUnaryMultiCallable[_admin_pb2.CreateWorkspaceRequest, _admin_pb2.CreateWorkspaceResponse]  # type: ignore[assignment]
-    """CreateWorkspace creates a workspace.
+    """CreateWorkspace creates a workspace and its first admin token (shown once). Needs
+    the bootstrap token.
 
-    Errors: INVALID_ARGUMENT (empty or malformed slug), ALREADY_EXISTS (slug taken).
+    Errors: INVALID_ARGUMENT (empty or malformed slug), ALREADY_EXISTS (slug taken),
+    UNAUTHENTICATED, PERMISSION_DENIED (no bootstrap token is configured).
     """
     GetWorkspace: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetWorkspaceRequest, _admin_pb2.GetWorkspaceResponse]  # type: ignore[assignment]
     """GetWorkspace returns a workspace by resource name.
@@ -117,13 +216,103 @@ class AdminServiceAsyncStub(AdminServiceStub):
     ListActivityEntries: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListActivityEntriesRequest, _admin_pb2.ListActivityEntriesResponse]  # type: ignore[assignment]
     """ListActivityEntries lists an endpoint's activity log, newest first.
 
-    Errors: NOT_FOUND (endpoint), INVALID_ARGUMENT (bad page_token).
+    Errors: NOT_FOUND (endpoint), INVALID_ARGUMENT (bad page_token, or a filter
+    that changed between pages).
+    """
+    CreateAdminToken: _aio.UnaryUnaryMultiCallable[_admin_pb2.CreateAdminTokenRequest, _admin_pb2.CreateAdminTokenResponse]  # type: ignore[assignment]
+    """CreateAdminToken issues another admin token for a workspace (a lost one is not
+    recoverable: only hashes are stored). Needs the bootstrap token.
+
+    Errors: NOT_FOUND (workspace), UNAUTHENTICATED, PERMISSION_DENIED.
+    """
+    ListEntityTypes: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListEntityTypesRequest, _admin_pb2.ListEntityTypesResponse]  # type: ignore[assignment]
+    """ListEntityTypes lists a workspace's entity types by slug.
+
+    Errors: NOT_FOUND (workspace), INVALID_ARGUMENT (bad page_token).
+    """
+    DeleteEntityType: _aio.UnaryUnaryMultiCallable[_admin_pb2.DeleteEntityTypeRequest, _admin_pb2.DeleteEntityTypeResponse]  # type: ignore[assignment]
+    """DeleteEntityType deletes an entity type that has no records, no endpoints and is
+    referenced by no other type.
+
+    Errors: NOT_FOUND, FAILED_PRECONDITION (ENTITY_TYPE_NOT_EMPTY, ENTITY_TYPE_IN_USE).
+    """
+    CreateField: _aio.UnaryUnaryMultiCallable[_admin_pb2.CreateFieldRequest, _admin_pb2.CreateFieldResponse]  # type: ignore[assignment]
+    """CreateField adds a field to an entity type. A new field is empty, so it may be
+    unique at once; it may not be required (existing records lack it).
+
+    Errors: INVALID_ARGUMENT (bad slug, type, reference or flags), ALREADY_EXISTS
+    (slug taken), NOT_FOUND (entity type).
+    """
+    UpdateField: _aio.UnaryUnaryMultiCallable[_admin_pb2.UpdateFieldRequest, _admin_pb2.UpdateFieldResponse]  # type: ignore[assignment]
+    """UpdateField changes a field's display name or its unique / required flags.
+    Turning unique on checks the stored values first: duplicates refuse the change
+    and are listed (value and record ids); otherwise the key index is backfilled in
+    the same transaction.
+
+    Errors: INVALID_ARGUMENT (unknown update_mask path, a type that cannot be unique),
+    NOT_FOUND, FAILED_PRECONDITION (DUPLICATE_VALUES with an inlet.type.v1.UniqueConflict
+    detail listing every duplicate group).
+    """
+    DeleteField: _aio.UnaryUnaryMultiCallable[_admin_pb2.DeleteFieldRequest, _admin_pb2.DeleteFieldResponse]  # type: ignore[assignment]
+    """DeleteField removes a field, its values from every record, and its key index.
+
+    Errors: NOT_FOUND.
+    """
+    ListIngestEndpoints: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListIngestEndpointsRequest, _admin_pb2.ListIngestEndpointsResponse]  # type: ignore[assignment]
+    """ListIngestEndpoints lists a workspace's endpoints, newest first.
+
+    Errors: NOT_FOUND (workspace), INVALID_ARGUMENT (bad page_token).
+    """
+    GetIngestEndpoint: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetIngestEndpointRequest, _admin_pb2.GetIngestEndpointResponse]  # type: ignore[assignment]
+    """GetIngestEndpoint returns an endpoint (never its token).
+
+    Errors: NOT_FOUND.
+    """
+    RotateIngestEndpointToken: _aio.UnaryUnaryMultiCallable[_admin_pb2.RotateIngestEndpointTokenRequest, _admin_pb2.RotateIngestEndpointTokenResponse]  # type: ignore[assignment]
+    """RotateIngestEndpointToken replaces an endpoint's secret token. The old URL stops
+    working at once, or after grace_period when one is given (its uses in that window
+    are marked in the activity log).
+
+    Errors: NOT_FOUND, INVALID_ARGUMENT (negative or over 7 days grace_period).
+    """
+    DeleteIngestEndpoint: _aio.UnaryUnaryMultiCallable[_admin_pb2.DeleteIngestEndpointRequest, _admin_pb2.DeleteIngestEndpointResponse]  # type: ignore[assignment]
+    """DeleteIngestEndpoint deletes an endpoint and its activity log; its URL answers 404.
+
+    Errors: NOT_FOUND.
+    """
+    GetIngestEndpointExample: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetIngestEndpointExampleRequest, _admin_pb2.GetIngestEndpointExampleResponse]  # type: ignore[assignment]
+    """GetIngestEndpointExample returns a ready JSON body for the endpoint: every field of
+    the target type and of the types its reference fields name, with typed samples.
+
+    Errors: NOT_FOUND.
+    """
+    GetRecord: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetRecordRequest, _admin_pb2.GetRecordResponse]  # type: ignore[assignment]
+    """GetRecord returns a record by resource name.
+
+    Errors: NOT_FOUND.
+    """
+    ListRecords: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListRecordsRequest, _admin_pb2.ListRecordsResponse]  # type: ignore[assignment]
+    """ListRecords lists an entity type's records, newest first.
+
+    Errors: NOT_FOUND (entity type), INVALID_ARGUMENT (bad page_token).
+    """
+    LookupRecord: _aio.UnaryUnaryMultiCallable[_admin_pb2.LookupRecordRequest, _admin_pb2.LookupRecordResponse]  # type: ignore[assignment]
+    """LookupRecord finds the record whose unique field has this value, normalised the
+    way ingest normalises it.
+
+    Errors: INVALID_ARGUMENT (not a unique field, or a value that does not normalise),
+    NOT_FOUND (entity type, or no record has the value).
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """AdminService is the public admin API: what an operator sets up or inspects.
-    Served by the store. (Authentication and the gateway routes for it arrive with
-    the admin issue; until then it is reachable over internal gRPC only.)
+    Served by the store, and over HTTP by the gateway from these annotations.
+
+    Every RPC is authenticated with `authorization: Bearer <token>`: a workspace's admin
+    token (adm_…) for everything in that workspace; the installation's bootstrap token
+    for CreateWorkspace and CreateAdminToken. Besides the errors each RPC names, every
+    RPC may answer UNAUTHENTICATED (missing or unknown token) and PERMISSION_DENIED (a
+    token of another workspace).
     """
 
     @_abc_1.abstractmethod
@@ -132,9 +321,11 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.CreateWorkspaceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.CreateWorkspaceResponse, _abc.Awaitable[_admin_pb2.CreateWorkspaceResponse]]:
-        """CreateWorkspace creates a workspace.
+        """CreateWorkspace creates a workspace and its first admin token (shown once). Needs
+        the bootstrap token.
 
-        Errors: INVALID_ARGUMENT (empty or malformed slug), ALREADY_EXISTS (slug taken).
+        Errors: INVALID_ARGUMENT (empty or malformed slug), ALREADY_EXISTS (slug taken),
+        UNAUTHENTICATED, PERMISSION_DENIED (no bootstrap token is configured).
         """
 
     @_abc_1.abstractmethod
@@ -202,7 +393,176 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_pb2.ListActivityEntriesResponse, _abc.Awaitable[_admin_pb2.ListActivityEntriesResponse]]:
         """ListActivityEntries lists an endpoint's activity log, newest first.
 
-        Errors: NOT_FOUND (endpoint), INVALID_ARGUMENT (bad page_token).
+        Errors: NOT_FOUND (endpoint), INVALID_ARGUMENT (bad page_token, or a filter
+        that changed between pages).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateAdminToken(
+        self,
+        request: _admin_pb2.CreateAdminTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.CreateAdminTokenResponse, _abc.Awaitable[_admin_pb2.CreateAdminTokenResponse]]:
+        """CreateAdminToken issues another admin token for a workspace (a lost one is not
+        recoverable: only hashes are stored). Needs the bootstrap token.
+
+        Errors: NOT_FOUND (workspace), UNAUTHENTICATED, PERMISSION_DENIED.
+        """
+
+    @_abc_1.abstractmethod
+    def ListEntityTypes(
+        self,
+        request: _admin_pb2.ListEntityTypesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListEntityTypesResponse, _abc.Awaitable[_admin_pb2.ListEntityTypesResponse]]:
+        """ListEntityTypes lists a workspace's entity types by slug.
+
+        Errors: NOT_FOUND (workspace), INVALID_ARGUMENT (bad page_token).
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteEntityType(
+        self,
+        request: _admin_pb2.DeleteEntityTypeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.DeleteEntityTypeResponse, _abc.Awaitable[_admin_pb2.DeleteEntityTypeResponse]]:
+        """DeleteEntityType deletes an entity type that has no records, no endpoints and is
+        referenced by no other type.
+
+        Errors: NOT_FOUND, FAILED_PRECONDITION (ENTITY_TYPE_NOT_EMPTY, ENTITY_TYPE_IN_USE).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateField(
+        self,
+        request: _admin_pb2.CreateFieldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.CreateFieldResponse, _abc.Awaitable[_admin_pb2.CreateFieldResponse]]:
+        """CreateField adds a field to an entity type. A new field is empty, so it may be
+        unique at once; it may not be required (existing records lack it).
+
+        Errors: INVALID_ARGUMENT (bad slug, type, reference or flags), ALREADY_EXISTS
+        (slug taken), NOT_FOUND (entity type).
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateField(
+        self,
+        request: _admin_pb2.UpdateFieldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.UpdateFieldResponse, _abc.Awaitable[_admin_pb2.UpdateFieldResponse]]:
+        """UpdateField changes a field's display name or its unique / required flags.
+        Turning unique on checks the stored values first: duplicates refuse the change
+        and are listed (value and record ids); otherwise the key index is backfilled in
+        the same transaction.
+
+        Errors: INVALID_ARGUMENT (unknown update_mask path, a type that cannot be unique),
+        NOT_FOUND, FAILED_PRECONDITION (DUPLICATE_VALUES with an inlet.type.v1.UniqueConflict
+        detail listing every duplicate group).
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteField(
+        self,
+        request: _admin_pb2.DeleteFieldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.DeleteFieldResponse, _abc.Awaitable[_admin_pb2.DeleteFieldResponse]]:
+        """DeleteField removes a field, its values from every record, and its key index.
+
+        Errors: NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListIngestEndpoints(
+        self,
+        request: _admin_pb2.ListIngestEndpointsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListIngestEndpointsResponse, _abc.Awaitable[_admin_pb2.ListIngestEndpointsResponse]]:
+        """ListIngestEndpoints lists a workspace's endpoints, newest first.
+
+        Errors: NOT_FOUND (workspace), INVALID_ARGUMENT (bad page_token).
+        """
+
+    @_abc_1.abstractmethod
+    def GetIngestEndpoint(
+        self,
+        request: _admin_pb2.GetIngestEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetIngestEndpointResponse, _abc.Awaitable[_admin_pb2.GetIngestEndpointResponse]]:
+        """GetIngestEndpoint returns an endpoint (never its token).
+
+        Errors: NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def RotateIngestEndpointToken(
+        self,
+        request: _admin_pb2.RotateIngestEndpointTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.RotateIngestEndpointTokenResponse, _abc.Awaitable[_admin_pb2.RotateIngestEndpointTokenResponse]]:
+        """RotateIngestEndpointToken replaces an endpoint's secret token. The old URL stops
+        working at once, or after grace_period when one is given (its uses in that window
+        are marked in the activity log).
+
+        Errors: NOT_FOUND, INVALID_ARGUMENT (negative or over 7 days grace_period).
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteIngestEndpoint(
+        self,
+        request: _admin_pb2.DeleteIngestEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.DeleteIngestEndpointResponse, _abc.Awaitable[_admin_pb2.DeleteIngestEndpointResponse]]:
+        """DeleteIngestEndpoint deletes an endpoint and its activity log; its URL answers 404.
+
+        Errors: NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def GetIngestEndpointExample(
+        self,
+        request: _admin_pb2.GetIngestEndpointExampleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetIngestEndpointExampleResponse, _abc.Awaitable[_admin_pb2.GetIngestEndpointExampleResponse]]:
+        """GetIngestEndpointExample returns a ready JSON body for the endpoint: every field of
+        the target type and of the types its reference fields name, with typed samples.
+
+        Errors: NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRecord(
+        self,
+        request: _admin_pb2.GetRecordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetRecordResponse, _abc.Awaitable[_admin_pb2.GetRecordResponse]]:
+        """GetRecord returns a record by resource name.
+
+        Errors: NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRecords(
+        self,
+        request: _admin_pb2.ListRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListRecordsResponse, _abc.Awaitable[_admin_pb2.ListRecordsResponse]]:
+        """ListRecords lists an entity type's records, newest first.
+
+        Errors: NOT_FOUND (entity type), INVALID_ARGUMENT (bad page_token).
+        """
+
+    @_abc_1.abstractmethod
+    def LookupRecord(
+        self,
+        request: _admin_pb2.LookupRecordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.LookupRecordResponse, _abc.Awaitable[_admin_pb2.LookupRecordResponse]]:
+        """LookupRecord finds the record whose unique field has this value, normalised the
+        way ingest normalises it.
+
+        Errors: INVALID_ARGUMENT (not a unique field, or a value that does not normalise),
+        NOT_FOUND (entity type, or no record has the value).
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

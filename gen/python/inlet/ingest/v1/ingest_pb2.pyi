@@ -21,6 +21,326 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class IngestStreamRequest(_message.Message):
+    """IngestStreamRequest is the body of POST /api/ingest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BODY_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
+    stream: _builtins.str
+    """The stream the caller means (?stream=); must be the key's stream when given."""
+    @_builtins.property
+    def body(self) -> _struct_pb2.Value:
+        """One item (an object) or an array of items."""
+
+    def __init__(
+        self,
+        *,
+        body: _struct_pb2.Value | None = ...,
+        stream: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "stream", b"stream"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IngestStreamRequest: _TypeAlias = IngestStreamRequest  # noqa: Y015
+
+@_typing.final
+class IngestStreamResponse(_message.Message):
+    """IngestStreamResponse is the seed's 202 body."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUCCESS_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    success: _builtins.bool
+    """Always true on success."""
+    @_builtins.property
+    def data(self) -> Global___IngestStreamData:
+        """What was accepted."""
+
+    def __init__(
+        self,
+        *,
+        success: _builtins.bool = ...,
+        data: Global___IngestStreamData | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "success", b"success"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IngestStreamResponse: _TypeAlias = IngestStreamResponse  # noqa: Y015
+
+@_typing.final
+class IngestStreamData(_message.Message):
+    """IngestStreamData says what was queued."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_FIELD_NUMBER: _builtins.int
+    ITEMS_RECEIVED_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    stream: _builtins.str
+    """The stream's name."""
+    items_received: _builtins.int
+    """Number of items in the request."""
+    request_id: _builtins.str
+    """Id to poll with GetIngestRequestStatus (req_…)."""
+    def __init__(
+        self,
+        *,
+        stream: _builtins.str = ...,
+        items_received: _builtins.int | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_items_received", b"_items_received", "items_received", b"items_received"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_items_received", b"_items_received", "items_received", b"items_received", "request_id", b"request_id", "stream", b"stream"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__items_received: _TypeAlias = _typing.Literal["items_received"]  # noqa: Y015
+    _WhichOneofArgType__items_received: _TypeAlias = _typing.Literal["_items_received", b"_items_received"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__items_received) -> _WhichOneofReturnType__items_received | None: ...
+
+Global___IngestStreamData: _TypeAlias = IngestStreamData  # noqa: Y015
+
+@_typing.final
+class GetIngestRequestStatusRequest(_message.Message):
+    """GetIngestRequestStatusRequest names a request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The request id answered at acceptance."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestRequestStatusRequest: _TypeAlias = GetIngestRequestStatusRequest  # noqa: Y015
+
+@_typing.final
+class GetIngestRequestStatusResponse(_message.Message):
+    """GetIngestRequestStatusResponse wraps the status as the dialect does."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUCCESS_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    success: _builtins.bool
+    """Always true on success."""
+    @_builtins.property
+    def data(self) -> Global___IngestRequestStatus:
+        """The request's status."""
+
+    def __init__(
+        self,
+        *,
+        success: _builtins.bool = ...,
+        data: Global___IngestRequestStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "success", b"success"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIngestRequestStatusResponse: _TypeAlias = GetIngestRequestStatusResponse  # noqa: Y015
+
+@_typing.final
+class IngestRequestStatus(_message.Message):
+    """IngestRequestStatus is an accepted request and what happened to its items."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ITEMS_RECEIVED_FIELD_NUMBER: _builtins.int
+    ITEMS_PROCESSED_FIELD_NUMBER: _builtins.int
+    ITEMS_FAILED_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    COMPLETED_AT_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Request id."""
+    stream: _builtins.str
+    """The stream's name."""
+    status: _builtins.str
+    """queued, processing, completed or failed (every item failed)."""
+    items_received: _builtins.int
+    """Items in the request."""
+    items_processed: _builtins.int
+    """Items with an outcome so far."""
+    items_failed: _builtins.int
+    """Items that failed."""
+    created_at: _builtins.str
+    """RFC 3339 acceptance time."""
+    completed_at: _builtins.str
+    """RFC 3339 completion time, once completed or failed."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngestItemOutcome]:
+        """One entry per processed item, in index order."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        stream: _builtins.str = ...,
+        status: _builtins.str = ...,
+        items_received: _builtins.int | None = ...,
+        items_processed: _builtins.int | None = ...,
+        items_failed: _builtins.int | None = ...,
+        created_at: _builtins.str = ...,
+        completed_at: _builtins.str = ...,
+        items: _abc.Iterable[Global___IngestItemOutcome] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_items_failed", b"_items_failed", "_items_processed", b"_items_processed", "_items_received", b"_items_received", "items_failed", b"items_failed", "items_processed", b"items_processed", "items_received", b"items_received"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_items_failed", b"_items_failed", "_items_processed", b"_items_processed", "_items_received", b"_items_received", "completed_at", b"completed_at", "created_at", b"created_at", "items", b"items", "items_failed", b"items_failed", "items_processed", b"items_processed", "items_received", b"items_received", "request_id", b"request_id", "status", b"status", "stream", b"stream"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__items_failed: _TypeAlias = _typing.Literal["items_failed"]  # noqa: Y015
+    _WhichOneofArgType__items_failed: _TypeAlias = _typing.Literal["_items_failed", b"_items_failed"]  # noqa: Y015
+    _WhichOneofReturnType__items_processed: _TypeAlias = _typing.Literal["items_processed"]  # noqa: Y015
+    _WhichOneofArgType__items_processed: _TypeAlias = _typing.Literal["_items_processed", b"_items_processed"]  # noqa: Y015
+    _WhichOneofReturnType__items_received: _TypeAlias = _typing.Literal["items_received"]  # noqa: Y015
+    _WhichOneofArgType__items_received: _TypeAlias = _typing.Literal["_items_received", b"_items_received"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__items_failed) -> _WhichOneofReturnType__items_failed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__items_processed) -> _WhichOneofReturnType__items_processed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__items_received) -> _WhichOneofReturnType__items_received | None: ...
+
+Global___IngestRequestStatus: _TypeAlias = IngestRequestStatus  # noqa: Y015
+
+@_typing.final
+class IngestItemOutcome(_message.Message):
+    """IngestItemOutcome is what happened to one item of a request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    MATCHED_ON_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    SUPERSEDED_BY_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """Position of the item in the request (0 for a single object)."""
+    record_id: _builtins.str
+    """Record created or updated (empty when the item failed)."""
+    action: _builtins.str
+    """created, updated, superseded (a later item with the same X-Item-Key value won) or failed."""
+    superseded_by: _builtins.int
+    """For superseded items: the index of the item that won."""
+    @_builtins.property
+    def matched_on(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Fields on which an existing record was matched."""
+
+    @_builtins.property
+    def error(self) -> Global___IngestItemError:
+        """Why the item failed."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int | None = ...,
+        record_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        matched_on: _abc.Iterable[_builtins.str] | None = ...,
+        error: Global___IngestItemError | None = ...,
+        superseded_by: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "_superseded_by", b"_superseded_by", "error", b"error", "index", b"index", "superseded_by", b"superseded_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "_superseded_by", b"_superseded_by", "action", b"action", "error", b"error", "index", b"index", "matched_on", b"matched_on", "record_id", b"record_id", "superseded_by", b"superseded_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__index: _TypeAlias = _typing.Literal["index"]  # noqa: Y015
+    _WhichOneofArgType__index: _TypeAlias = _typing.Literal["_index", b"_index"]  # noqa: Y015
+    _WhichOneofReturnType__superseded_by: _TypeAlias = _typing.Literal["superseded_by"]  # noqa: Y015
+    _WhichOneofArgType__superseded_by: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__index) -> _WhichOneofReturnType__index | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__superseded_by) -> _WhichOneofReturnType__superseded_by | None: ...
+
+Global___IngestItemOutcome: _TypeAlias = IngestItemOutcome  # noqa: Y015
+
+@_typing.final
+class IngestItemError(_message.Message):
+    """IngestItemError is why one item failed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """Stable code, e.g. VALIDATION_FAILED, UNIQUE_CONFLICT."""
+    message: _builtins.str
+    """Human-readable explanation."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngestFieldError]:
+        """Each bad field of the item."""
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        message: _builtins.str = ...,
+        fields: _abc.Iterable[Global___IngestFieldError] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "fields", b"fields", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IngestItemError: _TypeAlias = IngestItemError  # noqa: Y015
+
+@_typing.final
+class IngestFieldError(_message.Message):
+    """IngestFieldError is one bad field of an item."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """Field path, e.g. "items[3].email"."""
+    code: _builtins.str
+    """Stable code, e.g. INVALID_EMAIL."""
+    message: _builtins.str
+    """Human-readable explanation."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        code: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "field", b"field", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IngestFieldError: _TypeAlias = IngestFieldError  # noqa: Y015
+
+@_typing.final
 class PushEndpointRequest(_message.Message):
     """PushEndpointRequest is the body of POST /api/v1/ingest/{token}."""
 

@@ -41,6 +41,16 @@ class IngestServiceStub:
                 request_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushEndpointRequest.SerializeToString,
                 response_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushEndpointResponse.FromString,
                 _registered_method=True)
+        self.IngestStream = channel.unary_unary(
+                '/inlet.ingest.v1.IngestService/IngestStream',
+                request_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.IngestStreamRequest.SerializeToString,
+                response_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.IngestStreamResponse.FromString,
+                _registered_method=True)
+        self.GetIngestRequestStatus = channel.unary_unary(
+                '/inlet.ingest.v1.IngestService/GetIngestRequestStatus',
+                request_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusRequest.SerializeToString,
+                response_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -64,6 +74,38 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IngestStream(self, request, context):
+        """IngestStream accepts one item or an array of items for the ingest key's stream
+        (stream ingest dialect). It answers 202 (initial metadata x-http-code) once the
+        request is durably stored; matcher workers process it afterwards. Metadata:
+        authorization (Bearer ik_…), idempotency-key, x-item-key, x-stream.
+
+        Errors:
+        INVALID_ARGUMENT: INVALID_PAYLOAD (not an object or array, an item that is not an
+        object, an item without the X-Item-Key field, an over-long Idempotency-Key).
+        UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired key).
+        NOT_FOUND: STREAM_NOT_FOUND (X-Stream or ?stream= names another stream).
+        RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
+        ABORTED: IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being accepted).
+        FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (same key, different body; HTTP 422).
+        UNAVAILABLE: the store could not be reached; safe to retry with the same key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIngestRequestStatus(self, request, context):
+        """GetIngestRequestStatus returns an accepted request's processing status and the
+        outcome of each item. Authenticated with the key of the request's stream.
+
+        Errors:
+        UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
+        NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -71,6 +113,16 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.PushEndpoint,
                     request_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushEndpointRequest.FromString,
                     response_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushEndpointResponse.SerializeToString,
+            ),
+            'IngestStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.IngestStream,
+                    request_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.IngestStreamRequest.FromString,
+                    response_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.IngestStreamResponse.SerializeToString,
+            ),
+            'GetIngestRequestStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIngestRequestStatus,
+                    request_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusRequest.FromString,
+                    response_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -102,6 +154,60 @@ class IngestService:
             '/inlet.ingest.v1.IngestService/PushEndpoint',
             inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushEndpointRequest.SerializeToString,
             inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.ingest.v1.IngestService/IngestStream',
+            inlet_dot_ingest_dot_v1_dot_ingest__pb2.IngestStreamRequest.SerializeToString,
+            inlet_dot_ingest_dot_v1_dot_ingest__pb2.IngestStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIngestRequestStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.ingest.v1.IngestService/GetIngestRequestStatus',
+            inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusRequest.SerializeToString,
+            inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

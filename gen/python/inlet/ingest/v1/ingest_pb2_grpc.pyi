@@ -47,6 +47,30 @@ class IngestServiceStub:
       RESOURCE_EXHAUSTED: body over 100 KB.
       UNAVAILABLE: the store could not be reached; safe to retry.
     """
+    IngestStream: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.IngestStreamRequest, _ingest_pb2.IngestStreamResponse]
+    """IngestStream accepts one item or an array of items for the ingest key's stream
+    (stream ingest dialect). It answers 202 (initial metadata x-http-code) once the
+    request is durably stored; matcher workers process it afterwards. Metadata:
+    authorization (Bearer ik_…), idempotency-key, x-item-key, x-stream.
+
+    Errors:
+      INVALID_ARGUMENT: INVALID_PAYLOAD (not an object or array, an item that is not an
+        object, an item without the X-Item-Key field, an over-long Idempotency-Key).
+      UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired key).
+      NOT_FOUND: STREAM_NOT_FOUND (X-Stream or ?stream= names another stream).
+      RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
+      ABORTED: IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being accepted).
+      FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (same key, different body; HTTP 422).
+      UNAVAILABLE: the store could not be reached; safe to retry with the same key.
+    """
+    GetIngestRequestStatus: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.GetIngestRequestStatusRequest, _ingest_pb2.GetIngestRequestStatusResponse]
+    """GetIngestRequestStatus returns an accepted request's processing status and the
+    outcome of each item. Authenticated with the key of the request's stream.
+
+    Errors:
+      UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
+      NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
+    """
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -66,6 +90,30 @@ class IngestServiceAsyncStub(IngestServiceStub):
       NOT_FOUND: unknown or disabled token.
       RESOURCE_EXHAUSTED: body over 100 KB.
       UNAVAILABLE: the store could not be reached; safe to retry.
+    """
+    IngestStream: _aio.UnaryUnaryMultiCallable[_ingest_pb2.IngestStreamRequest, _ingest_pb2.IngestStreamResponse]  # type: ignore[assignment]
+    """IngestStream accepts one item or an array of items for the ingest key's stream
+    (stream ingest dialect). It answers 202 (initial metadata x-http-code) once the
+    request is durably stored; matcher workers process it afterwards. Metadata:
+    authorization (Bearer ik_…), idempotency-key, x-item-key, x-stream.
+
+    Errors:
+      INVALID_ARGUMENT: INVALID_PAYLOAD (not an object or array, an item that is not an
+        object, an item without the X-Item-Key field, an over-long Idempotency-Key).
+      UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired key).
+      NOT_FOUND: STREAM_NOT_FOUND (X-Stream or ?stream= names another stream).
+      RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
+      ABORTED: IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being accepted).
+      FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (same key, different body; HTTP 422).
+      UNAVAILABLE: the store could not be reached; safe to retry with the same key.
+    """
+    GetIngestRequestStatus: _aio.UnaryUnaryMultiCallable[_ingest_pb2.GetIngestRequestStatusRequest, _ingest_pb2.GetIngestRequestStatusResponse]  # type: ignore[assignment]
+    """GetIngestRequestStatus returns an accepted request's processing status and the
+    outcome of each item. Authenticated with the key of the request's stream.
+
+    Errors:
+      UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
+      NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
     """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -89,6 +137,42 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
           NOT_FOUND: unknown or disabled token.
           RESOURCE_EXHAUSTED: body over 100 KB.
           UNAVAILABLE: the store could not be reached; safe to retry.
+        """
+
+    @_abc_1.abstractmethod
+    def IngestStream(
+        self,
+        request: _ingest_pb2.IngestStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.IngestStreamResponse, _abc.Awaitable[_ingest_pb2.IngestStreamResponse]]:
+        """IngestStream accepts one item or an array of items for the ingest key's stream
+        (stream ingest dialect). It answers 202 (initial metadata x-http-code) once the
+        request is durably stored; matcher workers process it afterwards. Metadata:
+        authorization (Bearer ik_…), idempotency-key, x-item-key, x-stream.
+
+        Errors:
+          INVALID_ARGUMENT: INVALID_PAYLOAD (not an object or array, an item that is not an
+            object, an item without the X-Item-Key field, an over-long Idempotency-Key).
+          UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired key).
+          NOT_FOUND: STREAM_NOT_FOUND (X-Stream or ?stream= names another stream).
+          RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
+          ABORTED: IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being accepted).
+          FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (same key, different body; HTTP 422).
+          UNAVAILABLE: the store could not be reached; safe to retry with the same key.
+        """
+
+    @_abc_1.abstractmethod
+    def GetIngestRequestStatus(
+        self,
+        request: _ingest_pb2.GetIngestRequestStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.GetIngestRequestStatusResponse, _abc.Awaitable[_ingest_pb2.GetIngestRequestStatusResponse]]:
+        """GetIngestRequestStatus returns an accepted request's processing status and the
+        outcome of each item. Authenticated with the key of the request's stream.
+
+        Errors:
+          UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
+          NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
         """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
+from inlet.ingest.v1 import ingest_pb2 as _ingest_pb2
 from inlet.type.v1 import entity_pb2 as _entity_pb2
 from inlet.type.v1 import result_pb2 as _result_pb2
 import builtins as _builtins
@@ -20,6 +21,462 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class RateLimitState(_message.Message):
+    """RateLimitState is a key's rate-limit window; also a google.rpc.Status detail of
+    RATE_LIMITED.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    RESET_SECONDS_FIELD_NUMBER: _builtins.int
+    WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """Requests allowed per window."""
+    remaining: _builtins.int
+    """Requests left in this window."""
+    reset_seconds: _builtins.int
+    """Seconds until the window resets."""
+    window_seconds: _builtins.int
+    """Window length in seconds."""
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+        remaining: _builtins.int = ...,
+        reset_seconds: _builtins.int = ...,
+        window_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "remaining", b"remaining", "reset_seconds", b"reset_seconds", "window_seconds", b"window_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RateLimitState: _TypeAlias = RateLimitState  # noqa: Y015
+
+@_typing.final
+class AcceptStreamRequestRequest(_message.Message):
+    """AcceptStreamRequestRequest is one POST /api/ingest, already checked by the matcher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INGEST_KEY_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    ITEM_KEY_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    SINGLE_FIELD_NUMBER: _builtins.int
+    REJECTION_FIELD_NUMBER: _builtins.int
+    REJECTION_REASON_FIELD_NUMBER: _builtins.int
+    ingest_key: _builtins.str
+    """The whole ingest key (ik_live_<id>_<secret>)."""
+    stream: _builtins.str
+    """Stream named by the caller (X-Stream or ?stream=); empty when not named."""
+    idempotency_key: _builtins.str
+    """Idempotency-Key, or empty."""
+    item_key: _builtins.str
+    """X-Item-Key, or empty."""
+    single: _builtins.bool
+    """Whether the body was a single object rather than an array."""
+    rejection: _builtins.str
+    """When set, the body was refused (by the matcher or the edge) with this message."""
+    rejection_reason: _builtins.str
+    """The rejection's code: INVALID_PAYLOAD (default) or PAYLOAD_TOO_LARGE."""
+    @_builtins.property
+    def items(self) -> _struct_pb2.ListValue:
+        """The items (a single object arrives as a list of one)."""
+
+    def __init__(
+        self,
+        *,
+        ingest_key: _builtins.str = ...,
+        stream: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        item_key: _builtins.str = ...,
+        items: _struct_pb2.ListValue | None = ...,
+        single: _builtins.bool = ...,
+        rejection: _builtins.str = ...,
+        rejection_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "ingest_key", b"ingest_key", "item_key", b"item_key", "items", b"items", "rejection", b"rejection", "rejection_reason", b"rejection_reason", "single", b"single", "stream", b"stream"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptStreamRequestRequest: _TypeAlias = AcceptStreamRequestRequest  # noqa: Y015
+
+@_typing.final
+class AcceptStreamRequestResponse(_message.Message):
+    """AcceptStreamRequestResponse is the stored request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
+    ITEMS_RECEIVED_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Request id (req_…)."""
+    stream: _builtins.str
+    """The stream's name."""
+    items_received: _builtins.int
+    """Number of items."""
+    replayed: _builtins.bool
+    """True when this answers a repeat of an earlier Idempotency-Key."""
+    @_builtins.property
+    def rate_limit(self) -> Global___RateLimitState:
+        """The key's rate-limit window after this request."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        stream: _builtins.str = ...,
+        items_received: _builtins.int = ...,
+        replayed: _builtins.bool = ...,
+        rate_limit: Global___RateLimitState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items_received", b"items_received", "rate_limit", b"rate_limit", "replayed", b"replayed", "request_id", b"request_id", "stream", b"stream"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptStreamRequestResponse: _TypeAlias = AcceptStreamRequestResponse  # noqa: Y015
+
+@_typing.final
+class GetStreamRequestStatusRequest(_message.Message):
+    """GetStreamRequestStatusRequest names a request and carries the key that may read it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INGEST_KEY_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ingest_key: _builtins.str
+    """The whole ingest key."""
+    request_id: _builtins.str
+    """Request id."""
+    def __init__(
+        self,
+        *,
+        ingest_key: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingest_key", b"ingest_key", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStreamRequestStatusRequest: _TypeAlias = GetStreamRequestStatusRequest  # noqa: Y015
+
+@_typing.final
+class GetStreamRequestStatusResponse(_message.Message):
+    """GetStreamRequestStatusResponse is the request's status."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def status(self) -> _ingest_pb2.IngestRequestStatus:
+        """Status and item outcomes."""
+
+    def __init__(
+        self,
+        *,
+        status: _ingest_pb2.IngestRequestStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStreamRequestStatusResponse: _TypeAlias = GetStreamRequestStatusResponse  # noqa: Y015
+
+@_typing.final
+class ClaimStreamRequestRequest(_message.Message):
+    """ClaimStreamRequestRequest asks for work."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKER_FIELD_NUMBER: _builtins.int
+    LEASE_SECONDS_FIELD_NUMBER: _builtins.int
+    worker: _builtins.str
+    """Worker name, for logs."""
+    lease_seconds: _builtins.int
+    """How long the claim lasts unless renewed."""
+    def __init__(
+        self,
+        *,
+        worker: _builtins.str = ...,
+        lease_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_seconds", b"lease_seconds", "worker", b"worker"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimStreamRequestRequest: _TypeAlias = ClaimStreamRequestRequest  # noqa: Y015
+
+@_typing.final
+class ClaimStreamRequestResponse(_message.Message):
+    """ClaimStreamRequestResponse is a leased request with what is needed to plan it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ReferenceTypeIdsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CLAIMED_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
+    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
+    DEFAULT_REGION_FIELD_NUMBER: _builtins.int
+    ENTITY_TYPE_FIELD_NUMBER: _builtins.int
+    ITEM_KEY_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    DONE_INDICES_FIELD_NUMBER: _builtins.int
+    SINGLE_FIELD_NUMBER: _builtins.int
+    REFERENCE_TYPE_IDS_FIELD_NUMBER: _builtins.int
+    claimed: _builtins.bool
+    """False when nothing is waiting."""
+    request_id: _builtins.str
+    """Request id."""
+    lease_token: _builtins.str
+    """Proof of the lease, passed back with every write."""
+    workspace_id: _builtins.str
+    """Workspace id."""
+    default_region: _builtins.str
+    """ISO 3166 region for phone numbers without a country code."""
+    item_key: _builtins.str
+    """X-Item-Key of the request, or empty."""
+    single: _builtins.bool
+    """Whether the body was a single object."""
+    @_builtins.property
+    def entity_type(self) -> _entity_pb2.EntityType:
+        """The stream's entity type."""
+
+    @_builtins.property
+    def items(self) -> _struct_pb2.ListValue:
+        """The items."""
+
+    @_builtins.property
+    def done_indices(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Indices that already have an outcome (from an earlier, interrupted claim)."""
+
+    @_builtins.property
+    def reference_type_ids(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Reference-field slug → id of the entity type it references."""
+
+    def __init__(
+        self,
+        *,
+        claimed: _builtins.bool = ...,
+        request_id: _builtins.str = ...,
+        lease_token: _builtins.str = ...,
+        workspace_id: _builtins.str = ...,
+        default_region: _builtins.str = ...,
+        entity_type: _entity_pb2.EntityType | None = ...,
+        item_key: _builtins.str = ...,
+        items: _struct_pb2.ListValue | None = ...,
+        done_indices: _abc.Iterable[_builtins.int] | None = ...,
+        single: _builtins.bool = ...,
+        reference_type_ids: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "items", b"items"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "reference_type_ids", b"reference_type_ids", "request_id", b"request_id", "single", b"single", "workspace_id", b"workspace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimStreamRequestResponse: _TypeAlias = ClaimStreamRequestResponse  # noqa: Y015
+
+@_typing.final
+class StreamItem(_message.Message):
+    """StreamItem is one planned item, or why it cannot be applied."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    RECORD_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    SUPERSEDED_BY_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """Position in the request."""
+    superseded_by: _builtins.int
+    """A later item with the same X-Item-Key value wins over this one."""
+    @_builtins.property
+    def record(self) -> Global___PlannedRecord:
+        """The planned record (unset when error or superseded_by is set)."""
+
+    @_builtins.property
+    def error(self) -> _struct_pb2.Struct:
+        """Why planning failed: {code, message, fields:[{field, code, message}]}."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        record: Global___PlannedRecord | None = ...,
+        error: _struct_pb2.Struct | None = ...,
+        superseded_by: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by", "error", b"error", "record", b"record", "superseded_by", b"superseded_by"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by", "error", b"error", "index", b"index", "record", b"record", "superseded_by", b"superseded_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__superseded_by: _TypeAlias = _typing.Literal["superseded_by"]  # noqa: Y015
+    _WhichOneofArgType__superseded_by: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__superseded_by) -> _WhichOneofReturnType__superseded_by | None: ...
+
+Global___StreamItem: _TypeAlias = StreamItem  # noqa: Y015
+
+@_typing.final
+class ApplyStreamItemsRequest(_message.Message):
+    """ApplyStreamItemsRequest is one chunk of a claimed request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
+    LEASE_SECONDS_FIELD_NUMBER: _builtins.int
+    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    FINISH_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Request id."""
+    lease_token: _builtins.str
+    """The lease token from the claim."""
+    lease_seconds: _builtins.int
+    """Lease extension from now."""
+    workspace_id: _builtins.str
+    """Workspace id."""
+    finish: _builtins.bool
+    """This is the last chunk: also finish the request (as FinishStreamRequest) in the
+    same transaction.
+    """
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___StreamItem]:
+        """The items of this chunk."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        lease_token: _builtins.str = ...,
+        lease_seconds: _builtins.int = ...,
+        workspace_id: _builtins.str = ...,
+        items: _abc.Iterable[Global___StreamItem] | None = ...,
+        finish: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "items", b"items", "lease_seconds", b"lease_seconds", "lease_token", b"lease_token", "request_id", b"request_id", "workspace_id", b"workspace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyStreamItemsRequest: _TypeAlias = ApplyStreamItemsRequest  # noqa: Y015
+
+@_typing.final
+class ApplyStreamItemsResponse(_message.Message):
+    """ApplyStreamItemsResponse is the outcome of each item of the chunk."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOMES_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """With finish: completed or failed."""
+    @_builtins.property
+    def outcomes(self) -> _containers.RepeatedCompositeFieldContainer[_ingest_pb2.IngestItemOutcome]:
+        """Outcomes in the chunk's order."""
+
+    def __init__(
+        self,
+        *,
+        outcomes: _abc.Iterable[_ingest_pb2.IngestItemOutcome] | None = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcomes", b"outcomes", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyStreamItemsResponse: _TypeAlias = ApplyStreamItemsResponse  # noqa: Y015
+
+@_typing.final
+class FinishStreamRequestRequest(_message.Message):
+    """FinishStreamRequestRequest ends a claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Request id."""
+    lease_token: _builtins.str
+    """The lease token from the claim."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        lease_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_token", b"lease_token", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishStreamRequestRequest: _TypeAlias = FinishStreamRequestRequest  # noqa: Y015
+
+@_typing.final
+class FinishStreamRequestResponse(_message.Message):
+    """FinishStreamRequestResponse is the final status."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """completed or failed."""
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishStreamRequestResponse: _TypeAlias = FinishStreamRequestResponse  # noqa: Y015
 
 @_typing.final
 class ResolveEndpointRequest(_message.Message):

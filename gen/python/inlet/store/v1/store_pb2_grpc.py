@@ -50,6 +50,31 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityResponse.FromString,
                 _registered_method=True)
+        self.AcceptStreamRequest = channel.unary_unary(
+                '/inlet.store.v1.StoreService/AcceptStreamRequest',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestResponse.FromString,
+                _registered_method=True)
+        self.GetStreamRequestStatus = channel.unary_unary(
+                '/inlet.store.v1.StoreService/GetStreamRequestStatus',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusResponse.FromString,
+                _registered_method=True)
+        self.ClaimStreamRequest = channel.unary_unary(
+                '/inlet.store.v1.StoreService/ClaimStreamRequest',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.FromString,
+                _registered_method=True)
+        self.ApplyStreamItems = channel.unary_unary(
+                '/inlet.store.v1.StoreService/ApplyStreamItems',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamItemsRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamItemsResponse.FromString,
+                _registered_method=True)
+        self.FinishStreamRequest = channel.unary_unary(
+                '/inlet.store.v1.StoreService/FinishStreamRequest',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.FromString,
+                _registered_method=True)
 
 
 class StoreServiceServicer:
@@ -87,6 +112,61 @@ class StoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcceptStreamRequest(self, request, context):
+        """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
+        Idempotency-Key, and stores the request in the inbox; it answers only after the
+        commit. A rejection found by the matcher is logged against the key and raised.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (STREAM_NOT_FOUND),
+        INVALID_ARGUMENT (INVALID_PAYLOAD), RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo
+        and RateLimitState details), ABORTED (IDEMPOTENCY_KEY_IN_USE),
+        FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStreamRequestStatus(self, request, context):
+        """GetStreamRequestStatus returns an inbox request and its item outcomes.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimStreamRequest(self, request, context):
+        """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
+        with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+
+        Errors: none besides UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyStreamItems(self, request, context):
+        """ApplyStreamItems upserts planned items and records every item's outcome in one
+        transaction, each item in its own savepoint, and extends the lease (or, with
+        finish, ends the request in that same transaction).
+
+        Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has
+        the request; nothing was written).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishStreamRequest(self, request, context):
+        """FinishStreamRequest marks a fully processed request completed (or failed when no
+        item succeeded) and releases the lease.
+
+        Errors: FAILED_PRECONDITION (LEASE_LOST).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -104,6 +184,31 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.RecordActivity,
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityResponse.SerializeToString,
+            ),
+            'AcceptStreamRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptStreamRequest,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestResponse.SerializeToString,
+            ),
+            'GetStreamRequestStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStreamRequestStatus,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusResponse.SerializeToString,
+            ),
+            'ClaimStreamRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimStreamRequest,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.SerializeToString,
+            ),
+            'ApplyStreamItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyStreamItems,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamItemsRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamItemsResponse.SerializeToString,
+            ),
+            'FinishStreamRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishStreamRequest,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -188,6 +293,141 @@ class StoreService:
             '/inlet.store.v1.StoreService/RecordActivity',
             inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityRequest.SerializeToString,
             inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptStreamRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/AcceptStreamRequest',
+            inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStreamRequestStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/GetStreamRequestStatus',
+            inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimStreamRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/ClaimStreamRequest',
+            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyStreamItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/ApplyStreamItems',
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamItemsRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishStreamRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/FinishStreamRequest',
+            inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,

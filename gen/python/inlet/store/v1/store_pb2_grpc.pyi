@@ -52,6 +52,41 @@ class StoreServiceStub:
 
     Errors: NOT_FOUND (unknown endpoint).
     """
+    AcceptStreamRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptStreamRequestRequest, _store_pb2.AcceptStreamRequestResponse]
+    """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
+    Idempotency-Key, and stores the request in the inbox; it answers only after the
+    commit. A rejection found by the matcher is logged against the key and raised.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (STREAM_NOT_FOUND),
+    INVALID_ARGUMENT (INVALID_PAYLOAD), RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo
+    and RateLimitState details), ABORTED (IDEMPOTENCY_KEY_IN_USE),
+    FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+    """
+    GetStreamRequestStatus: _grpc.UnaryUnaryMultiCallable[_store_pb2.GetStreamRequestStatusRequest, _store_pb2.GetStreamRequestStatusResponse]
+    """GetStreamRequestStatus returns an inbox request and its item outcomes.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+    """
+    ClaimStreamRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestRequest, _store_pb2.ClaimStreamRequestResponse]
+    """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
+    with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+
+    Errors: none besides UNAVAILABLE.
+    """
+    ApplyStreamItems: _grpc.UnaryUnaryMultiCallable[_store_pb2.ApplyStreamItemsRequest, _store_pb2.ApplyStreamItemsResponse]
+    """ApplyStreamItems upserts planned items and records every item's outcome in one
+    transaction, each item in its own savepoint, and extends the lease (or, with
+    finish, ends the request in that same transaction).
+
+    Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has
+    the request; nothing was written).
+    """
+    FinishStreamRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.FinishStreamRequestRequest, _store_pb2.FinishStreamRequestResponse]
+    """FinishStreamRequest marks a fully processed request completed (or failed when no
+    item succeeded) and releases the lease.
+
+    Errors: FAILED_PRECONDITION (LEASE_LOST).
+    """
 
 @_typing.type_check_only
 class StoreServiceAsyncStub(StoreServiceStub):
@@ -76,6 +111,41 @@ class StoreServiceAsyncStub(StoreServiceStub):
     """RecordActivity logs a request that failed before or during ApplyPlan.
 
     Errors: NOT_FOUND (unknown endpoint).
+    """
+    AcceptStreamRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptStreamRequestRequest, _store_pb2.AcceptStreamRequestResponse]  # type: ignore[assignment]
+    """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
+    Idempotency-Key, and stores the request in the inbox; it answers only after the
+    commit. A rejection found by the matcher is logged against the key and raised.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (STREAM_NOT_FOUND),
+    INVALID_ARGUMENT (INVALID_PAYLOAD), RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo
+    and RateLimitState details), ABORTED (IDEMPOTENCY_KEY_IN_USE),
+    FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+    """
+    GetStreamRequestStatus: _aio.UnaryUnaryMultiCallable[_store_pb2.GetStreamRequestStatusRequest, _store_pb2.GetStreamRequestStatusResponse]  # type: ignore[assignment]
+    """GetStreamRequestStatus returns an inbox request and its item outcomes.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+    """
+    ClaimStreamRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestRequest, _store_pb2.ClaimStreamRequestResponse]  # type: ignore[assignment]
+    """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
+    with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+
+    Errors: none besides UNAVAILABLE.
+    """
+    ApplyStreamItems: _aio.UnaryUnaryMultiCallable[_store_pb2.ApplyStreamItemsRequest, _store_pb2.ApplyStreamItemsResponse]  # type: ignore[assignment]
+    """ApplyStreamItems upserts planned items and records every item's outcome in one
+    transaction, each item in its own savepoint, and extends the lease (or, with
+    finish, ends the request in that same transaction).
+
+    Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has
+    the request; nothing was written).
+    """
+    FinishStreamRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.FinishStreamRequestRequest, _store_pb2.FinishStreamRequestResponse]  # type: ignore[assignment]
+    """FinishStreamRequest marks a fully processed request completed (or failed when no
+    item succeeded) and releases the lease.
+
+    Errors: FAILED_PRECONDITION (LEASE_LOST).
     """
 
 class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -116,6 +186,71 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         """RecordActivity logs a request that failed before or during ApplyPlan.
 
         Errors: NOT_FOUND (unknown endpoint).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptStreamRequest(
+        self,
+        request: _store_pb2.AcceptStreamRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.AcceptStreamRequestResponse, _abc.Awaitable[_store_pb2.AcceptStreamRequestResponse]]:
+        """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
+        Idempotency-Key, and stores the request in the inbox; it answers only after the
+        commit. A rejection found by the matcher is logged against the key and raised.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (STREAM_NOT_FOUND),
+        INVALID_ARGUMENT (INVALID_PAYLOAD), RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo
+        and RateLimitState details), ABORTED (IDEMPOTENCY_KEY_IN_USE),
+        FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+        """
+
+    @_abc_1.abstractmethod
+    def GetStreamRequestStatus(
+        self,
+        request: _store_pb2.GetStreamRequestStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.GetStreamRequestStatusResponse, _abc.Awaitable[_store_pb2.GetStreamRequestStatusResponse]]:
+        """GetStreamRequestStatus returns an inbox request and its item outcomes.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+        """
+
+    @_abc_1.abstractmethod
+    def ClaimStreamRequest(
+        self,
+        request: _store_pb2.ClaimStreamRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.ClaimStreamRequestResponse, _abc.Awaitable[_store_pb2.ClaimStreamRequestResponse]]:
+        """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
+        with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+
+        Errors: none besides UNAVAILABLE.
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyStreamItems(
+        self,
+        request: _store_pb2.ApplyStreamItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.ApplyStreamItemsResponse, _abc.Awaitable[_store_pb2.ApplyStreamItemsResponse]]:
+        """ApplyStreamItems upserts planned items and records every item's outcome in one
+        transaction, each item in its own savepoint, and extends the lease (or, with
+        finish, ends the request in that same transaction).
+
+        Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has
+        the request; nothing was written).
+        """
+
+    @_abc_1.abstractmethod
+    def FinishStreamRequest(
+        self,
+        request: _store_pb2.FinishStreamRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.FinishStreamRequestResponse, _abc.Awaitable[_store_pb2.FinishStreamRequestResponse]]:
+        """FinishStreamRequest marks a fully processed request completed (or failed when no
+        item succeeded) and releases the lease.
+
+        Errors: FAILED_PRECONDITION (LEASE_LOST).
         """
 
 def add_StoreServiceServicer_to_server(servicer: StoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

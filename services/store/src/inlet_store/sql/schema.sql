@@ -78,3 +78,237 @@ CREATE TABLE activity_entries (
 );
 
 CREATE INDEX activity_entries_endpoint_idx ON activity_entries (endpoint_id, id DESC);
+
+-- issue 5: outbox and webhooks
+
+-- Written in the same transaction as the change it describes; the relay publishes a
+-- row to the notifier and then deletes it (at least once: the id is the event's stable
+-- id, and the notifier ignores an id it has seen).
+CREATE TABLE outbox_events (
+    id           text PRIMARY KEY DEFAULT 'msg_' || replace(gen_random_uuid()::text, '-', ''),
+    seq          bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+    workspace_id uuid NOT NULL,
+    type         text NOT NULL,
+    data         jsonb NOT NULL,
+    occur_time   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE webhook_endpoints (
+    id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    workspace_id          uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    url                   text NOT NULL,
+    description           text NOT NULL DEFAULT '',
+    -- Empty arrays mean "every": every event type, every entity type, every source.
+    event_types           text[] NOT NULL DEFAULT '{}',
+    entity_type_ids       text[] NOT NULL DEFAULT '{}',
+    source_ids            text[] NOT NULL DEFAULT '{}',
+    enabled               boolean NOT NULL DEFAULT true,
+    disabled_reason       text NOT NULL DEFAULT '',
+    -- HMAC needs the key itself, so signing secrets cannot be stored hashed.
+    secret                text NOT NULL,
+    previous_secret       text,
+    previous_secret_until timestamptz,
+    failing_since         timestamptz,
+    create_time           timestamptz NOT NULL DEFAULT now(),
+    update_time           timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX webhook_endpoints_workspace_idx ON webhook_endpoints (workspace_id, create_time);
+
+CREATE TABLE webhook_events (
+    id           text PRIMARY KEY,
+    workspace_id uuid NOT NULL,
+    type         text NOT NULL,
+    occur_time   timestamptz NOT NULL,
+    data         jsonb NOT NULL,
+    receive_time timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE webhook_deliveries (
+    id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    event_id          text NOT NULL REFERENCES webhook_events (id) ON DELETE CASCADE,
+    endpoint_id       uuid NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    status            text NOT NULL DEFAULT 'pending'
+                          CHECK (status IN ('pending', 'succeeded', 'failed')),
+    -- Attempts in the current round (a replay or recover starts a new round).
+    attempt_count     integer NOT NULL DEFAULT 0,
+    next_attempt_time timestamptz NOT NULL DEFAULT now(),
+    lease_owner       text,
+    lease_until       timestamptz,
+    last_status_code  integer,
+    create_time       timestamptz NOT NULL DEFAULT now(),
+    update_time       timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (event_id, endpoint_id)
+);
+
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (endpoint_id, next_attempt_time)
+    WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, create_time DESC);
+-- Deliveries being attempted now: the per-endpoint concurrency cap counts these.
+CREATE INDEX webhook_deliveries_leased_idx ON webhook_deliveries (endpoint_id, lease_until)
+    WHERE lease_until IS NOT NULL;
+
+CREATE TABLE webhook_attempts (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    delivery_id      uuid NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+    worker           text NOT NULL,
+    start_time       timestamptz NOT NULL,
+    end_time         timestamptz NOT NULL,
+    -- NULL when no HTTP answer came (timeout, refused, guard).
+    status_code      integer,
+    error            text NOT NULL DEFAULT '',
+    response_snippet text NOT NULL DEFAULT '',
+    latency_ms       integer NOT NULL
+);
+
+CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, id);
+
+-- What an operator should know: exhausted deliveries, endpoints disabled and why.
+CREATE TABLE webhook_operational_events (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workspace_id uuid NOT NULL,
+    endpoint_id  uuid NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    type         text NOT NULL,
+    message      text NOT NULL,
+    create_time  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX webhook_operational_events_endpoint_idx
+    ON webhook_operational_events (endpoint_id, id DESC);
+
+-- issue 6: stream ingest (streams, ingest keys, inbox, idempotency, rate limits, connector log)
+
+CREATE TABLE streams (
+    id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    workspace_id   uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    slug           text NOT NULL,
+    display_name   text NOT NULL,
+    entity_type_id uuid NOT NULL REFERENCES entity_types (id),
+    default_region text NOT NULL DEFAULT '',
+    create_time    timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (workspace_id, slug)
+);
+
+-- A key is shown once as ik_<mode>_<id>_<secret>; only SHA-256(secret) is kept. The id is
+-- the lookup, the hash is compared in constant time.
+CREATE TABLE ingest_keys (
+    id                  text PRIMARY KEY,
+    stream_id           uuid NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    mode                text NOT NULL CHECK (mode IN ('live', 'test')),
+    display_name        text NOT NULL DEFAULT '',
+    secret_hash         bytea NOT NULL,
+    rate_limit          integer NOT NULL DEFAULT 6000 CHECK (rate_limit >= 0),
+    rate_window_seconds integer NOT NULL DEFAULT 60 CHECK (rate_window_seconds > 0),
+    create_time         timestamptz NOT NULL DEFAULT now(),
+    expire_time         timestamptz,
+    revoke_time         timestamptz
+);
+
+CREATE INDEX ingest_keys_stream_idx ON ingest_keys (stream_id, create_time);
+
+-- Fixed-window counters: one row per key and window, incremented atomically.
+CREATE TABLE ingest_key_windows (
+    key_id       text NOT NULL REFERENCES ingest_keys (id) ON DELETE CASCADE,
+    window_start timestamptz NOT NULL,
+    hits         integer NOT NULL,
+    PRIMARY KEY (key_id, window_start)
+);
+
+-- The inbox: an accepted request waits here until a matcher worker claims it
+-- (FOR UPDATE SKIP LOCKED) under a lease; an expired lease makes it claimable again.
+CREATE TABLE stream_requests (
+    id                text PRIMARY KEY,
+    stream_id         uuid NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    key_id            text NOT NULL REFERENCES ingest_keys (id) ON DELETE CASCADE,
+    item_key          text NOT NULL DEFAULT '',
+    items             jsonb NOT NULL,
+    items_received    integer NOT NULL,
+    single            boolean NOT NULL DEFAULT false,
+    status            text NOT NULL DEFAULT 'queued'
+                          CHECK (status IN ('queued', 'processing', 'completed', 'failed')),
+    attempts          integer NOT NULL DEFAULT 0,
+    lease_token       uuid,
+    lease_expire_time timestamptz,
+    items_failed      integer NOT NULL DEFAULT 0,
+    create_time       timestamptz NOT NULL DEFAULT now(),
+    start_time        timestamptz,
+    finish_time       timestamptz
+);
+
+CREATE INDEX stream_requests_pending_idx ON stream_requests (create_time)
+    WHERE status IN ('queued', 'processing');
+CREATE INDEX stream_requests_stream_idx ON stream_requests (stream_id, create_time DESC);
+
+-- One row per processed item, written in the same transaction as the item's upsert: the
+-- primary key is what makes a retried (re-claimed) item apply exactly once.
+CREATE TABLE stream_request_items (
+    request_id    text NOT NULL REFERENCES stream_requests (id) ON DELETE CASCADE,
+    item_index    integer NOT NULL,
+    record_id     uuid,
+    action        text NOT NULL CHECK (action IN ('created', 'updated', 'superseded', 'failed')),
+    matched_on    text[] NOT NULL DEFAULT '{}',
+    error         jsonb,
+    superseded_by integer,
+    PRIMARY KEY (request_id, item_index)
+);
+
+-- Idempotency-Key per stream: the unique key makes two identical racing requests one.
+CREATE TABLE stream_idempotency_keys (
+    stream_id       uuid NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    idempotency_key text NOT NULL,
+    body_hash       bytea NOT NULL,
+    request_id      text NOT NULL,
+    state           text NOT NULL DEFAULT 'accepting' CHECK (state IN ('accepting', 'accepted')),
+    items_received  integer NOT NULL DEFAULT 0,
+    create_time     timestamptz NOT NULL DEFAULT now(),
+    expire_time     timestamptz NOT NULL,
+    PRIMARY KEY (stream_id, idempotency_key)
+);
+
+CREATE INDEX stream_idempotency_keys_expire_idx ON stream_idempotency_keys (expire_time);
+
+-- Every request that names a valid key, whatever its outcome; accepted ones take their
+-- live status from stream_requests.
+CREATE TABLE connector_log_entries (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_id      uuid NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    key_id         text NOT NULL,
+    request_id     text NOT NULL,
+    outcome        text NOT NULL CHECK (outcome IN ('accepted', 'replayed', 'rejected')),
+    status_code    integer NOT NULL,
+    items_received integer NOT NULL DEFAULT 0,
+    error          jsonb,
+    create_time    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX connector_log_entries_stream_idx ON connector_log_entries (stream_id, id DESC);
+
+-- issue 4: admin API (admin tokens, endpoint token rotation)
+
+-- Admin tokens: one workspace each, 256-bit random, stored as SHA-256 (like endpoint
+-- tokens) so the clear token exists only in the answer that created it.
+CREATE TABLE admin_tokens (
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    token_hash   bytea NOT NULL UNIQUE,
+    create_time  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Token rotation: the previous token may keep working for a grace period.
+ALTER TABLE ingest_endpoints
+    ADD COLUMN previous_token_hash bytea,
+    ADD COLUMN previous_token_expire_time timestamptz;
+
+CREATE UNIQUE INDEX ingest_endpoints_previous_token_idx
+    ON ingest_endpoints (previous_token_hash) WHERE previous_token_hash IS NOT NULL;
+
+-- Requests that came in on a previous token during its grace period; the activity log
+-- marks its entries from these (the log is written later, by the plan's transaction).
+CREATE TABLE endpoint_grace_uses (
+    endpoint_id uuid NOT NULL REFERENCES ingest_endpoints (id) ON DELETE CASCADE,
+    request_id  text NOT NULL,
+    create_time timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (endpoint_id, request_id)
+);
+
+CREATE INDEX endpoints_workspace_idx ON ingest_endpoints (workspace_id, create_time DESC);

@@ -33,7 +33,7 @@ RETURNING id, enabled, create_time;
 
 -- name: endpoint_by_key
 SELECT e.id, e.workspace_id, e.display_name, t.slug AS entity_type, e.enabled,
-       e.default_region, e.create_time
+       e.default_region, e.create_time, e.previous_token_expire_time
   FROM ingest_endpoints e JOIN entity_types t ON t.id = e.entity_type_id
  WHERE e.workspace_id = %(workspace_id)s AND e.id::text = %(key)s;
 
@@ -52,3 +52,134 @@ SELECT id, request_id, status_code, outcome, create_time
 
 -- name: get_record
 SELECT id, entity_type_id, data FROM records WHERE id = %(id)s;
+
+-- name: insert_admin_token
+INSERT INTO admin_tokens (workspace_id, token_hash) VALUES (%(workspace_id)s, %(token_hash)s);
+
+-- name: admin_token_workspace
+SELECT t.workspace_id, w.slug
+  FROM admin_tokens t JOIN workspaces w ON w.id = t.workspace_id
+ WHERE t.token_hash = %(token_hash)s;
+
+-- name: list_entity_types
+SELECT id FROM entity_types
+ WHERE workspace_id = %(workspace_id)s AND slug > %(after)s
+ ORDER BY slug
+ LIMIT %(limit)s;
+
+-- name: lock_entity_type
+-- FOR UPDATE conflicts with the FOR KEY SHARE lock every record insert takes on its
+-- type, so once this returns no push can add a record of the type until commit.
+SELECT id FROM entity_types WHERE id = %(id)s FOR UPDATE;
+
+-- name: entity_type_usage
+SELECT (SELECT count(*) FROM records WHERE entity_type_id = %(id)s) AS records,
+       (SELECT count(*) FROM ingest_endpoints WHERE entity_type_id = %(id)s) AS endpoints,
+       (SELECT string_agg(t.slug || '.' || f.slug, ', ' ORDER BY t.slug, f.slug)
+          FROM fields f JOIN entity_types t ON t.id = f.entity_type_id
+         WHERE f.reference_entity_type_id = %(id)s AND f.entity_type_id <> %(id)s) AS referenced_by;
+
+-- name: delete_entity_type
+DELETE FROM entity_types WHERE id = %(id)s;
+
+-- name: next_field_position
+SELECT coalesce(max(position) + 1, 0) AS position FROM fields WHERE entity_type_id = %(id)s;
+
+-- name: update_field
+UPDATE fields
+   SET display_name = coalesce(%(display_name)s, display_name),
+       is_unique = coalesce(%(is_unique)s, is_unique),
+       is_required = coalesce(%(is_required)s, is_required)
+ WHERE entity_type_id = %(entity_type_id)s AND slug = %(slug)s;
+
+-- name: delete_field
+DELETE FROM fields WHERE entity_type_id = %(entity_type_id)s AND slug = %(slug)s;
+
+-- name: strip_field_values
+UPDATE records SET data = data - %(slug)s::text, update_time = now()
+ WHERE entity_type_id = %(entity_type_id)s AND data ? %(slug)s;
+
+-- name: delete_field_keys
+DELETE FROM record_keys WHERE entity_type_id = %(entity_type_id)s AND field_slug = %(slug)s;
+
+-- name: lock_records_for_backfill
+-- Writers of records wait while the key index of a field is rebuilt from the data, so
+-- the two cannot disagree at commit.
+LOCK TABLE records IN SHARE MODE;
+
+-- name: field_values
+SELECT id, data -> %(slug)s AS value
+  FROM records
+ WHERE entity_type_id = %(entity_type_id)s AND data ? %(slug)s AND data -> %(slug)s <> 'null'
+ ORDER BY create_time, id;
+
+-- name: list_endpoints
+SELECT e.id, e.workspace_id, e.display_name, t.slug AS entity_type, e.enabled,
+       e.default_region, e.create_time, e.previous_token_expire_time
+  FROM ingest_endpoints e JOIN entity_types t ON t.id = e.entity_type_id
+ WHERE e.workspace_id = %(workspace_id)s
+   AND (%(before_time)s::timestamptz IS NULL
+        OR (e.create_time, e.id) < (%(before_time)s::timestamptz, %(before_id)s::uuid))
+ ORDER BY e.create_time DESC, e.id DESC
+ LIMIT %(limit)s;
+
+-- name: rotate_endpoint_token
+UPDATE ingest_endpoints
+   SET previous_token_hash = CASE WHEN %(grace_seconds)s > 0 THEN token_hash END,
+       previous_token_expire_time =
+           CASE WHEN %(grace_seconds)s > 0
+                THEN now() + make_interval(secs => %(grace_seconds)s::float8) END,
+       token_hash = %(token_hash)s
+ WHERE id = %(id)s
+RETURNING previous_token_expire_time;
+
+-- name: endpoint_by_previous_token
+-- A rotated-out token inside its grace period: answers the endpoint's current hash so
+-- the ingest path resolves it exactly as it resolves the current token.
+SELECT id, token_hash FROM ingest_endpoints
+ WHERE previous_token_hash = %(token_hash)s AND previous_token_expire_time > now();
+
+-- name: insert_grace_use
+INSERT INTO endpoint_grace_uses (endpoint_id, request_id) VALUES (%(endpoint_id)s, %(request_id)s)
+ON CONFLICT DO NOTHING;
+
+-- name: delete_endpoint
+DELETE FROM ingest_endpoints WHERE id = %(id)s;
+
+-- name: list_activity_filtered
+SELECT a.id, a.request_id, a.status_code, a.outcome, a.create_time,
+       (g.request_id IS NOT NULL) AS previous_token
+  FROM activity_entries a
+  LEFT JOIN endpoint_grace_uses g ON g.endpoint_id = a.endpoint_id AND g.request_id = a.request_id
+ WHERE a.endpoint_id = %(endpoint_id)s AND a.id < %(before_id)s
+   AND (%(status_code)s = 0 OR a.status_code = %(status_code)s)
+   AND (NOT %(errors_only)s OR a.status_code >= 400)
+   AND (%(start_time)s::timestamptz IS NULL OR a.create_time >= %(start_time)s)
+   AND (%(end_time)s::timestamptz IS NULL OR a.create_time < %(end_time)s)
+ ORDER BY a.id DESC
+ LIMIT %(limit)s;
+
+-- name: record_in_type
+SELECT r.id, r.data, r.create_time, r.update_time
+  FROM records r
+ WHERE r.entity_type_id = %(entity_type_id)s AND r.id::text = %(id)s;
+
+-- name: list_records
+SELECT r.id, r.data, r.create_time, r.update_time
+  FROM records r
+ WHERE r.entity_type_id = %(entity_type_id)s
+   AND (%(before_time)s::timestamptz IS NULL
+        OR (r.create_time, r.id) < (%(before_time)s::timestamptz, %(before_id)s::uuid))
+ ORDER BY r.create_time DESC, r.id DESC
+ LIMIT %(limit)s;
+
+-- name: record_by_key
+SELECT r.id, r.data, r.create_time, r.update_time
+  FROM record_keys k JOIN records r ON r.id = k.record_id
+ WHERE k.workspace_id = %(workspace_id)s AND k.entity_type_id = %(entity_type_id)s
+   AND k.field_slug = %(slug)s AND k.value = %(value)s;
+
+-- name: insert_keys_bulk
+INSERT INTO record_keys (workspace_id, entity_type_id, field_slug, value, record_id)
+SELECT %(workspace_id)s, %(entity_type_id)s, %(slug)s, k.value, k.record_id
+  FROM unnest(%(values)s::text[], %(record_ids)s::uuid[]) AS k(value, record_id);

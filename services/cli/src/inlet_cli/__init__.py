@@ -1,0 +1,1 @@
+"""The `inlet` command: the admin API for people (tables) and scripts (--json)."""

@@ -1,0 +1,114 @@
+"""The admin API client: gRPC calls with the admin token, failures as one-line CliErrors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import google.rpc.error_details_pb2 as error_details_pb2
+import google.rpc.status_pb2 as status_pb2
+import grpc
+from google.protobuf import message
+
+from inlet.admin.v1 import admin_pb2_grpc
+from inlet_common.errors import STATUS_DETAILS_KEY, reason_of, unpack
+
+# Exit codes: what went wrong, for scripts.
+EXIT_FAILED = 1  # e.g. rows of an import failed
+EXIT_USAGE = 2  # bad flags or configuration
+EXIT_NOT_FOUND = 3
+EXIT_AUTH = 4  # missing, wrong or foreign admin token
+EXIT_REFUSED = 5  # invalid input, conflict, precondition
+EXIT_UNAVAILABLE = 6  # the service could not be reached or timed out
+
+_EXIT_BY_CODE = {
+    grpc.StatusCode.NOT_FOUND: EXIT_NOT_FOUND,
+    grpc.StatusCode.UNAUTHENTICATED: EXIT_AUTH,
+    grpc.StatusCode.PERMISSION_DENIED: EXIT_AUTH,
+    grpc.StatusCode.INVALID_ARGUMENT: EXIT_REFUSED,
+    grpc.StatusCode.FAILED_PRECONDITION: EXIT_REFUSED,
+    grpc.StatusCode.ALREADY_EXISTS: EXIT_REFUSED,
+    grpc.StatusCode.UNAVAILABLE: EXIT_UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED: EXIT_UNAVAILABLE,
+}
+
+R = TypeVar("R", bound=message.Message)
+
+
+class CliError(Exception):
+    """A failure to print in one line, with the exit code that names its kind."""
+
+    def __init__(self, message: str, exit_code: int, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.details = details or []
+
+
+@dataclass(frozen=True)
+class Settings:
+    admin_url: str
+    admin_token: str
+    workspace: str
+    timeout: float = 30.0
+
+    @classmethod
+    def resolve(
+        cls, admin_url: str | None, admin_token: str | None, workspace: str | None
+    ) -> Settings:
+        """Flags win over INLET_ADMIN_URL / INLET_ADMIN_TOKEN / INLET_WORKSPACE."""
+        url = admin_url or os.environ.get("INLET_ADMIN_URL", "127.0.0.1:50052")
+        token = admin_token or os.environ.get("INLET_ADMIN_TOKEN", "")
+        space = workspace or os.environ.get("INLET_WORKSPACE", "")
+        if not token:
+            raise CliError("no admin token: set INLET_ADMIN_TOKEN or pass --admin-token", 2)
+        if not space:
+            raise CliError("no workspace: set INLET_WORKSPACE or pass --workspace", 2)
+        # gRPC wants host:port; accept a URL as people paste it.
+        for prefix in ("grpc://", "http://", "dns:///"):
+            url = url.removeprefix(prefix)
+        return cls(url.rstrip("/"), token, space)
+
+
+class Admin:
+    """Calls AdminService; every failure becomes a CliError."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._channel = grpc.insecure_channel(settings.admin_url)
+        self.stub = admin_pb2_grpc.AdminServiceStub(self._channel)
+
+    @property
+    def workspace(self) -> str:
+        return f"workspaces/{self.settings.workspace}"
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def call(self, method: Callable[..., R], request: message.Message) -> R:
+        metadata = (("authorization", f"Bearer {self.settings.admin_token}"),)
+        try:
+            return method(request, metadata=metadata, timeout=self.settings.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, self.settings.admin_url) from None
+
+
+def from_rpc_error(error: Any, address: str) -> CliError:
+    code: grpc.StatusCode = error.code()
+    status = status_pb2.Status(code=code.value[0], message=error.details() or "")
+    for key, value in error.trailing_metadata() or ():
+        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
+            status = status_pb2.Status.FromString(value)
+    if code == grpc.StatusCode.UNAVAILABLE and not status.details:
+        return CliError(
+            f"cannot reach the admin API at {address} (set INLET_ADMIN_URL or --admin-url)",
+            EXIT_UNAVAILABLE,
+        )
+    details: list[str] = []
+    for bad in unpack(status, error_details_pb2.BadRequest):
+        assert isinstance(bad, error_details_pb2.BadRequest)
+        details.extend(f"{v.field}: {v.description} ({v.reason})" for v in bad.field_violations)
+    reason = reason_of(status)
+    return CliError(f"{reason}: {status.message}", _EXIT_BY_CODE.get(code, 1), details)

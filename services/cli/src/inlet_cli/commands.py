@@ -1,0 +1,763 @@
+"""The `inlet` commands: entity types, fields, endpoints, records and imports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from google.protobuf import duration_pb2, timestamp_pb2
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from inlet.admin.v1 import admin_pb2
+from inlet.type.v1 import entity_pb2
+from inlet_cli import importer, render, streams, webhooks
+from inlet_cli.client import EXIT_FAILED, EXIT_USAGE, Admin, CliError, Settings
+from inlet_cli.durations import parse_duration, parse_time
+
+app = typer.Typer(
+    name="inlet",
+    help="Set up and inspect inlet: entity types, fields, endpoints, records, imports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+entity_types = typer.Typer(help="Entity types: the shapes records take.", no_args_is_help=True)
+fields = typer.Typer(help="Fields of an entity type and their flags.", no_args_is_help=True)
+endpoints = typer.Typer(help="Ingest endpoints: secret URLs bound to a type.", no_args_is_help=True)
+records = typer.Typer(help="Stored records.", no_args_is_help=True)
+app.add_typer(entity_types, name="entity-types")
+app.add_typer(fields, name="fields")
+app.add_typer(endpoints, name="endpoints")
+app.add_typer(records, name="records")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(streams.app, name="streams")
+
+TYPE_NAMES = {
+    "text": entity_pb2.FIELD_TYPE_TEXT,
+    "email": entity_pb2.FIELD_TYPE_EMAIL,
+    "phone": entity_pb2.FIELD_TYPE_PHONE,
+    "number": entity_pb2.FIELD_TYPE_NUMBER,
+    "boolean": entity_pb2.FIELD_TYPE_BOOLEAN,
+    "datetime": entity_pb2.FIELD_TYPE_DATETIME,
+    "reference": entity_pb2.FIELD_TYPE_REFERENCE,
+}
+TYPE_LABELS = {value: name for name, value in TYPE_NAMES.items()}
+
+
+@dataclass
+class Options:
+    admin_url: str | None
+    admin_token: str | None
+    workspace: str | None
+    ingest_url: str
+    json: bool
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    admin_url: Annotated[
+        str | None, typer.Option(help="Admin API host:port [env INLET_ADMIN_URL].")
+    ] = None,
+    admin_token: Annotated[
+        str | None, typer.Option(help="Admin token [env INLET_ADMIN_TOKEN].", show_default=False)
+    ] = None,
+    workspace: Annotated[
+        str | None, typer.Option(help="Workspace slug or id [env INLET_WORKSPACE].")
+    ] = None,
+    ingest_url: Annotated[
+        str, typer.Option(help="Base URL of the HTTP edge [env INLET_INGEST_URL].")
+    ] = "",
+    json_output: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    ctx.obj = Options(
+        admin_url,
+        admin_token,
+        workspace,
+        ingest_url or os.environ.get("INLET_INGEST_URL", "http://127.0.0.1:8080"),
+        json_output,
+    )
+
+
+@contextmanager
+def admin_api(ctx: typer.Context) -> Iterator[Admin]:
+    """The admin client, with every CliError printed in one line and its exit code."""
+    options: Options = ctx.obj
+    try:
+        client = Admin(Settings.resolve(options.admin_url, options.admin_token, options.workspace))
+    except CliError as error:
+        render.error(error.message)
+        raise typer.Exit(error.exit_code) from None
+    try:
+        yield client
+    except CliError as error:
+        render.error(error.message, error.details)
+        raise typer.Exit(error.exit_code) from None
+    finally:
+        client.close()
+
+
+def json_mode(ctx: typer.Context) -> bool:
+    options: Options = ctx.obj
+    return options.json
+
+
+def usage_error(message: str) -> typer.Exit:
+    render.error(message)
+    return typer.Exit(EXIT_USAGE)
+
+
+# -- entity types ---------------------------------------------------------------------------
+
+
+def _parse_field(spec: str) -> entity_pb2.Field:
+    """slug:type[:unique][:required][:ref=<type>] → a Field."""
+    slug, _, rest = spec.partition(":")
+    parts = rest.split(":") if rest else ["text"]
+    kind = parts[0] or "text"
+    if kind not in TYPE_NAMES:
+        raise usage_error(f"--field {spec!r}: type must be one of {', '.join(TYPE_NAMES)}")
+    f = entity_pb2.Field(slug=slug, display_name=slug, type=TYPE_NAMES[kind])
+    for flag in parts[1:]:
+        if flag == "unique":
+            f.unique = True
+        elif flag == "required":
+            f.required = True
+        elif flag.startswith("ref="):
+            f.reference_entity_type = flag[4:]
+        else:
+            raise usage_error(f"--field {spec!r}: unknown flag {flag!r} (unique, required, ref=)")
+    return f
+
+
+def _show_type(ctx: typer.Context, t: entity_pb2.EntityType) -> None:
+    if json_mode(ctx):
+        render.emit_json(render.as_dict(t))
+        return
+    render.table(
+        f"{t.slug} ({t.display_name}) — {t.name}",
+        ["field", "type", "unique", "required", "references"],
+        [
+            [
+                f.slug,
+                TYPE_LABELS.get(f.type, "?"),
+                "yes" if f.unique else "",
+                "yes" if f.required else "",
+                f.reference_entity_type,
+            ]
+            for f in t.fields
+        ],
+    )
+
+
+@entity_types.command("list")
+def entity_types_list(ctx: typer.Context) -> None:
+    """List entity types."""
+    with admin_api(ctx) as api:
+        found: list[entity_pb2.EntityType] = []
+        token = ""
+        while True:
+            page = api.call(
+                api.stub.ListEntityTypes,
+                admin_pb2.ListEntityTypesRequest(
+                    parent=api.workspace, page_size=500, page_token=token
+                ),
+            )
+            found.extend(page.entity_types)
+            token = page.next_page_token
+            if not token:
+                break
+    if json_mode(ctx):
+        render.emit_json([render.as_dict(t) for t in found])
+        return
+    render.table(
+        None,
+        ["slug", "name", "fields", "unique"],
+        [
+            [
+                t.slug,
+                t.display_name,
+                len(t.fields),
+                ", ".join(f.slug for f in t.fields if f.unique),
+            ]
+            for t in found
+        ],
+    )
+
+
+@entity_types.command("show")
+def entity_types_show(ctx: typer.Context, slug: str) -> None:
+    """Show an entity type and its fields."""
+    with admin_api(ctx) as api:
+        got = api.call(
+            api.stub.GetEntityType,
+            admin_pb2.GetEntityTypeRequest(name=f"{api.workspace}/entityTypes/{slug}"),
+        )
+    _show_type(ctx, got.entity_type)
+
+
+@entity_types.command("create")
+def entity_types_create(
+    ctx: typer.Context,
+    slug: str,
+    field: Annotated[
+        list[str],
+        typer.Option(
+            "--field",
+            "-f",
+            help="slug:type[:unique][:required][:ref=<type>], e.g. email:email:unique",
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+) -> None:
+    """Create an entity type with its fields."""
+    specs = [_parse_field(spec) for spec in field]
+    with admin_api(ctx) as api:
+        made = api.call(
+            api.stub.CreateEntityType,
+            admin_pb2.CreateEntityTypeRequest(
+                parent=api.workspace,
+                entity_type=entity_pb2.EntityType(slug=slug, display_name=name, fields=specs),
+            ),
+        )
+    _show_type(ctx, made.entity_type)
+
+
+@entity_types.command("delete")
+def entity_types_delete(ctx: typer.Context, slug: str) -> None:
+    """Delete an entity type that has no records and no endpoints."""
+    with admin_api(ctx) as api:
+        api.call(
+            api.stub.DeleteEntityType,
+            admin_pb2.DeleteEntityTypeRequest(name=f"{api.workspace}/entityTypes/{slug}"),
+        )
+    if json_mode(ctx):
+        render.emit_json({"deleted": slug})
+    else:
+        render.out.print(f"deleted entity type {slug}")
+
+
+# -- fields ---------------------------------------------------------------------------------
+
+
+@fields.command("add")
+def fields_add(
+    ctx: typer.Context,
+    entity_type: str,
+    slug: str,
+    type_: Annotated[str, typer.Option("--type", help=", ".join(TYPE_NAMES))] = "text",
+    unique: Annotated[bool, typer.Option(help="Match records on this field.")] = False,
+    reference: Annotated[str, typer.Option(help="Referenced type (type reference).")] = "",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+) -> None:
+    """Add a field to an entity type."""
+    if type_ not in TYPE_NAMES:
+        raise usage_error(f"--type must be one of {', '.join(TYPE_NAMES)}, got {type_!r}")
+    with admin_api(ctx) as api:
+        changed = api.call(
+            api.stub.CreateField,
+            admin_pb2.CreateFieldRequest(
+                parent=f"{api.workspace}/entityTypes/{entity_type}",
+                field=entity_pb2.Field(
+                    slug=slug,
+                    display_name=name or slug,
+                    type=TYPE_NAMES[type_],
+                    unique=unique,
+                    reference_entity_type=reference,
+                ),
+            ),
+        )
+    _show_type(ctx, changed.entity_type)
+
+
+@fields.command("set")
+def fields_set(
+    ctx: typer.Context,
+    entity_type: str,
+    slug: str,
+    unique: Annotated[bool | None, typer.Option("--unique/--no-unique")] = None,
+    required: Annotated[bool | None, typer.Option("--required/--no-required")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+) -> None:
+    """Change a field's flags. Turning unique on refuses while values are duplicated."""
+    mask = [
+        path
+        for path, value in (("unique", unique), ("required", required), ("display_name", name))
+        if value is not None
+    ]
+    if not mask:
+        raise usage_error("nothing to change: pass --unique/--no-unique, --required, or --name")
+    with admin_api(ctx) as api:
+        changed = api.call(
+            api.stub.UpdateField,
+            admin_pb2.UpdateFieldRequest(
+                field=admin_pb2.FieldResource(
+                    name=f"{api.workspace}/entityTypes/{entity_type}/fields/{slug}",
+                    field=entity_pb2.Field(
+                        display_name=name or "", unique=bool(unique), required=bool(required)
+                    ),
+                ),
+                update_mask=mask,
+            ),
+        )
+    if not json_mode(ctx) and changed.backfilled_keys:
+        render.out.print(f"indexed {changed.backfilled_keys} existing values of {slug}")
+    _show_type(ctx, changed.entity_type)
+
+
+@fields.command("remove")
+def fields_remove(ctx: typer.Context, entity_type: str, slug: str) -> None:
+    """Remove a field and its values from every record."""
+    with admin_api(ctx) as api:
+        changed = api.call(
+            api.stub.DeleteField,
+            admin_pb2.DeleteFieldRequest(
+                name=f"{api.workspace}/entityTypes/{entity_type}/fields/{slug}"
+            ),
+        )
+    _show_type(ctx, changed.entity_type)
+
+
+# -- endpoints ------------------------------------------------------------------------------
+
+
+def _endpoint_name(api: Admin, key: str) -> str:
+    return key if key.startswith("workspaces/") else f"{api.workspace}/ingestEndpoints/{key}"
+
+
+def _url(ctx: typer.Context, path: str) -> str:
+    options: Options = ctx.obj
+    return options.ingest_url.rstrip("/") + path
+
+
+def _endpoint_rows(found: list[admin_pb2.IngestEndpoint]) -> list[list[Any]]:
+    return [
+        [
+            e.id,
+            e.display_name,
+            e.entity_type,
+            "enabled" if e.enabled else "disabled",
+            e.default_region,
+            e.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+        ]
+        for e in found
+    ]
+
+
+_ENDPOINT_COLUMNS = ["id", "name", "entity type", "state", "region", "created (UTC)"]
+
+
+def _show_endpoint(ctx: typer.Context, e: admin_pb2.IngestEndpoint) -> None:
+    if json_mode(ctx):
+        render.emit_json(render.as_dict(e))
+        return
+    render.table(None, _ENDPOINT_COLUMNS, _endpoint_rows([e]))
+    if e.HasField("previous_token_expire_time"):
+        render.out.print(
+            f"previous token valid until {e.previous_token_expire_time.ToJsonString()}"
+        )
+
+
+def _show_secret(
+    ctx: typer.Context, e: admin_pb2.IngestEndpoint, url_path: str, **extra: Any
+) -> None:
+    url = _url(ctx, url_path)
+    if json_mode(ctx):
+        render.emit_json({"ingest_endpoint": render.as_dict(e), "url": url, **extra})
+        return
+    _show_endpoint(ctx, e)
+    render.out.print(f"\nURL (shown once, keep it secret):\n  {url}")
+
+
+@endpoints.command("create")
+def endpoints_create(
+    ctx: typer.Context,
+    entity_type: Annotated[str, typer.Option("--entity-type", "-t", help="Target type.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    region: Annotated[str, typer.Option(help="Default phone region, e.g. NO.")] = "",
+) -> None:
+    """Create an endpoint; prints its secret URL once."""
+    with admin_api(ctx) as api:
+        made = api.call(
+            api.stub.CreateIngestEndpoint,
+            admin_pb2.CreateIngestEndpointRequest(
+                parent=api.workspace,
+                ingest_endpoint=admin_pb2.IngestEndpoint(
+                    display_name=name, entity_type=entity_type, default_region=region
+                ),
+            ),
+        )
+    _show_secret(ctx, made.ingest_endpoint, made.url_path)
+
+
+@endpoints.command("list")
+def endpoints_list(ctx: typer.Context) -> None:
+    """List endpoints, newest first."""
+    found: list[admin_pb2.IngestEndpoint] = []
+    with admin_api(ctx) as api:
+        token = ""
+        while True:
+            page = api.call(
+                api.stub.ListIngestEndpoints,
+                admin_pb2.ListIngestEndpointsRequest(
+                    parent=api.workspace, page_size=500, page_token=token
+                ),
+            )
+            found.extend(page.ingest_endpoints)
+            token = page.next_page_token
+            if not token:
+                break
+    if json_mode(ctx):
+        render.emit_json([render.as_dict(e) for e in found])
+    else:
+        render.table(None, _ENDPOINT_COLUMNS, _endpoint_rows(found))
+
+
+@endpoints.command("show")
+def endpoints_show(ctx: typer.Context, endpoint: str) -> None:
+    """Show an endpoint (never its token)."""
+    with admin_api(ctx) as api:
+        got = api.call(
+            api.stub.GetIngestEndpoint,
+            admin_pb2.GetIngestEndpointRequest(name=_endpoint_name(api, endpoint)),
+        )
+    _show_endpoint(ctx, got.ingest_endpoint)
+
+
+def _set_enabled(ctx: typer.Context, endpoint: str, enabled: bool) -> None:
+    with admin_api(ctx) as api:
+        changed = api.call(
+            api.stub.UpdateIngestEndpoint,
+            admin_pb2.UpdateIngestEndpointRequest(
+                ingest_endpoint=admin_pb2.IngestEndpoint(
+                    name=_endpoint_name(api, endpoint), enabled=enabled
+                ),
+                update_mask=["enabled"],
+            ),
+        )
+    _show_endpoint(ctx, changed.ingest_endpoint)
+
+
+@endpoints.command("disable")
+def endpoints_disable(ctx: typer.Context, endpoint: str) -> None:
+    """Disable an endpoint: its URL answers 404 until enabled again."""
+    _set_enabled(ctx, endpoint, False)
+
+
+@endpoints.command("enable")
+def endpoints_enable(ctx: typer.Context, endpoint: str) -> None:
+    """Enable a disabled endpoint."""
+    _set_enabled(ctx, endpoint, True)
+
+
+@endpoints.command("rotate")
+def endpoints_rotate(
+    ctx: typer.Context,
+    endpoint: str,
+    grace: Annotated[
+        str, typer.Option(help="Keep the old URL working this long, e.g. 10m (default: no).")
+    ] = "",
+) -> None:
+    """Replace the secret URL; the old one stops working (after --grace, if given)."""
+    period = duration_pb2.Duration()
+    if grace:
+        try:
+            period.FromTimedelta(parse_duration(grace))
+        except ValueError as error:
+            raise usage_error(f"--grace: {error}") from None
+    with admin_api(ctx) as api:
+        rotated = api.call(
+            api.stub.RotateIngestEndpointToken,
+            admin_pb2.RotateIngestEndpointTokenRequest(
+                name=_endpoint_name(api, endpoint), grace_period=period
+            ),
+        )
+    _show_secret(ctx, rotated.ingest_endpoint, rotated.url_path)
+
+
+@endpoints.command("delete")
+def endpoints_delete(ctx: typer.Context, endpoint: str) -> None:
+    """Delete an endpoint and its activity log."""
+    with admin_api(ctx) as api:
+        api.call(
+            api.stub.DeleteIngestEndpoint,
+            admin_pb2.DeleteIngestEndpointRequest(name=_endpoint_name(api, endpoint)),
+        )
+    if json_mode(ctx):
+        render.emit_json({"deleted": endpoint})
+    else:
+        render.out.print(f"deleted endpoint {endpoint}")
+
+
+@endpoints.command("example")
+def endpoints_example(ctx: typer.Context, endpoint: str) -> None:
+    """A ready JSON body for the endpoint, with each field's type and flags."""
+    with admin_api(ctx) as api:
+        got = api.call(
+            api.stub.GetIngestEndpointExample,
+            admin_pb2.GetIngestEndpointExampleRequest(name=_endpoint_name(api, endpoint)),
+        )
+    body = render.as_dict(got)
+    if json_mode(ctx):
+        render.emit_json(body)
+        return
+    render.emit_json(body.get("payload", {}))
+    render.table(
+        None,
+        ["path", "type", "unique", "required"],
+        [
+            [
+                f.path,
+                TYPE_LABELS.get(f.type, "?"),
+                "yes" if f.unique else "",
+                "yes" if f.required else "",
+            ]
+            for f in got.fields
+        ],
+    )
+
+
+def _timestamp(option: str, text: str) -> timestamp_pb2.Timestamp:
+    try:
+        when = parse_time(text)
+    except ValueError as error:
+        raise usage_error(f"{option}: {error}") from None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when)
+    return stamp
+
+
+def _outcome_line(outcome: dict[str, Any]) -> str:
+    if "error" in outcome:
+        error = outcome["error"] or {}
+        parts = [str(error.get("code", "error"))]
+        for bad in error.get("errors") or error.get("violations") or []:
+            parts.append(f"{bad.get('field')}: {bad.get('code') or bad.get('reason')}")
+        return "; ".join(parts)
+    pieces = []
+    for label, result in [("record", outcome.get("record"))] + [
+        (f"related.{k}", v) for k, v in (outcome.get("related") or {}).items()
+    ]:
+        if result:
+            matched = result.get("matched_on")
+            on = f" on {','.join(matched)}" if matched else ""
+            pieces.append(f"{label} {result.get('action')}{on} {result.get('id', '')}")
+    return "; ".join(pieces)
+
+
+@endpoints.command("log")
+def endpoints_log(
+    ctx: typer.Context,
+    endpoint: str,
+    status: Annotated[int, typer.Option(help="Only this HTTP status.")] = 0,
+    errors: Annotated[bool, typer.Option("--errors", help="Only failed requests.")] = False,
+    since: Annotated[str, typer.Option(help="ISO time, or a duration ago (1h).")] = "",
+    until: Annotated[str, typer.Option(help="ISO time, or a duration ago.")] = "",
+    limit: Annotated[int, typer.Option(help="Entries per page (at most 500).")] = 20,
+    page_token: Annotated[str, typer.Option(help="Next page, from a previous call.")] = "",
+) -> None:
+    """The endpoint's activity log, newest first."""
+    request = admin_pb2.ListActivityEntriesRequest(
+        page_size=limit, page_token=page_token, status_code=status, errors_only=errors
+    )
+    if since:
+        request.start_time.CopyFrom(_timestamp("--since", since))
+    if until:
+        request.end_time.CopyFrom(_timestamp("--until", until))
+    with admin_api(ctx) as api:
+        request.parent = _endpoint_name(api, endpoint)
+        page = api.call(api.stub.ListActivityEntries, request)
+    if json_mode(ctx):
+        render.emit_json(render.as_dict(page))
+        return
+    rows = []
+    for entry in page.activity_entries:
+        outcome = render.as_dict(entry).get("outcome", {})
+        rows.append(
+            [
+                entry.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+                entry.request_id,
+                entry.status_code,
+                ("previous token; " if entry.previous_token else "") + _outcome_line(outcome),
+            ]
+        )
+    render.table(None, ["time (UTC)", "request id", "status", "outcome"], rows)
+    if page.next_page_token:
+        render.out.print(f"more: --page-token {page.next_page_token}")
+
+
+# -- records --------------------------------------------------------------------------------
+
+
+def _show_records(ctx: typer.Context, found: list[admin_pb2.Record], more: str = "") -> None:
+    if json_mode(ctx):
+        dicts = [render.as_dict(r) for r in found]
+        render.emit_json(
+            dicts[0] if len(dicts) == 1 and not more and ctx.command.name != "list" else dicts
+        )
+        return
+    render.table(
+        None,
+        ["id", "values", "updated (UTC)"],
+        [
+            [
+                r.id,
+                render.fields_line(render.as_dict(r).get("values", {})),
+                r.update_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+            ]
+            for r in found
+        ],
+    )
+    if more:
+        render.out.print(f"more: --page-token {more}")
+
+
+@records.command("get")
+def records_get(ctx: typer.Context, entity_type: str, record_id: str) -> None:
+    """A record by id."""
+    with admin_api(ctx) as api:
+        got = api.call(
+            api.stub.GetRecord,
+            admin_pb2.GetRecordRequest(
+                name=f"{api.workspace}/entityTypes/{entity_type}/records/{record_id}"
+            ),
+        )
+    _show_records(ctx, [got.record])
+
+
+@records.command("list")
+def records_list(
+    ctx: typer.Context,
+    entity_type: str,
+    limit: Annotated[int, typer.Option(help="Records per page (at most 500).")] = 20,
+    page_token: Annotated[str, typer.Option(help="Next page, from a previous call.")] = "",
+) -> None:
+    """An entity type's records, newest first."""
+    with admin_api(ctx) as api:
+        page = api.call(
+            api.stub.ListRecords,
+            admin_pb2.ListRecordsRequest(
+                parent=f"{api.workspace}/entityTypes/{entity_type}",
+                page_size=limit,
+                page_token=page_token,
+            ),
+        )
+    _show_records(ctx, list(page.records), page.next_page_token)
+
+
+@records.command("find")
+def records_find(
+    ctx: typer.Context,
+    entity_type: str,
+    field: str,
+    value: str,
+    region: Annotated[str, typer.Option(help="Phone region for numbers without +.")] = "",
+) -> None:
+    """The record whose unique FIELD has VALUE (normalised as ingest does)."""
+    with admin_api(ctx) as api:
+        got = api.call(
+            api.stub.LookupRecord,
+            admin_pb2.LookupRecordRequest(
+                parent=f"{api.workspace}/entityTypes/{entity_type}",
+                field=field,
+                value=value,
+                default_region=region,
+            ),
+        )
+    _show_records(ctx, [got.record])
+
+
+# -- import ---------------------------------------------------------------------------------
+
+
+def _field_types(ctx: typer.Context, entity_type: str) -> dict[str, str]:
+    """body path → field type, for turning CSV text into typed JSON values."""
+    with admin_api(ctx) as api:
+
+        def get(slug: str) -> entity_pb2.EntityType:
+            return api.call(
+                api.stub.GetEntityType,
+                admin_pb2.GetEntityTypeRequest(name=f"{api.workspace}/entityTypes/{slug}"),
+            ).entity_type
+
+        types: dict[str, str] = {}
+        for f in get(entity_type).fields:
+            types[f"fields.{f.slug}"] = TYPE_LABELS.get(f.type, "text")
+            if f.reference_entity_type:
+                for g in get(f.reference_entity_type).fields:
+                    types[f"related.{f.slug}.{g.slug}"] = TYPE_LABELS.get(g.type, "text")
+    return types
+
+
+@app.command("import")
+def import_file(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or NDJSON.")],
+    endpoint: Annotated[
+        str, typer.Option(help="The endpoint's URL (or its iep_ token) [env INLET_ENDPOINT_URL].")
+    ] = "",
+    entity_type: Annotated[
+        str, typer.Option(help="Type the CSV columns by this entity type (needs admin access).")
+    ] = "",
+    failed: Annotated[
+        Path | None, typer.Option(help="Where failed rows go (default FILE.failed.<ext>).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight.")] = 16,
+) -> None:
+    """Push every row of FILE through an ingest endpoint; failed rows go to a file to fix."""
+    target = endpoint or os.environ.get("INLET_ENDPOINT_URL", "")
+    if not target:
+        raise usage_error("no endpoint: pass --endpoint URL (or set INLET_ENDPOINT_URL)")
+    if not target.startswith(("http://", "https://")):
+        target = _url(ctx, f"/api/v1/ingest/{target}")
+    types = _field_types(ctx, entity_type) if entity_type else {}
+    try:
+        rows, fmt, header = importer.read_rows(file, types)
+    except (OSError, UnicodeDecodeError) as error:
+        raise usage_error(f"cannot read {file}: {error}") from None
+    quiet = json_mode(ctx)
+    with Progress(
+        TextColumn("importing {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=render.err,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task(file.name, total=len(rows))
+        advance: Callable[[], None] = lambda: progress.advance(task)  # noqa: E731
+        summary = asyncio.run(
+            importer.push_all(target, rows, concurrency=concurrency, on_done=advance)
+        )
+    failed_path = failed or file.with_name(f"{file.stem}.failed{file.suffix or '.csv'}")
+    if summary.failed:
+        importer.write_failed(failed_path, fmt, header, summary)
+    result = {
+        "rows": summary.total,
+        "created": summary.created,
+        "updated": summary.updated,
+        "failed": len(summary.failed),
+        "failed_file": str(failed_path) if summary.failed else None,
+    }
+    if quiet:
+        render.emit_json(result)
+    else:
+        render.table(
+            None,
+            ["rows", "created", "updated", "failed"],
+            [[summary.total, summary.created, summary.updated, len(summary.failed)]],
+        )
+        for row, problem in summary.failed[:5]:
+            render.out.print(f"  row {row.number}: {problem}")
+        if len(summary.failed) > 5:
+            render.out.print(f"  … and {len(summary.failed) - 5} more")
+        if summary.failed:
+            render.out.print(f"failed rows written to {failed_path}: fix them and import it again")
+    if summary.failed:
+        raise typer.Exit(EXIT_FAILED)

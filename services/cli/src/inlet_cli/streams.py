@@ -1,0 +1,308 @@
+"""`inlet streams …`: streams, their ingest keys (create, list, revoke, rotate, rate limit)
+and the connector log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import grpc
+import typer
+from google.protobuf import field_mask_pb2, message
+
+from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
+from inlet_cli import render
+from inlet_cli.client import CliError, Settings, from_rpc_error
+
+app = typer.Typer(
+    help="Stream ingest: streams bound to an entity type, ingest keys, connector log.",
+    no_args_is_help=True,
+)
+keys = typer.Typer(help="Ingest keys (ik_live_…/ik_test_…) of a stream.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+R = TypeVar("R", bound=message.Message)
+MODES = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KEY_MODE_TEST}
+MODE_LABELS = {v: k for k, v in MODES.items()}
+
+
+class Api:
+    """StreamAdminService (served by the store, next to AdminService) with the admin token."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._channel = grpc.insecure_channel(settings.admin_url)
+        self.stub = streams_pb2_grpc.StreamAdminServiceStub(self._channel)
+
+    @property
+    def workspace(self) -> str:
+        return f"workspaces/{self.settings.workspace}"
+
+    def stream(self, slug: str) -> str:
+        return f"{self.workspace}/streams/{slug}"
+
+    def key(self, stream: str, key_id: str) -> str:
+        return f"{self.stream(stream)}/ingestKeys/{key_id}"
+
+    def call(self, method: Callable[..., R], request: message.Message) -> R:
+        metadata = (("authorization", f"Bearer {self.settings.admin_token}"),)
+        try:
+            return method(request, metadata=metadata, timeout=self.settings.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, self.settings.admin_url) from None
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+@contextmanager
+def api(ctx: typer.Context) -> Iterator[Api]:
+    options = ctx.obj
+    try:
+        client = Api(Settings.resolve(options.admin_url, options.admin_token, options.workspace))
+    except CliError as error:
+        render.error(error.message)
+        raise typer.Exit(error.exit_code) from None
+    try:
+        yield client
+    except CliError as error:
+        render.error(error.message, error.details)
+        raise typer.Exit(error.exit_code) from None
+    finally:
+        client.close()
+
+
+def _json(ctx: typer.Context) -> bool:
+    return bool(ctx.obj.json)
+
+
+def _short(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def _when(stamp: Any) -> str:
+    return stamp.ToDatetime().isoformat(timespec="seconds") + "Z" if stamp.seconds else ""
+
+
+def _show_streams(ctx: typer.Context, found: list[streams_pb2.Stream]) -> None:
+    if _json(ctx):
+        render.emit_json([render.as_dict(s) for s in found])
+        return
+    render.table(
+        None,
+        ["stream", "entity type", "region", "created"],
+        [[_short(s.name), s.entity_type, s.default_region, _when(s.create_time)] for s in found],
+    )
+
+
+def _key_state(k: streams_pb2.IngestKey) -> str:
+    if k.HasField("revoke_time"):
+        return "revoked"
+    if k.HasField("expire_time"):
+        return f"expires {_when(k.expire_time)}"
+    return "active"
+
+
+def _show_keys(ctx: typer.Context, found: list[streams_pb2.IngestKey]) -> None:
+    if _json(ctx):
+        render.emit_json([render.as_dict(k) for k in found])
+        return
+    render.table(
+        None,
+        ["id", "key", "name", "rate limit", "state", "created"],
+        [
+            [
+                _short(k.name),
+                f"{k.prefix}_…",
+                k.display_name,
+                f"{k.rate_limit}/{k.rate_window_seconds}s",
+                _key_state(k),
+                _when(k.create_time),
+            ]
+            for k in found
+        ],
+    )
+
+
+def _show_secret(ctx: typer.Context, key: streams_pb2.IngestKey, secret: str) -> None:
+    if _json(ctx):
+        render.emit_json({"ingest_key": render.as_dict(key), "secret": secret})
+        return
+    render.out.print(f"ingest key {_short(key.name)} ({MODE_LABELS.get(key.mode, 'live')})")
+    render.out.print(secret, markup=False)
+    render.err.print("This key is shown once; store it now.")
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    stream: Annotated[str, typer.Argument(help="Stream id, e.g. sales.")],
+    entity_type: Annotated[str, typer.Option(help="Entity type slug items become.")],
+    display_name: str = "",
+    region: Annotated[str, typer.Option(help="Default phone region (ISO 3166).")] = "",
+) -> None:
+    """Create a stream bound to an entity type."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.CreateStream,
+            streams_pb2.CreateStreamRequest(
+                parent=client.workspace,
+                stream_id=stream,
+                stream=streams_pb2.Stream(
+                    display_name=display_name, entity_type=entity_type, default_region=region
+                ),
+            ),
+        )
+    _show_streams(ctx, [got.stream])
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """List the workspace's streams."""
+    found: list[streams_pb2.Stream] = []
+    with api(ctx) as client:
+        token = ""
+        while True:
+            page = client.call(
+                client.stub.ListStreams,
+                streams_pb2.ListStreamsRequest(parent=client.workspace, page_token=token),
+            )
+            found.extend(page.streams)
+            token = page.next_page_token
+            if not token:
+                break
+    _show_streams(ctx, found)
+
+
+@app.command("log")
+def log(
+    ctx: typer.Context,
+    stream: str,
+    limit: Annotated[int, typer.Option(help="Newest N entries.")] = 50,
+) -> None:
+    """The connector log: time, request id, items, processing status, errors."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.ListConnectorLogEntries,
+            streams_pb2.ListConnectorLogEntriesRequest(
+                parent=client.stream(stream), page_size=limit
+            ),
+        )
+    entries = list(got.connector_log_entries)
+    if _json(ctx):
+        render.emit_json([render.as_dict(e) for e in entries])
+        return
+    render.table(
+        None,
+        ["time", "request id", "items", "status", "http", "failed", "errors"],
+        [
+            [
+                _when(e.create_time),
+                e.request_id,
+                e.items_received,
+                e.status,
+                e.status_code,
+                e.items_failed,
+                "; ".join(render.fields_line(render.as_dict(err)) for err in list(e.errors)[:3]),
+            ]
+            for e in entries
+        ],
+    )
+
+
+@keys.command("create")
+def keys_create(
+    ctx: typer.Context,
+    stream: str,
+    test: Annotated[bool, typer.Option("--test", help="An ik_test_… key.")] = False,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    rate_limit: Annotated[int, typer.Option(help="Requests per window (default 6000).")] = 0,
+    window: Annotated[int, typer.Option(help="Window in seconds (default 60).")] = 0,
+) -> None:
+    """Create an ingest key; prints it once."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.CreateIngestKey,
+            streams_pb2.CreateIngestKeyRequest(
+                parent=client.stream(stream),
+                ingest_key=streams_pb2.IngestKey(
+                    mode=MODES["test" if test else "live"],
+                    display_name=name,
+                    rate_limit=rate_limit,
+                    rate_window_seconds=window,
+                ),
+            ),
+        )
+    _show_secret(ctx, got.ingest_key, got.secret)
+
+
+@keys.command("list")
+def keys_list(ctx: typer.Context, stream: str) -> None:
+    """List a stream's keys (never their secrets)."""
+    found: list[streams_pb2.IngestKey] = []
+    with api(ctx) as client:
+        token = ""
+        while True:
+            page = client.call(
+                client.stub.ListIngestKeys,
+                streams_pb2.ListIngestKeysRequest(parent=client.stream(stream), page_token=token),
+            )
+            found.extend(page.ingest_keys)
+            token = page.next_page_token
+            if not token:
+                break
+    _show_keys(ctx, found)
+
+
+@keys.command("revoke")
+def keys_revoke(ctx: typer.Context, stream: str, key_id: str) -> None:
+    """Revoke a key at once."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.RevokeIngestKey,
+            streams_pb2.RevokeIngestKeyRequest(name=client.key(stream, key_id)),
+        )
+    _show_keys(ctx, [got.ingest_key])
+
+
+@keys.command("rotate")
+def keys_rotate(
+    ctx: typer.Context,
+    stream: str,
+    key_id: str,
+    grace: Annotated[int, typer.Option(help="Seconds the old key keeps working.")] = 0,
+) -> None:
+    """Replace a key; prints the new one once."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.RotateIngestKey,
+            streams_pb2.RotateIngestKeyRequest(
+                name=client.key(stream, key_id), grace_seconds=grace
+            ),
+        )
+    _show_secret(ctx, got.ingest_key, got.secret)
+
+
+@keys.command("set-rate-limit")
+def keys_set_rate_limit(
+    ctx: typer.Context,
+    stream: str,
+    key_id: str,
+    limit: Annotated[int, typer.Option(help="Requests per window.")],
+    window: Annotated[int, typer.Option(help="Window in seconds.")] = 60,
+) -> None:
+    """Change a key's rate limit."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.UpdateIngestKey,
+            streams_pb2.UpdateIngestKeyRequest(
+                ingest_key=streams_pb2.IngestKey(
+                    name=client.key(stream, key_id),
+                    rate_limit=limit,
+                    rate_window_seconds=window,
+                ),
+                update_mask=field_mask_pb2.FieldMask(paths=["rate_limit", "rate_window_seconds"]),
+            ),
+        )
+    _show_keys(ctx, [got.ingest_key])

@@ -1,0 +1,363 @@
+"""`inlet webhooks …`: webhook endpoints, their deliveries and attempts, replay and recover."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import grpc
+import typer
+from google.protobuf import duration_pb2, field_mask_pb2, message, timestamp_pb2
+
+from inlet.notifier.v1 import webhooks_pb2, webhooks_pb2_grpc
+from inlet_cli import render
+from inlet_cli.client import EXIT_USAGE, CliError, Settings, from_rpc_error
+from inlet_cli.durations import parse_duration, parse_time
+
+app = typer.Typer(
+    help="Webhooks: signed deliveries of record.created, record.updated, ingest.failed …",
+    no_args_is_help=True,
+)
+
+R = TypeVar("R", bound=message.Message)
+
+STATUSES = {
+    "pending": webhooks_pb2.WEBHOOK_DELIVERY_STATUS_PENDING,
+    "succeeded": webhooks_pb2.WEBHOOK_DELIVERY_STATUS_SUCCEEDED,
+    "failed": webhooks_pb2.WEBHOOK_DELIVERY_STATUS_FAILED,
+}
+STATUS_LABELS = {v: k for k, v in STATUSES.items()}
+
+
+class Api:
+    """WebhookService (served by the notifier) with the admin token."""
+
+    def __init__(self, settings: Settings, address: str) -> None:
+        self.settings = settings
+        self.address = address
+        self._channel = grpc.insecure_channel(address)
+        self.stub = webhooks_pb2_grpc.WebhookServiceStub(self._channel)
+
+    @property
+    def workspace(self) -> str:
+        return f"workspaces/{self.settings.workspace}"
+
+    def endpoint(self, endpoint_id: str) -> str:
+        return f"{self.workspace}/webhookEndpoints/{endpoint_id}"
+
+    def call(self, method: Callable[..., R], request: message.Message) -> R:
+        metadata = (("authorization", f"Bearer {self.settings.admin_token}"),)
+        try:
+            return method(request, metadata=metadata, timeout=self.settings.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, self.address) from None
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    notifier_url: Annotated[
+        str, typer.Option(help="Webhook API host:port [env INLET_NOTIFIER_URL].")
+    ] = "",
+) -> None:
+    ctx.meta["notifier_url"] = notifier_url or os.environ.get(
+        "INLET_NOTIFIER_URL", "127.0.0.1:50053"
+    )
+
+
+@contextmanager
+def api(ctx: typer.Context) -> Iterator[Api]:
+    options = ctx.obj
+    try:
+        settings = Settings.resolve(options.admin_url, options.admin_token, options.workspace)
+        client = Api(settings, ctx.meta["notifier_url"].removeprefix("http://").rstrip("/"))
+    except CliError as error:
+        render.error(error.message)
+        raise typer.Exit(error.exit_code) from None
+    try:
+        yield client
+    except CliError as error:
+        render.error(error.message, error.details)
+        raise typer.Exit(error.exit_code) from None
+    finally:
+        client._channel.close()
+
+
+def _json(ctx: typer.Context) -> bool:
+    return bool(ctx.obj.json)
+
+
+def _short(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def _show_endpoints(ctx: typer.Context, found: list[webhooks_pb2.WebhookEndpoint]) -> None:
+    if _json(ctx):
+        render.emit_json([render.as_dict(e) for e in found])
+        return
+    render.table(
+        None,
+        ["id", "url", "events", "enabled", "disabled because"],
+        [
+            [
+                _short(e.name),
+                e.url,
+                ", ".join(e.event_types) or "all",
+                "yes" if e.enabled else "no",
+                e.disabled_reason,
+            ]
+            for e in found
+        ],
+    )
+
+
+Events = Annotated[list[str] | None, typer.Option("--event", help="Event type (repeatable).")]
+EntityTypes = Annotated[
+    list[str] | None, typer.Option("--entity-type", help="Entity type id (repeatable).")
+]
+Sources = Annotated[list[str] | None, typer.Option("--source", help="Ingest endpoint id.")]
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    url: str,
+    event: Events = None,
+    entity_type: EntityTypes = None,
+    source: Sources = None,
+    description: str = "",
+) -> None:
+    """Subscribe URL; prints the signing secret once."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.CreateWebhookEndpoint,
+            webhooks_pb2.CreateWebhookEndpointRequest(
+                parent=client.workspace,
+                webhook_endpoint=webhooks_pb2.WebhookEndpoint(
+                    url=url,
+                    description=description,
+                    event_types=event or [],
+                    entity_type_ids=entity_type or [],
+                    source_ids=source or [],
+                ),
+            ),
+        )
+    if _json(ctx):
+        render.emit_json(render.as_dict(got))
+        return
+    _show_endpoints(ctx, [got.webhook_endpoint])
+    render.out.print(f"signing secret (shown once): {got.secret}", markup=False)
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """List webhook endpoints."""
+    found: list[webhooks_pb2.WebhookEndpoint] = []
+    with api(ctx) as client:
+        token = ""
+        while True:
+            page = client.call(
+                client.stub.ListWebhookEndpoints,
+                webhooks_pb2.ListWebhookEndpointsRequest(
+                    parent=client.workspace, page_size=500, page_token=token
+                ),
+            )
+            found.extend(page.webhook_endpoints)
+            token = page.next_page_token
+            if not token:
+                break
+    _show_endpoints(ctx, found)
+
+
+@app.command("show")
+def show(ctx: typer.Context, endpoint_id: str) -> None:
+    """Show one webhook endpoint."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.GetWebhookEndpoint,
+            webhooks_pb2.GetWebhookEndpointRequest(name=client.endpoint(endpoint_id)),
+        )
+    _show_endpoints(ctx, [got.webhook_endpoint])
+
+
+def _update(ctx: typer.Context, endpoint_id: str, paths: list[str], **values: Any) -> None:
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.UpdateWebhookEndpoint,
+            webhooks_pb2.UpdateWebhookEndpointRequest(
+                webhook_endpoint=webhooks_pb2.WebhookEndpoint(
+                    name=client.endpoint(endpoint_id), **values
+                ),
+                update_mask=field_mask_pb2.FieldMask(paths=paths),
+            ),
+        )
+    _show_endpoints(ctx, [got.webhook_endpoint])
+
+
+@app.command("enable")
+def enable(ctx: typer.Context, endpoint_id: str) -> None:
+    """Enable an endpoint (clears an automatic disable)."""
+    _update(ctx, endpoint_id, ["enabled"], enabled=True)
+
+
+@app.command("disable")
+def disable(ctx: typer.Context, endpoint_id: str) -> None:
+    """Disable an endpoint: no deliveries until enabled."""
+    _update(ctx, endpoint_id, ["enabled"], enabled=False)
+
+
+@app.command("set-url")
+def set_url(ctx: typer.Context, endpoint_id: str, url: str) -> None:
+    """Point an endpoint at another URL."""
+    _update(ctx, endpoint_id, ["url"], url=url)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, endpoint_id: str) -> None:
+    """Delete an endpoint and its deliveries."""
+    with api(ctx) as client:
+        client.call(
+            client.stub.DeleteWebhookEndpoint,
+            webhooks_pb2.DeleteWebhookEndpointRequest(name=client.endpoint(endpoint_id)),
+        )
+    if not _json(ctx):
+        render.out.print(f"deleted {endpoint_id}", markup=False)
+
+
+@app.command("rotate-secret")
+def rotate_secret(
+    ctx: typer.Context,
+    endpoint_id: str,
+    grace: Annotated[str, typer.Option(help="How long the old secret still signs.")] = "24h",
+) -> None:
+    """Issue a new signing secret; the old one signs alongside it for --grace."""
+    try:
+        period = duration_pb2.Duration()
+        period.FromTimedelta(parse_duration(grace))
+    except ValueError as error:
+        render.error(f"--grace: {error}")
+        raise typer.Exit(EXIT_USAGE) from None
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.RotateWebhookEndpointSecret,
+            webhooks_pb2.RotateWebhookEndpointSecretRequest(
+                name=client.endpoint(endpoint_id), grace_period=period
+            ),
+        )
+    if _json(ctx):
+        render.emit_json(render.as_dict(got))
+        return
+    render.out.print(f"new signing secret (shown once): {got.secret}", markup=False)
+
+
+@app.command("deliveries")
+def deliveries(
+    ctx: typer.Context,
+    endpoint_id: str,
+    status: Annotated[str, typer.Option(help="pending, succeeded or failed.")] = "",
+    limit: int = 50,
+) -> None:
+    """List an endpoint's deliveries, newest first."""
+    if status and status not in STATUSES:
+        render.error(f"--status must be one of {', '.join(STATUSES)}, got {status!r}")
+        raise typer.Exit(EXIT_USAGE)
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.ListWebhookDeliveries,
+            webhooks_pb2.ListWebhookDeliveriesRequest(
+                parent=client.endpoint(endpoint_id),
+                status=STATUSES.get(status, webhooks_pb2.WEBHOOK_DELIVERY_STATUS_UNSPECIFIED),
+                page_size=limit,
+            ),
+        )
+    if _json(ctx):
+        render.emit_json([render.as_dict(d) for d in got.webhook_deliveries])
+        return
+    render.table(
+        None,
+        ["id", "event", "type", "status", "attempts", "last HTTP"],
+        [
+            [
+                _short(d.name),
+                d.event_id,
+                d.event_type,
+                STATUS_LABELS.get(d.status, "?"),
+                d.attempt_count,
+                d.last_status_code or "",
+            ]
+            for d in got.webhook_deliveries
+        ],
+    )
+
+
+@app.command("attempts")
+def attempts(ctx: typer.Context, endpoint_id: str, delivery_id: str) -> None:
+    """List a delivery's attempts."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.ListWebhookAttempts,
+            webhooks_pb2.ListWebhookAttemptsRequest(
+                parent=f"{client.endpoint(endpoint_id)}/deliveries/{delivery_id}"
+            ),
+        )
+    if _json(ctx):
+        render.emit_json([render.as_dict(a) for a in got.webhook_attempts])
+        return
+    render.table(
+        None,
+        ["started", "HTTP", "ms", "error", "response"],
+        [
+            [
+                a.start_time.ToDatetime().isoformat(timespec="seconds"),
+                a.status_code or "",
+                a.latency_ms,
+                a.error,
+                a.response_snippet[:60],
+            ]
+            for a in got.webhook_attempts
+        ],
+    )
+
+
+@app.command("replay")
+def replay(ctx: typer.Context, endpoint_id: str, delivery_id: str) -> None:
+    """Send a delivery again now (same webhook-id)."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.ReplayWebhookDelivery,
+            webhooks_pb2.ReplayWebhookDeliveryRequest(
+                name=f"{client.endpoint(endpoint_id)}/deliveries/{delivery_id}"
+            ),
+        )
+    if _json(ctx):
+        render.emit_json(render.as_dict(got))
+        return
+    render.out.print(f"replaying {delivery_id}", markup=False)
+
+
+@app.command("recover")
+def recover(
+    ctx: typer.Context,
+    endpoint_id: str,
+    since: Annotated[str, typer.Option(help="ISO 8601 time, or a duration ago (e.g. 6h).")],
+) -> None:
+    """Send again every failed delivery of an endpoint created since a time."""
+    try:
+        when = timestamp_pb2.Timestamp()
+        when.FromDatetime(parse_time(since))
+    except ValueError as error:
+        render.error(f"--since: {error}")
+        raise typer.Exit(EXIT_USAGE) from None
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.RecoverWebhookDeliveries,
+            webhooks_pb2.RecoverWebhookDeliveriesRequest(
+                parent=client.endpoint(endpoint_id), since=when
+            ),
+        )
+    if _json(ctx):
+        render.emit_json(render.as_dict(got))
+        return
+    render.out.print(f"recovering {got.recovered_count} deliveries", markup=False)

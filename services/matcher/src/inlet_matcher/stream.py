@@ -1,0 +1,275 @@
+"""Stream ingest in the matcher: check a body at acceptance, and plan a claimed request's
+items (validate, normalise, choose match keys, decide which duplicates a later item wins)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import json_format, struct_pb2
+
+from inlet.store.v1 import store_pb2
+from inlet_common import logs
+from inlet_common.errors import InletError, UpstreamError, Violation, unpack
+from inlet_common.structs import plain, to_struct
+from inlet_matcher.planner import _plan_entity
+from inlet_matcher.store_client import GrpcStore
+
+log = logging.getLogger(__name__)
+
+_SCHEME = "bearer "
+
+
+class StreamsDisabled(InletError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+    reason = "STREAMS_DISABLED"
+
+
+@dataclass(frozen=True)
+class CheckedBody:
+    items: struct_pb2.ListValue
+    single: bool
+    rejection: str  # empty when the body is acceptable
+
+
+def check_body(body: struct_pb2.Value | None, item_key: str) -> CheckedBody:
+    """The items of a body, or the INVALID_PAYLOAD message that says what is wrong."""
+    items = struct_pb2.ListValue()
+    kind = body.WhichOneof("kind") if body is not None else None
+    if body is None or kind is None:
+        return CheckedBody(items, False, "request body is empty: send a JSON object or array")
+    if kind == "struct_value":
+        items.values.add().CopyFrom(body)
+        single = True
+    elif kind == "list_value":
+        items.CopyFrom(body.list_value)
+        single = False
+        if not items.values:
+            return CheckedBody(items, single, "request body is an empty array: send some items")
+    else:
+        got = {"null_value": "null", "number_value": "a number", "string_value": "a string"}
+        return CheckedBody(
+            items,
+            False,
+            f"request body must be a JSON object or an array of objects, got"
+            f" {got.get(kind, 'a boolean')}",
+        )
+    for index, item in enumerate(items.values):
+        where = "body" if single else f"items[{index}]"
+        if item.WhichOneof("kind") != "struct_value":
+            return CheckedBody(items, single, f"{where} is not a JSON object")
+        if item_key:
+            value = item.struct_value.fields.get(item_key)
+            if value is None or value.WhichOneof("kind") in (None, "null_value"):
+                return CheckedBody(
+                    items,
+                    single,
+                    f"{where} has no {item_key!r} field, which X-Item-Key names as the item"
+                    " identifier",
+                )
+    return CheckedBody(items, single, "")
+
+
+def bearer(metadata: dict[str, Any]) -> str:
+    """The credential of `authorization: Bearer …` (empty when absent: the store says 401)."""
+    text = str(metadata.get("authorization", ""))
+    if text[: len(_SCHEME)].lower() != _SCHEME:
+        return ""
+    return text[len(_SCHEME) :].strip()
+
+
+def rate_headers(state: store_pb2.RateLimitState, *, limited: bool) -> list[tuple[str, str]]:
+    """IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers) as metadata."""
+    headers = [
+        ("ratelimit-limit", str(state.limit)),
+        ("ratelimit-remaining", str(state.remaining)),
+        ("ratelimit-reset", str(state.reset_seconds)),
+        ("ratelimit-policy", f"{state.limit};w={state.window_seconds}"),
+    ]
+    if limited:
+        headers.append(("retry-after", str(max(1, state.reset_seconds))))
+    return headers
+
+
+def rate_state_of(error: InletError) -> store_pb2.RateLimitState | None:
+    if not isinstance(error, UpstreamError):
+        return None
+    for state in unpack(error.status, store_pb2.RateLimitState):
+        assert isinstance(state, store_pb2.RateLimitState)
+        return state
+    return None
+
+
+class GrpcStreamStore(GrpcStore):
+    """The store's stream-ingest RPCs, over the same channel and error translation."""
+
+    async def accept(
+        self, request: store_pb2.AcceptStreamRequestRequest
+    ) -> store_pb2.AcceptStreamRequestResponse:
+        return await self._call(self._stub.AcceptStreamRequest, request)
+
+    async def status(
+        self, request: store_pb2.GetStreamRequestStatusRequest
+    ) -> store_pb2.GetStreamRequestStatusResponse:
+        return await self._call(self._stub.GetStreamRequestStatus, request)
+
+    async def claim(self, lease_seconds: int) -> store_pb2.ClaimStreamRequestResponse:
+        return await self._call(
+            self._stub.ClaimStreamRequest,
+            store_pb2.ClaimStreamRequestRequest(
+                worker=logs.request_id.get(), lease_seconds=lease_seconds
+            ),
+        )
+
+    async def apply(
+        self, request: store_pb2.ApplyStreamItemsRequest
+    ) -> store_pb2.ApplyStreamItemsResponse:
+        return await self._call(self._stub.ApplyStreamItems, request)
+
+    async def finish(self, request_id: str, lease_token: str) -> str:
+        done = await self._call(
+            self._stub.FinishStreamRequest,
+            store_pb2.FinishStreamRequestRequest(request_id=request_id, lease_token=lease_token),
+        )
+        return str(done.status)
+
+
+class StreamIngest:
+    """Accepting requests (202 once stored) and reading their status."""
+
+    def __init__(self, store: GrpcStreamStore, on_accepted: Callable[[], None] = lambda: None):
+        self.store = store
+        self.on_accepted = on_accepted
+
+    async def accept(
+        self,
+        metadata: dict[str, Any],
+        body: struct_pb2.Value | None,
+        stream: str,
+        *,
+        edge_reason: str = "",
+        edge_message: str = "",
+    ) -> store_pb2.AcceptStreamRequestResponse:
+        """Store the request; an edge rejection (bad JSON, too large) is sent to be logged
+        against the key and raised, so the key is still checked first."""
+        item_key = str(metadata.get("x-item-key", "")).strip()
+        checked = check_body(body, item_key)
+        rejection, reason = checked.rejection, ""
+        if edge_reason:
+            rejection = edge_message or edge_reason
+            reason = "PAYLOAD_TOO_LARGE" if edge_reason == "PAYLOAD_TOO_LARGE" else ""
+        accepted = await self.store.accept(
+            store_pb2.AcceptStreamRequestRequest(
+                ingest_key=bearer(metadata),
+                stream=stream or str(metadata.get("x-stream", "")).strip(),
+                idempotency_key=str(metadata.get("idempotency-key", "")),
+                item_key=item_key,
+                items=checked.items,
+                single=checked.single,
+                rejection=rejection,
+                rejection_reason=reason,
+            )
+        )
+        if not accepted.replayed:
+            self.on_accepted()  # our own workers start at once; others poll
+        return accepted
+
+    async def status(
+        self, metadata: dict[str, Any], request_id: str
+    ) -> store_pb2.GetStreamRequestStatusResponse:
+        return await self.store.status(
+            store_pb2.GetStreamRequestStatusRequest(
+                ingest_key=bearer(metadata), request_id=request_id
+            )
+        )
+
+
+# -- planning a claimed request -------------------------------------------------------------
+
+
+def plan_items(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.StreamItem]:
+    """Every not-yet-done item as a planned record, an error, or superseded by a later one."""
+    items = plain(json_format.MessageToDict(claimed.items))
+    assert isinstance(items, list)
+    done = set(claimed.done_indices)
+    planned: dict[int, store_pb2.StreamItem] = {}
+    key_of: dict[int, str] = {}
+    for index, values in enumerate(items):
+        item = _plan_one(claimed, index, values)
+        planned[index] = item
+        if claimed.item_key and item.HasField("record"):
+            key_of[index] = json.dumps(
+                plain(json_format.MessageToDict(item.record.values)).get(claimed.item_key),
+                sort_keys=True,
+            )
+    # Within one batch the last item with a given X-Item-Key value wins.
+    last: dict[str, int] = {}
+    for index, key in key_of.items():
+        last[key] = index
+    for index, key in key_of.items():
+        if last[key] != index:
+            planned[index] = store_pb2.StreamItem(index=index, superseded_by=last[key])
+    return [planned[i] for i in sorted(planned) if i not in done]
+
+
+def _plan_one(
+    claimed: store_pb2.ClaimStreamRequestResponse, index: int, values: Any
+) -> store_pb2.StreamItem:
+    path = "body" if claimed.single else f"items[{index}]"
+    problems: list[Violation] = []
+    if not isinstance(values, dict):
+        problems.append(Violation(path, f"{path} is not a JSON object", "INVALID_TYPE"))
+        return _failed(index, path, problems)
+    record = _plan_entity(
+        claimed.entity_type,
+        values,
+        claimed.default_region,
+        path,
+        problems,
+        ref_types=dict(claimed.reference_type_ids),
+        satisfied=set(),
+    )
+    key = claimed.item_key
+    if key and not problems and record.values.fields[key].WhichOneof("kind") == "null_value":
+        problems.append(
+            Violation(f"{path}.{key}", f"{key} (X-Item-Key) is empty", "EMPTY_ITEM_KEY")
+        )
+    if problems:
+        return _failed(index, path, problems)
+    if key:
+        # The item key identifies the record; the type's unique fields still apply after it.
+        record.ClearField("unique_fields")
+        record.unique_fields.extend(
+            [
+                key,
+                *(
+                    f.slug
+                    for f in claimed.entity_type.fields
+                    if f.unique
+                    and f.slug != key
+                    and record.values.fields.get(f.slug) is not None
+                    and record.values.fields[f.slug].WhichOneof("kind") != "null_value"
+                ),
+            ]
+        )
+    return store_pb2.StreamItem(index=index, record=record)
+
+
+def _failed(index: int, path: str, problems: Iterable[Violation]) -> store_pb2.StreamItem:
+    found = list(problems)
+    return store_pb2.StreamItem(
+        index=index,
+        error=to_struct(
+            {
+                "code": "VALIDATION_FAILED",
+                "message": f"invalid item: {', '.join(p.field for p in found)}",
+                "fields": [
+                    {"field": p.field, "code": p.reason, "message": p.description} for p in found
+                ],
+            }
+        ),
+    )

@@ -1,0 +1,110 @@
+"""Workers that process accepted stream requests: claim under a lease (the store uses
+FOR UPDATE SKIP LOCKED), plan the items, apply them in chunks, finish."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+from inlet.store.v1 import store_pb2
+from inlet_common import logs
+from inlet_common.errors import InletError
+from inlet_matcher.stream import GrpcStreamStore, plan_items
+
+log = logging.getLogger(__name__)
+
+
+class Workers:
+    """`count` claim loops; wake() starts them at once, otherwise they poll."""
+
+    def __init__(
+        self,
+        store: GrpcStreamStore,
+        *,
+        count: int = 4,
+        lease_seconds: int = 30,
+        poll_seconds: float = 0.2,
+        chunk_size: int = 100,
+    ) -> None:
+        self.store = store
+        self.count = count
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.chunk_size = chunk_size
+        # One event per idle worker: an accepted request wakes one of them, not all.
+        self._idle: list[asyncio.Event] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.name = f"matcher-{secrets.token_hex(4)}"
+
+    def wake(self) -> None:
+        if self._idle:
+            self._idle.pop().set()
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._loop(n), name=f"{self.name}-{n}") for n in range(self.count)
+        ]
+
+    async def stop(self) -> None:
+        """Cancel the loops; a request cut off mid-way is re-claimed when its lease ends."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _loop(self, n: int) -> None:
+        logs.request_id.set(f"{self.name}-{n}")
+        while True:
+            try:
+                worked = await self.run_once()
+            except InletError:
+                # Store unavailable or lease lost: the request comes back to some worker.
+                log.warning("stream worker step failed", exc_info=True)
+                worked = False
+            except Exception:
+                log.exception("stream worker step crashed")
+                worked = False
+            if not worked:
+                woken = asyncio.Event()
+                self._idle.append(woken)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self.poll_seconds)
+                if woken in self._idle:
+                    self._idle.remove(woken)
+
+    async def run_once(self) -> bool:
+        """Process one request if any is waiting; False when there was none."""
+        claimed = await self.store.claim(self.lease_seconds)
+        if not claimed.claimed:
+            return False
+        await self.process(claimed)
+        return True
+
+    async def process(self, claimed: store_pb2.ClaimStreamRequestResponse) -> str:
+        token = logs.request_id.set(claimed.request_id)
+        try:
+            items = plan_items(claimed)
+            # At least one call, so a request whose items were all done before is finished.
+            starts = range(0, max(len(items), 1), self.chunk_size)
+            status = ""
+            for start in starts:
+                applied = await self.store.apply(
+                    store_pb2.ApplyStreamItemsRequest(
+                        request_id=claimed.request_id,
+                        lease_token=claimed.lease_token,
+                        lease_seconds=self.lease_seconds,
+                        workspace_id=claimed.workspace_id,
+                        items=items[start : start + self.chunk_size],
+                        # The last chunk finishes the request in its own transaction.
+                        finish=start == starts[-1],
+                    )
+                )
+                status = applied.status
+            log.info("stream request processed", extra={"status": status, "items": len(items)})
+            return status
+        finally:
+            logs.request_id.reset(token)

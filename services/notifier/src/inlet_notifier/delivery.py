@@ -1,0 +1,283 @@
+"""Delivery workers: claim due deliveries (SKIP LOCKED + lease), POST them signed, record
+each attempt, and schedule the next one, fail, or disable the endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from prometheus_client import Counter, Histogram
+from psycopg_pool import AsyncConnectionPool
+
+from inlet_notifier import guard, signing
+from inlet_notifier import repository as repo
+from inlet_notifier.config import DeliverySettings
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = Counter("inlet_webhook_attempts_total", "Webhook attempts", ["outcome"])
+ATTEMPT_SECONDS = Histogram("inlet_webhook_attempt_seconds", "Webhook attempt latency")
+
+SNIPPET_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one attempt got: an HTTP status (0: none), an error, a snippet, Retry-After."""
+
+    status_code: int
+    error: str
+    snippet: str
+    retry_after: float | None
+    start_time: datetime
+    end_time: datetime
+    latency_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def signing_secrets(claim: dict[str, Any], now: datetime) -> list[str]:
+    found = [claim["secret"]]
+    until = claim["previous_secret_until"]
+    if claim["previous_secret"] and until is not None and until > now:
+        found.append(claim["previous_secret"])
+    return found
+
+
+class Worker:
+    """One process's delivery loop; several processes share the table safely."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        settings: DeliverySettings,
+        *,
+        client: httpx.AsyncClient | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.client = client or httpx.AsyncClient(
+            transport=guard.transport(
+                allow_private=settings.allow_private, max_connections=settings.max_in_flight
+            ),
+            timeout=settings.timeout,
+            follow_redirects=False,
+        )
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def nudge(self) -> None:
+        """New deliveries exist: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="webhook-worker")
+
+    async def stop(self) -> None:
+        """Stop claiming; let attempts in flight finish (their leases cover a crash)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await self.client.aclose()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            free = self.settings.max_in_flight - len(self._in_flight)
+            claimed: list[dict[str, Any]] = []
+            # Claim in batches: one claim query per finished attempt would cost more
+            # than the attempts themselves under load.
+            batch = max(1, self.settings.max_in_flight // 4)
+            if free >= batch or (free > 0 and not self._in_flight):
+                try:
+                    claimed = await self.claim(free)
+                except Exception as error:  # noqa: BLE001 - the loop must survive outages
+                    log.warning("claiming deliveries failed", extra={"error": repr(error)})
+            for claim in claimed:
+                task = asyncio.create_task(self._attempt_logged(claim))
+                self._in_flight.add(task)
+                task.add_done_callback(self._done)
+            if claimed and len(claimed) == free:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        # A finished attempt frees a slot, and may free its endpoint's cap.
+        self._wake.set()
+
+    async def claim(self, limit: int) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            return await repo.rows(
+                conn,
+                "claim_deliveries",
+                worker=self.worker_id,
+                lease=self.settings.lease,
+                limit=limit,
+                per_endpoint=self.settings.per_endpoint,
+            )
+
+    async def _attempt_logged(self, claim: dict[str, Any]) -> None:
+        try:
+            await self.attempt(claim)
+        except Exception:
+            log.exception("delivery attempt failed", extra={"delivery_id": str(claim["id"])})
+
+    async def send(self, claim: dict[str, Any]) -> Result:
+        payload = signing.body(claim["type"], claim["occur_time"], claim["data"])
+        started = datetime.now(UTC)
+        clock = time.perf_counter()
+        status, error, snippet, retry_after = 0, "", "", None
+        try:
+            headers = signing.headers(
+                claim["event_id"], payload, signing_secrets(claim, started), started
+            )
+            answer = await self.client.post(claim["url"], content=payload, headers=headers)
+            status = answer.status_code
+            snippet = answer.content[:SNIPPET_BYTES].decode("utf-8", "replace")
+            if status in (429, 503):
+                retry_after = retry_after_seconds(answer.headers.get("retry-after"), started)
+        except httpx.TimeoutException:
+            error = f"timed out after {self.settings.timeout} s"
+        except httpx.HTTPError as failure:
+            error = str(failure) or type(failure).__name__
+        elapsed = time.perf_counter() - clock
+        ATTEMPT_SECONDS.observe(elapsed)
+        return Result(
+            status_code=status,
+            error=error,
+            snippet=snippet,
+            retry_after=retry_after,
+            start_time=started,
+            end_time=datetime.now(UTC),
+            latency_ms=int(elapsed * 1000),
+        )
+
+    async def attempt(self, claim: dict[str, Any]) -> Result:
+        result = await self.send(claim)
+        ATTEMPTS.labels("ok" if result.ok else str(result.status_code or "error")).inc()
+        await self.record(claim, result)
+        return result
+
+    def next_delay(self, attempt_count: int, result: Result) -> float | None:
+        """Seconds to the next attempt, or None when the schedule is exhausted."""
+        delay = self.settings.delay_before(attempt_count + 1)
+        if delay is None:
+            return None
+        delay *= 1 + random.uniform(-self.settings.jitter, self.settings.jitter)
+        if result.retry_after is not None:
+            delay = max(delay, min(result.retry_after, self.settings.retry_after_cap))
+        return max(delay, 0.0)
+
+    async def record(self, claim: dict[str, Any], result: Result) -> None:
+        delivery_id, endpoint_id = claim["id"], claim["endpoint_id"]
+        workspace_id = claim["workspace_id"]
+        async with self.pool.connection() as conn, conn.transaction():
+            await repo.execute(
+                conn,
+                "insert_attempt",
+                delivery_id=delivery_id,
+                worker=self.worker_id,
+                start_time=result.start_time,
+                end_time=result.end_time,
+                status_code=result.status_code or None,
+                error=result.error,
+                response_snippet=result.snippet,
+                latency_ms=result.latency_ms,
+            )
+            operational: list[tuple[str, str]] = []
+            delay: float | None = None
+            if result.ok:
+                status = "succeeded"
+                await repo.execute(conn, "endpoint_succeeded", id=endpoint_id)
+            elif result.status_code == 410:
+                status = "failed"
+                reason = "the endpoint answered 410 Gone"
+                if await repo.execute(conn, "disable_endpoint", id=endpoint_id, reason=reason):
+                    operational.append(("endpoint.disabled", reason))
+            else:
+                delay = self.next_delay(claim["attempt_count"], result)
+                status = "pending" if delay is not None else "failed"
+                if delay is None:
+                    operational.append(
+                        (
+                            "delivery.exhausted",
+                            f"delivery {delivery_id} of event {claim['event_id']} failed "
+                            f"after {claim['attempt_count']} attempts",
+                        )
+                    )
+                failing = await repo.row(conn, "endpoint_failed", id=endpoint_id)
+                if (
+                    failing is not None
+                    and failing["enabled"]
+                    and failing["failing_seconds"] >= self.settings.disable_after
+                ):
+                    reason = (
+                        f"failing continuously for {failing['failing_seconds']:.0f} s "
+                        f"(limit {self.settings.disable_after:.0f} s)"
+                    )
+                    if await repo.execute(conn, "disable_endpoint", id=endpoint_id, reason=reason):
+                        operational.append(("endpoint.disabled", reason))
+            finished = await repo.execute(
+                conn,
+                "finish_delivery",
+                id=delivery_id,
+                worker=self.worker_id,
+                status=status,
+                delay=delay,
+                status_code=result.status_code or None,
+            )
+            if not finished:
+                log.warning("delivery lease lost", extra={"delivery_id": str(delivery_id)})
+            for kind, message in operational:
+                await repo.execute(
+                    conn,
+                    "insert_operational_event",
+                    workspace_id=workspace_id,
+                    endpoint_id=endpoint_id,
+                    type=kind,
+                    message=message,
+                )
+                log.warning(
+                    "webhook %s: %s",
+                    kind,
+                    message,
+                    extra={"endpoint_id": str(endpoint_id), "workspace_id": str(workspace_id)},
+                )

@@ -1,0 +1,314 @@
+"""The notifier's use cases: take events in (fan-out to deliveries) and manage webhooks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from psycopg_pool import AsyncConnectionPool
+
+from inlet_common.errors import InvalidArgument, NotFound, Violation
+from inlet_notifier import guard, signing
+from inlet_notifier import repository as repo
+from inlet_notifier.errors import wrap_exceptions
+
+EVENT_TYPES = ("record.created", "record.updated", "ingest.failed", "request.completed")
+UPDATABLE = ("url", "description", "event_types", "entity_type_ids", "source_ids", "enabled")
+STATUSES = ("pending", "succeeded", "failed")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_END = datetime(9999, 1, 1, tzinfo=UTC)
+_NIL = "00000000-0000-0000-0000-000000000000"
+_MAX = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    workspace_id: str
+    type: str
+    occur_time: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    url: str = ""
+    description: str = ""
+    event_types: tuple[str, ...] = ()
+    entity_type_ids: tuple[str, ...] = ()
+    source_ids: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+def page_size(requested: int) -> int:
+    if requested < 0:
+        raise InvalidArgument(
+            "page_size must not be negative",
+            violations=[Violation("page_size", "must not be negative", "INVALID_PAGE_SIZE")],
+        )
+    return min(requested or 50, 500)
+
+
+def encode_token(when: datetime, key: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([when.isoformat(), key])).decode()
+
+
+def decode_token(token: str) -> tuple[datetime, str]:
+    try:
+        when, key = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        return datetime.fromisoformat(when), str(key)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise InvalidArgument(
+            "page_token is not one this API issued",
+            violations=[Violation("page_token", "unreadable page token", "INVALID_PAGE_TOKEN")],
+        ) from None
+
+
+class Webhooks:
+    """Use cases over one pool; `wake` tells the local worker new deliveries exist."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        *,
+        allow_private: bool = False,
+        secret_grace_seconds: float = 24 * 3600.0,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.pool = pool
+        self.allow_private = allow_private
+        self.secret_grace_seconds = secret_grace_seconds
+        self.wake = wake
+
+    # -- events in ------------------------------------------------------------------------
+
+    async def publish(self, events: Sequence[Event]) -> int:
+        """Store new events and their deliveries; ids seen before are skipped. The number new."""
+        if not events:
+            return 0
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.row(
+                conn,
+                "insert_events",
+                ids=[e.id for e in events],
+                workspace_ids=[e.workspace_id for e in events],
+                types=[e.type for e in events],
+                occur_times=[e.occur_time for e in events],
+                datas=[repo.jsonb(e.data) for e in events],
+            )
+        assert found is not None
+        if found["deliveries"]:
+            self.wake()
+        return int(found["accepted"])
+
+    async def workspace_id(self, key: str) -> str | None:
+        """The id of the workspace named by id or slug, if there is one."""
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.row(conn, "workspace_id", key=key)
+        return str(found["id"]) if found else None
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    async def _checked(self, spec: EndpointSpec, paths: Sequence[str]) -> EndpointSpec:
+        bad = [
+            Violation(f"webhook_endpoint.event_types[{i}]", f"unknown event type {t!r}", "UNKNOWN")
+            for i, t in enumerate(spec.event_types)
+            if "event_types" in paths and t not in EVENT_TYPES
+        ]
+        if bad:
+            raise InvalidArgument(
+                f"event types must be among {', '.join(EVENT_TYPES)}", violations=bad
+            )
+        if "url" not in paths:
+            return spec
+        if not spec.url:
+            raise InvalidArgument(
+                "webhook_endpoint.url is required",
+                violations=[
+                    Violation("webhook_endpoint.url", "url is required", "REQUIRED_FIELD_MISSING")
+                ],
+            )
+        url = await guard.check_url(spec.url, allow_private=self.allow_private)
+        return EndpointSpec(
+            url=url,
+            description=spec.description,
+            event_types=spec.event_types,
+            entity_type_ids=spec.entity_type_ids,
+            source_ids=spec.source_ids,
+            enabled=spec.enabled,
+        )
+
+    async def create_endpoint(
+        self, workspace_id: str, spec: EndpointSpec
+    ) -> tuple[dict[str, Any], str]:
+        spec = await self._checked(spec, UPDATABLE)
+        secret = signing.new_secret()
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            created = await repo.row(
+                conn,
+                "insert_endpoint",
+                workspace_id=workspace_id,
+                url=spec.url,
+                description=spec.description,
+                event_types=list(spec.event_types),
+                entity_type_ids=list(spec.entity_type_ids),
+                source_ids=list(spec.source_ids),
+                secret=secret,
+            )
+        assert created is not None
+        return created, secret
+
+    async def get_endpoint(self, workspace_id: str, endpoint_id: str) -> dict[str, Any]:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.row(conn, "get_endpoint", id=endpoint_id, workspace_id=workspace_id)
+        if found is None:
+            raise NotFound(f"no webhook endpoint {endpoint_id}")
+        return found
+
+    async def list_endpoints(
+        self, workspace_id: str, size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        limit = page_size(size)
+        after_time, after_id = decode_token(token) if token else (_EPOCH, _NIL)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.rows(
+                conn,
+                "list_endpoints",
+                workspace_id=workspace_id,
+                after_time=after_time,
+                after_id=after_id,
+                limit=limit + 1,
+            )
+        page = found[:limit]
+        more = len(found) > limit
+        return page, encode_token(page[-1]["create_time"], str(page[-1]["id"])) if more else ""
+
+    async def update_endpoint(
+        self, workspace_id: str, endpoint_id: str, spec: EndpointSpec, paths: Sequence[str]
+    ) -> dict[str, Any]:
+        paths = list(paths) or list(UPDATABLE)
+        unknown = [p for p in paths if p not in UPDATABLE]
+        if unknown:
+            raise InvalidArgument(
+                f"update_mask paths must be among {', '.join(UPDATABLE)}",
+                violations=[
+                    Violation("update_mask", f"unknown path {p!r}", "UNKNOWN_PATH") for p in unknown
+                ],
+            )
+        spec = await self._checked(spec, paths)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            updated = await repo.row(
+                conn,
+                "update_endpoint",
+                id=endpoint_id,
+                workspace_id=workspace_id,
+                paths=paths,
+                url=spec.url,
+                description=spec.description,
+                event_types=list(spec.event_types),
+                entity_type_ids=list(spec.entity_type_ids),
+                source_ids=list(spec.source_ids),
+                enabled=spec.enabled,
+            )
+        if updated is None:
+            raise NotFound(f"no webhook endpoint {endpoint_id}")
+        if updated["enabled"]:
+            self.wake()
+        return updated
+
+    async def delete_endpoint(self, workspace_id: str, endpoint_id: str) -> None:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            deleted = await repo.execute(
+                conn, "delete_endpoint", id=endpoint_id, workspace_id=workspace_id
+            )
+        if not deleted:
+            raise NotFound(f"no webhook endpoint {endpoint_id}")
+
+    async def rotate_secret(
+        self, workspace_id: str, endpoint_id: str, grace_seconds: float | None
+    ) -> tuple[str, datetime]:
+        grace = self.secret_grace_seconds if grace_seconds is None else grace_seconds
+        if grace < 0:
+            raise InvalidArgument(
+                "grace_period must not be negative",
+                violations=[Violation("grace_period", "must not be negative", "NEGATIVE")],
+            )
+        secret = signing.new_secret()
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.row(
+                conn,
+                "rotate_secret",
+                id=endpoint_id,
+                workspace_id=workspace_id,
+                secret=secret,
+                grace=float(grace),
+            )
+        if found is None:
+            raise NotFound(f"no webhook endpoint {endpoint_id}")
+        until: datetime = found["previous_secret_until"]
+        return secret, until
+
+    # -- deliveries -----------------------------------------------------------------------
+
+    async def list_deliveries(
+        self, workspace_id: str, endpoint_id: str, status: str | None, size: int, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        limit = page_size(size)
+        before_time, before_id = decode_token(token) if token else (_END, _MAX)
+        await self.get_endpoint(workspace_id, endpoint_id)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.rows(
+                conn,
+                "list_deliveries",
+                endpoint_id=endpoint_id,
+                status=status,
+                before_time=before_time,
+                before_id=before_id,
+                limit=limit + 1,
+            )
+        page = found[:limit]
+        more = len(found) > limit
+        return page, encode_token(page[-1]["create_time"], str(page[-1]["id"])) if more else ""
+
+    async def _delivery(
+        self, conn: repo.Conn, workspace_id: str, endpoint_id: str, delivery_id: str
+    ) -> dict[str, Any]:
+        found = await repo.row(
+            conn, "get_delivery", id=delivery_id, endpoint_id=endpoint_id, workspace_id=workspace_id
+        )
+        if found is None:
+            raise NotFound(f"no delivery {delivery_id} of webhook endpoint {endpoint_id}")
+        return found
+
+    async def list_attempts(
+        self, workspace_id: str, endpoint_id: str, delivery_id: str
+    ) -> list[dict[str, Any]]:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            await self._delivery(conn, workspace_id, endpoint_id, delivery_id)
+            return await repo.rows(conn, "list_attempts", delivery_id=delivery_id)
+
+    async def replay(self, workspace_id: str, endpoint_id: str, delivery_id: str) -> dict[str, Any]:
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            await self._delivery(conn, workspace_id, endpoint_id, delivery_id)
+            replayed = await repo.row(
+                conn, "replay_delivery", id=delivery_id, endpoint_id=endpoint_id
+            )
+        assert replayed is not None
+        self.wake()
+        return replayed
+
+    async def recover(self, workspace_id: str, endpoint_id: str, since: datetime) -> int:
+        await self.get_endpoint(workspace_id, endpoint_id)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            count = await repo.execute(
+                conn, "recover_deliveries", endpoint_id=endpoint_id, since=since
+            )
+        if count:
+            self.wake()
+        return count

@@ -1,0 +1,93 @@
+-- The webhook admin API: endpoints, deliveries, attempts, replay and recover.
+
+-- name: insert_endpoint
+INSERT INTO webhook_endpoints (workspace_id, url, description, event_types, entity_type_ids,
+                               source_ids, secret)
+VALUES (%(workspace_id)s, %(url)s, %(description)s, %(event_types)s, %(entity_type_ids)s,
+        %(source_ids)s, %(secret)s)
+RETURNING *;
+
+-- name: get_endpoint
+SELECT * FROM webhook_endpoints WHERE id = %(id)s AND workspace_id = %(workspace_id)s;
+
+-- name: list_endpoints
+-- Keyset paging, oldest first; the page token is the last row's (create_time, id).
+SELECT * FROM webhook_endpoints
+ WHERE workspace_id = %(workspace_id)s
+   AND (create_time, id) > (%(after_time)s, %(after_id)s)
+ ORDER BY create_time, id
+ LIMIT %(limit)s;
+
+-- name: update_endpoint
+UPDATE webhook_endpoints
+   SET url = CASE WHEN 'url' = ANY(%(paths)s) THEN %(url)s ELSE url END,
+       description = CASE WHEN 'description' = ANY(%(paths)s) THEN %(description)s
+                          ELSE description END,
+       event_types = CASE WHEN 'event_types' = ANY(%(paths)s) THEN %(event_types)s
+                          ELSE event_types END,
+       entity_type_ids = CASE WHEN 'entity_type_ids' = ANY(%(paths)s) THEN %(entity_type_ids)s
+                              ELSE entity_type_ids END,
+       source_ids = CASE WHEN 'source_ids' = ANY(%(paths)s) THEN %(source_ids)s
+                         ELSE source_ids END,
+       enabled = CASE WHEN 'enabled' = ANY(%(paths)s) THEN %(enabled)s ELSE enabled END,
+       -- Enabling by hand clears the automatic verdict and the failure window.
+       disabled_reason = CASE WHEN 'enabled' = ANY(%(paths)s) AND %(enabled)s THEN ''
+                              ELSE disabled_reason END,
+       failing_since = CASE WHEN 'enabled' = ANY(%(paths)s) AND %(enabled)s THEN NULL
+                            ELSE failing_since END,
+       update_time = now()
+ WHERE id = %(id)s AND workspace_id = %(workspace_id)s
+RETURNING *;
+
+-- name: delete_endpoint
+DELETE FROM webhook_endpoints WHERE id = %(id)s AND workspace_id = %(workspace_id)s;
+
+-- name: rotate_secret
+UPDATE webhook_endpoints
+   SET previous_secret = secret,
+       previous_secret_until = now() + make_interval(secs => %(grace)s),
+       secret = %(secret)s,
+       update_time = now()
+ WHERE id = %(id)s AND workspace_id = %(workspace_id)s
+RETURNING previous_secret_until;
+
+-- name: list_deliveries
+SELECT d.*, ev.type AS event_type
+  FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+ WHERE d.endpoint_id = %(endpoint_id)s
+   AND (%(status)s::text IS NULL OR d.status = %(status)s)
+   AND (d.create_time, d.id) < (%(before_time)s, %(before_id)s)
+ ORDER BY d.create_time DESC, d.id DESC
+ LIMIT %(limit)s;
+
+-- name: get_delivery
+SELECT d.*, ev.type AS event_type
+  FROM webhook_deliveries d
+  JOIN webhook_events ev ON ev.id = d.event_id
+  JOIN webhook_endpoints e ON e.id = d.endpoint_id
+ WHERE d.id = %(id)s AND d.endpoint_id = %(endpoint_id)s AND e.workspace_id = %(workspace_id)s;
+
+-- name: list_attempts
+SELECT * FROM webhook_attempts WHERE delivery_id = %(delivery_id)s ORDER BY id;
+
+-- name: replay_delivery
+-- A new round: attempt_count restarts so the whole retry schedule applies again.
+UPDATE webhook_deliveries d
+   SET status = 'pending', attempt_count = 0, next_attempt_time = now(), update_time = now()
+  FROM webhook_events ev
+ WHERE d.id = %(id)s AND d.endpoint_id = %(endpoint_id)s AND ev.id = d.event_id
+RETURNING d.*, ev.type AS event_type;
+
+-- name: recover_deliveries
+UPDATE webhook_deliveries
+   SET status = 'pending', attempt_count = 0, next_attempt_time = now(), update_time = now()
+ WHERE endpoint_id = %(endpoint_id)s AND status = 'failed' AND create_time >= %(since)s;
+
+-- name: workspace_id
+-- A workspace named by id or slug, as people and the CLI write it.
+SELECT id FROM workspaces WHERE id::text = %(key)s OR slug = %(key)s;
+
+-- name: admin_token_workspace
+-- The workspace of an admin token (issue 4's admin_tokens), by its SHA-256: the token is
+-- 256 random bits, so an index probe on the hash reveals nothing to timing.
+SELECT workspace_id FROM admin_tokens WHERE token_hash = %(token_hash)s;

@@ -1,0 +1,537 @@
+"""Stream ingest in the store: accept into the durable inbox, lease to workers, apply
+items exactly once, report status."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from inlet.store.v1 import store_pb2
+from inlet_common.errors import InletError, Violation
+from inlet_common.httpstatus import http_status
+from inlet_store import outbox
+from inlet_store import repository as repo
+from inlet_store.domain import EntityTypeDef, PlannedRecord
+from inlet_store.errors import KeyRace, UniqueConflictError, wrap_exceptions
+from inlet_store.service import Store
+from inlet_store.streams import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    IngestUnauthorized,
+    InvalidPayload,
+    LeaseLost,
+    PayloadTooLarge,
+    RateLimited,
+    RequestNotFound,
+    StreamNotFound,
+    new_request_id,
+    parse_key,
+    secret_matches,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY = 255
+_ITEM_RACE_ATTEMPTS = 8
+_PRUNE_EVERY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class KeyContext:
+    key_id: str
+    stream_id: str
+    stream: str
+    workspace_id: str
+    rate_limit: int
+    rate_window_seconds: int
+    field_slugs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    request_id: str
+    stream: str
+    items_received: int
+    replayed: bool
+    rate: store_pb2.RateLimitState
+
+
+@dataclass(frozen=True)
+class Claimed:
+    request_id: str
+    lease_token: str
+    workspace_id: str
+    default_region: str
+    entity_type: EntityTypeDef
+    item_key: str
+    items: list[Any]
+    single: bool
+    done_indices: list[int]
+
+
+@dataclass(frozen=True)
+class StreamItem:
+    index: int
+    record: PlannedRecord | None = None
+    error: dict[str, Any] | None = None
+    superseded_by: int | None = None
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    index: int
+    action: str  # created | updated | superseded | failed
+    record_id: str = ""
+    matched_on: tuple[str, ...] = ()
+    error: dict[str, Any] | None = None
+    superseded_by: int | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "item_index": self.index,
+            "record_id": self.record_id or None,
+            "action": self.action,
+            "matched_on": list(self.matched_on),
+            "error": self.error,
+            "superseded_by": self.superseded_by,
+        }
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    request_id: str
+    stream: str
+    status: str
+    items_received: int
+    items_processed: int
+    items_failed: int
+    create_time: datetime
+    finish_time: datetime | None
+    items: list[ItemOutcome] = field(default_factory=list)
+
+
+def body_hash(items: list[Any], single: bool, item_key: str) -> bytes:
+    """What "the same body" means for Idempotency-Key: the items and how to key them."""
+    canonical = json.dumps(
+        {"items": items, "single": single, "item_key": item_key},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+class Inbox:
+    """Use cases of stream ingest over one pool; item upserts reuse Store._upsert."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], store: Store, *, idempotency_ttl_seconds: int = 86400
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self._next_prune = 0.0
+
+    # -- authentication -------------------------------------------------------------------
+
+    async def _authenticate(self, conn: repo.Conn, ingest_key: str) -> KeyContext:
+        parsed = parse_key(ingest_key)
+        if parsed is None:
+            raise IngestUnauthorized(
+                "missing or malformed ingest key: send 'Authorization: Bearer ik_live_…'"
+            )
+        found = await repo.row(conn, "ingest_key_auth", id=parsed.key_id)
+        # The secret is compared even for an unknown id, so both take the same time.
+        stored = bytes(found["secret_hash"]) if found else b"\0" * 32
+        if not secret_matches(parsed.secret, stored) or found is None:
+            raise IngestUnauthorized("the ingest key is not valid")
+        if not found["active"]:
+            raise IngestUnauthorized("the ingest key is revoked or expired")
+        return KeyContext(
+            key_id=found["id"],
+            stream_id=str(found["stream_id"]),
+            stream=found["stream"],
+            workspace_id=str(found["workspace_id"]),
+            rate_limit=found["rate_limit"],
+            rate_window_seconds=found["rate_window_seconds"],
+            field_slugs=tuple(found["field_slugs"]),
+        )
+
+    # -- accept ---------------------------------------------------------------------------
+
+    async def accept(
+        self,
+        *,
+        ingest_key: str,
+        stream: str,
+        idempotency_key: str,
+        item_key: str,
+        items: list[Any],
+        single: bool,
+        rejection: str,
+        rejection_reason: str = "",
+    ) -> Accepted:
+        """Store the request durably (committed) before answering; see the RPC comment."""
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            key = await self._authenticate(conn, ingest_key)
+            try:
+                if stream and stream != key.stream:
+                    raise StreamNotFound(
+                        f"stream {stream!r} does not match the ingest key (its stream is"
+                        f" {key.stream!r})"
+                    )
+                rate = await self._hit_rate_limit(conn, key)
+                if rejection:
+                    if rejection_reason == PayloadTooLarge.reason:
+                        raise PayloadTooLarge(rejection)
+                    raise InvalidPayload(rejection)
+                if item_key and item_key not in key.field_slugs:
+                    raise InvalidPayload(
+                        f"X-Item-Key names {item_key!r}, which is not a field of the stream's"
+                        f" entity type (fields: {', '.join(key.field_slugs) or 'none'})",
+                        violations=[Violation("X-Item-Key", "unknown field", "UNKNOWN_FIELD")],
+                    )
+                if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+                    raise InvalidPayload(
+                        f"Idempotency-Key is {len(idempotency_key)} characters; at most"
+                        f" {MAX_IDEMPOTENCY_KEY} are allowed",
+                        violations=[Violation("Idempotency-Key", "too long", "TOO_LONG")],
+                    )
+                return await self._store(conn, key, rate, idempotency_key, item_key, items, single)
+            except InletError as error:
+                await self._log_rejection(conn, key, error, len(items))
+                raise
+
+    async def _hit_rate_limit(self, conn: repo.Conn, key: KeyContext) -> store_pb2.RateLimitState:
+        window = key.rate_window_seconds
+        hit = await repo.row(conn, "hit_rate_window", key_id=key.key_id, window=window)
+        assert hit is not None
+        if hit["hits"] == 1:
+            await repo.execute(conn, "prune_rate_windows", key_id=key.key_id, window=window)
+        state = store_pb2.RateLimitState(
+            limit=key.rate_limit,
+            remaining=max(0, key.rate_limit - hit["hits"]),
+            reset_seconds=hit["reset_seconds"],
+            window_seconds=window,
+        )
+        if hit["hits"] > key.rate_limit:
+            raise RateLimited(state)
+        return state
+
+    async def _store(
+        self,
+        conn: repo.Conn,
+        key: KeyContext,
+        rate: store_pb2.RateLimitState,
+        idempotency_key: str,
+        item_key: str,
+        items: list[Any],
+        single: bool,
+    ) -> Accepted:
+        request_id = new_request_id()
+        if idempotency_key:
+            digest = body_hash(items, single, item_key)
+            claimed = await repo.row(
+                conn,
+                "claim_idempotency_key",
+                stream_id=key.stream_id,
+                idempotency_key=idempotency_key,
+                body_hash=digest,
+                request_id=request_id,
+                ttl=self.idempotency_ttl_seconds,
+            )
+            if claimed is None:
+                return await self._replay(conn, key, rate, idempotency_key, digest)
+        try:
+            async with conn.transaction():
+                await repo.execute(
+                    conn,
+                    "insert_stream_request",
+                    id=request_id,
+                    stream_id=key.stream_id,
+                    key_id=key.key_id,
+                    item_key=item_key,
+                    items=repo.jsonb(items),
+                    items_received=len(items),
+                    single=single,
+                )
+                await self._log(conn, key, request_id, "accepted", 202, len(items), None)
+                if idempotency_key:
+                    await repo.execute(
+                        conn,
+                        "settle_idempotency_key",
+                        stream_id=key.stream_id,
+                        idempotency_key=idempotency_key,
+                        request_id=request_id,
+                        items_received=len(items),
+                    )
+        except BaseException:
+            if idempotency_key:
+                # Free the key so the client's retry is not refused as "in use".
+                await repo.execute(
+                    conn,
+                    "release_idempotency_key",
+                    stream_id=key.stream_id,
+                    idempotency_key=idempotency_key,
+                    request_id=request_id,
+                )
+            raise
+        return Accepted(request_id, key.stream, len(items), False, rate)
+
+    async def _replay(
+        self,
+        conn: repo.Conn,
+        key: KeyContext,
+        rate: store_pb2.RateLimitState,
+        idempotency_key: str,
+        digest: bytes,
+    ) -> Accepted:
+        held = await repo.row(
+            conn, "get_idempotency_key", stream_id=key.stream_id, idempotency_key=idempotency_key
+        )
+        if held is None:
+            # Released between our insert and this read: the first attempt failed.
+            raise IdempotencyKeyInUse(
+                "a request with this Idempotency-Key was just abandoned; retry it"
+            )
+        if bytes(held["body_hash"]) != digest:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used with a different request body in the last"
+                f" {self.idempotency_ttl_seconds // 3600} h; use a new key for new data"
+            )
+        if held["state"] != "accepted":
+            raise IdempotencyKeyInUse(
+                "a request with this Idempotency-Key is still being accepted; retry shortly"
+            )
+        await self._log(
+            conn, key, held["request_id"], "replayed", 202, held["items_received"], None
+        )
+        return Accepted(held["request_id"], key.stream, held["items_received"], True, rate)
+
+    async def _log(
+        self,
+        conn: repo.Conn,
+        key: KeyContext,
+        request_id: str,
+        outcome: str,
+        status_code: int,
+        items_received: int,
+        error: dict[str, Any] | None,
+    ) -> None:
+        await repo.execute(
+            conn,
+            "insert_connector_log",
+            stream_id=key.stream_id,
+            key_id=key.key_id,
+            request_id=request_id,
+            outcome=outcome,
+            status_code=status_code,
+            items_received=items_received,
+            error=repo.jsonb(error) if error is not None else None,
+        )
+
+    async def _log_rejection(
+        self, conn: repo.Conn, key: KeyContext, error: InletError, items_received: int
+    ) -> None:
+        status = error.to_status()
+        code = http_status(status.code, error.reason)
+        body = {"code": error.reason, "message": error.message}
+        try:
+            async with wrap_exceptions():
+                await self._log(conn, key, new_request_id(), "rejected", code, items_received, body)
+        except InletError:
+            # The caller still gets the real error; the lost log line is reported here.
+            log.warning("could not write connector log entry", exc_info=True)
+
+    # -- status ---------------------------------------------------------------------------
+
+    async def status(self, *, ingest_key: str, request_id: str) -> RequestStatus:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            key = await self._authenticate(conn, ingest_key)
+            found = await repo.row(
+                conn, "stream_request_status", id=request_id, stream_id=key.stream_id
+            )
+            if found is None:
+                raise RequestNotFound(f"no request {request_id!r} on stream {key.stream!r}")
+            items = [
+                ItemOutcome(
+                    index=r["item_index"],
+                    action=r["action"],
+                    record_id=str(r["record_id"]) if r["record_id"] else "",
+                    matched_on=tuple(r["matched_on"]),
+                    error=r["error"],
+                    superseded_by=r["superseded_by"],
+                )
+                for r in await repo.rows(conn, "stream_request_items", id=request_id)
+            ]
+        return RequestStatus(
+            request_id=found["id"],
+            stream=found["stream"],
+            status=found["status"],
+            items_received=found["items_received"],
+            items_processed=found["items_processed"],
+            items_failed=sum(1 for i in items if i.action == "failed"),
+            create_time=found["create_time"],
+            finish_time=found["finish_time"],
+            items=items,
+        )
+
+    # -- workers --------------------------------------------------------------------------
+
+    async def claim(self, *, lease_seconds: int) -> Claimed | None:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.row(conn, "claim_stream_request", lease_seconds=lease_seconds)
+            if found is None:
+                await self._prune(conn)
+                return None
+            type_id = str(found["entity_type_id"])
+            types = await repo.entity_types(conn, [type_id])
+        return Claimed(
+            request_id=found["id"],
+            lease_token=str(found["lease_token"]),
+            workspace_id=str(found["workspace_id"]),
+            default_region=found["default_region"],
+            entity_type=types[type_id],
+            item_key=found["item_key"],
+            items=found["items"],
+            single=found["single"],
+            done_indices=list(found["done_indices"]),
+        )
+
+    async def _prune(self, conn: repo.Conn) -> None:
+        """When idle, at most once a minute: drop idempotency keys past their 24 h."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + _PRUNE_EVERY_SECONDS
+        await repo.execute(conn, "prune_idempotency_keys")
+
+    async def apply(
+        self,
+        *,
+        request_id: str,
+        lease_token: str,
+        lease_seconds: int,
+        workspace_id: str,
+        items: list[StreamItem],
+        finish: bool = False,
+    ) -> tuple[list[ItemOutcome], str]:
+        """Apply a chunk: every item in a savepoint; outcomes commit with the upserts (and,
+        for the last chunk, with the request's final status)."""
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            if await repo.row(conn, "hold_lease", id=request_id, lease_token=lease_token) is None:
+                raise LeaseLost(f"the lease on {request_id} expired and was taken over")
+            if not finish:
+                await repo.execute(conn, "extend_lease", id=request_id, lease_seconds=lease_seconds)
+            try:
+                # Fast path: no savepoint per item. The store's domain errors (conflict,
+                # missing field, dangling reference) are raised before anything is written,
+                # so a bad item needs no rollback; only a lost key race does.
+                async with wrap_exceptions(), conn.transaction():
+                    outcomes = [
+                        await self._apply_item(conn, workspace_id, request_id, i, isolated=False)
+                        for i in items
+                    ]
+            except KeyRace:
+                # Another writer took a key mid-chunk: redo it item by item in savepoints.
+                log.info(
+                    "chunk lost a key race; applying it item by item", extra={"request": request_id}
+                )
+                outcomes = [
+                    await self._apply_item(conn, workspace_id, request_id, i, isolated=True)
+                    for i in items
+                ]
+            if outcomes:
+                await repo.execute(
+                    conn,
+                    "insert_item_outcomes",
+                    request_id=request_id,
+                    outcomes=repo.jsonb([o.row() for o in outcomes]),
+                )
+            status = await self._finish(conn, request_id, lease_token) if finish else ""
+        return outcomes, status
+
+    async def _apply_item(
+        self,
+        conn: repo.Conn,
+        workspace_id: str,
+        request_id: str,
+        item: StreamItem,
+        *,
+        isolated: bool,
+    ) -> ItemOutcome:
+        if item.superseded_by is not None:
+            return ItemOutcome(item.index, "superseded", superseded_by=item.superseded_by)
+        if item.record is None:
+            return ItemOutcome(item.index, "failed", error=item.error or {"code": "INVALID"})
+        entity = f"items[{item.index}]"
+        source = {"type": "stream", "request_id": request_id}
+        if not isolated:
+            try:
+                outcome = await self.store._upsert(conn, workspace_id, item.record, entity)
+            except KeyRace:
+                raise
+            except InletError as error:
+                return ItemOutcome(item.index, "failed", error=describe(error))
+            await outbox.add_record_change(conn, workspace_id, item.record, outcome, source)
+            return ItemOutcome(
+                item.index, outcome.action, outcome.id, matched_on=outcome.matched_on
+            )
+        for attempt in range(_ITEM_RACE_ATTEMPTS):
+            try:
+                # Translated inside the loop: a lost key race rolls back only this item.
+                async with wrap_exceptions(), conn.transaction():
+                    outcome = await self.store._upsert(conn, workspace_id, item.record, entity)
+                    await outbox.add_record_change(conn, workspace_id, item.record, outcome, source)
+                return ItemOutcome(
+                    item.index, outcome.action, outcome.id, matched_on=outcome.matched_on
+                )
+            except KeyRace:
+                if attempt == _ITEM_RACE_ATTEMPTS - 1:
+                    raise
+            except InletError as error:
+                return ItemOutcome(item.index, "failed", error=describe(error))
+        raise AssertionError("unreachable")
+
+    async def finish(self, *, request_id: str, lease_token: str) -> str:
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            return await self._finish(conn, request_id, lease_token)
+
+    @staticmethod
+    async def _finish(conn: repo.Conn, request_id: str, lease_token: str) -> str:
+        """Completed (or failed when no item succeeded), with `request.completed` queued."""
+        done = await repo.row(conn, "finish_stream_request", id=request_id, lease_token=lease_token)
+        if done is None:
+            raise LeaseLost(f"the lease on {request_id} expired and was taken over")
+        await outbox.add(
+            conn,
+            str(done["workspace_id"]),
+            outbox.REQUEST_COMPLETED,
+            {
+                "request_id": request_id,
+                "stream": done["stream"],
+                "status": done["status"],
+                "items_received": done["items_received"],
+                "items_failed": done["items_failed"],
+            },
+        )
+        return str(done["status"])
+
+
+def describe(error: InletError) -> dict[str, Any]:
+    """An item's error as its outcome keeps it: code, message, bad fields."""
+    body: dict[str, Any] = {"code": error.reason, "message": error.message}
+    if error.violations:
+        body["fields"] = [
+            {"field": v.field, "code": v.reason, "message": v.description} for v in error.violations
+        ]
+    if isinstance(error, UniqueConflictError):
+        body["code"] = "UNIQUE_CONFLICT"
+    return body

@@ -1,0 +1,144 @@
+"""StoreService's stream-ingest RPCs: protobuf ↔ domain only, the work is in inbox.Inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+from inlet.ingest.v1 import ingest_pb2
+from inlet.store.v1 import store_pb2
+from inlet_common.structs import plain, to_dict
+from inlet_store.inbox import Inbox, ItemOutcome, RequestStatus, StreamItem
+from inlet_store.server import StoreServicer, entity_type_pb
+from inlet_store.server import _planned as planned
+from inlet_store.service import Store
+
+
+def list_value(items: struct_pb2.ListValue) -> list[Any]:
+    found = plain(json_format.MessageToDict(items))
+    assert isinstance(found, list)
+    return found
+
+
+def outcome_pb(o: ItemOutcome) -> ingest_pb2.IngestItemOutcome:
+    message = ingest_pb2.IngestItemOutcome(
+        index=o.index, record_id=o.record_id, action=o.action, matched_on=list(o.matched_on)
+    )
+    if o.error:
+        message.error.code = str(o.error.get("code", ""))
+        message.error.message = str(o.error.get("message", ""))
+        for f in o.error.get("fields", []):
+            message.error.fields.add(field=f["field"], code=f["code"], message=f["message"])
+    if o.superseded_by is not None:
+        message.superseded_by = o.superseded_by
+    return message
+
+
+def status_pb(s: RequestStatus) -> ingest_pb2.IngestRequestStatus:
+    return ingest_pb2.IngestRequestStatus(
+        request_id=s.request_id,
+        stream=s.stream,
+        status=s.status,
+        items_received=s.items_received,
+        items_processed=s.items_processed,
+        items_failed=s.items_failed,
+        created_at=s.create_time.isoformat().replace("+00:00", "Z"),
+        completed_at=s.finish_time.isoformat().replace("+00:00", "Z") if s.finish_time else "",
+        items=[outcome_pb(o) for o in s.items],
+    )
+
+
+class InboxStoreServicer(StoreServicer):
+    """StoreService with the stream-ingest RPCs (inbox, leases, item outcomes)."""
+
+    def __init__(self, store: Store, inbox: Inbox) -> None:
+        super().__init__(store)
+        self.inbox = inbox
+
+    async def AcceptStreamRequest(
+        self, request: store_pb2.AcceptStreamRequestRequest, context: Any
+    ) -> store_pb2.AcceptStreamRequestResponse:
+        accepted = await self.inbox.accept(
+            ingest_key=request.ingest_key,
+            stream=request.stream,
+            idempotency_key=request.idempotency_key,
+            item_key=request.item_key,
+            items=list_value(request.items),
+            single=request.single,
+            rejection=request.rejection,
+            rejection_reason=request.rejection_reason,
+        )
+        return store_pb2.AcceptStreamRequestResponse(
+            request_id=accepted.request_id,
+            stream=accepted.stream,
+            items_received=accepted.items_received,
+            replayed=accepted.replayed,
+            rate_limit=accepted.rate,
+        )
+
+    async def GetStreamRequestStatus(
+        self, request: store_pb2.GetStreamRequestStatusRequest, context: Any
+    ) -> store_pb2.GetStreamRequestStatusResponse:
+        found = await self.inbox.status(
+            ingest_key=request.ingest_key, request_id=request.request_id
+        )
+        return store_pb2.GetStreamRequestStatusResponse(status=status_pb(found))
+
+    async def ClaimStreamRequest(
+        self, request: store_pb2.ClaimStreamRequestRequest, context: Any
+    ) -> store_pb2.ClaimStreamRequestResponse:
+        claimed = await self.inbox.claim(lease_seconds=max(1, request.lease_seconds))
+        if claimed is None:
+            return store_pb2.ClaimStreamRequestResponse(claimed=False)
+        items = struct_pb2.ListValue()
+        items.extend(claimed.items)
+        return store_pb2.ClaimStreamRequestResponse(
+            claimed=True,
+            request_id=claimed.request_id,
+            lease_token=claimed.lease_token,
+            workspace_id=claimed.workspace_id,
+            default_region=claimed.default_region,
+            entity_type=entity_type_pb(claimed.entity_type),
+            item_key=claimed.item_key,
+            items=items,
+            done_indices=claimed.done_indices,
+            single=claimed.single,
+            reference_type_ids={
+                f.slug: f.reference_entity_type_id
+                for f in claimed.entity_type.fields
+                if f.reference_entity_type_id
+            },
+        )
+
+    async def ApplyStreamItems(
+        self, request: store_pb2.ApplyStreamItemsRequest, context: Any
+    ) -> store_pb2.ApplyStreamItemsResponse:
+        items = [
+            StreamItem(
+                index=i.index,
+                record=planned(i.record) if i.HasField("record") else None,
+                error=to_dict(i.error) if i.HasField("error") else None,
+                superseded_by=i.superseded_by if i.HasField("superseded_by") else None,
+            )
+            for i in request.items
+        ]
+        outcomes, status = await self.inbox.apply(
+            request_id=request.request_id,
+            lease_token=request.lease_token,
+            lease_seconds=max(1, request.lease_seconds),
+            workspace_id=request.workspace_id,
+            items=items,
+            finish=request.finish,
+        )
+        return store_pb2.ApplyStreamItemsResponse(
+            outcomes=[outcome_pb(o) for o in outcomes], status=status
+        )
+
+    async def FinishStreamRequest(
+        self, request: store_pb2.FinishStreamRequestRequest, context: Any
+    ) -> store_pb2.FinishStreamRequestResponse:
+        status = await self.inbox.finish(
+            request_id=request.request_id, lease_token=request.lease_token
+        )
+        return store_pb2.FinishStreamRequestResponse(status=status)

@@ -1,0 +1,39 @@
+"""The transactional outbox: an event row written on the caller's connection and transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inlet_store import repository as repo
+from inlet_store.domain import Outcome, PlannedRecord
+
+RECORD_CREATED = "record.created"
+RECORD_UPDATED = "record.updated"
+INGEST_FAILED = "ingest.failed"
+REQUEST_COMPLETED = "request.completed"
+
+
+async def add(conn: repo.Conn, workspace_id: str, type_: str, data: dict[str, Any]) -> None:
+    """Queue an event; it is relayed only if the surrounding transaction commits."""
+    await repo.execute(
+        conn, "insert_outbox_event", workspace_id=workspace_id, type=type_, data=repo.jsonb(data)
+    )
+
+
+async def add_record_change(
+    conn: repo.Conn,
+    workspace_id: str,
+    planned: PlannedRecord,
+    outcome: Outcome,
+    source: dict[str, str],
+) -> None:
+    """`record.created` or `record.updated` for one written record."""
+    type_ = RECORD_CREATED if outcome.action == "created" else RECORD_UPDATED
+    data = {
+        "id": outcome.id,
+        "entity_type_id": planned.entity_type_id,
+        "fields": {k: v for k, v in planned.values.items() if v is not None},
+        "matched_on": list(outcome.matched_on),
+        "source": source,
+    }
+    await add(conn, workspace_id, type_, data)

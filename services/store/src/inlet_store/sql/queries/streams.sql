@@ -1,0 +1,220 @@
+-- Queries of stream ingest: keys, rate windows, idempotency, the inbox and its items,
+-- the connector log, and stream/key administration.
+
+-- name: ingest_key_auth
+-- One round trip: the key, its stream and the slugs of the stream's entity-type fields.
+SELECT k.id, k.secret_hash, k.rate_limit, k.rate_window_seconds,
+       (k.revoke_time IS NULL AND (k.expire_time IS NULL OR k.expire_time > now())) AS active,
+       s.id AS stream_id, s.slug AS stream, s.workspace_id, s.entity_type_id,
+       coalesce((SELECT array_agg(f.slug) FROM fields f WHERE f.entity_type_id = s.entity_type_id),
+                '{}') AS field_slugs
+  FROM ingest_keys k JOIN streams s ON s.id = k.stream_id
+ WHERE k.id = %(id)s;
+
+-- name: hit_rate_window
+-- Fixed window: the first hit of a window creates its row, later ones add to it.
+WITH w AS (
+  SELECT to_timestamp(floor(extract(epoch FROM now()) / %(window)s) * %(window)s) AS start
+)
+INSERT INTO ingest_key_windows AS iw (key_id, window_start, hits)
+SELECT %(key_id)s, w.start, 1 FROM w
+ON CONFLICT (key_id, window_start) DO UPDATE SET hits = iw.hits + 1
+RETURNING iw.hits,
+          greatest(1, ceil(extract(epoch FROM iw.window_start) + %(window)s
+                           - extract(epoch FROM clock_timestamp())))::int AS reset_seconds;
+
+-- name: prune_rate_windows
+DELETE FROM ingest_key_windows
+ WHERE key_id = %(key_id)s AND window_start < now() - make_interval(secs => %(window)s);
+
+-- name: claim_idempotency_key
+-- Takes the key for this request unless a live row holds it; an expired row is reused.
+INSERT INTO stream_idempotency_keys AS ik
+       (stream_id, idempotency_key, body_hash, request_id, expire_time)
+VALUES (%(stream_id)s, %(idempotency_key)s, %(body_hash)s, %(request_id)s,
+        now() + make_interval(secs => %(ttl)s))
+ON CONFLICT (stream_id, idempotency_key) DO UPDATE
+   SET body_hash = excluded.body_hash, request_id = excluded.request_id,
+       state = 'accepting', items_received = 0, create_time = now(),
+       expire_time = excluded.expire_time
+ WHERE ik.expire_time < now()
+RETURNING request_id;
+
+-- name: get_idempotency_key
+SELECT body_hash, request_id, state, items_received
+  FROM stream_idempotency_keys
+ WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s;
+
+-- name: settle_idempotency_key
+UPDATE stream_idempotency_keys SET state = 'accepted', items_received = %(items_received)s
+ WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s
+   AND request_id = %(request_id)s;
+
+-- name: release_idempotency_key
+DELETE FROM stream_idempotency_keys
+ WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s
+   AND request_id = %(request_id)s AND state = 'accepting';
+
+-- name: prune_idempotency_keys
+DELETE FROM stream_idempotency_keys WHERE expire_time < now() - interval '1 hour';
+
+-- name: insert_stream_request
+INSERT INTO stream_requests (id, stream_id, key_id, item_key, items, items_received, single)
+VALUES (%(id)s, %(stream_id)s, %(key_id)s, %(item_key)s, %(items)s, %(items_received)s,
+        %(single)s);
+
+-- name: insert_connector_log
+INSERT INTO connector_log_entries
+       (stream_id, key_id, request_id, outcome, status_code, items_received, error)
+VALUES (%(stream_id)s, %(key_id)s, %(request_id)s, %(outcome)s, %(status_code)s,
+        %(items_received)s, %(error)s);
+
+-- name: claim_stream_request
+-- The oldest queued request, or one whose worker's lease ran out; SKIP LOCKED lets
+-- workers claim side by side without waiting on each other.
+UPDATE stream_requests r
+   SET status = 'processing', attempts = r.attempts + 1, lease_token = gen_random_uuid(),
+       lease_expire_time = now() + make_interval(secs => %(lease_seconds)s),
+       start_time = coalesce(r.start_time, now())
+ WHERE r.id = (SELECT c.id FROM stream_requests c
+                WHERE c.status = 'queued'
+                   OR (c.status = 'processing' AND c.lease_expire_time < now())
+                ORDER BY c.create_time
+                LIMIT 1
+                  FOR UPDATE SKIP LOCKED)
+RETURNING r.id, r.lease_token, r.item_key, r.items, r.single, r.stream_id,
+          (SELECT s.workspace_id FROM streams s WHERE s.id = r.stream_id) AS workspace_id,
+          (SELECT s.entity_type_id FROM streams s WHERE s.id = r.stream_id) AS entity_type_id,
+          (SELECT s.default_region FROM streams s WHERE s.id = r.stream_id) AS default_region,
+          (SELECT coalesce(array_agg(i.item_index), '{}') FROM stream_request_items i
+            WHERE i.request_id = r.id) AS done_indices;
+
+-- name: hold_lease
+SELECT id FROM stream_requests
+ WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'processing'
+   FOR UPDATE;
+
+-- name: extend_lease
+UPDATE stream_requests SET lease_expire_time = now() + make_interval(secs => %(lease_seconds)s)
+ WHERE id = %(id)s;
+
+-- name: insert_item_outcomes
+INSERT INTO stream_request_items
+       (request_id, item_index, record_id, action, matched_on, error, superseded_by)
+SELECT %(request_id)s, o.item_index, o.record_id, o.action, o.matched_on, o.error,
+       o.superseded_by
+  FROM jsonb_to_recordset(%(outcomes)s) AS o(item_index integer, record_id uuid, action text,
+                                             matched_on text[], error jsonb,
+                                             superseded_by integer);
+
+-- name: finish_stream_request
+UPDATE stream_requests r
+   SET status = CASE WHEN c.ok = 0 AND c.failed > 0 THEN 'failed' ELSE 'completed' END,
+       items_failed = c.failed, lease_token = NULL, lease_expire_time = NULL,
+       finish_time = now()
+  FROM (SELECT count(*) FILTER (WHERE action = 'failed') AS failed,
+               count(*) FILTER (WHERE action <> 'failed') AS ok
+          FROM stream_request_items WHERE request_id = %(id)s) c
+ WHERE r.id = %(id)s AND r.lease_token = %(lease_token)s AND r.status = 'processing'
+RETURNING r.status, r.items_received, r.items_failed, r.stream_id,
+          (SELECT s.workspace_id FROM streams s WHERE s.id = r.stream_id) AS workspace_id,
+          (SELECT s.slug FROM streams s WHERE s.id = r.stream_id) AS stream;
+
+-- name: stream_request_status
+SELECT r.id, s.slug AS stream, r.status, r.items_received, r.items_failed, r.create_time,
+       r.finish_time,
+       (SELECT count(*) FROM stream_request_items i WHERE i.request_id = r.id) AS items_processed
+  FROM stream_requests r JOIN streams s ON s.id = r.stream_id
+ WHERE r.id = %(id)s AND r.stream_id = %(stream_id)s;
+
+-- name: stream_request_items
+-- A superseded item reports the record its winner ended in.
+SELECT i.item_index, coalesce(i.record_id, w.record_id) AS record_id, i.action, i.matched_on,
+       i.error, i.superseded_by
+  FROM stream_request_items i
+  LEFT JOIN stream_request_items w
+    ON w.request_id = i.request_id AND w.item_index = i.superseded_by
+ WHERE i.request_id = %(id)s
+ ORDER BY i.item_index;
+
+-- name: insert_stream
+INSERT INTO streams (workspace_id, slug, display_name, entity_type_id, default_region)
+SELECT %(workspace_id)s, %(slug)s, %(display_name)s, t.id, %(default_region)s
+  FROM entity_types t WHERE t.workspace_id = %(workspace_id)s AND t.slug = %(entity_type)s
+RETURNING id, slug, display_name, default_region, create_time, %(entity_type)s AS entity_type;
+
+-- name: get_stream
+SELECT s.id, s.workspace_id, s.slug, s.display_name, s.default_region, s.create_time,
+       t.slug AS entity_type
+  FROM streams s JOIN entity_types t ON t.id = s.entity_type_id
+ WHERE s.workspace_id = %(workspace_id)s AND s.slug = %(slug)s;
+
+-- name: list_streams
+SELECT s.id, s.workspace_id, s.slug, s.display_name, s.default_region, s.create_time,
+       t.slug AS entity_type
+  FROM streams s JOIN entity_types t ON t.id = s.entity_type_id
+ WHERE s.workspace_id = %(workspace_id)s AND s.slug > %(after)s
+ ORDER BY s.slug
+ LIMIT %(limit)s;
+
+-- name: insert_ingest_key
+INSERT INTO ingest_keys (id, stream_id, mode, display_name, secret_hash, rate_limit,
+                         rate_window_seconds)
+VALUES (%(id)s, %(stream_id)s, %(mode)s, %(display_name)s, %(secret_hash)s, %(rate_limit)s,
+        %(rate_window_seconds)s)
+RETURNING id, mode, display_name, rate_limit, rate_window_seconds, create_time, expire_time,
+          revoke_time;
+
+-- name: get_ingest_key
+SELECT id, mode, display_name, rate_limit, rate_window_seconds, create_time, expire_time,
+       revoke_time
+  FROM ingest_keys WHERE id = %(id)s AND stream_id = %(stream_id)s;
+
+-- name: list_ingest_keys
+SELECT id, mode, display_name, rate_limit, rate_window_seconds, create_time, expire_time,
+       revoke_time
+  FROM ingest_keys
+ WHERE stream_id = %(stream_id)s AND (%(before)s::timestamptz IS NULL OR create_time < %(before)s)
+ ORDER BY create_time DESC, id DESC
+ LIMIT %(limit)s;
+
+-- name: update_ingest_key
+UPDATE ingest_keys
+   SET display_name = coalesce(%(display_name)s, display_name),
+       rate_limit = coalesce(%(rate_limit)s, rate_limit),
+       rate_window_seconds = coalesce(%(rate_window_seconds)s, rate_window_seconds)
+ WHERE id = %(id)s AND stream_id = %(stream_id)s
+RETURNING id, mode, display_name, rate_limit, rate_window_seconds, create_time, expire_time,
+          revoke_time;
+
+-- name: revoke_ingest_key
+UPDATE ingest_keys SET revoke_time = coalesce(revoke_time, now())
+ WHERE id = %(id)s AND stream_id = %(stream_id)s
+RETURNING id, mode, display_name, rate_limit, rate_window_seconds, create_time, expire_time,
+          revoke_time;
+
+-- name: expire_ingest_key
+-- Rotation: the old key works for the grace period (or stops now); an earlier expiry stays.
+UPDATE ingest_keys
+   SET expire_time = least(coalesce(expire_time, 'infinity'),
+                           now() + make_interval(secs => %(grace_seconds)s))
+ WHERE id = %(id)s AND stream_id = %(stream_id)s AND revoke_time IS NULL
+RETURNING id, mode, display_name, rate_limit, rate_window_seconds, create_time, expire_time,
+          revoke_time;
+
+-- name: list_connector_log
+SELECT l.id, l.create_time, l.request_id, l.items_received, l.status_code, l.key_id, l.error,
+       CASE l.outcome WHEN 'accepted' THEN r.status ELSE l.outcome END AS status,
+       coalesce(r.items_failed, 0) AS items_failed,
+       CASE WHEN l.outcome = 'accepted' THEN
+         (SELECT coalesce(jsonb_agg(jsonb_build_object('index', i.item_index) || i.error
+                                    ORDER BY i.item_index), '[]')
+            FROM (SELECT * FROM stream_request_items
+                   WHERE request_id = l.request_id AND action = 'failed'
+                   ORDER BY item_index LIMIT 20) i)
+       END AS item_errors
+  FROM connector_log_entries l
+  LEFT JOIN stream_requests r ON r.id = l.request_id AND l.outcome = 'accepted'
+ WHERE l.stream_id = %(stream_id)s AND (%(before)s::bigint IS NULL OR l.id < %(before)s)
+ ORDER BY l.id DESC
+ LIMIT %(limit)s;

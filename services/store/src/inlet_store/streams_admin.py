@@ -1,0 +1,470 @@
+"""StreamAdminService: streams, ingest keys (create, list, update, revoke, rotate) and
+the connector log; authenticated with the workspace's admin tokens."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from psycopg_pool import AsyncConnectionPool
+
+from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
+from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
+from inlet_common.structs import to_struct
+from inlet_store import repository as repo
+from inlet_store.auth import Authenticator
+from inlet_store.errors import wrap_exceptions
+from inlet_store.streams import KEY_MODES, new_key, prefix
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_REGION = re.compile(r"^([A-Z]{2})?$")
+_MODES = {
+    streams_pb2.INGEST_KEY_MODE_UNSPECIFIED: "live",
+    streams_pb2.INGEST_KEY_MODE_LIVE: "live",
+    streams_pb2.INGEST_KEY_MODE_TEST: "test",
+}
+_MODE_ENUMS = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KEY_MODE_TEST}
+_EDGE_ERROR_KEY = "x-inlet-edge-error"
+_EDGE_MESSAGE_KEY = "x-inlet-edge-message"
+DEFAULT_RATE_LIMIT = 6000
+DEFAULT_RATE_WINDOW = 60
+
+
+def _bad(field: str, message: str, code: str) -> InvalidArgument:
+    return InvalidArgument(message, violations=[Violation(field, message, code)])
+
+
+def _parts(field: str, name: str, *collections: str) -> list[str]:
+    """Ids of a resource name such as workspaces/{w}/streams/{s}."""
+    parts = name.split("/")
+    if len(parts) != 2 * len(collections) or any(
+        parts[2 * i] != c or not parts[2 * i + 1] for i, c in enumerate(collections)
+    ):
+        pattern = "/".join(f"{c}/{{{c[:-1]}}}" for c in collections)
+        raise _bad(field, f"{field} must look like {pattern}, got {name!r}", "INVALID_NAME")
+    return parts[1::2]
+
+
+def _ts(when: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if when is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when.astimezone(UTC))
+    return stamp
+
+
+def _page_size(size: int) -> int:
+    if size < 0:
+        raise _bad("page_size", "page_size must not be negative", "INVALID_PAGE_SIZE")
+    return min(size or 50, 1000)
+
+
+def _token(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def _untoken(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except ValueError:
+        raise _bad_token() from None
+
+
+class StreamAdmin:
+    """Use cases over one pool."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    async def _workspace_id(self, conn: repo.Conn, key: str) -> str:
+        found = await repo.row(conn, "workspace_by_key", key=key)
+        if found is None:
+            raise NotFound(f"no workspace {key!r}")
+        return str(found["id"])
+
+    async def _stream(self, conn: repo.Conn, workspace: str, slug: str) -> dict[str, Any]:
+        workspace_id = await self._workspace_id(conn, workspace)
+        found = await repo.row(conn, "get_stream", workspace_id=workspace_id, slug=slug)
+        if found is None:
+            raise NotFound(
+                f"no stream {slug!r} in workspace {workspace!r}", reason="STREAM_NOT_FOUND"
+            )
+        return found
+
+    async def create_stream(
+        self, workspace: str, slug: str, stream: streams_pb2.Stream
+    ) -> dict[str, Any]:
+        if not _SLUG.match(slug):
+            raise _bad("stream_id", f"stream_id must match {_SLUG.pattern}", "INVALID_SLUG")
+        if not _REGION.match(stream.default_region):
+            raise _bad(
+                "stream.default_region",
+                "default_region must be two upper-case letters (ISO 3166) or empty",
+                "INVALID_REGION",
+            )
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            created = await repo.row(
+                conn,
+                "insert_stream",
+                workspace_id=workspace_id,
+                slug=slug,
+                display_name=stream.display_name or slug,
+                entity_type=stream.entity_type,
+                default_region=stream.default_region,
+            )
+        if created is None:
+            raise _bad(
+                "stream.entity_type",
+                f"no entity type {stream.entity_type!r} in the workspace",
+                "UNKNOWN_ENTITY_TYPE",
+            )
+        return {**created, "workspace_id": workspace_id}
+
+    async def get_stream(self, workspace: str, slug: str) -> dict[str, Any]:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            return await self._stream(conn, workspace, slug)
+
+    async def list_streams(
+        self, workspace: str, page_size: int, page_token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        limit = _page_size(page_size)
+        after = _untoken(page_token) if page_token else ""
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            found = await repo.rows(
+                conn, "list_streams", workspace_id=workspace_id, after=after, limit=limit + 1
+            )
+        page = found[:limit]
+        return page, _token(page[-1]["slug"]) if len(found) > limit else ""
+
+    async def create_key(
+        self, workspace: str, stream: str, key: streams_pb2.IngestKey
+    ) -> tuple[dict[str, Any], str]:
+        mode = _MODES.get(key.mode)
+        if mode is None:
+            raise _bad("ingest_key.mode", "mode must be LIVE or TEST", "INVALID_MODE")
+        _check_rate(key.rate_limit, key.rate_window_seconds)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await self._stream(conn, workspace, stream)
+            return await self._insert_key(
+                conn,
+                str(found["id"]),
+                mode,
+                key.display_name,
+                key.rate_limit if key.rate_limit else DEFAULT_RATE_LIMIT,
+                key.rate_window_seconds or DEFAULT_RATE_WINDOW,
+            )
+
+    @staticmethod
+    async def _insert_key(
+        conn: repo.Conn, stream_id: str, mode: str, display_name: str, limit: int, window: int
+    ) -> tuple[dict[str, Any], str]:
+        fresh = new_key(mode)
+        created = await repo.row(
+            conn,
+            "insert_ingest_key",
+            id=fresh.key_id,
+            stream_id=stream_id,
+            mode=mode,
+            display_name=display_name,
+            secret_hash=fresh.secret_hash,
+            rate_limit=limit,
+            rate_window_seconds=window,
+        )
+        assert created is not None
+        return created, fresh.full
+
+    async def list_keys(
+        self, workspace: str, stream: str, page_size: int, page_token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        limit = _page_size(page_size)
+        before = _time(_untoken(page_token)) if page_token else None
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found_stream = await self._stream(conn, workspace, stream)
+            found = await repo.rows(
+                conn,
+                "list_ingest_keys",
+                stream_id=found_stream["id"],
+                before=before,
+                limit=limit + 1,
+            )
+        page = found[:limit]
+        more = len(found) > limit
+        return page, _token(page[-1]["create_time"].isoformat()) if more else ""
+
+    async def _key_query(
+        self, query: str, workspace: str, stream: str, key_id: str, **params: Any
+    ) -> dict[str, Any]:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found_stream = await self._stream(conn, workspace, stream)
+            found = await repo.row(conn, query, id=key_id, stream_id=found_stream["id"], **params)
+        if found is None:
+            raise NotFound(f"no ingest key {key_id!r} on stream {stream!r}")
+        return found
+
+    async def update_key(
+        self, workspace: str, stream: str, key_id: str, key: streams_pb2.IngestKey, mask: set[str]
+    ) -> dict[str, Any]:
+        if "rate_limit" in mask or "rate_window_seconds" in mask:
+            _check_rate(key.rate_limit, key.rate_window_seconds or DEFAULT_RATE_WINDOW)
+            if "rate_window_seconds" in mask and key.rate_window_seconds <= 0:
+                raise _bad("ingest_key.rate_window_seconds", "must be positive", "INVALID_RATE")
+        return await self._key_query(
+            "update_ingest_key",
+            workspace,
+            stream,
+            key_id,
+            display_name=key.display_name if "display_name" in mask else None,
+            rate_limit=key.rate_limit if "rate_limit" in mask else None,
+            rate_window_seconds=key.rate_window_seconds if "rate_window_seconds" in mask else None,
+        )
+
+    async def revoke_key(self, workspace: str, stream: str, key_id: str) -> dict[str, Any]:
+        return await self._key_query("revoke_ingest_key", workspace, stream, key_id)
+
+    async def rotate_key(
+        self, workspace: str, stream: str, key_id: str, grace_seconds: int
+    ) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        if grace_seconds < 0:
+            raise _bad("grace_seconds", "grace_seconds must not be negative", "INVALID_GRACE")
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            found_stream = await self._stream(conn, workspace, stream)
+            stream_id = str(found_stream["id"])
+            old = await repo.row(conn, "get_ingest_key", id=key_id, stream_id=stream_id)
+            if old is None:
+                raise NotFound(f"no ingest key {key_id!r} on stream {stream!r}")
+            if old["revoke_time"] is not None:
+                raise FailedPrecondition(f"ingest key {key_id} is revoked; create a new one")
+            previous = await repo.row(
+                conn,
+                "expire_ingest_key",
+                id=key_id,
+                stream_id=stream_id,
+                grace_seconds=grace_seconds,
+            )
+            assert previous is not None
+            created, secret = await self._insert_key(
+                conn,
+                stream_id,
+                old["mode"],
+                old["display_name"],
+                old["rate_limit"],
+                old["rate_window_seconds"],
+            )
+        return created, secret, previous
+
+    async def connector_log(
+        self, workspace: str, stream: str, page_size: int, page_token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        limit = _page_size(page_size)
+        before = _int(_untoken(page_token)) if page_token else None
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found_stream = await self._stream(conn, workspace, stream)
+            found = await repo.rows(
+                conn,
+                "list_connector_log",
+                stream_id=found_stream["id"],
+                before=before,
+                limit=limit + 1,
+            )
+        page = found[:limit]
+        return page, _token(str(page[-1]["id"])) if len(found) > limit else ""
+
+
+def _bad_token() -> InvalidArgument:
+    return _bad("page_token", "page_token is not one this API issued", "INVALID_PAGE_TOKEN")
+
+
+def _check_rate(limit: int, window: int) -> None:
+    if limit < 0:
+        raise _bad("ingest_key.rate_limit", "rate_limit must not be negative", "INVALID_RATE")
+    if window < 0:
+        raise _bad("ingest_key.rate_window_seconds", "must be positive", "INVALID_RATE")
+
+
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise _bad_token() from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise _bad_token() from None
+
+
+# -- protobuf ------------------------------------------------------------------------------
+
+
+def stream_pb(workspace_id: str, s: dict[str, Any]) -> streams_pb2.Stream:
+    return streams_pb2.Stream(
+        name=f"workspaces/{workspace_id}/streams/{s['slug']}",
+        display_name=s["display_name"],
+        entity_type=s["entity_type"],
+        default_region=s["default_region"],
+        create_time=_ts(s["create_time"]),
+    )
+
+
+def key_pb(workspace_id: str, stream: str, k: dict[str, Any]) -> streams_pb2.IngestKey:
+    return streams_pb2.IngestKey(
+        name=f"workspaces/{workspace_id}/streams/{stream}/ingestKeys/{k['id']}",
+        mode=_MODE_ENUMS[k["mode"]],
+        display_name=k["display_name"],
+        rate_limit=k["rate_limit"],
+        rate_window_seconds=k["rate_window_seconds"],
+        create_time=_ts(k["create_time"]),
+        expire_time=_ts(k["expire_time"]),
+        revoke_time=_ts(k["revoke_time"]),
+        prefix=prefix(k["mode"], k["id"]),
+    )
+
+
+def log_pb(e: dict[str, Any]) -> streams_pb2.ConnectorLogEntry:
+    errors = [e["error"]] if e["error"] else list(e["item_errors"] or [])
+    return streams_pb2.ConnectorLogEntry(
+        create_time=_ts(e["create_time"]),
+        request_id=e["request_id"],
+        items_received=e["items_received"],
+        status=e["status"],
+        status_code=e["status_code"],
+        items_failed=e["items_failed"],
+        errors=[to_struct(err) for err in errors],
+        ingest_key=e["key_id"],
+    )
+
+
+class StreamAdminServicer(streams_pb2_grpc.StreamAdminServiceServicer):
+    def __init__(self, admin: StreamAdmin, auth: Authenticator) -> None:
+        self.admin = admin
+        self.auth = auth
+
+    async def _authorised(
+        self, context: Any, field: str, name: str, *collections: str
+    ) -> list[str]:
+        parts = _parts(field, name, *collections)
+        metadata = dict(context.invocation_metadata() or ())
+        await self.auth.workspace(context.invocation_metadata(), parts[0])
+        edge = metadata.get(_EDGE_ERROR_KEY)
+        if edge:
+            # The gateway refused the body and shows us only the URL: act on nothing.
+            raise InvalidArgument(str(metadata.get(_EDGE_MESSAGE_KEY) or edge), reason=str(edge))
+        return parts
+
+    async def CreateStream(
+        self, request: streams_pb2.CreateStreamRequest, context: Any
+    ) -> streams_pb2.CreateStreamResponse:
+        (workspace,) = await self._authorised(context, "parent", request.parent, "workspaces")
+        created = await self.admin.create_stream(workspace, request.stream_id, request.stream)
+        return streams_pb2.CreateStreamResponse(stream=stream_pb(created["workspace_id"], created))
+
+    async def GetStream(
+        self, request: streams_pb2.GetStreamRequest, context: Any
+    ) -> streams_pb2.GetStreamResponse:
+        workspace, slug = await self._authorised(
+            context, "name", request.name, "workspaces", "streams"
+        )
+        found = await self.admin.get_stream(workspace, slug)
+        return streams_pb2.GetStreamResponse(stream=stream_pb(str(found["workspace_id"]), found))
+
+    async def ListStreams(
+        self, request: streams_pb2.ListStreamsRequest, context: Any
+    ) -> streams_pb2.ListStreamsResponse:
+        (workspace,) = await self._authorised(context, "parent", request.parent, "workspaces")
+        page, token = await self.admin.list_streams(
+            workspace, request.page_size, request.page_token
+        )
+        return streams_pb2.ListStreamsResponse(
+            streams=[stream_pb(str(s["workspace_id"]), s) for s in page], next_page_token=token
+        )
+
+    async def CreateIngestKey(
+        self, request: streams_pb2.CreateIngestKeyRequest, context: Any
+    ) -> streams_pb2.CreateIngestKeyResponse:
+        workspace, stream = await self._authorised(
+            context, "parent", request.parent, "workspaces", "streams"
+        )
+        created, secret = await self.admin.create_key(workspace, stream, request.ingest_key)
+        return streams_pb2.CreateIngestKeyResponse(
+            ingest_key=key_pb(workspace, stream, created), secret=secret
+        )
+
+    async def ListIngestKeys(
+        self, request: streams_pb2.ListIngestKeysRequest, context: Any
+    ) -> streams_pb2.ListIngestKeysResponse:
+        workspace, stream = await self._authorised(
+            context, "parent", request.parent, "workspaces", "streams"
+        )
+        page, token = await self.admin.list_keys(
+            workspace, stream, request.page_size, request.page_token
+        )
+        return streams_pb2.ListIngestKeysResponse(
+            ingest_keys=[key_pb(workspace, stream, k) for k in page], next_page_token=token
+        )
+
+    async def UpdateIngestKey(
+        self, request: streams_pb2.UpdateIngestKeyRequest, context: Any
+    ) -> streams_pb2.UpdateIngestKeyResponse:
+        workspace, stream, key_id = await self._authorised(
+            context,
+            "ingest_key.name",
+            request.ingest_key.name,
+            "workspaces",
+            "streams",
+            "ingestKeys",
+        )
+        allowed = {"display_name", "rate_limit", "rate_window_seconds"}
+        mask = set(request.update_mask.paths)
+        if not mask or mask - allowed:
+            raise _bad(
+                "update_mask", f"update_mask must name some of {sorted(allowed)}", "INVALID_MASK"
+            )
+        changed = await self.admin.update_key(workspace, stream, key_id, request.ingest_key, mask)
+        return streams_pb2.UpdateIngestKeyResponse(ingest_key=key_pb(workspace, stream, changed))
+
+    async def RevokeIngestKey(
+        self, request: streams_pb2.RevokeIngestKeyRequest, context: Any
+    ) -> streams_pb2.RevokeIngestKeyResponse:
+        workspace, stream, key_id = await self._authorised(
+            context, "name", request.name, "workspaces", "streams", "ingestKeys"
+        )
+        revoked = await self.admin.revoke_key(workspace, stream, key_id)
+        return streams_pb2.RevokeIngestKeyResponse(ingest_key=key_pb(workspace, stream, revoked))
+
+    async def RotateIngestKey(
+        self, request: streams_pb2.RotateIngestKeyRequest, context: Any
+    ) -> streams_pb2.RotateIngestKeyResponse:
+        workspace, stream, key_id = await self._authorised(
+            context, "name", request.name, "workspaces", "streams", "ingestKeys"
+        )
+        created, secret, previous = await self.admin.rotate_key(
+            workspace, stream, key_id, request.grace_seconds
+        )
+        return streams_pb2.RotateIngestKeyResponse(
+            ingest_key=key_pb(workspace, stream, created),
+            secret=secret,
+            previous=key_pb(workspace, stream, previous),
+        )
+
+    async def ListConnectorLogEntries(
+        self, request: streams_pb2.ListConnectorLogEntriesRequest, context: Any
+    ) -> streams_pb2.ListConnectorLogEntriesResponse:
+        workspace, stream = await self._authorised(
+            context, "parent", request.parent, "workspaces", "streams"
+        )
+        page, token = await self.admin.connector_log(
+            workspace, stream, request.page_size, request.page_token
+        )
+        return streams_pb2.ListConnectorLogEntriesResponse(
+            connector_log_entries=[log_pb(e) for e in page], next_page_token=token
+        )
+
+
+__all__ = ["KEY_MODES", "StreamAdmin", "StreamAdminServicer"]

@@ -1,0 +1,244 @@
+"""Webhooks end to end: the suite as processes, a receiver on loopback, kill -9 faults."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import standardwebhooks
+import svix
+
+from inlet_devstack import postgres
+from inlet_devstack.stack import Ports, Stack, running
+from inlet_notifier import app as notifier_app
+from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_store.tokens import token_hash
+from tests.webhook_receiver import Answer, Receiver, receiving, until
+
+pytestmark = pytest.mark.e2e
+
+FAST_ENV = {
+    "INLET_WEBHOOK_ALLOW_PRIVATE": "true",
+    "INLET_WEBHOOK_RETRY_SCALE": "0.01",
+    "INLET_WEBHOOK_POLL_SECONDS": "0.05",
+    "INLET_WEBHOOK_TIMEOUT_SECONDS": "1",
+    "INLET_WEBHOOK_LEASE_SECONDS": "2",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+async def own_url(server_url: str) -> AsyncIterator[str]:
+    """A database of its own: these tests kill and restart the store and notifier."""
+    url = postgres.create_database(server_url, "inlet_e2e_webhooks")
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+async def suite(own_url: str) -> AsyncIterator[Stack]:
+    # Fixed store and notifier ports: restarted processes come back where others call them.
+    ports = Ports(gateway=0, matcher=0, store=free_port(), notifier=free_port())
+    logs = Path(tempfile.mkdtemp(prefix="inlet-e2e-webhooks-"))
+    async with running(own_url, ports=ports, log_dir=logs, extra_env=FAST_ENV) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+async def webhooks(own_url: str) -> AsyncIterator[Webhooks]:
+    pool = await notifier_app.open_pool(own_url, max_size=4)
+    yield Webhooks(pool, allow_private=True)
+    await pool.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with receiving() as r:
+        yield r
+
+
+@pytest.fixture
+def target(own_url: str, suite: Stack) -> dict[str, str]:
+    """A workspace with a contact type and an ingest endpoint token (seeded in SQL)."""
+    token = f"iep_{secrets.token_urlsafe(32)}"
+    with psycopg.connect(own_url, autocommit=True) as conn, conn.transaction():
+        workspace = str(
+            conn.execute(
+                "INSERT INTO workspaces (slug, display_name) VALUES (%s, 'w') RETURNING id",
+                (f"w{secrets.token_hex(6)}",),
+            ).fetchone()[0]  # type: ignore[index]
+        )
+        type_id = str(
+            conn.execute(
+                "INSERT INTO entity_types (workspace_id, slug, display_name)"
+                " VALUES (%s, 'contact', 'Contact') RETURNING id",
+                (workspace,),
+            ).fetchone()[0]  # type: ignore[index]
+        )
+        conn.execute(
+            "INSERT INTO fields (entity_type_id, slug, display_name, type, is_unique, position)"
+            " VALUES (%s, 'email', 'E-mail', 'email', true, 0)",
+            (type_id,),
+        )
+        conn.execute(
+            "INSERT INTO ingest_endpoints (workspace_id, entity_type_id, display_name, token_hash)"
+            " VALUES (%s, %s, 'e', %s)",
+            (workspace, type_id, token_hash(token)),
+        )
+    return {"workspace": workspace, "token": token, "type": type_id}
+
+
+async def push(stack: Stack, token: str, email: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as client:
+        answer = await client.post(f"/api/v1/ingest/{token}", json={"fields": {"email": email}})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def restart(stack: Stack, name: str, env: dict[str, str]) -> None:
+    await stack.start_service(name, int(env["INLET_GRPC_ADDR"].rsplit(":", 1)[1]), "127.0.0.1", env)
+
+
+def notifier_env(stack: Stack) -> dict[str, str]:
+    return {"INLET_DATABASE_URL": stack.database_url, "INLET_GRPC_ADDR": stack.address("notifier")}
+
+
+def store_env(stack: Stack) -> dict[str, str]:
+    return {
+        "INLET_DATABASE_URL": stack.database_url,
+        "INLET_NOTIFIER_ADDR": stack.address("notifier"),
+        "INLET_GRPC_ADDR": stack.address("store"),
+    }
+
+
+async def kill9(stack: Stack, name: str) -> None:
+    service = stack.services.pop(name)
+    service.process.kill()
+    await service.process.wait()
+
+
+async def test_a_pushed_record_arrives_signed_as_record_created(
+    suite: Stack, webhooks: Webhooks, receiver: Receiver, target: dict[str, str]
+) -> None:
+    url = receiver.script("/created")
+    _, secret = await webhooks.create_endpoint(target["workspace"], EndpointSpec(url=url))
+    answer = await push(suite, target["token"], "Grace@Example.com")
+    await until(lambda: len(receiver.at("/created")) == 1, what="the webhook")
+    got = receiver.at("/created")[0]
+    payload = standardwebhooks.Webhook(secret).verify(got.body, got.headers)
+    svix.Webhook(secret).verify(got.body, got.headers)
+    assert payload["type"] == "record.created"
+    assert payload["data"]["id"] == answer["record"]["id"]
+    assert payload["data"]["fields"] == {"email": "grace@example.com"}
+    assert got.webhook_id.startswith("msg_")
+
+
+async def test_kill_9_of_the_notifier_mid_delivery_loses_nothing(
+    suite: Stack, webhooks: Webhooks, receiver: Receiver, target: dict[str, str]
+) -> None:
+    url = receiver.script("/hangs-once", Answer(hang=True))
+    await webhooks.create_endpoint(target["workspace"], EndpointSpec(url=url))
+    for i in range(5):
+        await push(suite, target["token"], f"k{i}@example.com")
+    await until(lambda: receiver.open_now.get("/hangs-once", 0) >= 1, what="a delivery in flight")
+    in_flight = receiver.at("/hangs-once")[0].webhook_id
+    env = notifier_env(suite)
+    await kill9(suite, "notifier")
+    await restart(suite, "notifier", env)
+
+    def delivered() -> set[str]:
+        # Every request after the hung one was answered 200.
+        return {r.webhook_id for r in receiver.at("/hangs-once")[1:]}
+
+    await until(lambda: len(delivered()) == 5, deadline=30, what="every event delivered")
+    assert in_flight in delivered()  # redelivered with the same webhook-id
+
+
+async def test_kill_9_of_the_store_between_commit_and_relay_loses_nothing(
+    suite: Stack, webhooks: Webhooks, receiver: Receiver, target: dict[str, str]
+) -> None:
+    url = receiver.script("/after-crash")
+    await webhooks.create_endpoint(target["workspace"], EndpointSpec(url=url))
+    notifier, store = notifier_env(suite), store_env(suite)
+    # With the notifier gone, committed changes wait in the outbox …
+    await kill9(suite, "notifier")
+    pushed = [await push(suite, target["token"], f"s{i}@example.com") for i in range(5)]
+    with psycopg.connect(suite.database_url) as conn:
+        waiting = conn.execute(
+            "SELECT count(*) FROM outbox_events WHERE workspace_id = %s", (target["workspace"],)
+        ).fetchone()
+    assert waiting == (5,)
+    # … and the store dies before relaying them.
+    await kill9(suite, "store")
+    await restart(suite, "notifier", notifier)
+    await restart(suite, "store", {**store, "INLET_ADMIN_BOOTSTRAP_TOKEN": suite.bootstrap_token})
+    await until(lambda: len(receiver.at("/after-crash")) >= 5, deadline=30, what="relayed events")
+    ids = [r.webhook_id for r in receiver.at("/after-crash")]
+    assert len(ids) == len(set(ids)) == 5
+    assert {p["record"]["id"] for p in pushed} == {
+        json.loads(r.body)["data"]["id"] for r in receiver.at("/after-crash")
+    }
+
+
+async def test_webhook_admin_api_over_http_with_an_admin_token(
+    suite: Stack, receiver: Receiver, target: dict[str, str]
+) -> None:
+    admin_token = f"adm_{secrets.token_urlsafe(32)}"
+    with psycopg.connect(suite.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO admin_tokens (workspace_id, token_hash) VALUES (%s, %s)",
+            (target["workspace"], token_hash(admin_token)),
+        )
+    base = f"/admin/v1/workspaces/{target['workspace']}/webhookEndpoints"
+    auth = {"authorization": f"Bearer {admin_token}"}
+    url = receiver.script("/via-http")
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=10) as client:
+        refused = await client.post(base, json={"url": url})
+        assert refused.status_code == 401
+        wrong = await client.post(
+            base, json={"url": url}, headers={"authorization": "Bearer adm_nope"}
+        )
+        assert wrong.status_code == 401
+        bad = await client.post(base, json={"url": "ftp://example.com/"}, headers=auth)
+        assert bad.status_code == 400
+        assert "http or https" in bad.text
+        created = await client.post(
+            base, json={"url": url, "event_types": ["record.created"]}, headers=auth
+        )
+        assert created.status_code == 200, created.text
+        body = created.json()
+        secret = body["secret"]
+        name = body["webhook_endpoint"]["name"]
+        await push(suite, target["token"], "http@example.com")
+        await until(lambda: len(receiver.at("/via-http")) == 1, what="the webhook")
+        got = receiver.at("/via-http")[0]
+        standardwebhooks.Webhook(secret).verify(got.body, got.headers)
+
+        async def succeeded() -> bool:
+            listed = await client.get(f"/admin/v1/{name}/deliveries", headers=auth)
+            found = listed.json().get("webhook_deliveries", [])
+            return bool(found) and found[0]["status"] == "WEBHOOK_DELIVERY_STATUS_SUCCEEDED"
+
+        await until(succeeded, what="the delivery listed as succeeded")
+        listed = await client.get(f"/admin/v1/{name}/deliveries", headers=auth)
+        delivery = listed.json()["webhook_deliveries"][0]
+        attempts = await client.get(f"/admin/v1/{delivery['name']}/attempts", headers=auth)
+        assert [a["status_code"] for a in attempts.json()["webhook_attempts"]] == [200]
+        replayed = await client.post(f"/admin/v1/{delivery['name']}:replay", json={}, headers=auth)
+        assert replayed.status_code == 200, replayed.text
+        await until(lambda: len(receiver.at("/via-http")) == 2, what="the replay")
+        assert receiver.at("/via-http")[1].webhook_id == got.webhook_id

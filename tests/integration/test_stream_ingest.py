@@ -1,0 +1,483 @@
+"""Stream ingest over real gRPC: matcher (with workers) → store → PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format, struct_pb2
+from psycopg_pool import AsyncConnectionPool
+
+from inlet.admin.v1 import admin_pb2_grpc, streams_pb2, streams_pb2_grpc
+from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from inlet.store.v1 import store_pb2, store_pb2_grpc
+from inlet_common.channels import channel
+from inlet_common.errors import reason_of, status_from_rpc_error
+from inlet_devstack import demo, postgres
+from inlet_matcher import app as matcher_app
+from inlet_matcher.service import Ingest
+from inlet_matcher.store_client import GrpcStore
+from inlet_matcher.stream import GrpcStreamStore, StreamIngest
+from inlet_matcher.worker import Workers
+from inlet_store import app as store_app
+from inlet_store.migrations import migrate
+from tests.stream_support import (
+    SEED_BATCH,
+    SEED_SINGLE,
+    SalesStream,
+    as_dict,
+    records_of,
+    sales_stream,
+    until,
+)
+
+
+@dataclass
+class StreamServers:
+    admin: Any
+    streams: Any
+    ingest: Any
+    store: Any
+    pool: AsyncConnectionPool[Any]
+    bootstrap_token: str
+    workers: Workers
+
+
+@pytest.fixture(scope="module")
+async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    """A database of this module's own: no other test's workers claim its requests."""
+    url = postgres.create_database(server_url, f"inlet_streams_{secrets.token_hex(4)}")
+    await migrate(url)
+    pool = await store_app.open_pool(url, min_size=2, max_size=20)
+    yield pool
+    await pool.close()
+    postgres.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+async def ss(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
+    pool = own_pool
+    bootstrap = secrets.token_urlsafe(32)
+    store = await store_app.start(pool, "127.0.0.1:0", bootstrap_token=bootstrap)
+    store_channel = channel(f"127.0.0.1:{store.port}")
+    stream_store = GrpcStreamStore(store_channel, 10.0)
+    workers = Workers(stream_store, count=2, lease_seconds=30, poll_seconds=0.05, chunk_size=50)
+    matcher = await matcher_app.start(
+        Ingest(GrpcStore(store_channel, 10.0)),
+        "127.0.0.1:0",
+        streams=StreamIngest(stream_store, workers.wake),
+    )
+    workers.start()
+    ingest_channel = channel(f"127.0.0.1:{matcher.port}")
+    yield StreamServers(
+        admin=admin_pb2_grpc.AdminServiceStub(store_channel),
+        streams=streams_pb2_grpc.StreamAdminServiceStub(store_channel),
+        ingest=ingest_pb2_grpc.IngestServiceStub(ingest_channel),
+        store=store_pb2_grpc.StoreServiceStub(store_channel),
+        pool=pool,
+        bootstrap_token=bootstrap,
+        workers=workers,
+    )
+    await workers.stop()
+    await ingest_channel.close(grace=None)
+    await matcher.stop(0)
+    await store_channel.close(grace=None)
+    await store.stop(0)
+
+
+@pytest.fixture
+async def seed(ss: StreamServers) -> demo.DemoSeed:
+    return await demo.seed(
+        ss.admin, bootstrap_token=ss.bootstrap_token, workspace_slug=f"s{secrets.token_hex(6)}"
+    )
+
+
+@pytest.fixture
+async def sales(ss: StreamServers, seed: demo.DemoSeed) -> SalesStream:
+    return await sales_stream(ss.admin, ss.streams, seed)
+
+
+def body_of(value: Any) -> ingest_pb2.IngestStreamRequest:
+    request = ingest_pb2.IngestStreamRequest()
+    json_format.ParseDict(value, request.body)
+    return request
+
+
+async def ingest(
+    ss: StreamServers, key: str, value: Any, **headers: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    metadata = [("authorization", f"Bearer {key}")]
+    metadata += [(k.replace("_", "-"), v) for k, v in headers.items()]
+    call = ss.ingest.IngestStream(body_of(value), metadata=metadata)
+    response = await call
+    initial = dict(await call.initial_metadata())
+    return as_dict(response), {k: str(v) for k, v in initial.items()}
+
+
+async def ingest_error(ss: StreamServers, key: str, value: Any, **headers: str) -> Any:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ingest(ss, key, value, **headers)
+    return caught.value
+
+
+async def finished(ss: StreamServers, key: str, request_id: str) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        got = await ss.ingest.GetIngestRequestStatus(
+            ingest_pb2.GetIngestRequestStatusRequest(request_id=request_id),
+            metadata=[("authorization", f"Bearer {key}")],
+        )
+        data = as_dict(got)["data"]
+        return data if data["status"] in ("completed", "failed") else None
+
+    found: dict[str, Any] = await until(check)
+    return found
+
+
+async def test_single_item_is_accepted_then_processed(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    answer, initial = await ingest(ss, sales.key, SEED_SINGLE)
+    assert initial["x-http-code"] == "202"
+    assert answer["success"] is True
+    data = answer["data"]
+    assert data["stream"] == sales.slug
+    assert data["items_received"] == 1
+    assert data["request_id"].startswith("req_")
+    status = await finished(ss, sales.key, data["request_id"])
+    assert status["status"] == "completed"
+    [item] = status["items"]
+    assert item["index"] == 0
+    assert item["action"] == "created"
+    [record] = await records_of(ss.pool, sales.entity_type_id)
+    assert record["id"] == item["record_id"]
+    assert record["revenue"] == 142000
+    assert record["updated_at"] == "2026-04-06T10:30:00Z"
+
+
+async def test_item_key_upserts_and_last_occurrence_wins(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    answer, _ = await ingest(ss, sales.key, SEED_BATCH, x_item_key="region")
+    first = await finished(ss, sales.key, answer["data"]["request_id"])
+    assert [i["action"] for i in first["items"]] == ["created"] * 3
+    batch = [
+        {"region": "North", "revenue": 1},
+        {"region": "West", "revenue": 2},
+        {"region": "North", "revenue": 3},
+    ]
+    answer, _ = await ingest(ss, sales.key, batch, x_item_key="region")
+    second = await finished(ss, sales.key, answer["data"]["request_id"])
+    items = second["items"]
+    assert items[0]["action"] == "superseded"
+    assert items[0]["superseded_by"] == 2
+    assert items[1]["action"] == "created"
+    assert items[2]["action"] == "updated"
+    assert items[2]["matched_on"] == ["region"]
+    assert items[0]["record_id"] == items[2]["record_id"]
+    records = await records_of(ss.pool, sales.entity_type_id)
+    assert sorted(r["region"] for r in records) == ["East", "North", "South", "West"]
+    assert next(r for r in records if r["region"] == "North")["revenue"] == 3
+
+
+async def test_one_bad_item_does_not_stop_the_others(ss: StreamServers, sales: SalesStream) -> None:
+    batch = [
+        {"region": "A", "revenue": 1},
+        {"region": "B", "revenue": "lots"},
+        {"region": "C", "colour": "red"},
+        {"region": "D", "revenue": 4},
+    ]
+    answer, _ = await ingest(ss, sales.key, batch)
+    status = await finished(ss, sales.key, answer["data"]["request_id"])
+    assert status["status"] == "completed"
+    assert status["items_failed"] == 2
+    actions = [i["action"] for i in status["items"]]
+    assert actions == ["created", "failed", "failed", "created"]
+    bad = status["items"][1]["error"]
+    assert bad["code"] == "VALIDATION_FAILED"
+    assert bad["fields"][0]["field"] == "items[1].revenue"
+    assert status["items"][2]["error"]["fields"][0]["code"] == "UNKNOWN_FIELD"
+    assert len(await records_of(ss.pool, sales.entity_type_id)) == 2
+
+
+async def test_all_items_failing_is_failed(ss: StreamServers, sales: SalesStream) -> None:
+    answer, _ = await ingest(ss, sales.key, [{"nope": 1}])
+    status = await finished(ss, sales.key, answer["data"]["request_id"])
+    assert status["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("value", "headers", "needle"),
+    [
+        ("text", {}, "got a string"),
+        ([], {}, "empty array"),
+        ([{"region": "x"}, 5], {}, "items[1] is not a JSON object"),
+        ([{"region": "x"}, {"revenue": 1}], {"x_item_key": "region"}, "items[1] has no 'region'"),
+        ({"colour": "x"}, {"x_item_key": "colour"}, "X-Item-Key names 'colour'"),
+        ({"region": "x"}, {"idempotency_key": "k" * 256}, "at most 255"),
+    ],
+)
+async def test_invalid_payloads(
+    ss: StreamServers, sales: SalesStream, value: Any, headers: dict[str, str], needle: str
+) -> None:
+    error = await ingest_error(ss, sales.key, value, **headers)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_of(status_from_rpc_error(error)) == "INVALID_PAYLOAD"
+    assert needle in error.details()
+    assert await records_of(ss.pool, sales.entity_type_id) == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "ik_live_x", "ik_live_0123456789abcdef_wrong", "sk_live_0123456789abcdef_x"],
+)
+async def test_bad_keys_are_unauthorized(ss: StreamServers, sales: SalesStream, key: str) -> None:
+    error = await ingest_error(ss, key, SEED_SINGLE)
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert reason_of(status_from_rpc_error(error)) == "UNAUTHORIZED"
+
+
+async def test_wrong_secret_of_a_real_key_is_unauthorized(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    forged = sales.key.rsplit("_", 1)[0] + "_" + "0" * 64
+    error = await ingest_error(ss, forged, SEED_SINGLE)
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_stream_name_must_match_the_key(ss: StreamServers, sales: SalesStream) -> None:
+    error = await ingest_error(ss, sales.key, SEED_SINGLE, x_stream="other")
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert reason_of(status_from_rpc_error(error)) == "STREAM_NOT_FOUND"
+    answer, _ = await ingest(ss, sales.key, SEED_SINGLE, x_stream=sales.slug)
+    assert answer["data"]["stream"] == sales.slug
+
+
+async def test_idempotent_replay_same_request_id_processed_once(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    first, initial = await ingest(ss, sales.key, SEED_BATCH, idempotency_key="sale-1")
+    assert "idempotency-replayed" not in initial
+    again, replay_md = await ingest(ss, sales.key, SEED_BATCH, idempotency_key="sale-1")
+    assert again == first
+    assert replay_md["idempotency-replayed"] == "true"
+    assert replay_md["x-http-code"] == "202"
+    await finished(ss, sales.key, first["data"]["request_id"])
+    assert len(await records_of(ss.pool, sales.entity_type_id)) == 3
+    async with ss.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM stream_requests r JOIN streams s ON s.id = r.stream_id"
+            " WHERE s.slug = %s",
+            (sales.slug,),
+        )
+        assert await cur.fetchone() == (1,)
+
+
+async def test_same_idempotency_key_different_body_is_refused(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    await ingest(ss, sales.key, SEED_SINGLE, idempotency_key="k-422")
+    error = await ingest_error(ss, sales.key, SEED_BATCH, idempotency_key="k-422")
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(status_from_rpc_error(error)) == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_repeat_while_first_is_being_accepted_is_409(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    # The first request holds the key in state 'accepting' (as between its two steps).
+    from inlet_store.inbox import body_hash
+
+    async with ss.pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO stream_idempotency_keys (stream_id, idempotency_key, body_hash,"
+            " request_id, expire_time)"
+            " SELECT id, 'k-409', %s, 'req_inflight', now() + interval '1 day' FROM streams"
+            " WHERE slug = %s",
+            (body_hash([SEED_SINGLE], True, ""), sales.slug),
+        )
+    error = await ingest_error(ss, sales.key, SEED_SINGLE, idempotency_key="k-409")
+    assert error.code() == grpc.StatusCode.ABORTED
+    assert reason_of(status_from_rpc_error(error)) == "IDEMPOTENCY_KEY_IN_USE"
+
+
+async def test_concurrent_identical_requests_are_one(ss: StreamServers, sales: SalesStream) -> None:
+    async def attempt() -> str:
+        try:
+            answer, _ = await ingest(ss, sales.key, SEED_BATCH, idempotency_key="race")
+        except grpc.aio.AioRpcError as error:
+            return error.code().name  # ABORTED (409) while the first is mid-accept
+        return str(answer["data"]["request_id"])
+
+    results = await asyncio.gather(*(attempt() for _ in range(12)))
+    assert {r for r in results if not r.startswith("req_")} <= {"ABORTED"}
+    ids = {r for r in results if r.startswith("req_")}
+    assert len(ids) == 1
+    await finished(ss, sales.key, ids.pop())
+    assert len(await records_of(ss.pool, sales.entity_type_id)) == 3
+
+
+async def test_rate_limit_answers_429_with_window_state(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    limited = await sales_stream(ss.admin, ss.streams, seed, rate_limit=2, rate_window_seconds=60)
+    _, initial = await ingest(ss, limited.key, SEED_SINGLE)
+    assert initial["ratelimit-limit"] == "2"
+    assert initial["ratelimit-remaining"] == "1"
+    await ingest(ss, limited.key, SEED_SINGLE)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ingest(ss, limited.key, SEED_SINGLE)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert reason_of(status_from_rpc_error(error)) == "RATE_LIMITED"
+    headers = dict(error.initial_metadata() or ())
+    assert headers["ratelimit-remaining"] == "0"
+    assert 1 <= int(headers["retry-after"]) <= 60
+
+
+async def test_revoked_and_rotated_keys(
+    ss: StreamServers, seed: demo.DemoSeed, sales: SalesStream
+) -> None:
+    rotated = await ss.streams.RotateIngestKey(
+        streams_pb2.RotateIngestKeyRequest(name=sales.key_name, grace_seconds=0),
+        metadata=seed.auth,
+    )
+    assert rotated.secret.startswith("ik_live_")
+    assert rotated.secret != sales.key
+    assert (await ingest_error(ss, sales.key, SEED_SINGLE)).code() == (
+        grpc.StatusCode.UNAUTHENTICATED
+    )
+    await ingest(ss, rotated.secret, SEED_SINGLE)
+    await ss.streams.RevokeIngestKey(
+        streams_pb2.RevokeIngestKeyRequest(name=rotated.ingest_key.name), metadata=seed.auth
+    )
+    assert (await ingest_error(ss, rotated.secret, SEED_SINGLE)).code() == (
+        grpc.StatusCode.UNAUTHENTICATED
+    )
+    listed = await ss.streams.ListIngestKeys(
+        streams_pb2.ListIngestKeysRequest(parent=sales.name), metadata=seed.auth
+    )
+    assert len(listed.ingest_keys) == 2
+    assert all(k.HasField("revoke_time") or k.HasField("expire_time") for k in listed.ingest_keys)
+    assert all(sales.key.split("_")[3] not in str(k) for k in listed.ingest_keys)
+
+
+async def test_admin_needs_the_workspace_token(ss: StreamServers, sales: SalesStream) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ss.streams.ListIngestKeys(
+            streams_pb2.ListIngestKeysRequest(parent=sales.name),
+            metadata=[("authorization", "Bearer nope")],
+        )
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_connector_log_lists_requests_with_status_and_errors(
+    ss: StreamServers, seed: demo.DemoSeed, sales: SalesStream
+) -> None:
+    answer, _ = await ingest(ss, sales.key, [{"region": "A"}, {"region": "B", "revenue": "x"}])
+    await finished(ss, sales.key, answer["data"]["request_id"])
+    await ingest_error(ss, sales.key, "text")
+    log = await ss.streams.ListConnectorLogEntries(
+        streams_pb2.ListConnectorLogEntriesRequest(parent=sales.name), metadata=seed.auth
+    )
+    rejected, accepted = [as_dict(e) for e in log.connector_log_entries]
+    assert rejected["status"] == "rejected"
+    assert rejected["status_code"] == 400
+    assert rejected["errors"][0]["code"] == "INVALID_PAYLOAD"
+    assert accepted["request_id"] == answer["data"]["request_id"]
+    assert accepted["status"] == "completed"
+    assert accepted["items_received"] == 2
+    assert accepted["items_failed"] == 1
+    assert accepted["errors"][0]["index"] == 1
+
+
+async def test_expired_lease_is_reclaimed_and_a_stale_worker_cannot_write(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    await ss.workers.stop()  # this test plays the workers
+    try:
+        answer, _ = await ingest(ss, sales.key, SEED_BATCH)
+        request_id = answer["data"]["request_id"]
+        dead = await _claim(ss, lease=1)
+        assert dead.request_id == request_id
+        # The first claim's worker "died": once its lease runs out the request comes back.
+        again = await until(lambda: _claim(ss, lease=1), within=10)
+        assert again.request_id == request_id
+        assert again.lease_token != dead.lease_token
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await ss.store.FinishStreamRequest(
+                store_pb2.FinishStreamRequestRequest(
+                    request_id=request_id, lease_token=dead.lease_token
+                )
+            )
+        assert reason_of(status_from_rpc_error(caught.value)) == "LEASE_LOST"
+        assert await ss.workers.process(again) == "completed"
+    finally:
+        ss.workers.start()
+    status = await finished(ss, sales.key, request_id)
+    assert [i["action"] for i in status["items"]] == ["created"] * 3
+    assert len(await records_of(ss.pool, sales.entity_type_id)) == 3
+
+
+async def _claim(ss: StreamServers, *, lease: int) -> Any:
+    got = await ss.store.ClaimStreamRequest(
+        store_pb2.ClaimStreamRequestRequest(worker="test", lease_seconds=lease)
+    )
+    return got if got.claimed else None
+
+
+async def test_racing_requests_with_the_same_item_keys_end_as_one_record_each(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    regions = [f"r{i}" for i in range(40)]
+    answers = await asyncio.gather(
+        *(
+            ingest(
+                ss, sales.key, [{"region": r, "revenue": n} for r in regions], x_item_key="region"
+            )
+            for n in range(4)
+        )
+    )
+    for answer, _ in answers:
+        status = await finished(ss, sales.key, answer["data"]["request_id"])
+        assert status["items_failed"] == 0
+    records = await records_of(ss.pool, sales.entity_type_id)
+    assert sorted(r["region"] for r in records) == sorted(regions)
+
+
+async def test_an_expired_idempotency_key_is_free_again(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    first, _ = await ingest(ss, sales.key, SEED_SINGLE, idempotency_key="old")
+    async with ss.pool.connection() as conn:
+        await conn.execute(
+            "UPDATE stream_idempotency_keys SET expire_time = now() - interval '1 second'"
+            " WHERE idempotency_key = 'old'"
+        )
+    again, headers = await ingest(ss, sales.key, SEED_BATCH, idempotency_key="old")
+    assert again["data"]["request_id"] != first["data"]["request_id"]
+    assert "idempotency-replayed" not in headers
+
+
+async def test_reference_fields_take_existing_record_ids(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    contact = await ss.ingest.PushEndpoint(
+        ingest_pb2.PushEndpointRequest(
+            token=seed.tokens["contact"],
+            fields=json_format.ParseDict({"email": "ola@acme.no"}, struct_pb2.Struct()),
+        )
+    )
+    deals = await sales_stream(ss.admin, ss.streams, seed, entity_type=demo.DEMO_TYPES[2])
+    batch = [
+        {"title": "Big", "contact": contact.record.id},
+        {"title": "Lost", "contact": "00000000-0000-0000-0000-000000000000"},
+    ]
+    answer, _ = await ingest(ss, deals.key, batch)
+    status = await finished(ss, deals.key, answer["data"]["request_id"])
+    assert [i["action"] for i in status["items"]] == ["created", "failed"]
+    assert status["items"][1]["error"]["code"] == "UNKNOWN_REFERENCE"
