@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -242,3 +245,65 @@ async def test_webhook_admin_api_over_http_with_an_admin_token(
         assert replayed.status_code == 200, replayed.text
         await until(lambda: len(receiver.at("/via-http")) == 2, what="the replay")
         assert receiver.at("/via-http")[1].webhook_id == got.webhook_id
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inlet_cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_webhooks_cli_subscribes_lists_deliveries_and_replays(
+    suite: Stack, own_url: str, target: dict[str, str], receiver: Receiver
+) -> None:
+    admin_token = f"adm_{secrets.token_urlsafe(32)}"
+    with psycopg.connect(own_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO admin_tokens (workspace_id, token_hash) VALUES (%s, %s)",
+            (target["workspace"], token_hash(admin_token)),
+        )
+    env = {
+        **os.environ,
+        "INLET_NOTIFIER_URL": suite.address("notifier"),
+        "INLET_ADMIN_TOKEN": admin_token,
+        "INLET_WORKSPACE": target["workspace"],
+    }
+    refused = run_cli(env, "webhooks", "create", "ftp://127.0.0.1/hook")
+    assert refused.returncode == 5, refused
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "url" in refused.stderr.lower()
+    wrong = run_cli({**env, "INLET_ADMIN_TOKEN": "adm_nope"}, "webhooks", "list")
+    assert wrong.returncode == 4
+    assert "adm_nope" not in wrong.stderr
+
+    created = run_cli(env, "--json", "webhooks", "create", receiver.script("/cli"))
+    assert created.returncode == 0, created.stderr
+    made = json.loads(created.stdout)
+    secret = made["secret"]
+    endpoint_id = made["webhook_endpoint"]["name"].rsplit("/", 1)[1]
+    listed = json.loads(run_cli(env, "--json", "webhooks", "list").stdout)
+    assert [e["name"] for e in listed] == [made["webhook_endpoint"]["name"]]
+
+    await push(suite, target["token"], "cli@acme.no")
+    await until(lambda: len(receiver.at("/cli")) >= 1, deadline=30, what="delivery")
+    first = receiver.at("/cli")[0]
+    assert standardwebhooks.Webhook(secret).verify(first.body, first.headers)["type"] == (
+        "record.created"
+    )
+
+    shown = json.loads(run_cli(env, "--json", "webhooks", "deliveries", endpoint_id).stdout)
+    assert [d["status"] for d in shown] == ["WEBHOOK_DELIVERY_STATUS_SUCCEEDED"]
+    delivery_id = shown[0]["name"].rsplit("/", 1)[1]
+    tried = json.loads(
+        run_cli(env, "--json", "webhooks", "attempts", endpoint_id, delivery_id).stdout
+    )
+    assert [a["status_code"] for a in tried] == [200]
+    replayed = run_cli(env, "webhooks", "replay", endpoint_id, delivery_id)
+    assert replayed.returncode == 0, replayed.stderr
+    await until(lambda: len(receiver.at("/cli")) >= 2, deadline=30, what="replay")
+    assert receiver.at("/cli")[1].webhook_id == first.webhook_id
