@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import google.rpc.error_details_pb2 as error_details_pb2
 import google.rpc.status_pb2 as status_pb2
 import grpc
+import typer
 from google.protobuf import message
 
 from inlet.admin.v1 import admin_pb2_grpc
+from inlet_cli import render
 from inlet_common.errors import STATUS_DETAILS_KEY, reason_of, unpack
 
 # Exit codes: what went wrong, for scripts.
@@ -35,6 +38,7 @@ _EXIT_BY_CODE = {
 }
 
 R = TypeVar("R", bound=message.Message)
+S = TypeVar("S")
 
 
 class CliError(Exception):
@@ -72,13 +76,19 @@ class Settings:
         return cls(url.rstrip("/"), token, space)
 
 
-class Admin:
-    """Calls AdminService; every failure becomes a CliError."""
+class Client(Generic[S]):
+    """One gRPC service called with the admin token; every failure becomes a CliError.
 
-    def __init__(self, settings: Settings) -> None:
+    The admin, stream-admin and webhook commands each talk to one such service.
+    """
+
+    def __init__(
+        self, settings: Settings, stub: Callable[[grpc.Channel], S], address: str = ""
+    ) -> None:
         self.settings = settings
-        self._channel = grpc.insecure_channel(settings.admin_url)
-        self.stub = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self.address = address or settings.admin_url
+        self._channel = grpc.insecure_channel(self.address)
+        self.stub = stub(self._channel)
 
     @property
     def workspace(self) -> str:
@@ -92,7 +102,34 @@ class Admin:
         try:
             return method(request, metadata=metadata, timeout=self.settings.timeout)
         except grpc.RpcError as error:
-            raise from_rpc_error(error, self.settings.admin_url) from None
+            raise from_rpc_error(error, self.address) from None
+
+
+class Admin(Client[admin_pb2_grpc.AdminServiceStub]):
+    """AdminService on the store."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, admin_pb2_grpc.AdminServiceStub)
+
+
+C = TypeVar("C", bound=Client[Any])
+
+
+@contextmanager
+def opened(options: Any, make: Callable[[Settings], C]) -> Iterator[C]:
+    """A client from the global options; any CliError printed in one line, exit code kept."""
+    try:
+        client = make(Settings.resolve(options.admin_url, options.admin_token, options.workspace))
+    except CliError as error:
+        render.error(error.message)
+        raise typer.Exit(error.exit_code) from None
+    try:
+        yield client
+    except CliError as error:
+        render.error(error.message, error.details)
+        raise typer.Exit(error.exit_code) from None
+    finally:
+        client.close()
 
 
 def from_rpc_error(error: Any, address: str) -> CliError:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from inlet.admin.v1 import admin_pb2
 from inlet.type.v1 import entity_pb2
 from inlet_cli import importer, render, streams, webhooks
-from inlet_cli.client import EXIT_FAILED, EXIT_USAGE, Admin, CliError, Settings
+from inlet_cli.client import EXIT_FAILED, EXIT_USAGE, Admin, opened
 from inlet_cli.durations import parse_duration, parse_time
 
 app = typer.Typer(
@@ -85,22 +85,9 @@ def root(
     )
 
 
-@contextmanager
-def admin_api(ctx: typer.Context) -> Iterator[Admin]:
+def admin_api(ctx: typer.Context) -> contextlib.AbstractContextManager[Admin]:
     """The admin client, with every CliError printed in one line and its exit code."""
-    options: Options = ctx.obj
-    try:
-        client = Admin(Settings.resolve(options.admin_url, options.admin_token, options.workspace))
-    except CliError as error:
-        render.error(error.message)
-        raise typer.Exit(error.exit_code) from None
-    try:
-        yield client
-    except CliError as error:
-        render.error(error.message, error.details)
-        raise typer.Exit(error.exit_code) from None
-    finally:
-        client.close()
+    return opened(ctx.obj, Admin)
 
 
 def json_mode(ctx: typer.Context) -> bool:

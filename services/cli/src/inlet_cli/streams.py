@@ -3,17 +3,15 @@ and the connector log."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import contextlib
 from typing import Annotated, Any, TypeVar
 
-import grpc
 import typer
 from google.protobuf import field_mask_pb2, message
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_cli import render
-from inlet_cli.client import CliError, Settings, from_rpc_error
+from inlet_cli.client import Client, Settings, opened
 
 app = typer.Typer(
     help="Stream ingest: streams bound to an entity type, ingest keys, connector log.",
@@ -27,17 +25,11 @@ MODES = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KE
 MODE_LABELS = {v: k for k, v in MODES.items()}
 
 
-class Api:
+class Api(Client[streams_pb2_grpc.StreamAdminServiceStub]):
     """StreamAdminService (served by the store, next to AdminService) with the admin token."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._channel = grpc.insecure_channel(settings.admin_url)
-        self.stub = streams_pb2_grpc.StreamAdminServiceStub(self._channel)
-
-    @property
-    def workspace(self) -> str:
-        return f"workspaces/{self.settings.workspace}"
+        super().__init__(settings, streams_pb2_grpc.StreamAdminServiceStub)
 
     def stream(self, slug: str) -> str:
         return f"{self.workspace}/streams/{slug}"
@@ -45,32 +37,9 @@ class Api:
     def key(self, stream: str, key_id: str) -> str:
         return f"{self.stream(stream)}/ingestKeys/{key_id}"
 
-    def call(self, method: Callable[..., R], request: message.Message) -> R:
-        metadata = (("authorization", f"Bearer {self.settings.admin_token}"),)
-        try:
-            return method(request, metadata=metadata, timeout=self.settings.timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error, self.settings.admin_url) from None
 
-    def close(self) -> None:
-        self._channel.close()
-
-
-@contextmanager
-def api(ctx: typer.Context) -> Iterator[Api]:
-    options = ctx.obj
-    try:
-        client = Api(Settings.resolve(options.admin_url, options.admin_token, options.workspace))
-    except CliError as error:
-        render.error(error.message)
-        raise typer.Exit(error.exit_code) from None
-    try:
-        yield client
-    except CliError as error:
-        render.error(error.message, error.details)
-        raise typer.Exit(error.exit_code) from None
-    finally:
-        client.close()
+def api(ctx: typer.Context) -> contextlib.AbstractContextManager[Api]:
+    return opened(ctx.obj, Api)
 
 
 def _json(ctx: typer.Context) -> bool:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
-import grpc
 import typer
 from google.protobuf import duration_pb2, field_mask_pb2, message, timestamp_pb2
 
 from inlet.notifier.v1 import webhooks_pb2, webhooks_pb2_grpc
 from inlet_cli import render
-from inlet_cli.client import EXIT_USAGE, CliError, Settings, from_rpc_error
+from inlet_cli.client import EXIT_USAGE, Client, Settings, opened
 from inlet_cli.durations import parse_duration, parse_time
 
 app = typer.Typer(
@@ -31,28 +29,14 @@ STATUSES = {
 STATUS_LABELS = {v: k for k, v in STATUSES.items()}
 
 
-class Api:
+class Api(Client[webhooks_pb2_grpc.WebhookServiceStub]):
     """WebhookService (served by the notifier) with the admin token."""
 
     def __init__(self, settings: Settings, address: str) -> None:
-        self.settings = settings
-        self.address = address
-        self._channel = grpc.insecure_channel(address)
-        self.stub = webhooks_pb2_grpc.WebhookServiceStub(self._channel)
-
-    @property
-    def workspace(self) -> str:
-        return f"workspaces/{self.settings.workspace}"
+        super().__init__(settings, webhooks_pb2_grpc.WebhookServiceStub, address)
 
     def endpoint(self, endpoint_id: str) -> str:
         return f"{self.workspace}/webhookEndpoints/{endpoint_id}"
-
-    def call(self, method: Callable[..., R], request: message.Message) -> R:
-        metadata = (("authorization", f"Bearer {self.settings.admin_token}"),)
-        try:
-            return method(request, metadata=metadata, timeout=self.settings.timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error, self.address) from None
 
 
 @app.callback()
@@ -67,22 +51,9 @@ def root(
     )
 
 
-@contextmanager
-def api(ctx: typer.Context) -> Iterator[Api]:
-    options = ctx.obj
-    try:
-        settings = Settings.resolve(options.admin_url, options.admin_token, options.workspace)
-        client = Api(settings, ctx.meta["notifier_url"].removeprefix("http://").rstrip("/"))
-    except CliError as error:
-        render.error(error.message)
-        raise typer.Exit(error.exit_code) from None
-    try:
-        yield client
-    except CliError as error:
-        render.error(error.message, error.details)
-        raise typer.Exit(error.exit_code) from None
-    finally:
-        client._channel.close()
+def api(ctx: typer.Context) -> contextlib.AbstractContextManager[Api]:
+    address = ctx.meta["notifier_url"].removeprefix("http://").rstrip("/")
+    return opened(ctx.obj, lambda settings: Api(settings, address))
 
 
 def _json(ctx: typer.Context) -> bool:
