@@ -8,6 +8,7 @@
     ├── Aborted                     ABORTED            (lost a race; retry)
     ├── ResourceExhausted           RESOURCE_EXHAUSTED
     ├── Unauthenticated             UNAUTHENTICATED
+    ├── PermissionDenied            PERMISSION_DENIED  (a credential for something else)
     ├── Unavailable                 UNAVAILABLE
     └── UpstreamError               whatever another service answered, passed on as is
 
@@ -115,6 +116,11 @@ class ResourceExhausted(InletError):
 class Unauthenticated(InletError):
     code = grpc.StatusCode.UNAUTHENTICATED
     reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(InletError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PERMISSION_DENIED"
 
 
 class Unavailable(InletError):

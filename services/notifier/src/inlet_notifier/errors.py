@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import grpc
 import psycopg
 from psycopg import errors as pg
 
-from inlet_common.errors import InletError, InvalidArgument, NotFound, Unavailable
+from inlet_common.errors import InletError, InvalidArgument, NotFound, PermissionDenied, Unavailable
+
+__all__ = ["BadWebhookUrl", "PermissionDenied", "PrivateTarget", "wrap_exceptions"]
 
 
 class BadWebhookUrl(InvalidArgument):
@@ -26,11 +27,6 @@ class BadWebhookUrl(InvalidArgument):
 
 class PrivateTarget(InvalidArgument):
     reason = "WEBHOOK_TARGET_PRIVATE"
-
-
-class PermissionDenied(InletError):
-    code = grpc.StatusCode.PERMISSION_DENIED
-    reason = "PERMISSION_DENIED"
 
 
 @asynccontextmanager

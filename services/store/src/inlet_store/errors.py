@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import grpc
 import psycopg
 from psycopg import errors as pg
 
@@ -28,6 +27,7 @@ from inlet_common.errors import (
     InletError,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     Unauthenticated,
     Unavailable,
 )
@@ -74,11 +74,6 @@ class UniqueConflictError(FailedPrecondition):
 
 class KeyRace(Aborted):
     reason = "UNIQUE_KEY_RACE"
-
-
-class PermissionDenied(InletError):
-    code = grpc.StatusCode.PERMISSION_DENIED
-    reason = "PERMISSION_DENIED"
 
 
 @asynccontextmanager
