@@ -108,6 +108,19 @@ async def test_two_notifier_processes_deliver_2000_events_once_each(database: st
                 got = sorted(r.webhook_id for r in receiver.at(f"/two{i}"))
                 assert got == sorted(e.id for e in sent)
         ids = [str(e["id"]) for e in endpoints]
+
+        async def all_recorded() -> bool:
+            # A receiver has the request before the worker records its answer.
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT count(*) FROM webhook_deliveries"
+                    " WHERE endpoint_id = ANY(%s::uuid[]) AND status = 'succeeded'",
+                    (ids,),
+                )
+                row = await cur.fetchone()
+            return row is not None and row[0] == total
+
+        await until(all_recorded, deadline=30, what="2000 deliveries recorded")
         async with pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT count(*) FILTER (WHERE d.status = 'succeeded'),"
