@@ -31,6 +31,7 @@ from inlet_store.errors import (
     UniqueConflictError,
     wrap_exceptions,
 )
+from inlet_store.flags import current_unique_fields, with_unique_fields
 from inlet_store.tokens import token_hash
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -151,6 +152,8 @@ class Store:
     async def _upsert(
         self, conn: repo.Conn, workspace_id: str, planned: PlannedRecord, entity: str
     ) -> Outcome:
+        unique = await current_unique_fields(conn, planned.entity_type_id)
+        planned = with_unique_fields(planned, unique)
         await self._check_references(conn, planned, entity)
         keys = {slug: key_text(planned.values[slug]) for slug in planned.unique_fields}
         hits: dict[str, str] = {}
