@@ -481,3 +481,129 @@ async def test_reference_fields_take_existing_record_ids(
     status = await finished(ss, deals.key, answer["data"]["request_id"])
     assert [i["action"] for i in status["items"]] == ["created", "failed"]
     assert status["items"][1]["error"]["code"] == "UNKNOWN_REFERENCE"
+
+
+# -- chunks applied set-based (inlet_store.chunks) --------------------------------------------
+
+
+async def _contacts(ss: StreamServers, seed: demo.DemoSeed) -> SalesStream:
+    return await sales_stream(ss.admin, ss.streams, seed, entity_type=demo.DEMO_TYPES[0])
+
+
+async def _events_of(ss: StreamServers, request_id: str) -> list[tuple[str, str]]:
+    async with ss.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT type, coalesce(data->>'id', '') FROM outbox_events"
+            " WHERE data->'source'->>'request_id' = %s OR data->>'request_id' = %s ORDER BY seq",
+            (request_id, request_id),
+        )
+        return [(str(t), str(i)) for t, i in await cur.fetchall()]
+
+
+async def _keys_of(ss: StreamServers, entity_type_id: str) -> dict[tuple[str, str], str]:
+    async with ss.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT field_slug, value, record_id::text FROM record_keys WHERE entity_type_id = %s",
+            (entity_type_id,),
+        )
+        return {(s, v): r for s, v, r in await cur.fetchall()}
+
+
+async def test_a_chunk_with_duplicates_and_a_conflict_applies_in_item_order(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    contacts = await _contacts(ss, seed)
+    first, _ = await ingest(ss, contacts.key, [{"email": "x@acme.no"}, {"phone": "+47 400 00 001"}])
+    made = await finished(ss, contacts.key, first["data"]["request_id"])
+    x_id, y_id = (i["record_id"] for i in made["items"])
+    batch = [
+        {"name": "A1", "email": "a@acme.no"},
+        {"name": "Both", "email": "x@acme.no", "phone": "+47 400 00 001"},  # two records
+        {"name": "A2", "email": "a@acme.no", "phone": "+47 400 00 002"},  # the same as [0]
+        {"name": "X", "email": "x@acme.no"},
+    ]
+    answer, _ = await ingest(ss, contacts.key, batch)
+    request_id = answer["data"]["request_id"]
+    status = await finished(ss, contacts.key, request_id)
+    items = status["items"]
+    assert [i["action"] for i in items] == ["created", "failed", "updated", "updated"]
+    assert items[1]["error"]["code"] == "UNIQUE_CONFLICT"
+    assert items[2]["record_id"] == items[0]["record_id"]
+    assert items[2]["matched_on"] == ["email"]
+    assert items[3]["record_id"] == x_id
+    records = {r["id"]: r for r in await records_of(ss.pool, contacts.entity_type_id)}
+    assert records[items[0]["record_id"]]["name"] == "A2"
+    assert records[x_id]["name"] == "X"
+    assert "name" not in records[y_id]
+    assert await _keys_of(ss, contacts.entity_type_id) == {
+        ("email", "x@acme.no"): x_id,
+        ("phone", "+4740000001"): y_id,
+        ("email", "a@acme.no"): items[0]["record_id"],
+        ("phone", "+4740000002"): items[0]["record_id"],
+    }
+    # One record.* event per applied item, in item order, then request.completed.
+    assert await _events_of(ss, request_id) == [
+        ("record.created", items[0]["record_id"]),
+        ("record.updated", items[0]["record_id"]),
+        ("record.updated", x_id),
+        ("request.completed", ""),
+    ]
+
+
+async def test_a_chunk_that_loses_a_key_race_is_redone_item_by_item(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    contacts = await _contacts(ss, seed)
+    await ss.workers.stop()  # this test plays the worker, with a racer beside it
+    try:
+        batch = [{"email": f"{n}@race.no", "name": f"N{n}"} for n in range(3)]
+        answer, _ = await ingest(ss, contacts.key, batch)
+        request_id = answer["data"]["request_id"]
+        claimed = await _claim(ss, lease=30)
+        assert claimed.request_id == request_id
+        async with ss.pool.connection() as racer, racer.transaction():
+            # The racer takes 1@race.no first and holds its transaction open.
+            cur = await racer.execute(
+                "INSERT INTO records (workspace_id, entity_type_id, data)"
+                ' SELECT workspace_id, id, \'{"email": "1@race.no"}\' FROM entity_types'
+                " WHERE id = %s RETURNING id::text",
+                (contacts.entity_type_id,),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            racer_id = row[0]
+            await racer.execute(
+                "INSERT INTO record_keys (workspace_id, entity_type_id, field_slug, value,"
+                " record_id) SELECT workspace_id, id, 'email', '1@race.no', %s"
+                " FROM entity_types WHERE id = %s",
+                (racer_id, contacts.entity_type_id),
+            )
+            processing = asyncio.create_task(ss.workers.process(claimed))
+            await until(lambda: _waiting_on_a_lock(ss), within=10)
+        assert await processing == "completed"
+    finally:
+        ss.workers.start()
+    status = await finished(ss, contacts.key, request_id)
+    items = status["items"]
+    assert [i["action"] for i in items] == ["created", "updated", "created"]
+    assert items[1]["record_id"] == racer_id
+    keys = await _keys_of(ss, contacts.entity_type_id)
+    assert keys[("email", "1@race.no")] == racer_id
+    assert len(await records_of(ss.pool, contacts.entity_type_id)) == 3
+    # The rolled-back fast path left no events behind: one per item, from the redo.
+    assert [t for t, _ in await _events_of(ss, request_id)] == [
+        "record.created",
+        "record.updated",
+        "record.created",
+        "request.completed",
+    ]
+
+
+async def _waiting_on_a_lock(ss: StreamServers) -> bool:
+    async with ss.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        row = await cur.fetchone()
+        return bool(row and row[0])

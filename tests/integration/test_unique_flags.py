@@ -31,9 +31,9 @@ async def test_stale_plan_is_keyed_on_the_flags_in_force(
     endpoint = await store.resolve_endpoint(seeded.tokens["contact"])
     stale = PlannedRecord(
         entity_type_id=endpoint.entity_type.id,
-        # As if planned before `email` was unique and after `name` was: both wrong now.
+        # As if planned before `email` was made unique: the plan keys on nothing.
         values={"name": "Ola", "email": "ola@acme.no"},
-        unique_fields=("name",),
+        unique_fields=(),
     )
     first, _ = await store.apply_plan(
         workspace_id=endpoint.workspace_id,

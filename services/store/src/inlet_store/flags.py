@@ -22,6 +22,15 @@ async def current_unique_fields(conn: repo.Conn, entity_type_id: str) -> tuple[s
 
 
 def with_unique_fields(planned: PlannedRecord, unique: tuple[str, ...]) -> PlannedRecord:
-    """`planned` keyed on `unique` (those of its values that are present and not null)."""
-    keyed = tuple(s for s in unique if planned.values.get(s) is not None)
-    return planned if keyed == planned.unique_fields else replace(planned, unique_fields=keyed)
+    """`planned`, also keyed on every field of `unique` it has a value for.
+
+    The plan's own keys stay: besides the flags the matcher saw, they hold request-level
+    match keys (a stream's X-Item-Key names any field). A flag turned off after planning
+    can thus still be keyed once, which leaves a redundant key row but never a missing one.
+    """
+    added = tuple(
+        s for s in unique if s not in planned.unique_fields and planned.values.get(s) is not None
+    )
+    if not added:
+        return planned
+    return replace(planned, unique_fields=(*planned.unique_fields, *added))

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +16,11 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.store.v1 import store_pb2
 from inlet_common.errors import InletError, Violation
 from inlet_common.httpstatus import http_status
-from inlet_store import outbox
+from inlet_store import chunks, outbox
 from inlet_store import repository as repo
 from inlet_store.domain import EntityTypeDef, PlannedRecord
 from inlet_store.errors import KeyRace, UniqueConflictError, wrap_exceptions
+from inlet_store.flags import current_unique_fields, with_unique_fields
 from inlet_store.service import Store
 from inlet_store.streams import (
     IdempotencyKeyInUse,
@@ -129,7 +130,8 @@ def body_hash(items: list[Any], single: bool, item_key: str) -> bytes:
 
 
 class Inbox:
-    """Use cases of stream ingest over one pool; item upserts reuse Store._upsert."""
+    """Use cases of stream ingest over one pool; chunks are written set-based (chunks.py),
+    and item by item with Store._upsert when a concurrent writer won a key."""
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], store: Store, *, idempotency_ttl_seconds: int = 86400
@@ -250,28 +252,19 @@ class Inbox:
             if claimed is None:
                 return await self._replay(conn, key, rate, idempotency_key, digest)
         try:
-            async with conn.transaction():
-                await repo.execute(
-                    conn,
-                    "insert_stream_request",
-                    id=request_id,
-                    stream_id=key.stream_id,
-                    key_id=key.key_id,
-                    item_key=item_key,
-                    items=repo.jsonb(items),
-                    items_received=len(items),
-                    single=single,
-                )
-                await self._log(conn, key, request_id, "accepted", 202, len(items), None)
-                if idempotency_key:
-                    await repo.execute(
-                        conn,
-                        "settle_idempotency_key",
-                        stream_id=key.stream_id,
-                        idempotency_key=idempotency_key,
-                        request_id=request_id,
-                        items_received=len(items),
-                    )
+            # The request, its log line and the settled key: one atomic statement.
+            await repo.execute(
+                conn,
+                "accept_stream_request",
+                id=request_id,
+                stream_id=key.stream_id,
+                key_id=key.key_id,
+                item_key=item_key,
+                items=repo.jsonb(items),
+                items_received=len(items),
+                single=single,
+                idempotency_key=idempotency_key,
+            )
         except BaseException:
             if idempotency_key:
                 # Free the key so the client's retry is not refused as "in use".
@@ -391,14 +384,20 @@ class Inbox:
             if found is None:
                 await self._prune(conn)
                 return None
-            type_id = str(found["entity_type_id"])
-            types = await repo.entity_types(conn, [type_id])
+            described = found["entity_type"]
+        entity_type = EntityTypeDef(
+            id=str(described["id"]),
+            workspace_id=str(described["workspace_id"]),
+            slug=described["slug"],
+            display_name=described["display_name"],
+            fields=tuple(repo.field_def(f) for f in described["fields"]),
+        )
         return Claimed(
             request_id=found["id"],
             lease_token=str(found["lease_token"]),
             workspace_id=str(found["workspace_id"]),
             default_region=found["default_region"],
-            entity_type=types[type_id],
+            entity_type=entity_type,
             item_key=found["item_key"],
             items=found["items"],
             single=found["single"],
@@ -423,67 +422,125 @@ class Inbox:
         items: list[StreamItem],
         finish: bool = False,
     ) -> tuple[list[ItemOutcome], str]:
-        """Apply a chunk: every item in a savepoint; outcomes commit with the upserts (and,
-        for the last chunk, with the request's final status)."""
-        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
-            if await repo.row(conn, "hold_lease", id=request_id, lease_token=lease_token) is None:
-                raise LeaseLost(f"the lease on {request_id} expired and was taken over")
-            if not finish:
-                await repo.execute(conn, "extend_lease", id=request_id, lease_seconds=lease_seconds)
+        """Apply a chunk: outcomes commit with the upserts (and, for the last chunk, with the
+        request's final status) in one transaction."""
+        async with wrap_exceptions(), self.pool.connection() as conn:
             try:
-                # Fast path: no savepoint per item. The store's domain errors (conflict,
-                # missing field, dangling reference) are raised before anything is written,
-                # so a bad item needs no rollback; only a lost key race does.
+                # Fast path: the whole chunk set-based (inlet_store.chunks). The store's
+                # domain errors are decided before anything is written, so a bad item needs
+                # no rollback; only a lost key race does, and it rolls back the chunk.
                 async with wrap_exceptions(), conn.transaction():
-                    outcomes = [
-                        await self._apply_item(conn, workspace_id, request_id, i, isolated=False)
-                        for i in items
-                    ]
+                    await self._hold_lease(conn, request_id, lease_token, lease_seconds, finish)
+                    outcomes = await self._apply_chunk(conn, workspace_id, request_id, items)
+                    status = await self._finish(conn, request_id, lease_token) if finish else ""
+                return outcomes, status
             except KeyRace:
-                # Another writer took a key mid-chunk: redo it item by item in savepoints.
                 log.info(
                     "chunk lost a key race; applying it item by item", extra={"request": request_id}
                 )
+            async with conn.transaction():
+                await self._hold_lease(conn, request_id, lease_token, lease_seconds, finish)
                 outcomes = [
-                    await self._apply_item(conn, workspace_id, request_id, i, isolated=True)
-                    for i in items
+                    await self._apply_item(conn, workspace_id, request_id, i) for i in items
                 ]
-            if outcomes:
-                await repo.execute(
-                    conn,
-                    "insert_item_outcomes",
-                    request_id=request_id,
-                    outcomes=repo.jsonb([o.row() for o in outcomes]),
-                )
-            status = await self._finish(conn, request_id, lease_token) if finish else ""
+                if outcomes:
+                    await repo.execute(
+                        conn,
+                        "insert_item_outcomes",
+                        request_id=request_id,
+                        outcomes=repo.jsonb([o.row() for o in outcomes]),
+                    )
+                status = await self._finish(conn, request_id, lease_token) if finish else ""
         return outcomes, status
 
-    async def _apply_item(
-        self,
-        conn: repo.Conn,
-        workspace_id: str,
-        request_id: str,
-        item: StreamItem,
-        *,
-        isolated: bool,
-    ) -> ItemOutcome:
-        if item.superseded_by is not None:
-            return ItemOutcome(item.index, "superseded", superseded_by=item.superseded_by)
-        if item.record is None:
-            return ItemOutcome(item.index, "failed", error=item.error or {"code": "INVALID"})
-        entity = f"items[{item.index}]"
+    @staticmethod
+    async def _hold_lease(
+        conn: repo.Conn, request_id: str, lease_token: str, lease_seconds: int, finish: bool
+    ) -> None:
+        # The last chunk only locks the row: an UPDATE would leave one more dead version of
+        # a row that is about to be updated by finish_stream_request anyway.
+        if finish:
+            held = await repo.row(conn, "hold_lease", id=request_id, lease_token=lease_token)
+        else:
+            held = await repo.row(
+                conn,
+                "hold_and_extend_lease",
+                id=request_id,
+                lease_token=lease_token,
+                lease_seconds=lease_seconds,
+            )
+        if held is None:
+            raise LeaseLost(f"the lease on {request_id} expired and was taken over")
+
+    async def _apply_chunk(
+        self, conn: repo.Conn, workspace_id: str, request_id: str, items: list[StreamItem]
+    ) -> list[ItemOutcome]:
+        """Every item decided in order over one key lookup, then written in bulk; KeyRace
+        when a concurrent writer got in the way."""
+        records = [
+            chunks.ChunkItem(i.index, i.record)
+            for i in items
+            if i.superseded_by is None and i.record is not None
+        ]
+        type_ids = {c.record.entity_type_id for c in records}
+        if len(type_ids) > 1:
+            # A stream has one entity type; anything else takes the item-by-item path.
+            raise KeyRace("items of several entity types")
+        type_id = type_ids.pop() if type_ids else ""
+        if type_id:
+            # Key on the flags in force now, not on the plan's (see inlet_store.flags).
+            unique = await current_unique_fields(conn, type_id)
+            items = [
+                replace(i, record=with_unique_fields(i.record, unique)) if i.record else i
+                for i in items
+            ]
+            records = [
+                chunks.ChunkItem(i.index, i.record)
+                for i in items
+                if i.superseded_by is None and i.record is not None
+            ]
+        dangling = await chunks.dangling_references(conn, records)
+        plan = chunks.ChunkPlan(await chunks.stored_keys(conn, workspace_id, type_id, records))
         source = {"type": "stream", "request_id": request_id}
-        if not isolated:
+        outcomes: list[ItemOutcome] = []
+        events: list[dict[str, Any]] = []
+        for item in items:
+            if item.superseded_by is not None or item.record is None:
+                outcomes.append(_not_applied(item))
+                continue
             try:
-                outcome = await self.store._upsert(conn, workspace_id, item.record, entity)
+                if item.index in dangling:
+                    raise dangling[item.index]
+                outcome = plan.upsert(item.record, f"items[{item.index}]")
             except KeyRace:
                 raise
             except InletError as error:
-                return ItemOutcome(item.index, "failed", error=describe(error))
-            await outbox.add_record_change(conn, workspace_id, item.record, outcome, source)
-            return ItemOutcome(
-                item.index, outcome.action, outcome.id, matched_on=outcome.matched_on
+                outcomes.append(ItemOutcome(item.index, "failed", error=describe(error)))
+                continue
+            outcomes.append(
+                ItemOutcome(item.index, outcome.action, outcome.id, matched_on=outcome.matched_on)
             )
+            events.append(chunks.record_event(item.record, outcome, source))
+        if outcomes:
+            await chunks.write_chunk(
+                conn,
+                plan,
+                workspace_id=workspace_id,
+                entity_type_id=type_id,
+                request_id=request_id,
+                events=events,
+                outcomes=[o.row() for o in outcomes],
+            )
+        return outcomes
+
+    async def _apply_item(
+        self, conn: repo.Conn, workspace_id: str, request_id: str, item: StreamItem
+    ) -> ItemOutcome:
+        """One item in its own savepoint, retried when it loses a key race."""
+        if item.superseded_by is not None or item.record is None:
+            return _not_applied(item)
+        entity = f"items[{item.index}]"
+        source = {"type": "stream", "request_id": request_id}
         for attempt in range(_ITEM_RACE_ATTEMPTS):
             try:
                 # Translated inside the loop: a lost key race rolls back only this item.
@@ -507,22 +564,23 @@ class Inbox:
     @staticmethod
     async def _finish(conn: repo.Conn, request_id: str, lease_token: str) -> str:
         """Completed (or failed when no item succeeded), with `request.completed` queued."""
-        done = await repo.row(conn, "finish_stream_request", id=request_id, lease_token=lease_token)
+        done = await repo.row(
+            conn,
+            "finish_stream_request",
+            id=request_id,
+            lease_token=lease_token,
+            event_type=outbox.REQUEST_COMPLETED,
+        )
         if done is None:
             raise LeaseLost(f"the lease on {request_id} expired and was taken over")
-        await outbox.add(
-            conn,
-            str(done["workspace_id"]),
-            outbox.REQUEST_COMPLETED,
-            {
-                "request_id": request_id,
-                "stream": done["stream"],
-                "status": done["status"],
-                "items_received": done["items_received"],
-                "items_failed": done["items_failed"],
-            },
-        )
         return str(done["status"])
+
+
+def _not_applied(item: StreamItem) -> ItemOutcome:
+    """The outcome of an item the matcher already settled: superseded, or invalid."""
+    if item.superseded_by is not None:
+        return ItemOutcome(item.index, "superseded", superseded_by=item.superseded_by)
+    return ItemOutcome(item.index, "failed", error=item.error or {"code": "INVALID"})
 
 
 def describe(error: InletError) -> dict[str, Any]:

@@ -28,6 +28,13 @@ async def add_record_change(
     source: dict[str, str],
 ) -> None:
     """`record.created` or `record.updated` for one written record."""
+    await add(conn, workspace_id, *record_change(planned, outcome, source))
+
+
+def record_change(
+    planned: PlannedRecord, outcome: Outcome, source: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """The type and data of a written record's event (also written in bulk by chunks)."""
     type_ = RECORD_CREATED if outcome.action == "created" else RECORD_UPDATED
     data = {
         "id": outcome.id,
@@ -36,4 +43,4 @@ async def add_record_change(
         "matched_on": list(outcome.matched_on),
         "source": source,
     }
-    await add(conn, workspace_id, type_, data)
+    return type_, data

@@ -147,8 +147,8 @@ class StoreServiceServicer:
 
     def ApplyStreamItems(self, request, context):
         """ApplyStreamItems upserts planned items and records every item's outcome in one
-        transaction, each item in its own savepoint, and extends the lease (or, with
-        finish, ends the request in that same transaction).
+        transaction (set-based; item by item when a concurrent writer won a key), and
+        extends the lease (or, with finish, ends the request in that same transaction).
 
         Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has
         the request; nothing was written).

@@ -75,8 +75,8 @@ class StoreServiceStub:
     """
     ApplyStreamItems: _grpc.UnaryUnaryMultiCallable[_store_pb2.ApplyStreamItemsRequest, _store_pb2.ApplyStreamItemsResponse]
     """ApplyStreamItems upserts planned items and records every item's outcome in one
-    transaction, each item in its own savepoint, and extends the lease (or, with
-    finish, ends the request in that same transaction).
+    transaction (set-based; item by item when a concurrent writer won a key), and
+    extends the lease (or, with finish, ends the request in that same transaction).
 
     Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has
     the request; nothing was written).
@@ -135,8 +135,8 @@ class StoreServiceAsyncStub(StoreServiceStub):
     """
     ApplyStreamItems: _aio.UnaryUnaryMultiCallable[_store_pb2.ApplyStreamItemsRequest, _store_pb2.ApplyStreamItemsResponse]  # type: ignore[assignment]
     """ApplyStreamItems upserts planned items and records every item's outcome in one
-    transaction, each item in its own savepoint, and extends the lease (or, with
-    finish, ends the request in that same transaction).
+    transaction (set-based; item by item when a concurrent writer won a key), and
+    extends the lease (or, with finish, ends the request in that same transaction).
 
     Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has
     the request; nothing was written).
@@ -234,8 +234,8 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_store_pb2.ApplyStreamItemsResponse, _abc.Awaitable[_store_pb2.ApplyStreamItemsResponse]]:
         """ApplyStreamItems upserts planned items and records every item's outcome in one
-        transaction, each item in its own savepoint, and extends the lease (or, with
-        finish, ends the request in that same transaction).
+        transaction (set-based; item by item when a concurrent writer won a key), and
+        extends the lease (or, with finish, ends the request in that same transaction).
 
         Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has
         the request; nothing was written).

@@ -29,11 +29,17 @@ SELECT f.entity_type_id, f.slug, f.display_name, f.type, f.is_unique, f.is_requi
  ORDER BY f.entity_type_id, f.position;
 
 -- name: find_keys
+-- One primary-key probe per wanted pair. OFFSET 0 keeps the planner from flattening the
+-- lateral subquery into a hash join over a sequential scan of record_keys, which it picks
+-- for a chunk's hundred pairs and which then costs time in proportion to the table.
 SELECT k.field_slug, k.value, k.record_id
-  FROM record_keys k
-  JOIN unnest(%(slugs)s::text[], %(values)s::text[]) AS want(slug, value)
-    ON k.field_slug = want.slug AND k.value = want.value
- WHERE k.workspace_id = %(workspace_id)s AND k.entity_type_id = %(entity_type_id)s;
+  FROM unnest(%(slugs)s::text[], %(values)s::text[]) AS want(slug, value)
+  JOIN LATERAL (SELECT r.field_slug, r.value, r.record_id
+                  FROM record_keys r
+                 WHERE r.workspace_id = %(workspace_id)s
+                   AND r.entity_type_id = %(entity_type_id)s
+                   AND r.field_slug = want.slug AND r.value = want.value
+                OFFSET 0) AS k ON true;
 
 -- name: lock_record
 SELECT id FROM records WHERE id = %(id)s FOR UPDATE;

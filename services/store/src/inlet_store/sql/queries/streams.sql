@@ -45,11 +45,6 @@ SELECT body_hash, request_id, state, items_received
   FROM stream_idempotency_keys
  WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s;
 
--- name: settle_idempotency_key
-UPDATE stream_idempotency_keys SET state = 'accepted', items_received = %(items_received)s
- WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s
-   AND request_id = %(request_id)s;
-
 -- name: release_idempotency_key
 DELETE FROM stream_idempotency_keys
  WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s
@@ -58,10 +53,25 @@ DELETE FROM stream_idempotency_keys
 -- name: prune_idempotency_keys
 DELETE FROM stream_idempotency_keys WHERE expire_time < now() - interval '1 hour';
 
--- name: insert_stream_request
-INSERT INTO stream_requests (id, stream_id, key_id, item_key, items, items_received, single)
-VALUES (%(id)s, %(stream_id)s, %(key_id)s, %(item_key)s, %(items)s, %(items_received)s,
-        %(single)s);
+-- name: accept_stream_request
+-- One statement, atomic under autocommit and one round trip: the request, its connector-log
+-- line and, with an Idempotency-Key ('' without), the key settled as accepted.
+WITH request AS (
+  INSERT INTO stream_requests (id, stream_id, key_id, item_key, items, items_received, single)
+  VALUES (%(id)s, %(stream_id)s, %(key_id)s, %(item_key)s, %(items)s, %(items_received)s,
+          %(single)s)
+  RETURNING id
+), logged AS (
+  INSERT INTO connector_log_entries
+         (stream_id, key_id, request_id, outcome, status_code, items_received)
+  SELECT %(stream_id)s, %(key_id)s, id, 'accepted', 202, %(items_received)s FROM request
+), settled AS (
+  UPDATE stream_idempotency_keys SET state = 'accepted', items_received = %(items_received)s
+   WHERE %(idempotency_key)s <> '' AND stream_id = %(stream_id)s
+     AND idempotency_key = %(idempotency_key)s
+     AND request_id = (SELECT id FROM request)
+)
+SELECT id FROM request;
 
 -- name: insert_connector_log
 INSERT INTO connector_log_entries
@@ -71,7 +81,9 @@ VALUES (%(stream_id)s, %(key_id)s, %(request_id)s, %(outcome)s, %(status_code)s,
 
 -- name: claim_stream_request
 -- The oldest queued request, or one whose worker's lease ran out; SKIP LOCKED lets
--- workers claim side by side without waiting on each other.
+-- workers claim side by side without waiting on each other. The stream's entity type comes
+-- with its fields in display order (the columns of entity_types_by_ids and
+-- fields_of_types), so a claim is one round trip.
 UPDATE stream_requests r
    SET status = 'processing', attempts = r.attempts + 1, lease_token = gen_random_uuid(),
        lease_expire_time = now() + make_interval(secs => %(lease_seconds)s),
@@ -87,16 +99,44 @@ RETURNING r.id, r.lease_token, r.item_key, r.items, r.single, r.stream_id,
           (SELECT s.entity_type_id FROM streams s WHERE s.id = r.stream_id) AS entity_type_id,
           (SELECT s.default_region FROM streams s WHERE s.id = r.stream_id) AS default_region,
           (SELECT coalesce(array_agg(i.item_index), '{}') FROM stream_request_items i
-            WHERE i.request_id = r.id) AS done_indices;
+            WHERE i.request_id = r.id) AS done_indices,
+          (SELECT jsonb_build_object(
+                    'id', t.id, 'workspace_id', t.workspace_id, 'slug', t.slug,
+                    'display_name', t.display_name,
+                    'fields', coalesce(
+                      (SELECT jsonb_agg(jsonb_build_object(
+                                'slug', f.slug, 'display_name', f.display_name,
+                                'type', f.type, 'is_unique', f.is_unique,
+                                'is_required', f.is_required,
+                                'reference_slug', coalesce(rt.slug, ''),
+                                'reference_entity_type_id', f.reference_entity_type_id)
+                              ORDER BY f.position)
+                         FROM fields f LEFT JOIN entity_types rt
+                           ON rt.id = f.reference_entity_type_id
+                        WHERE f.entity_type_id = t.id), '[]'))
+             FROM streams s JOIN entity_types t ON t.id = s.entity_type_id
+            WHERE s.id = r.stream_id) AS entity_type;
 
 -- name: hold_lease
+-- The lease is still ours: lock the request for this transaction (the last chunk).
 SELECT id FROM stream_requests
  WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'processing'
    FOR UPDATE;
 
--- name: extend_lease
-UPDATE stream_requests SET lease_expire_time = now() + make_interval(secs => %(lease_seconds)s)
- WHERE id = %(id)s;
+-- name: hold_and_extend_lease
+-- hold_lease for a chunk that others follow. The lease is pushed out only once less than
+-- half of it is left, so most chunks add no new version of this (large) row.
+WITH held AS (
+  SELECT id FROM stream_requests
+   WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'processing'
+     FOR UPDATE
+), extended AS (
+  UPDATE stream_requests
+     SET lease_expire_time = now() + make_interval(secs => %(lease_seconds)s)
+   WHERE id IN (SELECT id FROM held)
+     AND lease_expire_time < now() + make_interval(secs => %(lease_seconds)s / 2.0)
+)
+SELECT id FROM held;
 
 -- name: insert_item_outcomes
 INSERT INTO stream_request_items
@@ -108,6 +148,8 @@ SELECT %(request_id)s, o.item_index, o.record_id, o.action, o.matched_on, o.erro
                                              superseded_by integer);
 
 -- name: finish_stream_request
+-- With its outbox event (%(event_type)s) in the same statement.
+WITH done AS (
 UPDATE stream_requests r
    SET status = CASE WHEN c.ok = 0 AND c.failed > 0 THEN 'failed' ELSE 'completed' END,
        items_failed = c.failed, lease_token = NULL, lease_expire_time = NULL,
@@ -118,7 +160,16 @@ UPDATE stream_requests r
  WHERE r.id = %(id)s AND r.lease_token = %(lease_token)s AND r.status = 'processing'
 RETURNING r.status, r.items_received, r.items_failed, r.stream_id,
           (SELECT s.workspace_id FROM streams s WHERE s.id = r.stream_id) AS workspace_id,
-          (SELECT s.slug FROM streams s WHERE s.id = r.stream_id) AS stream;
+          (SELECT s.slug FROM streams s WHERE s.id = r.stream_id) AS stream
+), event AS (
+  INSERT INTO outbox_events (workspace_id, type, data)
+  SELECT d.workspace_id, %(event_type)s,
+         jsonb_build_object('request_id', %(id)s, 'stream', d.stream, 'status', d.status,
+                            'items_received', d.items_received,
+                            'items_failed', d.items_failed)
+    FROM done d
+)
+SELECT * FROM done;
 
 -- name: stream_request_status
 SELECT r.id, s.slug AS stream, r.status, r.items_received, r.items_failed, r.create_time,
