@@ -21,7 +21,8 @@ from inlet_common.errors import Violation
 from inlet_store import outbox
 from inlet_store import repository as repo
 from inlet_store.domain import Outcome, PlannedRecord, key_text
-from inlet_store.errors import DanglingReference, KeyRace, MissingRequired, UniqueConflictError
+from inlet_store.errors import DanglingReference, KeyRace
+from inlet_store.matching import decide, unique_keys
 
 Key = tuple[str, str]  # (field slug, normalised value)
 
@@ -52,39 +53,21 @@ class ChunkPlan:
 
     def upsert(self, planned: PlannedRecord, entity: str) -> Outcome:
         """Store._upsert's decision for one item; raises its domain errors, writes nothing."""
-        keys = {slug: key_text(planned.values[slug]) for slug in planned.unique_fields}
+        keys = unique_keys(planned)
         hits = {s: self.keys[(s, v)] for s, v in keys.items() if (s, v) in self.keys}
-        matched = set(hits.values())
-        if len(matched) > 1:
-            raise UniqueConflictError(
-                entity, [(slug, keys[slug], [hits[slug]]) for slug in keys if slug in hits]
-            )
-        cleared = [
-            s for s, v in planned.values.items() if v is None and s not in planned.unique_fields
-        ]
-        if matched:
-            record_id = matched.pop()
+        decision = decide(planned, keys, hits, entity)
+        if decision.record_id is not None:
+            record_id = decision.record_id
             self.writes.setdefault(record_id, _Write(False, {})).data.update(planned.values)
-            moved = [s for s in keys if s not in hits] + cleared
-            if moved:
-                self._delete_keys(record_id, set(moved))
-            for slug in keys:
-                if slug not in hits:
-                    self._add_key((slug, keys[slug]), record_id)
-            matched_on = tuple(s for s in planned.unique_fields if s in hits)
-            return Outcome(id=record_id, action="updated", matched_on=matched_on)
-        if planned.missing_required:
-            raise MissingRequired(
-                f"{entity} would be created without required fields",
-                violations=[
-                    Violation(f"{entity}.{s}", f"{s} is required", "REQUIRED_FIELD_MISSING")
-                    for s in planned.missing_required
-                ],
-            )
+            if decision.moved:
+                self._delete_keys(record_id, set(decision.moved))
+            for slug, value in decision.new_keys.items():
+                self._add_key((slug, value), record_id)
+            return Outcome(id=record_id, action="updated", matched_on=decision.matched_on)
         record_id = self.new_id()
         data = {k: v for k, v in planned.values.items() if v is not None}
         self.writes[record_id] = _Write(True, data)
-        for slug, value in keys.items():
+        for slug, value in decision.new_keys.items():
             self._add_key((slug, value), record_id)
         return Outcome(id=record_id, action="created")
 

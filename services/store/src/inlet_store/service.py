@@ -21,17 +21,15 @@ from inlet_store.domain import (
     Outcome,
     PlannedRecord,
     ResolvedEndpoint,
-    key_text,
 )
 from inlet_store.errors import (
     DanglingReference,
     KeyRace,
-    MissingRequired,
     NotFound,
-    UniqueConflictError,
     wrap_exceptions,
 )
 from inlet_store.flags import current_unique_fields, with_unique_fields
+from inlet_store.matching import decide, field_path, unique_keys
 from inlet_store.tokens import token_hash
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -155,7 +153,7 @@ class Store:
         unique = await current_unique_fields(conn, planned.entity_type_id)
         planned = with_unique_fields(planned, unique)
         await self._check_references(conn, planned, entity)
-        keys = {slug: key_text(planned.values[slug]) for slug in planned.unique_fields}
+        keys = unique_keys(planned)
         hits: dict[str, str] = {}
         if keys:
             for hit in await repo.rows(
@@ -167,36 +165,19 @@ class Store:
                 values=list(keys.values()),
             ):
                 hits[hit["field_slug"]] = str(hit["record_id"])
-        matched = set(hits.values())
-        if len(matched) > 1:
-            raise UniqueConflictError(
-                entity, [(slug, keys[slug], [hits[slug]]) for slug in keys if slug in hits]
-            )
-        cleared = [
-            s for s, v in planned.values.items() if v is None and s not in planned.unique_fields
-        ]
-        if matched:
-            record_id = matched.pop()
+        decision = decide(planned, keys, hits, entity)
+        if decision.record_id is not None:
+            record_id = decision.record_id
             if await repo.row(conn, "lock_record", id=record_id) is None:
                 raise KeyRace("matched record was deleted concurrently")
             await repo.execute(conn, "update_record", id=record_id, data=repo.jsonb(planned.values))
-            # Unique values that changed (or were cleared) move the record's keys.
-            moved = [s for s in keys if s not in hits] + cleared
-            if moved:
-                await repo.execute(conn, "delete_keys", record_id=record_id, slugs=moved)
-            new_keys = {s: keys[s] for s in keys if s not in hits}
-            if new_keys:
-                await self._insert_keys(conn, workspace_id, planned, record_id, new_keys)
-            matched_on = tuple(s for s in planned.unique_fields if s in hits)
-            return Outcome(id=record_id, action="updated", matched_on=matched_on)
-        if planned.missing_required:
-            raise MissingRequired(
-                f"{entity} would be created without required fields",
-                violations=[
-                    Violation(_path(entity, slug), f"{slug} is required", "REQUIRED_FIELD_MISSING")
-                    for slug in planned.missing_required
-                ],
-            )
+            if decision.moved:
+                await repo.execute(
+                    conn, "delete_keys", record_id=record_id, slugs=list(decision.moved)
+                )
+            if decision.new_keys:
+                await self._insert_keys(conn, workspace_id, planned, record_id, decision.new_keys)
+            return Outcome(id=record_id, action="updated", matched_on=decision.matched_on)
         created = await repo.row(
             conn,
             "insert_record",
@@ -206,8 +187,8 @@ class Store:
         )
         assert created is not None
         record_id = str(created["id"])
-        if keys:
-            await self._insert_keys(conn, workspace_id, planned, record_id, keys)
+        if decision.new_keys:
+            await self._insert_keys(conn, workspace_id, planned, record_id, decision.new_keys)
         return Outcome(id=record_id, action="created")
 
     @staticmethod
@@ -245,7 +226,9 @@ class Store:
         }
         bad = [
             Violation(
-                _path(entity, slug), f"no record {rid} of the referenced type", "UNKNOWN_REFERENCE"
+                field_path(entity, slug),
+                f"no record {rid} of the referenced type",
+                "UNKNOWN_REFERENCE",
             )
             for slug, (rid, type_id) in wanted.items()
             if found.get(rid) != type_id
@@ -283,7 +266,3 @@ class Store:
                         "outcome": outcome,
                     },
                 )
-
-
-def _path(entity: str, slug: str) -> str:
-    return f"fields.{slug}" if entity == "record" else f"{entity}.{slug}"

@@ -1,0 +1,60 @@
+"""The match decision for one entity, shared by the one-by-one and the set-based paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from inlet_common.errors import Violation
+from inlet_store.domain import PlannedRecord, key_text
+from inlet_store.errors import MissingRequired, UniqueConflictError
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Update `record_id` (or create a record when None) and move its keys as listed."""
+
+    record_id: str | None
+    new_keys: dict[str, str] = field(default_factory=dict)  # slug → key text to add
+    moved: tuple[str, ...] = ()  # slugs whose stored keys go (value changed or cleared)
+    matched_on: tuple[str, ...] = ()
+
+
+def field_path(entity: str, slug: str) -> str:
+    """Where a field sits in the caller's body: fields.x, related.contact.x, items[3].x."""
+    return f"fields.{slug}" if entity == "record" else f"{entity}.{slug}"
+
+
+def unique_keys(planned: PlannedRecord) -> dict[str, str]:
+    """slug → indexed text of every unique value the entity carries."""
+    return {slug: key_text(planned.values[slug]) for slug in planned.unique_fields}
+
+
+def decide(
+    planned: PlannedRecord, keys: dict[str, str], hits: dict[str, str], entity: str
+) -> Decision:
+    """Given the records its keys hit (slug → record id): conflict, update or create."""
+    matched = set(hits.values())
+    if len(matched) > 1:
+        raise UniqueConflictError(
+            entity, [(slug, keys[slug], [hits[slug]]) for slug in keys if slug in hits]
+        )
+    if matched:
+        cleared = [
+            s for s, v in planned.values.items() if v is None and s not in planned.unique_fields
+        ]
+        return Decision(
+            record_id=matched.pop(),
+            new_keys={s: keys[s] for s in keys if s not in hits},
+            # Unique values that changed (or were cleared) move the record's keys.
+            moved=tuple([s for s in keys if s not in hits] + cleared),
+            matched_on=tuple(s for s in planned.unique_fields if s in hits),
+        )
+    if planned.missing_required:
+        raise MissingRequired(
+            f"{entity} would be created without required fields",
+            violations=[
+                Violation(field_path(entity, slug), f"{slug} is required", "REQUIRED_FIELD_MISSING")
+                for slug in planned.missing_required
+            ],
+        )
+    return Decision(record_id=None, new_keys=dict(keys))
