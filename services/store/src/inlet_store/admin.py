@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
 from psycopg_pool import AsyncConnectionPool
@@ -32,6 +33,8 @@ from inlet_store.errors import (
     wrap_exceptions,
 )
 from inlet_store.tokens import new_admin_token, new_endpoint_token, token_hash
+
+T = TypeVar("T")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _REGION = re.compile(r"^([A-Z]{2})?$")
@@ -440,32 +443,46 @@ class Admin:
             await repo.execute(conn, "delete_field", entity_type_id=entity_type.id, slug=slug)
             return (await repo.entity_types(conn, [entity_type.id]))[entity_type.id]
 
+    async def _newest_first(
+        self,
+        query: str,
+        kind: str,
+        page_size: int,
+        page_token: str,
+        make: Callable[[dict[str, Any]], T],
+        **params: Any,
+    ) -> tuple[list[T], str]:
+        """One page of `query`'s rows, newest first, keyed by (create_time, id)."""
+        limit = _page_size(page_size)
+        before_time: datetime | None = None
+        before_id: str | None = None
+        if page_token:
+            when, before_id = _decode_page_token(page_token, kind, 2)
+            before_time = _time(when)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.rows(
+                conn,
+                query,
+                before_time=before_time,
+                before_id=before_id,
+                limit=limit + 1,
+                **params,
+            )
+        next_token = ""
+        if len(found) > limit:
+            last = found[limit - 1]
+            next_token = _encode_page_token(kind, last["create_time"].isoformat(), str(last["id"]))
+        return [make(r) for r in found[:limit]], next_token
+
     # -- endpoints --------------------------------------------------------------------------
 
     async def list_endpoints(
         self, workspace_key: str, page_size: int, page_token: str
     ) -> tuple[list[Endpoint], str]:
         workspace = await self.get_workspace(workspace_key)
-        limit = _page_size(page_size)
-        before_time: datetime | None = None
-        before_id: str | None = None
-        if page_token:
-            when, before_id = _decode_page_token(page_token, "e", 2)
-            before_time = _time(when)
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            found = await repo.rows(
-                conn,
-                "list_endpoints",
-                workspace_id=workspace.id,
-                before_time=before_time,
-                before_id=before_id,
-                limit=limit + 1,
-            )
-        page = [_endpoint(r) for r in found[:limit]]
-        next_token = ""
-        if len(found) > limit:
-            next_token = _encode_page_token("e", page[-1].create_time.isoformat(), page[-1].id)
-        return page, next_token
+        return await self._newest_first(
+            "list_endpoints", "e", page_size, page_token, _endpoint, workspace_id=workspace.id
+        )
 
     async def rotate_endpoint_token(
         self, workspace_key: str, endpoint_key: str, grace_seconds: float
@@ -539,26 +556,14 @@ class Admin:
         self, workspace_key: str, type_key: str, page_size: int, page_token: str
     ) -> tuple[list[StoredRecord], str]:
         entity_type = await self.get_entity_type(workspace_key, type_key)
-        limit = _page_size(page_size)
-        before_time: datetime | None = None
-        before_id: str | None = None
-        if page_token:
-            when, before_id = _decode_page_token(page_token, "r", 2)
-            before_time = _time(when)
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            found = await repo.rows(
-                conn,
-                "list_records",
-                entity_type_id=entity_type.id,
-                before_time=before_time,
-                before_id=before_id,
-                limit=limit + 1,
-            )
-        page = [_record(entity_type, r) for r in found[:limit]]
-        next_token = ""
-        if len(found) > limit:
-            next_token = _encode_page_token("r", page[-1].create_time.isoformat(), page[-1].id)
-        return page, next_token
+        return await self._newest_first(
+            "list_records",
+            "r",
+            page_size,
+            page_token,
+            lambda row: _record(entity_type, row),
+            entity_type_id=entity_type.id,
+        )
 
     async def lookup_record(
         self, workspace_key: str, type_key: str, slug: str, value: str, region: str
