@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from inlet_common import sqlfiles
+from inlet_common.sqlfiles import NamedQueries
 
 Conn = AsyncConnection[Any]
 
 
-@cache
-def queries() -> dict[str, str]:
-    return sqlfiles.load("inlet_notifier")
-
-
-async def rows(conn: Conn, name: str, **params: Any) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(queries()[name], params)
-        return await cur.fetchall()
-
-
-async def row(conn: Conn, name: str, **params: Any) -> dict[str, Any] | None:
-    found = await rows(conn, name, **params)
-    return found[0] if found else None
-
-
-async def execute(conn: Conn, name: str, **params: Any) -> int:
-    async with conn.cursor() as cur:
-        await cur.execute(queries()[name], params)
-        return cur.rowcount
+# Run a named query on a connection (inlet_common.sqlfiles holds the one implementation).
+_QUERIES = NamedQueries("inlet_notifier")
+rows = _QUERIES.rows
+row = _QUERIES.row
+execute = _QUERIES.execute
 
 
 def jsonb(value: Any) -> Jsonb:

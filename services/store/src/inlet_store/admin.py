@@ -105,26 +105,12 @@ class Admin:
             assert created is not None
             type_id = str(created["id"])
             for position, f in enumerate(fields):
-                ref_id = None
-                if f.reference_entity_type:
-                    target = await repo.row(
-                        conn,
-                        "entity_type_by_slug",
-                        workspace_id=workspace.id,
-                        key=f.reference_entity_type,
-                    )
-                    if target is None:
-                        raise InvalidArgument(
-                            f"unknown entity type {f.reference_entity_type!r}",
-                            violations=[
-                                Violation(
-                                    f"entity_type.fields[{position}].reference_entity_type",
-                                    "no such entity type",
-                                    "INVALID_REFERENCE",
-                                )
-                            ],
-                        )
-                    ref_id = target["id"]
+                ref_id = await _reference_target(
+                    conn,
+                    workspace.id,
+                    f.reference_entity_type,
+                    f"entity_type.fields[{position}].reference_entity_type",
+                )
                 await repo.execute(
                     conn,
                     "insert_field",
@@ -326,26 +312,12 @@ class Admin:
         entity_type = await self.get_entity_type(workspace_key, type_key)
         async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
             await repo.row(conn, "lock_entity_type", id=entity_type.id)
-            ref_id = None
-            if f.reference_entity_type:
-                target = await repo.row(
-                    conn,
-                    "entity_type_by_slug",
-                    workspace_id=entity_type.workspace_id,
-                    key=f.reference_entity_type,
-                )
-                if target is None:
-                    raise InvalidArgument(
-                        f"unknown entity type {f.reference_entity_type!r}",
-                        violations=[
-                            Violation(
-                                "field.reference_entity_type",
-                                "no such entity type",
-                                "INVALID_REFERENCE",
-                            )
-                        ],
-                    )
-                ref_id = target["id"]
+            ref_id = await _reference_target(
+                conn,
+                entity_type.workspace_id,
+                f.reference_entity_type,
+                "field.reference_entity_type",
+            )
             position = await repo.row(conn, "next_field_position", id=entity_type.id)
             assert position is not None
             # A new field has no values yet, so a unique one needs no backfill; values a
@@ -698,6 +670,19 @@ def _record(entity_type: EntityTypeDef, found: dict[str, Any]) -> StoredRecord:
         create_time=found["create_time"],
         update_time=found["update_time"],
     )
+
+
+async def _reference_target(conn: repo.Conn, workspace_id: str, slug: str, field: str) -> Any:
+    """The id of the entity type a reference field points at (None: not a reference)."""
+    if not slug:
+        return None
+    target = await repo.row(conn, "entity_type_by_slug", workspace_id=workspace_id, key=slug)
+    if target is None:
+        raise InvalidArgument(
+            f"unknown entity type {slug!r}",
+            violations=[Violation(field, "no such entity type", "INVALID_REFERENCE")],
+        )
+    return target["id"]
 
 
 def _page_size(page_size: int) -> int:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
+from inlet_common.sqlfiles import NamedQueries
 
-from inlet_common import sqlfiles
+STORE = NamedQueries("inlet_store")
 
 
-@cache
 def queries() -> dict[str, str]:
-    return sqlfiles.load("inlet_store")
+    return STORE.sql
 
 
 def q(name: str) -> str:
     """The SQL of the named query."""
-    return queries()[name]
+    return STORE.sql[name]

@@ -5,30 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from inlet_store.domain import EntityTypeDef, FieldDef, ResolvedEndpoint
-from inlet_store.queries import q
+from inlet_store.queries import STORE
 
 Conn = AsyncConnection[Any]
 
 
-async def rows(conn: Conn, name: str, **params: Any) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(q(name), params)
-        return await cur.fetchall()
-
-
-async def row(conn: Conn, name: str, **params: Any) -> dict[str, Any] | None:
-    found = await rows(conn, name, **params)
-    return found[0] if found else None
-
-
-async def execute(conn: Conn, name: str, **params: Any) -> int:
-    async with conn.cursor() as cur:
-        await cur.execute(q(name), params)
-        return cur.rowcount
+# Run a named query on a connection (inlet_common.sqlfiles holds the one implementation).
+rows = STORE.rows
+row = STORE.row
+execute = STORE.execute
 
 
 def jsonb(value: Any) -> Jsonb:
