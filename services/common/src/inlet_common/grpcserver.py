@@ -135,13 +135,15 @@ async def run_until_signalled(
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT, then: health NOT_SERVING, drain, run on_stop."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Handlers before the port file: a supervisor that saw the port may SIGTERM at once,
+    # and the default action would kill the process instead of draining it.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
     if port_file:
         await asyncio.to_thread(write_port_file, port_file, service.port)
     log.info("%s listening", name, extra={"port": service.port})
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     log.info("%s stopping", name, extra={"grace_seconds": grace})
     await service.stop(grace)

@@ -11,10 +11,10 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import uvicorn
 
+from inlet_common.portfile import write_port_file
 from inlet_gateway.app import Gateway, create_app
 from inlet_gateway.config import GatewayConfig
 
@@ -158,17 +158,10 @@ async def serve(config: GatewayConfig) -> None:
         uvicorn_log.addFilter(_DropColorMessage())
     running = await start(config, handle_signals=True)
     if config.port_file:
-        _write_atomically(Path(config.port_file), str(running.port))
+        write_port_file(config.port_file, running.port)
     log.info(
         "gateway listening",
         extra={"port": running.port, "matcher": config.matcher_addr},
     )
     await running.wait()
     log.info("gateway stopped")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    # Whoever polls the file never sees it empty or half-written.
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
