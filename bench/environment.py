@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from inlet.admin.v1 import admin_pb2_grpc
+from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
 from inlet_devstack.stack import Ports, running
@@ -66,11 +66,22 @@ async def suite(database_url: str) -> AsyncIterator[Suite]:
     with tempfile.TemporaryDirectory(prefix="inlet-bench-logs-") as log_dir:
         async with running(database_url, ports=Ports(0, 0, 0, 0), log_dir=Path(log_dir)) as stack:
             async with channel(stack.address("store")) as ch:
+                admin = admin_pb2_grpc.AdminServiceStub(ch)
                 seeded = await demo.seed(
-                    admin_pb2_grpc.AdminServiceStub(ch),
+                    admin,
                     bootstrap_token=stack.bootstrap_token,
                     workspace_slug=WORKSPACE,
                     endpoint_types=("contact",),
+                )
+                # The bench measures the chain, not the default 6000/min limit's 429s.
+                await admin.UpdateIngestEndpoint(
+                    admin_pb2.UpdateIngestEndpointRequest(
+                        ingest_endpoint=admin_pb2.IngestEndpoint(
+                            name=seeded.endpoints["contact"], rate_limit=1_000_000
+                        ),
+                        update_mask=["rate_limit"],
+                    ),
+                    metadata=seeded.auth,
                 )
             target = await _target(database_url, seeded.tokens["contact"])
             pids = {name: service.process.pid for name, service in stack.services.items()}

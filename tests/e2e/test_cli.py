@@ -3,64 +3,23 @@
 from __future__ import annotations
 
 import csv
-import json
-import os
-import secrets
-import subprocess
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
+from inlet.admin.v1 import admin_pb2_grpc
 from inlet_devstack.stack import Stack
+from tests.e2e.cli_support import Cli, new_workspace_cli
 
 pytestmark = pytest.mark.e2e
 
 
-@dataclass
-class Cli:
-    env: dict[str, str]
-    token: str
-
-    def run(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "inlet_cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if check is not None:
-            assert done.returncode == check, (done.returncode, done.stdout, done.stderr)
-        return done
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run("--json", *args).stdout)
-
-
 @pytest.fixture
 async def cli(stack: Stack, admin: admin_pb2_grpc.AdminServiceAsyncStub) -> Cli:
-    made = await admin.CreateWorkspace(
-        admin_pb2.CreateWorkspaceRequest(
-            workspace=admin_pb2.Workspace(slug=f"c{secrets.token_hex(6)}")
-        ),
-        metadata=(("authorization", f"Bearer {stack.bootstrap_token}"),),
-    )
-    env = {
-        **os.environ,
-        "INLET_ADMIN_URL": stack.address("store"),
-        "INLET_ADMIN_TOKEN": made.admin_token,
-        "INLET_WORKSPACE": made.workspace.slug,
-        "INLET_INGEST_URL": stack.gateway_url,
-        "COLUMNS": "200",
-    }
-    return Cli(env, made.admin_token)
+    return await new_workspace_cli(stack, admin)
 
 
 def endpoint_id(created: dict[str, Any]) -> str:
@@ -181,7 +140,8 @@ async def test_import_10k_rows_reports_bad_rows_and_stores_good_ones(
     cli: Cli, tmp_path: Path
 ) -> None:
     cli.json("entity-types", "create", "member", "-f", "email:email:unique", "-f", "score:number")
-    created = cli.json("endpoints", "create", "-t", "member")
+    # Above the default 6000/min, so the import is not paced by 429s (tested on their own).
+    created = cli.json("endpoints", "create", "-t", "member", "--rate-limit", "100000")
     rows: list[list[Any]] = [[f"m{i}@example.com", str(i)] for i in range(10_000)]
     bad = {17: "not-an-email", 4242: "@@", 9999: "also bad@"}
     for index, email in bad.items():

@@ -59,6 +59,10 @@ class StubIngest(ingest_pb2_grpc.IngestServiceServicer):
                 status.message,
                 trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
             )
+        if request.token == "replayed":
+            await context.send_initial_metadata(
+                (("idempotency-replayed", "true"), ("ratelimit-remaining", "41"))
+            )
         if request.token in {"accepted", "accepted-then-fails"}:
             await context.send_initial_metadata((("x-http-code", "202"),))
         if request.token == "accepted-then-fails":
@@ -227,6 +231,20 @@ async def test_request_id_reaches_the_service_as_metadata(
     assert generated.headers["x-request-id"] == first["x-request-id"]
     assert second["x-request-id"] == "req-42"
     assert given.headers["x-request-id"] == "req-42"
+
+
+async def test_idempotency_key_reaches_the_service_and_replay_headers_come_back(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    response = await client.post(
+        "/api/v1/ingest/replayed", json=PUSH, headers={"idempotency-key": "order-1"}
+    )
+
+    assert response.status_code == 200
+    assert response.headers["idempotency-replayed"] == "true"
+    assert response.headers["ratelimit-remaining"] == "41"
+    ((_, metadata),) = upstream.servicer.calls
+    assert metadata["idempotency-key"] == "order-1"
 
 
 async def test_x_http_code_metadata_becomes_the_status(client: httpx.AsyncClient) -> None:

@@ -35,20 +35,24 @@ async def test_stale_plan_is_keyed_on_the_flags_in_force(
         values={"name": "Ola", "email": "ola@acme.no"},
         unique_fields=(),
     )
-    first, _ = await store.apply_plan(
-        workspace_id=endpoint.workspace_id,
-        endpoint_id=endpoint.id,
-        request_id="req_stale",
-        record=stale,
-        related={},
-    )
+    first = (
+        await store.apply_plan(
+            workspace_id=endpoint.workspace_id,
+            endpoint_id=endpoint.id,
+            request_id="req_stale",
+            record=stale,
+            related={},
+        )
+    ).record
     assert first.action == "created"
     assert await keys_of(pool, first.id) == {("email", "ola@acme.no")}
-    again, _ = await store.apply_plan(
-        workspace_id=endpoint.workspace_id,
-        endpoint_id=endpoint.id,
-        request_id="req_again",
-        record=stale,
-        related={},
-    )
+    again = (
+        await store.apply_plan(
+            workspace_id=endpoint.workspace_id,
+            endpoint_id=endpoint.id,
+            request_id="req_again",
+            record=stale,
+            related={},
+        )
+    ).record
     assert (again.id, again.action, again.matched_on) == (first.id, "updated", ("email",))

@@ -13,7 +13,8 @@ from inlet.type.v1 import entity_pb2
 from inlet_common.errors import InvalidArgument, NotFound, Unauthenticated, Violation
 from inlet_common.httpstatus import http_status
 from inlet_gateway.envelopes import ErrorContext, envelope_for
-from inlet_matcher.stream import bearer, check_body, plan_items, rate_headers
+from inlet_matcher.headers import rate_headers
+from inlet_matcher.stream import bearer, check_body, plan_items
 from inlet_store.inbox import body_hash
 from inlet_store.streams import new_key, parse_key, secret_matches
 from tests.stream_support import SALES

@@ -331,13 +331,17 @@ def _endpoint_rows(found: list[admin_pb2.IngestEndpoint]) -> list[list[Any]]:
             e.entity_type,
             "enabled" if e.enabled else "disabled",
             e.default_region,
+            f"{e.rate_limit}/{e.rate_window_seconds}s",
             e.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
         ]
         for e in found
     ]
 
 
-_ENDPOINT_COLUMNS = ["id", "name", "entity type", "state", "region", "created (UTC)"]
+_ENDPOINT_COLUMNS = ["id", "name", "entity type", "state", "region", "rate limit", "created (UTC)"]
+
+_RATE_LIMIT_HELP = "Pushes allowed per window; more are answered 429"
+_RATE_WINDOW_HELP = "The rate-limit window: seconds, or a duration such as 90s, 1m or 1h"
 
 
 def _show_endpoint(ctx: typer.Context, e: admin_pb2.IngestEndpoint) -> None:
@@ -368,19 +372,49 @@ def endpoints_create(
     entity_type: Annotated[str, typer.Option("--entity-type", "-t", help="Target type.")],
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     region: Annotated[str, typer.Option(help="Default phone region, e.g. NO.")] = "",
+    rate_limit: Annotated[
+        int | None, typer.Option(help=f"{_RATE_LIMIT_HELP} (default 6000).", show_default=False)
+    ] = None,
+    rate_window: Annotated[
+        str, typer.Option(help=f"{_RATE_WINDOW_HELP} (default 60s).", show_default=False)
+    ] = "",
 ) -> None:
     """Create an endpoint; prints its secret URL once."""
+    # 0 asks the API for the default, so an option given as 0 must be refused here.
+    limit = _checked_rate_limit(rate_limit) if rate_limit is not None else 0
+    window = _window_seconds(rate_window) if rate_window else 0
     with admin_api(ctx) as api:
         made = api.call(
             api.stub.CreateIngestEndpoint,
             admin_pb2.CreateIngestEndpointRequest(
                 parent=api.workspace,
                 ingest_endpoint=admin_pb2.IngestEndpoint(
-                    display_name=name, entity_type=entity_type, default_region=region
+                    display_name=name,
+                    entity_type=entity_type,
+                    default_region=region,
+                    rate_limit=limit,
+                    rate_window_seconds=window,
                 ),
             ),
         )
     _show_secret(ctx, made.ingest_endpoint, made.url_path)
+
+
+def _checked_rate_limit(value: int) -> int:
+    if value < 1:
+        raise usage_error(f"--rate-limit: {value} is not a number of pushes of at least 1")
+    return value
+
+
+def _window_seconds(text: str) -> int:
+    """--rate-window as whole seconds; the API checks the upper bound."""
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except ValueError as error:
+        raise usage_error(f"--rate-window: {error}") from None
+    if seconds < 1 or not seconds.is_integer():
+        raise usage_error(f"--rate-window: {text!r} is not a whole number of seconds of at least 1")
+    return int(seconds)
 
 
 @endpoints.command("list")
@@ -417,18 +451,43 @@ def endpoints_show(ctx: typer.Context, endpoint: str) -> None:
     _show_endpoint(ctx, got.ingest_endpoint)
 
 
-def _set_enabled(ctx: typer.Context, endpoint: str, enabled: bool) -> None:
+def _update_endpoint(ctx: typer.Context, endpoint: str, paths: list[str], **values: Any) -> None:
     with admin_api(ctx) as api:
         changed = api.call(
             api.stub.UpdateIngestEndpoint,
             admin_pb2.UpdateIngestEndpointRequest(
                 ingest_endpoint=admin_pb2.IngestEndpoint(
-                    name=_endpoint_name(api, endpoint), enabled=enabled
+                    name=_endpoint_name(api, endpoint), **values
                 ),
-                update_mask=["enabled"],
+                update_mask=paths,
             ),
         )
     _show_endpoint(ctx, changed.ingest_endpoint)
+
+
+def _set_enabled(ctx: typer.Context, endpoint: str, enabled: bool) -> None:
+    _update_endpoint(ctx, endpoint, ["enabled"], enabled=enabled)
+
+
+@endpoints.command("update")
+def endpoints_update(
+    ctx: typer.Context,
+    endpoint: str,
+    name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    rate_limit: Annotated[int | None, typer.Option(help=f"{_RATE_LIMIT_HELP}.")] = None,
+    rate_window: Annotated[str | None, typer.Option(help=f"{_RATE_WINDOW_HELP}.")] = None,
+) -> None:
+    """Change an endpoint's display name or rate limit; what is not given stays."""
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["display_name"] = name
+    if rate_limit is not None:
+        values["rate_limit"] = _checked_rate_limit(rate_limit)
+    if rate_window is not None:
+        values["rate_window_seconds"] = _window_seconds(rate_window)
+    if not values:
+        raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
+    _update_endpoint(ctx, endpoint, list(values), **values)
 
 
 @endpoints.command("disable")

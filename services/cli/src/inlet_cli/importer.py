@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,9 @@ from typing import Any
 import httpx
 
 RETRIED_STATUSES = {429, 502, 503, 504}
+MAX_ATTEMPTS = 4
+MAX_RATE_LIMIT_WAITS = 30
+MAX_RATE_LIMIT_SLEEP = 60.0
 
 
 @dataclass
@@ -133,15 +137,19 @@ async def push_all(
     concurrency: int,
     on_done: Callable[[], None],
     request_seconds: float = 30.0,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Summary:
     summary = Summary()
+    run_id = secrets.token_hex(8)
     queue: Iterator[Row] = iter(rows)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=request_seconds, limits=limits) as client:
+    async with httpx.AsyncClient(
+        timeout=request_seconds, limits=limits, transport=transport
+    ) as client:
 
         async def worker() -> None:
             for row in queue:
-                await _push_one(client, url, row, summary)
+                await _push_one(client, url, row, summary, run_id)
                 on_done()
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -149,16 +157,24 @@ async def push_all(
     return summary
 
 
-async def _push_one(client: httpx.AsyncClient, url: str, row: Row, summary: Summary) -> None:
+async def _push_one(
+    client: httpx.AsyncClient, url: str, row: Row, summary: Summary, run_id: str
+) -> None:
     if row.body is None:
         summary.failed.append((row, row.problem))
         return
+    # One key per row and run: a retry after a lost answer replays the first result
+    # instead of counting a created row as updated.
+    headers = {"idempotency-key": f"import-{run_id}-{row.number}"}
     delay = 0.2
-    for attempt in range(4):
+    attempt = 0
+    waits = 0
+    while True:
         try:
-            response = await client.post(url, json=row.body)
+            response = await client.post(url, json=row.body, headers=headers)
         except httpx.TransportError as error:
-            if attempt == 3:
+            attempt += 1
+            if attempt == MAX_ATTEMPTS:
                 summary.failed.append((row, f"could not reach {url.split('/api/')[0]}: {error}"))
                 return
         else:
@@ -169,11 +185,25 @@ async def _push_one(client: httpx.AsyncClient, url: str, row: Row, summary: Summ
                 else:
                     summary.updated += 1
                 return
-            if response.status_code not in RETRIED_STATUSES or attempt == 3:
+            if response.status_code == 429 and waits < MAX_RATE_LIMIT_WAITS:
+                # The endpoint's rate limit is flow control, not failure: wait it out.
+                waits += 1
+                await asyncio.sleep(retry_after(response, delay))
+                continue
+            attempt += 1
+            if response.status_code not in RETRIED_STATUSES or attempt == MAX_ATTEMPTS:
                 summary.failed.append((row, describe_failure(response)))
                 return
         await asyncio.sleep(delay)
         delay *= 2
+
+
+def retry_after(response: httpx.Response, fallback: float) -> float:
+    """Seconds the server asked us to wait (Retry-After in seconds), within reason."""
+    try:
+        return min(MAX_RATE_LIMIT_SLEEP, max(0.0, float(response.headers["retry-after"])))
+    except (KeyError, ValueError):
+        return fallback
 
 
 def write_failed(path: Path, fmt: str, header: list[str], summary: Summary) -> None:

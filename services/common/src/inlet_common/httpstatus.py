@@ -30,7 +30,7 @@ HTTP_STATUS: dict[int, int] = {
 REASON_HTTP_STATUS: dict[str, int] = {
     "PAYLOAD_TOO_LARGE": 413,
     "METHOD_NOT_ALLOWED": 405,
-    # Stream ingest: an Idempotency-Key reused with a different body (Stripe answers 422).
+    # An Idempotency-Key reused with a different body (Stripe answers 422).
     "IDEMPOTENCY_KEY_REUSED": 422,
 }
 

@@ -7,8 +7,9 @@ from typing import Any
 from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet_common.errors import InletError
 from inlet_common.structs import to_dict
+from inlet_matcher.headers import REPLAYED, rate_headers, rate_state_of
 from inlet_matcher.service import EdgeError, Ingest
-from inlet_matcher.stream import StreamIngest, StreamsDisabled, rate_headers, rate_state_of
+from inlet_matcher.stream import StreamIngest, StreamsDisabled
 
 EDGE_ERROR_KEY = "x-inlet-edge-error"
 EDGE_MESSAGE_KEY = "x-inlet-edge-message"
@@ -22,6 +23,13 @@ def edge_error(context: Any) -> EdgeError | None:
     return EdgeError(reason=str(reason), message=str(metadata.get(EDGE_MESSAGE_KEY, reason)))
 
 
+async def _send_rate_limited(context: Any, error: InletError) -> None:
+    """A 429 carries Retry-After and the window's RateLimit-* fields."""
+    state = rate_state_of(error)
+    if state is not None:
+        await context.send_initial_metadata(rate_headers(state, limited=True))
+
+
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, ingest: Ingest, streams: StreamIngest | None = None) -> None:
         self.ingest = ingest
@@ -30,13 +38,25 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def PushEndpoint(
         self, request: ingest_pb2.PushEndpointRequest, context: Any
     ) -> ingest_pb2.PushEndpointResponse:
-        applied = await self.ingest.push_endpoint(
-            request.token,
-            to_dict(request.fields),
-            {slug: to_dict(values) for slug, values in request.related.items()},
-            edge_error=edge_error(context),
+        metadata = dict(context.invocation_metadata() or ())
+        try:
+            pushed = await self.ingest.push_endpoint(
+                request.token,
+                to_dict(request.fields),
+                {slug: to_dict(values) for slug, values in request.related.items()},
+                idempotency_key=str(metadata.get("idempotency-key", "")),
+                edge_error=edge_error(context),
+            )
+        except InletError as error:
+            await _send_rate_limited(context, error)
+            raise
+        headers = rate_headers(pushed.rate, limited=False)
+        if pushed.applied.replayed:
+            headers.append(REPLAYED)
+        await context.send_initial_metadata(headers)
+        return ingest_pb2.PushEndpointResponse(
+            record=pushed.applied.record, related=pushed.applied.related
         )
-        return ingest_pb2.PushEndpointResponse(record=applied.record, related=applied.related)
 
     def _streams(self) -> StreamIngest:
         if self.streams is None:
@@ -58,13 +78,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 edge_message=edge.message if edge else "",
             )
         except InletError as error:
-            state = rate_state_of(error)
-            if state is not None:
-                await context.send_initial_metadata(rate_headers(state, limited=True))
+            await _send_rate_limited(context, error)
             raise
         headers = [("x-http-code", "202"), *rate_headers(accepted.rate_limit, limited=False)]
         if accepted.replayed:
-            headers.append(("idempotency-replayed", "true"))
+            headers.append(REPLAYED)
         await context.send_initial_metadata(headers)
         return ingest_pb2.IngestStreamResponse(
             success=True,

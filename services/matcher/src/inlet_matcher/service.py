@@ -8,7 +8,7 @@ from typing import Any
 
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import problem_pb2
-from inlet_common import logs
+from inlet_common import idempotency, logs
 from inlet_common.errors import InletError, unpack, violations_of
 from inlet_common.httpstatus import http_status
 from inlet_common.structs import to_struct
@@ -27,6 +27,14 @@ class EdgeError:
     message: str
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """A push's answer and the endpoint's rate-limit window after it."""
+
+    applied: store_pb2.ApplyPlanResponse
+    rate: store_pb2.RateLimitState
+
+
 class Ingest:
     def __init__(self, store: StorePort) -> None:
         self.store = store
@@ -37,27 +45,39 @@ class Ingest:
         fields: dict[str, Any],
         related: dict[str, dict[str, Any]],
         *,
+        idempotency_key: str = "",
         edge_error: EdgeError | None = None,
-    ) -> store_pb2.ApplyPlanResponse:
-        # An unknown or disabled token is NOT_FOUND and, naming no endpoint, is not logged.
-        endpoint = await self.store.resolve_endpoint(token)
+    ) -> Pushed:
+        # A body the edge refused has no meaning to compare, so no key is looked up.
+        key = "" if edge_error is not None else idempotency_key
+        digest = idempotency.body_hash({"fields": fields, "related": related}) if key else b""
+        # Unknown or disabled token: NOT_FOUND; over the rate limit, a bad or reused key:
+        # refused (and logged) by the store; a stored answer comes back to be replayed.
+        endpoint = await self.store.resolve_endpoint(
+            store_pb2.ResolveEndpointRequest(token=token, idempotency_key=key, body_hash=digest)
+        )
+        if endpoint.HasField("replay"):
+            return Pushed(endpoint.replay, endpoint.rate_limit)
         request_id = logs.request_id.get()
         try:
             if edge_error is not None:
                 raise _edge(edge_error)
             plan = plan_push(endpoint, fields, related)
-            return await self.store.apply_plan(
+            applied = await self.store.apply_plan(
                 store_pb2.ApplyPlanRequest(
                     workspace_id=endpoint.workspace_id,
                     endpoint_id=endpoint.endpoint_id,
                     request_id=request_id,
                     record=plan.record,
                     related=plan.related,
+                    idempotency_key=key,
+                    body_hash=digest,
                 )
             )
         except InletError as error:
             await self._log_failure(endpoint.endpoint_id, request_id, error)
             raise
+        return Pushed(applied, endpoint.rate_limit)
 
     async def _log_failure(self, endpoint_id: str, request_id: str, error: InletError) -> None:
         status = error.to_status()

@@ -16,7 +16,9 @@ T = TypeVar("T")
 
 
 class StorePort(Protocol):
-    async def resolve_endpoint(self, token: str) -> store_pb2.ResolveEndpointResponse: ...
+    async def resolve_endpoint(
+        self, request: store_pb2.ResolveEndpointRequest
+    ) -> store_pb2.ResolveEndpointResponse: ...
 
     async def apply_plan(
         self, request: store_pb2.ApplyPlanRequest
@@ -44,10 +46,10 @@ class GrpcStore:
                 raise Unavailable(f"store unavailable: {error.details()}") from error
             raise UpstreamError(status_from_rpc_error(error)) from error
 
-    async def resolve_endpoint(self, token: str) -> store_pb2.ResolveEndpointResponse:
-        return await self._call(
-            self._stub.ResolveEndpoint, store_pb2.ResolveEndpointRequest(token=token)
-        )
+    async def resolve_endpoint(
+        self, request: store_pb2.ResolveEndpointRequest
+    ) -> store_pb2.ResolveEndpointResponse:
+        return await self._call(self._stub.ResolveEndpoint, request)
 
     async def apply_plan(self, request: store_pb2.ApplyPlanRequest) -> store_pb2.ApplyPlanResponse:
         return await self._call(self._stub.ApplyPlan, request)

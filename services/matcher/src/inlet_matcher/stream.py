@@ -14,7 +14,7 @@ from google.protobuf import json_format, struct_pb2
 
 from inlet.store.v1 import store_pb2
 from inlet_common import logs
-from inlet_common.errors import InletError, UpstreamError, Violation, unpack
+from inlet_common.errors import InletError, Violation
 from inlet_common.structs import plain, to_struct
 from inlet_matcher.planner import _plan_entity
 from inlet_matcher.store_client import GrpcStore
@@ -80,28 +80,6 @@ def bearer(metadata: dict[str, Any]) -> str:
     if text[: len(_SCHEME)].lower() != _SCHEME:
         return ""
     return text[len(_SCHEME) :].strip()
-
-
-def rate_headers(state: store_pb2.RateLimitState, *, limited: bool) -> list[tuple[str, str]]:
-    """IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers) as metadata."""
-    headers = [
-        ("ratelimit-limit", str(state.limit)),
-        ("ratelimit-remaining", str(state.remaining)),
-        ("ratelimit-reset", str(state.reset_seconds)),
-        ("ratelimit-policy", f"{state.limit};w={state.window_seconds}"),
-    ]
-    if limited:
-        headers.append(("retry-after", str(max(1, state.reset_seconds))))
-    return headers
-
-
-def rate_state_of(error: InletError) -> store_pb2.RateLimitState | None:
-    if not isinstance(error, UpstreamError):
-        return None
-    for state in unpack(error.status, store_pb2.RateLimitState):
-        assert isinstance(state, store_pb2.RateLimitState)
-        return state
-    return None
 
 
 class GrpcStreamStore(GrpcStore):

@@ -36,6 +36,8 @@ def _endpoint_pb(e: Endpoint) -> admin_pb2.IngestEndpoint:
         default_region=e.default_region,
         create_time=_timestamp(e.create_time),
         previous_token_expire_time=_timestamp(e.previous_token_expire_time),
+        rate_limit=e.rate_limit,
+        rate_window_seconds=e.rate_window_seconds,
     )
 
 
@@ -218,7 +220,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
         e = request.ingest_endpoint
         endpoint, token = await self.store.create_endpoint(
-            workspace, e.display_name, e.entity_type, e.default_region
+            workspace,
+            e.display_name,
+            e.entity_type,
+            e.default_region,
+            rate_limit=e.rate_limit,
+            rate_window_seconds=e.rate_window_seconds,
         )
         return admin_pb2.CreateIngestEndpointResponse(
             ingest_endpoint=_endpoint_pb(endpoint),
@@ -253,12 +260,16 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         workspace, key = await self._workspace(
             context, "ingest_endpoint.name", e.name, "workspaces", "ingestEndpoints"
         )
-        mask = _mask(request.update_mask, {"display_name", "enabled"})
+        mask = _mask(
+            request.update_mask, {"display_name", "enabled", "rate_limit", "rate_window_seconds"}
+        )
         updated = await self.store.update_endpoint(
             workspace,
             key,
             display_name=e.display_name if "display_name" in mask else None,
             enabled=e.enabled if "enabled" in mask else None,
+            rate_limit=e.rate_limit if "rate_limit" in mask else None,
+            rate_window_seconds=e.rate_window_seconds if "rate_window_seconds" in mask else None,
         )
         return admin_pb2.UpdateIngestEndpointResponse(ingest_endpoint=_endpoint_pb(updated))
 

@@ -47,7 +47,7 @@ async def start(
     """
 
     def register(server: grpc.aio.Server) -> None:
-        store = Store(pool)
+        store = Store(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
         inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds)
         store_pb2_grpc.add_StoreServiceServicer_to_server(InboxStoreServicer(store, inbox), server)
         streams_pb2_grpc.add_StreamAdminServiceServicer_to_server(

@@ -37,6 +37,8 @@ class ResolvedEndpoint:
     entity_type: EntityTypeDef
     referenced: dict[str, EntityTypeDef]  # reference-field slug → referenced type
     enabled: bool = True
+    rate_limit: int = 6000
+    rate_window_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,33 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Applied:
+    """What a push did; replayed: what the push that first used its Idempotency-Key did."""
+
+    record: Outcome
+    related: dict[str, Outcome]
+    replayed: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON kept in the activity log and as the stored idempotent answer."""
+        return {
+            "record": self.record.as_json(),
+            "related": {slug: o.as_json() for slug, o in self.related.items()},
+        }
+
+    @classmethod
+    def replay_of(cls, summary: dict[str, Any]) -> Applied:
+        def outcome(body: dict[str, Any]) -> Outcome:
+            return Outcome(body["id"], body["action"], tuple(body.get("matched_on", ())))
+
+        return cls(
+            record=outcome(summary["record"]),
+            related={slug: outcome(o) for slug, o in summary.get("related", {}).items()},
+            replayed=True,
+        )
+
+
+@dataclass(frozen=True)
 class Workspace:
     id: str
     slug: str
@@ -77,6 +106,8 @@ class Endpoint:
     enabled: bool
     default_region: str
     create_time: datetime
+    rate_limit: int  # pushes allowed per window
+    rate_window_seconds: int
     previous_token_expire_time: datetime | None = None
 
 

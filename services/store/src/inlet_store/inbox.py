@@ -3,8 +3,6 @@ items exactly once, report status."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -14,9 +12,10 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.store.v1 import store_pb2
+from inlet_common import idempotency
 from inlet_common.errors import InletError, Violation
 from inlet_common.httpstatus import http_status
-from inlet_store import chunks, outbox
+from inlet_store import chunks, guards, outbox
 from inlet_store import repository as repo
 from inlet_store.domain import EntityTypeDef, PlannedRecord
 from inlet_store.errors import KeyRace, UniqueConflictError, wrap_exceptions
@@ -24,12 +23,10 @@ from inlet_store.flags import current_unique_fields, with_unique_fields
 from inlet_store.service import Store
 from inlet_store.streams import (
     IdempotencyKeyInUse,
-    IdempotencyKeyReused,
     IngestUnauthorized,
     InvalidPayload,
     LeaseLost,
     PayloadTooLarge,
-    RateLimited,
     RequestNotFound,
     StreamNotFound,
     new_request_id,
@@ -39,7 +36,6 @@ from inlet_store.streams import (
 
 log = logging.getLogger(__name__)
 
-MAX_IDEMPOTENCY_KEY = 255
 _ITEM_RACE_ATTEMPTS = 8
 _PRUNE_EVERY_SECONDS = 60.0
 
@@ -120,13 +116,7 @@ class RequestStatus:
 
 def body_hash(items: list[Any], single: bool, item_key: str) -> bytes:
     """What "the same body" means for Idempotency-Key: the items and how to key them."""
-    canonical = json.dumps(
-        {"items": items, "single": single, "item_key": item_key},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).digest()
+    return idempotency.body_hash({"items": items, "single": single, "item_key": item_key})
 
 
 class Inbox:
@@ -200,11 +190,10 @@ class Inbox:
                         f" entity type (fields: {', '.join(key.field_slugs) or 'none'})",
                         violations=[Violation("X-Item-Key", "unknown field", "UNKNOWN_FIELD")],
                     )
-                if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+                problem = idempotency.key_problem(idempotency_key)
+                if problem:
                     raise InvalidPayload(
-                        f"Idempotency-Key is {len(idempotency_key)} characters; at most"
-                        f" {MAX_IDEMPOTENCY_KEY} are allowed",
-                        violations=[Violation("Idempotency-Key", "too long", "TOO_LONG")],
+                        problem, violations=[Violation("Idempotency-Key", "too long", "TOO_LONG")]
                     )
                 return await self._store(conn, key, rate, idempotency_key, item_key, items, single)
             except InletError as error:
@@ -212,20 +201,9 @@ class Inbox:
                 raise
 
     async def _hit_rate_limit(self, conn: repo.Conn, key: KeyContext) -> store_pb2.RateLimitState:
-        window = key.rate_window_seconds
-        hit = await repo.row(conn, "hit_rate_window", key_id=key.key_id, window=window)
-        assert hit is not None
-        if hit["hits"] == 1:
-            await repo.execute(conn, "prune_rate_windows", key_id=key.key_id, window=window)
-        state = store_pb2.RateLimitState(
-            limit=key.rate_limit,
-            remaining=max(0, key.rate_limit - hit["hits"]),
-            reset_seconds=hit["reset_seconds"],
-            window_seconds=window,
+        return await guards.hit_rate_limit(
+            conn, key.key_id, limit=key.rate_limit, window_seconds=key.rate_window_seconds
         )
-        if hit["hits"] > key.rate_limit:
-            raise RateLimited(state)
-        return state
 
     async def _store(
         self,
@@ -295,10 +273,7 @@ class Inbox:
                 "a request with this Idempotency-Key was just abandoned; retry it"
             )
         if bytes(held["body_hash"]) != digest:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was used with a different request body in the last"
-                f" {self.idempotency_ttl_seconds // 3600} h; use a new key for new data"
-            )
+            raise guards.IdempotencyKeyReused(self.idempotency_ttl_seconds)
         if held["state"] != "accepted":
             raise IdempotencyKeyInUse(
                 "a request with this Idempotency-Key is still being accepted; retry shortly"
@@ -405,12 +380,13 @@ class Inbox:
         )
 
     async def _prune(self, conn: repo.Conn) -> None:
-        """When idle, at most once a minute: drop idempotency keys past their 24 h."""
+        """When idle, at most once a minute: drop expired idempotency keys and old windows."""
         now = time.monotonic()
         if now < self._next_prune:
             return
         self._next_prune = now + _PRUNE_EVERY_SECONDS
         await repo.execute(conn, "prune_idempotency_keys")
+        await guards.prune(conn)
 
     async def apply(
         self,

@@ -66,6 +66,8 @@ async def resolve_endpoint(conn: Conn, token_hash: bytes) -> ResolvedEndpoint | 
         workspace_id=str(first["workspace_id"]),
         default_region=first["default_region"],
         enabled=first["enabled"],
+        rate_limit=first["rate_limit"],
+        rate_window_seconds=first["rate_window_seconds"],
         entity_type=target,
         referenced={
             f.slug: types[f.reference_entity_type_id]

@@ -7,7 +7,7 @@ from typing import Any
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet.type.v1 import entity_pb2, result_pb2
 from inlet_common.structs import to_dict
-from inlet_store.domain import EntityTypeDef, Outcome, PlannedRecord
+from inlet_store.domain import Applied, EntityTypeDef, Outcome, PlannedRecord
 from inlet_store.service import Store
 
 TYPE_NAMES = {
@@ -56,6 +56,14 @@ def _planned(p: store_pb2.PlannedRecord) -> PlannedRecord:
     )
 
 
+def _applied_pb(applied: Applied) -> store_pb2.ApplyPlanResponse:
+    return store_pb2.ApplyPlanResponse(
+        record=_outcome_pb(applied.record),
+        related={slug: _outcome_pb(o) for slug, o in applied.related.items()},
+        replayed=applied.replayed,
+    )
+
+
 class StoreServicer(store_pb2_grpc.StoreServiceServicer):
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -63,29 +71,33 @@ class StoreServicer(store_pb2_grpc.StoreServiceServicer):
     async def ResolveEndpoint(
         self, request: store_pb2.ResolveEndpointRequest, context: Any
     ) -> store_pb2.ResolveEndpointResponse:
-        found = await self.store.resolve_endpoint(request.token)
+        opened = await self.store.open_push(
+            request.token, idempotency_key=request.idempotency_key, body_hash=request.body_hash
+        )
+        found = opened.endpoint
         return store_pb2.ResolveEndpointResponse(
             workspace_id=found.workspace_id,
             endpoint_id=found.id,
             default_region=found.default_region,
             entity_type=entity_type_pb(found.entity_type),
             referenced_types={slug: entity_type_pb(t) for slug, t in found.referenced.items()},
+            rate_limit=opened.rate,
+            replay=_applied_pb(opened.replay[1]) if opened.replay else None,
         )
 
     async def ApplyPlan(
         self, request: store_pb2.ApplyPlanRequest, context: Any
     ) -> store_pb2.ApplyPlanResponse:
-        record, related = await self.store.apply_plan(
+        applied = await self.store.apply_plan(
             workspace_id=request.workspace_id,
             endpoint_id=request.endpoint_id,
             request_id=request.request_id,
             record=_planned(request.record),
             related={slug: _planned(p) for slug, p in request.related.items()},
+            idempotency_key=request.idempotency_key,
+            body_hash=request.body_hash,
         )
-        return store_pb2.ApplyPlanResponse(
-            record=_outcome_pb(record),
-            related={slug: _outcome_pb(o) for slug, o in related.items()},
-        )
+        return _applied_pb(applied)
 
     async def RecordActivity(
         self, request: store_pb2.RecordActivityRequest, context: Any

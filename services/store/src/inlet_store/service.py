@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -13,11 +15,14 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from inlet_common import logs
-from inlet_common.errors import Violation
-from inlet_store import outbox
+from inlet.store.v1 import store_pb2
+from inlet_common import idempotency, logs
+from inlet_common.errors import InletError, InvalidArgument, Violation
+from inlet_common.httpstatus import http_status
+from inlet_store import guards, outbox
 from inlet_store import repository as repo
 from inlet_store.domain import (
+    Applied,
     Outcome,
     PlannedRecord,
     ResolvedEndpoint,
@@ -32,16 +37,52 @@ from inlet_store.flags import current_unique_fields, with_unique_fields
 from inlet_store.matching import decide, field_path, unique_keys
 from inlet_store.tokens import token_hash
 
+log = logging.getLogger(__name__)
+
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _REGION = re.compile(r"^([A-Z]{2})?$")
+
+
+class InvalidIdempotencyKey(InvalidArgument):
+    reason = "INVALID_IDEMPOTENCY_KEY"
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A push let in: its endpoint, its rate-limit window, and an answer to replay."""
+
+    endpoint: ResolvedEndpoint
+    rate: store_pb2.RateLimitState
+    replay: tuple[str, Applied] | None = None  # (first request id, its answer)
+
+
+@dataclass(frozen=True)
+class _KeyGuard:
+    key: str
+    body_hash: bytes
+
+
+class _KeyTaken(Exception):
+    """The Idempotency-Key is held by a committed push (raised to roll back our work)."""
+
+    def __init__(self, guard: _KeyGuard) -> None:
+        super().__init__(guard.key)
+        self.guard = guard
 
 
 class Store:
     """Use cases over one connection pool."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], *, race_attempts: int = 8) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        *,
+        race_attempts: int = 8,
+        idempotency_ttl_seconds: int = 86400,
+    ) -> None:
         self.pool = pool
         self.race_attempts = race_attempts
+        self.idempotency_ttl_seconds = idempotency_ttl_seconds
 
     # -- ingest -------------------------------------------------------------------------
 
@@ -79,6 +120,83 @@ class Store:
             raise NotFound("no enabled ingest endpoint has this token", reason="ENDPOINT_NOT_FOUND")
         return found
 
+    async def open_push(
+        self, token: str, *, idempotency_key: str = "", body_hash: bytes = b""
+    ) -> Opened:
+        """Resolve the token, count the push against the endpoint's rate limit, and find
+        an earlier answer to replay for its Idempotency-Key. Refusals are logged here."""
+        endpoint = await self.resolve_endpoint(token)
+        request_id = logs.request_id.get()
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            try:
+                rate = await guards.hit_rate_limit(
+                    conn,
+                    f"endpoint:{endpoint.id}",
+                    limit=endpoint.rate_limit,
+                    window_seconds=endpoint.rate_window_seconds,
+                )
+                problem = idempotency.key_problem(idempotency_key)
+                if problem:
+                    raise InvalidIdempotencyKey(
+                        problem, violations=[Violation("Idempotency-Key", "too long", "TOO_LONG")]
+                    )
+                replay = None
+                if idempotency_key:
+                    replay = await self._stored_answer(
+                        conn, endpoint.id, idempotency_key, body_hash
+                    )
+            except InletError as error:
+                # Refused before any work: logged without an ingest.failed event, so a
+                # client hammering past its limit does not also flood the webhooks.
+                await self._log_refusal(conn, endpoint.id, request_id, error)
+                raise
+            if replay is not None:
+                await self._log_replay(conn, endpoint.id, request_id, replay)
+        return Opened(endpoint, rate, replay)
+
+    async def _stored_answer(
+        self, conn: repo.Conn, endpoint_id: str, idempotency_key: str, body_hash: bytes
+    ) -> tuple[str, Applied] | None:
+        held = await repo.row(
+            conn,
+            "endpoint_idempotency_key",
+            endpoint_id=endpoint_id,
+            idempotency_key=idempotency_key,
+        )
+        if held is None:
+            return None
+        if bytes(held["body_hash"]) != body_hash:
+            raise guards.IdempotencyKeyReused(self.idempotency_ttl_seconds)
+        return held["request_id"], Applied.replay_of(held["response"])
+
+    async def _log_replay(
+        self, conn: repo.Conn, endpoint_id: str, request_id: str, replay: tuple[str, Applied]
+    ) -> None:
+        original, applied = replay
+        await _log_success(
+            conn, endpoint_id, request_id, {**applied.summary(), "replay_of": original}
+        )
+
+    async def _log_refusal(
+        self, conn: repo.Conn, endpoint_id: str, request_id: str, error: InletError
+    ) -> None:
+        status = error.to_status()
+        try:
+            async with wrap_exceptions():
+                await repo.execute(
+                    conn,
+                    "insert_activity",
+                    endpoint_id=endpoint_id,
+                    request_id=request_id,
+                    status_code=http_status(status.code, error.reason),
+                    outcome=repo.jsonb(
+                        {"error": {"code": error.reason, "message": status.message}}
+                    ),
+                )
+        except InletError:
+            # The caller still gets the real error; the lost log line is reported here.
+            log.warning("could not write activity log entry", exc_info=True)
+
     async def apply_plan(
         self,
         *,
@@ -87,19 +205,36 @@ class Store:
         request_id: str,
         record: PlannedRecord,
         related: dict[str, PlannedRecord],
-    ) -> tuple[Outcome, dict[str, Outcome]]:
-        """Match and write everything in one transaction; retry when a racer won a key."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(KeyRace),
-            stop=stop_after_attempt(self.race_attempts),
-            wait=wait_random_exponential(multiplier=0.005, max=0.2),
-            reraise=True,
-        ):
-            with attempt:
-                return await self._apply_once(
-                    workspace_id, endpoint_id, request_id, record, related
-                )
+        idempotency_key: str = "",
+        body_hash: bytes = b"",
+    ) -> Applied:
+        """Match and write everything in one transaction; retry when a racer won a key.
+        With an Idempotency-Key, a push that finds the key taken by a committed push
+        writes nothing and answers that push's stored result."""
+        guard = _KeyGuard(idempotency_key, body_hash) if idempotency_key else None
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(KeyRace),
+                stop=stop_after_attempt(self.race_attempts),
+                wait=wait_random_exponential(multiplier=0.005, max=0.2),
+                reraise=True,
+            ):
+                with attempt:
+                    return await self._apply_once(
+                        workspace_id, endpoint_id, request_id, record, related, guard
+                    )
+        except _KeyTaken as taken:
+            # A concurrent push with the same key committed while we planned: its answer.
+            return await self._replay_taken(endpoint_id, request_id, taken.guard)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _replay_taken(self, endpoint_id: str, request_id: str, guard: _KeyGuard) -> Applied:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            replay = await self._stored_answer(conn, endpoint_id, guard.key, guard.body_hash)
+            if replay is None:
+                raise KeyRace("the Idempotency-Key was released while this push waited; retry")
+            await self._log_replay(conn, endpoint_id, request_id, replay)
+        return replay[1]
 
     async def _apply_once(
         self,
@@ -108,8 +243,22 @@ class Store:
         request_id: str,
         record: PlannedRecord,
         related: dict[str, PlannedRecord],
-    ) -> tuple[Outcome, dict[str, Outcome]]:
+        guard: _KeyGuard | None,
+    ) -> Applied:
         async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            if guard is not None:
+                # First, so a concurrent push with this key waits here for our outcome.
+                claimed = await repo.row(
+                    conn,
+                    "claim_endpoint_idempotency_key",
+                    endpoint_id=endpoint_id,
+                    idempotency_key=guard.key,
+                    body_hash=guard.body_hash,
+                    request_id=request_id,
+                    ttl=self.idempotency_ttl_seconds,
+                )
+                if claimed is None:
+                    raise _KeyTaken(guard)
             related_outcomes: dict[str, Outcome] = {}
             for slug, planned in related.items():
                 related_outcomes[slug] = await self._upsert(
@@ -126,18 +275,17 @@ class Store:
                 references=record.references,
             )
             outcome = await self._upsert(conn, workspace_id, primary, "record")
-            summary = {
-                "record": outcome.as_json(),
-                "related": {slug: o.as_json() for slug, o in related_outcomes.items()},
-            }
-            await repo.execute(
-                conn,
-                "insert_activity",
-                endpoint_id=endpoint_id,
-                request_id=request_id,
-                status_code=200,
-                outcome=repo.jsonb(summary),
-            )
+            applied = Applied(outcome, related_outcomes)
+            summary = applied.summary()
+            await _log_success(conn, endpoint_id, request_id, summary)
+            if guard is not None:
+                await repo.execute(
+                    conn,
+                    "settle_endpoint_idempotency_key",
+                    endpoint_id=endpoint_id,
+                    idempotency_key=guard.key,
+                    response=repo.jsonb(summary),
+                )
             # Outbox events commit (or roll back) with the change they describe.
             source = {"type": "ingest_endpoint", "id": endpoint_id, "request_id": request_id}
             for slug, related_outcome in related_outcomes.items():
@@ -145,7 +293,7 @@ class Store:
                     conn, workspace_id, related[slug], related_outcome, source
                 )
             await outbox.add_record_change(conn, workspace_id, primary, outcome, source)
-            return outcome, related_outcomes
+            return applied
 
     async def _upsert(
         self, conn: repo.Conn, workspace_id: str, planned: PlannedRecord, entity: str
@@ -266,3 +414,16 @@ class Store:
                         "outcome": outcome,
                     },
                 )
+
+
+async def _log_success(
+    conn: repo.Conn, endpoint_id: str, request_id: str, outcome: dict[str, Any]
+) -> None:
+    await repo.execute(
+        conn,
+        "insert_activity",
+        endpoint_id=endpoint_id,
+        request_id=request_id,
+        status_code=200,
+        outcome=repo.jsonb(outcome),
+    )

@@ -4,11 +4,10 @@ inlet_common.errors.InletError
 ├── Unauthenticated ── IngestUnauthorized         (401 UNAUTHORIZED)
 ├── NotFound ── StreamNotFound, RequestNotFound   (404)
 ├── InvalidArgument ── InvalidPayload             (400 INVALID_PAYLOAD)
-├── ResourceExhausted ── RateLimited              (429, RetryInfo + RateLimitState)
-│                     └── PayloadTooLarge         (413, judged at the edge; logged here)
+├── ResourceExhausted ── PayloadTooLarge          (413, judged at the edge; logged here)
 ├── Aborted ── IdempotencyKeyInUse                (409: the first is still being accepted)
-└── FailedPrecondition ── IdempotencyKeyReused    (422: same key, different body)
-                       └── LeaseLost              (another worker owns the request now)
+└── FailedPrecondition ── LeaseLost               (another worker owns the request now)
+(RateLimited and IdempotencyKeyReused, shared with endpoint push, are in guards.py.)
 """
 
 from __future__ import annotations
@@ -17,10 +16,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from google.protobuf import duration_pb2
-from google.rpc import error_details_pb2
-
-from inlet.store.v1 import store_pb2
 from inlet_common.credentials import token_hash
 from inlet_common.errors import (
     Aborted,
@@ -60,28 +55,8 @@ class IdempotencyKeyInUse(Aborted):
     reason = "IDEMPOTENCY_KEY_IN_USE"
 
 
-class IdempotencyKeyReused(FailedPrecondition):
-    reason = "IDEMPOTENCY_KEY_REUSED"
-
-
 class LeaseLost(FailedPrecondition):
     reason = "LEASE_LOST"
-
-
-class RateLimited(ResourceExhausted):
-    reason = "RATE_LIMITED"
-
-    def __init__(self, state: store_pb2.RateLimitState) -> None:
-        super().__init__(
-            f"rate limit of {state.limit} requests per {state.window_seconds}s reached;"
-            f" retry after {state.reset_seconds}s",
-            details=[
-                error_details_pb2.RetryInfo(
-                    retry_delay=duration_pb2.Duration(seconds=state.reset_seconds)
-                ),
-                state,
-            ],
-        )
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,8 @@ class IngestEndpoint(_message.Message):
     DEFAULT_REGION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     PREVIOUS_TOKEN_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    RATE_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: workspaces/{workspace}/ingestEndpoints/{endpoint}."""
     id: _builtins.str
@@ -82,6 +84,10 @@ class IngestEndpoint(_message.Message):
     """Disabled endpoints answer 404 to callers."""
     default_region: _builtins.str
     """ISO 3166 region for phone numbers without a country code, e.g. "NO"."""
+    rate_limit: _builtins.int
+    """Pushes allowed per window (default 6000); more are answered 429 RATE_LIMITED."""
+    rate_window_seconds: _builtins.int
+    """Rate-limit window in seconds (default 60)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Creation time."""
@@ -101,10 +107,12 @@ class IngestEndpoint(_message.Message):
         default_region: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         previous_token_expire_time: _timestamp_pb2.Timestamp | None = ...,
+        rate_limit: _builtins.int = ...,
+        rate_window_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "previous_token_expire_time", b"previous_token_expire_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "default_region", b"default_region", "display_name", b"display_name", "enabled", b"enabled", "entity_type", b"entity_type", "id", b"id", "name", b"name", "previous_token_expire_time", b"previous_token_expire_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "default_region", b"default_region", "display_name", b"display_name", "enabled", b"enabled", "entity_type", b"entity_type", "id", b"id", "name", b"name", "previous_token_expire_time", b"previous_token_expire_time", "rate_limit", b"rate_limit", "rate_window_seconds", b"rate_window_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -426,7 +434,7 @@ class UpdateIngestEndpointRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Fields to change: "display_name", "enabled"."""
+        """Fields to change: "display_name", "enabled", "rate_limit", "rate_window_seconds"."""
 
     def __init__(
         self,

@@ -210,7 +210,7 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateIngestEndpoint(self, request, context):
-        """UpdateIngestEndpoint changes an endpoint's display name or enabled flag.
+        """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
 
         Errors: INVALID_ARGUMENT (unknown update_mask path), NOT_FOUND.
         """

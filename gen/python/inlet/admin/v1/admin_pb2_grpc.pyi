@@ -71,7 +71,7 @@ class AdminServiceStub:
     Errors: INVALID_ARGUMENT (bad region or entity type), NOT_FOUND (workspace).
     """
     UpdateIngestEndpoint: _grpc.UnaryUnaryMultiCallable[_admin_pb2.UpdateIngestEndpointRequest, _admin_pb2.UpdateIngestEndpointResponse]
-    """UpdateIngestEndpoint changes an endpoint's display name or enabled flag.
+    """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
 
     Errors: INVALID_ARGUMENT (unknown update_mask path), NOT_FOUND.
     """
@@ -209,7 +209,7 @@ class AdminServiceAsyncStub(AdminServiceStub):
     Errors: INVALID_ARGUMENT (bad region or entity type), NOT_FOUND (workspace).
     """
     UpdateIngestEndpoint: _aio.UnaryUnaryMultiCallable[_admin_pb2.UpdateIngestEndpointRequest, _admin_pb2.UpdateIngestEndpointResponse]  # type: ignore[assignment]
-    """UpdateIngestEndpoint changes an endpoint's display name or enabled flag.
+    """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
 
     Errors: INVALID_ARGUMENT (unknown update_mask path), NOT_FOUND.
     """
@@ -380,7 +380,7 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.UpdateIngestEndpointRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.UpdateIngestEndpointResponse, _abc.Awaitable[_admin_pb2.UpdateIngestEndpointResponse]]:
-        """UpdateIngestEndpoint changes an endpoint's display name or enabled flag.
+        """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
 
         Errors: INVALID_ARGUMENT (unknown update_mask path), NOT_FOUND.
         """

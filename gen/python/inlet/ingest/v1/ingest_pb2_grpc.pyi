@@ -42,10 +42,17 @@ class IngestServiceStub:
     Errors:
       INVALID_ARGUMENT: malformed body, unknown field or related slug, wrong value
         type, invalid e-mail or phone, missing required field (BadRequest names each).
-      FAILED_PRECONDITION: unique fields matched different records (UniqueConflict).
+      FAILED_PRECONDITION: unique fields matched different records (UniqueConflict);
+        IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with a different body.
       NOT_FOUND: unknown or disabled token.
-      RESOURCE_EXHAUSTED: body over 100 KB.
+      RESOURCE_EXHAUSTED: body over 100 KB (PAYLOAD_TOO_LARGE); over the endpoint's
+        rate limit (RATE_LIMITED, with retry-after and ratelimit-* metadata).
       UNAVAILABLE: the store could not be reached; safe to retry.
+
+    With an idempotency-key (at most 255 characters), a successful push is stored
+    for 24 h: a repeat with the same body answers the same result with
+    idempotency-replayed: true and changes nothing; concurrent repeats wait for the
+    first and get its answer.
     """
     IngestStream: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.IngestStreamRequest, _ingest_pb2.IngestStreamResponse]
     """IngestStream accepts one item or an array of items for the ingest key's stream
@@ -86,10 +93,17 @@ class IngestServiceAsyncStub(IngestServiceStub):
     Errors:
       INVALID_ARGUMENT: malformed body, unknown field or related slug, wrong value
         type, invalid e-mail or phone, missing required field (BadRequest names each).
-      FAILED_PRECONDITION: unique fields matched different records (UniqueConflict).
+      FAILED_PRECONDITION: unique fields matched different records (UniqueConflict);
+        IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with a different body.
       NOT_FOUND: unknown or disabled token.
-      RESOURCE_EXHAUSTED: body over 100 KB.
+      RESOURCE_EXHAUSTED: body over 100 KB (PAYLOAD_TOO_LARGE); over the endpoint's
+        rate limit (RATE_LIMITED, with retry-after and ratelimit-* metadata).
       UNAVAILABLE: the store could not be reached; safe to retry.
+
+    With an idempotency-key (at most 255 characters), a successful push is stored
+    for 24 h: a repeat with the same body answers the same result with
+    idempotency-replayed: true and changes nothing; concurrent repeats wait for the
+    first and get its answer.
     """
     IngestStream: _aio.UnaryUnaryMultiCallable[_ingest_pb2.IngestStreamRequest, _ingest_pb2.IngestStreamResponse]  # type: ignore[assignment]
     """IngestStream accepts one item or an array of items for the ingest key's stream
@@ -133,10 +147,17 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors:
           INVALID_ARGUMENT: malformed body, unknown field or related slug, wrong value
             type, invalid e-mail or phone, missing required field (BadRequest names each).
-          FAILED_PRECONDITION: unique fields matched different records (UniqueConflict).
+          FAILED_PRECONDITION: unique fields matched different records (UniqueConflict);
+            IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with a different body.
           NOT_FOUND: unknown or disabled token.
-          RESOURCE_EXHAUSTED: body over 100 KB.
+          RESOURCE_EXHAUSTED: body over 100 KB (PAYLOAD_TOO_LARGE); over the endpoint's
+            rate limit (RATE_LIMITED, with retry-after and ratelimit-* metadata).
           UNAVAILABLE: the store could not be reached; safe to retry.
+
+        With an idempotency-key (at most 255 characters), a successful push is stored
+        for 24 h: a repeat with the same body answers the same result with
+        idempotency-replayed: true and changes nothing; concurrent repeats wait for the
+        first and get its answer.
         """
 
     @_abc_1.abstractmethod

@@ -480,21 +480,31 @@ Global___FinishStreamRequestResponse: _TypeAlias = FinishStreamRequestResponse  
 
 @_typing.final
 class ResolveEndpointRequest(_message.Message):
-    """ResolveEndpointRequest carries the token from the URL."""
+    """ResolveEndpointRequest carries the token from the URL and, when the caller sent
+    one, its Idempotency-Key.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TOKEN_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    BODY_HASH_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """Secret token; only its hash is compared."""
+    idempotency_key: _builtins.str
+    """Idempotency-Key header ("" without)."""
+    body_hash: _builtins.bytes
+    """SHA-256 of the canonical request body (with idempotency_key)."""
     def __init__(
         self,
         *,
         token: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        body_hash: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_hash", b"body_hash", "idempotency_key", b"idempotency_key", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -532,6 +542,8 @@ class ResolveEndpointResponse(_message.Message):
     DEFAULT_REGION_FIELD_NUMBER: _builtins.int
     ENTITY_TYPE_FIELD_NUMBER: _builtins.int
     REFERENCED_TYPES_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    REPLAY_FIELD_NUMBER: _builtins.int
     workspace_id: _builtins.str
     """Owning workspace id."""
     endpoint_id: _builtins.str
@@ -546,6 +558,16 @@ class ResolveEndpointResponse(_message.Message):
     def referenced_types(self) -> _containers.MessageMap[_builtins.str, _entity_pb2.EntityType]:
         """Entity types referenced by the target's reference fields, keyed by field slug."""
 
+    @_builtins.property
+    def rate_limit(self) -> Global___RateLimitState:
+        """The endpoint's rate-limit window after counting this request."""
+
+    @_builtins.property
+    def replay(self) -> Global___ApplyPlanResponse:
+        """Set when the Idempotency-Key was already used with this body: the stored answer,
+        to be replayed without doing anything again.
+        """
+
     def __init__(
         self,
         *,
@@ -554,10 +576,12 @@ class ResolveEndpointResponse(_message.Message):
         default_region: _builtins.str = ...,
         entity_type: _entity_pb2.EntityType | None = ...,
         referenced_types: _abc.Mapping[_builtins.str, _entity_pb2.EntityType] | None = ...,
+        rate_limit: Global___RateLimitState | None = ...,
+        replay: Global___ApplyPlanResponse | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "rate_limit", b"rate_limit", "replay", b"replay"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_region", b"default_region", "endpoint_id", b"endpoint_id", "entity_type", b"entity_type", "referenced_types", b"referenced_types", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_region", b"default_region", "endpoint_id", b"endpoint_id", "entity_type", b"entity_type", "rate_limit", b"rate_limit", "referenced_types", b"referenced_types", "replay", b"replay", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -663,12 +687,20 @@ class ApplyPlanRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     RECORD_FIELD_NUMBER: _builtins.int
     RELATED_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    BODY_HASH_FIELD_NUMBER: _builtins.int
     workspace_id: _builtins.str
     """Workspace id."""
     endpoint_id: _builtins.str
     """Endpoint the push came through (for the activity log)."""
     request_id: _builtins.str
     """Request id for the activity log."""
+    idempotency_key: _builtins.str
+    """Idempotency-Key ("" without): taken in the same transaction as the writes, so of
+    two racing requests with one key only one applies; the other gets its answer.
+    """
+    body_hash: _builtins.bytes
+    """SHA-256 of the canonical request body (with idempotency_key)."""
     @_builtins.property
     def record(self) -> Global___PlannedRecord:
         """The primary record."""
@@ -685,10 +717,12 @@ class ApplyPlanRequest(_message.Message):
         request_id: _builtins.str = ...,
         record: Global___PlannedRecord | None = ...,
         related: _abc.Mapping[_builtins.str, Global___PlannedRecord] | None = ...,
+        idempotency_key: _builtins.str = ...,
+        body_hash: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint_id", b"endpoint_id", "record", b"record", "related", b"related", "request_id", b"request_id", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_hash", b"body_hash", "endpoint_id", b"endpoint_id", "idempotency_key", b"idempotency_key", "record", b"record", "related", b"related", "request_id", b"request_id", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -723,6 +757,9 @@ class ApplyPlanResponse(_message.Message):
 
     RECORD_FIELD_NUMBER: _builtins.int
     RELATED_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    replayed: _builtins.bool
+    """The answer is the stored one of an earlier request with the same Idempotency-Key."""
     @_builtins.property
     def record(self) -> _result_pb2.EntityResult:
         """The primary record."""
@@ -736,10 +773,11 @@ class ApplyPlanResponse(_message.Message):
         *,
         record: _result_pb2.EntityResult | None = ...,
         related: _abc.Mapping[_builtins.str, _result_pb2.EntityResult] | None = ...,
+        replayed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "related", b"related"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "related", b"related", "replayed", b"replayed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -206,13 +206,16 @@ CREATE TABLE ingest_keys (
 
 CREATE INDEX ingest_keys_stream_idx ON ingest_keys (stream_id, create_time);
 
--- Fixed-window counters: one row per key and window, incremented atomically.
-CREATE TABLE ingest_key_windows (
-    key_id       text NOT NULL REFERENCES ingest_keys (id) ON DELETE CASCADE,
+-- Fixed-window counters for every rate-limited credential (ingest keys, endpoints): one
+-- row per subject and window, incremented atomically; old rows are pruned by time.
+CREATE TABLE rate_windows (
+    subject      text NOT NULL,
     window_start timestamptz NOT NULL,
     hits         integer NOT NULL,
-    PRIMARY KEY (key_id, window_start)
+    PRIMARY KEY (subject, window_start)
 );
+
+CREATE INDEX rate_windows_start_idx ON rate_windows (window_start);
 
 -- The inbox: an accepted request waits here until a matcher worker claims it
 -- (FOR UPDATE SKIP LOCKED) under a lease; an expired lease makes it claimable again.
@@ -312,3 +315,26 @@ CREATE TABLE endpoint_grace_uses (
 );
 
 CREATE INDEX endpoints_workspace_idx ON ingest_endpoints (workspace_id, create_time DESC);
+
+-- Endpoint push guards: a per-endpoint rate limit and Idempotency-Key replay.
+ALTER TABLE ingest_endpoints
+    ADD COLUMN rate_limit integer NOT NULL DEFAULT 6000
+        CHECK (rate_limit BETWEEN 1 AND 1000000),
+    ADD COLUMN rate_window_seconds integer NOT NULL DEFAULT 60
+        CHECK (rate_window_seconds BETWEEN 1 AND 86400);
+
+-- A successful push's answer per (endpoint, Idempotency-Key). The row is inserted first
+-- in the push's own transaction, so a concurrent push with the same key waits on it and
+-- then replays the committed answer; a push that fails leaves no row behind.
+CREATE TABLE endpoint_idempotency_keys (
+    endpoint_id     uuid NOT NULL REFERENCES ingest_endpoints (id) ON DELETE CASCADE,
+    idempotency_key text NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 255),
+    body_hash       bytea NOT NULL,
+    request_id      text NOT NULL,
+    response        jsonb,
+    create_time     timestamptz NOT NULL DEFAULT now(),
+    expire_time     timestamptz NOT NULL,
+    PRIMARY KEY (endpoint_id, idempotency_key)
+);
+
+CREATE INDEX endpoint_idempotency_keys_expire_idx ON endpoint_idempotency_keys (expire_time);

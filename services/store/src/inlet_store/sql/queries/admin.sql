@@ -27,20 +27,25 @@ VALUES (%(entity_type_id)s, %(slug)s, %(display_name)s, %(type)s, %(is_unique)s,
         %(is_required)s, %(reference_entity_type_id)s, %(position)s);
 
 -- name: insert_endpoint
-INSERT INTO ingest_endpoints (workspace_id, entity_type_id, display_name, token_hash, default_region)
-VALUES (%(workspace_id)s, %(entity_type_id)s, %(display_name)s, %(token_hash)s, %(default_region)s)
-RETURNING id, enabled, create_time;
+INSERT INTO ingest_endpoints (workspace_id, entity_type_id, display_name, token_hash, default_region,
+                              rate_limit, rate_window_seconds)
+VALUES (%(workspace_id)s, %(entity_type_id)s, %(display_name)s, %(token_hash)s, %(default_region)s,
+        %(rate_limit)s, %(rate_window_seconds)s)
+RETURNING id, enabled, create_time, rate_limit, rate_window_seconds;
 
 -- name: endpoint_by_key
 SELECT e.id, e.workspace_id, e.display_name, t.slug AS entity_type, e.enabled,
-       e.default_region, e.create_time, e.previous_token_expire_time
+       e.default_region, e.create_time, e.previous_token_expire_time,
+       e.rate_limit, e.rate_window_seconds
   FROM ingest_endpoints e JOIN entity_types t ON t.id = e.entity_type_id
  WHERE e.workspace_id = %(workspace_id)s AND e.id::text = %(key)s;
 
 -- name: update_endpoint
 UPDATE ingest_endpoints
    SET display_name = coalesce(%(display_name)s, display_name),
-       enabled = coalesce(%(enabled)s, enabled)
+       enabled = coalesce(%(enabled)s, enabled),
+       rate_limit = coalesce(%(rate_limit)s, rate_limit),
+       rate_window_seconds = coalesce(%(rate_window_seconds)s, rate_window_seconds)
  WHERE id = %(id)s;
 
 -- name: list_activity
@@ -115,7 +120,8 @@ SELECT id, data -> %(slug)s AS value
 
 -- name: list_endpoints
 SELECT e.id, e.workspace_id, e.display_name, t.slug AS entity_type, e.enabled,
-       e.default_region, e.create_time, e.previous_token_expire_time
+       e.default_region, e.create_time, e.previous_token_expire_time,
+       e.rate_limit, e.rate_window_seconds
   FROM ingest_endpoints e JOIN entity_types t ON t.id = e.entity_type_id
  WHERE e.workspace_id = %(workspace_id)s
    AND (%(before_time)s::timestamptz IS NULL

@@ -4,7 +4,7 @@
 -- One round trip per push: the endpoint, its target type and every type the target
 -- references, one row per field (types without fields still give one row).
 SELECT e.id AS endpoint_id, e.workspace_id, e.default_region, e.entity_type_id AS target_id,
-       e.enabled,
+       e.enabled, e.rate_limit, e.rate_window_seconds,
        t.id AS type_id, t.slug AS type_slug, t.display_name AS type_name,
        f.slug, f.display_name, f.type, f.is_unique, f.is_required,
        coalesce(r.slug, '') AS reference_slug, f.reference_entity_type_id
@@ -66,3 +66,31 @@ SELECT id, entity_type_id FROM records WHERE id = ANY(%(ids)s);
 -- name: insert_activity
 INSERT INTO activity_entries (endpoint_id, request_id, status_code, outcome)
 VALUES (%(endpoint_id)s, %(request_id)s, %(status_code)s, %(outcome)s);
+
+-- name: endpoint_idempotency_key
+-- A live stored answer for (endpoint, Idempotency-Key); expired rows do not count.
+SELECT body_hash, request_id, response
+  FROM endpoint_idempotency_keys
+ WHERE endpoint_id = %(endpoint_id)s AND idempotency_key = %(idempotency_key)s
+   AND expire_time > now() AND response IS NOT NULL;
+
+-- name: claim_endpoint_idempotency_key
+-- First statement of a push's transaction: takes the key (or an expired row of it). A
+-- concurrent push holding it makes this wait for that push's commit or rollback; no row
+-- back means a live answer exists.
+INSERT INTO endpoint_idempotency_keys AS ik
+       (endpoint_id, idempotency_key, body_hash, request_id, expire_time)
+VALUES (%(endpoint_id)s, %(idempotency_key)s, %(body_hash)s, %(request_id)s,
+        now() + make_interval(secs => %(ttl)s))
+ON CONFLICT (endpoint_id, idempotency_key) DO UPDATE
+   SET body_hash = excluded.body_hash, request_id = excluded.request_id, response = NULL,
+       create_time = now(), expire_time = excluded.expire_time
+ WHERE ik.expire_time <= now()
+RETURNING request_id;
+
+-- name: settle_endpoint_idempotency_key
+UPDATE endpoint_idempotency_keys SET response = %(response)s
+ WHERE endpoint_id = %(endpoint_id)s AND idempotency_key = %(idempotency_key)s;
+
+-- name: prune_endpoint_idempotency_keys
+DELETE FROM endpoint_idempotency_keys WHERE expire_time < now() - interval '1 hour';

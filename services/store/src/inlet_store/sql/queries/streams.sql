@@ -1,4 +1,4 @@
--- Queries of stream ingest: keys, rate windows, idempotency, the inbox and its items,
+-- Queries of stream ingest: keys, idempotency, the inbox and its items,
 -- the connector log, and stream/key administration.
 
 -- name: ingest_key_auth
@@ -10,22 +10,6 @@ SELECT k.id, k.secret_hash, k.rate_limit, k.rate_window_seconds,
                 '{}') AS field_slugs
   FROM ingest_keys k JOIN streams s ON s.id = k.stream_id
  WHERE k.id = %(id)s;
-
--- name: hit_rate_window
--- Fixed window: the first hit of a window creates its row, later ones add to it.
-WITH w AS (
-  SELECT to_timestamp(floor(extract(epoch FROM now()) / %(window)s) * %(window)s) AS start
-)
-INSERT INTO ingest_key_windows AS iw (key_id, window_start, hits)
-SELECT %(key_id)s, w.start, 1 FROM w
-ON CONFLICT (key_id, window_start) DO UPDATE SET hits = iw.hits + 1
-RETURNING iw.hits,
-          greatest(1, ceil(extract(epoch FROM iw.window_start) + %(window)s
-                           - extract(epoch FROM clock_timestamp())))::int AS reset_seconds;
-
--- name: prune_rate_windows
-DELETE FROM ingest_key_windows
- WHERE key_id = %(key_id)s AND window_start < now() - make_interval(secs => %(window)s);
 
 -- name: claim_idempotency_key
 -- Takes the key for this request unless a live row holds it; an expired row is reused.

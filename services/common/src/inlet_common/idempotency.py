@@ -1,0 +1,22 @@
+"""What "the same request body" means for Idempotency-Key, in every dialect."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+MAX_KEY_LENGTH = 255
+
+
+def body_hash(value: Any) -> bytes:
+    """SHA-256 of canonical JSON: key order and whitespace do not count, values do."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def key_problem(key: str) -> str | None:
+    """Why an Idempotency-Key is refused, or None when it is fine ("" means absent)."""
+    if len(key) > MAX_KEY_LENGTH:
+        return f"Idempotency-Key is {len(key)} characters; at most {MAX_KEY_LENGTH} are allowed"
+    return None

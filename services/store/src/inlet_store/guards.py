@@ -1,0 +1,67 @@
+"""Rate limits and Idempotency-Key errors shared by the dialects the store serves.
+
+inlet_common.errors.InletError
+├── ResourceExhausted ── RateLimited              (429, RetryInfo + RateLimitState)
+└── FailedPrecondition ── IdempotencyKeyReused    (422: same key, different body)
+"""
+
+from __future__ import annotations
+
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2
+
+from inlet.store.v1 import store_pb2
+from inlet_common.errors import FailedPrecondition, ResourceExhausted
+from inlet_store import repository as repo
+
+
+class RateLimited(ResourceExhausted):
+    reason = "RATE_LIMITED"
+
+    def __init__(self, state: store_pb2.RateLimitState) -> None:
+        super().__init__(
+            f"rate limit of {state.limit} requests per {state.window_seconds}s reached;"
+            f" retry after {state.reset_seconds}s",
+            details=[
+                error_details_pb2.RetryInfo(
+                    retry_delay=duration_pb2.Duration(seconds=state.reset_seconds)
+                ),
+                state,
+            ],
+        )
+
+
+class IdempotencyKeyReused(FailedPrecondition):
+    reason = "IDEMPOTENCY_KEY_REUSED"
+
+    def __init__(self, ttl_seconds: int) -> None:
+        super().__init__(
+            "this Idempotency-Key was used with a different request body in the last"
+            f" {max(1, ttl_seconds // 3600)} h; use a new key for new data"
+        )
+
+
+async def hit_rate_limit(
+    conn: repo.Conn, subject: str, *, limit: int, window_seconds: int
+) -> store_pb2.RateLimitState:
+    """Count one request against `subject`'s fixed window; RateLimited past the limit."""
+    hit = await repo.row(conn, "hit_rate_window", subject=subject, window=window_seconds)
+    assert hit is not None
+    if hit["hits"] == 1:
+        # A new window: the subject's older ones are dead weight.
+        await repo.execute(conn, "prune_rate_windows", subject=subject, window=window_seconds)
+    state = store_pb2.RateLimitState(
+        limit=limit,
+        remaining=max(0, limit - hit["hits"]),
+        reset_seconds=hit["reset_seconds"],
+        window_seconds=window_seconds,
+    )
+    if hit["hits"] > limit:
+        raise RateLimited(state)
+    return state
+
+
+async def prune(conn: repo.Conn) -> None:
+    """Drop endpoint idempotency keys past their expiry and rate windows long over."""
+    await repo.execute(conn, "prune_endpoint_idempotency_keys")
+    await repo.execute(conn, "prune_all_rate_windows")
