@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -429,3 +430,32 @@ async def test_endpoints_page(webhooks: Webhooks, workspace: str) -> None:
 
 
 _ = httpx  # the worker's client library; imported so a missing install fails here first
+
+
+async def test_racing_claimers_never_lease_more_than_the_per_endpoint_cap(
+    own_pool: AsyncConnectionPool[Any], webhooks: Webhooks, workspace: str
+) -> None:
+    # Claims only (no worker started): twelve claimers at once, each with a connection of
+    # its own open beforehand, against one endpoint with a backlog far above its cap.
+    endpoint, _ = await webhooks.create_endpoint(
+        workspace, EndpointSpec(url="http://127.0.0.1:9/capped")
+    )
+    await webhooks.publish([event(workspace) for _ in range(60)])
+    settings = replace(FAST, per_endpoint=3, lease=30.0)
+    pools = [await notifier_app.open_pool(own_pool.conninfo, max_size=2) for _ in range(12)]
+    claimers = [Worker(pool, settings) for pool in pools]
+    try:
+        for _ in range(10):
+            claims = await asyncio.gather(*(c.claim(10) for c in claimers))
+            leased = [c for batch in claims for c in batch]
+            assert {str(c["endpoint_id"]) for c in leased} <= {str(endpoint["id"])}
+            assert len(leased) == 3
+            async with own_pool.connection() as conn:
+                await conn.execute(
+                    "UPDATE webhook_deliveries SET lease_until = NULL WHERE endpoint_id = %s",
+                    (endpoint["id"],),
+                )
+    finally:
+        for claimer, pool in zip(claimers, pools, strict=True):
+            await claimer.client.aclose()
+            await pool.close()

@@ -144,7 +144,10 @@ class Worker:
         self._wake.set()
 
     async def claim(self, limit: int) -> list[dict[str, Any]]:
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn, conn.transaction():
+            # Claimers take turns: each counts the leases the previous one committed, so
+            # two notifiers cannot both fill an endpoint's last slots (the cap is strict).
+            await repo.execute(conn, "serialize_claims")
             return await repo.rows(
                 conn,
                 "claim_deliveries",

@@ -26,6 +26,10 @@ WITH incoming AS (
 )
 SELECT (SELECT count(*) FROM inserted) AS accepted, (SELECT count(*) FROM fanned) AS deliveries;
 
+-- name: serialize_claims
+-- A transaction-scoped lock every claim takes first; claims are one short statement.
+SELECT pg_advisory_xact_lock(hashtext('inlet.webhook_deliveries.claim'));
+
 -- name: claim_deliveries
 -- Due deliveries of enabled endpoints, at most per_endpoint in flight per endpoint (so a
 -- dead endpoint's backlog cannot fill every slot), locked with SKIP LOCKED and leased.
