@@ -88,34 +88,35 @@ class Store:
 
     async def resolve_endpoint(self, token: str) -> ResolvedEndpoint:
         async with wrap_exceptions(), self.pool.connection() as conn:
-            found = await repo.resolve_endpoint(conn, token_hash(token))
-            if found is None:
-                # A rotated-out token inside its grace period (issue 4): resolved as the
-                # current one, and the request marked so the activity log shows it.
-                grace = await repo.row(
-                    conn, "endpoint_by_previous_token", token_hash=token_hash(token)
-                )
-                if grace is not None:
-                    found = await repo.resolve_endpoint(conn, grace["token_hash"])
-                    await repo.execute(
-                        conn,
-                        "insert_grace_use",
-                        endpoint_id=grace["id"],
-                        request_id=logs.request_id.get(),
-                    )
-            if found is not None and not found.enabled:
-                # A disabled endpoint answers like an unknown one, but the token is a real
-                # credential, so its owner sees in the log that someone still pushes to it.
+            return await self._resolve(conn, token)
+
+    async def _resolve(self, conn: repo.Conn, token: str) -> ResolvedEndpoint:
+        found = await repo.resolve_endpoint(conn, token_hash(token))
+        if found is None:
+            # A rotated-out token inside its grace period (issue 4): resolved as the
+            # current one, and the request marked so the activity log shows it.
+            grace = await repo.row(conn, "endpoint_by_previous_token", token_hash=token_hash(token))
+            if grace is not None:
+                found = await repo.resolve_endpoint(conn, grace["token_hash"])
                 await repo.execute(
                     conn,
-                    "insert_activity",
-                    endpoint_id=found.id,
+                    "insert_grace_use",
+                    endpoint_id=grace["id"],
                     request_id=logs.request_id.get(),
-                    status_code=404,
-                    outcome=repo.jsonb(
-                        {"error": {"code": "ENDPOINT_DISABLED", "message": "endpoint is disabled"}}
-                    ),
                 )
+        if found is not None and not found.enabled:
+            # A disabled endpoint answers like an unknown one, but the token is a real
+            # credential, so its owner sees in the log that someone still pushes to it.
+            await repo.execute(
+                conn,
+                "insert_activity",
+                endpoint_id=found.id,
+                request_id=logs.request_id.get(),
+                status_code=404,
+                outcome=repo.jsonb(
+                    {"error": {"code": "ENDPOINT_DISABLED", "message": "endpoint is disabled"}}
+                ),
+            )
         if found is None or not found.enabled:
             raise NotFound("no enabled ingest endpoint has this token", reason="ENDPOINT_NOT_FOUND")
         return found
@@ -125,9 +126,9 @@ class Store:
     ) -> Opened:
         """Resolve the token, count the push against the endpoint's rate limit, and find
         an earlier answer to replay for its Idempotency-Key. Refusals are logged here."""
-        endpoint = await self.resolve_endpoint(token)
         request_id = logs.request_id.get()
         async with wrap_exceptions(), self.pool.connection() as conn:
+            endpoint = await self._resolve(conn, token)
             try:
                 rate = await guards.hit_rate_limit(
                     conn,
