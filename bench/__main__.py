@@ -46,7 +46,14 @@ async def run(database_url: str, settings: Settings) -> str:
             pool_size=settings.pool_size,
             probe=probe,
         )
-        scenarios: list[Scenario] = [chain, ceiling]
+        keyed = EndpointPushChain(
+            suite.push_url,
+            workload,
+            concurrency=settings.concurrency,
+            probe=probe,
+            idempotency_keys=True,
+        )
+        scenarios: list[Scenario] = [chain, ceiling, keyed]
         scenarios.append(WebhookDeliveries(database_url, settings.requests))
         streams = StreamSettings.from_env(os.environ)
         scenarios += await stream_scenarios(
@@ -67,6 +74,7 @@ async def run(database_url: str, settings: Settings) -> str:
         f"ceiling pool {settings.pool_size} connections, as the store's"
     ]
     ratios = [Ratio("ratio chain/ceiling", results[chain.name], results[ceiling.name])]
+    ratios.append(Ratio("ratio keyed/chain", results[keyed.name], results[chain.name]))
     ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-2:])))
     notes.append(
         f"stream: accept→visible = send to completed in PostgreSQL (polled every"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import aiohttp
 
 from bench.cpu import CpuProbe
@@ -20,11 +22,18 @@ class EndpointPushChain:
     gateway, matcher and store together), so the chain's figures measured the client.
     """
 
-    name = "full chain (HTTP)"
-
     def __init__(
-        self, push_url: str, workload: Workload, *, concurrency: int, probe: CpuProbe | None = None
+        self,
+        push_url: str,
+        workload: Workload,
+        *,
+        concurrency: int,
+        probe: CpuProbe | None = None,
+        idempotency_keys: bool = False,
     ) -> None:
+        # With keys, every push carries a new Idempotency-Key: the cost of storing answers.
+        self.name = "full chain + Idempotency-Key" if idempotency_keys else "full chain (HTTP)"
+        self.idempotency_keys = idempotency_keys
         self.push_url = push_url
         self.probe = probe
         self.concurrency = concurrency
@@ -38,10 +47,14 @@ class EndpointPushChain:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers=_HEADERS
         ) as client:
+            sent = itertools.count()
 
             async def push(body: bytes) -> str:
+                headers = (
+                    {"idempotency-key": f"bench-{next(sent)}"} if self.idempotency_keys else None
+                )
                 try:
-                    async with client.post(self.push_url, data=body) as reply:
+                    async with client.post(self.push_url, data=body, headers=headers) as reply:
                         if reply.status != 200:
                             raise OperationError(f"HTTP {reply.status}")
                         answer = await reply.json()

@@ -22,7 +22,13 @@ from inlet_store.tokens import token_hash
 WORKSPACE = "bench"
 
 # Tables a push writes to; emptied before each scenario so each starts from the same state.
-DATA_TABLES = ("activity_entries", "record_keys", "records")
+DATA_TABLES = (
+    "activity_entries",
+    "record_keys",
+    "records",
+    "endpoint_idempotency_keys",
+    "rate_windows",
+)
 
 
 @dataclass(frozen=True)
