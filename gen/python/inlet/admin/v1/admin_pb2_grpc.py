@@ -203,7 +203,8 @@ class AdminServiceServicer:
         """CreateIngestEndpoint creates an endpoint; the secret token is in the response
         and nowhere else (only its hash is stored).
 
-        Errors: INVALID_ARGUMENT (bad region or entity type), NOT_FOUND (workspace).
+        Errors: INVALID_ARGUMENT (bad region, entity type or rate limit), NOT_FOUND
+        (workspace).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,7 +213,8 @@ class AdminServiceServicer:
     def UpdateIngestEndpoint(self, request, context):
         """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
 
-        Errors: INVALID_ARGUMENT (unknown update_mask path), NOT_FOUND.
+        Errors: INVALID_ARGUMENT (unknown update_mask path, rate limit out of range),
+        NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

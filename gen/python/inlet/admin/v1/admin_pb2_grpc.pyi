@@ -68,12 +68,14 @@ class AdminServiceStub:
     """CreateIngestEndpoint creates an endpoint; the secret token is in the response
     and nowhere else (only its hash is stored).
 
-    Errors: INVALID_ARGUMENT (bad region or entity type), NOT_FOUND (workspace).
+    Errors: INVALID_ARGUMENT (bad region, entity type or rate limit), NOT_FOUND
+    (workspace).
     """
     UpdateIngestEndpoint: _grpc.UnaryUnaryMultiCallable[_admin_pb2.UpdateIngestEndpointRequest, _admin_pb2.UpdateIngestEndpointResponse]
     """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
 
-    Errors: INVALID_ARGUMENT (unknown update_mask path), NOT_FOUND.
+    Errors: INVALID_ARGUMENT (unknown update_mask path, rate limit out of range),
+    NOT_FOUND.
     """
     ListActivityEntries: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListActivityEntriesRequest, _admin_pb2.ListActivityEntriesResponse]
     """ListActivityEntries lists an endpoint's activity log, newest first.
@@ -206,12 +208,14 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """CreateIngestEndpoint creates an endpoint; the secret token is in the response
     and nowhere else (only its hash is stored).
 
-    Errors: INVALID_ARGUMENT (bad region or entity type), NOT_FOUND (workspace).
+    Errors: INVALID_ARGUMENT (bad region, entity type or rate limit), NOT_FOUND
+    (workspace).
     """
     UpdateIngestEndpoint: _aio.UnaryUnaryMultiCallable[_admin_pb2.UpdateIngestEndpointRequest, _admin_pb2.UpdateIngestEndpointResponse]  # type: ignore[assignment]
     """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
 
-    Errors: INVALID_ARGUMENT (unknown update_mask path), NOT_FOUND.
+    Errors: INVALID_ARGUMENT (unknown update_mask path, rate limit out of range),
+    NOT_FOUND.
     """
     ListActivityEntries: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListActivityEntriesRequest, _admin_pb2.ListActivityEntriesResponse]  # type: ignore[assignment]
     """ListActivityEntries lists an endpoint's activity log, newest first.
@@ -371,7 +375,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """CreateIngestEndpoint creates an endpoint; the secret token is in the response
         and nowhere else (only its hash is stored).
 
-        Errors: INVALID_ARGUMENT (bad region or entity type), NOT_FOUND (workspace).
+        Errors: INVALID_ARGUMENT (bad region, entity type or rate limit), NOT_FOUND
+        (workspace).
         """
 
     @_abc_1.abstractmethod
@@ -382,7 +387,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_pb2.UpdateIngestEndpointResponse, _abc.Awaitable[_admin_pb2.UpdateIngestEndpointResponse]]:
         """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
 
-        Errors: INVALID_ARGUMENT (unknown update_mask path), NOT_FOUND.
+        Errors: INVALID_ARGUMENT (unknown update_mask path, rate limit out of range),
+        NOT_FOUND.
         """
 
     @_abc_1.abstractmethod
