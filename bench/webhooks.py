@@ -19,6 +19,7 @@ from inlet_devstack import postgres
 from inlet_notifier import app as notifier_app
 from inlet_notifier.config import DeliverySettings
 from inlet_notifier.delivery import Worker
+from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 from inlet_notifier.service import EndpointSpec, Event, Webhooks
 from inlet_store.migrations import migrate
 
@@ -70,7 +71,8 @@ class WebhookDeliveries:
                     (f"b{secrets.token_hex(4)}",),
                 )
                 workspace = str((await cur.fetchone() or [""])[0])
-            webhooks = Webhooks(pool, allow_private=True)
+            keys = KeyRing.parse(new_key_ring())
+            webhooks = Webhooks(pool, keys=keys, allow_private=True)
             for i in range(ENDPOINTS):
                 spec = EndpointSpec(url=f"http://127.0.0.1:{port}/hook{i}")
                 await webhooks.create_endpoint(workspace, spec)
@@ -94,7 +96,7 @@ class WebhookDeliveries:
                 per_endpoint=self.in_flight,
             )
             started = time.perf_counter()
-            worker = Worker(pool, settings)
+            worker = Worker(pool, settings, keys=keys)
             worker.start()
             await asyncio.wait_for(done.wait(), timeout=300)
             elapsed = arrived[self.deliveries - 1] - started

@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from inlet_devstack import postgres
 from inlet_notifier import app as notifier_app
+from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 from inlet_notifier.service import EndpointSpec, Event, Webhooks
 from inlet_store.migrations import migrate
 from tests.webhook_receiver import Receiver, receiving, until
@@ -26,6 +27,7 @@ from tests.webhook_receiver import Receiver, receiving, until
 pytestmark = pytest.mark.e2e
 
 ENDPOINTS = 4
+KEYS = new_key_ring()  # both processes and this test's Webhooks share it
 EVENTS = 500  # x 4 endpoints = 2,000 deliveries
 
 
@@ -53,6 +55,7 @@ async def start_notifier(database_url: str, workdir: Path, name: str) -> Any:
             "INLET_WEBHOOK_PER_ENDPOINT": "16",
             "INLET_WEBHOOK_MAX_IN_FLIGHT": "32",
             "INLET_WEBHOOK_TIMEOUT_SECONDS": "5",
+            "INLET_WEBHOOK_SECRET_KEYS": KEYS,
         },
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -79,7 +82,7 @@ async def test_two_notifier_processes_deliver_2000_events_once_each(database: st
                 row = await cur.fetchone()
             assert row is not None
             workspace = str(row[0])
-            webhooks = Webhooks(pool, allow_private=True)
+            webhooks = Webhooks(pool, keys=KeyRing.parse(KEYS), allow_private=True)
             endpoints = [
                 (await webhooks.create_endpoint(workspace, EndpointSpec(url=receiver.script(p))))[0]
                 for p in (f"/two{i}" for i in range(ENDPOINTS))

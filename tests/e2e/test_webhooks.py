@@ -22,6 +22,7 @@ import svix
 from inlet_devstack import postgres
 from inlet_devstack.stack import Ports, Stack, running
 from inlet_notifier import app as notifier_app
+from inlet_notifier.secrets_at_rest import KeyRing
 from inlet_notifier.service import EndpointSpec, Webhooks
 from inlet_store.tokens import token_hash
 from tests.webhook_receiver import Answer, Receiver, receiving, until
@@ -61,9 +62,10 @@ async def suite(own_url: str) -> AsyncIterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-async def webhooks(own_url: str) -> AsyncIterator[Webhooks]:
+async def webhooks(own_url: str, suite: Stack) -> AsyncIterator[Webhooks]:
     pool = await notifier_app.open_pool(own_url, max_size=4)
-    yield Webhooks(pool, allow_private=True)
+    # The stack's notifier processes must open what this one seals: the same key ring.
+    yield Webhooks(pool, keys=KeyRing.parse(suite.webhook_secret_keys), allow_private=True)
     await pool.close()
 
 

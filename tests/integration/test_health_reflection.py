@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from inlet_notifier import app as notifier_app
 from inlet_notifier.auth import authenticator
+from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 from inlet_notifier.service import Webhooks
 from tests.integration.conftest import Servers
 
@@ -47,7 +48,8 @@ async def test_store_and_matcher_health_and_reflection(servers: Servers) -> None
 
 
 async def test_graceful_stop_reports_not_serving(pool: AsyncConnectionPool[Any]) -> None:
-    service = await notifier_app.start(Webhooks(pool), authenticator(pool), "127.0.0.1:0")
+    webhooks = Webhooks(pool, keys=KeyRing.parse(new_key_ring()))
+    service = await notifier_app.start(webhooks, authenticator(pool), "127.0.0.1:0")
     address = f"127.0.0.1:{service.port}"
     assert await check(address, "") == health_pb2.HealthCheckResponse.SERVING
     await service.health.enter_graceful_shutdown()

@@ -14,6 +14,7 @@ from inlet_common.channels import channel
 from inlet_common.errors import Unauthenticated
 from inlet_devstack import postgres
 from inlet_notifier import app as notifier_app
+from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 from inlet_notifier.service import EndpointSpec, Webhooks
 from inlet_store import app as store_app
 from inlet_store.domain import PlannedRecord
@@ -140,7 +141,7 @@ async def _deny(header: str | None) -> str:
 async def test_relay_crash_after_publish_republishes_and_the_notifier_dedupes(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:
-    webhooks = Webhooks(own_pool, allow_private=True)
+    webhooks = Webhooks(own_pool, keys=KeyRing.parse(new_key_ring()), allow_private=True)
     endpoint, _ = await webhooks.create_endpoint(
         target["workspace"], EndpointSpec(url="http://example.com/hook")
     )

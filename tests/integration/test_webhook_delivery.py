@@ -20,6 +20,7 @@ from inlet_notifier import app as notifier_app
 from inlet_notifier.config import DeliverySettings
 from inlet_notifier.delivery import Worker
 from inlet_notifier.errors import BadWebhookUrl, PrivateTarget
+from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 from inlet_notifier.service import EndpointSpec, Event, Webhooks
 from inlet_store.migrations import migrate
 from tests.webhook_receiver import Answer, Receiver, receiving, until
@@ -33,6 +34,7 @@ FAST = DeliverySettings(
     per_endpoint=4,
     allow_private=True,
 )
+KEYS = KeyRing.parse(new_key_ring())
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 def webhooks(own_pool: AsyncConnectionPool[Any]) -> Webhooks:
-    return Webhooks(own_pool, allow_private=True)
+    return Webhooks(own_pool, keys=KEYS, allow_private=True)
 
 
 @pytest.fixture
@@ -76,7 +78,7 @@ async def workers(
     started: list[Worker] = []
 
     def make(settings: DeliverySettings = FAST, **kw: Any) -> Worker:
-        worker = Worker(own_pool, settings, **kw)
+        worker = Worker(own_pool, settings, keys=KEYS, **kw)
         worker.start()
         started.append(worker)
         return worker
@@ -371,7 +373,7 @@ async def test_two_workers_deliver_2000_events_each_once_never_concurrently(
 async def test_private_targets_are_refused_at_creation(
     own_pool: AsyncConnectionPool[Any], workspace: str, url: str
 ) -> None:
-    guarded = Webhooks(own_pool, allow_private=False)
+    guarded = Webhooks(own_pool, keys=KEYS, allow_private=False)
     with pytest.raises(PrivateTarget, match="INLET_WEBHOOK_ALLOW_PRIVATE"):
         await guarded.create_endpoint(workspace, EndpointSpec(url=url))
 
@@ -443,7 +445,7 @@ async def test_racing_claimers_never_lease_more_than_the_per_endpoint_cap(
     await webhooks.publish([event(workspace) for _ in range(60)])
     settings = replace(FAST, per_endpoint=3, lease=30.0)
     pools = [await notifier_app.open_pool(own_pool.conninfo, max_size=2) for _ in range(12)]
-    claimers = [Worker(pool, settings) for pool in pools]
+    claimers = [Worker(pool, settings, keys=KEYS) for pool in pools]
     try:
         for _ in range(10):
             claims = await asyncio.gather(*(c.claim(10) for c in claimers))

@@ -81,6 +81,7 @@ def test_config_reads_and_names_bad_keys() -> None:
         "INLET_DATABASE_URL": "postgresql://x/y",
         "INLET_WEBHOOK_RETRY_SCHEDULE": "0,1,2",
         "INLET_WEBHOOK_ALLOW_PRIVATE": "true",
+        "INLET_WEBHOOK_SECRET_KEYS": "k1:" + "A" * 43,
     }
     config = NotifierConfig.from_env(env)
     assert config.delivery.schedule == (0.0, 1.0, 2.0)

@@ -17,7 +17,8 @@ from inlet_common import entrypoint, logs
 from inlet_common.channels import channel
 from inlet_common.config import ConfigError, Env
 from inlet_devstack import demo, postgres
-from inlet_devstack.stack import Ports, StackError, running
+from inlet_devstack.stack import KEYS_ENV, Ports, StackError, running
+from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 
 log = logging.getLogger("inlet_devstack")
 
@@ -28,16 +29,49 @@ def _port(env: Env, key: str, default: int) -> int:
     return env.integer(key, default, maximum=65535)
 
 
-def prepare() -> tuple[str, Ports, Path]:
-    """Blocking set-up before the event loop: database, ports, log directory."""
+def webhook_secret_keys(env: Env, keys_file: Path) -> str:
+    """INLET_WEBHOOK_SECRET_KEYS if set, else the key ring kept in `keys_file`, made once.
+
+    Kept, not fresh per run: the database keeps secrets sealed under it across runs."""
+    given = env.optional(KEYS_ENV)
+    if given is not None:
+        return given  # the notifier validates it and names the key if it is bad
+    if not keys_file.exists():
+        keys_file.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole to a private temporary file, then linked into place: a launcher
+        # starting at the same moment either wins the link or reads the winner's ring.
+        temporary = keys_file.with_name(f".{keys_file.name}.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(new_key_ring() + "\n")
+        try:
+            os.link(temporary, keys_file)
+            log.info("webhook secret key ring created", extra={"path": str(keys_file)})
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    text = keys_file.read_text().strip()
+    try:
+        KeyRing.parse(text)
+    except ValueError as error:
+        raise ConfigError(f"{keys_file} ({KEYS_ENV}): {error}") from None
+    return text
+
+
+def prepare() -> tuple[str, Ports, Path, str]:
+    """Blocking set-up before the event loop: database, ports, log directory, key ring."""
     env = Env(os.environ)
     logs.configure("devstack", env.text("INLET_LOG_LEVEL", "INFO"))
     # pgserver narrates every pg_ctl call and httpx every health probe: noise at INFO.
     for chatty in ("pgserver", "httpx"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     url = env.optional("INLET_DATABASE_URL")
+    data_dir = Path(env.text("INLET_DATA_DIR", ".inlet/pgdata")).resolve()
+    # Beside the data directory (default .inlet/webhook-secret-keys), not in it: that
+    # one is PostgreSQL's own.
+    keys = webhook_secret_keys(env, data_dir.parent / "webhook-secret-keys")
     if url is None:
-        data_dir = Path(env.text("INLET_DATA_DIR", ".inlet/pgdata")).resolve()
         server_url, _server = postgres.embedded(data_dir, cleanup="stop")
         url = postgres.ensure_database(server_url, "inlet")
         log.info("embedded PostgreSQL running", extra={"data_dir": str(data_dir)})
@@ -49,12 +83,12 @@ def prepare() -> tuple[str, Ports, Path]:
     )
     log_dir = Path(env.text("INLET_LOG_DIR", ".inlet/logs")).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
-    return url, ports, log_dir
+    return url, ports, log_dir, keys
 
 
-async def serve(url: str, ports: Ports, log_dir: Path) -> None:
+async def serve(url: str, ports: Ports, log_dir: Path, keys: str) -> None:
     try:
-        async with running(url, ports=ports, log_dir=log_dir) as stack:
+        async with running(url, ports=ports, log_dir=log_dir, webhook_secret_keys=keys) as stack:
             async with channel(stack.address("store")) as ch:
                 seeded = await demo.seed(
                     admin_pb2_grpc.AdminServiceStub(ch), bootstrap_token=stack.bootstrap_token
@@ -100,11 +134,11 @@ async def serve(url: str, ports: Ports, log_dir: Path) -> None:
 
 def main() -> None:
     try:
-        url, ports, log_dir = prepare()
+        url, ports, log_dir, keys = prepare()
     except ConfigError as error:
         sys.stderr.write(f"configuration error: {error}\n")
         raise SystemExit(2) from None
-    entrypoint.run(lambda: serve(url, ports, log_dir))
+    entrypoint.run(lambda: serve(url, ports, log_dir, keys))
 
 
 if __name__ == "__main__":

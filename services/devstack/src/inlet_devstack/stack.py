@@ -21,9 +21,11 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from inlet_notifier.secrets_at_rest import new_key_ring
 from inlet_store.migrations import migrate
 
 READY_TIMEOUT = 60.0
+KEYS_ENV = "INLET_WEBHOOK_SECRET_KEYS"
 
 
 class StackError(RuntimeError):
@@ -63,6 +65,9 @@ class Stack:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     # Authorises creating workspaces over the admin API; fresh for every stack.
     bootstrap_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # The notifier's key ring for webhook secrets at rest (every notifier start gets it,
+    # restarts too). Fresh unless given: `make run` passes the one kept beside its data.
+    webhook_secret_keys: str = field(default_factory=new_key_ring, repr=False)
 
     @property
     def gateway_url(self) -> str:
@@ -74,9 +79,11 @@ class Stack:
     async def start_service(self, name: str, port: int, host: str, env: dict[str, str]) -> str:
         port_file = self.workdir / f"{name}.port"
         port_file.unlink(missing_ok=True)
+        keys = {KEYS_ENV: self.webhook_secret_keys} if name == "notifier" else {}
         full_env = {
             **os.environ,
             **self.extra_env,
+            **keys,
             **env,
             "INLET_PORT_FILE": str(port_file),
         }
@@ -163,12 +170,21 @@ async def running(
     ports: Ports | None = None,
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
+    webhook_secret_keys: str | None = None,
 ) -> AsyncIterator[Stack]:
-    """Migrate `database_url`, start every service, yield the stack, stop it."""
+    """Migrate `database_url`, start every service, yield the stack, stop it.
+
+    webhook_secret_keys: the notifier's INLET_WEBHOOK_SECRET_KEYS (else extra_env's, else
+    a fresh key ring); a database whose rows outlive the stack needs the same one again.
+    """
     ports = ports or Ports()
+    extra_env = extra_env or {}
     await migrate(database_url)
     with tempfile.TemporaryDirectory(prefix="inlet-stack-") as tmp:
-        stack = Stack(database_url, Path(tmp), log_dir, extra_env or {})
+        stack = Stack(database_url, Path(tmp), log_dir, extra_env)
+        keys = webhook_secret_keys or extra_env.get(KEYS_ENV)
+        if keys:
+            stack.webhook_secret_keys = keys
         host = ports.host
         try:
             # The notifier first: the store's outbox relay publishes to it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from inlet_common import entrypoint, grpcserver, logs
@@ -11,19 +12,28 @@ from inlet_notifier.config import NotifierConfig
 from inlet_notifier.delivery import Worker
 from inlet_notifier.service import Webhooks
 
+log = logging.getLogger("inlet_notifier")
+
 
 async def serve() -> None:
     config = NotifierConfig.from_env(os.environ)
     logs.configure("notifier", config.service.log_level)
     serve_metrics(config.service.metrics_port)
     pool = await app.open_pool(config.database_url, max_size=config.pool_max)
-    worker = Worker(pool, config.delivery)
+    keys = config.secret_keys
+    # Key ids only: the key ring itself is never logged.
+    log.info("webhook secret keys", extra={"encrypt_with": keys.primary, "key_ids": keys.kids})
+    worker = Worker(pool, config.delivery, keys=keys)
     webhooks = Webhooks(
         pool,
+        keys=keys,
         allow_private=config.delivery.allow_private,
         secret_grace_seconds=config.secret_grace_seconds,
         wake=worker.nudge,
     )
+    # Before serving or delivering: rows from before encryption at rest (or under an
+    # older key) are sealed under the current key, once, whichever notifier starts first.
+    await webhooks.seal_stored_secrets()
     service = await app.start(webhooks, auth.authenticator(pool), config.service.grpc_addr)
     worker.start()
 

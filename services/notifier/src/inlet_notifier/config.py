@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from inlet_common.config import ConfigError, Env, ServiceSettings
+from inlet_notifier.secrets_at_rest import KeyRing
+
+KEYS_ENV = "INLET_WEBHOOK_SECRET_KEYS"
 
 # Seconds before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
@@ -41,6 +44,8 @@ class NotifierConfig:
     service: ServiceSettings
     database_url: str
     pool_max: int
+    # repr=False: the config must be safe to print or log; the key ring never is.
+    secret_keys: KeyRing = field(repr=False)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     secret_grace_seconds: float = 24 * 3600.0
 
@@ -69,9 +74,25 @@ class NotifierConfig:
             service=ServiceSettings.from_env(env, "127.0.0.1:50053"),
             database_url=env.text("INLET_DATABASE_URL"),
             pool_max=env.integer("INLET_DB_POOL_MAX", 20, minimum=2, maximum=1000),
+            secret_keys=_key_ring(env.optional(KEYS_ENV)),
             delivery=delivery,
             secret_grace_seconds=env.number("INLET_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600.0),
         )
+
+
+def _key_ring(raw: str | None) -> KeyRing:
+    # Required: without it the notifier would have to store signing secrets in clear.
+    # Messages name the key and the entry, never the value (it is key material).
+    if raw is None:
+        raise ConfigError(
+            f"{KEYS_ENV} is required but not set: a key ring kid:base64key[,…] of 32-byte "
+            "keys that encrypts webhook signing secrets at rest (the first encrypts, all "
+            "decrypt)"
+        )
+    try:
+        return KeyRing.parse(raw)
+    except ValueError as error:
+        raise ConfigError(f"{KEYS_ENV}: {error}") from None
 
 
 def _schedule(raw: str | None) -> tuple[float, ...]:

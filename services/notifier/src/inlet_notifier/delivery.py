@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from inlet_notifier import guard, signing
 from inlet_notifier import repository as repo
 from inlet_notifier.config import DeliverySettings
+from inlet_notifier.secrets_at_rest import KeyRing, SecretKeyError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class Result:
     start_time: datetime
     end_time: datetime
     latency_ms: int
+    # Nothing was sent: the endpoint's secret could not be opened here. The operator's
+    # key ring is at fault, not the endpoint, so its failure window is left alone.
+    key_error: bool = False
 
     @property
     def ok(self) -> bool:
@@ -65,11 +69,15 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def signing_secrets(claim: dict[str, Any], now: datetime) -> list[str]:
-    found = [claim["secret"]]
+def signing_secrets(claim: dict[str, Any], now: datetime, keys: KeyRing) -> list[str]:
+    """The clear secrets to sign with (SecretKeyError if one does not open). A previous
+    secret past its grace is not opened at all: rotating with no grace recovers an
+    endpoint whose old secret was sealed under a key that is gone."""
+    endpoint_id = claim["endpoint_id"]
+    found = [keys.open(endpoint_id, claim["secret"])]
     until = claim["previous_secret_until"]
     if claim["previous_secret"] and until is not None and until > now:
-        found.append(claim["previous_secret"])
+        found.append(keys.open(endpoint_id, claim["previous_secret"]))
     return found
 
 
@@ -81,11 +89,13 @@ class Worker:
         pool: AsyncConnectionPool[Any],
         settings: DeliverySettings,
         *,
+        keys: KeyRing,
         client: httpx.AsyncClient | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
+        self.keys = keys
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.client = client or httpx.AsyncClient(
             transport=guard.transport(
@@ -166,12 +176,21 @@ class Worker:
     async def send(self, claim: dict[str, Any]) -> Result:
         payload = signing.body(claim["type"], claim["occur_time"], claim["data"])
         started = datetime.now(UTC)
+        try:
+            with_secrets = signing_secrets(claim, started, self.keys)
+        except SecretKeyError as failure:
+            # Never sent with a wrong key: recorded as an attempt that sent nothing, and
+            # retried on the schedule (a restart with the right key ring delivers it).
+            log.error(
+                "webhook not sent: %s",
+                failure,
+                extra={"delivery_id": str(claim["id"]), "endpoint_id": str(claim["endpoint_id"])},
+            )
+            return Result(0, str(failure), "", None, started, datetime.now(UTC), 0, key_error=True)
         clock = time.perf_counter()
         status, error, snippet, retry_after = 0, "", "", None
         try:
-            headers = signing.headers(
-                claim["event_id"], payload, signing_secrets(claim, started), started
-            )
+            headers = signing.headers(claim["event_id"], payload, with_secrets, started)
             answer = await self.client.post(claim["url"], content=payload, headers=headers)
             status = answer.status_code
             snippet = answer.content[:SNIPPET_BYTES].decode("utf-8", "replace")
@@ -195,7 +214,8 @@ class Worker:
 
     async def attempt(self, claim: dict[str, Any]) -> Result:
         result = await self.send(claim)
-        ATTEMPTS.labels("ok" if result.ok else str(result.status_code or "error")).inc()
+        outcome = "key_error" if result.key_error else str(result.status_code or "error")
+        ATTEMPTS.labels("ok" if result.ok else outcome).inc()
         await self.record(claim, result)
         return result
 
@@ -246,7 +266,11 @@ class Worker:
                             f"after {claim['attempt_count']} attempts",
                         )
                     )
-                failing = await repo.row(conn, "endpoint_failed", id=endpoint_id)
+                failing = (
+                    None
+                    if result.key_error
+                    else await repo.row(conn, "endpoint_failed", id=endpoint_id)
+                )
                 if (
                     failing is not None
                     and failing["enabled"]

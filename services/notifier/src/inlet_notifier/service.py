@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +18,9 @@ from inlet_common.errors import InvalidArgument, NotFound, Violation
 from inlet_notifier import guard, signing
 from inlet_notifier import repository as repo
 from inlet_notifier.errors import wrap_exceptions
+from inlet_notifier.secrets_at_rest import KeyRing, SecretKeyError
+
+log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("record.created", "record.updated", "ingest.failed", "request.completed")
 UPDATABLE = ("url", "description", "event_types", "entity_type_ids", "source_ids", "enabled")
@@ -70,18 +75,29 @@ def decode_token(token: str) -> tuple[datetime, str]:
         ) from None
 
 
+def _endpoint_uuid(endpoint_id: str) -> str:
+    """The canonical id a secret is sealed with; not a UUID: no such endpoint."""
+    try:
+        return str(uuid.UUID(endpoint_id))
+    except ValueError:
+        raise NotFound(f"no webhook endpoint {endpoint_id}") from None
+
+
 class Webhooks:
-    """Use cases over one pool; `wake` tells the local worker new deliveries exist."""
+    """Use cases over one pool; `wake` tells the local worker new deliveries exist.
+    Signing secrets are stored sealed under `keys` (secrets_at_rest)."""
 
     def __init__(
         self,
         pool: AsyncConnectionPool[Any],
         *,
+        keys: KeyRing,
         allow_private: bool = False,
         secret_grace_seconds: float = 24 * 3600.0,
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.pool = pool
+        self.keys = keys
         self.allow_private = allow_private
         self.secret_grace_seconds = secret_grace_seconds
         self.wake = wake
@@ -149,17 +165,20 @@ class Webhooks:
     ) -> tuple[dict[str, Any], str]:
         spec = await self._checked(spec, UPDATABLE)
         secret = signing.new_secret()
+        # The id is chosen here, not by the database: it is the seal's associated data.
+        endpoint_id = str(uuid.uuid4())
         async with wrap_exceptions(), self.pool.connection() as conn:
             created = await repo.row(
                 conn,
                 "insert_endpoint",
+                id=endpoint_id,
                 workspace_id=workspace_id,
                 url=spec.url,
                 description=spec.description,
                 event_types=list(spec.event_types),
                 entity_type_ids=list(spec.entity_type_ids),
                 source_ids=list(spec.source_ids),
-                secret=secret,
+                secret=self.keys.seal(endpoint_id, secret),
             )
         assert created is not None
         return created, secret
@@ -240,19 +259,68 @@ class Webhooks:
                 violations=[Violation("grace_period", "must not be negative", "NEGATIVE")],
             )
         secret = signing.new_secret()
+        sealed = self.keys.seal(_endpoint_uuid(endpoint_id), secret)
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.row(
                 conn,
                 "rotate_secret",
                 id=endpoint_id,
                 workspace_id=workspace_id,
-                secret=secret,
+                secret=sealed,
                 grace=float(grace),
             )
         if found is None:
             raise NotFound(f"no webhook endpoint {endpoint_id}")
         until: datetime = found["previous_secret_until"]
         return secret, until
+
+    async def seal_stored_secrets(self) -> int:
+        """At start: seal every secret not sealed under the first key (clear ones from
+        before encryption at rest, ones under an older key) in one transaction; the number
+        of endpoints changed. A secret no key opens is logged and left as it is, unless it
+        is a previous secret past its grace: that one can never sign again, and goes."""
+        changed: list[tuple[str, str, str | None]] = []
+        unopened = 0
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            found = await repo.rows(conn, "secrets_to_seal", sealed_prefix=self.keys.sealed_prefix)
+            for row in found:
+                endpoint_id = str(row["id"])
+                secret, previous = row["secret"], row["previous_secret"]
+                try:
+                    secret = self.keys.reseal(endpoint_id, secret)
+                except SecretKeyError as error:
+                    # Not fatal: other endpoints still deliver; this one's deliveries fail
+                    # with the same message until the missing key is back in the ring.
+                    log.error("webhook signing secret left as stored: %s", error)
+                    unopened += 1
+                if previous is not None:
+                    try:
+                        previous = self.keys.reseal(endpoint_id, previous)
+                    except SecretKeyError as error:
+                        if row["previous_expired"]:
+                            previous = None
+                            log.info("expired previous signing secret dropped: %s", error)
+                        else:
+                            log.error("webhook signing secret left as stored: %s", error)
+                            unopened += 1
+                if (secret, previous) != (row["secret"], row["previous_secret"]):
+                    changed.append((endpoint_id, secret, previous))
+            if changed:
+                ids, sealed, previous_sealed = zip(*changed, strict=True)
+                await repo.execute(
+                    conn,
+                    "store_sealed_secrets",
+                    ids=list(ids),
+                    secrets=list(sealed),
+                    previous_secrets=list(previous_sealed),
+                )
+        if changed or unopened:
+            log.info(
+                "webhook signing secrets sealed under key %s",
+                self.keys.primary,
+                extra={"endpoints": len(changed), "unopened": unopened},
+            )
+        return len(changed)
 
     # -- deliveries -----------------------------------------------------------------------
 

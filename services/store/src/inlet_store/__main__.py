@@ -13,6 +13,7 @@ from inlet_store import app
 from inlet_store.config import StoreConfig
 from inlet_store.migrations import migrate
 from inlet_store.relay import Relay, grpc_publisher
+from inlet_store.retention import Janitor, Retention
 
 log = logging.getLogger("inlet_store")
 
@@ -35,8 +36,18 @@ async def serve() -> None:
         pool, grpc_publisher(notifier, timeout=10.0), poll_seconds=config.outbox_poll_seconds
     )
     outbox_relay.start()
+    janitor = Janitor(
+        pool,
+        Retention(
+            request_seconds=config.request_retention_seconds,
+            log_seconds=config.log_retention_seconds,
+        ),
+        interval_seconds=config.retention_interval_seconds,
+    )
+    janitor.start()
 
     async def stop() -> None:
+        await janitor.stop()
         await outbox_relay.stop()
         await notifier.close(grace=None)
         await pool.close()

@@ -61,7 +61,13 @@ async def hit_rate_limit(
     return state
 
 
-async def prune(conn: repo.Conn) -> None:
-    """Drop endpoint idempotency keys past their expiry and rate windows long over."""
-    await repo.execute(conn, "prune_endpoint_idempotency_keys")
-    await repo.execute(conn, "prune_all_rate_windows")
+EXPIRED_TABLES = ("stream_idempotency_keys", "endpoint_idempotency_keys", "rate_windows")
+
+
+async def expire(conn: repo.Conn) -> dict[str, int]:
+    """Drop Idempotency-Keys past their expiry and rate windows long over; rows per table."""
+    return {
+        "stream_idempotency_keys": await repo.execute(conn, "prune_idempotency_keys"),
+        "endpoint_idempotency_keys": await repo.execute(conn, "prune_endpoint_idempotency_keys"),
+        "rate_windows": await repo.execute(conn, "prune_all_rate_windows"),
+    }

@@ -4,7 +4,6 @@ items exactly once, report status."""
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -37,7 +36,6 @@ from inlet_store.streams import (
 log = logging.getLogger(__name__)
 
 _ITEM_RACE_ATTEMPTS = 8
-_PRUNE_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,6 @@ class Inbox:
         self.pool = pool
         self.store = store
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
-        self._next_prune = 0.0
 
     # -- authentication -------------------------------------------------------------------
 
@@ -357,7 +354,6 @@ class Inbox:
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.row(conn, "claim_stream_request", lease_seconds=lease_seconds)
             if found is None:
-                await self._prune(conn)
                 return None
             described = found["entity_type"]
         entity_type = EntityTypeDef(
@@ -378,15 +374,6 @@ class Inbox:
             single=found["single"],
             done_indices=list(found["done_indices"]),
         )
-
-    async def _prune(self, conn: repo.Conn) -> None:
-        """When idle, at most once a minute: drop expired idempotency keys and old windows."""
-        now = time.monotonic()
-        if now < self._next_prune:
-            return
-        self._next_prune = now + _PRUNE_EVERY_SECONDS
-        await repo.execute(conn, "prune_idempotency_keys")
-        await guards.prune(conn)
 
     async def apply(
         self,

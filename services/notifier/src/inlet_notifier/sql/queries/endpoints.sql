@@ -1,10 +1,11 @@
 -- The webhook admin API: endpoints, deliveries, attempts, replay and recover.
 
 -- name: insert_endpoint
-INSERT INTO webhook_endpoints (workspace_id, url, description, event_types, entity_type_ids,
-                               source_ids, secret)
-VALUES (%(workspace_id)s, %(url)s, %(description)s, %(event_types)s, %(entity_type_ids)s,
-        %(source_ids)s, %(secret)s)
+-- The id comes from the caller: the secret is sealed with it as associated data first.
+INSERT INTO webhook_endpoints (id, workspace_id, url, description, event_types,
+                               entity_type_ids, source_ids, secret)
+VALUES (%(id)s, %(workspace_id)s, %(url)s, %(description)s, %(event_types)s,
+        %(entity_type_ids)s, %(source_ids)s, %(secret)s)
 RETURNING *;
 
 -- name: get_endpoint
@@ -43,6 +44,8 @@ RETURNING *;
 DELETE FROM webhook_endpoints WHERE id = %(id)s AND workspace_id = %(workspace_id)s;
 
 -- name: rotate_secret
+-- The sealed secret moves to previous_secret as it is: it is bound to the endpoint's id,
+-- not to the column, so it opens there too.
 UPDATE webhook_endpoints
    SET previous_secret = secret,
        previous_secret_until = now() + make_interval(secs => %(grace)s),
@@ -50,6 +53,25 @@ UPDATE webhook_endpoints
        update_time = now()
  WHERE id = %(id)s AND workspace_id = %(workspace_id)s
 RETURNING previous_secret_until;
+
+-- name: secrets_to_seal
+-- Secrets not sealed under the current key: clear ones from before encryption at rest, or
+-- ones under an older key. FOR UPDATE: a second notifier starting at the same time waits,
+-- then re-checks each row's newest version and finds it sealed (the pass is idempotent).
+SELECT id, secret, previous_secret,
+       coalesce(previous_secret_until <= now(), true) AS previous_expired
+  FROM webhook_endpoints
+ WHERE NOT starts_with(secret, %(sealed_prefix)s)
+    OR NOT starts_with(previous_secret, %(sealed_prefix)s)
+ ORDER BY id
+   FOR UPDATE;
+
+-- name: store_sealed_secrets
+UPDATE webhook_endpoints e
+   SET secret = s.secret, previous_secret = s.previous_secret
+  FROM unnest(%(ids)s::uuid[], %(secrets)s::text[], %(previous_secrets)s::text[])
+       AS s(id, secret, previous_secret)
+ WHERE e.id = s.id;
 
 -- name: list_deliveries
 SELECT d.*, ev.type AS event_type

@@ -1,0 +1,180 @@
+"""Retention: the store deletes finished stream requests and old log entries, in the
+background, in small batches, one store at a time.
+
+What goes, and when (0 for a period keeps those rows forever):
+
+- stream requests that finished (completed or failed) more than `request_seconds` ago,
+  with their item outcomes; queued and processing requests stay whatever their age;
+- connector log and endpoint activity entries written more than `log_seconds` ago;
+- always, whatever the retention: Idempotency-Keys past their expiry and rate-limit
+  windows long over (guards.expire), which are bookkeeping, not history.
+
+A pass takes a session advisory lock on its own connection (pg_try_advisory_lock): a
+store that finds it taken skips its pass, so replicas never prune side by side. Each
+batch is one statement in its own transaction, so no statement holds many row locks or
+leaves much for vacuum at once; a pass repeats batches until a short one says the table
+is done (or the store is stopping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter
+from psycopg_pool import AsyncConnectionPool
+
+from inlet_store import guards
+from inlet_store import repository as repo
+
+log = logging.getLogger(__name__)
+
+ROWS_DELETED = Counter("inlet_retention_rows_deleted_total", "Rows deleted by retention", ["table"])
+PASSES = Counter(
+    "inlet_retention_passes_total",
+    "Retention passes by outcome (pruned, idle, skipped: another store held the lock, failed)",
+    ["outcome"],
+)
+
+TABLES = (
+    "stream_requests",
+    "stream_request_items",
+    "connector_log_entries",
+    "activity_entries",
+    *guards.EXPIRED_TABLES,
+)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long rows are kept, in seconds; 0 keeps them forever."""
+
+    request_seconds: int
+    log_seconds: int
+
+    @property
+    def keeps_everything(self) -> bool:
+        return self.request_seconds == 0 and self.log_seconds == 0
+
+
+class Janitor:
+    """Runs a retention pass at start and then every `interval_seconds`; start()/stop()."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        retention: Retention,
+        *,
+        interval_seconds: float = 600.0,
+        batch_size: int = 5000,
+        request_batch_size: int = 500,
+        request_batch_items: int = 50_000,
+    ) -> None:
+        self.pool = pool
+        self.retention = retention
+        self.interval_seconds = interval_seconds
+        # Log entries per statement.
+        self.batch_size = batch_size
+        # Requests per statement, and items between them: a request body may be up to the
+        # gateway's body cap, so requests go in smaller batches than log lines.
+        self.request_batch_size = request_batch_size
+        self.request_batch_items = request_batch_items
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def prune_once(self) -> dict[str, int] | None:
+        """One pass; rows deleted per table, or None when another store holds the lock."""
+        counts = dict.fromkeys(TABLES, 0)
+        started = time.monotonic()
+        async with self.pool.connection() as conn:
+            locked = await repo.row(conn, "try_retention_lock")
+            if not locked or not locked["locked"]:
+                PASSES.labels("skipped").inc()
+                return None
+            try:
+                await self._prune(conn, counts)
+            finally:
+                try:
+                    await repo.row(conn, "release_retention_lock")
+                except BaseException:
+                    # The lock must not go back to the pool with the connection: closing
+                    # it ends the session, which releases the lock (and the pool drops it).
+                    await conn.close()
+                    raise
+        deleted = {table: n for table, n in counts.items() if n}
+        PASSES.labels("pruned" if deleted else "idle").inc()
+        if deleted:
+            log.info(
+                "retention pass deleted rows",
+                extra={"deleted": deleted, "seconds": round(time.monotonic() - started, 3)},
+            )
+        return counts
+
+    async def _prune(self, conn: repo.Conn, counts: dict[str, int]) -> None:
+        for table, deleted in (await guards.expire(conn)).items():
+            self._count(counts, table, deleted)
+        if self.retention.request_seconds:
+            while not self._stopping.is_set():
+                done = await repo.row(
+                    conn,
+                    "prune_stream_requests",
+                    retention_seconds=self.retention.request_seconds,
+                    limit=self.request_batch_size,
+                    max_items=self.request_batch_items,
+                )
+                assert done is not None
+                self._count(counts, "stream_requests", done["requests"])
+                self._count(counts, "stream_request_items", done["items"])
+                # A full batch, or one cut short by its items, may have left more behind.
+                full = done["selected"] == self.request_batch_size
+                if done["requests"] == 0 or not (full or done["requests"] < done["selected"]):
+                    break
+        if self.retention.log_seconds:
+            for query, table in (
+                ("prune_connector_log", "connector_log_entries"),
+                ("prune_activity_log", "activity_entries"),
+            ):
+                while not self._stopping.is_set():
+                    deleted = await repo.execute(
+                        conn,
+                        query,
+                        retention_seconds=self.retention.log_seconds,
+                        limit=self.batch_size,
+                    )
+                    self._count(counts, table, deleted)
+                    if deleted < self.batch_size:
+                        break
+
+    @staticmethod
+    def _count(counts: dict[str, int], table: str, deleted: int) -> None:
+        counts[table] += deleted
+        if deleted:
+            ROWS_DELETED.labels(table).inc(deleted)
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.prune_once()
+            except Exception as error:  # noqa: BLE001 - the janitor must outlive any failure
+                # Database away or a statement failed: what was deleted stays deleted; the
+                # rest waits for the next pass.
+                PASSES.labels("failed").inc()
+                log.warning("retention pass failed", extra={"error": repr(error)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval_seconds)
+
+    def start(self) -> None:
+        if self.retention.keeps_everything:
+            # Still started: expired Idempotency-Keys and rate windows must go regardless.
+            log.info("retention off: requests and logs are kept forever")
+        self._task = asyncio.create_task(self.run(), name="retention-janitor")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, then stop (no pass is cut off mid-statement)."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
