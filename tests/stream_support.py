@@ -1,19 +1,34 @@
-"""Helpers shared by the stream-ingest tests: a "sales" stream and its ingest key."""
+"""Helpers shared by the stream-ingest tests: in-process servers on a database of the test
+module's own, a "sales" stream and its ingest key."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from psycopg_pool import AsyncConnectionPool
 
-from inlet.admin.v1 import admin_pb2, streams_pb2
+from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
+from inlet.ingest.v1 import ingest_pb2_grpc
+from inlet.store.v1 import store_pb2_grpc
 from inlet.type.v1 import entity_pb2
+from inlet_common.channels import channel
+from inlet_devstack import demo, postgres
 from inlet_devstack.demo import DemoSeed
+from inlet_matcher import app as matcher_app
+from inlet_matcher.service import Ingest
+from inlet_matcher.store_client import GrpcStore
+from inlet_matcher.stream import GrpcStreamStore, StreamIngest
+from inlet_matcher.worker import Workers
+from inlet_store import app as store_app
+from inlet_store.migrations import migrate
 
 F = entity_pb2.Field
 SALES = entity_pb2.EntityType(
@@ -38,6 +53,72 @@ SEED_BATCH = [
     {"region": "South", "revenue": 98000, "target": 110000},
     {"region": "East", "revenue": 156000, "target": 140000},
 ]
+
+
+@dataclass
+class StreamServers:
+    admin: Any
+    streams: Any
+    ingest: Any
+    store: Any
+    pool: AsyncConnectionPool[Any]
+    bootstrap_token: str
+    workers: Workers
+
+
+@asynccontextmanager
+async def own_database(server_url: str, name: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    """A pool on a new, migrated database `name` on the server, dropped afterwards."""
+    url = postgres.create_database(server_url, name)
+    await migrate(url)
+    pool = await store_app.open_pool(url, min_size=2, max_size=20)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        postgres.drop_database(url)
+
+
+@asynccontextmanager
+async def stream_servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
+    """The store on `pool` and the matcher with two stream workers, on port 0, as stubs."""
+    bootstrap = secrets.token_urlsafe(32)
+    store = await store_app.start(pool, "127.0.0.1:0", bootstrap_token=bootstrap)
+    store_channel = channel(f"127.0.0.1:{store.port}")
+    stream_store = GrpcStreamStore(store_channel, 10.0)
+    workers = Workers(stream_store, count=2, lease_seconds=30, poll_seconds=0.05, chunk_size=50)
+    matcher = await matcher_app.start(
+        Ingest(GrpcStore(store_channel, 10.0)),
+        "127.0.0.1:0",
+        streams=StreamIngest(stream_store, workers.wake),
+    )
+    workers.start()
+    ingest_channel = channel(f"127.0.0.1:{matcher.port}")
+    try:
+        yield StreamServers(
+            admin=admin_pb2_grpc.AdminServiceStub(store_channel),
+            streams=streams_pb2_grpc.StreamAdminServiceStub(store_channel),
+            ingest=ingest_pb2_grpc.IngestServiceStub(ingest_channel),
+            store=store_pb2_grpc.StoreServiceStub(store_channel),
+            pool=pool,
+            bootstrap_token=bootstrap,
+            workers=workers,
+        )
+    finally:
+        await workers.stop()
+        await ingest_channel.close(grace=None)
+        await matcher.stop(0)
+        await store_channel.close(grace=None)
+        await store.stop(0)
+
+
+async def seed_workspace(servers: StreamServers, prefix: str) -> DemoSeed:
+    """The demo workspace, under a fresh slug starting with `prefix`, on the servers' store."""
+    return await demo.seed(
+        servers.admin,
+        bootstrap_token=servers.bootstrap_token,
+        workspace_slug=f"{prefix}{secrets.token_hex(6)}",
+    )
 
 
 @dataclass(frozen=True)

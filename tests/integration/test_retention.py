@@ -7,7 +7,6 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -16,91 +15,52 @@ from google.protobuf import json_format
 from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
-from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
-from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from inlet.store.v1 import store_pb2, store_pb2_grpc
-from inlet_common.channels import channel
+from inlet.admin.v1 import admin_pb2, streams_pb2
+from inlet.ingest.v1 import ingest_pb2
+from inlet.store.v1 import store_pb2
 from inlet_common.credentials import token_hash
 from inlet_common.errors import reason_of, status_from_rpc_error
-from inlet_devstack import demo, postgres
-from inlet_matcher import app as matcher_app
-from inlet_matcher.service import Ingest
-from inlet_matcher.store_client import GrpcStore
-from inlet_matcher.stream import GrpcStreamStore, StreamIngest
-from inlet_matcher.worker import Workers
-from inlet_store import app as store_app
+from inlet_devstack import demo
 from inlet_store import retention
-from inlet_store.migrations import migrate
 from inlet_store.retention import Janitor, Retention
-from tests.stream_support import SEED_BATCH, SalesStream, as_dict, sales_stream, until
+from tests.stream_support import (
+    SEED_BATCH,
+    SalesStream,
+    StreamServers,
+    as_dict,
+    own_database,
+    sales_stream,
+    seed_workspace,
+    stream_servers,
+    until,
+)
 
 DAY = 86400
 REQUESTS = 30 * DAY
 LOGS = 90 * DAY
 
 
-@dataclass
-class RetentionServers:
-    admin: Any
-    streams: Any
-    ingest: Any
-    store: Any
-    pool: AsyncConnectionPool[Any]
-    bootstrap_token: str
-    workers: Workers
-
-
 @pytest.fixture(scope="module")
 async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
     """A database of this module's own: what it ages and prunes is nobody else's (the e2e
     stack's store runs its own janitor on the shared database)."""
-    url = postgres.create_database(server_url, "inlet_retention")
-    await migrate(url)
-    pool = await store_app.open_pool(url, min_size=2, max_size=20)
-    yield pool
-    await pool.close()
-    postgres.drop_database(url)
+    async with own_database(server_url, "inlet_retention") as pool:
+        yield pool
 
 
 @pytest.fixture(scope="module")
-async def rs(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[RetentionServers]:
-    bootstrap = secrets.token_urlsafe(32)
-    store = await store_app.start(own_pool, "127.0.0.1:0", bootstrap_token=bootstrap)
-    store_channel = channel(f"127.0.0.1:{store.port}")
-    stream_store = GrpcStreamStore(store_channel, 10.0)
-    workers = Workers(stream_store, count=2, lease_seconds=30, poll_seconds=0.05, chunk_size=50)
-    matcher = await matcher_app.start(
-        Ingest(GrpcStore(store_channel, 10.0)),
-        "127.0.0.1:0",
-        streams=StreamIngest(stream_store, workers.wake),
-    )
-    workers.start()
-    ingest_channel = channel(f"127.0.0.1:{matcher.port}")
-    yield RetentionServers(
-        admin=admin_pb2_grpc.AdminServiceStub(store_channel),
-        streams=streams_pb2_grpc.StreamAdminServiceStub(store_channel),
-        ingest=ingest_pb2_grpc.IngestServiceStub(ingest_channel),
-        store=store_pb2_grpc.StoreServiceStub(store_channel),
-        pool=own_pool,
-        bootstrap_token=bootstrap,
-        workers=workers,
-    )
-    await workers.stop()
-    await ingest_channel.close(grace=None)
-    await matcher.stop(0)
-    await store_channel.close(grace=None)
-    await store.stop(0)
+async def rs(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
+    async with stream_servers(own_pool) as servers:
+        yield servers
 
 
 @pytest.fixture
-async def seed(rs: RetentionServers) -> demo.DemoSeed:
-    return await demo.seed(
-        rs.admin, bootstrap_token=rs.bootstrap_token, workspace_slug=f"r{secrets.token_hex(6)}"
-    )
+async def seed(rs: StreamServers) -> demo.DemoSeed:
+    return await seed_workspace(rs, "r")
 
 
 @pytest.fixture
-async def sales(rs: RetentionServers, seed: demo.DemoSeed) -> SalesStream:
+async def sales(rs: StreamServers, seed: demo.DemoSeed) -> SalesStream:
     return await sales_stream(rs.admin, rs.streams, seed)
 
 
@@ -111,7 +71,7 @@ def auth(key: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {key}")]
 
 
-async def accept(rs: RetentionServers, key: str, items: list[Any]) -> str:
+async def accept(rs: StreamServers, key: str, items: list[Any]) -> str:
     request = ingest_pb2.IngestStreamRequest()
     json_format.ParseDict(items, request.body)
     answer = as_dict(await rs.ingest.IngestStream(request, metadata=auth(key)))
@@ -119,7 +79,7 @@ async def accept(rs: RetentionServers, key: str, items: list[Any]) -> str:
     return request_id
 
 
-async def finished_request(rs: RetentionServers, key: str, items: list[Any]) -> str:
+async def finished_request(rs: StreamServers, key: str, items: list[Any]) -> str:
     """A request accepted and processed by the workers (completed or failed)."""
     request_id = await accept(rs, key, items)
 
@@ -179,20 +139,20 @@ async def endpoint_id(pool: AsyncConnectionPool[Any], token: str) -> str:
     return str(rows[0][0])
 
 
-async def push(rs: RetentionServers, token: str, email: str) -> None:
+async def push(rs: StreamServers, token: str, email: str) -> None:
     request = ingest_pb2.PushEndpointRequest(token=token)
     json_format.ParseDict({"fields": {"email": email}}, request)
     await rs.ingest.PushEndpoint(request)
 
 
-async def connector_log(rs: RetentionServers, seed: demo.DemoSeed, sales: SalesStream) -> list[Any]:
+async def connector_log(rs: StreamServers, seed: demo.DemoSeed, sales: SalesStream) -> list[Any]:
     got = await rs.streams.ListConnectorLogEntries(
         streams_pb2.ListConnectorLogEntriesRequest(parent=sales.name), metadata=seed.auth
     )
     return [as_dict(e) for e in got.connector_log_entries]
 
 
-async def activity(rs: RetentionServers, seed: demo.DemoSeed) -> list[Any]:
+async def activity(rs: StreamServers, seed: demo.DemoSeed) -> list[Any]:
     got = await rs.admin.ListActivityEntries(
         admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints["contact"], page_size=100),
         metadata=seed.auth,
@@ -214,7 +174,7 @@ def nothing() -> dict[str, int]:
     return dict.fromkeys(retention.TABLES, 0)
 
 
-async def status_error(rs: RetentionServers, key: str, request_id: str) -> grpc.aio.AioRpcError:
+async def status_error(rs: StreamServers, key: str, request_id: str) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await rs.store.GetStreamRequestStatus(
             store_pb2.GetStreamRequestStatusRequest(ingest_key=key, request_id=request_id)
@@ -226,7 +186,7 @@ async def status_error(rs: RetentionServers, key: str, request_id: str) -> grpc.
 
 
 async def test_finished_requests_past_retention_go_with_their_items(
-    rs: RetentionServers, sales: SalesStream, caplog: pytest.LogCaptureFixture
+    rs: StreamServers, sales: SalesStream, caplog: pytest.LogCaptureFixture
 ) -> None:
     old, recent, just_over = [await finished_request(rs, sales.key, SEED_BATCH) for _ in range(3)]
     await age_requests(rs.pool, [old], 400 * DAY)
@@ -252,7 +212,7 @@ async def test_finished_requests_past_retention_go_with_their_items(
 
 
 async def test_a_pruned_request_is_not_found_like_an_unknown_one(
-    rs: RetentionServers, sales: SalesStream
+    rs: StreamServers, sales: SalesStream
 ) -> None:
     pruned = await finished_request(rs, sales.key, SEED_BATCH)
     await age_requests(rs.pool, [pruned], REQUESTS + 60)
@@ -273,7 +233,7 @@ async def test_a_pruned_request_is_not_found_like_an_unknown_one(
 
 
 async def test_queued_and_processing_requests_are_kept_however_old(
-    rs: RetentionServers, sales: SalesStream
+    rs: StreamServers, sales: SalesStream
 ) -> None:
     finished = await finished_request(rs, sales.key, SEED_BATCH)
     await rs.workers.stop()  # this test holds requests in the inbox
@@ -308,7 +268,7 @@ async def test_queued_and_processing_requests_are_kept_however_old(
 
 
 async def test_a_batch_keeps_to_its_items_cap_yet_takes_at_least_one_request(
-    rs: RetentionServers, sales: SalesStream, monkeypatch: pytest.MonkeyPatch
+    rs: StreamServers, sales: SalesStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = [await finished_request(rs, sales.key, SEED_BATCH) for _ in range(5)]
     await age_requests(rs.pool, ids, REQUESTS + 60)
@@ -327,7 +287,7 @@ async def test_a_batch_keeps_to_its_items_cap_yet_takes_at_least_one_request(
 
 
 async def test_log_entries_past_retention_go_and_newer_ones_stay(
-    rs: RetentionServers, seed: demo.DemoSeed, sales: SalesStream
+    rs: StreamServers, seed: demo.DemoSeed, sales: SalesStream
 ) -> None:
     token = seed.tokens["contact"]
     endpoint = await endpoint_id(rs.pool, token)
@@ -365,7 +325,7 @@ async def test_log_entries_past_retention_go_and_newer_ones_stay(
 
 
 async def test_zero_keeps_everything_forever(
-    rs: RetentionServers, seed: demo.DemoSeed, sales: SalesStream
+    rs: StreamServers, seed: demo.DemoSeed, sales: SalesStream
 ) -> None:
     request = await finished_request(rs, sales.key, SEED_BATCH)
     await push(rs, seed.tokens["contact"], f"z-{secrets.token_hex(3)}@example.com")
@@ -405,7 +365,7 @@ async def test_zero_keeps_everything_forever(
 
 
 async def test_more_rows_than_a_batch_are_all_deleted(
-    rs: RetentionServers, seed: demo.DemoSeed, sales: SalesStream, monkeypatch: pytest.MonkeyPatch
+    rs: StreamServers, seed: demo.DemoSeed, sales: SalesStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stream = await stream_id(rs.pool, sales)
     endpoint = await endpoint_id(rs.pool, seed.tokens["contact"])
@@ -473,7 +433,7 @@ def record_batches(monkeypatch: pytest.MonkeyPatch, *names: str) -> list[Any]:
 # -- one store at a time, in the background ------------------------------------------------
 
 
-async def test_two_janitors_never_prune_at_once(rs: RetentionServers, sales: SalesStream) -> None:
+async def test_two_janitors_never_prune_at_once(rs: StreamServers, sales: SalesStream) -> None:
     stream = await stream_id(rs.pool, sales)
     await sql(
         rs.pool,
@@ -515,7 +475,7 @@ async def test_two_janitors_never_prune_at_once(rs: RetentionServers, sales: Sal
 
 
 async def test_the_janitor_prunes_in_the_background_until_stopped(
-    rs: RetentionServers, sales: SalesStream
+    rs: StreamServers, sales: SalesStream
 ) -> None:
     janitor = Janitor(rs.pool, Retention(REQUESTS, LOGS), interval_seconds=0.05)
     janitor.start()
@@ -535,7 +495,7 @@ async def test_the_janitor_prunes_in_the_background_until_stopped(
 
 
 async def test_expired_idempotency_keys_and_old_windows_go_even_when_history_is_kept(
-    rs: RetentionServers, seed: demo.DemoSeed
+    rs: StreamServers, seed: demo.DemoSeed
 ) -> None:
     endpoint = await endpoint_id(rs.pool, seed.tokens["contact"])
     subject = f"endpoint:{endpoint}"
@@ -571,3 +531,41 @@ async def test_expired_idempotency_keys_and_old_windows_go_even_when_history_is_
     assert kept == [("live",)]
     windows = await sql(rs.pool, "SELECT count(*) FROM rate_windows WHERE subject = %s", subject)
     assert windows == [(1,)]
+
+
+async def test_a_pruned_requests_log_line_stays_marked_pruned(
+    rs: StreamServers, seed: demo.DemoSeed, sales: SalesStream
+) -> None:
+    pruned = await finished_request(rs, sales.key, SEED_BATCH)
+    kept = await finished_request(rs, sales.key, SEED_BATCH)
+    await age_requests(rs.pool, [pruned], REQUESTS + 60)
+    await Janitor(rs.pool, Retention(REQUESTS, 0)).prune_once()
+
+    log = await rs.streams.ListConnectorLogEntries(
+        streams_pb2.ListConnectorLogEntriesRequest(parent=sales.name), metadata=seed.auth
+    )
+    status = {e.request_id: e.status for e in log.connector_log_entries}
+    assert status == {pruned: "pruned", kept: "completed"}
+
+
+async def test_old_marks_of_rotated_out_token_uses_go_with_the_log(
+    rs: StreamServers, seed: demo.DemoSeed
+) -> None:
+    endpoint = await endpoint_id(rs.pool, seed.tokens["contact"])
+    for request, age in (("req_old_grace", "100 days"), ("req_new_grace", "1 day")):
+        await sql(
+            rs.pool,
+            "INSERT INTO endpoint_grace_uses (endpoint_id, request_id, create_time)"
+            f" VALUES (%s, %s, now() - interval '{age}')",
+            endpoint,
+            request,
+        )
+
+    counts = await Janitor(rs.pool, Retention(0, LOGS)).prune_once()
+
+    assert counts is not None
+    assert counts["endpoint_grace_uses"] == 1
+    left = await sql(
+        rs.pool, "SELECT request_id FROM endpoint_grace_uses WHERE endpoint_id = %s", endpoint
+    )
+    assert left == [("req_new_grace",)]

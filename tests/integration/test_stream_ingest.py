@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -13,88 +12,42 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 from psycopg_pool import AsyncConnectionPool
 
-from inlet.admin.v1 import admin_pb2_grpc, streams_pb2, streams_pb2_grpc
-from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from inlet.store.v1 import store_pb2, store_pb2_grpc
-from inlet_common.channels import channel
+from inlet.admin.v1 import streams_pb2
+from inlet.ingest.v1 import ingest_pb2
+from inlet.store.v1 import store_pb2
 from inlet_common.errors import reason_of, status_from_rpc_error
-from inlet_devstack import demo, postgres
-from inlet_matcher import app as matcher_app
-from inlet_matcher.service import Ingest
-from inlet_matcher.store_client import GrpcStore
-from inlet_matcher.stream import GrpcStreamStore, StreamIngest
-from inlet_matcher.worker import Workers
-from inlet_store import app as store_app
-from inlet_store.migrations import migrate
+from inlet_devstack import demo
 from tests.stream_support import (
     SEED_BATCH,
     SEED_SINGLE,
     SalesStream,
+    StreamServers,
     as_dict,
+    own_database,
     records_of,
     sales_stream,
+    seed_workspace,
+    stream_servers,
     until,
 )
-
-
-@dataclass
-class StreamServers:
-    admin: Any
-    streams: Any
-    ingest: Any
-    store: Any
-    pool: AsyncConnectionPool[Any]
-    bootstrap_token: str
-    workers: Workers
 
 
 @pytest.fixture(scope="module")
 async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
     """A database of this module's own: no other test's workers claim its requests."""
-    url = postgres.create_database(server_url, f"inlet_streams_{secrets.token_hex(4)}")
-    await migrate(url)
-    pool = await store_app.open_pool(url, min_size=2, max_size=20)
-    yield pool
-    await pool.close()
-    postgres.drop_database(url)
+    async with own_database(server_url, f"inlet_streams_{secrets.token_hex(4)}") as pool:
+        yield pool
 
 
 @pytest.fixture(scope="module")
 async def ss(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
-    pool = own_pool
-    bootstrap = secrets.token_urlsafe(32)
-    store = await store_app.start(pool, "127.0.0.1:0", bootstrap_token=bootstrap)
-    store_channel = channel(f"127.0.0.1:{store.port}")
-    stream_store = GrpcStreamStore(store_channel, 10.0)
-    workers = Workers(stream_store, count=2, lease_seconds=30, poll_seconds=0.05, chunk_size=50)
-    matcher = await matcher_app.start(
-        Ingest(GrpcStore(store_channel, 10.0)),
-        "127.0.0.1:0",
-        streams=StreamIngest(stream_store, workers.wake),
-    )
-    workers.start()
-    ingest_channel = channel(f"127.0.0.1:{matcher.port}")
-    yield StreamServers(
-        admin=admin_pb2_grpc.AdminServiceStub(store_channel),
-        streams=streams_pb2_grpc.StreamAdminServiceStub(store_channel),
-        ingest=ingest_pb2_grpc.IngestServiceStub(ingest_channel),
-        store=store_pb2_grpc.StoreServiceStub(store_channel),
-        pool=pool,
-        bootstrap_token=bootstrap,
-        workers=workers,
-    )
-    await workers.stop()
-    await ingest_channel.close(grace=None)
-    await matcher.stop(0)
-    await store_channel.close(grace=None)
-    await store.stop(0)
+    async with stream_servers(own_pool) as servers:
+        yield servers
 
 
 @pytest.fixture
 async def seed(ss: StreamServers) -> demo.DemoSeed:
-    return await demo.seed(
-        ss.admin, bootstrap_token=ss.bootstrap_token, workspace_slug=f"s{secrets.token_hex(6)}"
-    )
+    return await seed_workspace(ss, "s")
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ What goes, and when (0 for a period keeps those rows forever):
 
 - stream requests that finished (completed or failed) more than `request_seconds` ago,
   with their item outcomes; queued and processing requests stay whatever their age;
-- connector log and endpoint activity entries written more than `log_seconds` ago;
+- connector log and endpoint activity entries (and the marks of rotated-out token uses)
+  written more than `log_seconds` ago;
 - always, whatever the retention: Idempotency-Keys past their expiry and rate-limit
   windows long over (guards.expire), which are bookkeeping, not history.
 
@@ -45,6 +46,7 @@ TABLES = (
     "stream_request_items",
     "connector_log_entries",
     "activity_entries",
+    "endpoint_grace_uses",
     *guards.EXPIRED_TABLES,
 )
 
@@ -137,6 +139,7 @@ class Janitor:
             for query, table in (
                 ("prune_connector_log", "connector_log_entries"),
                 ("prune_activity_log", "activity_entries"),
+                ("prune_grace_uses", "endpoint_grace_uses"),
             ):
                 while not self._stopping.is_set():
                     deleted = await repo.execute(

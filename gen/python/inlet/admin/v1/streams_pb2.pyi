@@ -165,7 +165,9 @@ class ConnectorLogEntry(_message.Message):
     items_received: _builtins.int
     """Items received (0 when rejected before counting)."""
     status: _builtins.str
-    """queued, processing, completed, failed or rejected."""
+    """queued, processing, completed, failed or rejected; pruned when the request itself
+    is past INLET_REQUEST_RETENTION_SECONDS (its outcome and items are gone).
+    """
     status_code: _builtins.int
     """HTTP status the caller got."""
     items_failed: _builtins.int

@@ -52,3 +52,11 @@ DELETE FROM activity_entries
                        WHERE create_time < now() - make_interval(secs => %(retention_seconds)s)
                        ORDER BY create_time
                        LIMIT %(limit)s));
+
+-- name: prune_grace_uses
+-- Marks of requests on a rotated-out token: read only beside their activity entries.
+DELETE FROM endpoint_grace_uses
+ WHERE (endpoint_id, request_id) IN (
+       SELECT endpoint_id, request_id FROM endpoint_grace_uses
+        WHERE create_time < now() - make_interval(secs => %(retention_seconds)s)
+        LIMIT %(limit)s);

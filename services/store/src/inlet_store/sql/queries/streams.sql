@@ -239,7 +239,9 @@ RETURNING id, mode, display_name, rate_limit, rate_window_seconds, create_time, 
 
 -- name: list_connector_log
 SELECT l.id, l.create_time, l.request_id, l.items_received, l.status_code, l.key_id, l.error,
-       CASE l.outcome WHEN 'accepted' THEN r.status ELSE l.outcome END AS status,
+       -- An accepted request deleted by retention keeps its log line, marked pruned.
+       CASE l.outcome WHEN 'accepted' THEN coalesce(r.status, 'pruned') ELSE l.outcome END
+         AS status,
        coalesce(r.items_failed, 0) AS items_failed,
        CASE WHEN l.outcome = 'accepted' THEN
          (SELECT coalesce(jsonb_agg(jsonb_build_object('index', i.item_index) || i.error
