@@ -8,12 +8,12 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from inlet_notifier.secrets_at_rest import new_key_ring
+from tests.webhook_receiver import start_notifier
 
 pytestmark = pytest.mark.e2e
 
@@ -54,25 +54,12 @@ async def test_bad_config_fails_at_start_naming_the_key(
 
 
 async def test_sigterm_stops_a_service_cleanly(database_url: str) -> None:
-    port_file = Path(tempfile.mkdtemp()) / "port"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "inlet_notifier",
-        env={
-            **os.environ,
-            "INLET_DATABASE_URL": database_url,
-            "INLET_GRPC_ADDR": "127.0.0.1:0",
-            "INLET_PORT_FILE": str(port_file),
-            "INLET_WEBHOOK_SECRET_KEYS": new_key_ring(),
-        },
+    process = await start_notifier(
+        database_url,
+        Path(tempfile.mkdtemp()) / "port",
+        {"INLET_WEBHOOK_SECRET_KEYS": new_key_ring()},
         stderr=asyncio.subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        assert time.monotonic() < deadline, "notifier never bound its port"
-        assert process.returncode is None
-        await asyncio.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0

@@ -19,6 +19,14 @@ from inlet_matcher.service import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_store import app as store_app
 
+# The notifier modules' fixtures (they work on the module's own `own_pool`).
+from tests.integration.webhook_fixtures import (  # noqa: F401 - registered as fixtures
+    receiver,
+    webhooks,
+    workers,
+    workspace,
+)
+
 
 @dataclass
 class Servers:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,87 +14,15 @@ import standardwebhooks
 import svix
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_devstack import postgres
 from inlet_notifier import app as notifier_app
-from inlet_notifier.config import DeliverySettings
 from inlet_notifier.delivery import Worker
 from inlet_notifier.errors import BadWebhookUrl, PrivateTarget
-from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
-from inlet_notifier.service import EndpointSpec, Event, Webhooks
-from inlet_store.migrations import migrate
-from tests.webhook_receiver import Answer, Receiver, receiving, until
+from inlet_notifier.service import EndpointSpec, Webhooks
+from tests.integration.webhook_fixtures import FAST, KEYS, own_database
+from tests.webhook_receiver import Answer, Receiver, all_recorded, event, until
 
-FAST = DeliverySettings(
-    schedule=(0, 0.05, 0.05, 0.05, 0.05),
-    jitter=0.1,
-    timeout=2.0,
-    lease=3.0,
-    poll=0.02,
-    per_endpoint=4,
-    allow_private=True,
-)
-KEYS = KeyRing.parse(new_key_ring())
-
-
-@pytest.fixture(scope="module")
-async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    """A database of its own: the e2e suite's notifier must not deliver these rows."""
-    url = postgres.create_database(server_url, "inlet_webhooks")
-    await migrate(url)
-    pool = await notifier_app.open_pool(url, max_size=20)
-    yield pool
-    await pool.close()
-    postgres.drop_database(url)
-
-
-@pytest.fixture
-async def workspace(own_pool: AsyncConnectionPool[Any]) -> str:
-    async with own_pool.connection() as conn:
-        cur = await conn.execute(
-            "INSERT INTO workspaces (slug, display_name) VALUES (%s, 'w') RETURNING id",
-            (f"w{secrets.token_hex(6)}",),
-        )
-        found = await cur.fetchone()
-    assert found is not None
-    return str(found[0])
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with receiving() as r:
-        yield r
-
-
-@pytest.fixture
-def webhooks(own_pool: AsyncConnectionPool[Any]) -> Webhooks:
-    return Webhooks(own_pool, keys=KEYS, allow_private=True)
-
-
-@pytest.fixture
-async def workers(
-    own_pool: AsyncConnectionPool[Any],
-) -> AsyncIterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def make(settings: DeliverySettings = FAST, **kw: Any) -> Worker:
-        worker = Worker(own_pool, settings, keys=KEYS, **kw)
-        worker.start()
-        started.append(worker)
-        return worker
-
-    yield make
-    for worker in started:
-        await worker.stop()
-
-
-def event(workspace: str, type_: str = "record.created", **data: Any) -> Event:
-    return Event(
-        id=f"msg_{secrets.token_hex(12)}",
-        workspace_id=workspace,
-        type=type_,
-        occur_time=datetime.now(UTC),
-        data={"id": secrets.token_hex(4), **data},
-    )
+# A database of its own: the e2e suite's notifier must not deliver these rows.
+own_pool = own_database("inlet_webhooks", max_size=20)
 
 
 async def deliveries(webhooks: Webhooks, workspace: str, endpoint: str) -> list[dict[str, Any]]:
@@ -177,11 +104,7 @@ async def test_retry_after_on_429_is_honoured(
 
 
 async def test_exhausted_delivery_fails_then_recover_and_replay_send_it_again(
-    webhooks: Webhooks,
-    workspace: str,
-    receiver: Receiver,
-    workers: Callable[..., Worker],
-    own_pool: AsyncConnectionPool[Any],
+    webhooks: Webhooks, workspace: str, receiver: Receiver, workers: Callable[..., Worker]
 ) -> None:
     url = receiver.script("/down", then=Answer(503))
     endpoint, secret = await webhooks.create_endpoint(workspace, EndpointSpec(url=url))
@@ -196,7 +119,7 @@ async def test_exhausted_delivery_fails_then_recover_and_replay_send_it_again(
 
     await until(lambda: _eq(status(), "failed"), what="the delivery to be exhausted")
     assert len(receiver.at("/down")) == 2
-    async with own_pool.connection() as conn:
+    async with webhooks.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT type FROM webhook_operational_events WHERE endpoint_id = %s", (endpoint_id,)
         )
@@ -303,11 +226,7 @@ async def test_a_dead_endpoint_does_not_hold_up_a_healthy_one(
 
 
 async def test_two_workers_deliver_2000_events_each_once_never_concurrently(
-    webhooks: Webhooks,
-    workspace: str,
-    receiver: Receiver,
-    workers: Callable[..., Worker],
-    own_pool: AsyncConnectionPool[Any],
+    webhooks: Webhooks, workspace: str, receiver: Receiver, workers: Callable[..., Worker]
 ) -> None:
     urls = [receiver.script(f"/many{i}") for i in range(4)]
     endpoints = [(await webhooks.create_endpoint(workspace, EndpointSpec(url=u)))[0] for u in urls]
@@ -322,39 +241,10 @@ async def test_two_workers_deliver_2000_events_each_once_never_concurrently(
     for i in range(4):
         assert sorted(r.webhook_id for r in receiver.at(f"/many{i}")) == sorted(e.id for e in sent)
     ids = [str(e["id"]) for e in endpoints]
-
-    async def all_recorded() -> bool:
-        # A receiver has the request before the worker records its answer: wait for both.
-        async with own_pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT count(*) FROM webhook_deliveries"
-                " WHERE endpoint_id = ANY(%s::uuid[]) AND status = 'succeeded'",
-                (ids,),
-            )
-            row = await cur.fetchone()
-        return row is not None and row[0] == total
-
-    await until(all_recorded, deadline=30, what="2000 deliveries recorded")
-    async with own_pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT count(*) FILTER (WHERE d.status = 'succeeded'), count(DISTINCT a.worker)"
-            "  FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id"
-            " WHERE d.endpoint_id = ANY(%s::uuid[])",
-            (ids,),
-        )
-        succeeded, worker_count = await cur.fetchone() or (0, 0)
-        cur = await conn.execute(
-            "SELECT count(*) FROM webhook_attempts a JOIN webhook_attempts b"
-            "  ON a.delivery_id = b.delivery_id AND a.id < b.id"
-            "   AND tstzrange(a.start_time, a.end_time) && tstzrange(b.start_time, b.end_time)"
-            " JOIN webhook_deliveries d ON d.id = a.delivery_id"
-            " WHERE d.endpoint_id = ANY(%s::uuid[])",
-            (ids,),
-        )
-        overlapping = await cur.fetchone()
-    assert succeeded == total
-    assert worker_count == 2
-    assert overlapping == (0,)
+    attempts = await all_recorded(webhooks.pool, ids, total)
+    assert attempts.on_succeeded == total
+    assert len(attempts.workers) == 2
+    assert attempts.overlapping == 0
 
 
 @pytest.mark.parametrize(

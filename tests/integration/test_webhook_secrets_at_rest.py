@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import signal
-import sys
 import tempfile
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,80 +14,29 @@ import pytest
 import standardwebhooks
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_devstack import postgres
 from inlet_notifier import app as notifier_app
 from inlet_notifier import signing
-from inlet_notifier.config import DeliverySettings
 from inlet_notifier.delivery import Worker
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
-from inlet_notifier.service import EndpointSpec, Event, Webhooks
-from inlet_store.migrations import migrate
-from tests.webhook_receiver import Receiver, receiving, until
+from inlet_notifier.service import EndpointSpec, Webhooks
+from tests.integration.webhook_fixtures import KEYS, RING, own_database
+from tests.webhook_receiver import Received, Receiver, event, start_notifier, until
 
-FAST = DeliverySettings(
-    schedule=(0, 0.05, 0.05, 0.05, 0.05), timeout=2.0, lease=3.0, poll=0.02, allow_private=True
-)
-RING = new_key_ring("k1")
-KEYS = KeyRing.parse(RING)
+# A database of its own: the start-up pass below seals every row of its database.
+own_pool = own_database("inlet_webhook_secrets", max_size=10)
 
 
-@pytest.fixture(scope="module")
-async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    """A database of its own: the start-up pass below seals every row of its database."""
-    url = postgres.create_database(server_url, "inlet_webhook_secrets")
-    await migrate(url)
-    pool = await notifier_app.open_pool(url, max_size=10)
-    yield pool
-    await pool.close()
-    postgres.drop_database(url)
-
-
-@pytest.fixture
-async def workspace(own_pool: AsyncConnectionPool[Any]) -> str:
-    async with own_pool.connection() as conn:
-        cur = await conn.execute(
-            "INSERT INTO workspaces (slug, display_name) VALUES (%s, 'w') RETURNING id",
-            (f"w{secrets.token_hex(6)}",),
-        )
-        found = await cur.fetchone()
-    assert found is not None
-    return str(found[0])
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with receiving() as r:
-        yield r
-
-
-@pytest.fixture
-def webhooks(own_pool: AsyncConnectionPool[Any]) -> Webhooks:
-    return Webhooks(own_pool, keys=KEYS, allow_private=True)
-
-
-@pytest.fixture
-async def workers(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def make(keys: KeyRing = KEYS) -> Worker:
-        worker = Worker(own_pool, FAST, keys=keys)
-        worker.start()
-        started.append(worker)
-        return worker
-
-    yield make
-    for worker in started:
-        await worker.stop()
-
-
-def event(workspace: str) -> Event:
-    return Event(
-        id=f"msg_{secrets.token_hex(12)}",
-        workspace_id=workspace,
-        type="record.created",
-        occur_time=datetime.now(UTC),
-        data={"id": secrets.token_hex(4)},
-    )
+async def delivered(
+    webhooks: Webhooks, workspace: str, receiver: Receiver, path: str, *signed_by: str
+) -> Received:
+    """Publish one event and wait for its one request at `path` (a worker must be running);
+    each of `signed_by` must verify it. The request."""
+    await webhooks.publish([event(workspace)])
+    await until(lambda: len(receiver.at(path)) == 1, what="the delivery")
+    got = receiver.at(path)[0]
+    for secret in signed_by:
+        standardwebhooks.Webhook(secret).verify(got.body, got.headers)
+    return got
 
 
 async def stored(pool: AsyncConnectionPool[Any], endpoint_id: str) -> dict[str, Any]:
@@ -156,59 +100,40 @@ async def test_created_and_rotated_secrets_are_sealed_in_the_row_and_still_sign(
     assert all("whsec_" not in str(e) for e in listed)
 
     workers()
-    await webhooks.publish([event(workspace)])
-    await until(lambda: len(receiver.at("/sealed")) == 1, what="the delivery")
-    got = receiver.at("/sealed")[0]
+    got = await delivered(webhooks, workspace, receiver, "/sealed", new, old)
     assert len(got.headers["webhook-signature"].split(" ")) == 2
-    standardwebhooks.Webhook(new).verify(got.body, got.headers)
-    standardwebhooks.Webhook(old).verify(got.body, got.headers)
 
 
 async def test_a_clear_row_is_sealed_by_the_start_up_pass_and_still_delivers(
-    webhooks: Webhooks,
-    own_pool: AsyncConnectionPool[Any],
-    workspace: str,
-    receiver: Receiver,
-    workers: Callable[..., Worker],
+    webhooks: Webhooks, workspace: str, receiver: Receiver, workers: Callable[..., Worker]
 ) -> None:
     secret, previous = signing.new_secret(), signing.new_secret()
     endpoint_id = await insert_clear(
-        own_pool, workspace, receiver.script("/legacy"), secret, previous
+        webhooks.pool, workspace, receiver.script("/legacy"), secret, previous
     )
-    assert (await stored(own_pool, endpoint_id))["secret"] == secret
+    assert (await stored(webhooks.pool, endpoint_id))["secret"] == secret
 
     assert await webhooks.seal_stored_secrets() >= 1
-    row = await stored(own_pool, endpoint_id)
+    row = await stored(webhooks.pool, endpoint_id)
     assert "whsec_" not in row["whole"]
     assert KEYS.open(endpoint_id, row["secret"]) == secret
     assert KEYS.open(endpoint_id, row["previous_secret"]) == previous
     # Idempotent: a second start finds nothing to do and changes nothing.
     assert await webhooks.seal_stored_secrets() == 0
-    assert await stored(own_pool, endpoint_id) == row
+    assert await stored(webhooks.pool, endpoint_id) == row
 
     workers()
-    await webhooks.publish([event(workspace)])
-    await until(lambda: len(receiver.at("/legacy")) == 1, what="the delivery")
-    got = receiver.at("/legacy")[0]
-    standardwebhooks.Webhook(secret).verify(got.body, got.headers)
-    standardwebhooks.Webhook(previous).verify(got.body, got.headers)
+    await delivered(webhooks, workspace, receiver, "/legacy", secret, previous)
 
 
 async def test_a_clear_row_not_yet_sealed_still_delivers(
-    webhooks: Webhooks,
-    own_pool: AsyncConnectionPool[Any],
-    workspace: str,
-    receiver: Receiver,
-    workers: Callable[..., Worker],
+    webhooks: Webhooks, workspace: str, receiver: Receiver, workers: Callable[..., Worker]
 ) -> None:
     # Mid-upgrade: a row an older notifier wrote after this one's start-up pass.
     secret = signing.new_secret()
-    await insert_clear(own_pool, workspace, receiver.script("/midway"), secret, None)
+    await insert_clear(webhooks.pool, workspace, receiver.script("/midway"), secret, None)
     workers()
-    await webhooks.publish([event(workspace)])
-    await until(lambda: len(receiver.at("/midway")) == 1, what="the delivery")
-    got = receiver.at("/midway")[0]
-    standardwebhooks.Webhook(secret).verify(got.body, got.headers)
+    await delivered(webhooks, workspace, receiver, "/midway", secret)
 
 
 async def test_two_notifiers_starting_at_once_seal_each_clear_row_once(
@@ -261,23 +186,16 @@ async def test_a_new_first_key_reseals_at_start_and_the_old_one_can_then_go(
     assert await rotated.seal_stored_secrets() >= 1
     assert (await stored(own_pool, endpoint_id))["secret"].startswith("enc:v1:k2:")
     # Everything is under k2 now: a ring without k1 delivers.
-    workers(KeyRing.parse(new_ring))
-    await rotated.publish([event(workspace)])
-    await until(lambda: len(receiver.at("/rekeyed")) == 1, what="the delivery")
-    got = receiver.at("/rekeyed")[0]
-    standardwebhooks.Webhook(secret).verify(got.body, got.headers)
+    workers(keys=KeyRing.parse(new_ring))
+    await delivered(rotated, workspace, receiver, "/rekeyed", secret)
     # Back under k1 for the tests after this one (their ring is k1 only).
     assert await Webhooks(own_pool, keys=KeyRing.parse(f"{RING},{new_ring}")).seal_stored_secrets()
 
 
 async def test_after_losing_a_key_rotating_with_no_grace_recovers_the_endpoint(
-    webhooks: Webhooks,
-    own_pool: AsyncConnectionPool[Any],
-    workspace: str,
-    receiver: Receiver,
-    workers: Callable[..., Worker],
+    webhooks: Webhooks, workspace: str, receiver: Receiver, workers: Callable[..., Worker]
 ) -> None:
-    lost = Webhooks(own_pool, keys=KeyRing.parse(new_key_ring("lost")), allow_private=True)
+    lost = Webhooks(webhooks.pool, keys=KeyRing.parse(new_key_ring("lost")), allow_private=True)
     endpoint, _ = await lost.create_endpoint(
         workspace, EndpointSpec(url=receiver.script("/recovered"))
     )
@@ -285,21 +203,17 @@ async def test_after_losing_a_key_rotating_with_no_grace_recovers_the_endpoint(
     new, _ = await webhooks.rotate_secret(workspace, endpoint_id, 0)
     # The start-up pass drops the expired previous secret no key opens.
     assert await webhooks.seal_stored_secrets() >= 1
-    row = await stored(own_pool, endpoint_id)
+    row = await stored(webhooks.pool, endpoint_id)
     assert row["previous_secret"] is None
     assert KEYS.open(endpoint_id, row["secret"]) == new
     workers()
-    await webhooks.publish([event(workspace)])
-    await until(lambda: len(receiver.at("/recovered")) == 1, what="the delivery")
-    got = receiver.at("/recovered")[0]
+    got = await delivered(webhooks, workspace, receiver, "/recovered", new)
     assert len(got.headers["webhook-signature"].split(" ")) == 1
-    standardwebhooks.Webhook(new).verify(got.body, got.headers)
 
 
 @pytest.mark.parametrize("wrong", ["unknown key id", "other key, same id", "copied row"])
 async def test_a_secret_that_does_not_open_is_never_sent_and_names_the_endpoint(
     webhooks: Webhooks,
-    own_pool: AsyncConnectionPool[Any],
     workspace: str,
     receiver: Receiver,
     workers: Callable[..., Worker],
@@ -322,22 +236,22 @@ async def test_a_secret_that_does_not_open_is_never_sent_and_names_the_endpoint(
         other, _ = await webhooks.create_endpoint(
             workspace, EndpointSpec(url="http://example.com/other", event_types=("ingest.failed",))
         )
-        async with own_pool.connection() as conn:
+        async with webhooks.pool.connection() as conn:
             await conn.execute(
                 "UPDATE webhook_endpoints SET secret ="
                 " (SELECT secret FROM webhook_endpoints WHERE id = %s) WHERE id = %s",
                 (other["id"], endpoint_id),
             )
         expected = "belongs to another endpoint"
-    workers(keys)
+    workers(keys=keys)
     await webhooks.publish([event(workspace)])
 
     async def tried_twice() -> bool:
-        return len(await attempts_of(own_pool, endpoint_id)) >= 2
+        return len(await attempts_of(webhooks.pool, endpoint_id)) >= 2
 
     # Retried on the schedule like any failure; nothing reaches the endpoint.
     await until(tried_twice, what="attempts that send nothing")
-    attempts = await attempts_of(own_pool, endpoint_id)
+    attempts = await attempts_of(webhooks.pool, endpoint_id)
     assert all(a["status_code"] is None for a in attempts)
     assert all(endpoint_id in a["error"] and expected in a["error"] for a in attempts)
     assert all(secret not in a["error"] for a in attempts)
@@ -355,25 +269,13 @@ async def test_the_notifier_process_seals_clear_rows_before_it_serves(
     secret = signing.new_secret()
     endpoint_id = await insert_clear(own_pool, workspace, "http://example.com/p", secret, None)
     port_file = Path(tempfile.mkdtemp(prefix="inlet-notifier-")) / "port"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "inlet_notifier",
-        env={
-            **os.environ,
-            "INLET_DATABASE_URL": own_pool.conninfo,
-            "INLET_GRPC_ADDR": "127.0.0.1:0",
-            "INLET_PORT_FILE": str(port_file),
-            "INLET_WEBHOOK_SECRET_KEYS": RING,
-        },
+    process = await start_notifier(
+        own_pool.conninfo,
+        port_file,
+        {"INLET_WEBHOOK_SECRET_KEYS": RING},
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not port_file.exists():
-            assert time.monotonic() < deadline, "notifier never bound its port"
-            assert process.returncode is None
-            await asyncio.sleep(0.05)
         # The pass runs before the port is bound: sealed by the time anyone can call.
         row = await stored(own_pool, endpoint_id)
         assert "whsec_" not in row["whole"]

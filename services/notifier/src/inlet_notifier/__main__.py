@@ -10,6 +10,7 @@ from inlet_common.metrics import serve_metrics
 from inlet_notifier import app, auth
 from inlet_notifier.config import NotifierConfig
 from inlet_notifier.delivery import Worker
+from inlet_notifier.retention import Janitor
 from inlet_notifier.service import Webhooks
 
 log = logging.getLogger("inlet_notifier")
@@ -36,8 +37,15 @@ async def serve() -> None:
     await webhooks.seal_stored_secrets()
     service = await app.start(webhooks, auth.authenticator(pool), config.service.grpc_addr)
     worker.start()
+    janitor = Janitor(
+        pool,
+        config.webhook_retention_seconds,
+        interval_seconds=config.retention_interval_seconds,
+    )
+    janitor.start()
 
     async def stop() -> None:
+        await janitor.stop()
         await worker.stop()
         await pool.close()
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from inlet_common.config import ConfigError, Env, ServiceSettings
+from inlet_common.retention import retention_seconds
 from inlet_notifier.secrets_at_rest import KeyRing
 
 KEYS_ENV = "INLET_WEBHOOK_SECRET_KEYS"
@@ -48,6 +49,11 @@ class NotifierConfig:
     secret_keys: KeyRing = field(repr=False)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     secret_grace_seconds: float = 24 * 3600.0
+    # Finished deliveries (with their attempts) and the events left without any are
+    # deleted this long after; 0 keeps them forever.
+    webhook_retention_seconds: int = 30 * 86400
+    # How often a notifier tries a retention pass (replicas take turns under a lock).
+    retention_interval_seconds: float = 600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> NotifierConfig:
@@ -77,6 +83,12 @@ class NotifierConfig:
             secret_keys=_key_ring(env.optional(KEYS_ENV)),
             delivery=delivery,
             secret_grace_seconds=env.number("INLET_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600.0),
+            webhook_retention_seconds=retention_seconds(
+                env, "INLET_WEBHOOK_RETENTION_SECONDS", 30 * 86400
+            ),
+            retention_interval_seconds=env.number(
+                "INLET_RETENTION_INTERVAL_SECONDS", 600.0, minimum=1.0
+            ),
         )
 
 

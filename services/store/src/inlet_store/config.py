@@ -6,21 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from inlet_common.config import ConfigError, Env, ServiceSettings
-
-# Retention bounds: at least an hour, at most ten years; 0 keeps rows forever.
-RETENTION_MIN_SECONDS = 3600
-RETENTION_MAX_SECONDS = 10 * 365 * 86400
-
-
-def retention_seconds(env: Env, key: str, default: int) -> int:
-    """A retention period in seconds: 0 (keep forever) or within the bounds above."""
-    value = env.integer(key, default, minimum=0, maximum=RETENTION_MAX_SECONDS)
-    if 0 < value < RETENTION_MIN_SECONDS:
-        raise ConfigError(
-            f"{key} must be 0 (keep forever) or between {RETENTION_MIN_SECONDS} and"
-            f" {RETENTION_MAX_SECONDS}, got {value}"
-        )
-    return value
+from inlet_common.retention import retention_seconds
 
 
 @dataclass(frozen=True)

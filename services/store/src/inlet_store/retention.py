@@ -20,7 +20,6 @@ is done (or the store is stopping).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
+from inlet_common.retention import run_passes, session_lock
 from inlet_store import guards
 from inlet_store import repository as repo
 
@@ -40,6 +40,8 @@ PASSES = Counter(
     "Retention passes by outcome (pruned, idle, skipped: another store held the lock, failed)",
     ["outcome"],
 )
+
+LOCK = "inlet.store.retention"
 
 TABLES = (
     "stream_requests",
@@ -92,21 +94,11 @@ class Janitor:
         """One pass; rows deleted per table, or None when another store holds the lock."""
         counts = dict.fromkeys(TABLES, 0)
         started = time.monotonic()
-        async with self.pool.connection() as conn:
-            locked = await repo.row(conn, "try_retention_lock")
-            if not locked or not locked["locked"]:
+        async with self.pool.connection() as conn, session_lock(conn, LOCK) as locked:
+            if not locked:
                 PASSES.labels("skipped").inc()
                 return None
-            try:
-                await self._prune(conn, counts)
-            finally:
-                try:
-                    await repo.row(conn, "release_retention_lock")
-                except BaseException:
-                    # The lock must not go back to the pool with the connection: closing
-                    # it ends the session, which releases the lock (and the pool drops it).
-                    await conn.close()
-                    raise
+            await self._prune(conn, counts)
         deleted = {table: n for table, n in counts.items() if n}
         PASSES.labels("pruned" if deleted else "idle").inc()
         if deleted:
@@ -159,16 +151,12 @@ class Janitor:
             ROWS_DELETED.labels(table).inc(deleted)
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.prune_once()
-            except Exception as error:  # noqa: BLE001 - the janitor must outlive any failure
-                # Database away or a statement failed: what was deleted stays deleted; the
-                # rest waits for the next pass.
-                PASSES.labels("failed").inc()
-                log.warning("retention pass failed", extra={"error": repr(error)})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_seconds)
+        await run_passes(
+            self.prune_once,
+            interval_seconds=self.interval_seconds,
+            stopping=self._stopping,
+            on_failure=_failed,
+        )
 
     def start(self) -> None:
         if self.retention.keeps_everything:
@@ -181,3 +169,8 @@ class Janitor:
         self._stopping.set()
         if self._task is not None:
             await self._task
+
+
+def _failed(error: Exception) -> None:
+    PASSES.labels("failed").inc()
+    log.warning("retention pass failed", extra={"error": repr(error)})

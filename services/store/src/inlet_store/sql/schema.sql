@@ -345,3 +345,9 @@ CREATE INDEX stream_requests_finished_idx ON stream_requests (finish_time, id)
     WHERE status IN ('completed', 'failed');
 CREATE INDEX connector_log_entries_create_time_idx ON connector_log_entries (create_time);
 CREATE INDEX activity_entries_create_time_idx ON activity_entries (create_time);
+
+-- Webhook retention (0007): the notifier's janitor deletes the oldest finished deliveries,
+-- then the events left without any, in batches; these indexes find them without a scan.
+CREATE INDEX webhook_deliveries_finished_idx ON webhook_deliveries (update_time, id)
+    WHERE status IN ('succeeded', 'failed');
+CREATE INDEX webhook_events_receive_time_idx ON webhook_events (receive_time, id);

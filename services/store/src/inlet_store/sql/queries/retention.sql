@@ -3,13 +3,6 @@
 -- go in as one array (= ANY(ARRAY(…))), so each delete probes the primary key rather than
 -- joining against a scan of the table.
 
--- name: try_retention_lock
--- A session lock on the janitor's own connection: one store prunes, the others skip.
-SELECT pg_try_advisory_lock(hashtext('inlet.store.retention')) AS locked;
-
--- name: release_retention_lock
-SELECT pg_advisory_unlock(hashtext('inlet.store.retention')) AS released;
-
 -- name: prune_stream_requests
 -- The oldest finished requests past retention: at most %(limit)s of them, and no more
 -- than %(max_items)s items between them (always at least one request), so a batch of big

@@ -1,0 +1,159 @@
+"""Retention: the notifier deletes finished webhook deliveries (with their attempts) and
+the events left without any, in the background, in small batches, one notifier at a time.
+
+What goes, with a retention of `seconds` (0 keeps everything forever):
+
+- deliveries that succeeded or failed and were last updated more than `seconds` ago, with
+  their attempts. Pending deliveries stay whatever their age (a disabled endpoint's among
+  them, until it is re-enabled or deleted), and so does any delivery under a live lease;
+  a replayed or recovered delivery is pending again, and young again when it finishes.
+- events received more than `seconds` ago that no delivery refers to any more (all of
+  theirs pruned, or none made: no endpoint wanted them).
+
+So a failed delivery can be replayed or recovered for `seconds` after its last attempt.
+PublishEvents ignores an id it has seen only while that event is kept: one published
+again after it was pruned is delivered again (the store's relay republishes only what it
+could not confirm, on its next poll; retention is at least an hour).
+
+A pass takes a session advisory lock of its own (not the store janitor's) on its own
+connection: a notifier that finds it taken skips its pass, so replicas never prune side
+by side. Each batch is one statement in its own transaction, so no statement holds many
+row locks or leaves much for vacuum at once; a pass repeats batches until a short one
+says the table is done (or the notifier is stopping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from prometheus_client import Counter
+from psycopg_pool import AsyncConnectionPool
+
+from inlet_common.retention import run_passes, session_lock
+from inlet_notifier import repository as repo
+
+log = logging.getLogger(__name__)
+
+ROWS_DELETED = Counter(
+    "inlet_webhook_retention_rows_deleted_total", "Webhook rows deleted by retention", ["table"]
+)
+PASSES = Counter(
+    "inlet_webhook_retention_passes_total",
+    "Webhook retention passes by outcome (pruned, idle, skipped: another notifier held the"
+    " lock, failed)",
+    ["outcome"],
+)
+
+TABLES = ("webhook_deliveries", "webhook_attempts", "webhook_events")
+# The advisory lock's name (hashed to its key); the store's janitor has another.
+LOCK = "inlet.notifier.retention"
+
+
+class Janitor:
+    """Runs a retention pass at start and then every `interval_seconds`; start()/stop()."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        retention_seconds: int,
+        *,
+        interval_seconds: float = 600.0,
+        delivery_batch_size: int = 1000,
+        event_batch_size: int = 1000,
+    ) -> None:
+        self.pool = pool
+        self.retention_seconds = retention_seconds
+        self.interval_seconds = interval_seconds
+        # Deliveries per statement (their attempts, a handful each, go with them).
+        self.delivery_batch_size = delivery_batch_size
+        self.event_batch_size = event_batch_size
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def keeps_everything(self) -> bool:
+        return self.retention_seconds == 0
+
+    async def prune_once(self) -> dict[str, int] | None:
+        """One pass; rows deleted per table, or None when another notifier holds the lock."""
+        counts = dict.fromkeys(TABLES, 0)
+        if self.keeps_everything:
+            return counts
+        started = time.monotonic()
+        async with self.pool.connection() as conn, session_lock(conn, LOCK) as locked:
+            if not locked:
+                PASSES.labels("skipped").inc()
+                return None
+            await self._prune(conn, counts)
+        deleted = {table: n for table, n in counts.items() if n}
+        PASSES.labels("pruned" if deleted else "idle").inc()
+        if deleted:
+            log.info(
+                "webhook retention pass deleted rows",
+                extra={"deleted": deleted, "seconds": round(time.monotonic() - started, 3)},
+            )
+        return counts
+
+    async def _prune(self, conn: repo.Conn, counts: dict[str, int]) -> None:
+        # Deliveries first: the events they leave behind go in the same pass.
+        while not self._stopping.is_set():
+            done = await repo.row(
+                conn,
+                "prune_webhook_deliveries",
+                retention_seconds=self.retention_seconds,
+                limit=self.delivery_batch_size,
+            )
+            assert done is not None
+            self._count(counts, "webhook_deliveries", done["deliveries"])
+            self._count(counts, "webhook_attempts", done["attempts"])
+            if done["deliveries"] == 0 or done["selected"] < self.delivery_batch_size:
+                break
+        after_time, after_id = None, ""
+        while not self._stopping.is_set():
+            done = await repo.row(
+                conn,
+                "prune_webhook_events",
+                retention_seconds=self.retention_seconds,
+                limit=self.event_batch_size,
+                after_time=after_time,
+                after_id=after_id,
+            )
+            assert done is not None
+            self._count(counts, "webhook_events", done["events"])
+            if done["selected"] < self.event_batch_size:
+                break
+            after_time, after_id = done["last_time"], done["last_id"]
+
+    @staticmethod
+    def _count(counts: dict[str, int], table: str, deleted: int) -> None:
+        counts[table] += deleted
+        if deleted:
+            ROWS_DELETED.labels(table).inc(deleted)
+
+    async def run(self) -> None:
+        await run_passes(
+            self.prune_once,
+            interval_seconds=self.interval_seconds,
+            stopping=self._stopping,
+            on_failure=self._failed,
+        )
+
+    @staticmethod
+    def _failed(error: Exception) -> None:
+        PASSES.labels("failed").inc()
+        log.warning("webhook retention pass failed", extra={"error": repr(error)})
+
+    def start(self) -> None:
+        if self.keeps_everything:
+            log.info("webhook retention off: deliveries and events are kept forever")
+            return
+        self._task = asyncio.create_task(self.run(), name="webhook-retention-janitor")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, then stop (no pass is cut off mid-statement)."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
