@@ -1,5 +1,6 @@
 """Webhook retention: the notifier's janitor deletes finished deliveries (with their
-attempts) and the events left without any, in batches, one notifier at a time."""
+attempts), the events left without any and old operational events, in batches, one
+notifier at a time."""
 
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ own_pool = own_database("inlet_webhook_retention", max_size=10)
 @pytest.fixture(autouse=True)
 async def no_webhook_rows(own_pool: AsyncConnectionPool[Any]) -> None:
     """Each test counts what a pass deletes: it starts with no events or deliveries."""
-    await sql(own_pool, "TRUNCATE webhook_attempts, webhook_deliveries, webhook_events")
+    await sql(
+        own_pool,
+        "TRUNCATE webhook_attempts, webhook_deliveries, webhook_events, webhook_operational_events",
+    )
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -107,7 +111,7 @@ async def age(pool: AsyncConnectionPool[Any], event_ids: list[str], seconds: int
 
 
 async def kept(pool: AsyncConnectionPool[Any], event_ids: list[str]) -> dict[str, int]:
-    """What is left of the events: rows per table."""
+    """What is left of the events: rows per table (in the shape of a pass's counts)."""
     rows = await sql(
         pool,
         "SELECT (SELECT count(*) FROM webhook_events WHERE id = ANY(%s)),"
@@ -119,11 +123,7 @@ async def kept(pool: AsyncConnectionPool[Any], event_ids: list[str]) -> dict[str
         event_ids,
     )
     events, deliveries, attempts = rows[0]
-    return {
-        "webhook_events": events,
-        "webhook_deliveries": deliveries,
-        "webhook_attempts": attempts,
-    }
+    return deleted(events=events, deliveries=deliveries, attempts=attempts)
 
 
 def deleted(**counts: int) -> dict[str, int]:
@@ -183,7 +183,7 @@ async def test_old_finished_deliveries_go_with_their_attempts_and_their_events(
         assert deleted_metric(table) == before[table] + counts[table]
     [line] = [r for r in caplog.records if r.name == "inlet_notifier.retention"]
     assert line.getMessage() == "webhook retention pass deleted rows"
-    assert getattr(line, "deleted", None) == counts
+    assert getattr(line, "deleted", None) == {t: n for t, n in counts.items() if n}
     # A second pass finds nothing: no line.
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="inlet_notifier.retention"):
@@ -268,6 +268,52 @@ async def test_events_no_endpoint_wanted_go_once_old(webhooks: Webhooks, workspa
     assert await Janitor(webhooks.pool, RETENTION).prune_once() == deleted(events=3)
     assert await kept(webhooks.pool, old) == deleted()
     assert await kept(webhooks.pool, young) == deleted(events=2)
+
+
+async def test_old_operational_events_go_in_batches(
+    webhooks: Webhooks, workspace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = webhooks.pool
+    endpoint_id = await endpoint(webhooks, workspace)
+
+    async def told(count: int, seconds_ago: int) -> None:
+        await sql(
+            pool,
+            "INSERT INTO webhook_operational_events"
+            " (workspace_id, endpoint_id, type, message, create_time)"
+            " SELECT %s, %s, 'endpoint.disabled', 'n' || n, now() - make_interval(secs => %s)"
+            "   FROM generate_series(1, %s) n",
+            workspace,
+            endpoint_id,
+            seconds_ago,
+            count,
+        )
+
+    await told(5, RETENTION + 60)
+    await told(2, RETENTION - 60)
+    ages = "SELECT count(*) FILTER (WHERE create_time < now() - interval '30 days'), count(*)"
+    ages += " FROM webhook_operational_events"
+
+    # 0 keeps them forever.
+    assert await Janitor(pool, 0).prune_once() == deleted()
+    assert await sql(pool, ages) == [(5, 7)]
+
+    batches: list[int] = []
+    execute = retention.repo.execute
+
+    async def recording_execute(conn: Any, name: str, **params: Any) -> int:
+        found = await execute(conn, name, **params)
+        if name == "prune_operational_events":
+            batches.append(found)
+        return found
+
+    monkeypatch.setattr(retention.repo, "execute", recording_execute)
+    counts = await Janitor(pool, RETENTION, operational_batch_size=2).prune_once()
+
+    assert counts == deleted(operational_events=5)
+    assert batches == [2, 2, 1]
+    # The old ones went, the recent ones stay.
+    assert await sql(pool, ages) == [(0, 2)]
 
 
 async def test_zero_keeps_everything_forever(webhooks: Webhooks, workspace: str) -> None:

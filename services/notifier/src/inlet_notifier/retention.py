@@ -1,5 +1,6 @@
-"""Retention: the notifier deletes finished webhook deliveries (with their attempts) and
-the events left without any, in the background, in small batches, one notifier at a time.
+"""Retention: the notifier deletes finished webhook deliveries (with their attempts), the
+events left without any, and old operational events, in the background, in small batches,
+one notifier at a time.
 
 What goes, with a retention of `seconds` (0 keeps everything forever):
 
@@ -9,6 +10,8 @@ What goes, with a retention of `seconds` (0 keeps everything forever):
   a replayed or recovered delivery is pending again, and young again when it finishes.
 - events received more than `seconds` ago that no delivery refers to any more (all of
   theirs pruned, or none made: no endpoint wanted them).
+- operational events (a delivery exhausted, an endpoint disabled) written more than
+  `seconds` ago.
 
 So a failed delivery can be replayed or recovered for `seconds` after its last attempt.
 PublishEvents ignores an id it has seen only while that event is kept: one published
@@ -24,15 +27,14 @@ says the table is done (or the notifier is stopping).
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-import time
 from typing import Any
 
 from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_common.retention import run_passes, session_lock
+from inlet_common import retention as shared
 from inlet_notifier import repository as repo
 
 log = logging.getLogger(__name__)
@@ -47,13 +49,24 @@ PASSES = Counter(
     ["outcome"],
 )
 
-TABLES = ("webhook_deliveries", "webhook_attempts", "webhook_events")
+TABLES = (
+    "webhook_deliveries",
+    "webhook_attempts",
+    "webhook_events",
+    "webhook_operational_events",
+)
 # The advisory lock's name (hashed to its key); the store's janitor has another.
 LOCK = "inlet.notifier.retention"
 
 
-class Janitor:
+class Janitor(shared.Janitor):
     """Runs a retention pass at start and then every `interval_seconds`; start()/stop()."""
+
+    lock = LOCK
+    tables = TABLES
+    passes = PASSES
+    rows_deleted = ROWS_DELETED
+    what = "webhook retention"
 
     def __init__(
         self,
@@ -63,39 +76,19 @@ class Janitor:
         interval_seconds: float = 600.0,
         delivery_batch_size: int = 1000,
         event_batch_size: int = 1000,
+        operational_batch_size: int = 1000,
     ) -> None:
-        self.pool = pool
+        super().__init__(pool, interval_seconds=interval_seconds)
         self.retention_seconds = retention_seconds
-        self.interval_seconds = interval_seconds
         # Deliveries per statement (their attempts, a handful each, go with them).
         self.delivery_batch_size = delivery_batch_size
         self.event_batch_size = event_batch_size
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        # Operational events per statement.
+        self.operational_batch_size = operational_batch_size
 
     @property
     def keeps_everything(self) -> bool:
         return self.retention_seconds == 0
-
-    async def prune_once(self) -> dict[str, int] | None:
-        """One pass; rows deleted per table, or None when another notifier holds the lock."""
-        counts = dict.fromkeys(TABLES, 0)
-        if self.keeps_everything:
-            return counts
-        started = time.monotonic()
-        async with self.pool.connection() as conn, session_lock(conn, LOCK) as locked:
-            if not locked:
-                PASSES.labels("skipped").inc()
-                return None
-            await self._prune(conn, counts)
-        deleted = {table: n for table, n in counts.items() if n}
-        PASSES.labels("pruned" if deleted else "idle").inc()
-        if deleted:
-            log.info(
-                "webhook retention pass deleted rows",
-                extra={"deleted": deleted, "seconds": round(time.monotonic() - started, 3)},
-            )
-        return counts
 
     async def _prune(self, conn: repo.Conn, counts: dict[str, int]) -> None:
         # Deliveries first: the events they leave behind go in the same pass.
@@ -126,34 +119,20 @@ class Janitor:
             if done["selected"] < self.event_batch_size:
                 break
             after_time, after_id = done["last_time"], done["last_id"]
-
-    @staticmethod
-    def _count(counts: dict[str, int], table: str, deleted: int) -> None:
-        counts[table] += deleted
-        if deleted:
-            ROWS_DELETED.labels(table).inc(deleted)
-
-    async def run(self) -> None:
-        await run_passes(
-            self.prune_once,
-            interval_seconds=self.interval_seconds,
-            stopping=self._stopping,
-            on_failure=self._failed,
+        delete = functools.partial(
+            repo.execute,
+            conn,
+            "prune_operational_events",
+            retention_seconds=self.retention_seconds,
+            limit=self.operational_batch_size,
         )
-
-    @staticmethod
-    def _failed(error: Exception) -> None:
-        PASSES.labels("failed").inc()
-        log.warning("webhook retention pass failed", extra={"error": repr(error)})
+        await self._in_batches(
+            counts, "webhook_operational_events", self.operational_batch_size, delete
+        )
 
     def start(self) -> None:
         if self.keeps_everything:
-            log.info("webhook retention off: deliveries and events are kept forever")
-            return
-        self._task = asyncio.create_task(self.run(), name="webhook-retention-janitor")
-
-    async def stop(self) -> None:
-        """Finish the batch in hand, then stop (no pass is cut off mid-statement)."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+            log.info(
+                "webhook retention off: deliveries, events and operational events are kept forever"
+            )
+        super().start()

@@ -19,16 +19,15 @@ is done (or the store is stopping).
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_common.retention import run_passes, session_lock
+from inlet_common import retention as shared
 from inlet_store import guards
 from inlet_store import repository as repo
 
@@ -65,8 +64,17 @@ class Retention:
         return self.request_seconds == 0 and self.log_seconds == 0
 
 
-class Janitor:
-    """Runs a retention pass at start and then every `interval_seconds`; start()/stop()."""
+class Janitor(shared.Janitor):
+    """Runs a retention pass at start and then every `interval_seconds`; start()/stop().
+
+    It never keeps everything: with both retentions 0 it still runs, for guards.expire.
+    """
+
+    lock = LOCK
+    tables = TABLES
+    passes = PASSES
+    rows_deleted = ROWS_DELETED
+    what = "retention"
 
     def __init__(
         self,
@@ -78,35 +86,14 @@ class Janitor:
         request_batch_size: int = 500,
         request_batch_items: int = 50_000,
     ) -> None:
-        self.pool = pool
+        super().__init__(pool, interval_seconds=interval_seconds)
         self.retention = retention
-        self.interval_seconds = interval_seconds
         # Log entries per statement.
         self.batch_size = batch_size
         # Requests per statement, and items between them: a request body may be up to the
         # gateway's body cap, so requests go in smaller batches than log lines.
         self.request_batch_size = request_batch_size
         self.request_batch_items = request_batch_items
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def prune_once(self) -> dict[str, int] | None:
-        """One pass; rows deleted per table, or None when another store holds the lock."""
-        counts = dict.fromkeys(TABLES, 0)
-        started = time.monotonic()
-        async with self.pool.connection() as conn, session_lock(conn, LOCK) as locked:
-            if not locked:
-                PASSES.labels("skipped").inc()
-                return None
-            await self._prune(conn, counts)
-        deleted = {table: n for table, n in counts.items() if n}
-        PASSES.labels("pruned" if deleted else "idle").inc()
-        if deleted:
-            log.info(
-                "retention pass deleted rows",
-                extra={"deleted": deleted, "seconds": round(time.monotonic() - started, 3)},
-            )
-        return counts
 
     async def _prune(self, conn: repo.Conn, counts: dict[str, int]) -> None:
         for table, deleted in (await guards.expire(conn)).items():
@@ -133,44 +120,17 @@ class Janitor:
                 ("prune_activity_log", "activity_entries"),
                 ("prune_grace_uses", "endpoint_grace_uses"),
             ):
-                while not self._stopping.is_set():
-                    deleted = await repo.execute(
-                        conn,
-                        query,
-                        retention_seconds=self.retention.log_seconds,
-                        limit=self.batch_size,
-                    )
-                    self._count(counts, table, deleted)
-                    if deleted < self.batch_size:
-                        break
-
-    @staticmethod
-    def _count(counts: dict[str, int], table: str, deleted: int) -> None:
-        counts[table] += deleted
-        if deleted:
-            ROWS_DELETED.labels(table).inc(deleted)
-
-    async def run(self) -> None:
-        await run_passes(
-            self.prune_once,
-            interval_seconds=self.interval_seconds,
-            stopping=self._stopping,
-            on_failure=_failed,
-        )
+                delete = functools.partial(
+                    repo.execute,
+                    conn,
+                    query,
+                    retention_seconds=self.retention.log_seconds,
+                    limit=self.batch_size,
+                )
+                await self._in_batches(counts, table, self.batch_size, delete)
 
     def start(self) -> None:
         if self.retention.keeps_everything:
             # Still started: expired Idempotency-Keys and rate windows must go regardless.
             log.info("retention off: requests and logs are kept forever")
-        self._task = asyncio.create_task(self.run(), name="retention-janitor")
-
-    async def stop(self) -> None:
-        """Finish the batch in hand, then stop (no pass is cut off mid-statement)."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
-
-
-def _failed(error: Exception) -> None:
-    PASSES.labels("failed").inc()
-    log.warning("retention pass failed", extra={"error": repr(error)})
+        super().start()

@@ -351,3 +351,8 @@ CREATE INDEX activity_entries_create_time_idx ON activity_entries (create_time);
 CREATE INDEX webhook_deliveries_finished_idx ON webhook_deliveries (update_time, id)
     WHERE status IN ('succeeded', 'failed');
 CREATE INDEX webhook_events_receive_time_idx ON webhook_events (receive_time, id);
+
+-- Operational events retention (0008): the notifier's janitor also deletes the oldest
+-- operational events in batches; this index finds them without a scan.
+CREATE INDEX webhook_operational_events_create_time_idx
+    ON webhook_operational_events (create_time);

@@ -1,6 +1,6 @@
--- Retention (inlet_notifier.retention): finished deliveries, with their attempts, and then
--- the events no delivery refers to any more are deleted in small batches, oldest first,
--- each batch its own short transaction. The ids of a batch go in as one array
+-- Retention (inlet_notifier.retention): finished deliveries, with their attempts, then the
+-- events no delivery refers to any more, then old operational events are deleted in small
+-- batches, oldest first, each batch its own short transaction. The ids of a batch go in as one array
 -- (= ANY(ARRAY(…))), so each delete probes the primary key rather than joining against a
 -- scan of the table. Every delete repeats its batch's conditions: a row that changed since
 -- it was chosen (a delivery replayed meanwhile) is re-checked on its newest version.
@@ -56,3 +56,12 @@ SELECT (SELECT count(*) FROM batch) AS selected,
        (SELECT count(*) FROM events) AS events,
        (SELECT receive_time FROM last) AS last_time,
        (SELECT id FROM last) AS last_id;
+
+-- name: prune_operational_events
+-- What operators were told (a delivery exhausted, an endpoint disabled) before the cut-off.
+-- Nothing refers to these rows; webhook_operational_events_create_time_idx finds them.
+DELETE FROM webhook_operational_events
+ WHERE id = ANY(ARRAY(SELECT id FROM webhook_operational_events
+                       WHERE create_time < now() - make_interval(secs => %(retention_seconds)s)
+                       ORDER BY create_time
+                       LIMIT %(limit)s));
