@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.admin.v1 import streams_pb2
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
-from inlet_common.errors import reason_of, status_from_rpc_error
+from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 from inlet_devstack import demo
 from tests.stream_support import (
     SEED_BATCH,
@@ -290,6 +290,41 @@ async def test_rate_limit_answers_429_with_window_state(
     headers = dict(error.initial_metadata() or ())
     assert headers["ratelimit-remaining"] == "0"
     assert 1 <= int(headers["retry-after"]) <= 60
+
+
+@pytest.mark.parametrize(
+    ("mask", "limit", "window", "field"),
+    [
+        (["rate_limit"], 0, 0, "ingest_key.rate_limit"),
+        (["rate_limit"], 1_000_001, 0, "ingest_key.rate_limit"),
+        (["rate_window_seconds"], 0, 0, "ingest_key.rate_window_seconds"),
+        (["rate_window_seconds"], 0, 86_401, "ingest_key.rate_window_seconds"),
+    ],
+)
+async def test_key_rate_settings_out_of_bounds_are_refused_naming_the_field(
+    ss: StreamServers,
+    seed: demo.DemoSeed,
+    sales: SalesStream,
+    mask: list[str],
+    limit: int,
+    window: int,
+    field: str,
+) -> None:
+    # The same bounds as endpoints: 0 would have blocked every request of the key.
+    request = streams_pb2.UpdateIngestKeyRequest(
+        ingest_key=streams_pb2.IngestKey(
+            name=sales.key_name, rate_limit=limit, rate_window_seconds=window
+        )
+    )
+    request.update_mask.paths.extend(mask)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await ss.streams.UpdateIngestKey(request, metadata=seed.auth)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = status_from_rpc_error(caught.value)
+    assert [v.field for v in violations_of(status)] == [field]
+    # Nothing changed: the key still takes requests under its default window.
+    _, headers = await ingest(ss, sales.key, SEED_SINGLE)
+    assert headers["ratelimit-policy"] == "6000;w=60"
 
 
 async def test_revoked_and_rotated_keys(

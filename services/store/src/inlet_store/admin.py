@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.type.v1 import entity_pb2
 from inlet_common import normalise
 from inlet_common.errors import FailedPrecondition, Violation
+from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.domain import (
     FIELD_TYPES,
@@ -154,9 +155,9 @@ class Admin:
                     )
                 ],
             )
-        rate_limit = rate_limit or DEFAULT_ENDPOINT_RATE_LIMIT
-        rate_window_seconds = rate_window_seconds or DEFAULT_ENDPOINT_RATE_WINDOW
-        _check_rate(rate_limit, rate_window_seconds)
+        rate_limit = rate_limit or guards.DEFAULT_RATE_LIMIT
+        rate_window_seconds = rate_window_seconds or guards.DEFAULT_RATE_WINDOW
+        guards.check_rate_settings("ingest_endpoint", rate_limit, rate_window_seconds)
         entity_type = await self.get_entity_type(workspace_key, entity_type_key)
         token = new_endpoint_token()
         async with wrap_exceptions(), self.pool.connection() as conn:
@@ -208,7 +209,7 @@ class Admin:
         rate_window_seconds: int | None = None,
     ) -> Endpoint:
         """Change the settings given (None: keep); unlike on create, 0 is no default here."""
-        _check_rate(rate_limit, rate_window_seconds)
+        guards.check_rate_settings("ingest_endpoint", rate_limit, rate_window_seconds)
         endpoint = await self.get_endpoint(workspace_key, endpoint_key)
         async with wrap_exceptions(), self.pool.connection() as conn:
             await repo.execute(
@@ -602,13 +603,6 @@ class Admin:
 
 _MAX_GRACE_SECONDS = 7 * 24 * 3600
 
-# The column defaults and CHECK bounds of ingest_endpoints (migration 0005): refusing
-# here names the field, where the database would only answer a constraint name.
-DEFAULT_ENDPOINT_RATE_LIMIT = 6000
-DEFAULT_ENDPOINT_RATE_WINDOW = 60
-_RATE_LIMIT_RANGE = (1, 1_000_000)
-_RATE_WINDOW_RANGE = (1, 86_400)
-
 _SAMPLES: dict[str, Any] = {
     "text": "Example text",
     "email": "ola.nordmann@example.com",
@@ -693,21 +687,6 @@ def _endpoint(found: dict[str, Any]) -> Endpoint:
         rate_window_seconds=found["rate_window_seconds"],
         previous_token_expire_time=found["previous_token_expire_time"],
     )
-
-
-def _check_rate(limit: int | None, window: int | None) -> None:
-    """Refuse, naming every bad one, rate settings the table's CHECKs would reject."""
-    rules: list[str] = []
-    problems: list[Violation] = []
-    for field, value, (low, high) in (
-        ("ingest_endpoint.rate_limit", limit, _RATE_LIMIT_RANGE),
-        ("ingest_endpoint.rate_window_seconds", window, _RATE_WINDOW_RANGE),
-    ):
-        if value is not None and not low <= value <= high:
-            rules.append(f"{field} must be between {low} and {high}")
-            problems.append(Violation(field, f"{value} is out of range", "INVALID_RATE"))
-    if problems:
-        raise InvalidArgument("; ".join(rules), violations=problems)
 
 
 def _record(entity_type: EntityTypeDef, found: dict[str, Any]) -> StoredRecord:

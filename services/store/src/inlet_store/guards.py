@@ -11,8 +11,30 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 
 from inlet.store.v1 import store_pb2
-from inlet_common.errors import FailedPrecondition, ResourceExhausted
+from inlet_common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Violation
 from inlet_store import repository as repo
+
+# Rate settings of every credential (endpoints, ingest keys): 6000 per 60 s unless set;
+# the bounds match the CHECKs of ingest_endpoints (migration 0005).
+DEFAULT_RATE_LIMIT = 6000
+DEFAULT_RATE_WINDOW = 60
+RATE_LIMIT_RANGE = (1, 1_000_000)
+RATE_WINDOW_RANGE = (1, 86_400)
+
+
+def check_rate_settings(resource: str, limit: int | None, window: int | None) -> None:
+    """Refuse, naming every bad one, rate settings out of bounds (None: not being set)."""
+    rules: list[str] = []
+    problems: list[Violation] = []
+    for field, value, (low, high) in (
+        (f"{resource}.rate_limit", limit, RATE_LIMIT_RANGE),
+        (f"{resource}.rate_window_seconds", window, RATE_WINDOW_RANGE),
+    ):
+        if value is not None and not low <= value <= high:
+            rules.append(f"{field} must be between {low} and {high}")
+            problems.append(Violation(field, f"{value} is out of range", "INVALID_RATE"))
+    if problems:
+        raise InvalidArgument("; ".join(rules), violations=problems)
 
 
 class RateLimited(ResourceExhausted):

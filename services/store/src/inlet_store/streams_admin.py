@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
 from inlet_common.structs import to_struct
+from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.auth import Authenticator
 from inlet_store.errors import wrap_exceptions
@@ -29,8 +30,6 @@ _MODES = {
 _MODE_ENUMS = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KEY_MODE_TEST}
 _EDGE_ERROR_KEY = "x-inlet-edge-error"
 _EDGE_MESSAGE_KEY = "x-inlet-edge-message"
-DEFAULT_RATE_LIMIT = 6000
-DEFAULT_RATE_WINDOW = 60
 
 
 def _bad(field: str, message: str, code: str) -> InvalidArgument:
@@ -147,7 +146,10 @@ class StreamAdmin:
         mode = _MODES.get(key.mode)
         if mode is None:
             raise _bad("ingest_key.mode", "mode must be LIVE or TEST", "INVALID_MODE")
-        _check_rate(key.rate_limit, key.rate_window_seconds)
+        # 0 (unset) takes the default.
+        guards.check_rate_settings(
+            "ingest_key", key.rate_limit or None, key.rate_window_seconds or None
+        )
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await self._stream(conn, workspace, stream)
             return await self._insert_key(
@@ -155,8 +157,8 @@ class StreamAdmin:
                 str(found["id"]),
                 mode,
                 key.display_name,
-                key.rate_limit if key.rate_limit else DEFAULT_RATE_LIMIT,
-                key.rate_window_seconds or DEFAULT_RATE_WINDOW,
+                key.rate_limit or guards.DEFAULT_RATE_LIMIT,
+                key.rate_window_seconds or guards.DEFAULT_RATE_WINDOW,
             )
 
     @staticmethod
@@ -209,10 +211,11 @@ class StreamAdmin:
     async def update_key(
         self, workspace: str, stream: str, key_id: str, key: streams_pb2.IngestKey, mask: set[str]
     ) -> dict[str, Any]:
-        if "rate_limit" in mask or "rate_window_seconds" in mask:
-            _check_rate(key.rate_limit, key.rate_window_seconds or DEFAULT_RATE_WINDOW)
-            if "rate_window_seconds" in mask and key.rate_window_seconds <= 0:
-                raise _bad("ingest_key.rate_window_seconds", "must be positive", "INVALID_RATE")
+        guards.check_rate_settings(
+            "ingest_key",
+            key.rate_limit if "rate_limit" in mask else None,
+            key.rate_window_seconds if "rate_window_seconds" in mask else None,
+        )
         return await self._key_query(
             "update_ingest_key",
             workspace,
@@ -277,13 +280,6 @@ class StreamAdmin:
 
 def _bad_token() -> InvalidArgument:
     return _bad("page_token", "page_token is not one this API issued", "INVALID_PAGE_TOKEN")
-
-
-def _check_rate(limit: int, window: int) -> None:
-    if limit < 0:
-        raise _bad("ingest_key.rate_limit", "rate_limit must not be negative", "INVALID_RATE")
-    if window < 0:
-        raise _bad("ingest_key.rate_window_seconds", "must be positive", "INVALID_RATE")
 
 
 def _time(text: str) -> datetime:

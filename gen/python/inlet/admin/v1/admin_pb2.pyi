@@ -85,9 +85,11 @@ class IngestEndpoint(_message.Message):
     default_region: _builtins.str
     """ISO 3166 region for phone numbers without a country code, e.g. "NO"."""
     rate_limit: _builtins.int
-    """Pushes allowed per window (default 6000); more are answered 429 RATE_LIMITED."""
+    """Pushes allowed per window, 1 to 1,000,000 (0 when creating: 6000); more are
+    answered 429 RATE_LIMITED.
+    """
     rate_window_seconds: _builtins.int
-    """Rate-limit window in seconds (default 60)."""
+    """Rate-limit window in seconds, 1 to 86,400 (0 when creating: 60)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Creation time."""

@@ -108,9 +108,9 @@ class IngestKey(_message.Message):
     display_name: _builtins.str
     """Human-readable name."""
     rate_limit: _builtins.int
-    """Requests allowed per window (0: none)."""
+    """Requests allowed per window, 1 to 1,000,000 (0 when creating: 6000)."""
     rate_window_seconds: _builtins.int
-    """Window length in seconds."""
+    """Window length in seconds, 1 to 86,400 (0 when creating: 60)."""
     prefix: _builtins.str
     """The start of the key (ik_live_<id>), safe to show."""
     @_builtins.property
