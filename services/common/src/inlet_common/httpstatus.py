@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import google.rpc.code_pb2 as code_pb2
 
+from inlet_common.errors import InletError
+
 HTTP_STATUS: dict[int, int] = {
     code_pb2.OK: 200,
     code_pb2.CANCELLED: 499,
@@ -38,3 +40,8 @@ REASON_HTTP_STATUS: dict[str, int] = {
 def http_status(grpc_code: int, reason: str = "") -> int:
     """HTTP status for a google.rpc.Code value and ErrorInfo reason."""
     return REASON_HTTP_STATUS.get(reason) or HTTP_STATUS.get(grpc_code, 500)
+
+
+def http_status_of(error: InletError) -> int:
+    """The HTTP status a caller is answered with for `error` (activity and connector logs)."""
+    return http_status(error.to_status().code, error.reason)

@@ -10,7 +10,7 @@ from inlet.store.v1 import store_pb2
 from inlet.type.v1 import problem_pb2
 from inlet_common import idempotency, logs
 from inlet_common.errors import InletError, unpack, violations_of
-from inlet_common.httpstatus import http_status
+from inlet_common.httpstatus import http_status_of
 from inlet_common.structs import to_struct
 from inlet_matcher.errors import EdgeRejected, PayloadTooLarge
 from inlet_matcher.planner import plan_push
@@ -80,13 +80,12 @@ class Ingest:
         return Pushed(applied, endpoint.rate_limit)
 
     async def _log_failure(self, endpoint_id: str, request_id: str, error: InletError) -> None:
-        status = error.to_status()
         try:
             await self.store.record_activity(
                 store_pb2.RecordActivityRequest(
                     endpoint_id=endpoint_id,
                     request_id=request_id,
-                    status_code=http_status(status.code, error.reason),
+                    status_code=http_status_of(error),
                     outcome=to_struct({"error": describe(error)}),
                 )
             )

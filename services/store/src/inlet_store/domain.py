@@ -36,9 +36,9 @@ class ResolvedEndpoint:
     default_region: str
     entity_type: EntityTypeDef
     referenced: dict[str, EntityTypeDef]  # reference-field slug → referenced type
+    rate_limit: int  # pushes per window
+    rate_window_seconds: int
     enabled: bool = True
-    rate_limit: int = 6000
-    rate_window_seconds: int = 60
 
 
 @dataclass(frozen=True)

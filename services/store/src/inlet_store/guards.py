@@ -11,6 +11,7 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 
 from inlet.store.v1 import store_pb2
+from inlet_common import idempotency
 from inlet_common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Violation
 from inlet_store import repository as repo
 
@@ -35,6 +36,13 @@ def check_rate_settings(resource: str, limit: int | None, window: int | None) ->
             problems.append(Violation(field, f"{value} is out of range", "INVALID_RATE"))
     if problems:
         raise InvalidArgument("; ".join(rules), violations=problems)
+
+
+def check_idempotency_key(key: str, refusal: type[InvalidArgument]) -> None:
+    """Refuse an over-long Idempotency-Key with the dialect's own INVALID_ARGUMENT class."""
+    problem = idempotency.key_problem(key)
+    if problem:
+        raise refusal(problem, violations=[Violation("Idempotency-Key", "too long", "TOO_LONG")])
 
 
 class RateLimited(ResourceExhausted):

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.store.v1 import store_pb2
 from inlet_common import idempotency
 from inlet_common.errors import InletError, Violation
-from inlet_common.httpstatus import http_status
+from inlet_common.httpstatus import http_status_of
 from inlet_store import chunks, guards, outbox
 from inlet_store import repository as repo
 from inlet_store.domain import EntityTypeDef, PlannedRecord
@@ -187,11 +187,7 @@ class Inbox:
                         f" entity type (fields: {', '.join(key.field_slugs) or 'none'})",
                         violations=[Violation("X-Item-Key", "unknown field", "UNKNOWN_FIELD")],
                     )
-                problem = idempotency.key_problem(idempotency_key)
-                if problem:
-                    raise InvalidPayload(
-                        problem, violations=[Violation("Idempotency-Key", "too long", "TOO_LONG")]
-                    )
+                guards.check_idempotency_key(idempotency_key, InvalidPayload)
                 return await self._store(conn, key, rate, idempotency_key, item_key, items, single)
             except InletError as error:
                 await self._log_rejection(conn, key, error, len(items))
@@ -305,8 +301,7 @@ class Inbox:
     async def _log_rejection(
         self, conn: repo.Conn, key: KeyContext, error: InletError, items_received: int
     ) -> None:
-        status = error.to_status()
-        code = http_status(status.code, error.reason)
+        code = http_status_of(error)
         body = {"code": error.reason, "message": error.message}
         try:
             async with wrap_exceptions():

@@ -16,9 +16,9 @@ from tenacity import (
 )
 
 from inlet.store.v1 import store_pb2
-from inlet_common import idempotency, logs
+from inlet_common import logs
 from inlet_common.errors import InletError, InvalidArgument, Violation
-from inlet_common.httpstatus import http_status
+from inlet_common.httpstatus import http_status_of
 from inlet_store import guards, outbox
 from inlet_store import repository as repo
 from inlet_store.domain import (
@@ -136,11 +136,7 @@ class Store:
                     limit=endpoint.rate_limit,
                     window_seconds=endpoint.rate_window_seconds,
                 )
-                problem = idempotency.key_problem(idempotency_key)
-                if problem:
-                    raise InvalidIdempotencyKey(
-                        problem, violations=[Violation("Idempotency-Key", "too long", "TOO_LONG")]
-                    )
+                guards.check_idempotency_key(idempotency_key, InvalidIdempotencyKey)
                 replay = None
                 if idempotency_key:
                     replay = await self._stored_answer(
@@ -189,7 +185,7 @@ class Store:
                     "insert_activity",
                     endpoint_id=endpoint_id,
                     request_id=request_id,
-                    status_code=http_status(status.code, error.reason),
+                    status_code=http_status_of(error),
                     outcome=repo.jsonb(
                         {"error": {"code": error.reason, "message": status.message}}
                     ),
