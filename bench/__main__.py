@@ -28,7 +28,7 @@ def progress(message: str) -> None:
     sys.stderr.flush()
 
 
-async def run(database_url: str, settings: Settings) -> str:
+async def run(database_url: str, settings: Settings, streams: StreamSettings) -> str:
     workload = contact_pushes(
         settings.warmup, settings.requests, seed=settings.seed, new_share=settings.new_share
     )
@@ -55,7 +55,6 @@ async def run(database_url: str, settings: Settings) -> str:
         )
         scenarios: list[Scenario] = [chain, ceiling, keyed]
         scenarios.append(WebhookDeliveries(database_url, settings.requests))
-        streams = StreamSettings.from_env(os.environ)
         scenarios += await stream_scenarios(
             suite.gateway_url, database_url, suite.target, streams, probe
         )
@@ -86,6 +85,7 @@ async def run(database_url: str, settings: Settings) -> str:
 def main() -> int:
     try:
         settings = Settings.from_env(os.environ)
+        streams = StreamSettings.from_env(os.environ)
     except ConfigError as error:
         sys.stderr.write(f"bench: configuration error: {error}\n")
         return 2
@@ -94,7 +94,7 @@ def main() -> int:
             environment.database(settings.database_url) as database_url,
             asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
         ):
-            table = runner.run(run(database_url, settings))
+            table = runner.run(run(database_url, settings, streams))
     except StackError as error:
         sys.stderr.write(f"bench: the suite did not start: {error}\n")
         return 1

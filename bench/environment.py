@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg.rows import dict_row
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
 from inlet_devstack.stack import Ports, running
-from inlet_store.queries import q
+from inlet_store import repository
 from inlet_store.tokens import token_hash
 
 WORKSPACE = "bench"
@@ -96,16 +95,14 @@ async def suite(database_url: str) -> AsyncIterator[Suite]:
 
 async def _target(database_url: str, token: str) -> Target:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(q("resolve_endpoint"), {"token_hash": token_hash(token)})
-        found = await cur.fetchone()
+        found = await repository.resolve_endpoint(conn, token_hash(token))
     if found is None:
         raise LookupError("the seeded contact endpoint is not in the database")
     return Target(
         token=token,
-        endpoint_id=str(found["endpoint_id"]),
-        workspace_id=str(found["workspace_id"]),
-        entity_type_id=str(found["target_id"]),
+        endpoint_id=found.id,
+        workspace_id=found.workspace_id,
+        entity_type_id=found.entity_type.id,
     )
 
 

@@ -6,17 +6,16 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-import google.rpc.error_details_pb2 as error_details_pb2
-import google.rpc.status_pb2 as status_pb2
 import grpc
 import typer
-from google.protobuf import message
+from google.protobuf import duration_pb2, message, timestamp_pb2
 
 from inlet.admin.v1 import admin_pb2_grpc
 from inlet_cli import render
-from inlet_common.errors import STATUS_DETAILS_KEY, reason_of, unpack
+from inlet_cli.durations import parse_duration, parse_time
+from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 
 # Exit codes: what went wrong, for scripts.
 EXIT_FAILED = 1  # e.g. rows of an import failed
@@ -70,10 +69,14 @@ class Settings:
             raise CliError("no admin token: set INLET_ADMIN_TOKEN or pass --admin-token", 2)
         if not space:
             raise CliError("no workspace: set INLET_WORKSPACE or pass --workspace", 2)
-        # gRPC wants host:port; accept a URL as people paste it.
-        for prefix in ("grpc://", "http://", "dns:///"):
-            url = url.removeprefix(prefix)
-        return cls(url.rstrip("/"), token, space)
+        return cls(grpc_address(url), token, space)
+
+
+def grpc_address(url: str) -> str:
+    """gRPC wants host:port; accept a URL as people paste it."""
+    for prefix in ("grpc://", "http://", "dns:///"):
+        url = url.removeprefix(prefix)
+    return url.rstrip("/")
 
 
 class Client(Generic[S]):
@@ -134,18 +137,65 @@ def opened(options: Any, make: Callable[[Settings], C]) -> Iterator[C]:
 
 def from_rpc_error(error: Any, address: str) -> CliError:
     code: grpc.StatusCode = error.code()
-    status = status_pb2.Status(code=code.value[0], message=error.details() or "")
-    for key, value in error.trailing_metadata() or ():
-        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
-            status = status_pb2.Status.FromString(value)
+    status = status_from_rpc_error(error)
     if code == grpc.StatusCode.UNAVAILABLE and not status.details:
         return CliError(
             f"cannot reach the admin API at {address} (set INLET_ADMIN_URL or --admin-url)",
             EXIT_UNAVAILABLE,
         )
-    details: list[str] = []
-    for bad in unpack(status, error_details_pb2.BadRequest):
-        assert isinstance(bad, error_details_pb2.BadRequest)
-        details.extend(f"{v.field}: {v.description} ({v.reason})" for v in bad.field_violations)
+    details = [f"{v.field}: {v.description} ({v.reason})" for v in violations_of(status)]
     reason = reason_of(status)
     return CliError(f"{reason}: {status.message}", _EXIT_BY_CODE.get(code, 1), details)
+
+
+class _Page(Protocol):
+    @property
+    def next_page_token(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Page)
+
+
+def every_page(fetch: Callable[[str], P]) -> Iterator[P]:
+    """Each page of a paged list, first to last: `fetch(page_token)` until no next token."""
+    token = ""
+    while True:
+        page = fetch(token)
+        yield page
+        token = page.next_page_token
+        if not token:
+            return
+
+
+# -- shared by the command modules ------------------------------------------------------------
+
+
+def json_mode(ctx: typer.Context) -> bool:
+    """Whether --json was given (the global options live on ctx.obj)."""
+    return bool(ctx.obj.json)
+
+
+def usage_error(message: str) -> typer.Exit:
+    render.error(message)
+    return typer.Exit(EXIT_USAGE)
+
+
+def timestamp(option: str, text: str) -> timestamp_pb2.Timestamp:
+    """An ISO 8601 time or a duration ago, for `option`; a usage error otherwise."""
+    try:
+        when = parse_time(text)
+    except ValueError as error:
+        raise usage_error(f"{option}: {error}") from None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when)
+    return stamp
+
+
+def duration(option: str, text: str) -> duration_pb2.Duration:
+    """A duration such as 10m, for `option`; a usage error otherwise."""
+    period = duration_pb2.Duration()
+    try:
+        period.FromTimedelta(parse_duration(text))
+    except ValueError as error:
+        raise usage_error(f"{option}: {error}") from None
+    return period

@@ -11,14 +11,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from inlet.admin.v1 import admin_pb2
 from inlet.type.v1 import entity_pb2
 from inlet_cli import importer, render, streams, webhooks
-from inlet_cli.client import EXIT_FAILED, EXIT_USAGE, Admin, opened
-from inlet_cli.durations import parse_duration, parse_time
+from inlet_cli.client import (
+    EXIT_FAILED,
+    Admin,
+    duration,
+    every_page,
+    json_mode,
+    opened,
+    timestamp,
+    usage_error,
+)
+from inlet_cli.durations import parse_duration
 
 app = typer.Typer(
     name="inlet",
@@ -90,16 +99,6 @@ def admin_api(ctx: typer.Context) -> contextlib.AbstractContextManager[Admin]:
     return opened(ctx.obj, Admin)
 
 
-def json_mode(ctx: typer.Context) -> bool:
-    options: Options = ctx.obj
-    return options.json
-
-
-def usage_error(message: str) -> typer.Exit:
-    render.error(message)
-    return typer.Exit(EXIT_USAGE)
-
-
 # -- entity types ---------------------------------------------------------------------------
 
 
@@ -147,19 +146,18 @@ def _show_type(ctx: typer.Context, t: entity_pb2.EntityType) -> None:
 def entity_types_list(ctx: typer.Context) -> None:
     """List entity types."""
     with admin_api(ctx) as api:
-        found: list[entity_pb2.EntityType] = []
-        token = ""
-        while True:
-            page = api.call(
-                api.stub.ListEntityTypes,
-                admin_pb2.ListEntityTypesRequest(
-                    parent=api.workspace, page_size=500, page_token=token
-                ),
+        found = [
+            item
+            for page in every_page(
+                lambda token: api.call(
+                    api.stub.ListEntityTypes,
+                    admin_pb2.ListEntityTypesRequest(
+                        parent=api.workspace, page_size=500, page_token=token
+                    ),
+                )
             )
-            found.extend(page.entity_types)
-            token = page.next_page_token
-            if not token:
-                break
+            for item in page.entity_types
+        ]
     if json_mode(ctx):
         render.emit_json([render.as_dict(t) for t in found])
         return
@@ -420,20 +418,19 @@ def _window_seconds(text: str) -> int:
 @endpoints.command("list")
 def endpoints_list(ctx: typer.Context) -> None:
     """List endpoints, newest first."""
-    found: list[admin_pb2.IngestEndpoint] = []
     with admin_api(ctx) as api:
-        token = ""
-        while True:
-            page = api.call(
-                api.stub.ListIngestEndpoints,
-                admin_pb2.ListIngestEndpointsRequest(
-                    parent=api.workspace, page_size=500, page_token=token
-                ),
+        found = [
+            item
+            for page in every_page(
+                lambda token: api.call(
+                    api.stub.ListIngestEndpoints,
+                    admin_pb2.ListIngestEndpointsRequest(
+                        parent=api.workspace, page_size=500, page_token=token
+                    ),
+                )
             )
-            found.extend(page.ingest_endpoints)
-            token = page.next_page_token
-            if not token:
-                break
+            for item in page.ingest_endpoints
+        ]
     if json_mode(ctx):
         render.emit_json([render.as_dict(e) for e in found])
     else:
@@ -511,12 +508,7 @@ def endpoints_rotate(
     ] = "",
 ) -> None:
     """Replace the secret URL; the old one stops working (after --grace, if given)."""
-    period = duration_pb2.Duration()
-    if grace:
-        try:
-            period.FromTimedelta(parse_duration(grace))
-        except ValueError as error:
-            raise usage_error(f"--grace: {error}") from None
+    period = duration("--grace", grace) if grace else duration_pb2.Duration()
     with admin_api(ctx) as api:
         rotated = api.call(
             api.stub.RotateIngestEndpointToken,
@@ -569,16 +561,6 @@ def endpoints_example(ctx: typer.Context, endpoint: str) -> None:
     )
 
 
-def _timestamp(option: str, text: str) -> timestamp_pb2.Timestamp:
-    try:
-        when = parse_time(text)
-    except ValueError as error:
-        raise usage_error(f"{option}: {error}") from None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
-
-
 def _outcome_line(outcome: dict[str, Any]) -> str:
     if "error" in outcome:
         error = outcome["error"] or {}
@@ -613,9 +595,9 @@ def endpoints_log(
         page_size=limit, page_token=page_token, status_code=status, errors_only=errors
     )
     if since:
-        request.start_time.CopyFrom(_timestamp("--since", since))
+        request.start_time.CopyFrom(timestamp("--since", since))
     if until:
-        request.end_time.CopyFrom(_timestamp("--until", until))
+        request.end_time.CopyFrom(timestamp("--until", until))
     with admin_api(ctx) as api:
         request.parent = _endpoint_name(api, endpoint)
         page = api.call(api.stub.ListActivityEntries, request)
@@ -725,12 +707,16 @@ def records_find(
 def _field_types(ctx: typer.Context, entity_type: str) -> dict[str, str]:
     """body path → field type, for turning CSV text into typed JSON values."""
     with admin_api(ctx) as api:
+        fetched: dict[str, entity_pb2.EntityType] = {}
 
         def get(slug: str) -> entity_pb2.EntityType:
-            return api.call(
-                api.stub.GetEntityType,
-                admin_pb2.GetEntityTypeRequest(name=f"{api.workspace}/entityTypes/{slug}"),
-            ).entity_type
+            # Several fields may reference the same type: fetch each type once.
+            if slug not in fetched:
+                fetched[slug] = api.call(
+                    api.stub.GetEntityType,
+                    admin_pb2.GetEntityTypeRequest(name=f"{api.workspace}/entityTypes/{slug}"),
+                ).entity_type
+            return fetched[slug]
 
         types: dict[str, str] = {}
         for f in get(entity_type).fields:

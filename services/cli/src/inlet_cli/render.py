@@ -32,6 +32,11 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     out.print(shown)
 
 
+def short(name: str) -> str:
+    """The last segment of a resource name: workspaces/w/streams/sales → sales."""
+    return name.rsplit("/", 1)[-1]
+
+
 def fields_line(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in values.items())
 

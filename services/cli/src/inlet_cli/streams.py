@@ -4,14 +4,14 @@ and the connector log."""
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from google.protobuf import field_mask_pb2, message
+from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_cli import render
-from inlet_cli.client import Client, Settings, opened
+from inlet_cli.client import Client, Settings, every_page, json_mode, opened
 
 app = typer.Typer(
     help="Stream ingest: streams bound to an entity type, ingest keys, connector log.",
@@ -20,7 +20,6 @@ app = typer.Typer(
 keys = typer.Typer(help="Ingest keys (ik_live_…/ik_test_…) of a stream.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 
-R = TypeVar("R", bound=message.Message)
 MODES = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KEY_MODE_TEST}
 MODE_LABELS = {v: k for k, v in MODES.items()}
 
@@ -42,26 +41,21 @@ def api(ctx: typer.Context) -> contextlib.AbstractContextManager[Api]:
     return opened(ctx.obj, Api)
 
 
-def _json(ctx: typer.Context) -> bool:
-    return bool(ctx.obj.json)
-
-
-def _short(name: str) -> str:
-    return name.rsplit("/", 1)[-1]
-
-
 def _when(stamp: Any) -> str:
     return stamp.ToDatetime().isoformat(timespec="seconds") + "Z" if stamp.seconds else ""
 
 
 def _show_streams(ctx: typer.Context, found: list[streams_pb2.Stream]) -> None:
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json([render.as_dict(s) for s in found])
         return
     render.table(
         None,
         ["stream", "entity type", "region", "created"],
-        [[_short(s.name), s.entity_type, s.default_region, _when(s.create_time)] for s in found],
+        [
+            [render.short(s.name), s.entity_type, s.default_region, _when(s.create_time)]
+            for s in found
+        ],
     )
 
 
@@ -74,7 +68,7 @@ def _key_state(k: streams_pb2.IngestKey) -> str:
 
 
 def _show_keys(ctx: typer.Context, found: list[streams_pb2.IngestKey]) -> None:
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json([render.as_dict(k) for k in found])
         return
     render.table(
@@ -82,7 +76,7 @@ def _show_keys(ctx: typer.Context, found: list[streams_pb2.IngestKey]) -> None:
         ["id", "key", "name", "rate limit", "state", "created"],
         [
             [
-                _short(k.name),
+                render.short(k.name),
                 f"{k.prefix}_…",
                 k.display_name,
                 f"{k.rate_limit}/{k.rate_window_seconds}s",
@@ -95,10 +89,10 @@ def _show_keys(ctx: typer.Context, found: list[streams_pb2.IngestKey]) -> None:
 
 
 def _show_secret(ctx: typer.Context, key: streams_pb2.IngestKey, secret: str) -> None:
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json({"ingest_key": render.as_dict(key), "secret": secret})
         return
-    render.out.print(f"ingest key {_short(key.name)} ({MODE_LABELS.get(key.mode, 'live')})")
+    render.out.print(f"ingest key {render.short(key.name)} ({MODE_LABELS.get(key.mode, 'live')})")
     render.out.print(secret, markup=False)
     render.err.print("This key is shown once; store it now.")
 
@@ -129,18 +123,17 @@ def create(
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
     """List the workspace's streams."""
-    found: list[streams_pb2.Stream] = []
     with api(ctx) as client:
-        token = ""
-        while True:
-            page = client.call(
-                client.stub.ListStreams,
-                streams_pb2.ListStreamsRequest(parent=client.workspace, page_token=token),
+        found = [
+            item
+            for page in every_page(
+                lambda token: client.call(
+                    client.stub.ListStreams,
+                    streams_pb2.ListStreamsRequest(parent=client.workspace, page_token=token),
+                )
             )
-            found.extend(page.streams)
-            token = page.next_page_token
-            if not token:
-                break
+            for item in page.streams
+        ]
     _show_streams(ctx, found)
 
 
@@ -159,7 +152,7 @@ def log(
             ),
         )
     entries = list(got.connector_log_entries)
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json([render.as_dict(e) for e in entries])
         return
     render.table(
@@ -209,18 +202,19 @@ def keys_create(
 @keys.command("list")
 def keys_list(ctx: typer.Context, stream: str) -> None:
     """List a stream's keys (never their secrets)."""
-    found: list[streams_pb2.IngestKey] = []
     with api(ctx) as client:
-        token = ""
-        while True:
-            page = client.call(
-                client.stub.ListIngestKeys,
-                streams_pb2.ListIngestKeysRequest(parent=client.stream(stream), page_token=token),
+        found = [
+            item
+            for page in every_page(
+                lambda token: client.call(
+                    client.stub.ListIngestKeys,
+                    streams_pb2.ListIngestKeysRequest(
+                        parent=client.stream(stream), page_token=token
+                    ),
+                )
             )
-            found.extend(page.ingest_keys)
-            token = page.next_page_token
-            if not token:
-                break
+            for item in page.ingest_keys
+        ]
     _show_keys(ctx, found)
 
 

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from google.protobuf import duration_pb2, field_mask_pb2, message, timestamp_pb2
+from google.protobuf import field_mask_pb2
 
 from inlet.notifier.v1 import webhooks_pb2, webhooks_pb2_grpc
 from inlet_cli import render
-from inlet_cli.client import EXIT_USAGE, Client, Settings, opened
-from inlet_cli.durations import parse_duration, parse_time
+from inlet_cli.client import (
+    Client,
+    Settings,
+    duration,
+    every_page,
+    grpc_address,
+    json_mode,
+    opened,
+    timestamp,
+    usage_error,
+)
 
 app = typer.Typer(
     help="Webhooks: signed deliveries of record.created, record.updated, ingest.failed …",
     no_args_is_help=True,
 )
-
-R = TypeVar("R", bound=message.Message)
 
 STATUSES = {
     "pending": webhooks_pb2.WEBHOOK_DELIVERY_STATUS_PENDING,
@@ -52,20 +59,12 @@ def root(
 
 
 def api(ctx: typer.Context) -> contextlib.AbstractContextManager[Api]:
-    address = ctx.meta["notifier_url"].removeprefix("http://").rstrip("/")
+    address = grpc_address(ctx.meta["notifier_url"])
     return opened(ctx.obj, lambda settings: Api(settings, address))
 
 
-def _json(ctx: typer.Context) -> bool:
-    return bool(ctx.obj.json)
-
-
-def _short(name: str) -> str:
-    return name.rsplit("/", 1)[-1]
-
-
 def _show_endpoints(ctx: typer.Context, found: list[webhooks_pb2.WebhookEndpoint]) -> None:
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json([render.as_dict(e) for e in found])
         return
     render.table(
@@ -73,7 +72,7 @@ def _show_endpoints(ctx: typer.Context, found: list[webhooks_pb2.WebhookEndpoint
         ["id", "url", "events", "enabled", "disabled because"],
         [
             [
-                _short(e.name),
+                render.short(e.name),
                 e.url,
                 ", ".join(e.event_types) or "all",
                 "yes" if e.enabled else "no",
@@ -115,7 +114,7 @@ def create(
                 ),
             ),
         )
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json(render.as_dict(got))
         return
     _show_endpoints(ctx, [got.webhook_endpoint])
@@ -125,20 +124,19 @@ def create(
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
     """List webhook endpoints."""
-    found: list[webhooks_pb2.WebhookEndpoint] = []
     with api(ctx) as client:
-        token = ""
-        while True:
-            page = client.call(
-                client.stub.ListWebhookEndpoints,
-                webhooks_pb2.ListWebhookEndpointsRequest(
-                    parent=client.workspace, page_size=500, page_token=token
-                ),
+        found = [
+            item
+            for page in every_page(
+                lambda token: client.call(
+                    client.stub.ListWebhookEndpoints,
+                    webhooks_pb2.ListWebhookEndpointsRequest(
+                        parent=client.workspace, page_size=500, page_token=token
+                    ),
+                )
             )
-            found.extend(page.webhook_endpoints)
-            token = page.next_page_token
-            if not token:
-                break
+            for item in page.webhook_endpoints
+        ]
     _show_endpoints(ctx, found)
 
 
@@ -193,7 +191,7 @@ def delete(ctx: typer.Context, endpoint_id: str) -> None:
             client.stub.DeleteWebhookEndpoint,
             webhooks_pb2.DeleteWebhookEndpointRequest(name=client.endpoint(endpoint_id)),
         )
-    if not _json(ctx):
+    if not json_mode(ctx):
         render.out.print(f"deleted {endpoint_id}", markup=False)
 
 
@@ -204,12 +202,7 @@ def rotate_secret(
     grace: Annotated[str, typer.Option(help="How long the old secret still signs.")] = "24h",
 ) -> None:
     """Issue a new signing secret; the old one signs alongside it for --grace."""
-    try:
-        period = duration_pb2.Duration()
-        period.FromTimedelta(parse_duration(grace))
-    except ValueError as error:
-        render.error(f"--grace: {error}")
-        raise typer.Exit(EXIT_USAGE) from None
+    period = duration("--grace", grace)
     with api(ctx) as client:
         got = client.call(
             client.stub.RotateWebhookEndpointSecret,
@@ -217,7 +210,7 @@ def rotate_secret(
                 name=client.endpoint(endpoint_id), grace_period=period
             ),
         )
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json(render.as_dict(got))
         return
     render.out.print(f"new signing secret (shown once): {got.secret}", markup=False)
@@ -232,8 +225,7 @@ def deliveries(
 ) -> None:
     """List an endpoint's deliveries, newest first."""
     if status and status not in STATUSES:
-        render.error(f"--status must be one of {', '.join(STATUSES)}, got {status!r}")
-        raise typer.Exit(EXIT_USAGE)
+        raise usage_error(f"--status must be one of {', '.join(STATUSES)}, got {status!r}")
     with api(ctx) as client:
         got = client.call(
             client.stub.ListWebhookDeliveries,
@@ -243,7 +235,7 @@ def deliveries(
                 page_size=limit,
             ),
         )
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json([render.as_dict(d) for d in got.webhook_deliveries])
         return
     render.table(
@@ -251,7 +243,7 @@ def deliveries(
         ["id", "event", "type", "status", "attempts", "last HTTP"],
         [
             [
-                _short(d.name),
+                render.short(d.name),
                 d.event_id,
                 d.event_type,
                 STATUS_LABELS.get(d.status, "?"),
@@ -273,7 +265,7 @@ def attempts(ctx: typer.Context, endpoint_id: str, delivery_id: str) -> None:
                 parent=f"{client.endpoint(endpoint_id)}/deliveries/{delivery_id}"
             ),
         )
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json([render.as_dict(a) for a in got.webhook_attempts])
         return
     render.table(
@@ -302,7 +294,7 @@ def replay(ctx: typer.Context, endpoint_id: str, delivery_id: str) -> None:
                 name=f"{client.endpoint(endpoint_id)}/deliveries/{delivery_id}"
             ),
         )
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json(render.as_dict(got))
         return
     render.out.print(f"replaying {delivery_id}", markup=False)
@@ -315,12 +307,7 @@ def recover(
     since: Annotated[str, typer.Option(help="ISO 8601 time, or a duration ago (e.g. 6h).")],
 ) -> None:
     """Send again every failed delivery of an endpoint created since a time."""
-    try:
-        when = timestamp_pb2.Timestamp()
-        when.FromDatetime(parse_time(since))
-    except ValueError as error:
-        render.error(f"--since: {error}")
-        raise typer.Exit(EXIT_USAGE) from None
+    when = timestamp("--since", since)
     with api(ctx) as client:
         got = client.call(
             client.stub.RecoverWebhookDeliveries,
@@ -328,7 +315,7 @@ def recover(
                 parent=client.endpoint(endpoint_id), since=when
             ),
         )
-    if _json(ctx):
+    if json_mode(ctx):
         render.emit_json(render.as_dict(got))
         return
     render.out.print(f"recovering {got.recovered_count} deliveries", markup=False)

@@ -68,6 +68,8 @@ class Env:
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit():
             raise ConfigError(f"{key} must be host:port, got {value!r}")
+        if int(port) > 65535:
+            raise ConfigError(f"{key} port must be at most 65535, got {int(port)}")
         return value
 
 

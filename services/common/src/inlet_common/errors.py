@@ -27,6 +27,8 @@ import google.rpc.status_pb2 as status_pb2
 import grpc
 from google.protobuf import any_pb2, message
 
+from inlet.type.v1 import problem_pb2
+
 ERROR_DOMAIN = "inlet.dev"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
@@ -38,6 +40,10 @@ class Violation:
     field: str
     description: str
     reason: str
+
+    def as_json(self) -> dict[str, str]:
+        """As every JSON body and log shows a bad field."""
+        return {"field": self.field, "code": self.reason, "message": self.description}
 
 
 class InletError(Exception):
@@ -179,3 +185,13 @@ def violations_of(status: status_pb2.Status) -> list[Violation]:
         assert isinstance(bad, error_details_pb2.BadRequest)
         found.extend(Violation(v.field, v.description, v.reason) for v in bad.field_violations)
     return found
+
+
+def conflicts_of(status: status_pb2.Status) -> list[dict[str, Any]]:
+    """The UniqueConflict details of a status, one JSON object per field that matched."""
+    return [
+        {"entity": c.entity, "field": m.field, "value": m.value, "record_ids": list(m.record_ids)}
+        for c in unpack(status, problem_pb2.UniqueConflict)
+        if isinstance(c, problem_pb2.UniqueConflict)
+        for m in c.matches
+    ]

@@ -17,7 +17,8 @@ from inlet_common import entrypoint, logs
 from inlet_common.channels import channel
 from inlet_common.config import ConfigError, Env
 from inlet_devstack import demo, postgres
-from inlet_devstack.stack import KEYS_ENV, Ports, StackError, running
+from inlet_devstack.stack import Ports, StackError, running
+from inlet_notifier.config import KEYS_ENV
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 
 log = logging.getLogger("inlet_devstack")

@@ -57,7 +57,12 @@ class DemoSeed:
     @property
     def auth(self) -> tuple[tuple[str, str]]:
         """gRPC metadata that authenticates admin calls on this workspace."""
-        return (("authorization", f"Bearer {self.admin_token}"),)
+        return _bearer(self.admin_token)
+
+
+def _bearer(token: str) -> tuple[tuple[str, str]]:
+    """gRPC metadata presenting `token` as a bearer token."""
+    return (("authorization", f"Bearer {token}"),)
 
 
 async def seed(
@@ -69,7 +74,7 @@ async def seed(
     endpoint_types: tuple[str, ...] = ("contact", "deal"),
 ) -> DemoSeed:
     """Create what is missing of the demo schema, and fresh endpoints (tokens show once)."""
-    bootstrap = (("authorization", f"Bearer {bootstrap_token}"),)
+    bootstrap = _bearer(bootstrap_token)
     try:
         created = await admin.CreateWorkspace(
             admin_pb2.CreateWorkspaceRequest(
@@ -87,7 +92,7 @@ async def seed(
             metadata=bootstrap,
         )
         admin_token = issued.admin_token
-    auth = (("authorization", f"Bearer {admin_token}"),)
+    auth = _bearer(admin_token)
     got = await admin.GetWorkspace(
         admin_pb2.GetWorkspaceRequest(name=f"workspaces/{workspace_slug}"), metadata=auth
     )

@@ -21,11 +21,11 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from inlet_notifier.config import KEYS_ENV
 from inlet_notifier.secrets_at_rest import new_key_ring
 from inlet_store.migrations import migrate
 
 READY_TIMEOUT = 60.0
-KEYS_ENV = "INLET_WEBHOOK_SECRET_KEYS"
 
 
 class StackError(RuntimeError):
@@ -181,10 +181,8 @@ async def running(
     extra_env = extra_env or {}
     await migrate(database_url)
     with tempfile.TemporaryDirectory(prefix="inlet-stack-") as tmp:
-        stack = Stack(database_url, Path(tmp), log_dir, extra_env)
-        keys = webhook_secret_keys or extra_env.get(KEYS_ENV)
-        if keys:
-            stack.webhook_secret_keys = keys
+        keys = webhook_secret_keys or extra_env.get(KEYS_ENV) or new_key_ring()
+        stack = Stack(database_url, Path(tmp), log_dir, extra_env, webhook_secret_keys=keys)
         host = ports.host
         try:
             # The notifier first: the store's outbox relay publishes to it.

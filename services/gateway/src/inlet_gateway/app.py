@@ -91,7 +91,6 @@ RETURNED_METADATA = (
     "ratelimit-remaining",
     "ratelimit-reset",
     "ratelimit-policy",
-    "idempotent-replayed",
     "idempotency-replayed",
     "location",
 )

@@ -9,8 +9,7 @@ from typing import Any
 import google.rpc.status_pb2 as status_pb2
 import orjson
 
-from inlet.type.v1 import problem_pb2
-from inlet_common.errors import reason_of, unpack, violations_of
+from inlet_common.errors import conflicts_of, reason_of, violations_of
 
 PROBLEM_TYPE_BASE = "https://inlet.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
@@ -60,24 +59,10 @@ def problem_document(context: ErrorContext) -> dict[str, Any]:
         "code": reason,
         "request_id": context.request_id,
     }
-    errors = [
-        {"field": v.field, "code": v.reason, "message": v.description}
-        for v in violations_of(status)
-    ]
+    errors = [v.as_json() for v in violations_of(status)]
     if errors:
         document["errors"] = errors
-    conflicts: list[dict[str, Any]] = []
-    for detail in unpack(status, problem_pb2.UniqueConflict):
-        assert isinstance(detail, problem_pb2.UniqueConflict)
-        conflicts.extend(
-            {
-                "entity": detail.entity,
-                "field": match.field,
-                "value": match.value,
-                "record_ids": list(match.record_ids),
-            }
-            for match in detail.matches
-        )
+    conflicts = conflicts_of(status)
     if conflicts:
         document["conflicts"] = conflicts
     return document
@@ -98,10 +83,7 @@ def stream_error(context: ErrorContext) -> Rendered:
     reason = reason_of(status)
     code = _STREAM_CODES_BY_STATUS.get(context.http_status, reason)
     error: dict[str, Any] = {"code": code, "message": status.message}
-    details = [
-        {"field": v.field, "code": v.reason, "message": v.description}
-        for v in violations_of(status)
-    ]
+    details = [v.as_json() for v in violations_of(status)]
     if details:
         error["details"] = details
     return Rendered("application/json", orjson.dumps({"success": False, "error": error}))

@@ -15,8 +15,7 @@ EDGE_ERROR_KEY = "x-inlet-edge-error"
 EDGE_MESSAGE_KEY = "x-inlet-edge-message"
 
 
-def edge_error(context: Any) -> EdgeError | None:
-    metadata = dict(context.invocation_metadata() or ())
+def edge_error(metadata: dict[str, Any]) -> EdgeError | None:
     reason = metadata.get(EDGE_ERROR_KEY)
     if not reason:
         return None
@@ -45,7 +44,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 to_dict(request.fields),
                 {slug: to_dict(values) for slug, values in request.related.items()},
                 idempotency_key=str(metadata.get("idempotency-key", "")),
-                edge_error=edge_error(context),
+                edge_error=edge_error(metadata),
             )
         except InletError as error:
             await _send_rate_limited(context, error)
@@ -69,7 +68,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         metadata = dict(context.invocation_metadata() or ())
         body = request.body if request.HasField("body") else None
         try:
-            edge = edge_error(context)
+            edge = edge_error(metadata)
             accepted = await self._streams().accept(
                 metadata,
                 body,

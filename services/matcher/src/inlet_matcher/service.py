@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from inlet.store.v1 import store_pb2
-from inlet.type.v1 import problem_pb2
 from inlet_common import idempotency, logs
-from inlet_common.errors import InletError, unpack, violations_of
+from inlet_common.errors import InletError, conflicts_of, violations_of
 from inlet_common.httpstatus import http_status_of
 from inlet_common.structs import to_struct
 from inlet_matcher.errors import EdgeRejected, PayloadTooLarge
@@ -106,15 +105,8 @@ def describe(error: InletError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.reason, "message": status.message}
     violations = violations_of(status)
     if violations:
-        body["errors"] = [
-            {"field": v.field, "code": v.reason, "message": v.description} for v in violations
-        ]
-    conflicts = [
-        {"entity": c.entity, "field": m.field, "value": m.value, "record_ids": list(m.record_ids)}
-        for c in unpack(status, problem_pb2.UniqueConflict)
-        if isinstance(c, problem_pb2.UniqueConflict)
-        for m in c.matches
-    ]
+        body["errors"] = [v.as_json() for v in violations]
+    conflicts = conflicts_of(status)
     if conflicts:
         body["conflicts"] = conflicts
     return body

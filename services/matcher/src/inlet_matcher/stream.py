@@ -14,14 +14,13 @@ from google.protobuf import json_format, struct_pb2
 
 from inlet.store.v1 import store_pb2
 from inlet_common import logs
-from inlet_common.errors import InletError, Violation
+from inlet_common.credentials import bearer_token
+from inlet_common.errors import InletError, Unauthenticated, Violation
 from inlet_common.structs import plain, to_struct
 from inlet_matcher.planner import _plan_entity
 from inlet_matcher.store_client import GrpcStore
 
 log = logging.getLogger(__name__)
-
-_SCHEME = "bearer "
 
 
 class StreamsDisabled(InletError):
@@ -76,10 +75,10 @@ def check_body(body: struct_pb2.Value | None, item_key: str) -> CheckedBody:
 
 def bearer(metadata: dict[str, Any]) -> str:
     """The credential of `authorization: Bearer …` (empty when absent: the store says 401)."""
-    text = str(metadata.get("authorization", ""))
-    if text[: len(_SCHEME)].lower() != _SCHEME:
+    try:
+        return bearer_token(str(metadata.get("authorization", "")), what="ingest key")
+    except Unauthenticated:
         return ""
-    return text[len(_SCHEME) :].strip()
 
 
 class GrpcStreamStore(GrpcStore):
@@ -107,13 +106,6 @@ class GrpcStreamStore(GrpcStore):
         self, request: store_pb2.ApplyStreamItemsRequest
     ) -> store_pb2.ApplyStreamItemsResponse:
         return await self._call(self._stub.ApplyStreamItems, request)
-
-    async def finish(self, request_id: str, lease_token: str) -> str:
-        done = await self._call(
-            self._stub.FinishStreamRequest,
-            store_pb2.FinishStreamRequestRequest(request_id=request_id, lease_token=lease_token),
-        )
-        return str(done.status)
 
 
 class StreamIngest:
@@ -245,9 +237,7 @@ def _failed(index: int, path: str, problems: Iterable[Violation]) -> store_pb2.S
             {
                 "code": "VALIDATION_FAILED",
                 "message": f"invalid item: {', '.join(p.field for p in found)}",
-                "fields": [
-                    {"field": p.field, "code": p.reason, "message": p.description} for p in found
-                ],
+                "fields": [p.as_json() for p in found],
             }
         ),
     )

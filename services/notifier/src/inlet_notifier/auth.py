@@ -11,18 +11,19 @@ from inlet_common.credentials import bearer_token, token_hash
 from inlet_common.errors import Unauthenticated
 from inlet_notifier import repository as repo
 from inlet_notifier.errors import wrap_exceptions
-from inlet_notifier.server import Authenticate
+from inlet_notifier.server import Authenticate, TokenWorkspace
 
 
 def authenticator(pool: AsyncConnectionPool[Any]) -> Authenticate:
-    """The workspace id of a valid admin token; Unauthenticated otherwise (never echoing it)."""
+    """The workspace (id and slug) of a valid admin token; Unauthenticated otherwise (never
+    echoing it)."""
 
-    async def authenticate(header: str | None) -> str:
+    async def authenticate(header: str | None) -> TokenWorkspace:
         digest = token_hash(bearer_token(header))
         async with wrap_exceptions(), pool.connection() as conn:
             found = await repo.row(conn, "admin_token_workspace", token_hash=digest)
         if found is None:
             raise Unauthenticated("the admin token is not valid", reason="ADMIN_TOKEN_INVALID")
-        return str(found["workspace_id"])
+        return TokenWorkspace(str(found["workspace_id"]), str(found["slug"]))
 
     return authenticate

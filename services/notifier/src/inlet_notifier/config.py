@@ -58,18 +58,22 @@ class NotifierConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> NotifierConfig:
         env = Env(environ)
-        timeout = env.number("INLET_WEBHOOK_TIMEOUT_SECONDS", 15.0, minimum=0.01)
+        # Unset variables keep the dataclasses' defaults.
+        default = DeliverySettings()
+        timeout = env.number("INLET_WEBHOOK_TIMEOUT_SECONDS", default.timeout, minimum=0.01)
         delivery = DeliverySettings(
             schedule=_schedule(env.optional("INLET_WEBHOOK_RETRY_SCHEDULE")),
-            schedule_scale=env.number("INLET_WEBHOOK_RETRY_SCALE", 1.0),
-            jitter=env.number("INLET_WEBHOOK_RETRY_JITTER", 0.1),
+            schedule_scale=env.number("INLET_WEBHOOK_RETRY_SCALE", default.schedule_scale),
+            jitter=env.number("INLET_WEBHOOK_RETRY_JITTER", default.jitter),
             timeout=timeout,
             lease=env.number("INLET_WEBHOOK_LEASE_SECONDS", timeout * 2, minimum=0.01),
-            poll=env.number("INLET_WEBHOOK_POLL_SECONDS", 0.5, minimum=0.01),
-            max_in_flight=env.integer("INLET_WEBHOOK_MAX_IN_FLIGHT", 64, minimum=1),
-            per_endpoint=env.integer("INLET_WEBHOOK_PER_ENDPOINT", 4, minimum=1),
-            disable_after=env.number("INLET_WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600.0),
-            allow_private=env.flag("INLET_WEBHOOK_ALLOW_PRIVATE", False),
+            poll=env.number("INLET_WEBHOOK_POLL_SECONDS", default.poll, minimum=0.01),
+            max_in_flight=env.integer(
+                "INLET_WEBHOOK_MAX_IN_FLIGHT", default.max_in_flight, minimum=1
+            ),
+            per_endpoint=env.integer("INLET_WEBHOOK_PER_ENDPOINT", default.per_endpoint, minimum=1),
+            disable_after=env.number("INLET_WEBHOOK_DISABLE_AFTER_SECONDS", default.disable_after),
+            allow_private=env.flag("INLET_WEBHOOK_ALLOW_PRIVATE", default.allow_private),
         )
         if delivery.lease <= delivery.timeout:
             raise ConfigError(
@@ -82,12 +86,14 @@ class NotifierConfig:
             pool_max=env.integer("INLET_DB_POOL_MAX", 20, minimum=2, maximum=1000),
             secret_keys=_key_ring(env.optional(KEYS_ENV)),
             delivery=delivery,
-            secret_grace_seconds=env.number("INLET_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600.0),
+            secret_grace_seconds=env.number(
+                "INLET_WEBHOOK_SECRET_GRACE_SECONDS", cls.secret_grace_seconds
+            ),
             webhook_retention_seconds=retention_seconds(
-                env, "INLET_WEBHOOK_RETENTION_SECONDS", 30 * 86400
+                env, "INLET_WEBHOOK_RETENTION_SECONDS", cls.webhook_retention_seconds
             ),
             retention_interval_seconds=env.number(
-                "INLET_RETENTION_INTERVAL_SECONDS", 600.0, minimum=1.0
+                "INLET_RETENTION_INTERVAL_SECONDS", cls.retention_interval_seconds, minimum=1.0
             ),
         )
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC as _UTC
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import timestamp_pb2
 
@@ -20,8 +20,16 @@ from inlet_notifier.service import STATUSES, EndpointSpec, Event, Webhooks
 
 log = logging.getLogger(__name__)
 
-# authorization metadata value → the workspace id its admin token belongs to.
-Authenticate = Callable[[str | None], Awaitable[str]]
+
+class TokenWorkspace(NamedTuple):
+    """The workspace an admin token belongs to."""
+
+    id: str
+    slug: str
+
+
+# authorization metadata value → the workspace its admin token belongs to.
+Authenticate = Callable[[str | None], Awaitable[TokenWorkspace]]
 
 _SEGMENT = r"([^/]+)"
 
@@ -145,16 +153,14 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
         self.webhooks = webhooks
         self.authenticate = authenticate
 
-    async def _workspace(self, context: Any, workspace_id: str) -> str:
-        """The token's workspace; a name in another workspace is refused."""
+    async def _workspace(self, context: Any, key: str) -> str:
+        """The id of the token's workspace, named by `key` (its id or slug); a name in
+        another workspace is refused."""
         metadata = dict(context.invocation_metadata() or ())
         authorized = await self.authenticate(metadata.get("authorization"))
-        if authorized == workspace_id:
-            return workspace_id
-        # Named by slug: the token's workspace may still be the one meant.
-        if await self.webhooks.workspace_id(workspace_id) != authorized:
+        if key not in (authorized.id, authorized.slug):
             raise PermissionDenied("the admin token belongs to another workspace")
-        return authorized
+        return authorized.id
 
     async def CreateWebhookEndpoint(
         self, request: webhooks_pb2.CreateWebhookEndpointRequest, context: Any

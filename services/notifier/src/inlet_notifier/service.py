@@ -7,7 +7,7 @@ import binascii
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +75,14 @@ def decode_token(token: str) -> tuple[datetime, str]:
         ) from None
 
 
+def _page(found: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str]:
+    """The first `limit` of `found` (fetched `limit + 1`), and the token of the next page
+    when there is one: the last row's (create_time, id)."""
+    page = found[:limit]
+    more = len(found) > limit
+    return page, encode_token(page[-1]["create_time"], str(page[-1]["id"])) if more else ""
+
+
 def _endpoint_uuid(endpoint_id: str) -> str:
     """The canonical id a secret is sealed with; not a UUID: no such endpoint."""
     try:
@@ -123,12 +131,6 @@ class Webhooks:
             self.wake()
         return int(found["accepted"])
 
-    async def workspace_id(self, key: str) -> str | None:
-        """The id of the workspace named by id or slug, if there is one."""
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            found = await repo.row(conn, "workspace_id", key=key)
-        return str(found["id"]) if found else None
-
     # -- endpoints ------------------------------------------------------------------------
 
     async def _checked(self, spec: EndpointSpec, paths: Sequence[str]) -> EndpointSpec:
@@ -151,14 +153,7 @@ class Webhooks:
                 ],
             )
         url = await guard.check_url(spec.url, allow_private=self.allow_private)
-        return EndpointSpec(
-            url=url,
-            description=spec.description,
-            event_types=spec.event_types,
-            entity_type_ids=spec.entity_type_ids,
-            source_ids=spec.source_ids,
-            enabled=spec.enabled,
-        )
+        return replace(spec, url=url)
 
     async def create_endpoint(
         self, workspace_id: str, spec: EndpointSpec
@@ -185,7 +180,12 @@ class Webhooks:
 
     async def get_endpoint(self, workspace_id: str, endpoint_id: str) -> dict[str, Any]:
         async with wrap_exceptions(), self.pool.connection() as conn:
-            found = await repo.row(conn, "get_endpoint", id=endpoint_id, workspace_id=workspace_id)
+            return await self._endpoint(conn, workspace_id, endpoint_id)
+
+    async def _endpoint(
+        self, conn: repo.Conn, workspace_id: str, endpoint_id: str
+    ) -> dict[str, Any]:
+        found = await repo.row(conn, "get_endpoint", id=endpoint_id, workspace_id=workspace_id)
         if found is None:
             raise NotFound(f"no webhook endpoint {endpoint_id}")
         return found
@@ -204,9 +204,7 @@ class Webhooks:
                 after_id=after_id,
                 limit=limit + 1,
             )
-        page = found[:limit]
-        more = len(found) > limit
-        return page, encode_token(page[-1]["create_time"], str(page[-1]["id"])) if more else ""
+        return _page(found, limit)
 
     async def update_endpoint(
         self, workspace_id: str, endpoint_id: str, spec: EndpointSpec, paths: Sequence[str]
@@ -329,8 +327,8 @@ class Webhooks:
     ) -> tuple[list[dict[str, Any]], str]:
         limit = page_size(size)
         before_time, before_id = decode_token(token) if token else (_END, _MAX)
-        await self.get_endpoint(workspace_id, endpoint_id)
         async with wrap_exceptions(), self.pool.connection() as conn:
+            await self._endpoint(conn, workspace_id, endpoint_id)
             found = await repo.rows(
                 conn,
                 "list_deliveries",
@@ -340,9 +338,7 @@ class Webhooks:
                 before_id=before_id,
                 limit=limit + 1,
             )
-        page = found[:limit]
-        more = len(found) > limit
-        return page, encode_token(page[-1]["create_time"], str(page[-1]["id"])) if more else ""
+        return _page(found, limit)
 
     async def _delivery(
         self, conn: repo.Conn, workspace_id: str, endpoint_id: str, delivery_id: str
@@ -372,8 +368,8 @@ class Webhooks:
         return replayed
 
     async def recover(self, workspace_id: str, endpoint_id: str, since: datetime) -> int:
-        await self.get_endpoint(workspace_id, endpoint_id)
         async with wrap_exceptions(), self.pool.connection() as conn:
+            await self._endpoint(conn, workspace_id, endpoint_id)
             count = await repo.execute(
                 conn, "recover_deliveries", endpoint_id=endpoint_id, since=since
             )

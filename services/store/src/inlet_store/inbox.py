@@ -545,9 +545,7 @@ def describe(error: InletError) -> dict[str, Any]:
     """An item's error as its outcome keeps it: code, message, bad fields."""
     body: dict[str, Any] = {"code": error.reason, "message": error.message}
     if error.violations:
-        body["fields"] = [
-            {"field": v.field, "code": v.reason, "message": v.description} for v in error.violations
-        ]
+        body["fields"] = [v.as_json() for v in error.violations]
     if isinstance(error, UniqueConflictError):
         body["code"] = "UNIQUE_CONFLICT"
     return body

@@ -105,11 +105,10 @@ UPDATE webhook_deliveries
    SET status = 'pending', attempt_count = 0, next_attempt_time = now(), update_time = now()
  WHERE endpoint_id = %(endpoint_id)s AND status = 'failed' AND create_time >= %(since)s;
 
--- name: workspace_id
--- A workspace named by id or slug, as people and the CLI write it.
-SELECT id FROM workspaces WHERE id::text = %(key)s OR slug = %(key)s;
-
 -- name: admin_token_workspace
 -- The workspace of an admin token (issue 4's admin_tokens), by its SHA-256: the token is
--- 256 random bits, so an index probe on the hash reveals nothing to timing.
-SELECT workspace_id FROM admin_tokens WHERE token_hash = %(token_hash)s;
+-- 256 random bits, so an index probe on the hash reveals nothing to timing. The slug too:
+-- people and the CLI name a workspace by id or by slug.
+SELECT t.workspace_id, w.slug
+  FROM admin_tokens t JOIN workspaces w ON w.id = t.workspace_id
+ WHERE t.token_hash = %(token_hash)s;
