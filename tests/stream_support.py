@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
@@ -29,6 +28,7 @@ from inlet_matcher.stream import GrpcStreamStore, StreamIngest
 from inlet_matcher.worker import Workers
 from inlet_store import app as store_app
 from inlet_store.migrations import migrate
+from tests import messages
 
 F = entity_pb2.Field
 SALES = entity_pb2.EntityType(
@@ -194,5 +194,4 @@ async def until(check: Any, *, within: float = 15.0, every: float = 0.02) -> Any
 
 
 def as_dict(message: Any) -> dict[str, Any]:
-    found: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True)
-    return found
+    return messages.as_dict(message)

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from google.protobuf import json_format
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_devstack.demo import DemoSeed
 from tests.e2e.test_endpoint_push import PROBLEM, activity, url
+from tests.messages import as_dict
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ async def records(admin: Admin, seed: DemoSeed, slug: str) -> list[dict[str, Any
         admin_pb2.ListRecordsRequest(parent=f"{seed.workspace}/entityTypes/{slug}", page_size=500),
         metadata=seed.auth,
     )
-    return [json_format.MessageToDict(r, preserving_proto_field_name=True) for r in reply.records]
+    return [as_dict(r) for r in reply.records]
 
 
 def keyed(key: str) -> dict[str, str]:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from google.protobuf import json_format
 
 from inlet.admin.v1 import admin_pb2
-from inlet.ingest.v1 import ingest_pb2
 from inlet_devstack.demo import DemoSeed
 from tests.integration.conftest import Servers
+from tests.messages import push_request
 
 
 async def test_records_page_newest_first_without_gaps(servers: Servers, seeded: DemoSeed) -> None:
     created = []
     for n in range(5):
-        request = ingest_pb2.PushEndpointRequest(token=seeded.tokens["contact"])
-        json_format.ParseDict({"fields": {"email": f"p{n}@acme.no"}}, request)
+        request = push_request(seeded.tokens["contact"], {"fields": {"email": f"p{n}@acme.no"}})
         created.append((await servers.ingest.PushEndpoint(request)).record.id)
     parent = f"{seeded.workspace}/entityTypes/contact"
     seen: list[str] = []

@@ -7,25 +7,18 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format
 
 from inlet.admin.v1 import admin_pb2
-from inlet.ingest.v1 import ingest_pb2
 from inlet.type.v1 import problem_pb2
 from inlet_common.errors import reason_of, status_from_rpc_error, unpack, violations_of
 from inlet_devstack.demo import DemoSeed
 from tests.integration.conftest import Servers
-
-
-def push_request(token: str, body: dict[str, Any]) -> ingest_pb2.PushEndpointRequest:
-    request = ingest_pb2.PushEndpointRequest(token=token)
-    json_format.ParseDict(body, request)
-    return request
+from tests.messages import as_dict, push_request
 
 
 async def push(servers: Servers, token: str, body: dict[str, Any]) -> dict[str, Any]:
     response = await servers.ingest.PushEndpoint(push_request(token, body))
-    return json_format.MessageToDict(response, preserving_proto_field_name=True)
+    return as_dict(response)
 
 
 async def push_error(servers: Servers, token: str, body: dict[str, Any]) -> grpc.aio.AioRpcError:
@@ -52,10 +45,7 @@ async def activity(servers: Servers, seed: DemoSeed, type_slug: str) -> list[dic
         admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints[type_slug], page_size=100),
         metadata=seed.auth,
     )
-    return [
-        json_format.MessageToDict(e, preserving_proto_field_name=True)
-        for e in response.activity_entries
-    ]
+    return [as_dict(e) for e in response.activity_entries]
 
 
 async def test_create_then_update_on_unique_email(servers: Servers, seeded: DemoSeed) -> None:
@@ -142,7 +132,10 @@ async def test_conflicting_unique_fields_change_nothing(servers: Servers, seeded
     [
         ({"fields": {"nickname": "x"}}, {("fields.nickname", "UNKNOWN_FIELD")}),
         ({"fields": {"email": "not-an-email"}}, {("fields.email", "INVALID_EMAIL")}),
-        ({"fields": {"phone": "12"}}, {("fields.phone", "INVALID_PHONE")}),
+        ({"fields": {"phone": "n/a"}}, {("fields.phone", "INVALID_PHONE")}),  # no digits
+        ({}, {("fields", "EMPTY_PUSH")}),
+        ({"fields": None}, {("fields", "EMPTY_PUSH")}),
+        ({"fields": {}}, {("fields", "EMPTY_PUSH")}),
         ({"fields": {"name": 42}}, {("fields.name", "INVALID_TYPE")}),
         (
             {"fields": {"email": "x", "name": True}},

@@ -11,7 +11,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format
 from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
@@ -23,6 +22,7 @@ from inlet_common.errors import reason_of, status_from_rpc_error
 from inlet_devstack import demo
 from inlet_store import retention
 from inlet_store.retention import Janitor, Retention
+from tests.messages import push_request, stream_request
 from tests.stream_support import (
     SEED_BATCH,
     SalesStream,
@@ -72,8 +72,7 @@ def auth(key: str) -> list[tuple[str, str]]:
 
 
 async def accept(rs: StreamServers, key: str, items: list[Any]) -> str:
-    request = ingest_pb2.IngestStreamRequest()
-    json_format.ParseDict(items, request.body)
+    request = stream_request(items)
     answer = as_dict(await rs.ingest.IngestStream(request, metadata=auth(key)))
     request_id: str = answer["data"]["request_id"]
     return request_id
@@ -140,8 +139,7 @@ async def endpoint_id(pool: AsyncConnectionPool[Any], token: str) -> str:
 
 
 async def push(rs: StreamServers, token: str, email: str) -> None:
-    request = ingest_pb2.PushEndpointRequest(token=token)
-    json_format.ParseDict({"fields": {"email": email}}, request)
+    request = push_request(token, {"fields": {"email": email}})
     await rs.ingest.PushEndpoint(request)
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format, struct_pb2
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import streams_pb2
@@ -17,6 +16,7 @@ from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 from inlet_devstack import demo
+from tests.messages import push_request, stream_request
 from tests.stream_support import (
     SEED_BATCH,
     SEED_SINGLE,
@@ -56,9 +56,7 @@ async def sales(ss: StreamServers, seed: demo.DemoSeed) -> SalesStream:
 
 
 def body_of(value: Any) -> ingest_pb2.IngestStreamRequest:
-    request = ingest_pb2.IngestStreamRequest()
-    json_format.ParseDict(value, request.body)
-    return request
+    return stream_request(value)
 
 
 async def ingest(
@@ -455,10 +453,7 @@ async def test_reference_fields_take_existing_record_ids(
     ss: StreamServers, seed: demo.DemoSeed
 ) -> None:
     contact = await ss.ingest.PushEndpoint(
-        ingest_pb2.PushEndpointRequest(
-            token=seed.tokens["contact"],
-            fields=json_format.ParseDict({"email": "ola@acme.no"}, struct_pb2.Struct()),
-        )
+        push_request(seed.tokens["contact"], {"fields": {"email": "ola@acme.no"}})
     )
     deals = await sales_stream(ss.admin, ss.streams, seed, entity_type=demo.DEMO_TYPES[2])
     batch = [

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from inlet.type.v1 import entity_pb2
+from inlet_common.exactjson import Number
 from inlet_common.normalise import FieldProblem, normalise
 
 T = entity_pb2
@@ -29,7 +30,19 @@ def field(kind: int) -> entity_pb2.Field:
         (T.FIELD_TYPE_PHONE, "998-87-766", "NO", "+4799887766"),
         (T.FIELD_TYPE_PHONE, 99887766, "NO", "+4799887766"),
         (T.FIELD_TYPE_NUMBER, 50000, "", 50000),
-        (T.FIELD_TYPE_NUMBER, 1.5, "", 1.5),
+        (T.FIELD_TYPE_NUMBER, Number("1.50"), "", Number("1.50")),
+        (T.FIELD_TYPE_NUMBER, 9007199254740993, "", 9007199254740993),
+        # Never refused for a range a numbering plan does not list: E.164 when possible,
+        # else the value without punctuation.
+        (T.FIELD_TYPE_PHONE, "+47 49876543", "", "+4749876543"),
+        (T.FIELD_TYPE_PHONE, "555-123-4567", "", "5551234567"),
+        (T.FIELD_TYPE_PHONE, "412-34-567", "", "41234567"),
+        (T.FIELD_TYPE_PHONE, "(555) 123.4567", "", "5551234567"),
+        (T.FIELD_TYPE_PHONE, "555-123-4567", "US", "+15551234567"),
+        (T.FIELD_TYPE_PHONE, "0047 998 87 766", "", "+4799887766"),
+        (T.FIELD_TYPE_PHONE, "+1 650 253 0000 ext 12", "", "+16502530000;ext=12"),
+        (T.FIELD_TYPE_PHONE, "99887766", "", "99887766"),
+        (T.FIELD_TYPE_PHONE, "+47 12", "", "+4712"),
         (T.FIELD_TYPE_BOOLEAN, False, "", False),
         (T.FIELD_TYPE_DATETIME, "2026-04-06T10:30:00Z", "", "2026-04-06T10:30:00Z"),
         (T.FIELD_TYPE_DATETIME, "2026-04-06T12:30:00+02:00", "", "2026-04-06T10:30:00Z"),
@@ -53,8 +66,14 @@ def test_normalises(kind: int, raw: Any, region: str, expected: Any) -> None:
         (T.FIELD_TYPE_TEXT, 5, "", "INVALID_TYPE"),
         (T.FIELD_TYPE_EMAIL, "ola@", "", "INVALID_EMAIL"),
         (T.FIELD_TYPE_EMAIL, 7, "", "INVALID_TYPE"),
-        (T.FIELD_TYPE_PHONE, "99887766", "", "INVALID_PHONE"),  # no region, no +country
-        (T.FIELD_TYPE_PHONE, "+47 12", "", "INVALID_PHONE"),
+        (T.FIELD_TYPE_PHONE, "call me", "", "INVALID_PHONE"),  # no digits at all
+        (T.FIELD_TYPE_PHONE, " - ", "NO", "INVALID_PHONE"),
+        (
+            T.FIELD_TYPE_NUMBER,
+            1.5,
+            "",
+            "INVALID_TYPE",
+        ),  # a float never reaches here: JSON decimals are Numbers
         (T.FIELD_TYPE_PHONE, "call me", "NO", "INVALID_PHONE"),
         (T.FIELD_TYPE_NUMBER, "5", "", "INVALID_TYPE"),
         (T.FIELD_TYPE_NUMBER, True, "", "INVALID_TYPE"),

@@ -6,7 +6,7 @@ import pytest
 
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
-from inlet_common.structs import to_dict
+from inlet_common.exactjson import from_raw as to_dict
 from inlet_matcher.errors import ValidationFailed
 from inlet_matcher.planner import plan_push
 

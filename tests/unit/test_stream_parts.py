@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 import pytest
-from google.protobuf import json_format, struct_pb2
 
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
+from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument, NotFound, Unauthenticated, Violation
 from inlet_common.httpstatus import http_status
 from inlet_gateway.envelopes import ErrorContext, envelope_for
@@ -20,17 +20,15 @@ from inlet_store.streams import new_key, parse_key, secret_matches
 from tests.stream_support import SALES
 
 
-def value(doc: Any) -> struct_pb2.Value:
-    found = struct_pb2.Value()
-    json_format.ParseDict(doc, found)
-    return found
+def value(doc: Any) -> bytes:
+    return b"" if doc is None else exactjson.dumps(doc)
 
 
 def test_single_object_is_one_item() -> None:
     checked = check_body(value({"region": "North"}), "")
     assert checked.single
     assert checked.rejection == ""
-    assert len(checked.items.values) == 1
+    assert len(checked.items) == 1
 
 
 @pytest.mark.parametrize(
@@ -47,7 +45,7 @@ def test_single_object_is_one_item() -> None:
     ],
 )
 def test_bad_bodies_name_the_problem(doc: Any, item_key: str, needle: str) -> None:
-    body = None if doc is None else value(doc)
+    body = value(doc)
     assert needle in check_body(body, item_key).rejection
 
 
@@ -63,7 +61,7 @@ def claimed(items: list[Any], item_key: str = "", done: tuple[int, ...] = ()) ->
         claimed=True, entity_type=SALES, item_key=item_key, done_indices=list(done)
     )
     found.entity_type.id = "t1"
-    found.items.extend(items)
+    found.items.CopyFrom(exactjson.to_raw(items))
     return found
 
 
@@ -79,7 +77,7 @@ def test_last_occurrence_of_an_item_key_wins() -> None:
 def test_bad_item_becomes_its_own_error() -> None:
     planned = plan_items(claimed([{"region": "N"}, {"revenue": "x"}, {"nope": 1}]))
     assert planned[0].HasField("record")
-    errors = [json_format.MessageToDict(p.error) for p in planned[1:]]
+    errors = [exactjson.from_raw(p.error) for p in planned[1:]]
     assert errors[0]["fields"][0]["field"] == "items[1].revenue"
     assert errors[1]["fields"][0]["code"] == "UNKNOWN_FIELD"
 
@@ -96,7 +94,7 @@ def test_item_key_comes_before_the_types_unique_fields() -> None:
     request = store_pb2.ClaimStreamRequestResponse(
         claimed=True, entity_type=with_unique, item_key="region"
     )
-    request.items.extend([{"region": "N", "code": "c1"}])
+    request.items.CopyFrom(exactjson.to_raw([{"region": "N", "code": "c1"}]))
     [item] = plan_items(request)
     assert list(item.record.unique_fields) == ["region", "code"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from inlet_common import exactjson
 
 RETRIED_STATUSES = {429, 502, 503, 504}
 MAX_ATTEMPTS = 4
@@ -101,8 +102,8 @@ def read_rows(path: Path, types: dict[str, str]) -> tuple[list[Row], str, list[s
 
 def _ndjson_row(number: int, line: str) -> Row:
     try:
-        value = json.loads(line)
-    except json.JSONDecodeError as error:
+        value = exactjson.loads(line)
+    except exactjson.DecodeError as error:
         return Row(number, {"_line": line.rstrip("\n")}, None, f"not JSON: {error.msg}")
     if not isinstance(value, dict):
         return Row(number, {"_line": line.rstrip("\n")}, None, "not a JSON object")
@@ -165,13 +166,16 @@ async def _push_one(
         return
     # One key per row and run: a retry after a lost answer replays the first result
     # instead of counting a created row as updated.
-    headers = {"idempotency-key": f"import-{run_id}-{row.number}"}
+    headers = {
+        "idempotency-key": f"import-{run_id}-{row.number}",
+        "content-type": "application/json",
+    }
     delay = 0.2
     attempt = 0
     waits = 0
     while True:
         try:
-            response = await client.post(url, json=row.body, headers=headers)
+            response = await client.post(url, content=exactjson.dumps(row.body), headers=headers)
         except httpx.TransportError as error:
             attempt += 1
             if attempt == MAX_ATTEMPTS:
@@ -217,4 +221,4 @@ def write_failed(path: Path, fmt: str, header: list[str], summary: Summary) -> N
                 writer.writerow({**row.original, "_error": problem})
         else:
             for row, problem in summary.failed:
-                handle.write(json.dumps({**row.original, "_error": problem}) + "\n")
+                handle.write(exactjson.dumps({**row.original, "_error": problem}).decode() + "\n")

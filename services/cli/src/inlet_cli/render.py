@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from google.protobuf import json_format, message
+from google.protobuf import message
 from rich.console import Console
 from rich.table import Table
+
+from inlet_common import exactjson, protojson
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def as_dict(msg: message.Message) -> dict[str, Any]:
-    return json_format.MessageToDict(msg, preserving_proto_field_name=True)
+    # RawJson fields come out as their values, numbers exactly as stored.
+    result: dict[str, Any] = protojson.to_json(msg, parsed=True)
+    return result
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(exactjson.dumps(value, indent=True).decode() + "\n")
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -38,7 +41,7 @@ def short(name: str) -> str:
 
 
 def fields_line(values: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in values.items())
+    return ", ".join(f"{k}={exactjson.dumps(v).decode()}" for k, v in values.items())
 
 
 def error(message: str, details: Sequence[str] = ()) -> None:

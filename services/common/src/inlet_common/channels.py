@@ -39,5 +39,10 @@ def channel(address: str, *, max_message_bytes: int = 4 * 1024 * 1024) -> grpc.a
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.keepalive_time_ms", 30_000),
+            # gRPC's default reconnect backoff grows to 120 s: after an upstream restart
+            # its callers would answer 503 long after it is back. Peers are on one network.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
         ],
     )

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
+
+from inlet_common import exactjson
 
 MAX_KEY_LENGTH = 255
 
 
 def body_hash(value: Any) -> bytes:
     """SHA-256 of canonical JSON: key order and whitespace do not count, values do."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).digest()
+    return hashlib.sha256(exactjson.dumps(value, sort_keys=True)).digest()
 
 
 def key_problem(key: str) -> str | None:

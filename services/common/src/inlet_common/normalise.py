@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import re
 import unicodedata
 import uuid
 from datetime import UTC, datetime
@@ -12,6 +12,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from inlet.type.v1 import entity_pb2
+from inlet_common.exactjson import Number
 
 
 class FieldProblem(Exception):
@@ -46,26 +47,48 @@ def email(value: Any) -> str:
     return str(checked.normalized).lower()
 
 
+# What people put between digits; removed when a number cannot be placed.
+_PHONE_PUNCTUATION = re.compile(r"[\s\-.()\[\]/]")
+
+
+def _parse_phone(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region or None)
+    except phonenumbers.NumberParseException:
+        pass
+    if not region and text.startswith("00"):
+        # 00 is the international prefix of most of the world: 0047 … is +47 ….
+        try:
+            return phonenumbers.parse("+" + text[2:], None)
+        except phonenumbers.NumberParseException:
+            return None
+    return None
+
+
 def phone(value: Any, region: str) -> str:
+    """E.164 (plus `;ext=` when one was given) when phonenumbers can place the value as a
+    possible number; otherwise the value without spaces, dashes, dots, brackets or
+    slashes. Never refused for a range a numbering plan does not list (the contract
+    promises normalisation, not validation); only a value without digits is."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise _type_error("a phone number string", value)
-    try:
-        parsed = phonenumbers.parse(value, region or None)
-    except phonenumbers.NumberParseException as error:
-        hint = "" if region else " (the endpoint has no default region, so include +country)"
-        raise FieldProblem("INVALID_PHONE", f"not a phone number: {error}{hint}") from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise FieldProblem("INVALID_PHONE", f"{value!r} is not a valid phone number")
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    stripped = unicodedata.normalize("NFKC", value).strip()
+    if not any(ch.isdigit() for ch in stripped):
+        raise FieldProblem("INVALID_PHONE", f"{value!r} has no digits: not a phone number")
+    parsed = _parse_phone(stripped, region)
+    if parsed is not None and phonenumbers.is_possible_number(parsed):
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        # An extension reaches another person: it is part of the key.
+        return f"{e164};ext={parsed.extension}" if parsed.extension else str(e164)
+    return _PHONE_PUNCTUATION.sub("", stripped)
 
 
-def number(value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def number(value: Any) -> int | Number:
+    """A JSON number exactly as sent (an int, or a Number that keeps its text)."""
+    if isinstance(value, bool) or not isinstance(value, int | Number):
         raise _type_error("a number", value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise FieldProblem("INVALID_TYPE", "expected a finite number")
     return value
 
 

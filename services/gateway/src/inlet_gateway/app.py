@@ -15,14 +15,13 @@ from typing import Any
 import google.rpc.error_details_pb2 as error_details_pb2
 import google.rpc.status_pb2 as status_pb2
 import grpc
-import orjson
-from google.protobuf import descriptor, json_format, message
+from google.protobuf import descriptor, message
 from prometheus_client import Counter, Histogram
 
 from inlet.admin.v1 import admin_pb2, streams_pb2
 from inlet.ingest.v1 import ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
-from inlet_common import channels, logs
+from inlet_common import channels, exactjson, logs, protojson
 from inlet_common.errors import (
     InletError,
     InvalidArgument,
@@ -303,7 +302,13 @@ class Gateway:
             return await self._rejected(found, request, _too_large(too_large)), label
         query = scope.get("query_string", b"").decode("latin-1")
         try:
-            rpc_request = transcode(route, found.variables, query, body)
+            rpc_request = transcode(
+                route,
+                found.variables,
+                query,
+                body,
+                content_type=request.headers.get(b"content-type", b"").decode("latin-1"),
+            )
         except TranscodeError as bad:
             violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
             edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
@@ -319,11 +324,11 @@ class Gateway:
             initial = await call.initial_metadata()
         except grpc.aio.AioRpcError as error:
             return self._upstream_error(route, error, request)
-        payload: Any = json_format.MessageToDict(response, preserving_proto_field_name=True)
+        payload: Any = protojson.to_json(response)
         if route.response_body:
             payload = payload.get(route.response_body, {})
         headers = _returned_headers(initial)
-        return Answer(_success_status(initial), orjson.dumps(payload), headers=headers)
+        return Answer(_success_status(initial), exactjson.dumps(payload), headers=headers)
 
     async def _rejected(
         self,

@@ -21,6 +21,7 @@ INVALID_PATH = "INVALID_PATH"
 # Codes of a single bad field (BadRequest.FieldViolation.reason).
 UNKNOWN_FIELD = "UNKNOWN_FIELD"
 INVALID_TYPE = "INVALID_TYPE"
+HTTP_BODY = "google.api.HttpBody"
 
 _VERBS = ("get", "put", "post", "delete", "patch")
 # googleapis-common-protos types the extension as a plain FieldDescriptor.
@@ -343,12 +344,24 @@ def _resolve(
 
 
 def transcode(
-    route: Route, variables: Mapping[str, str], query: str, body: bytes
+    route: Route,
+    variables: Mapping[str, str],
+    query: str,
+    body: bytes,
+    *,
+    content_type: str = "",
 ) -> message.Message:
     """The RPC request for an HTTP request: body, then query parameters, then path variables."""
     request = route.request_class()
+    if _is_http_body(route):
+        # The service reads the bytes itself, so a number is never parsed by the edge.
+        target = getattr(request, route.body)
+        target.content_type = content_type
+        target.data = body
+        if query:
+            _refuse_body_query(route.body, query)
     # An empty body is an empty message, as for any other transcoder.
-    if route.body and body.strip():
+    elif route.body and body.strip():
         document = parse_json(body)
         if route.body == "*":
             if not isinstance(document, dict):
@@ -363,6 +376,22 @@ def transcode(
         _apply_query(request, query, bound=set(variables))
     _apply_path(request, variables)
     return request
+
+
+def _is_http_body(route: Route) -> bool:
+    """Whether the route's body field is a google.api.HttpBody (raw bytes, not JSON)."""
+    if not route.body or route.body == "*":
+        return False
+    target = route.request_class.DESCRIPTOR.fields_by_name[route.body]
+    return target.message_type is not None and target.message_type.full_name == HTTP_BODY
+
+
+def _refuse_body_query(body_field: str, query: str) -> None:
+    for key, _ in parse_qsl(query, keep_blank_values=True):
+        if key == body_field or key.startswith(body_field + "."):
+            raise TranscodeError(
+                INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
+            )
 
 
 def path_only_request(route: Route, variables: Mapping[str, str]) -> message.Message:

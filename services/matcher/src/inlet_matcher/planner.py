@@ -8,9 +8,9 @@ from typing import Any
 
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
+from inlet_common import exactjson
 from inlet_common.errors import Violation
 from inlet_common.normalise import FieldProblem, normalise
-from inlet_common.structs import to_struct
 from inlet_matcher.errors import ValidationFailed
 
 
@@ -26,6 +26,10 @@ def plan_push(
     related: dict[str, dict[str, Any]],
 ) -> Plan:
     """Validate and normalise a push; raise ValidationFailed naming every bad field."""
+    if not fields and not related:
+        # A blank record is never what a caller meant; nothing is written.
+        empty = Violation("fields", "the push has no fields: send at least one field", "EMPTY_PUSH")
+        raise ValidationFailed("invalid push: fields", violations=[empty])
     problems: list[Violation] = []
     target = endpoint.entity_type
     refs = {f.slug: f for f in target.fields if f.type == entity_pb2.FIELD_TYPE_REFERENCE}
@@ -47,7 +51,7 @@ def plan_push(
                     "CONFLICTING_REFERENCE",
                 )
             )
-    record = _plan_entity(
+    record, _ = plan_entity(
         target,
         fields,
         endpoint.default_region,
@@ -57,7 +61,7 @@ def plan_push(
         satisfied=set(related),
     )
     planned_related = {
-        slug: _plan_entity(
+        slug: plan_entity(
             endpoint.referenced_types[slug],
             values,
             endpoint.default_region,
@@ -65,7 +69,7 @@ def plan_push(
             problems,
             ref_types=None,
             satisfied=set(),
-        )
+        )[0]
         for slug, values in related.items()
         if slug in refs and slug in endpoint.referenced_types
     }
@@ -75,7 +79,7 @@ def plan_push(
     return Plan(record=record, related=planned_related)
 
 
-def _plan_entity(
+def plan_entity(
     entity_type: entity_pb2.EntityType,
     values: dict[str, Any],
     region: str,
@@ -84,7 +88,8 @@ def _plan_entity(
     *,
     ref_types: dict[str, str] | None,
     satisfied: set[str],
-) -> store_pb2.PlannedRecord:
+) -> tuple[store_pb2.PlannedRecord, dict[str, Any]]:
+    """The planned record and its normalised values; problems are appended, not raised."""
     by_slug = {f.slug: f for f in entity_type.fields}
     normalised: dict[str, Any] = {}
     for slug, raw in values.items():
@@ -122,9 +127,9 @@ def _plan_entity(
             )
             continue
         normalised[slug] = value
-    return store_pb2.PlannedRecord(
+    planned = store_pb2.PlannedRecord(
         entity_type_id=entity_type.id,
-        values=to_struct(normalised),
+        values=exactjson.to_raw(normalised),
         unique_fields=[
             f.slug for f in entity_type.fields if f.unique and normalised.get(f.slug) is not None
         ],
@@ -139,3 +144,4 @@ def _plan_entity(
             if ref_types is not None and slug in ref_types and normalised[slug] is not None
         },
     )
+    return planned, normalised

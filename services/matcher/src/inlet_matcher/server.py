@@ -6,7 +6,6 @@ from typing import Any
 
 from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet_common.errors import InletError
-from inlet_common.structs import to_dict
 from inlet_matcher.headers import REPLAYED, rate_headers, rate_state_of
 from inlet_matcher.service import EdgeError, Ingest
 from inlet_matcher.stream import StreamIngest, StreamsDisabled
@@ -41,8 +40,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         try:
             pushed = await self.ingest.push_endpoint(
                 request.token,
-                to_dict(request.fields),
-                {slug: to_dict(values) for slug, values in request.related.items()},
+                request.body.data,
                 idempotency_key=str(metadata.get("idempotency-key", "")),
                 edge_error=edge_error(metadata),
             )
@@ -66,12 +64,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.IngestStreamRequest, context: Any
     ) -> ingest_pb2.IngestStreamResponse:
         metadata = dict(context.invocation_metadata() or ())
-        body = request.body if request.HasField("body") else None
         try:
             edge = edge_error(metadata)
             accepted = await self._streams().accept(
                 metadata,
-                body,
+                request.body.data,
                 request.stream,
                 edge_reason=edge.reason if edge else "",
                 edge_message=edge.message if edge else "",

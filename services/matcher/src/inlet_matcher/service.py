@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from inlet.store.v1 import store_pb2
-from inlet_common import idempotency, logs
+from inlet_common import exactjson, idempotency, logs
 from inlet_common.errors import InletError, conflicts_of, violations_of
 from inlet_common.httpstatus import http_status_of
-from inlet_common.structs import to_struct
+from inlet_matcher.bodies import PushBody, push_body
 from inlet_matcher.errors import EdgeRejected, PayloadTooLarge
 from inlet_matcher.planner import plan_push
 from inlet_matcher.store_client import StorePort
@@ -41,15 +41,21 @@ class Ingest:
     async def push_endpoint(
         self,
         token: str,
-        fields: dict[str, Any],
-        related: dict[str, dict[str, Any]],
+        data: bytes,
         *,
         idempotency_key: str = "",
         edge_error: EdgeError | None = None,
     ) -> Pushed:
-        # A body the edge refused has no meaning to compare, so no key is looked up.
-        key = "" if edge_error is not None else idempotency_key
-        digest = idempotency.body_hash({"fields": fields, "related": related}) if key else b""
+        body: PushBody | None = None
+        refused: InletError | None = _edge(edge_error) if edge_error is not None else None
+        if refused is None:
+            try:
+                body = push_body(data)
+            except InletError as error:
+                refused = error  # raised after the token check: an unknown token is 404
+        # A refused body has no meaning to compare, so no key is looked up.
+        key = idempotency_key if body is not None else ""
+        digest = idempotency.body_hash(body.canonical()) if body is not None and key else b""
         # Unknown or disabled token: NOT_FOUND; over the rate limit, a bad or reused key:
         # refused (and logged) by the store; a stored answer comes back to be replayed.
         endpoint = await self.store.resolve_endpoint(
@@ -59,9 +65,10 @@ class Ingest:
             return Pushed(endpoint.replay, endpoint.rate_limit)
         request_id = logs.request_id.get()
         try:
-            if edge_error is not None:
-                raise _edge(edge_error)
-            plan = plan_push(endpoint, fields, related)
+            if refused is not None:
+                raise refused
+            assert body is not None
+            plan = plan_push(endpoint, body.fields, body.related)
             applied = await self.store.apply_plan(
                 store_pb2.ApplyPlanRequest(
                     workspace_id=endpoint.workspace_id,
@@ -85,7 +92,7 @@ class Ingest:
                     endpoint_id=endpoint_id,
                     request_id=request_id,
                     status_code=http_status_of(error),
-                    outcome=to_struct({"error": describe(error)}),
+                    outcome=exactjson.to_raw({"error": describe(error)}),
                 )
             )
         except InletError:

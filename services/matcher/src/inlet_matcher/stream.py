@@ -3,21 +3,19 @@ items (validate, normalise, choose match keys, decide which duplicates a later i
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, struct_pb2
 
 from inlet.store.v1 import store_pb2
-from inlet_common import logs
+from inlet_common import exactjson, logs
 from inlet_common.credentials import bearer_token
 from inlet_common.errors import InletError, Unauthenticated, Violation
-from inlet_common.structs import plain, to_struct
-from inlet_matcher.planner import _plan_entity
+from inlet_matcher.bodies import kind_of
+from inlet_matcher.planner import plan_entity
 from inlet_matcher.store_client import GrpcStore
 
 log = logging.getLogger(__name__)
@@ -30,46 +28,44 @@ class StreamsDisabled(InletError):
 
 @dataclass(frozen=True)
 class CheckedBody:
-    items: struct_pb2.ListValue
+    items: list[Any]
     single: bool
     rejection: str  # empty when the body is acceptable
 
 
-def check_body(body: struct_pb2.Value | None, item_key: str) -> CheckedBody:
-    """The items of a body, or the INVALID_PAYLOAD message that says what is wrong."""
-    items = struct_pb2.ListValue()
-    kind = body.WhichOneof("kind") if body is not None else None
-    if body is None or kind is None:
-        return CheckedBody(items, False, "request body is empty: send a JSON object or array")
-    if kind == "struct_value":
-        items.values.add().CopyFrom(body)
+def check_body(data: bytes, item_key: str) -> CheckedBody:
+    """The items of a raw body (numbers exact), or the INVALID_PAYLOAD message that says
+    what is wrong."""
+    if not data.strip():
+        return CheckedBody([], False, "request body is empty: send a JSON object or array")
+    try:
+        body = exactjson.loads(data)
+    except exactjson.DecodeError as error:
+        return CheckedBody([], False, f"request body is not valid JSON: {error}")
+    if isinstance(body, dict):
+        items: list[Any] = [body]
         single = True
-    elif kind == "list_value":
-        items.CopyFrom(body.list_value)
+    elif isinstance(body, list):
+        items = body
         single = False
-        if not items.values:
+        if not items:
             return CheckedBody(items, single, "request body is an empty array: send some items")
     else:
-        got = {"null_value": "null", "number_value": "a number", "string_value": "a string"}
         return CheckedBody(
-            items,
+            [],
             False,
-            f"request body must be a JSON object or an array of objects, got"
-            f" {got.get(kind, 'a boolean')}",
+            f"request body must be a JSON object or an array of objects, got {kind_of(body)}",
         )
-    for index, item in enumerate(items.values):
+    for index, item in enumerate(items):
         where = "body" if single else f"items[{index}]"
-        if item.WhichOneof("kind") != "struct_value":
+        if not isinstance(item, dict):
             return CheckedBody(items, single, f"{where} is not a JSON object")
-        if item_key:
-            value = item.struct_value.fields.get(item_key)
-            if value is None or value.WhichOneof("kind") in (None, "null_value"):
-                return CheckedBody(
-                    items,
-                    single,
-                    f"{where} has no {item_key!r} field, which X-Item-Key names as the item"
-                    " identifier",
-                )
+        if item_key and item.get(item_key) is None:
+            return CheckedBody(
+                items,
+                single,
+                f"{where} has no {item_key!r} field, which X-Item-Key names as the item identifier",
+            )
     return CheckedBody(items, single, "")
 
 
@@ -118,7 +114,7 @@ class StreamIngest:
     async def accept(
         self,
         metadata: dict[str, Any],
-        body: struct_pb2.Value | None,
+        body: bytes,
         stream: str,
         *,
         edge_reason: str = "",
@@ -138,7 +134,7 @@ class StreamIngest:
                 stream=stream or str(metadata.get("x-stream", "")).strip(),
                 idempotency_key=str(metadata.get("idempotency-key", "")),
                 item_key=item_key,
-                items=checked.items,
+                items=exactjson.to_raw(checked.items),
                 single=checked.single,
                 rejection=rejection,
                 rejection_reason=reason,
@@ -163,19 +159,18 @@ class StreamIngest:
 
 def plan_items(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.StreamItem]:
     """Every not-yet-done item as a planned record, an error, or superseded by a later one."""
-    items = plain(json_format.MessageToDict(claimed.items))
+    items = exactjson.from_raw(claimed.items, [])
     assert isinstance(items, list)
     done = set(claimed.done_indices)
     planned: dict[int, store_pb2.StreamItem] = {}
     key_of: dict[int, str] = {}
     for index, values in enumerate(items):
-        item = _plan_one(claimed, index, values)
+        item, normalised = _plan_one(claimed, index, values)
         planned[index] = item
         if claimed.item_key and item.HasField("record"):
-            key_of[index] = json.dumps(
-                plain(json_format.MessageToDict(item.record.values)).get(claimed.item_key),
-                sort_keys=True,
-            )
+            key_of[index] = exactjson.dumps(
+                normalised.get(claimed.item_key), sort_keys=True
+            ).decode()
     # Within one batch the last item with a given X-Item-Key value wins.
     last: dict[str, int] = {}
     for index, key in key_of.items():
@@ -188,13 +183,13 @@ def plan_items(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.
 
 def _plan_one(
     claimed: store_pb2.ClaimStreamRequestResponse, index: int, values: Any
-) -> store_pb2.StreamItem:
+) -> tuple[store_pb2.StreamItem, dict[str, Any]]:
     path = "body" if claimed.single else f"items[{index}]"
     problems: list[Violation] = []
     if not isinstance(values, dict):
         problems.append(Violation(path, f"{path} is not a JSON object", "INVALID_TYPE"))
-        return _failed(index, path, problems)
-    record = _plan_entity(
+        return _failed(index, path, problems), {}
+    record, normalised = plan_entity(
         claimed.entity_type,
         values,
         claimed.default_region,
@@ -204,12 +199,12 @@ def _plan_one(
         satisfied=set(),
     )
     key = claimed.item_key
-    if key and not problems and record.values.fields[key].WhichOneof("kind") == "null_value":
+    if key and not problems and normalised.get(key) is None:
         problems.append(
             Violation(f"{path}.{key}", f"{key} (X-Item-Key) is empty", "EMPTY_ITEM_KEY")
         )
     if problems:
-        return _failed(index, path, problems)
+        return _failed(index, path, problems), normalised
     if key:
         # The item key identifies the record; the type's unique fields still apply after it.
         record.ClearField("unique_fields")
@@ -219,21 +214,18 @@ def _plan_one(
                 *(
                     f.slug
                     for f in claimed.entity_type.fields
-                    if f.unique
-                    and f.slug != key
-                    and record.values.fields.get(f.slug) is not None
-                    and record.values.fields[f.slug].WhichOneof("kind") != "null_value"
+                    if f.unique and f.slug != key and normalised.get(f.slug) is not None
                 ),
             ]
         )
-    return store_pb2.StreamItem(index=index, record=record)
+    return store_pb2.StreamItem(index=index, record=record), normalised
 
 
 def _failed(index: int, path: str, problems: Iterable[Violation]) -> store_pb2.StreamItem:
     found = list(problems)
     return store_pb2.StreamItem(
         index=index,
-        error=to_struct(
+        error=exactjson.to_raw(
             {
                 "code": "VALIDATION_FAILED",
                 "message": f"invalid item: {', '.join(p.field for p in found)}",

@@ -8,7 +8,7 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
-from inlet_common import grpcserver
+from inlet_common import database, grpcserver
 from inlet_notifier.server import Authenticate, NotifierServicer, WebhookServicer
 from inlet_notifier.service import Webhooks
 
@@ -19,11 +19,7 @@ SERVICE_NAMES = (
 
 
 async def open_pool(url: str, *, max_size: int = 20) -> AsyncConnectionPool[Any]:
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=2, max_size=max_size, open=False, kwargs={"autocommit": True}
-    )
-    await pool.open(wait=True, timeout=30)
-    return pool
+    return await database.open_pool(url, max_size=max_size)
 
 
 async def start(webhooks: Webhooks, authenticate: Authenticate, address: str) -> grpcserver.Service:

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 from google.protobuf import timestamp_pb2
 
 from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
+from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument, Violation
-from inlet_common.structs import to_dict
 from inlet_notifier.errors import PermissionDenied
 from inlet_notifier.service import STATUSES, EndpointSpec, Event, Webhooks
 
@@ -55,7 +55,7 @@ class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
                 workspace_id=e.workspace_id,
                 type=e.type,
                 occur_time=e.occur_time.ToDatetime(tzinfo=_UTC),
-                data=to_dict(e.data),
+                data=exactjson.from_raw(e.data, {}),
             )
             for e in request.events
         ]

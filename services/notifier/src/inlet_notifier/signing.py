@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from standardwebhooks.webhooks import Webhook
+
+from inlet_common import exactjson
 
 SECRET_PREFIX = "whsec_"
 
@@ -22,7 +23,7 @@ def new_secret() -> str:
 def body(event_type: str, occur_time: datetime, data: dict[str, Any]) -> bytes:
     """`{type, timestamp, data}`: the same bytes on every attempt of an event."""
     stamp = occur_time.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return orjson.dumps({"type": event_type, "timestamp": stamp, "data": data})
+    return exactjson.dumps({"type": event_type, "timestamp": stamp, "data": data})
 
 
 def headers(

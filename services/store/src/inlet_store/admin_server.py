@@ -8,8 +8,8 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
+from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument, Violation
-from inlet_common.structs import to_struct
 from inlet_store.admin import Admin
 from inlet_store.auth import Authenticator
 from inlet_store.domain import Endpoint, FieldDef, StoredRecord
@@ -46,7 +46,7 @@ def _record_pb(r: StoredRecord) -> admin_pb2.Record:
         name=f"workspaces/{r.workspace_id}/entityTypes/{r.entity_type}/records/{r.id}",
         id=r.id,
         entity_type=r.entity_type,
-        values=to_struct(r.values),
+        values=exactjson.to_raw(r.values),
         create_time=_timestamp(r.create_time),
         update_time=_timestamp(r.update_time),
     )
@@ -305,7 +305,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         )
         payload, described = await self.store.endpoint_example(workspace, key)
         return admin_pb2.GetIngestEndpointExampleResponse(
-            payload=to_struct(payload),
+            payload=exactjson.to_raw(payload),
             fields=[
                 admin_pb2.ExampleField(
                     path=path, type=_TYPE_ENUMS[f.type], unique=f.unique, required=f.required
@@ -342,7 +342,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                     id=str(entry.id),
                     request_id=entry.request_id,
                     status_code=entry.status_code,
-                    outcome=to_struct(entry.outcome),
+                    outcome=exactjson.to_raw(entry.outcome),
                     create_time=_timestamp(entry.create_time),
                     previous_token=entry.previous_token,
                 )

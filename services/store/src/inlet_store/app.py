@@ -9,7 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
 from inlet.store.v1 import store_pb2, store_pb2_grpc
-from inlet_common import grpcserver
+from inlet_common import database, grpcserver
 from inlet_store.admin import Admin
 from inlet_store.admin_server import AdminServicer
 from inlet_store.auth import Authenticator
@@ -26,11 +26,7 @@ SERVICE_NAMES = (
 
 
 async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnectionPool[Any]:
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True}
-    )
-    await pool.open(wait=True, timeout=30)
-    return pool
+    return await database.open_pool(url, min_size=min_size, max_size=max_size)
 
 
 async def start(

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
-
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
-from inlet_common.structs import plain, to_dict
+from inlet.type.v1 import json_pb2
+from inlet_common import exactjson
 from inlet_store.inbox import Inbox, ItemOutcome, RequestStatus, StreamItem
 from inlet_store.server import StoreServicer, entity_type_pb
 from inlet_store.server import _planned as planned
 from inlet_store.service import Store
 
 
-def list_value(items: struct_pb2.ListValue) -> list[Any]:
-    found = plain(json_format.MessageToDict(items))
+def list_value(items: json_pb2.RawJson) -> list[Any]:
+    found = exactjson.from_raw(items, [])
     assert isinstance(found, list)
     return found
 
@@ -91,8 +90,6 @@ class InboxStoreServicer(StoreServicer):
         claimed = await self.inbox.claim(lease_seconds=max(1, request.lease_seconds))
         if claimed is None:
             return store_pb2.ClaimStreamRequestResponse(claimed=False)
-        items = struct_pb2.ListValue()
-        items.extend(claimed.items)
         return store_pb2.ClaimStreamRequestResponse(
             claimed=True,
             request_id=claimed.request_id,
@@ -101,7 +98,7 @@ class InboxStoreServicer(StoreServicer):
             default_region=claimed.default_region,
             entity_type=entity_type_pb(claimed.entity_type),
             item_key=claimed.item_key,
-            items=items,
+            items=exactjson.to_raw(claimed.items),
             done_indices=claimed.done_indices,
             single=claimed.single,
             reference_type_ids={
@@ -118,7 +115,7 @@ class InboxStoreServicer(StoreServicer):
             StreamItem(
                 index=i.index,
                 record=planned(i.record) if i.HasField("record") else None,
-                error=to_dict(i.error) if i.HasField("error") else None,
+                error=exactjson.from_raw(i.error) if i.HasField("error") else None,
                 superseded_by=i.superseded_by if i.HasField("superseded_by") else None,
             )
             for i in request.items

@@ -13,7 +13,7 @@ from google.protobuf import timestamp_pb2
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc
-from inlet_common.structs import to_struct
+from inlet_common import exactjson
 from inlet_store import repository as repo
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def event_pb(row: dict[str, Any]) -> notifier_pb2.Event:
         workspace_id=str(row["workspace_id"]),
         type=row["type"],
         occur_time=occurred,
-        data=to_struct(row["data"]),
+        data=exactjson.to_raw(row["data"]),
     )
 
 

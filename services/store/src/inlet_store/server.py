@@ -6,7 +6,7 @@ from typing import Any
 
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet.type.v1 import entity_pb2, result_pb2
-from inlet_common.structs import to_dict
+from inlet_common import exactjson
 from inlet_store.domain import Applied, EntityTypeDef, Outcome, PlannedRecord
 from inlet_store.service import Store
 
@@ -49,7 +49,7 @@ def _outcome_pb(o: Outcome) -> result_pb2.EntityResult:
 def _planned(p: store_pb2.PlannedRecord) -> PlannedRecord:
     return PlannedRecord(
         entity_type_id=p.entity_type_id,
-        values=to_dict(p.values),
+        values=exactjson.from_raw(p.values, {}),
         unique_fields=tuple(p.unique_fields),
         missing_required=tuple(p.missing_required),
         references=dict(p.references),
@@ -106,6 +106,6 @@ class StoreServicer(store_pb2_grpc.StoreServiceServicer):
             endpoint_id=request.endpoint_id,
             request_id=request.request_id,
             status_code=request.status_code,
-            outcome=to_dict(request.outcome),
+            outcome=exactjson.from_raw(request.outcome, {}),
         )
         return store_pb2.RecordActivityResponse()

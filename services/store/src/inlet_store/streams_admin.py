@@ -12,8 +12,8 @@ from google.protobuf import timestamp_pb2
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
+from inlet_common import exactjson
 from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
-from inlet_common.structs import to_struct
 from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.auth import Authenticator
@@ -332,7 +332,7 @@ def log_pb(e: dict[str, Any]) -> streams_pb2.ConnectorLogEntry:
         status=e["status"],
         status_code=e["status_code"],
         items_failed=e["items_failed"],
-        errors=[to_struct(err) for err in errors],
+        errors=[exactjson.to_raw(err) for err in errors],
         ingest_key=e["key_id"],
     )
 

@@ -7,10 +7,10 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from inlet.type.v1 import entity_pb2 as _entity_pb2
+from inlet.type.v1 import json_pb2 as _json_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -141,8 +141,8 @@ class ActivityEntry(_message.Message):
     previous_token: _builtins.bool
     """The caller used the endpoint's previous token, inside its rotation grace period."""
     @_builtins.property
-    def outcome(self) -> _struct_pb2.Struct:
-        """What happened to each entity, or the error."""
+    def outcome(self) -> _json_pb2.RawJson:
+        """What happened to each entity, or the error (exact JSON)."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -154,7 +154,7 @@ class ActivityEntry(_message.Message):
         id: _builtins.str = ...,
         request_id: _builtins.str = ...,
         status_code: _builtins.int = ...,
-        outcome: _struct_pb2.Struct | None = ...,
+        outcome: _json_pb2.RawJson | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         previous_token: _builtins.bool = ...,
     ) -> None: ...
@@ -1153,7 +1153,7 @@ class GetIngestEndpointExampleResponse(_message.Message):
     PAYLOAD_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def payload(self) -> _struct_pb2.Struct:
+    def payload(self) -> _json_pb2.RawJson:
         """{"fields": {...}, "related": {"<reference field>": {...}}}."""
 
     @_builtins.property
@@ -1163,7 +1163,7 @@ class GetIngestEndpointExampleResponse(_message.Message):
     def __init__(
         self,
         *,
-        payload: _struct_pb2.Struct | None = ...,
+        payload: _json_pb2.RawJson | None = ...,
         fields: _abc.Iterable[Global___ExampleField] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
@@ -1193,8 +1193,8 @@ class Record(_message.Message):
     entity_type: _builtins.str
     """Slug of its entity type."""
     @_builtins.property
-    def values(self) -> _struct_pb2.Struct:
-        """Field values, normalised as ingest stored them."""
+    def values(self) -> _json_pb2.RawJson:
+        """Field values, normalised as ingest stored them; numbers exactly as sent."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -1210,7 +1210,7 @@ class Record(_message.Message):
         name: _builtins.str = ...,
         id: _builtins.str = ...,
         entity_type: _builtins.str = ...,
-        values: _struct_pb2.Struct | None = ...,
+        values: _json_pb2.RawJson | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...

@@ -7,10 +7,10 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from inlet.type.v1 import json_pb2 as _json_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -179,7 +179,7 @@ class ConnectorLogEntry(_message.Message):
         """Time the request arrived."""
 
     @_builtins.property
-    def errors(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
+    def errors(self) -> _containers.RepeatedCompositeFieldContainer[_json_pb2.RawJson]:
         """The rejection, or the first item errors: [{index?, code, message}]."""
 
     def __init__(
@@ -191,7 +191,7 @@ class ConnectorLogEntry(_message.Message):
         status: _builtins.str = ...,
         status_code: _builtins.int = ...,
         items_failed: _builtins.int = ...,
-        errors: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        errors: _abc.Iterable[_json_pb2.RawJson] | None = ...,
         ingest_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015

@@ -4,9 +4,9 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from inlet.type.v1 import result_pb2 as _result_pb2
 import builtins as _builtins
@@ -22,7 +22,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class IngestStreamRequest(_message.Message):
-    """IngestStreamRequest is the body of POST /api/ingest."""
+    """IngestStreamRequest is POST /api/ingest."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -31,13 +31,15 @@ class IngestStreamRequest(_message.Message):
     stream: _builtins.str
     """The stream the caller means (?stream=); must be the key's stream when given."""
     @_builtins.property
-    def body(self) -> _struct_pb2.Value:
-        """One item (an object) or an array of items."""
+    def body(self) -> _httpbody_pb2.HttpBody:
+        """The HTTP body as sent: one item (a JSON object) or an array of items. Raw bytes, so
+        every number is stored exactly as written.
+        """
 
     def __init__(
         self,
         *,
-        body: _struct_pb2.Value | None = ...,
+        body: _httpbody_pb2.HttpBody | None = ...,
         stream: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
@@ -342,54 +344,30 @@ Global___IngestFieldError: _TypeAlias = IngestFieldError  # noqa: Y015
 
 @_typing.final
 class PushEndpointRequest(_message.Message):
-    """PushEndpointRequest is the body of POST /api/v1/ingest/{token}."""
+    """PushEndpointRequest is POST /api/v1/ingest/{token}."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    @_typing.final
-    class RelatedEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        @_builtins.property
-        def value(self) -> _struct_pb2.Struct: ...
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _struct_pb2.Struct | None = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
     TOKEN_FIELD_NUMBER: _builtins.int
-    FIELDS_FIELD_NUMBER: _builtins.int
-    RELATED_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     """The endpoint's secret token, from the URL."""
     @_builtins.property
-    def fields(self) -> _struct_pb2.Struct:
-        """Field slug → value for the primary record."""
-
-    @_builtins.property
-    def related(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Struct]:
-        """Reference-field slug → fields of the related record to match or create."""
+    def body(self) -> _httpbody_pb2.HttpBody:
+        """The HTTP body as sent, a JSON object: {"fields": {slug: value}, "related":
+        {reference-field slug: {slug: value}}}. Raw bytes, so every number is stored exactly
+        as written.
+        """
 
     def __init__(
         self,
         *,
         token: _builtins.str = ...,
-        fields: _struct_pb2.Struct | None = ...,
-        related: _abc.Mapping[_builtins.str, _struct_pb2.Struct] | None = ...,
+        body: _httpbody_pb2.HttpBody | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "related", b"related", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,23 +22,23 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from inlet.type.v1 import json_pb2 as inlet_dot_type_dot_v1_dot_json__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n inlet/notifier/v1/notifier.proto\x12\x11inlet.notifier.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"@\n\x14PublishEventsRequest\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.inlet.notifier.v1.Event\")\n\x15PublishEventsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x32u\n\x0fNotifierService\x12\x62\n\rPublishEvents\x12\'.inlet.notifier.v1.PublishEventsRequest\x1a(.inlet.notifier.v1.PublishEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n inlet/notifier/v1/notifier.proto\x12\x11inlet.notifier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18inlet/type/v1/json.proto\"\x8d\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\"@\n\x14PublishEventsRequest\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.inlet.notifier.v1.Event\")\n\x15PublishEventsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x32u\n\x0fNotifierService\x12\x62\n\rPublishEvents\x12\'.inlet.notifier.v1.PublishEventsRequest\x1a(.inlet.notifier.v1.PublishEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'inlet.notifier.v1.notifier_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENT']._serialized_start=119
-  _globals['_EVENT']._serialized_end=261
-  _globals['_PUBLISHEVENTSREQUEST']._serialized_start=263
-  _globals['_PUBLISHEVENTSREQUEST']._serialized_end=327
-  _globals['_PUBLISHEVENTSRESPONSE']._serialized_start=329
-  _globals['_PUBLISHEVENTSRESPONSE']._serialized_end=370
-  _globals['_NOTIFIERSERVICE']._serialized_start=372
-  _globals['_NOTIFIERSERVICE']._serialized_end=489
+  _globals['_EVENT']._serialized_start=115
+  _globals['_EVENT']._serialized_end=256
+  _globals['_PUBLISHEVENTSREQUEST']._serialized_start=258
+  _globals['_PUBLISHEVENTSREQUEST']._serialized_end=322
+  _globals['_PUBLISHEVENTSRESPONSE']._serialized_start=324
+  _globals['_PUBLISHEVENTSRESPONSE']._serialized_end=365
+  _globals['_NOTIFIERSERVICE']._serialized_start=367
+  _globals['_NOTIFIERSERVICE']._serialized_end=484
 # @@protoc_insertion_point(module_scope)

@@ -6,9 +6,9 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from inlet.type.v1 import json_pb2 as _json_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -42,8 +42,8 @@ class Event(_message.Message):
         """When it happened."""
 
     @_builtins.property
-    def data(self) -> _struct_pb2.Struct:
-        """Event payload."""
+    def data(self) -> _json_pb2.RawJson:
+        """Event payload (exact JSON: numbers as sent)."""
 
     def __init__(
         self,
@@ -52,7 +52,7 @@ class Event(_message.Message):
         workspace_id: _builtins.str = ...,
         type: _builtins.str = ...,
         occur_time: _timestamp_pb2.Timestamp | None = ...,
-        data: _struct_pb2.Struct | None = ...,
+        data: _json_pb2.RawJson | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "occur_time", b"occur_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -22,13 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from inlet.ingest.v1 import ingest_pb2 as inlet_dot_ingest_dot_v1_dot_ingest__pb2
 from inlet.type.v1 import entity_pb2 as inlet_dot_type_dot_v1_dot_entity__pb2
+from inlet.type.v1 import json_pb2 as inlet_dot_type_dot_v1_dot_json__pb2
 from inlet.type.v1 import result_pb2 as inlet_dot_type_dot_v1_dot_result__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ainlet/store/v1/store.proto\x12\x0einlet.store.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1cinlet/ingest/v1/ingest.proto\x1a\x1ainlet/type/v1/entity.proto\x1a\x1ainlet/type/v1/result.proto\"a\n\x0eRateLimitState\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x11\n\tremaining\x18\x02 \x01(\x05\x12\x15\n\rreset_seconds\x18\x03 \x01(\x05\x12\x16\n\x0ewindow_seconds\x18\x04 \x01(\x05\"\xd3\x01\n\x1a\x41\x63\x63\x65ptStreamRequestRequest\x12\x12\n\ningest_key\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x10\n\x08item_key\x18\x04 \x01(\t\x12)\n\x05items\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.ListValue\x12\x0e\n\x06single\x18\x06 \x01(\x08\x12\x11\n\trejection\x18\x07 \x01(\t\x12\x18\n\x10rejection_reason\x18\x08 \x01(\t\"\x9f\x01\n\x1b\x41\x63\x63\x65ptStreamRequestResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x16\n\x0eitems_received\x18\x03 \x01(\x05\x12\x10\n\x08replayed\x18\x04 \x01(\x08\x12\x32\n\nrate_limit\x18\x05 \x01(\x0b\x32\x1e.inlet.store.v1.RateLimitState\"G\n\x1dGetStreamRequestStatusRequest\x12\x12\n\ningest_key\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"V\n\x1eGetStreamRequestStatusResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.inlet.ingest.v1.IngestRequestStatus\"B\n\x19\x43laimStreamRequestRequest\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x15\n\rlease_seconds\x18\x02 \x01(\x05\"\xae\x03\n\x1a\x43laimStreamRequestResponse\x12\x0f\n\x07\x63laimed\x18\x01 \x01(\x08\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0blease_token\x18\x03 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x04 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x05 \x01(\t\x12.\n\x0b\x65ntity_type\x18\x06 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\x12\x10\n\x08item_key\x18\x07 \x01(\t\x12)\n\x05items\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.ListValue\x12\x14\n\x0c\x64one_indices\x18\t \x03(\x05\x12\x0e\n\x06single\x18\n \x01(\x08\x12\\\n\x12reference_type_ids\x18\x0b \x03(\x0b\x32@.inlet.store.v1.ClaimStreamRequestResponse.ReferenceTypeIdsEntry\x1a\x37\n\x15ReferenceTypeIdsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa0\x01\n\nStreamItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12-\n\x06record\x18\x02 \x01(\x0b\x32\x1d.inlet.store.v1.PlannedRecord\x12&\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1a\n\rsuperseded_by\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x10\n\x0e_superseded_by\"\xaa\x01\n\x17\x41pplyStreamItemsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0blease_token\x18\x02 \x01(\t\x12\x15\n\rlease_seconds\x18\x03 \x01(\x05\x12\x14\n\x0cworkspace_id\x18\x04 \x01(\t\x12)\n\x05items\x18\x05 \x03(\x0b\x32\x1a.inlet.store.v1.StreamItem\x12\x0e\n\x06\x66inish\x18\x06 \x01(\x08\"`\n\x18\x41pplyStreamItemsResponse\x12\x34\n\x08outcomes\x18\x01 \x03(\x0b\x32\".inlet.ingest.v1.IngestItemOutcome\x12\x0e\n\x06status\x18\x02 \x01(\t\"E\n\x1a\x46inishStreamRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0blease_token\x18\x02 \x01(\t\"-\n\x1b\x46inishStreamRequestResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\"S\n\x16ResolveEndpointRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x11\n\tbody_hash\x18\x03 \x01(\x0c\"\x9e\x03\n\x17ResolveEndpointResponse\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x03 \x01(\t\x12.\n\x0b\x65ntity_type\x18\x04 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\x12V\n\x10referenced_types\x18\x05 \x03(\x0b\x32<.inlet.store.v1.ResolveEndpointResponse.ReferencedTypesEntry\x12\x32\n\nrate_limit\x18\x06 \x01(\x0b\x32\x1e.inlet.store.v1.RateLimitState\x12\x31\n\x06replay\x18\x07 \x01(\x0b\x32!.inlet.store.v1.ApplyPlanResponse\x1aQ\n\x14ReferencedTypesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.inlet.type.v1.EntityType:\x02\x38\x01\"\xf7\x01\n\rPlannedRecord\x12\x16\n\x0e\x65ntity_type_id\x18\x01 \x01(\t\x12\'\n\x06values\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\runique_fields\x18\x03 \x03(\t\x12\x18\n\x10missing_required\x18\x04 \x03(\t\x12\x41\n\nreferences\x18\x05 \x03(\x0b\x32-.inlet.store.v1.PlannedRecord.ReferencesEntry\x1a\x31\n\x0fReferencesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbb\x02\n\x10\x41pplyPlanRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12-\n\x06record\x18\x04 \x01(\x0b\x32\x1d.inlet.store.v1.PlannedRecord\x12>\n\x07related\x18\x05 \x03(\x0b\x32-.inlet.store.v1.ApplyPlanRequest.RelatedEntry\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x11\n\tbody_hash\x18\x07 \x01(\x0c\x1aM\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.inlet.store.v1.PlannedRecord:\x02\x38\x01\"\xe0\x01\n\x11\x41pplyPlanResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult\x12?\n\x07related\x18\x02 \x03(\x0b\x32..inlet.store.v1.ApplyPlanResponse.RelatedEntry\x12\x10\n\x08replayed\x18\x03 \x01(\x08\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\"\x7f\n\x15RecordActivityRequest\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0bstatus_code\x18\x03 \x01(\x05\x12(\n\x07outcome\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x18\n\x16RecordActivityResponse2\xd2\x06\n\x0cStoreService\x12\x62\n\x0fResolveEndpoint\x12&.inlet.store.v1.ResolveEndpointRequest\x1a\'.inlet.store.v1.ResolveEndpointResponse\x12P\n\tApplyPlan\x12 .inlet.store.v1.ApplyPlanRequest\x1a!.inlet.store.v1.ApplyPlanResponse\x12_\n\x0eRecordActivity\x12%.inlet.store.v1.RecordActivityRequest\x1a&.inlet.store.v1.RecordActivityResponse\x12n\n\x13\x41\x63\x63\x65ptStreamRequest\x12*.inlet.store.v1.AcceptStreamRequestRequest\x1a+.inlet.store.v1.AcceptStreamRequestResponse\x12w\n\x16GetStreamRequestStatus\x12-.inlet.store.v1.GetStreamRequestStatusRequest\x1a..inlet.store.v1.GetStreamRequestStatusResponse\x12k\n\x12\x43laimStreamRequest\x12).inlet.store.v1.ClaimStreamRequestRequest\x1a*.inlet.store.v1.ClaimStreamRequestResponse\x12\x65\n\x10\x41pplyStreamItems\x12\'.inlet.store.v1.ApplyStreamItemsRequest\x1a(.inlet.store.v1.ApplyStreamItemsResponse\x12n\n\x13\x46inishStreamRequest\x12*.inlet.store.v1.FinishStreamRequestRequest\x1a+.inlet.store.v1.FinishStreamRequestResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ainlet/store/v1/store.proto\x12\x0einlet.store.v1\x1a\x1cinlet/ingest/v1/ingest.proto\x1a\x1ainlet/type/v1/entity.proto\x1a\x18inlet/type/v1/json.proto\x1a\x1ainlet/type/v1/result.proto\"a\n\x0eRateLimitState\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x11\n\tremaining\x18\x02 \x01(\x05\x12\x15\n\rreset_seconds\x18\x03 \x01(\x05\x12\x16\n\x0ewindow_seconds\x18\x04 \x01(\x05\"\xcf\x01\n\x1a\x41\x63\x63\x65ptStreamRequestRequest\x12\x12\n\ningest_key\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x10\n\x08item_key\x18\x04 \x01(\t\x12%\n\x05items\x18\x05 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\x12\x0e\n\x06single\x18\x06 \x01(\x08\x12\x11\n\trejection\x18\x07 \x01(\t\x12\x18\n\x10rejection_reason\x18\x08 \x01(\t\"\x9f\x01\n\x1b\x41\x63\x63\x65ptStreamRequestResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x16\n\x0eitems_received\x18\x03 \x01(\x05\x12\x10\n\x08replayed\x18\x04 \x01(\x08\x12\x32\n\nrate_limit\x18\x05 \x01(\x0b\x32\x1e.inlet.store.v1.RateLimitState\"G\n\x1dGetStreamRequestStatusRequest\x12\x12\n\ningest_key\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"V\n\x1eGetStreamRequestStatusResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.inlet.ingest.v1.IngestRequestStatus\"B\n\x19\x43laimStreamRequestRequest\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x15\n\rlease_seconds\x18\x02 \x01(\x05\"\xaa\x03\n\x1a\x43laimStreamRequestResponse\x12\x0f\n\x07\x63laimed\x18\x01 \x01(\x08\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0blease_token\x18\x03 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x04 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x05 \x01(\t\x12.\n\x0b\x65ntity_type\x18\x06 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\x12\x10\n\x08item_key\x18\x07 \x01(\t\x12%\n\x05items\x18\x08 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\x12\x14\n\x0c\x64one_indices\x18\t \x03(\x05\x12\x0e\n\x06single\x18\n \x01(\x08\x12\\\n\x12reference_type_ids\x18\x0b \x03(\x0b\x32@.inlet.store.v1.ClaimStreamRequestResponse.ReferenceTypeIdsEntry\x1a\x37\n\x15ReferenceTypeIdsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9f\x01\n\nStreamItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12-\n\x06record\x18\x02 \x01(\x0b\x32\x1d.inlet.store.v1.PlannedRecord\x12%\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\x12\x1a\n\rsuperseded_by\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\x10\n\x0e_superseded_by\"\xaa\x01\n\x17\x41pplyStreamItemsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0blease_token\x18\x02 \x01(\t\x12\x15\n\rlease_seconds\x18\x03 \x01(\x05\x12\x14\n\x0cworkspace_id\x18\x04 \x01(\t\x12)\n\x05items\x18\x05 \x03(\x0b\x32\x1a.inlet.store.v1.StreamItem\x12\x0e\n\x06\x66inish\x18\x06 \x01(\x08\"`\n\x18\x41pplyStreamItemsResponse\x12\x34\n\x08outcomes\x18\x01 \x03(\x0b\x32\".inlet.ingest.v1.IngestItemOutcome\x12\x0e\n\x06status\x18\x02 \x01(\t\"E\n\x1a\x46inishStreamRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0blease_token\x18\x02 \x01(\t\"-\n\x1b\x46inishStreamRequestResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\"S\n\x16ResolveEndpointRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x11\n\tbody_hash\x18\x03 \x01(\x0c\"\x9e\x03\n\x17ResolveEndpointResponse\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x03 \x01(\t\x12.\n\x0b\x65ntity_type\x18\x04 \x01(\x0b\x32\x19.inlet.type.v1.EntityType\x12V\n\x10referenced_types\x18\x05 \x03(\x0b\x32<.inlet.store.v1.ResolveEndpointResponse.ReferencedTypesEntry\x12\x32\n\nrate_limit\x18\x06 \x01(\x0b\x32\x1e.inlet.store.v1.RateLimitState\x12\x31\n\x06replay\x18\x07 \x01(\x0b\x32!.inlet.store.v1.ApplyPlanResponse\x1aQ\n\x14ReferencedTypesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.inlet.type.v1.EntityType:\x02\x38\x01\"\xf6\x01\n\rPlannedRecord\x12\x16\n\x0e\x65ntity_type_id\x18\x01 \x01(\t\x12&\n\x06values\x18\x02 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\x12\x15\n\runique_fields\x18\x03 \x03(\t\x12\x18\n\x10missing_required\x18\x04 \x03(\t\x12\x41\n\nreferences\x18\x05 \x03(\x0b\x32-.inlet.store.v1.PlannedRecord.ReferencesEntry\x1a\x31\n\x0fReferencesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbb\x02\n\x10\x41pplyPlanRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12-\n\x06record\x18\x04 \x01(\x0b\x32\x1d.inlet.store.v1.PlannedRecord\x12>\n\x07related\x18\x05 \x03(\x0b\x32-.inlet.store.v1.ApplyPlanRequest.RelatedEntry\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x11\n\tbody_hash\x18\x07 \x01(\x0c\x1aM\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.inlet.store.v1.PlannedRecord:\x02\x38\x01\"\xe0\x01\n\x11\x41pplyPlanResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult\x12?\n\x07related\x18\x02 \x03(\x0b\x32..inlet.store.v1.ApplyPlanResponse.RelatedEntry\x12\x10\n\x08replayed\x18\x03 \x01(\x08\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\"~\n\x15RecordActivityRequest\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0bstatus_code\x18\x03 \x01(\x05\x12\'\n\x07outcome\x18\x04 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\"\x18\n\x16RecordActivityResponse2\xd2\x06\n\x0cStoreService\x12\x62\n\x0fResolveEndpoint\x12&.inlet.store.v1.ResolveEndpointRequest\x1a\'.inlet.store.v1.ResolveEndpointResponse\x12P\n\tApplyPlan\x12 .inlet.store.v1.ApplyPlanRequest\x1a!.inlet.store.v1.ApplyPlanResponse\x12_\n\x0eRecordActivity\x12%.inlet.store.v1.RecordActivityRequest\x1a&.inlet.store.v1.RecordActivityResponse\x12n\n\x13\x41\x63\x63\x65ptStreamRequest\x12*.inlet.store.v1.AcceptStreamRequestRequest\x1a+.inlet.store.v1.AcceptStreamRequestResponse\x12w\n\x16GetStreamRequestStatus\x12-.inlet.store.v1.GetStreamRequestStatusRequest\x1a..inlet.store.v1.GetStreamRequestStatusResponse\x12k\n\x12\x43laimStreamRequest\x12).inlet.store.v1.ClaimStreamRequestRequest\x1a*.inlet.store.v1.ClaimStreamRequestResponse\x12\x65\n\x10\x41pplyStreamItems\x12\'.inlet.store.v1.ApplyStreamItemsRequest\x1a(.inlet.store.v1.ApplyStreamItemsResponse\x12n\n\x13\x46inishStreamRequest\x12*.inlet.store.v1.FinishStreamRequestRequest\x1a+.inlet.store.v1.FinishStreamRequestResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,54 +45,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLYPLANREQUEST_RELATEDENTRY']._serialized_options = b'8\001'
   _globals['_APPLYPLANRESPONSE_RELATEDENTRY']._loaded_options = None
   _globals['_APPLYPLANRESPONSE_RELATEDENTRY']._serialized_options = b'8\001'
-  _globals['_RATELIMITSTATE']._serialized_start=162
-  _globals['_RATELIMITSTATE']._serialized_end=259
-  _globals['_ACCEPTSTREAMREQUESTREQUEST']._serialized_start=262
-  _globals['_ACCEPTSTREAMREQUESTREQUEST']._serialized_end=473
-  _globals['_ACCEPTSTREAMREQUESTRESPONSE']._serialized_start=476
-  _globals['_ACCEPTSTREAMREQUESTRESPONSE']._serialized_end=635
-  _globals['_GETSTREAMREQUESTSTATUSREQUEST']._serialized_start=637
-  _globals['_GETSTREAMREQUESTSTATUSREQUEST']._serialized_end=708
-  _globals['_GETSTREAMREQUESTSTATUSRESPONSE']._serialized_start=710
-  _globals['_GETSTREAMREQUESTSTATUSRESPONSE']._serialized_end=796
-  _globals['_CLAIMSTREAMREQUESTREQUEST']._serialized_start=798
-  _globals['_CLAIMSTREAMREQUESTREQUEST']._serialized_end=864
-  _globals['_CLAIMSTREAMREQUESTRESPONSE']._serialized_start=867
-  _globals['_CLAIMSTREAMREQUESTRESPONSE']._serialized_end=1297
-  _globals['_CLAIMSTREAMREQUESTRESPONSE_REFERENCETYPEIDSENTRY']._serialized_start=1242
-  _globals['_CLAIMSTREAMREQUESTRESPONSE_REFERENCETYPEIDSENTRY']._serialized_end=1297
-  _globals['_STREAMITEM']._serialized_start=1300
-  _globals['_STREAMITEM']._serialized_end=1460
-  _globals['_APPLYSTREAMITEMSREQUEST']._serialized_start=1463
-  _globals['_APPLYSTREAMITEMSREQUEST']._serialized_end=1633
-  _globals['_APPLYSTREAMITEMSRESPONSE']._serialized_start=1635
-  _globals['_APPLYSTREAMITEMSRESPONSE']._serialized_end=1731
-  _globals['_FINISHSTREAMREQUESTREQUEST']._serialized_start=1733
-  _globals['_FINISHSTREAMREQUESTREQUEST']._serialized_end=1802
-  _globals['_FINISHSTREAMREQUESTRESPONSE']._serialized_start=1804
-  _globals['_FINISHSTREAMREQUESTRESPONSE']._serialized_end=1849
-  _globals['_RESOLVEENDPOINTREQUEST']._serialized_start=1851
-  _globals['_RESOLVEENDPOINTREQUEST']._serialized_end=1934
-  _globals['_RESOLVEENDPOINTRESPONSE']._serialized_start=1937
-  _globals['_RESOLVEENDPOINTRESPONSE']._serialized_end=2351
-  _globals['_RESOLVEENDPOINTRESPONSE_REFERENCEDTYPESENTRY']._serialized_start=2270
-  _globals['_RESOLVEENDPOINTRESPONSE_REFERENCEDTYPESENTRY']._serialized_end=2351
-  _globals['_PLANNEDRECORD']._serialized_start=2354
-  _globals['_PLANNEDRECORD']._serialized_end=2601
-  _globals['_PLANNEDRECORD_REFERENCESENTRY']._serialized_start=2552
-  _globals['_PLANNEDRECORD_REFERENCESENTRY']._serialized_end=2601
-  _globals['_APPLYPLANREQUEST']._serialized_start=2604
-  _globals['_APPLYPLANREQUEST']._serialized_end=2919
-  _globals['_APPLYPLANREQUEST_RELATEDENTRY']._serialized_start=2842
-  _globals['_APPLYPLANREQUEST_RELATEDENTRY']._serialized_end=2919
-  _globals['_APPLYPLANRESPONSE']._serialized_start=2922
-  _globals['_APPLYPLANRESPONSE']._serialized_end=3146
-  _globals['_APPLYPLANRESPONSE_RELATEDENTRY']._serialized_start=3071
-  _globals['_APPLYPLANRESPONSE_RELATEDENTRY']._serialized_end=3146
-  _globals['_RECORDACTIVITYREQUEST']._serialized_start=3148
-  _globals['_RECORDACTIVITYREQUEST']._serialized_end=3275
-  _globals['_RECORDACTIVITYRESPONSE']._serialized_start=3277
-  _globals['_RECORDACTIVITYRESPONSE']._serialized_end=3301
-  _globals['_STORESERVICE']._serialized_start=3304
-  _globals['_STORESERVICE']._serialized_end=4154
+  _globals['_RATELIMITSTATE']._serialized_start=158
+  _globals['_RATELIMITSTATE']._serialized_end=255
+  _globals['_ACCEPTSTREAMREQUESTREQUEST']._serialized_start=258
+  _globals['_ACCEPTSTREAMREQUESTREQUEST']._serialized_end=465
+  _globals['_ACCEPTSTREAMREQUESTRESPONSE']._serialized_start=468
+  _globals['_ACCEPTSTREAMREQUESTRESPONSE']._serialized_end=627
+  _globals['_GETSTREAMREQUESTSTATUSREQUEST']._serialized_start=629
+  _globals['_GETSTREAMREQUESTSTATUSREQUEST']._serialized_end=700
+  _globals['_GETSTREAMREQUESTSTATUSRESPONSE']._serialized_start=702
+  _globals['_GETSTREAMREQUESTSTATUSRESPONSE']._serialized_end=788
+  _globals['_CLAIMSTREAMREQUESTREQUEST']._serialized_start=790
+  _globals['_CLAIMSTREAMREQUESTREQUEST']._serialized_end=856
+  _globals['_CLAIMSTREAMREQUESTRESPONSE']._serialized_start=859
+  _globals['_CLAIMSTREAMREQUESTRESPONSE']._serialized_end=1285
+  _globals['_CLAIMSTREAMREQUESTRESPONSE_REFERENCETYPEIDSENTRY']._serialized_start=1230
+  _globals['_CLAIMSTREAMREQUESTRESPONSE_REFERENCETYPEIDSENTRY']._serialized_end=1285
+  _globals['_STREAMITEM']._serialized_start=1288
+  _globals['_STREAMITEM']._serialized_end=1447
+  _globals['_APPLYSTREAMITEMSREQUEST']._serialized_start=1450
+  _globals['_APPLYSTREAMITEMSREQUEST']._serialized_end=1620
+  _globals['_APPLYSTREAMITEMSRESPONSE']._serialized_start=1622
+  _globals['_APPLYSTREAMITEMSRESPONSE']._serialized_end=1718
+  _globals['_FINISHSTREAMREQUESTREQUEST']._serialized_start=1720
+  _globals['_FINISHSTREAMREQUESTREQUEST']._serialized_end=1789
+  _globals['_FINISHSTREAMREQUESTRESPONSE']._serialized_start=1791
+  _globals['_FINISHSTREAMREQUESTRESPONSE']._serialized_end=1836
+  _globals['_RESOLVEENDPOINTREQUEST']._serialized_start=1838
+  _globals['_RESOLVEENDPOINTREQUEST']._serialized_end=1921
+  _globals['_RESOLVEENDPOINTRESPONSE']._serialized_start=1924
+  _globals['_RESOLVEENDPOINTRESPONSE']._serialized_end=2338
+  _globals['_RESOLVEENDPOINTRESPONSE_REFERENCEDTYPESENTRY']._serialized_start=2257
+  _globals['_RESOLVEENDPOINTRESPONSE_REFERENCEDTYPESENTRY']._serialized_end=2338
+  _globals['_PLANNEDRECORD']._serialized_start=2341
+  _globals['_PLANNEDRECORD']._serialized_end=2587
+  _globals['_PLANNEDRECORD_REFERENCESENTRY']._serialized_start=2538
+  _globals['_PLANNEDRECORD_REFERENCESENTRY']._serialized_end=2587
+  _globals['_APPLYPLANREQUEST']._serialized_start=2590
+  _globals['_APPLYPLANREQUEST']._serialized_end=2905
+  _globals['_APPLYPLANREQUEST_RELATEDENTRY']._serialized_start=2828
+  _globals['_APPLYPLANREQUEST_RELATEDENTRY']._serialized_end=2905
+  _globals['_APPLYPLANRESPONSE']._serialized_start=2908
+  _globals['_APPLYPLANRESPONSE']._serialized_end=3132
+  _globals['_APPLYPLANRESPONSE_RELATEDENTRY']._serialized_start=3057
+  _globals['_APPLYPLANRESPONSE_RELATEDENTRY']._serialized_end=3132
+  _globals['_RECORDACTIVITYREQUEST']._serialized_start=3134
+  _globals['_RECORDACTIVITYREQUEST']._serialized_end=3260
+  _globals['_RECORDACTIVITYRESPONSE']._serialized_start=3262
+  _globals['_RECORDACTIVITYRESPONSE']._serialized_end=3286
+  _globals['_STORESERVICE']._serialized_start=3289
+  _globals['_STORESERVICE']._serialized_end=4139
 # @@protoc_insertion_point(module_scope)

@@ -6,10 +6,10 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from inlet.ingest.v1 import ingest_pb2 as _ingest_pb2
 from inlet.type.v1 import entity_pb2 as _entity_pb2
+from inlet.type.v1 import json_pb2 as _json_pb2
 from inlet.type.v1 import result_pb2 as _result_pb2
 import builtins as _builtins
 import sys
@@ -87,7 +87,7 @@ class AcceptStreamRequestRequest(_message.Message):
     rejection_reason: _builtins.str
     """The rejection's code: INVALID_PAYLOAD (default) or PAYLOAD_TOO_LARGE."""
     @_builtins.property
-    def items(self) -> _struct_pb2.ListValue:
+    def items(self) -> _json_pb2.RawJson:
         """The items (a single object arrives as a list of one)."""
 
     def __init__(
@@ -97,7 +97,7 @@ class AcceptStreamRequestRequest(_message.Message):
         stream: _builtins.str = ...,
         idempotency_key: _builtins.str = ...,
         item_key: _builtins.str = ...,
-        items: _struct_pb2.ListValue | None = ...,
+        items: _json_pb2.RawJson | None = ...,
         single: _builtins.bool = ...,
         rejection: _builtins.str = ...,
         rejection_reason: _builtins.str = ...,
@@ -282,7 +282,7 @@ class ClaimStreamRequestResponse(_message.Message):
         """The stream's entity type."""
 
     @_builtins.property
-    def items(self) -> _struct_pb2.ListValue:
+    def items(self) -> _json_pb2.RawJson:
         """The items."""
 
     @_builtins.property
@@ -303,7 +303,7 @@ class ClaimStreamRequestResponse(_message.Message):
         default_region: _builtins.str = ...,
         entity_type: _entity_pb2.EntityType | None = ...,
         item_key: _builtins.str = ...,
-        items: _struct_pb2.ListValue | None = ...,
+        items: _json_pb2.RawJson | None = ...,
         done_indices: _abc.Iterable[_builtins.int] | None = ...,
         single: _builtins.bool = ...,
         reference_type_ids: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
@@ -335,7 +335,7 @@ class StreamItem(_message.Message):
         """The planned record (unset when error or superseded_by is set)."""
 
     @_builtins.property
-    def error(self) -> _struct_pb2.Struct:
+    def error(self) -> _json_pb2.RawJson:
         """Why planning failed: {code, message, fields:[{field, code, message}]}."""
 
     def __init__(
@@ -343,7 +343,7 @@ class StreamItem(_message.Message):
         *,
         index: _builtins.int = ...,
         record: Global___PlannedRecord | None = ...,
-        error: _struct_pb2.Struct | None = ...,
+        error: _json_pb2.RawJson | None = ...,
         superseded_by: _builtins.int | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by", "error", b"error", "record", b"record", "superseded_by", b"superseded_by"]  # noqa: Y015
@@ -621,7 +621,7 @@ class PlannedRecord(_message.Message):
     entity_type_id: _builtins.str
     """Entity type id."""
     @_builtins.property
-    def values(self) -> _struct_pb2.Struct:
+    def values(self) -> _json_pb2.RawJson:
         """Normalised values by field slug (null clears a field)."""
 
     @_builtins.property
@@ -642,7 +642,7 @@ class PlannedRecord(_message.Message):
         self,
         *,
         entity_type_id: _builtins.str = ...,
-        values: _struct_pb2.Struct | None = ...,
+        values: _json_pb2.RawJson | None = ...,
         unique_fields: _abc.Iterable[_builtins.str] | None = ...,
         missing_required: _abc.Iterable[_builtins.str] | None = ...,
         references: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
@@ -800,7 +800,7 @@ class RecordActivityRequest(_message.Message):
     status_code: _builtins.int
     """HTTP status the caller was answered with."""
     @_builtins.property
-    def outcome(self) -> _struct_pb2.Struct:
+    def outcome(self) -> _json_pb2.RawJson:
         """What happened: the error code, message and field violations."""
 
     def __init__(
@@ -809,7 +809,7 @@ class RecordActivityRequest(_message.Message):
         endpoint_id: _builtins.str = ...,
         request_id: _builtins.str = ...,
         status_code: _builtins.int = ...,
-        outcome: _struct_pb2.Struct | None = ...,
+        outcome: _json_pb2.RawJson | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

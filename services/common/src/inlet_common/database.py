@@ -1,0 +1,32 @@
+"""One way to open a PostgreSQL pool: autocommit, and jsonb read and written exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.types.json import set_json_dumps, set_json_loads
+from psycopg_pool import AsyncConnectionPool
+
+from inlet_common import exactjson
+
+
+async def _exact_json(conn: psycopg.AsyncConnection[Any]) -> None:
+    # psycopg's default json module reads 0.1 as a float and 1.50 as 1.5; PostgreSQL's
+    # jsonb keeps every digit, so read and write it with exact numbers.
+    set_json_loads(exactjson.loads, conn)
+    set_json_dumps(exactjson.dumps, conn)
+
+
+async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnectionPool[Any]:
+    """An open pool on `url` (waits up to 30 s for its first connections)."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        kwargs={"autocommit": True},
+        configure=_exact_json,
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool

@@ -1,0 +1,111 @@
+"""JSON that never rounds: numbers keep their exact text from parse to output."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from inlet.type.v1 import json_pb2
+
+# orjson writes Python ints natively only inside the signed and unsigned 64-bit range.
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+class Number(Decimal):
+    """A JSON number that is not a plain int: a decimal (`0.1`, `1e-7`), or an integer
+    beyond 64 bits or `-0`. Compares and computes as a Decimal; writes back as sent."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Number:
+        made = super().__new__(cls, text)
+        made.text = text
+        return made
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Number({self.text!r})"
+
+
+def _parse_int(text: str) -> int | Number:
+    value = int(text)
+    if text == "-0" or not _INT_MIN <= value <= _INT_MAX:
+        return Number(text)
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are Python's extensions, not JSON.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=Number, parse_int=_parse_int, parse_constant=_refuse_constant
+)
+
+
+class DecodeError(ValueError):
+    """Not JSON: the message says where (line and column)."""
+
+    def __init__(self, msg: str, lineno: int, colno: int) -> None:
+        super().__init__(f"{msg} (line {lineno}, column {colno})")
+        self.msg = msg
+        self.lineno = lineno
+        self.colno = colno
+
+
+def loads(data: bytes | bytearray | memoryview | str) -> Any:
+    """The JSON document in `data`, ints as int, every other number as a Number."""
+    try:
+        text = bytes(data).decode("utf-8") if not isinstance(data, str) else data
+    except UnicodeDecodeError as error:
+        raise DecodeError(f"not UTF-8 ({error.reason})", 1, error.start + 1) from None
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as error:
+        raise DecodeError(error.msg, error.lineno, error.colno) from None
+    except ValueError as error:
+        raise DecodeError(str(error), 1, 1) from None
+    except RecursionError:
+        raise DecodeError("nested too deeply", 1, 1) from None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Number):
+        return orjson.Fragment(value.text)
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value, "f") if value.is_finite() else "null")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any, *, sort_keys: bool = False, indent: bool = False) -> bytes:
+    """`value` as compact JSON; a Number is written with the text it came with."""
+    option = orjson.OPT_NON_STR_KEYS
+    if indent:
+        option |= orjson.OPT_INDENT_2
+    if sort_keys:
+        option |= orjson.OPT_SORT_KEYS
+    return orjson.dumps(value, default=_default, option=option)
+
+
+def dumps_text(value: Any) -> str:
+    """dumps() as str, for drivers that take text (psycopg's jsonb dumper)."""
+    return dumps(value).decode()
+
+
+def to_raw(value: Any) -> json_pb2.RawJson:
+    """A value for a RawJson field."""
+    return json_pb2.RawJson(json=dumps(value).decode())
+
+
+def from_raw(raw: json_pb2.RawJson, default: Any = None) -> Any:
+    """The value of a RawJson field; `default` when the field was never set."""
+    if not raw.json:
+        return default
+    return loads(raw.json)
