@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2
 from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
@@ -53,7 +54,9 @@ async def update(
     servers: Servers, seeded: DemoSeed, endpoint: admin_pb2.IngestEndpoint, *paths: str
 ) -> admin_pb2.IngestEndpoint:
     changed = await servers.admin.UpdateIngestEndpoint(
-        admin_pb2.UpdateIngestEndpointRequest(ingest_endpoint=endpoint, update_mask=list(paths)),
+        admin_pb2.UpdateIngestEndpointRequest(
+            ingest_endpoint=endpoint, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        ),
         metadata=seeded.auth,
     )
     result: admin_pb2.IngestEndpoint = changed.ingest_endpoint

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format
+from google.protobuf import field_mask_pb2, json_format
 
 from inlet.admin.v1 import admin_pb2
 from inlet.ingest.v1 import ingest_pb2
@@ -196,7 +196,7 @@ async def test_unknown_and_disabled_tokens_are_not_found(
             ingest_endpoint=admin_pb2.IngestEndpoint(
                 name=seeded.endpoints["contact"], enabled=False
             ),
-            update_mask=["enabled"],
+            update_mask=field_mask_pb2.FieldMask(paths=["enabled"]),
         ),
         metadata=seeded.auth,
     )
