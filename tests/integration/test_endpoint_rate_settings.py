@@ -174,6 +174,23 @@ async def test_update_mask_changes_only_the_named_setting(
     assert (other.rate_limit, other.rate_window_seconds) == (6000, 60)
 
 
+async def test_an_empty_mask_over_grpc_changes_only_the_fields_set(
+    servers: Servers, seeded: DemoSeed
+) -> None:
+    name = seeded.endpoints["contact"]
+    before = await get(servers, seeded, name)
+
+    # enabled=false, display_name="" and the window are unset (proto3 defaults): kept.
+    changed = await update(servers, seeded, admin_pb2.IngestEndpoint(name=name, rate_limit=12))
+
+    expected = admin_pb2.IngestEndpoint()
+    expected.CopyFrom(before)
+    expected.rate_limit = 12
+    assert changed == expected
+    assert changed.enabled
+    assert await get(servers, seeded, name) == expected
+
+
 @pytest.mark.parametrize(
     ("rate_limit", "rate_window_seconds", "paths", "fields"),
     [
