@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_common.channels import channel
@@ -84,7 +85,7 @@ async def suite(database_url: str) -> AsyncIterator[Suite]:
                         ingest_endpoint=admin_pb2.IngestEndpoint(
                             name=seeded.endpoints["contact"], rate_limit=1_000_000
                         ),
-                        update_mask=["rate_limit"],
+                        update_mask=field_mask_pb2.FieldMask(paths=["rate_limit"]),
                     ),
                     metadata=seeded.auth,
                 )

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_devstack.demo import DemoSeed
@@ -185,7 +186,7 @@ async def test_disabled_endpoint_is_404_and_enabled_again_works(
                 ingest_endpoint=admin_pb2.IngestEndpoint(
                     name=seeded.endpoints["contact"], enabled=enabled
                 ),
-                update_mask=["enabled"],
+                update_mask=field_mask_pb2.FieldMask(paths=["enabled"]),
             ),
             metadata=seeded.auth,
         )

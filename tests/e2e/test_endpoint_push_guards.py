@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_devstack.demo import DemoSeed
@@ -151,7 +152,7 @@ async def limit_endpoint(admin: Admin, seed: DemoSeed, slug: str, limit: int) ->
             ingest_endpoint=admin_pb2.IngestEndpoint(
                 name=seed.endpoints[slug], rate_limit=limit, rate_window_seconds=86400
             ),
-            update_mask=["rate_limit", "rate_window_seconds"],
+            update_mask=field_mask_pb2.FieldMask(paths=["rate_limit", "rate_window_seconds"]),
         ),
         metadata=seed.auth,
     )

@@ -309,3 +309,206 @@ async def test_webhooks_cli_subscribes_lists_deliveries_and_replays(
     assert replayed.returncode == 0, replayed.stderr
     await until(lambda: len(receiver.at("/cli")) >= 2, deadline=30, what="replay")
     assert receiver.at("/cli")[1].webhook_id == first.webhook_id
+
+
+# --- changes change only what was asked; a disabled endpoint is sent nothing -----------------
+
+
+def admin_token_for(stack: Stack, workspace: str) -> str:
+    token = f"adm_{secrets.token_urlsafe(32)}"
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO admin_tokens (workspace_id, token_hash) VALUES (%s, %s)",
+            (workspace, token_hash(token)),
+        )
+    return token
+
+
+async def test_webhook_patch_changes_only_what_was_asked(
+    suite: Stack, receiver: Receiver, target: dict[str, str]
+) -> None:
+    auth = {"authorization": f"Bearer {admin_token_for(suite, target['workspace'])}"}
+    base = f"/admin/v1/workspaces/{target['workspace']}/webhookEndpoints"
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=10) as client:
+        created = await client.post(
+            base,
+            headers=auth,
+            json={
+                "url": receiver.script("/old"),
+                "description": "crm",
+                "event_types": ["record.created"],
+                "entity_type_ids": [target["type"]],
+            },
+        )
+        assert created.status_code == 200, created.text
+        before = created.json()["webhook_endpoint"]
+        name = before["name"]
+        unchanged = {k: v for k, v in before.items() if k not in ("url", "update_time")}
+
+        # Only the URL is sent: the endpoint stays enabled and keeps its filters.
+        moved = await client.patch(
+            f"/admin/v1/{name}", headers=auth, json={"url": receiver.script("/new")}
+        )
+        assert moved.status_code == 200, moved.text
+        after = moved.json()["webhook_endpoint"]
+        assert after["url"] == receiver.url + "/new"
+        assert {k: v for k, v in after.items() if k not in ("url", "update_time")} == unchanged
+        assert after["enabled"] is True
+        await push(suite, target["token"], "moved@example.com")
+        await until(lambda: len(receiver.at("/new")) == 1, what="delivery to the new URL")
+        assert receiver.at("/old") == []
+
+        # A mask in the query: only the named field, whatever else the body says.
+        described = await client.patch(
+            f"/admin/v1/{name}?update_mask=description",
+            headers=auth,
+            json={"description": "erp", "url": "ftp://not-checked", "enabled": False},
+        )
+        assert described.status_code == 200, described.text
+        got = described.json()["webhook_endpoint"]
+        assert (got["description"], got["url"], got["enabled"]) == ("erp", after["url"], True)
+
+        # An empty list is sent, so it is set: every event type again.
+        cleared = await client.patch(f"/admin/v1/{name}", headers=auth, json={"event_types": []})
+        assert cleared.status_code == 200, cleared.text
+        assert "event_types" not in cleared.json()["webhook_endpoint"]
+        assert cleared.json()["webhook_endpoint"]["entity_type_ids"] == [target["type"]]
+
+        for query, path in (("update_mask=colour", "colour"), ("update_mask=url,secret", "secret")):
+            bad = await client.patch(f"/admin/v1/{name}?{query}", headers=auth, json={})
+            assert bad.status_code == 400, bad.text
+            [violation] = bad.json()["errors"]
+            assert violation["field"] == "update_mask"
+            assert f'"{path}"' in violation["message"]
+        shown = await client.get(f"/admin/v1/{name}", headers=auth)
+        assert shown.json()["webhook_endpoint"] == cleared.json()["webhook_endpoint"]
+
+
+async def test_replay_and_recover_of_a_disabled_endpoint_are_refused_and_send_nothing(
+    suite: Stack, receiver: Receiver, target: dict[str, str]
+) -> None:
+    admin_token = admin_token_for(suite, target["workspace"])
+    auth = {"authorization": f"Bearer {admin_token}"}
+    base = f"/admin/v1/workspaces/{target['workspace']}/webhookEndpoints"
+    # The first answer is 410 Gone: the delivery fails and the endpoint is disabled.
+    url = receiver.script("/gone", Answer(410), then=Answer(200))
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=10) as client:
+        created = await client.post(base, headers=auth, json={"url": url})
+        name = created.json()["webhook_endpoint"]["name"]
+        endpoint_id = name.rsplit("/", 1)[1]
+        await push(suite, target["token"], "gone@example.com")
+
+        async def failed() -> list[dict[str, Any]]:
+            listed = await client.get(f"/admin/v1/{name}/deliveries", headers=auth)
+            found: list[dict[str, Any]] = listed.json().get("webhook_deliveries", [])
+            return [d for d in found if d["status"] == "WEBHOOK_DELIVERY_STATUS_FAILED"]
+
+        await until(failed, what="the delivery failed by 410")
+        [delivery] = await failed()
+        shown = (await client.get(f"/admin/v1/{name}", headers=auth)).json()["webhook_endpoint"]
+        assert shown.get("enabled", False) is False
+        assert shown["disabled_reason"]
+        sent = len(receiver.at("/gone"))
+        assert sent == 1
+
+        replayed = await client.post(f"/admin/v1/{delivery['name']}:replay", json={}, headers=auth)
+        recovered = await client.post(
+            f"/admin/v1/{name}/deliveries:recover",
+            json={"since": "2000-01-01T00:00:00Z"},
+            headers=auth,
+        )
+        for refused in (replayed, recovered):
+            assert refused.status_code == 400, refused.text
+            problem = refused.json()
+            assert problem["code"] == "ENDPOINT_DISABLED"
+            assert endpoint_id in problem["detail"]
+            assert "enable" in problem["detail"]
+        # Nothing was queued: the delivery is still failed, not pending.
+        assert await failed() == [delivery]
+
+        env = {
+            **os.environ,
+            "INLET_NOTIFIER_URL": suite.address("notifier"),
+            "INLET_ADMIN_TOKEN": admin_token,
+            "INLET_WORKSPACE": target["workspace"],
+        }
+        delivery_id = delivery["name"].rsplit("/", 1)[1]
+        for args in (
+            ("replay", endpoint_id, delivery_id),
+            ("recover", endpoint_id, "--since", "1d"),
+        ):
+            cli = run_cli(env, "webhooks", *args)
+            assert cli.returncode == 5, cli
+            assert "disabled" in cli.stderr
+            assert f"inlet webhooks enable {endpoint_id}" in cli.stderr
+
+        # Enabled again, it is sent only what comes next, until a recover is asked for.
+        enabled = await client.patch(f"/admin/v1/{name}", headers=auth, json={"enabled": True})
+        assert enabled.status_code == 200, enabled.text
+        await push(suite, target["token"], "next@example.com")
+        await until(lambda: len(receiver.at("/gone")) == 2, what="the next event")
+        assert receiver.at("/gone")[1].webhook_id != receiver.at("/gone")[0].webhook_id
+        recovered = await client.post(
+            f"/admin/v1/{name}/deliveries:recover",
+            json={"since": "2000-01-01T00:00:00Z"},
+            headers=auth,
+        )
+        assert recovered.json() == {"recovered_count": 1}
+        await until(lambda: len(receiver.at("/gone")) == 3, what="the recovered delivery")
+        assert receiver.at("/gone")[2].webhook_id == receiver.at("/gone")[0].webhook_id
+
+
+async def test_webhooks_cli_update_sends_exactly_the_options_given(
+    suite: Stack, target: dict[str, str], receiver: Receiver
+) -> None:
+    env = {
+        **os.environ,
+        "INLET_NOTIFIER_URL": suite.address("notifier"),
+        "INLET_ADMIN_TOKEN": admin_token_for(suite, target["workspace"]),
+        "INLET_WORKSPACE": target["workspace"],
+    }
+    made = run_cli(
+        env,
+        "--json",
+        "webhooks",
+        "create",
+        receiver.script("/cli-old"),
+        "--event",
+        "record.created",
+        "--description",
+        "crm",
+    )
+    assert made.returncode == 0, made.stderr
+    endpoint_id = json.loads(made.stdout)["webhook_endpoint"]["name"].rsplit("/", 1)[1]
+
+    def update(*args: str) -> dict[str, Any]:
+        done = run_cli(env, "--json", "webhooks", "update", endpoint_id, *args)
+        assert done.returncode == 0, done.stderr
+        [shown] = json.loads(done.stdout)
+        assert isinstance(shown, dict)
+        return shown
+
+    moved = update("--url", receiver.script("/cli-new"))
+    assert (moved["url"], moved["event_types"], moved["description"], moved["enabled"]) == (
+        receiver.url + "/cli-new",
+        ["record.created"],
+        "crm",
+        True,
+    )
+    described = update("--description", "erp", "--event", "record.updated")
+    assert (described["description"], described["event_types"], described["url"]) == (
+        "erp",
+        ["record.updated"],
+        moved["url"],
+    )
+    everything = update("--all-events")
+    assert "event_types" not in everything
+    assert everything["description"] == "erp"
+
+    for args, text in (
+        ((), "nothing to change"),
+        (("--event", "x", "--all-events"), "--all-events"),
+    ):
+        done = run_cli(env, "webhooks", "update", endpoint_id, *args)
+        assert done.returncode == 2, done
+        assert text in done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2
 from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
@@ -53,7 +54,9 @@ async def update(
     servers: Servers, seeded: DemoSeed, endpoint: admin_pb2.IngestEndpoint, *paths: str
 ) -> admin_pb2.IngestEndpoint:
     changed = await servers.admin.UpdateIngestEndpoint(
-        admin_pb2.UpdateIngestEndpointRequest(ingest_endpoint=endpoint, update_mask=list(paths)),
+        admin_pb2.UpdateIngestEndpointRequest(
+            ingest_endpoint=endpoint, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        ),
         metadata=seeded.auth,
     )
     result: admin_pb2.IngestEndpoint = changed.ingest_endpoint
@@ -169,6 +172,23 @@ async def test_update_mask_changes_only_the_named_setting(
     # The other endpoint of the workspace kept the default.
     other = await get(servers, seeded, seeded.endpoints["deal"])
     assert (other.rate_limit, other.rate_window_seconds) == (6000, 60)
+
+
+async def test_an_empty_mask_over_grpc_changes_only_the_fields_set(
+    servers: Servers, seeded: DemoSeed
+) -> None:
+    name = seeded.endpoints["contact"]
+    before = await get(servers, seeded, name)
+
+    # enabled=false, display_name="" and the window are unset (proto3 defaults): kept.
+    changed = await update(servers, seeded, admin_pb2.IngestEndpoint(name=name, rate_limit=12))
+
+    expected = admin_pb2.IngestEndpoint()
+    expected.CopyFrom(before)
+    expected.rate_limit = 12
+    assert changed == expected
+    assert changed.enabled
+    assert await get(servers, seeded, name) == expected
 
 
 @pytest.mark.parametrize(

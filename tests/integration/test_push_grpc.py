@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2
 from inlet.type.v1 import problem_pb2
@@ -189,7 +190,7 @@ async def test_unknown_and_disabled_tokens_are_not_found(
             ingest_endpoint=admin_pb2.IngestEndpoint(
                 name=seeded.endpoints["contact"], enabled=False
             ),
-            update_mask=["enabled"],
+            update_mask=field_mask_pb2.FieldMask(paths=["enabled"]),
         ),
         metadata=seeded.auth,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2
 from inlet.ingest.v1 import ingest_pb2
@@ -196,8 +197,78 @@ def test_body_field_then_nested_path_and_repeated_query(table: RouteTable) -> No
         ingest_endpoint=admin_pb2.IngestEndpoint(
             name="workspaces/w/ingestEndpoints/e", display_name="Leads", enabled=True
         ),
-        update_mask=["display_name", "enabled"],
+        update_mask=field_mask_pb2.FieldMask(paths=["display_name", "enabled"]),
     )
+
+
+# --- update masks (grpc-gateway's conventions) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "update_mask=display_name,rate_limit",
+        "update_mask=display_name&update_mask=rate_limit",
+        "updateMask=display_name%2C%20rate_limit",
+        "update_mask=display_name,&update_mask=,rate_limit",
+    ],
+)
+def test_a_field_mask_query_parameter_takes_commas_and_repeats(
+    table: RouteTable, query: str
+) -> None:
+    found = matched(table, "PATCH", "/admin/v1/workspaces/w/ingestEndpoints/e")
+
+    request = transcode(found.route, found.variables, query, b'{"displayName": "Leads"}')
+
+    assert isinstance(request, admin_pb2.UpdateIngestEndpointRequest)
+    assert list(request.update_mask.paths) == ["display_name", "rate_limit"]
+
+
+def test_a_patch_without_mask_names_exactly_the_body_keys(table: RouteTable) -> None:
+    found = matched(table, "PATCH", "/admin/v1/workspaces/w/ingestEndpoints/e")
+
+    request = transcode(
+        found.route,
+        found.variables,
+        "",
+        b'{"rateLimit": 10, "enabled": false, "displayName": null, "name": "ignored"}',
+    )
+
+    assert isinstance(request, admin_pb2.UpdateIngestEndpointRequest)
+    # false and null are sent to be set; the name comes from the URL and changes nothing.
+    assert list(request.update_mask.paths) == ["rate_limit", "enabled", "display_name"]
+    assert request.ingest_endpoint.name == "workspaces/w/ingestEndpoints/e"
+
+
+def test_a_nested_resource_gives_dotted_paths(table: RouteTable) -> None:
+    found = matched(table, "PATCH", "/admin/v1/workspaces/w/entityTypes/t/fields/f")
+
+    request = transcode(
+        found.route, found.variables, "", b'{"field": {"unique": true, "displayName": "E"}}'
+    )
+
+    assert isinstance(request, admin_pb2.UpdateFieldRequest)
+    assert list(request.update_mask.paths) == ["field.unique", "field.display_name"]
+
+
+def test_an_empty_patch_derives_no_mask(table: RouteTable) -> None:
+    found = matched(table, "PATCH", "/admin/v1/workspaces/w/ingestEndpoints/e")
+
+    for body in (b"", b"{}"):
+        request = transcode(found.route, found.variables, "", body)
+        assert isinstance(request, admin_pb2.UpdateIngestEndpointRequest)
+        assert list(request.update_mask.paths) == []
+
+
+def test_an_explicit_mask_is_not_widened_by_the_body(table: RouteTable) -> None:
+    found = matched(table, "PATCH", "/admin/v1/workspaces/w/ingestEndpoints/e")
+
+    request = transcode(
+        found.route, found.variables, "update_mask=enabled", b'{"enabled": true, "rateLimit": 5}'
+    )
+
+    assert isinstance(request, admin_pb2.UpdateIngestEndpointRequest)
+    assert list(request.update_mask.paths) == ["enabled"]
 
 
 def test_no_body_query_parameters_set_fields(table: RouteTable) -> None:

@@ -199,3 +199,21 @@ def duration(option: str, text: str) -> duration_pb2.Duration:
     except ValueError as error:
         raise usage_error(f"{option}: {error}") from None
     return period
+
+
+def rate_limit_option(value: int, option: str = "--rate-limit") -> int:
+    """A rate limit option: at least 1 (0 would ask the API for its default)."""
+    if value < 1:
+        raise usage_error(f"{option}: {value} is not a number of requests of at least 1")
+    return value
+
+
+def window_seconds(text: str, option: str = "--rate-window") -> int:
+    """A rate-limit window option as whole seconds; the API checks the upper bound."""
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except ValueError as error:
+        raise usage_error(f"{option}: {error}") from None
+    if seconds < 1 or not seconds.is_integer():
+        raise usage_error(f"{option}: {text!r} is not a whole number of seconds of at least 1")
+    return int(seconds)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from inlet.admin.v1 import admin_pb2
@@ -24,10 +24,11 @@ from inlet_cli.client import (
     every_page,
     json_mode,
     opened,
+    rate_limit_option,
     timestamp,
     usage_error,
+    window_seconds,
 )
-from inlet_cli.durations import parse_duration
 
 app = typer.Typer(
     name="inlet",
@@ -288,7 +289,7 @@ def fields_set(
                         display_name=name or "", unique=bool(unique), required=bool(required)
                     ),
                 ),
-                update_mask=mask,
+                update_mask=field_mask_pb2.FieldMask(paths=mask),
             ),
         )
     if not json_mode(ctx) and changed.backfilled_keys:
@@ -379,8 +380,8 @@ def endpoints_create(
 ) -> None:
     """Create an endpoint; prints its secret URL once."""
     # 0 asks the API for the default, so an option given as 0 must be refused here.
-    limit = _checked_rate_limit(rate_limit) if rate_limit is not None else 0
-    window = _window_seconds(rate_window) if rate_window else 0
+    limit = rate_limit_option(rate_limit) if rate_limit is not None else 0
+    window = window_seconds(rate_window) if rate_window else 0
     with admin_api(ctx) as api:
         made = api.call(
             api.stub.CreateIngestEndpoint,
@@ -396,23 +397,6 @@ def endpoints_create(
             ),
         )
     _show_secret(ctx, made.ingest_endpoint, made.url_path)
-
-
-def _checked_rate_limit(value: int) -> int:
-    if value < 1:
-        raise usage_error(f"--rate-limit: {value} is not a number of pushes of at least 1")
-    return value
-
-
-def _window_seconds(text: str) -> int:
-    """--rate-window as whole seconds; the API checks the upper bound."""
-    try:
-        seconds = parse_duration(text).total_seconds()
-    except ValueError as error:
-        raise usage_error(f"--rate-window: {error}") from None
-    if seconds < 1 or not seconds.is_integer():
-        raise usage_error(f"--rate-window: {text!r} is not a whole number of seconds of at least 1")
-    return int(seconds)
 
 
 @endpoints.command("list")
@@ -456,7 +440,7 @@ def _update_endpoint(ctx: typer.Context, endpoint: str, paths: list[str], **valu
                 ingest_endpoint=admin_pb2.IngestEndpoint(
                     name=_endpoint_name(api, endpoint), **values
                 ),
-                update_mask=paths,
+                update_mask=field_mask_pb2.FieldMask(paths=paths),
             ),
         )
     _show_endpoint(ctx, changed.ingest_endpoint)
@@ -479,9 +463,9 @@ def endpoints_update(
     if name is not None:
         values["display_name"] = name
     if rate_limit is not None:
-        values["rate_limit"] = _checked_rate_limit(rate_limit)
+        values["rate_limit"] = rate_limit_option(rate_limit)
     if rate_window is not None:
-        values["rate_window_seconds"] = _window_seconds(rate_window)
+        values["rate_window_seconds"] = window_seconds(rate_window)
     if not values:
         raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
     _update_endpoint(ctx, endpoint, list(values), **values)

@@ -11,7 +11,16 @@ from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_cli import render
-from inlet_cli.client import Client, Settings, every_page, json_mode, opened
+from inlet_cli.client import (
+    Client,
+    Settings,
+    every_page,
+    json_mode,
+    opened,
+    rate_limit_option,
+    usage_error,
+    window_seconds,
+)
 
 app = typer.Typer(
     help="Stream ingest: streams bound to an entity type, ingest keys, connector log.",
@@ -247,25 +256,56 @@ def keys_rotate(
     _show_secret(ctx, got.ingest_key, got.secret)
 
 
+def _update_key(ctx: typer.Context, stream: str, key_id: str, **values: Any) -> None:
+    """Change exactly the given fields of a key (the mask names them and no others)."""
+    with api(ctx) as client:
+        got = client.call(
+            client.stub.UpdateIngestKey,
+            streams_pb2.UpdateIngestKeyRequest(
+                ingest_key=streams_pb2.IngestKey(name=client.key(stream, key_id), **values),
+                update_mask=field_mask_pb2.FieldMask(paths=list(values)),
+            ),
+        )
+    _show_keys(ctx, [got.ingest_key])
+
+
+@keys.command("update")
+def keys_update(
+    ctx: typer.Context,
+    stream: str,
+    key_id: str,
+    name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    rate_limit: Annotated[int | None, typer.Option(help="Requests allowed per window.")] = None,
+    rate_window: Annotated[
+        str | None,
+        typer.Option(help="The rate-limit window: seconds, or a duration such as 90s or 1m."),
+    ] = None,
+) -> None:
+    """Change a key's display name or rate limit; what is not given stays."""
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["display_name"] = name
+    if rate_limit is not None:
+        values["rate_limit"] = rate_limit_option(rate_limit)
+    if rate_window is not None:
+        values["rate_window_seconds"] = window_seconds(rate_window)
+    if not values:
+        raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
+    _update_key(ctx, stream, key_id, **values)
+
+
 @keys.command("set-rate-limit")
 def keys_set_rate_limit(
     ctx: typer.Context,
     stream: str,
     key_id: str,
     limit: Annotated[int, typer.Option(help="Requests per window.")],
-    window: Annotated[int, typer.Option(help="Window in seconds.")] = 60,
+    window: Annotated[
+        int | None, typer.Option(help="Window in seconds (unchanged when not given).")
+    ] = None,
 ) -> None:
-    """Change a key's rate limit."""
-    with api(ctx) as client:
-        got = client.call(
-            client.stub.UpdateIngestKey,
-            streams_pb2.UpdateIngestKeyRequest(
-                ingest_key=streams_pb2.IngestKey(
-                    name=client.key(stream, key_id),
-                    rate_limit=limit,
-                    rate_window_seconds=window,
-                ),
-                update_mask=field_mask_pb2.FieldMask(paths=["rate_limit", "rate_window_seconds"]),
-            ),
-        )
-    _show_keys(ctx, [got.ingest_key])
+    """Change a key's rate limit (the window too, when given)."""
+    values = {"rate_limit": rate_limit_option(limit, "--limit")}
+    if window is not None:
+        values["rate_window_seconds"] = window_seconds(str(window), "--window")
+    _update_key(ctx, stream, key_id, **values)

@@ -179,8 +179,51 @@ def disable(ctx: typer.Context, endpoint_id: str) -> None:
 
 @app.command("set-url")
 def set_url(ctx: typer.Context, endpoint_id: str, url: str) -> None:
-    """Point an endpoint at another URL."""
+    """Point an endpoint at another URL (its filters and state stay)."""
     _update(ctx, endpoint_id, ["url"], url=url)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    endpoint_id: str,
+    url: Annotated[str | None, typer.Option(help="New target URL.")] = None,
+    description: Annotated[str | None, typer.Option(help="New description.")] = None,
+    event: Events = None,
+    entity_type: EntityTypes = None,
+    source: Sources = None,
+    all_events: Annotated[
+        bool, typer.Option("--all-events", help="Clear the event filter: every type.")
+    ] = False,
+    all_entity_types: Annotated[
+        bool, typer.Option("--all-entity-types", help="Clear the entity type filter.")
+    ] = False,
+    all_sources: Annotated[
+        bool, typer.Option("--all-sources", help="Clear the source filter.")
+    ] = False,
+) -> None:
+    """Change the given settings of an endpoint; what is not given stays (a filter
+    option replaces that filter's list)."""
+    values: dict[str, Any] = {}
+    if url is not None:
+        values["url"] = url
+    if description is not None:
+        values["description"] = description
+    for field, given, clear, flag in (
+        ("event_types", event, all_events, "event"),
+        ("entity_type_ids", entity_type, all_entity_types, "entity-type"),
+        ("source_ids", source, all_sources, "source"),
+    ):
+        if given and clear:
+            raise usage_error(f"--{flag} and --all-{flag}s contradict each other; pass one")
+        if given or clear:
+            values[field] = given or []
+    if not values:
+        raise usage_error(
+            "nothing to change: pass --url, --description, --event, --entity-type, --source"
+            " or an --all-… option"
+        )
+    _update(ctx, endpoint_id, list(values), **values)
 
 
 @app.command("delete")

@@ -10,13 +10,17 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 from google.api import annotations_pb2, http_pb2
-from google.protobuf import descriptor, json_format, message, message_factory
+from google.protobuf import descriptor, field_mask_pb2, json_format, message, message_factory
 
 # Reasons of the edge's own 400s (ErrorInfo reason, and x-inlet-edge-error to the service).
 MALFORMED_JSON = "MALFORMED_JSON"
 INVALID_BODY = "INVALID_BODY"
 INVALID_QUERY = "INVALID_QUERY"
 INVALID_PATH = "INVALID_PATH"
+
+# The request field a PATCH's mask goes in (AIP-134), and its type.
+UPDATE_MASK = "update_mask"
+_FIELD_MASK = "google.protobuf.FieldMask"
 
 # Codes of a single bad field (BadRequest.FieldViolation.reason).
 UNKNOWN_FIELD = "UNKNOWN_FIELD"
@@ -353,6 +357,7 @@ def transcode(
 ) -> message.Message:
     """The RPC request for an HTTP request: body, then query parameters, then path variables."""
     request = route.request_class()
+    document: Any = None
     if _is_http_body(route):
         # The service reads the bytes itself, so a number is never parsed by the edge.
         target = getattr(request, route.body)
@@ -374,6 +379,7 @@ def transcode(
             _merge_body_field(request, route.body, document)
     if route.body != "*" and query:
         _apply_query(request, query, bound=set(variables))
+    _derive_update_mask(route, request, document, variables)
     _apply_path(request, variables)
     return request
 
@@ -392,6 +398,49 @@ def _refuse_body_query(body_field: str, query: str) -> None:
             raise TranscodeError(
                 INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
             )
+
+
+def _derive_update_mask(
+    route: Route, request: message.Message, document: Any, variables: Mapping[str, str]
+) -> None:
+    """A PATCH without update_mask changes exactly the fields present in its body.
+
+    As grpc-gateway does: the mask is the body's keys (nested objects of plain message
+    fields give dotted paths), so the service always receives an explicit mask and an
+    absent field is never wiped. Fields bound from the URL path (the resource's name)
+    identify the resource and are left out.
+    """
+    if route.http_method != "PATCH" or route.body in ("", "*"):
+        return
+    mask_field = _desc(request).fields_by_name.get(UPDATE_MASK)
+    if mask_field is None or mask_field.message_type is None:
+        return
+    if mask_field.message_type.full_name != _FIELD_MASK:
+        return
+    mask = getattr(request, UPDATE_MASK)
+    if mask.paths:
+        return
+    resource = _message_type(_desc(request).fields_by_name[route.body])
+    prefix = f"{route.body}."
+    bound = {v.removeprefix(prefix) for v in variables if v.startswith(prefix)}
+    paths = _body_paths(resource, document, "") if isinstance(document, dict) else []
+    mask.paths.extend(p for p in paths if p not in bound)
+
+
+def _body_paths(msg: descriptor.Descriptor, document: dict[str, Any], path: str) -> list[str]:
+    """Proto field paths of the keys of a JSON object already parsed into `msg`."""
+    found: list[str] = []
+    for key, value in document.items():
+        fd = _field_named(msg, key)
+        if fd is None:
+            continue  # cannot happen: the body was parsed into msg already
+        here = _join(path, fd.name)
+        if _is_plain_message(fd) and not fd.is_repeated and isinstance(value, dict):
+            # An object names its own keys; an empty one names nothing.
+            found.extend(_body_paths(_message_type(fd), value, here))
+        else:
+            found.append(here)
+    return found
 
 
 def path_only_request(route: Route, variables: Mapping[str, str]) -> message.Message:
@@ -459,6 +508,14 @@ def _apply_query(request: message.Message, query: str, *, bound: set[str]) -> No
         if ".".join(f.name for f in chain) in bound:
             continue  # the URL path wins
         leaf = chain[-1]
+        if leaf.message_type is not None and leaf.message_type.full_name == _FIELD_MASK:
+            # grpc-gateway's form: comma-separated paths, the parameter possibly repeated.
+            paths = [p.strip() for value in values for p in value.split(",") if p.strip()]
+            target = request
+            for step in chain:
+                target = getattr(target, step.name)
+            cast(field_mask_pb2.FieldMask, target).paths.extend(paths)
+            continue
         if leaf.message_type is not None and leaf.message_type.full_name not in _SCALAR_WRAPPERS:
             raise TranscodeError(
                 INVALID_QUERY,

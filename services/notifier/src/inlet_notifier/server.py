@@ -15,8 +15,9 @@ from google.protobuf import timestamp_pb2
 from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument, Violation
+from inlet_common.masks import update_paths
 from inlet_notifier.errors import PermissionDenied
-from inlet_notifier.service import STATUSES, EndpointSpec, Event, Webhooks
+from inlet_notifier.service import STATUSES, UPDATABLE, EndpointSpec, Event, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +201,14 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
             "webhook_endpoint.name", request.webhook_endpoint.name, "workspaces", "webhookEndpoints"
         )
         workspace = await self._workspace(context, workspace)
+        paths = update_paths(
+            request.update_mask,
+            request.webhook_endpoint,
+            updatable=UPDATABLE,
+            ignored=("name", "disabled_reason", "create_time", "update_time"),
+        )
         updated = await self.webhooks.update_endpoint(
-            workspace, endpoint, spec_of(request.webhook_endpoint), list(request.update_mask.paths)
+            workspace, endpoint, spec_of(request.webhook_endpoint), paths
         )
         return webhooks_pb2.UpdateWebhookEndpointResponse(webhook_endpoint=endpoint_pb(updated))
 

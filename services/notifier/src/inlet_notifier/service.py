@@ -6,7 +6,7 @@ import base64
 import binascii
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_common.errors import InvalidArgument, NotFound, Violation
+from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
 from inlet_notifier import guard, signing
 from inlet_notifier import repository as repo
 from inlet_notifier.errors import wrap_exceptions
@@ -83,6 +83,19 @@ def _page(found: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]]
     return page, encode_token(page[-1]["create_time"], str(page[-1]["id"])) if more else ""
 
 
+def _refuse_disabled(endpoint: dict[str, Any], what: str) -> None:
+    """A disabled endpoint is sent nothing: queuing its deliveries would only look sent."""
+    if endpoint["enabled"]:
+        return
+    why = f" ({endpoint['disabled_reason']})" if endpoint["disabled_reason"] else ""
+    raise FailedPrecondition(
+        f"webhook endpoint {endpoint['id']} is disabled{why}, so deliveries cannot be"
+        f" {what}; enable it first (`inlet webhooks enable {endpoint['id']}`, or PATCH it"
+        ' with {"enabled": true}), then try again',
+        reason="ENDPOINT_DISABLED",
+    )
+
+
 def _endpoint_uuid(endpoint_id: str) -> str:
     """The canonical id a secret is sealed with; not a UUID: no such endpoint."""
     try:
@@ -133,7 +146,7 @@ class Webhooks:
 
     # -- endpoints ------------------------------------------------------------------------
 
-    async def _checked(self, spec: EndpointSpec, paths: Sequence[str]) -> EndpointSpec:
+    async def _checked(self, spec: EndpointSpec, paths: Collection[str]) -> EndpointSpec:
         bad = [
             Violation(f"webhook_endpoint.event_types[{i}]", f"unknown event type {t!r}", "UNKNOWN")
             for i, t in enumerate(spec.event_types)
@@ -207,17 +220,11 @@ class Webhooks:
         return _page(found, limit)
 
     async def update_endpoint(
-        self, workspace_id: str, endpoint_id: str, spec: EndpointSpec, paths: Sequence[str]
+        self, workspace_id: str, endpoint_id: str, spec: EndpointSpec, paths: Collection[str]
     ) -> dict[str, Any]:
-        paths = list(paths) or list(UPDATABLE)
-        unknown = [p for p in paths if p not in UPDATABLE]
-        if unknown:
-            raise InvalidArgument(
-                f"update_mask paths must be among {', '.join(UPDATABLE)}",
-                violations=[
-                    Violation("update_mask", f"unknown path {p!r}", "UNKNOWN_PATH") for p in unknown
-                ],
-            )
+        """Change the fields named in `paths` (some of UPDATABLE) and no other."""
+        assert paths, "an update names what it changes"
+        assert set(paths) <= set(UPDATABLE), paths
         spec = await self._checked(spec, paths)
         async with wrap_exceptions(), self.pool.connection() as conn:
             updated = await repo.row(
@@ -225,7 +232,7 @@ class Webhooks:
                 "update_endpoint",
                 id=endpoint_id,
                 workspace_id=workspace_id,
-                paths=paths,
+                paths=sorted(paths),
                 url=spec.url,
                 description=spec.description,
                 event_types=list(spec.event_types),
@@ -359,7 +366,9 @@ class Webhooks:
 
     async def replay(self, workspace_id: str, endpoint_id: str, delivery_id: str) -> dict[str, Any]:
         async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            endpoint = await self._endpoint(conn, workspace_id, endpoint_id)
             await self._delivery(conn, workspace_id, endpoint_id, delivery_id)
+            _refuse_disabled(endpoint, "replayed")
             replayed = await repo.row(
                 conn, "replay_delivery", id=delivery_id, endpoint_id=endpoint_id
             )
@@ -369,7 +378,7 @@ class Webhooks:
 
     async def recover(self, workspace_id: str, endpoint_id: str, since: datetime) -> int:
         async with wrap_exceptions(), self.pool.connection() as conn:
-            await self._endpoint(conn, workspace_id, endpoint_id)
+            _refuse_disabled(await self._endpoint(conn, workspace_id, endpoint_id), "recovered")
             count = await repo.execute(
                 conn, "recover_deliveries", endpoint_id=endpoint_id, since=since
             )

@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument, Violation
+from inlet_common.masks import update_paths
 from inlet_store.admin import Admin
 from inlet_store.auth import Authenticator
 from inlet_store.domain import Endpoint, FieldDef, StoredRecord
@@ -78,19 +79,6 @@ def _name_parts(field: str, name: str, *collections: str) -> list[str]:
             violations=[Violation(field, f"malformed resource name {name!r}", "INVALID_NAME")],
         )
     return [parts[i] for i in range(1, expected, 2)]
-
-
-def _mask(paths: Any, allowed: set[str]) -> set[str]:
-    given = set(paths)
-    unknown = given - allowed
-    if unknown or not given:
-        raise InvalidArgument(
-            f"update_mask must name some of {', '.join(sorted(allowed))}",
-            violations=[
-                Violation("update_mask", f"unsupported paths {sorted(unknown)}", "INVALID_MASK")
-            ],
-        )
-    return given
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
@@ -189,8 +177,15 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         workspace, key, slug = await self._workspace(
             context, "field.name", request.field.name, "workspaces", "entityTypes", "fields"
         )
-        mask = _mask(request.update_mask, {"display_name", "unique", "required"})
         f = request.field.field
+        mask = update_paths(
+            request.update_mask,
+            f,
+            updatable=("display_name", "unique", "required"),
+            # FieldResource.name and the slug identify the field: they change nothing.
+            ignored=("name", "slug"),
+            prefix="field.",
+        )
         changed, backfilled = await self.store.update_field(
             workspace,
             key,
@@ -260,8 +255,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         workspace, key = await self._workspace(
             context, "ingest_endpoint.name", e.name, "workspaces", "ingestEndpoints"
         )
-        mask = _mask(
-            request.update_mask, {"display_name", "enabled", "rate_limit", "rate_window_seconds"}
+        mask = update_paths(
+            request.update_mask,
+            e,
+            updatable=("display_name", "enabled", "rate_limit", "rate_window_seconds"),
+            ignored=("name", "id", "create_time", "previous_token_expire_time"),
         )
         updated = await self.store.update_endpoint(
             workspace,

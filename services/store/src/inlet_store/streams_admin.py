@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_common import exactjson
 from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
+from inlet_common.masks import update_paths
 from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.auth import Authenticator
@@ -209,7 +211,12 @@ class StreamAdmin:
         return found
 
     async def update_key(
-        self, workspace: str, stream: str, key_id: str, key: streams_pb2.IngestKey, mask: set[str]
+        self,
+        workspace: str,
+        stream: str,
+        key_id: str,
+        key: streams_pb2.IngestKey,
+        mask: Collection[str],
     ) -> dict[str, Any]:
         guards.check_rate_settings(
             "ingest_key",
@@ -416,12 +423,12 @@ class StreamAdminServicer(streams_pb2_grpc.StreamAdminServiceServicer):
             "streams",
             "ingestKeys",
         )
-        allowed = {"display_name", "rate_limit", "rate_window_seconds"}
-        mask = set(request.update_mask.paths)
-        if not mask or mask - allowed:
-            raise _bad(
-                "update_mask", f"update_mask must name some of {sorted(allowed)}", "INVALID_MASK"
-            )
+        mask = update_paths(
+            request.update_mask,
+            request.ingest_key,
+            updatable=("display_name", "rate_limit", "rate_window_seconds"),
+            ignored=("name", "prefix", "create_time", "expire_time", "revoke_time"),
+        )
         changed = await self.admin.update_key(workspace, stream, key_id, request.ingest_key, mask)
         return streams_pb2.UpdateIngestKeyResponse(ingest_key=key_pb(workspace, stream, changed))
 

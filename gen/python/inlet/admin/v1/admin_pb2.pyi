@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -432,19 +433,24 @@ class UpdateIngestEndpointRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def ingest_endpoint(self) -> Global___IngestEndpoint:
-        """The endpoint, identified by name."""
+        """The endpoint, identified by name, with the new values."""
 
     @_builtins.property
-    def update_mask(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Fields to change: "display_name", "enabled", "rate_limit", "rate_window_seconds"."""
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change, among "display_name", "enabled", "rate_limit" and
+        "rate_window_seconds" ("*": all four); the others keep their values. Output-only
+        paths (name, id, create_time, previous_token_expire_time) are ignored; entity_type
+        and default_region cannot be changed. Empty: the fields set to a non-default value
+        in ingest_endpoint (so false, 0 or "" are set only by naming them).
+        """
 
     def __init__(
         self,
         *,
         ingest_endpoint: Global___IngestEndpoint | None = ...,
-        update_mask: _abc.Iterable[_builtins.str] | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ingest_endpoint", b"ingest_endpoint"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ingest_endpoint", b"ingest_endpoint", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["ingest_endpoint", b"ingest_endpoint", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
@@ -785,19 +791,24 @@ class UpdateFieldRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def field(self) -> Global___FieldResource:
-        """The field, identified by name."""
+        """The field, identified by name, with the new values."""
 
     @_builtins.property
-    def update_mask(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Paths to change: "display_name", "unique", "required"."""
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change, among "display_name", "unique" and "required" (also written
+        "field.unique", relative to FieldResource; "*": all three); the others keep their
+        values. "name" and "field.slug" are ignored; type and reference_entity_type cannot
+        be changed. Empty: the fields set to a non-default value in field.field (so false
+        or "" are set only by naming them).
+        """
 
     def __init__(
         self,
         *,
         field: Global___FieldResource | None = ...,
-        update_mask: _abc.Iterable[_builtins.str] | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["field", b"field"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "update_mask", b"update_mask"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "update_mask", b"update_mask"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...

@@ -211,10 +211,13 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateIngestEndpoint(self, request, context):
-        """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
+        """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit,
+        and only the fields its update_mask names (see UpdateIngestEndpointRequest). Over
+        HTTP: PATCH with the changed fields as the body and `?update_mask=a,b`; without
+        update_mask, the fields present in the body.
 
-        Errors: INVALID_ARGUMENT (unknown update_mask path, rate limit out of range),
-        NOT_FOUND.
+        Errors: INVALID_ARGUMENT (an update_mask path that is unknown or cannot be changed,
+        nothing to change, rate limit out of range), NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -271,12 +274,14 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateField(self, request, context):
-        """UpdateField changes a field's display name or its unique / required flags.
-        Turning unique on checks the stored values first: duplicates refuse the change
+        """UpdateField changes a field's display name or its unique / required flags, and
+        only those its update_mask names (see UpdateFieldRequest); over HTTP as
+        UpdateIngestEndpoint. Turning unique on checks the stored values first: duplicates refuse the change
         and are listed (value and record ids); otherwise the key index is backfilled in
         the same transaction.
 
-        Errors: INVALID_ARGUMENT (unknown update_mask path, a type that cannot be unique),
+        Errors: INVALID_ARGUMENT (an update_mask path that is unknown or cannot be changed,
+        nothing to change, a type that cannot be unique),
         NOT_FOUND, FAILED_PRECONDITION (DUPLICATE_VALUES with an inlet.type.v1.UniqueConflict
         detail listing every duplicate group).
         """

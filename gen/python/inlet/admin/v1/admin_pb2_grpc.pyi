@@ -72,10 +72,13 @@ class AdminServiceStub:
     (workspace).
     """
     UpdateIngestEndpoint: _grpc.UnaryUnaryMultiCallable[_admin_pb2.UpdateIngestEndpointRequest, _admin_pb2.UpdateIngestEndpointResponse]
-    """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
+    """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit,
+    and only the fields its update_mask names (see UpdateIngestEndpointRequest). Over
+    HTTP: PATCH with the changed fields as the body and `?update_mask=a,b`; without
+    update_mask, the fields present in the body.
 
-    Errors: INVALID_ARGUMENT (unknown update_mask path, rate limit out of range),
-    NOT_FOUND.
+    Errors: INVALID_ARGUMENT (an update_mask path that is unknown or cannot be changed,
+    nothing to change, rate limit out of range), NOT_FOUND.
     """
     ListActivityEntries: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListActivityEntriesRequest, _admin_pb2.ListActivityEntriesResponse]
     """ListActivityEntries lists an endpoint's activity log, newest first.
@@ -108,12 +111,14 @@ class AdminServiceStub:
     (slug taken), NOT_FOUND (entity type).
     """
     UpdateField: _grpc.UnaryUnaryMultiCallable[_admin_pb2.UpdateFieldRequest, _admin_pb2.UpdateFieldResponse]
-    """UpdateField changes a field's display name or its unique / required flags.
-    Turning unique on checks the stored values first: duplicates refuse the change
+    """UpdateField changes a field's display name or its unique / required flags, and
+    only those its update_mask names (see UpdateFieldRequest); over HTTP as
+    UpdateIngestEndpoint. Turning unique on checks the stored values first: duplicates refuse the change
     and are listed (value and record ids); otherwise the key index is backfilled in
     the same transaction.
 
-    Errors: INVALID_ARGUMENT (unknown update_mask path, a type that cannot be unique),
+    Errors: INVALID_ARGUMENT (an update_mask path that is unknown or cannot be changed,
+    nothing to change, a type that cannot be unique),
     NOT_FOUND, FAILED_PRECONDITION (DUPLICATE_VALUES with an inlet.type.v1.UniqueConflict
     detail listing every duplicate group).
     """
@@ -212,10 +217,13 @@ class AdminServiceAsyncStub(AdminServiceStub):
     (workspace).
     """
     UpdateIngestEndpoint: _aio.UnaryUnaryMultiCallable[_admin_pb2.UpdateIngestEndpointRequest, _admin_pb2.UpdateIngestEndpointResponse]  # type: ignore[assignment]
-    """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
+    """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit,
+    and only the fields its update_mask names (see UpdateIngestEndpointRequest). Over
+    HTTP: PATCH with the changed fields as the body and `?update_mask=a,b`; without
+    update_mask, the fields present in the body.
 
-    Errors: INVALID_ARGUMENT (unknown update_mask path, rate limit out of range),
-    NOT_FOUND.
+    Errors: INVALID_ARGUMENT (an update_mask path that is unknown or cannot be changed,
+    nothing to change, rate limit out of range), NOT_FOUND.
     """
     ListActivityEntries: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListActivityEntriesRequest, _admin_pb2.ListActivityEntriesResponse]  # type: ignore[assignment]
     """ListActivityEntries lists an endpoint's activity log, newest first.
@@ -248,12 +256,14 @@ class AdminServiceAsyncStub(AdminServiceStub):
     (slug taken), NOT_FOUND (entity type).
     """
     UpdateField: _aio.UnaryUnaryMultiCallable[_admin_pb2.UpdateFieldRequest, _admin_pb2.UpdateFieldResponse]  # type: ignore[assignment]
-    """UpdateField changes a field's display name or its unique / required flags.
-    Turning unique on checks the stored values first: duplicates refuse the change
+    """UpdateField changes a field's display name or its unique / required flags, and
+    only those its update_mask names (see UpdateFieldRequest); over HTTP as
+    UpdateIngestEndpoint. Turning unique on checks the stored values first: duplicates refuse the change
     and are listed (value and record ids); otherwise the key index is backfilled in
     the same transaction.
 
-    Errors: INVALID_ARGUMENT (unknown update_mask path, a type that cannot be unique),
+    Errors: INVALID_ARGUMENT (an update_mask path that is unknown or cannot be changed,
+    nothing to change, a type that cannot be unique),
     NOT_FOUND, FAILED_PRECONDITION (DUPLICATE_VALUES with an inlet.type.v1.UniqueConflict
     detail listing every duplicate group).
     """
@@ -385,10 +395,13 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.UpdateIngestEndpointRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.UpdateIngestEndpointResponse, _abc.Awaitable[_admin_pb2.UpdateIngestEndpointResponse]]:
-        """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit.
+        """UpdateIngestEndpoint changes an endpoint's display name, enabled flag or rate limit,
+        and only the fields its update_mask names (see UpdateIngestEndpointRequest). Over
+        HTTP: PATCH with the changed fields as the body and `?update_mask=a,b`; without
+        update_mask, the fields present in the body.
 
-        Errors: INVALID_ARGUMENT (unknown update_mask path, rate limit out of range),
-        NOT_FOUND.
+        Errors: INVALID_ARGUMENT (an update_mask path that is unknown or cannot be changed,
+        nothing to change, rate limit out of range), NOT_FOUND.
         """
 
     @_abc_1.abstractmethod
@@ -457,12 +470,14 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.UpdateFieldRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.UpdateFieldResponse, _abc.Awaitable[_admin_pb2.UpdateFieldResponse]]:
-        """UpdateField changes a field's display name or its unique / required flags.
-        Turning unique on checks the stored values first: duplicates refuse the change
+        """UpdateField changes a field's display name or its unique / required flags, and
+        only those its update_mask names (see UpdateFieldRequest); over HTTP as
+        UpdateIngestEndpoint. Turning unique on checks the stored values first: duplicates refuse the change
         and are listed (value and record ids); otherwise the key index is backfilled in
         the same transaction.
 
-        Errors: INVALID_ARGUMENT (unknown update_mask path, a type that cannot be unique),
+        Errors: INVALID_ARGUMENT (an update_mask path that is unknown or cannot be changed,
+        nothing to change, a type that cannot be unique),
         NOT_FOUND, FAILED_PRECONDITION (DUPLICATE_VALUES with an inlet.type.v1.UniqueConflict
         detail listing every duplicate group).
         """

@@ -490,7 +490,11 @@ class UpdateIngestKeyRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Which fields to change."""
+        """The fields to change, among "display_name", "rate_limit" and "rate_window_seconds"
+        ("*": all three); the others keep their values. Output-only paths (name, prefix and
+        the times) are ignored; mode cannot be changed. Empty: the fields set to a
+        non-default value in ingest_key (so 0 or "" are set only by naming them).
+        """
 
     def __init__(
         self,

@@ -145,10 +145,13 @@ class StreamAdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateIngestKey(self, request, context):
-        """UpdateIngestKey changes a key's display name or rate limit (update_mask paths:
-        display_name, rate_limit, rate_window_seconds).
+        """UpdateIngestKey changes a key's display name or rate limit, and only the fields its
+        update_mask names (see UpdateIngestKeyRequest). Over HTTP: PATCH with the changed
+        fields as the body and `?update_mask=a,b`; without update_mask, the fields present
+        in the body.
 
-        Errors: NOT_FOUND (no such key), INVALID_ARGUMENT (bad mask path or value).
+        Errors: NOT_FOUND (no such key), INVALID_ARGUMENT (an update_mask path that is
+        unknown or cannot be changed, nothing to change, a value out of range).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -67,10 +67,13 @@ class StreamAdminServiceStub:
     Errors: NOT_FOUND (no such stream), INVALID_ARGUMENT (bad page token or size).
     """
     UpdateIngestKey: _grpc.UnaryUnaryMultiCallable[_streams_pb2.UpdateIngestKeyRequest, _streams_pb2.UpdateIngestKeyResponse]
-    """UpdateIngestKey changes a key's display name or rate limit (update_mask paths:
-    display_name, rate_limit, rate_window_seconds).
+    """UpdateIngestKey changes a key's display name or rate limit, and only the fields its
+    update_mask names (see UpdateIngestKeyRequest). Over HTTP: PATCH with the changed
+    fields as the body and `?update_mask=a,b`; without update_mask, the fields present
+    in the body.
 
-    Errors: NOT_FOUND (no such key), INVALID_ARGUMENT (bad mask path or value).
+    Errors: NOT_FOUND (no such key), INVALID_ARGUMENT (an update_mask path that is
+    unknown or cannot be changed, nothing to change, a value out of range).
     """
     RevokeIngestKey: _grpc.UnaryUnaryMultiCallable[_streams_pb2.RevokeIngestKeyRequest, _streams_pb2.RevokeIngestKeyResponse]
     """RevokeIngestKey stops a key at once; revoking twice is harmless.
@@ -130,10 +133,13 @@ class StreamAdminServiceAsyncStub(StreamAdminServiceStub):
     Errors: NOT_FOUND (no such stream), INVALID_ARGUMENT (bad page token or size).
     """
     UpdateIngestKey: _aio.UnaryUnaryMultiCallable[_streams_pb2.UpdateIngestKeyRequest, _streams_pb2.UpdateIngestKeyResponse]  # type: ignore[assignment]
-    """UpdateIngestKey changes a key's display name or rate limit (update_mask paths:
-    display_name, rate_limit, rate_window_seconds).
+    """UpdateIngestKey changes a key's display name or rate limit, and only the fields its
+    update_mask names (see UpdateIngestKeyRequest). Over HTTP: PATCH with the changed
+    fields as the body and `?update_mask=a,b`; without update_mask, the fields present
+    in the body.
 
-    Errors: NOT_FOUND (no such key), INVALID_ARGUMENT (bad mask path or value).
+    Errors: NOT_FOUND (no such key), INVALID_ARGUMENT (an update_mask path that is
+    unknown or cannot be changed, nothing to change, a value out of range).
     """
     RevokeIngestKey: _aio.UnaryUnaryMultiCallable[_streams_pb2.RevokeIngestKeyRequest, _streams_pb2.RevokeIngestKeyResponse]  # type: ignore[assignment]
     """RevokeIngestKey stops a key at once; revoking twice is harmless.
@@ -226,10 +232,13 @@ class StreamAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _streams_pb2.UpdateIngestKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_streams_pb2.UpdateIngestKeyResponse, _abc.Awaitable[_streams_pb2.UpdateIngestKeyResponse]]:
-        """UpdateIngestKey changes a key's display name or rate limit (update_mask paths:
-        display_name, rate_limit, rate_window_seconds).
+        """UpdateIngestKey changes a key's display name or rate limit, and only the fields its
+        update_mask names (see UpdateIngestKeyRequest). Over HTTP: PATCH with the changed
+        fields as the body and `?update_mask=a,b`; without update_mask, the fields present
+        in the body.
 
-        Errors: NOT_FOUND (no such key), INVALID_ARGUMENT (bad mask path or value).
+        Errors: NOT_FOUND (no such key), INVALID_ARGUMENT (an update_mask path that is
+        unknown or cannot be changed, nothing to change, a value out of range).
         """
 
     @_abc_1.abstractmethod

@@ -396,7 +396,12 @@ class UpdateWebhookEndpointRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Which fields to change; empty means every changeable field."""
+        """The fields to change, among "url", "description", "event_types",
+        "entity_type_ids", "source_ids" and "enabled" ("*": all six); the others keep their
+        values. Output-only paths (name, disabled_reason, create_time, update_time) are
+        ignored. Empty: the fields set to a non-default value in webhook_endpoint (so false,
+        "" or an empty list are set only by naming them).
+        """
 
     def __init__(
         self,

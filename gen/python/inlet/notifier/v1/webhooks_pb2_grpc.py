@@ -126,10 +126,13 @@ class WebhookServiceServicer:
 
     def UpdateWebhookEndpoint(self, request, context):
         """UpdateWebhookEndpoint changes url, description, event_types, entity_type_ids,
-        source_ids or enabled (paths of update_mask; empty means all of them).
+        source_ids or enabled, and only the fields its update_mask names (see
+        UpdateWebhookEndpointRequest). Over HTTP: PATCH with the changed fields as the body
+        and `?update_mask=a,b`; without update_mask, the fields present in the body.
 
-        Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (unknown
-        update_mask path, bad URL, private-network target).
+        Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (an
+        update_mask path that is unknown or cannot be changed, nothing to change, bad URL,
+        private-network target).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -178,7 +181,8 @@ class WebhookServiceServicer:
         """ReplayWebhookDelivery sends a delivery again now, whatever its status, with the
         same webhook-id.
 
-        Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND.
+        Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, FAILED_PRECONDITION
+        (ENDPOINT_DISABLED: a disabled endpoint is sent nothing; enable it first).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -189,7 +193,7 @@ class WebhookServiceServicer:
         since a time.
 
         Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (since
-        missing).
+        missing), FAILED_PRECONDITION (ENDPOINT_DISABLED: enable the endpoint first).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

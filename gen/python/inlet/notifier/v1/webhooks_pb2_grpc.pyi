@@ -55,10 +55,13 @@ class WebhookServiceStub:
     """
     UpdateWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_webhooks_pb2.UpdateWebhookEndpointRequest, _webhooks_pb2.UpdateWebhookEndpointResponse]
     """UpdateWebhookEndpoint changes url, description, event_types, entity_type_ids,
-    source_ids or enabled (paths of update_mask; empty means all of them).
+    source_ids or enabled, and only the fields its update_mask names (see
+    UpdateWebhookEndpointRequest). Over HTTP: PATCH with the changed fields as the body
+    and `?update_mask=a,b`; without update_mask, the fields present in the body.
 
-    Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (unknown
-    update_mask path, bad URL, private-network target).
+    Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (an
+    update_mask path that is unknown or cannot be changed, nothing to change, bad URL,
+    private-network target).
     """
     DeleteWebhookEndpoint: _grpc.UnaryUnaryMultiCallable[_webhooks_pb2.DeleteWebhookEndpointRequest, _webhooks_pb2.DeleteWebhookEndpointResponse]
     """DeleteWebhookEndpoint removes an endpoint with its deliveries.
@@ -87,14 +90,15 @@ class WebhookServiceStub:
     """ReplayWebhookDelivery sends a delivery again now, whatever its status, with the
     same webhook-id.
 
-    Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND.
+    Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, FAILED_PRECONDITION
+    (ENDPOINT_DISABLED: a disabled endpoint is sent nothing; enable it first).
     """
     RecoverWebhookDeliveries: _grpc.UnaryUnaryMultiCallable[_webhooks_pb2.RecoverWebhookDeliveriesRequest, _webhooks_pb2.RecoverWebhookDeliveriesResponse]
     """RecoverWebhookDeliveries sends again every failed delivery of an endpoint created
     since a time.
 
     Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (since
-    missing).
+    missing), FAILED_PRECONDITION (ENDPOINT_DISABLED: enable the endpoint first).
     """
 
 @_typing.type_check_only
@@ -124,10 +128,13 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     """
     UpdateWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.UpdateWebhookEndpointRequest, _webhooks_pb2.UpdateWebhookEndpointResponse]  # type: ignore[assignment]
     """UpdateWebhookEndpoint changes url, description, event_types, entity_type_ids,
-    source_ids or enabled (paths of update_mask; empty means all of them).
+    source_ids or enabled, and only the fields its update_mask names (see
+    UpdateWebhookEndpointRequest). Over HTTP: PATCH with the changed fields as the body
+    and `?update_mask=a,b`; without update_mask, the fields present in the body.
 
-    Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (unknown
-    update_mask path, bad URL, private-network target).
+    Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (an
+    update_mask path that is unknown or cannot be changed, nothing to change, bad URL,
+    private-network target).
     """
     DeleteWebhookEndpoint: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.DeleteWebhookEndpointRequest, _webhooks_pb2.DeleteWebhookEndpointResponse]  # type: ignore[assignment]
     """DeleteWebhookEndpoint removes an endpoint with its deliveries.
@@ -156,14 +163,15 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     """ReplayWebhookDelivery sends a delivery again now, whatever its status, with the
     same webhook-id.
 
-    Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND.
+    Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, FAILED_PRECONDITION
+    (ENDPOINT_DISABLED: a disabled endpoint is sent nothing; enable it first).
     """
     RecoverWebhookDeliveries: _aio.UnaryUnaryMultiCallable[_webhooks_pb2.RecoverWebhookDeliveriesRequest, _webhooks_pb2.RecoverWebhookDeliveriesResponse]  # type: ignore[assignment]
     """RecoverWebhookDeliveries sends again every failed delivery of an endpoint created
     since a time.
 
     Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (since
-    missing).
+    missing), FAILED_PRECONDITION (ENDPOINT_DISABLED: enable the endpoint first).
     """
 
 class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -214,10 +222,13 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_webhooks_pb2.UpdateWebhookEndpointResponse, _abc.Awaitable[_webhooks_pb2.UpdateWebhookEndpointResponse]]:
         """UpdateWebhookEndpoint changes url, description, event_types, entity_type_ids,
-        source_ids or enabled (paths of update_mask; empty means all of them).
+        source_ids or enabled, and only the fields its update_mask names (see
+        UpdateWebhookEndpointRequest). Over HTTP: PATCH with the changed fields as the body
+        and `?update_mask=a,b`; without update_mask, the fields present in the body.
 
-        Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (unknown
-        update_mask path, bad URL, private-network target).
+        Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (an
+        update_mask path that is unknown or cannot be changed, nothing to change, bad URL,
+        private-network target).
         """
 
     @_abc_1.abstractmethod
@@ -276,7 +287,8 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         """ReplayWebhookDelivery sends a delivery again now, whatever its status, with the
         same webhook-id.
 
-        Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND.
+        Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, FAILED_PRECONDITION
+        (ENDPOINT_DISABLED: a disabled endpoint is sent nothing; enable it first).
         """
 
     @_abc_1.abstractmethod
@@ -289,7 +301,7 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         since a time.
 
         Errors: UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, INVALID_ARGUMENT (since
-        missing).
+        missing), FAILED_PRECONDITION (ENDPOINT_DISABLED: enable the endpoint first).
         """
 
 def add_WebhookServiceServicer_to_server(servicer: WebhookServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
