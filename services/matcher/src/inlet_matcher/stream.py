@@ -13,7 +13,6 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 
 from inlet.store.v1 import store_pb2
-from inlet_common import logs
 from inlet_common.credentials import bearer_token
 from inlet_common.errors import InletError, Unauthenticated, Violation
 from inlet_common.structs import plain, to_struct
@@ -94,12 +93,10 @@ class GrpcStreamStore(GrpcStore):
     ) -> store_pb2.GetStreamRequestStatusResponse:
         return await self._call(self._stub.GetStreamRequestStatus, request)
 
-    async def claim(self, lease_seconds: int) -> store_pb2.ClaimStreamRequestResponse:
+    async def claim(self, worker: str, lease_seconds: int) -> store_pb2.ClaimStreamRequestResponse:
         return await self._call(
             self._stub.ClaimStreamRequest,
-            store_pb2.ClaimStreamRequestRequest(
-                worker=logs.request_id.get(), lease_seconds=lease_seconds
-            ),
+            store_pb2.ClaimStreamRequestRequest(worker=worker, lease_seconds=lease_seconds),
         )
 
     async def apply(

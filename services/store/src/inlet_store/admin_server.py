@@ -345,6 +345,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                     outcome=to_struct(entry.outcome),
                     create_time=_timestamp(entry.create_time),
                     previous_token=entry.previous_token,
+                    client_request_id=entry.client_request_id,
                 )
                 for entry in entries
             ],

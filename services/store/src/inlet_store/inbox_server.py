@@ -8,6 +8,7 @@ from google.protobuf import json_format, struct_pb2
 
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
+from inlet_common import logs
 from inlet_common.structs import plain, to_dict
 from inlet_store.inbox import Inbox, ItemOutcome, RequestStatus, StreamItem
 from inlet_store.server import StoreServicer, entity_type_pb
@@ -60,6 +61,8 @@ class InboxStoreServicer(StoreServicer):
         self, request: store_pb2.AcceptStreamRequestRequest, context: Any
     ) -> store_pb2.AcceptStreamRequestResponse:
         accepted = await self.inbox.accept(
+            # The id of the call's x-request-id: the one the client is shown.
+            request_id=logs.request_id.get(),
             ingest_key=request.ingest_key,
             stream=request.stream,
             idempotency_key=request.idempotency_key,
