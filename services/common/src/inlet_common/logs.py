@@ -1,5 +1,4 @@
-"""JSON logging with the current request id (and the client's own, when it sent one) on
-every line."""
+"""JSON logging with the current request id (and the client's own) on every line."""
 
 from __future__ import annotations
 

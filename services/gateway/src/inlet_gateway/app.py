@@ -80,6 +80,8 @@ HTTP_CODE_KEY = "x-http-code"
 EDGE_ERROR_KEY = "x-inlet-edge-error"
 EDGE_MESSAGE_KEY = "x-inlet-edge-message"
 EDGE_FIELD_KEY = "x-inlet-edge-field"
+# The client's own X-Request-Id comes back under this header (ours is X-Request-Id).
+CLIENT_REQUEST_ID_HEADER = b"x-client-request-id"
 
 # Service metadata that becomes response headers (rate limits, replays, created resources).
 RETURNED_METADATA = (
@@ -133,10 +135,6 @@ class Answer:
     body: bytes
     content_type: str = "application/json"
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-
-# The client's own X-Request-Id comes back under this header (ours is X-Request-Id).
-CLIENT_REQUEST_ID_HEADER = b"x-client-request-id"
 
 
 @dataclass(frozen=True)
