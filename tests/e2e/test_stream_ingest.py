@@ -121,7 +121,11 @@ async def test_error_401_unauthorized(http: httpx.AsyncClient, sales: SalesStrea
         assert answer.status_code == 401
         assert answer.json() == {
             "success": False,
-            "error": {"code": "UNAUTHORIZED", "message": answer.json()["error"]["message"]},
+            "error": {
+                "code": "UNAUTHORIZED",
+                "message": answer.json()["error"]["message"],
+                "request_id": answer.headers["x-request-id"],
+            },
         }
         assert sales.key not in answer.text
 

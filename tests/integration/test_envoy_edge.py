@@ -220,17 +220,27 @@ async def test_push_answers_200_with_snake_case_json(
     assert token == "ok"
 
 
-async def test_request_id_reaches_the_service_as_metadata(
+async def test_request_id_is_made_at_the_edge_and_reaches_the_service_as_metadata(
     client: httpx.AsyncClient, upstream: Upstream
 ) -> None:
     generated = await client.post("/api/v1/ingest/ok", json=PUSH)
     given = await client.post("/api/v1/ingest/ok", json=PUSH, headers={"x-request-id": "req-42"})
+    forged = await client.post(
+        "/api/v1/ingest/ok", json=PUSH, headers={"x-client-request-id": "forged"}
+    )
 
-    (_, first), (_, second) = upstream.servicer.calls
+    (_, first), (_, second), (_, third) = upstream.servicer.calls
     assert first["x-request-id"]
     assert generated.headers["x-request-id"] == first["x-request-id"]
-    assert second["x-request-id"] == "req-42"
-    assert given.headers["x-request-id"] == "req-42"
+    assert "x-client-request-id" not in first
+    assert "x-client-request-id" not in generated.headers
+    # A client's own id is kept as its correlation id, never used as ours.
+    assert second["x-request-id"] not in ("req-42", first["x-request-id"])
+    assert given.headers["x-request-id"] == second["x-request-id"]
+    assert second["x-client-request-id"] == "req-42"
+    assert given.headers["x-client-request-id"] == "req-42"
+    assert "x-client-request-id" not in third
+    assert "x-client-request-id" not in forged.headers
 
 
 async def test_idempotency_key_reaches_the_service_and_replay_headers_come_back(

@@ -132,22 +132,39 @@ async def test_x_http_code_from_the_service_is_honoured(
 
 
 @pytest.mark.parametrize(
-    ("sent", "echoed"),
+    ("sent", "kept"),
     [("abc-123._:XYZ", True), ("a" * 128, True), ("a" * 129, False), ("has space", False)],
 )
-async def test_request_id_is_echoed_when_well_formed_else_generated(
-    client: httpx.AsyncClient, servicer: RecordingIngestService, sent: str, echoed: bool
+async def test_a_client_request_id_is_kept_beside_ours_never_used_as_ours(
+    client: httpx.AsyncClient, servicer: RecordingIngestService, sent: str, kept: bool
 ) -> None:
     response = await client.post(
         PUSH.format(OK), json={"fields": {}}, headers={"X-Request-Id": sent}
     )
 
     got = response.headers["x-request-id"]
-    if echoed:
-        assert got == sent
+    assert GENERATED_ID.fullmatch(got)
+    metadata = servicer.calls[0].metadata
+    assert metadata["x-request-id"] == got
+    if kept:
+        assert response.headers["x-client-request-id"] == sent
+        assert metadata["x-client-request-id"] == sent
     else:
-        assert GENERATED_ID.fullmatch(got)
-    assert servicer.calls[0].metadata["x-request-id"] == got
+        assert "x-client-request-id" not in response.headers
+        assert "x-client-request-id" not in metadata
+
+
+async def test_a_client_cannot_set_the_metadata_of_the_ids_itself(
+    client: httpx.AsyncClient, servicer: RecordingIngestService
+) -> None:
+    response = await client.post(
+        PUSH.format(OK), json={"fields": {}}, headers={"X-Client-Request-Id": "forged"}
+    )
+
+    metadata = servicer.calls[0].metadata
+    assert metadata["x-request-id"] == response.headers["x-request-id"]
+    assert "x-client-request-id" not in metadata
+    assert "x-client-request-id" not in response.headers
 
 
 async def test_only_allowlisted_headers_reach_the_service(
@@ -204,13 +221,16 @@ async def test_validation_error_is_problem_json_with_field_errors(
     )
 
     assert response.status_code == 400
+    request_id = response.headers["x-request-id"]
+    assert GENERATED_ID.fullmatch(request_id)
+    assert response.headers["x-client-request-id"] == "r-1"
     assert problem(response) == {
         "type": "https://inlet.dev/problems/invalid-argument",
         "title": "Invalid Argument",
         "status": 400,
         "detail": "1 field is invalid",
         "code": "INVALID_ARGUMENT",
-        "request_id": "r-1",
+        "request_id": request_id,
         "errors": [
             {"field": "fields.email", "code": "INVALID_EMAIL", "message": "not an e-mail address"}
         ],
@@ -250,8 +270,9 @@ async def test_unknown_route_is_404_route_not_found(
     response = await client.post("/api/v1/nowhere", json={}, headers={"X-Request-Id": "r-404"})
 
     assert response.status_code == 404
-    assert response.headers["x-request-id"] == "r-404"
+    assert response.headers["x-client-request-id"] == "r-404"
     body = problem(response)
+    assert body["request_id"] == response.headers["x-request-id"]
     assert body["code"] == "ROUTE_NOT_FOUND"
     assert body["type"] == "https://inlet.dev/problems/route-not-found"
     assert servicer.calls == []
@@ -285,8 +306,11 @@ async def test_body_over_the_cap_by_content_length_is_413(
     )
 
     assert response.status_code == 413
-    assert response.headers["x-request-id"] == "r-413"
+    assert response.headers["x-client-request-id"] == "r-413"
     body = problem(response)
+    assert body["request_id"] == response.headers["x-request-id"]
+    # The service that logs the refusal was told the same id.
+    assert servicer.calls[0].metadata["x-request-id"] == body["request_id"]
     assert body["code"] == "PAYLOAD_TOO_LARGE"
     assert "100 KB" in str(body["detail"])
     assert_edge_call(servicer, OK, "PAYLOAD_TOO_LARGE")

@@ -102,14 +102,16 @@ def test_create_without_required_fields_is_refused() -> None:
 
 def test_record_event_matches_the_outbox_row() -> None:
     record = planned(email="a@x.no", name=None)
-    event = record_event(record, Outcome("r1", "updated", ("email",)), {"type": "stream"})
+    source = {"type": "stream", "request_id": "req_1"}
+    event = record_event(record, Outcome("r1", "updated", ("email",)), source)
     assert event == {
         "type": "record.updated",
         "data": {
+            "request_id": "req_1",
             "id": "r1",
             "entity_type_id": TYPE,
             "fields": {"email": "a@x.no"},
             "matched_on": ["email"],
-            "source": {"type": "stream"},
+            "source": source,
         },
     }

@@ -147,7 +147,10 @@ def test_stream_envelope(error: Any, http: int, code: str) -> None:
         ErrorContext(status, http_status(status.code, error.reason), "req_1")
     )
     body = orjson.loads(rendered.body)
-    assert body == {"success": False, "error": {"code": code, "message": error.message}}
+    assert body == {
+        "success": False,
+        "error": {"code": code, "message": error.message, "request_id": "req_1"},
+    }
 
 
 def test_stream_envelope_details_and_422() -> None:

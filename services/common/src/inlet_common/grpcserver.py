@@ -1,9 +1,10 @@
-"""Serving a gRPC service the inlet way: errors as google.rpc.Status, request ids in
-logs, health and reflection, metrics, and graceful shutdown on SIGTERM."""
+"""Serving a gRPC service the inlet way: every RPC under its request id, errors as
+google.rpc.Status, health and reflection, metrics, and graceful shutdown on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
 import time
@@ -16,7 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
 
-from inlet_common import logs
+from inlet_common import logs, requestids
 from inlet_common.errors import STATUS_DETAILS_KEY, InletError
 from inlet_common.portfile import write_port_file
 
@@ -25,27 +26,97 @@ log = logging.getLogger(__name__)
 RPCS = Counter("inlet_grpc_requests_total", "RPCs handled", ["method", "code"])
 RPC_SECONDS = Histogram("inlet_grpc_request_seconds", "RPC handling time", ["method"])
 
-REQUEST_ID_KEY = "x-request-id"
+# Polled or probed all the time: their access lines are DEBUG, not INFO.
+_QUIET_METHODS = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.",
+    "/inlet.store.v1.StoreService/ClaimStreamRequest",
+)
+
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Any]]
+
+
+class RequestIdInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Runs every RPC, whatever its kind, under the request id of its x-request-id metadata
+    (a new one when a direct caller sent none) and the client's x-client-request-id, so
+    every log line and every onward call carries them; the id goes back in the trailers."""
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        ids = requestids.from_metadata(handler_call_details.invocation_metadata)
+        trailer = ((requestids.REQUEST_ID_KEY, ids[0]),)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _bound_call(handler.unary_unary, ids, trailer),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                _bound_call(handler.stream_unary, ids, trailer),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _bound_stream(handler.unary_stream, ids, trailer),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            _bound_stream(handler.stream_stream, ids, trailer),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _bound_call(
+    inner: Callable[..., Any], ids: tuple[str, str], trailer: tuple[tuple[str, str], ...]
+) -> Callable[..., Awaitable[Any]]:
+    async def behavior(request: Any, context: Any) -> Any:
+        context.set_trailing_metadata(trailer)
+        with requestids.bound(*ids):
+            return await inner(request, context)
+
+    return behavior
+
+
+def _bound_stream(
+    inner: Callable[..., Any], ids: tuple[str, str], trailer: tuple[tuple[str, str], ...]
+) -> Callable[..., Any]:
+    if not inspect.isasyncgenfunction(inner):
+        # A servicer that writes with context.write() and returns: a plain coroutine.
+        return _bound_call(inner, ids, trailer)
+
+    async def behavior(request: Any, context: Any) -> Any:
+        context.set_trailing_metadata(trailer)
+        with requestids.bound(*ids):
+            async for response in inner(request, context):
+                yield response
+
+    return behavior
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Maps InletError to google.rpc.Status; binds the request id; counts RPCs."""
+    """Maps InletError to google.rpc.Status; counts RPCs and logs one line for each.
+
+    Runs inside RequestIdInterceptor, so the request id is already bound."""
 
     async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> Any:
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
         method = handler_call_details.method
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        request_id = str(metadata.get(REQUEST_ID_KEY) or logs.new_request_id())
+        level = logging.DEBUG if method.startswith(_QUIET_METHODS) else logging.INFO
 
         async def behavior(request: Any, context: Any) -> Any:
-            token = logs.request_id.set(request_id)
             started = time.perf_counter()
             code = "OK"
             try:
@@ -56,7 +127,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 await context.abort(
                     error.code,
                     status.message,
-                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
+                    trailing_metadata=(
+                        (STATUS_DETAILS_KEY, status.SerializeToString()),
+                        (requestids.REQUEST_ID_KEY, logs.request_id.get()),
+                    ),
                 )
             except asyncio.CancelledError:
                 code = "CANCELLED"
@@ -69,9 +143,14 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 log.exception("unhandled error in %s", method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
+                elapsed = time.perf_counter() - started
                 RPCS.labels(method, code).inc()
-                RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
-                logs.request_id.reset(token)
+                RPC_SECONDS.labels(method).observe(elapsed)
+                log.log(
+                    level,
+                    "rpc",
+                    extra={"rpc": method, "code": code, "duration_ms": round(elapsed * 1000, 2)},
+                )
 
         return grpc.unary_unary_rpc_method_handler(
             behavior,
@@ -107,7 +186,7 @@ async def start(
 ) -> Service:
     """Start a server on `address` (port 0 picks a free one) with `register`'s services."""
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
+        interceptors=[RequestIdInterceptor(), ErrorInterceptor()],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

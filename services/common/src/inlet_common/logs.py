@@ -1,25 +1,26 @@
-"""JSON logging with the current request id on every line."""
+"""JSON logging with the current request id (and the client's own) on every line."""
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import secrets
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+# Set per request by the gateway and by every service's interceptor (inlet_common.requestids).
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
-
-
-def new_request_id() -> str:
-    """A fresh request id: `req_` and 26 random hex characters."""
-    return "req_" + secrets.token_hex(13)
+client_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "client_request_id", default=""
+)
 
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        client = client_request_id.get()
+        if client:
+            record.client_request_id = client
         return True
 
 

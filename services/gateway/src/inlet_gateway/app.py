@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +19,7 @@ from prometheus_client import Counter, Histogram
 from inlet.admin.v1 import admin_pb2, streams_pb2
 from inlet.ingest.v1 import ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
-from inlet_common import channels, exactjson, logs, protojson
+from inlet_common import channels, exactjson, protojson, requestids
 from inlet_common.errors import (
     InletError,
     InvalidArgument,
@@ -62,11 +60,11 @@ REQUESTS = Counter(
 )
 REQUEST_SECONDS = Histogram("inlet_gateway_request_seconds", "HTTP handling time", ["route"])
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 # Client headers that become gRPC metadata: credentials and push options. Nothing else
-# crosses, so a client cannot pose as the edge (x-inlet-*) or forge a request id.
+# crosses, so a client cannot pose as the edge (x-inlet-*) or choose our request id (its
+# X-Request-Id travels as x-client-request-id, set by _metadata, not copied from here).
 FORWARDED_HEADERS: dict[bytes, str] = {
     b"authorization": "authorization",
     b"idempotency-key": "idempotency-key",
@@ -76,12 +74,13 @@ FORWARDED_HEADERS: dict[bytes, str] = {
     # gRPC replaces a user-agent entry with its own, so the client's travels under this key.
     b"user-agent": "x-forwarded-user-agent",
 }
-REQUEST_ID_KEY = "x-request-id"
 CLIENT_ADDRESS_KEY = "x-forwarded-for"
 HTTP_CODE_KEY = "x-http-code"
 EDGE_ERROR_KEY = "x-inlet-edge-error"
 EDGE_MESSAGE_KEY = "x-inlet-edge-message"
 EDGE_FIELD_KEY = "x-inlet-edge-field"
+# The client's own X-Request-Id comes back under this header (ours is X-Request-Id).
+CLIENT_REQUEST_ID_HEADER = b"x-client-request-id"
 
 # Service metadata that becomes response headers (rate limits, replays, created resources).
 RETURNED_METADATA = (
@@ -144,17 +143,10 @@ class _Request:
     headers: dict[bytes, bytes]
 
 
-def new_request_id() -> str:
-    """req_ + 26 base32 characters (128 random bits)."""
-    return "req_" + base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
-
-
-def accepted_request_id(value: bytes | None) -> str | None:
-    """The client's X-Request-Id when it is safe to reuse (charset and length), else None."""
-    if value is None:
-        return None
-    text = value.decode("latin-1")
-    return text if _REQUEST_ID.fullmatch(text) else None
+def client_request_id(headers: dict[bytes, bytes]) -> str:
+    """The client's X-Request-Id when well-formed, else "": its correlation id, kept beside
+    ours and never used as ours."""
+    return requestids.well_formed(headers.get(b"x-request-id")) or ""
 
 
 def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor, str]]:
@@ -224,10 +216,12 @@ class Gateway:
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name.lower(), value)
-        request_id = accepted_request_id(headers.get(b"x-request-id")) or new_request_id()
-        token = logs.request_id.set(request_id)
-        try:
-            request = _Request(request_id, _metadata(scope, headers, request_id), headers)
+        # Every request gets a new id here, the one place ids are made for HTTP requests.
+        request_id, client_id = requestids.new_request_id(), client_request_id(headers)
+        with requestids.bound(request_id, client_id):
+            if b"x-request-id" in headers and not client_id:
+                log.info("X-Request-Id ignored: 1 to 128 of A-Z a-z 0-9 . _ : - expected")
+            request = _Request(request_id, _metadata(scope, headers), headers)
             route_label = "unmatched"
             try:
                 answer, route_label = await self._answer(scope, receive, request)
@@ -247,6 +241,7 @@ class Gateway:
                         (b"content-type", answer.content_type.encode()),
                         (b"content-length", str(len(answer.body)).encode()),
                         (b"x-request-id", request_id.encode()),
+                        *_client_request_id_header(client_id),
                         *answer.headers,
                     ],
                 }
@@ -265,8 +260,6 @@ class Gateway:
             )
             REQUESTS.labels(route_label, scope["method"], str(answer.status)).inc()
             REQUEST_SECONDS.labels(route_label).observe(elapsed)
-        finally:
-            logs.request_id.reset(token)
 
     # --- one request ---------------------------------------------------------------------
 
@@ -445,8 +438,9 @@ def _serialize(request: message.Message) -> bytes:
     return request.SerializeToString()
 
 
-def _metadata(scope: Scope, headers: dict[bytes, bytes], request_id: str) -> Metadata:
-    metadata: Metadata = [(REQUEST_ID_KEY, request_id)]
+def _metadata(scope: Scope, headers: dict[bytes, bytes]) -> Metadata:
+    """The request ids (bound by the caller), then the forwarded headers."""
+    metadata: Metadata = list(requestids.outgoing())
     for name, value in scope["headers"]:
         key = FORWARDED_HEADERS.get(name.lower())
         if key is None:
@@ -461,6 +455,10 @@ def _metadata(scope: Scope, headers: dict[bytes, bytes], request_id: str) -> Met
     if client:
         metadata.append((CLIENT_ADDRESS_KEY, str(client[0])))
     return metadata
+
+
+def _client_request_id_header(client_request_id: str) -> list[tuple[bytes, bytes]]:
+    return [(CLIENT_REQUEST_ID_HEADER, client_request_id.encode())] if client_request_id else []
 
 
 def _too_large(error: limits.BodyTooLarge) -> InletError:

@@ -78,7 +78,8 @@ _STREAM_CODES_BY_STATUS = {400: "INVALID_PAYLOAD", 401: "UNAUTHORIZED", 413: "PA
 
 
 def stream_error(context: ErrorContext) -> Rendered:
-    """The stream-ingest seed's envelope: {"success": false, "error": {code, message, details?}}."""
+    """The stream-ingest seed's envelope, {"success": false, "error": {code, message,
+    details?}}, with the request id in `error` (as a 202 has it in `data`)."""
     status = context.status
     reason = reason_of(status)
     code = _STREAM_CODES_BY_STATUS.get(context.http_status, reason)
@@ -86,6 +87,7 @@ def stream_error(context: ErrorContext) -> Rendered:
     details = [v.as_json() for v in violations_of(status)]
     if details:
         error["details"] = details
+    error["request_id"] = context.request_id
     return Rendered("application/json", orjson.dumps({"success": False, "error": error}))
 
 

@@ -8,9 +8,8 @@ from typing import Any, Protocol, TypeVar
 import grpc
 
 from inlet.store.v1 import store_pb2, store_pb2_grpc
-from inlet_common import logs
+from inlet_common import requestids
 from inlet_common.errors import Unavailable, UpstreamError, status_from_rpc_error
-from inlet_common.grpcserver import REQUEST_ID_KEY
 
 T = TypeVar("T")
 
@@ -39,7 +38,8 @@ class GrpcStore:
             return await method(
                 request,
                 timeout=self._timeout,
-                metadata=((REQUEST_ID_KEY, logs.request_id.get()),),
+                # The request's ids travel on, so the store logs under the same id.
+                metadata=requestids.outgoing(),
             )
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 
 from inlet.store.v1 import store_pb2
-from inlet_common import exactjson, logs
+from inlet_common import exactjson
 from inlet_common.credentials import bearer_token
 from inlet_common.errors import InletError, Unauthenticated, Violation
 from inlet_matcher.bodies import kind_of
@@ -90,12 +90,10 @@ class GrpcStreamStore(GrpcStore):
     ) -> store_pb2.GetStreamRequestStatusResponse:
         return await self._call(self._stub.GetStreamRequestStatus, request)
 
-    async def claim(self, lease_seconds: int) -> store_pb2.ClaimStreamRequestResponse:
+    async def claim(self, worker: str, lease_seconds: int) -> store_pb2.ClaimStreamRequestResponse:
         return await self._call(
             self._stub.ClaimStreamRequest,
-            store_pb2.ClaimStreamRequestRequest(
-                worker=logs.request_id.get(), lease_seconds=lease_seconds
-            ),
+            store_pb2.ClaimStreamRequestRequest(worker=worker, lease_seconds=lease_seconds),
         )
 
     async def apply(

@@ -9,7 +9,7 @@ import logging
 import secrets
 
 from inlet.store.v1 import store_pb2
-from inlet_common import logs
+from inlet_common import requestids
 from inlet_common.errors import InletError
 from inlet_matcher.stream import GrpcStreamStore, plan_items
 
@@ -57,13 +57,13 @@ class Workers:
         self._tasks = []
 
     async def _loop(self, n: int) -> None:
-        logs.request_id.set(f"{self.name}-{n}")
+        worker = f"{self.name}-{n}"
         while True:
             try:
-                worked = await self.run_once()
+                worked = await self.run_once(worker)
             except InletError:
-                # Store unavailable or lease lost: the request comes back to some worker.
-                log.warning("stream worker step failed", exc_info=True)
+                # Store unavailable: nothing was claimed; try again after the poll.
+                log.warning("stream worker could not claim", exc_info=True)
                 worked = False
             except Exception:
                 log.exception("stream worker step crashed")
@@ -76,17 +76,28 @@ class Workers:
                 if woken in self._idle:
                     self._idle.remove(woken)
 
-    async def run_once(self) -> bool:
-        """Process one request if any is waiting; False when there was none."""
-        claimed = await self.store.claim(self.lease_seconds)
+    async def run_once(self, worker: str = "") -> bool:
+        """Process one request if any is waiting; False when there was none or it failed."""
+        claimed = await self.store.claim(worker or self.name, self.lease_seconds)
         if not claimed.claimed:
             return False
-        await self.process(claimed)
+        # Failures are logged under the request's id, where its other lines are.
+        with requestids.bound(claimed.request_id):
+            try:
+                await self.process(claimed)
+            except InletError:
+                # Store unavailable or lease lost: the request comes back to some worker.
+                log.warning("stream request step failed", exc_info=True)
+                return False
+            except Exception:
+                log.exception("stream request step crashed")
+                return False
         return True
 
     async def process(self, claimed: store_pb2.ClaimStreamRequestResponse) -> str:
-        token = logs.request_id.set(claimed.request_id)
-        try:
+        # Under the id the request was accepted with: every line logged and every store
+        # call made while processing it carries the id its client was shown.
+        with requestids.bound(claimed.request_id):
             items = plan_items(claimed)
             # At least one call, so a request whose items were all done before is finished.
             starts = range(0, max(len(items), 1), self.chunk_size)
@@ -106,5 +117,3 @@ class Workers:
                 status = applied.status
             log.info("stream request processed", extra={"status": status, "items": len(items)})
             return status
-        finally:
-            logs.request_id.reset(token)

@@ -20,6 +20,7 @@ import httpx
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 
+from inlet_common import requestids
 from inlet_notifier import guard, signing
 from inlet_notifier import repository as repo
 from inlet_notifier.config import DeliverySettings
@@ -168,10 +169,25 @@ class Worker:
             )
 
     async def _attempt_logged(self, claim: dict[str, Any]) -> None:
-        try:
-            await self.attempt(claim)
-        except Exception:
-            log.exception("delivery attempt failed", extra={"delivery_id": str(claim["id"])})
+        # Under the id of the request that caused the event, so its lines join the others.
+        data = claim["data"] if isinstance(claim["data"], dict) else {}
+        with requestids.bound(str(data.get("request_id") or "")):
+            try:
+                result = await self.attempt(claim)
+            except Exception:
+                log.exception("delivery attempt failed", extra={"delivery_id": str(claim["id"])})
+                return
+            log.info(
+                "webhook attempt",
+                extra={
+                    "delivery_id": str(claim["id"]),
+                    "endpoint_id": str(claim["endpoint_id"]),
+                    "event_id": claim["event_id"],
+                    "event_type": claim["type"],
+                    "status_code": result.status_code,
+                    "latency_ms": result.latency_ms,
+                },
+            )
 
     async def send(self, claim: dict[str, Any]) -> Result:
         payload = signing.body(claim["type"], claim["occur_time"], claim["data"])

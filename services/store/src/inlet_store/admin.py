@@ -267,6 +267,7 @@ class Admin:
                 r["outcome"],
                 r["create_time"],
                 previous_token=r["previous_token"],
+                client_request_id=r["client_request_id"],
             )
             for r in found[:limit]
         ]

@@ -343,6 +343,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                     outcome=exactjson.to_raw(entry.outcome),
                     create_time=_timestamp(entry.create_time),
                     previous_token=entry.previous_token,
+                    client_request_id=entry.client_request_id,
                 )
                 for entry in entries
             ],

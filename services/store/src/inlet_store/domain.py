@@ -119,6 +119,7 @@ class ActivityEntry:
     outcome: dict[str, Any]
     create_time: datetime
     previous_token: bool = False
+    client_request_id: str = ""
 
 
 @dataclass(frozen=True)

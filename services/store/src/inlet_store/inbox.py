@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from psycopg import errors as pg
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.store.v1 import store_pb2
-from inlet_common import idempotency
+from inlet_common import idempotency, logs
 from inlet_common.errors import InletError, Violation
 from inlet_common.httpstatus import http_status_of
 from inlet_store import chunks, guards, outbox
@@ -26,9 +27,9 @@ from inlet_store.streams import (
     InvalidPayload,
     LeaseLost,
     PayloadTooLarge,
+    RequestIdInUse,
     RequestNotFound,
     StreamNotFound,
-    new_request_id,
     parse_key,
     secret_matches,
 )
@@ -158,6 +159,7 @@ class Inbox:
     async def accept(
         self,
         *,
+        request_id: str,
         ingest_key: str,
         stream: str,
         idempotency_key: str,
@@ -167,7 +169,8 @@ class Inbox:
         rejection: str,
         rejection_reason: str = "",
     ) -> Accepted:
-        """Store the request durably (committed) before answering; see the RPC comment."""
+        """Store the request durably (committed) before answering; see the RPC comment.
+        `request_id` is the id its client is shown: the request's id, and its log line's."""
         async with wrap_exceptions(), self.pool.connection() as conn:
             key = await self._authenticate(conn, ingest_key)
             try:
@@ -188,9 +191,11 @@ class Inbox:
                         violations=[Violation("X-Item-Key", "unknown field", "UNKNOWN_FIELD")],
                     )
                 guards.check_idempotency_key(idempotency_key, InvalidPayload)
-                return await self._store(conn, key, rate, idempotency_key, item_key, items, single)
+                return await self._store(
+                    conn, key, rate, request_id, idempotency_key, item_key, items, single
+                )
             except InletError as error:
-                await self._log_rejection(conn, key, error, len(items))
+                await self._log_rejection(conn, key, request_id, error, len(items))
                 raise
 
     async def _hit_rate_limit(self, conn: repo.Conn, key: KeyContext) -> store_pb2.RateLimitState:
@@ -203,12 +208,12 @@ class Inbox:
         conn: repo.Conn,
         key: KeyContext,
         rate: store_pb2.RateLimitState,
+        request_id: str,
         idempotency_key: str,
         item_key: str,
         items: list[Any],
         single: bool,
     ) -> Accepted:
-        request_id = new_request_id()
         if idempotency_key:
             digest = body_hash(items, single, item_key)
             claimed = await repo.row(
@@ -221,13 +226,14 @@ class Inbox:
                 ttl=self.idempotency_ttl_seconds,
             )
             if claimed is None:
-                return await self._replay(conn, key, rate, idempotency_key, digest)
+                return await self._replay(conn, key, rate, request_id, idempotency_key, digest)
         try:
             # The request, its log line and the settled key: one atomic statement.
             await repo.execute(
                 conn,
                 "accept_stream_request",
                 id=request_id,
+                client_request_id=logs.client_request_id.get(),
                 stream_id=key.stream_id,
                 key_id=key.key_id,
                 item_key=item_key,
@@ -236,24 +242,41 @@ class Inbox:
                 single=single,
                 idempotency_key=idempotency_key,
             )
+        except pg.UniqueViolation as error:
+            if error.diag.table_name != "stream_requests":
+                raise
+            # Only a direct gRPC caller can send an id twice (the edge makes a new one
+            # for every request); the first request keeps it.
+            await self._release_key(conn, key, idempotency_key, request_id)
+            raise RequestIdInUse(
+                f"request id {request_id!r} (x-request-id) was used by another request;"
+                " send a new one, or none"
+            ) from error
         except BaseException:
-            if idempotency_key:
-                # Free the key so the client's retry is not refused as "in use".
-                await repo.execute(
-                    conn,
-                    "release_idempotency_key",
-                    stream_id=key.stream_id,
-                    idempotency_key=idempotency_key,
-                    request_id=request_id,
-                )
+            await self._release_key(conn, key, idempotency_key, request_id)
             raise
         return Accepted(request_id, key.stream, len(items), False, rate)
+
+    @staticmethod
+    async def _release_key(
+        conn: repo.Conn, key: KeyContext, idempotency_key: str, request_id: str
+    ) -> None:
+        if idempotency_key:
+            # Free the key so the client's retry is not refused as "in use".
+            await repo.execute(
+                conn,
+                "release_idempotency_key",
+                stream_id=key.stream_id,
+                idempotency_key=idempotency_key,
+                request_id=request_id,
+            )
 
     async def _replay(
         self,
         conn: repo.Conn,
         key: KeyContext,
         rate: store_pb2.RateLimitState,
+        request_id: str,
         idempotency_key: str,
         digest: bytes,
     ) -> Accepted:
@@ -271,8 +294,16 @@ class Inbox:
             raise IdempotencyKeyInUse(
                 "a request with this Idempotency-Key is still being accepted; retry shortly"
             )
+        # Logged under its own id (the one in its X-Request-Id); it answers with the first's.
         await self._log(
-            conn, key, held["request_id"], "replayed", 202, held["items_received"], None
+            conn,
+            key,
+            request_id,
+            "replayed",
+            202,
+            held["items_received"],
+            None,
+            replay_of=held["request_id"],
         )
         return Accepted(held["request_id"], key.stream, held["items_received"], True, rate)
 
@@ -285,6 +316,8 @@ class Inbox:
         status_code: int,
         items_received: int,
         error: dict[str, Any] | None,
+        *,
+        replay_of: str | None = None,
     ) -> None:
         await repo.execute(
             conn,
@@ -292,6 +325,8 @@ class Inbox:
             stream_id=key.stream_id,
             key_id=key.key_id,
             request_id=request_id,
+            client_request_id=logs.client_request_id.get(),
+            replay_of=replay_of,
             outcome=outcome,
             status_code=status_code,
             items_received=items_received,
@@ -299,13 +334,18 @@ class Inbox:
         )
 
     async def _log_rejection(
-        self, conn: repo.Conn, key: KeyContext, error: InletError, items_received: int
+        self,
+        conn: repo.Conn,
+        key: KeyContext,
+        request_id: str,
+        error: InletError,
+        items_received: int,
     ) -> None:
         code = http_status_of(error)
         body = {"code": error.reason, "message": error.message}
         try:
             async with wrap_exceptions():
-                await self._log(conn, key, new_request_id(), "rejected", code, items_received, body)
+                await self._log(conn, key, request_id, "rejected", code, items_received, body)
         except InletError:
             # The caller still gets the real error; the lost log line is reported here.
             log.warning("could not write connector log entry", exc_info=True)

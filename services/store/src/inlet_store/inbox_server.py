@@ -7,7 +7,7 @@ from typing import Any
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import json_pb2
-from inlet_common import exactjson
+from inlet_common import exactjson, logs
 from inlet_store.inbox import Inbox, ItemOutcome, RequestStatus, StreamItem
 from inlet_store.server import StoreServicer, entity_type_pb
 from inlet_store.server import _planned as planned
@@ -59,6 +59,8 @@ class InboxStoreServicer(StoreServicer):
         self, request: store_pb2.AcceptStreamRequestRequest, context: Any
     ) -> store_pb2.AcceptStreamRequestResponse:
         accepted = await self.inbox.accept(
+            # The id of the call's x-request-id: the one the client is shown.
+            request_id=logs.request_id.get(),
             ingest_key=request.ingest_key,
             stream=request.stream,
             idempotency_key=request.idempotency_key,

@@ -37,6 +37,8 @@ def record_change(
     """The type and data of a written record's event (also written in bulk by chunks)."""
     type_ = RECORD_CREATED if outcome.action == "created" else RECORD_UPDATED
     data = {
+        # Every event names the request that caused it, as its client was shown it.
+        "request_id": source.get("request_id", ""),
         "id": outcome.id,
         "entity_type_id": planned.entity_type_id,
         "fields": {k: v for k, v in planned.values.items() if v is not None},

@@ -107,15 +107,12 @@ class Store:
         if found is not None and not found.enabled:
             # A disabled endpoint answers like an unknown one, but the token is a real
             # credential, so its owner sees in the log that someone still pushes to it.
-            await repo.execute(
+            await log_activity(
                 conn,
-                "insert_activity",
-                endpoint_id=found.id,
-                request_id=logs.request_id.get(),
-                status_code=404,
-                outcome=repo.jsonb(
-                    {"error": {"code": "ENDPOINT_DISABLED", "message": "endpoint is disabled"}}
-                ),
+                found.id,
+                logs.request_id.get(),
+                404,
+                {"error": {"code": "ENDPOINT_DISABLED", "message": "endpoint is disabled"}},
             )
         if found is None or not found.enabled:
             raise NotFound("no enabled ingest endpoint has this token", reason="ENDPOINT_NOT_FOUND")
@@ -180,15 +177,12 @@ class Store:
         status = error.to_status()
         try:
             async with wrap_exceptions():
-                await repo.execute(
+                await log_activity(
                     conn,
-                    "insert_activity",
-                    endpoint_id=endpoint_id,
-                    request_id=request_id,
-                    status_code=http_status_of(error),
-                    outcome=repo.jsonb(
-                        {"error": {"code": error.reason, "message": status.message}}
-                    ),
+                    endpoint_id,
+                    request_id,
+                    http_status_of(error),
+                    {"error": {"code": error.reason, "message": status.message}},
                 )
         except InletError:
             # The caller still gets the real error; the lost log line is reported here.
@@ -388,20 +382,14 @@ class Store:
             found = await repo.row(conn, "endpoint_workspace", id=endpoint_id)
             if found is None:
                 raise NotFound(f"no ingest endpoint {endpoint_id}")
-            await repo.execute(
-                conn,
-                "insert_activity",
-                endpoint_id=endpoint_id,
-                request_id=request_id,
-                status_code=status_code,
-                outcome=repo.jsonb(outcome),
-            )
+            await log_activity(conn, endpoint_id, request_id, status_code, outcome)
             if status_code >= 400:
                 await outbox.add(
                     conn,
                     str(found["workspace_id"]),
                     outbox.INGEST_FAILED,
                     {
+                        "request_id": request_id,
                         "source": {
                             "type": "ingest_endpoint",
                             "id": endpoint_id,
@@ -416,11 +404,19 @@ class Store:
 async def _log_success(
     conn: repo.Conn, endpoint_id: str, request_id: str, outcome: dict[str, Any]
 ) -> None:
+    await log_activity(conn, endpoint_id, request_id, 200, outcome)
+
+
+async def log_activity(
+    conn: repo.Conn, endpoint_id: str, request_id: str, status_code: int, outcome: dict[str, Any]
+) -> None:
+    """One activity entry, with the client's own request id when it sent one."""
     await repo.execute(
         conn,
         "insert_activity",
         endpoint_id=endpoint_id,
         request_id=request_id,
-        status_code=200,
+        client_request_id=logs.client_request_id.get(),
+        status_code=status_code,
         outcome=repo.jsonb(outcome),
     )

@@ -3,6 +3,7 @@
 inlet_common.errors.InletError
 ├── Unauthenticated ── IngestUnauthorized         (401 UNAUTHORIZED)
 ├── NotFound ── StreamNotFound, RequestNotFound   (404)
+├── AlreadyExists ── RequestIdInUse               (409: a direct caller reused an id)
 ├── InvalidArgument ── InvalidPayload             (400 INVALID_PAYLOAD)
 ├── ResourceExhausted ── PayloadTooLarge          (413, judged at the edge; logged here)
 ├── Aborted ── IdempotencyKeyInUse                (409: the first is still being accepted)
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from inlet_common.credentials import token_hash
 from inlet_common.errors import (
     Aborted,
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -41,6 +43,10 @@ class StreamNotFound(NotFound):
 
 class RequestNotFound(NotFound):
     reason = "REQUEST_NOT_FOUND"
+
+
+class RequestIdInUse(AlreadyExists):
+    reason = "REQUEST_ID_IN_USE"
 
 
 class InvalidPayload(InvalidArgument):
@@ -98,7 +104,3 @@ def secret_matches(secret: str, stored_hash: bytes) -> bool:
 def prefix(mode: str, key_id: str) -> str:
     """The part of a key that is safe to show: ik_live_<id>."""
     return f"ik_{mode}_{key_id}"
-
-
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)

@@ -341,6 +341,8 @@ def log_pb(e: dict[str, Any]) -> streams_pb2.ConnectorLogEntry:
         items_failed=e["items_failed"],
         errors=[exactjson.to_raw(err) for err in errors],
         ingest_key=e["key_id"],
+        client_request_id=e["client_request_id"],
+        replay_of=e["replay_of"] or "",
     )
 
 

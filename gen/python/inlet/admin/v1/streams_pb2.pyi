@@ -160,8 +160,10 @@ class ConnectorLogEntry(_message.Message):
     ITEMS_FAILED_FIELD_NUMBER: _builtins.int
     ERRORS_FIELD_NUMBER: _builtins.int
     INGEST_KEY_FIELD_NUMBER: _builtins.int
+    CLIENT_REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REPLAY_OF_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Request id."""
+    """Request id, as answered to the caller (its X-Request-Id)."""
     items_received: _builtins.int
     """Items received (0 when rejected before counting)."""
     status: _builtins.str
@@ -174,6 +176,14 @@ class ConnectorLogEntry(_message.Message):
     """Items that failed in processing."""
     ingest_key: _builtins.str
     """Key id the request was made with."""
+    client_request_id: _builtins.str
+    """The caller's own X-Request-Id (its correlation id), when it sent a well-formed one;
+    never used as request_id.
+    """
+    replay_of: _builtins.str
+    """A replay (status "replayed"): the request whose 202 it was answered with (that
+    answer's data.request_id).
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Time the request arrived."""
@@ -193,10 +203,12 @@ class ConnectorLogEntry(_message.Message):
         items_failed: _builtins.int = ...,
         errors: _abc.Iterable[_json_pb2.RawJson] | None = ...,
         ingest_key: _builtins.str = ...,
+        client_request_id: _builtins.str = ...,
+        replay_of: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "errors", b"errors", "ingest_key", b"ingest_key", "items_failed", b"items_failed", "items_received", b"items_received", "request_id", b"request_id", "status", b"status", "status_code", b"status_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_request_id", b"client_request_id", "create_time", b"create_time", "errors", b"errors", "ingest_key", b"ingest_key", "items_failed", b"items_failed", "items_received", b"items_received", "replay_of", b"replay_of", "request_id", b"request_id", "status", b"status", "status_code", b"status_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -356,3 +356,10 @@ CREATE INDEX webhook_events_receive_time_idx ON webhook_events (receive_time, id
 -- operational events in batches; this index finds them without a scan.
 CREATE INDEX webhook_operational_events_create_time_idx
     ON webhook_operational_events (create_time);
+
+-- Request ids (0009): the client's own X-Request-Id (its correlation id, '' when it sent
+-- none) in both logs; a replayed stream request's line names the request it replayed.
+ALTER TABLE activity_entries ADD COLUMN client_request_id text NOT NULL DEFAULT '';
+ALTER TABLE connector_log_entries
+    ADD COLUMN client_request_id text NOT NULL DEFAULT '',
+    ADD COLUMN replay_of text;

@@ -153,7 +153,7 @@ ON CONFLICT DO NOTHING;
 DELETE FROM ingest_endpoints WHERE id = %(id)s;
 
 -- name: list_activity_filtered
-SELECT a.id, a.request_id, a.status_code, a.outcome, a.create_time,
+SELECT a.id, a.request_id, a.client_request_id, a.status_code, a.outcome, a.create_time,
        (g.request_id IS NOT NULL) AS previous_token
   FROM activity_entries a
   LEFT JOIN endpoint_grace_uses g ON g.endpoint_id = a.endpoint_id AND g.request_id = a.request_id

@@ -47,8 +47,10 @@ WITH request AS (
   RETURNING id
 ), logged AS (
   INSERT INTO connector_log_entries
-         (stream_id, key_id, request_id, outcome, status_code, items_received)
-  SELECT %(stream_id)s, %(key_id)s, id, 'accepted', 202, %(items_received)s FROM request
+         (stream_id, key_id, request_id, client_request_id, outcome, status_code, items_received)
+  SELECT %(stream_id)s, %(key_id)s, id, %(client_request_id)s, 'accepted', 202,
+         %(items_received)s
+    FROM request
 ), settled AS (
   UPDATE stream_idempotency_keys SET state = 'accepted', items_received = %(items_received)s
    WHERE %(idempotency_key)s <> '' AND stream_id = %(stream_id)s
@@ -59,9 +61,10 @@ SELECT id FROM request;
 
 -- name: insert_connector_log
 INSERT INTO connector_log_entries
-       (stream_id, key_id, request_id, outcome, status_code, items_received, error)
-VALUES (%(stream_id)s, %(key_id)s, %(request_id)s, %(outcome)s, %(status_code)s,
-        %(items_received)s, %(error)s);
+       (stream_id, key_id, request_id, client_request_id, replay_of, outcome, status_code,
+        items_received, error)
+VALUES (%(stream_id)s, %(key_id)s, %(request_id)s, %(client_request_id)s, %(replay_of)s,
+        %(outcome)s, %(status_code)s, %(items_received)s, %(error)s);
 
 -- name: claim_stream_request
 -- The oldest queued request, or one whose worker's lease ran out; SKIP LOCKED lets
@@ -238,7 +241,8 @@ RETURNING id, mode, display_name, rate_limit, rate_window_seconds, create_time, 
           revoke_time;
 
 -- name: list_connector_log
-SELECT l.id, l.create_time, l.request_id, l.items_received, l.status_code, l.key_id, l.error,
+SELECT l.id, l.create_time, l.request_id, l.client_request_id, l.replay_of, l.items_received,
+       l.status_code, l.key_id, l.error,
        -- An accepted request deleted by retention keeps its log line, marked pruned.
        CASE l.outcome WHEN 'accepted' THEN coalesce(r.status, 'pruned') ELSE l.outcome END
          AS status,
