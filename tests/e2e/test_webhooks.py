@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -95,8 +96,9 @@ def target(own_url: str, suite: Stack) -> dict[str, str]:
         )
         conn.execute(
             "INSERT INTO fields (entity_type_id, slug, display_name, type, is_unique, position)"
-            " VALUES (%s, 'email', 'E-mail', 'email', true, 0)",
-            (type_id,),
+            " VALUES (%s, 'email', 'E-mail', 'email', true, 0),"
+            " (%s, 'amount', 'Amount', 'number', false, 1)",
+            (type_id, type_id),
         )
         conn.execute(
             "INSERT INTO ingest_endpoints (workspace_id, entity_type_id, display_name, token_hash)"
@@ -150,6 +152,34 @@ async def test_a_pushed_record_arrives_signed_as_record_created(
     assert payload["data"]["id"] == answer["record"]["id"]
     assert payload["data"]["fields"] == {"email": "grace@example.com"}
     assert got.webhook_id.startswith("msg_")
+
+
+async def test_webhook_payloads_carry_numbers_exactly_as_sent(
+    suite: Stack, webhooks: Webhooks, receiver: Receiver, target: dict[str, str]
+) -> None:
+    url = receiver.script("/exact")
+    await webhooks.create_endpoint(target["workspace"], EndpointSpec(url=url))
+    sent = ["9007199254740993", "0.1", "142000", "1e-7", "19.990"]
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=10) as client:
+        for n, number in enumerate(sent):
+            body = f'{{"fields": {{"email": "n{n}@example.com", "amount": {number}}}}}'
+            answer = await client.post(
+                f"/api/v1/ingest/{target['token']}",
+                content=body.encode(),
+                headers={"content-type": "application/json"},
+            )
+            assert answer.status_code == 200, answer.text
+    await until(lambda: len(receiver.at("/exact")) == len(sent), what="the webhooks")
+    by_email = {}
+    for got in receiver.at("/exact"):
+        # The literal text of the signed body, not a parse of it.
+        text = got.body.decode()
+        email = re.search(r'"email":\s*"(n[0-9]+)@', text)
+        amount = re.search(r'"amount":\s*(-?[0-9][0-9.eE+-]*)', text)
+        assert email, text
+        assert amount, text
+        by_email[email.group(1)] = amount.group(1)
+    assert by_email == {f"n{n}": number for n, number in enumerate(sent)}
 
 
 async def test_kill_9_of_the_notifier_mid_delivery_loses_nothing(

@@ -6,27 +6,12 @@ import json
 
 import grpc
 
-# Transparent retries for calls that never reached the server (UNAVAILABLE); writes are
-# not retried here because the callers decide what is safe to repeat.
+# No retryPolicy: a service answers UNAVAILABLE also when *its* upstream failed after
+# the work may have been done (a commit whose answer was lost), and a policy would repeat
+# such a push. gRPC still retries, transparently, calls that never reached the server.
 # round_robin: behind a headless Service (one DNS name, N pods) each replica spreads its
 # calls over every pod instead of sticking to the first address (pick_first).
-_SERVICE_CONFIG = json.dumps(
-    {
-        "loadBalancingConfig": [{"round_robin": {}}],
-        "methodConfig": [
-            {
-                "name": [{}],
-                "retryPolicy": {
-                    "maxAttempts": 3,
-                    "initialBackoff": "0.05s",
-                    "maxBackoff": "0.5s",
-                    "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
-                },
-            }
-        ],
-    }
-)
+_SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
 
 def channel(address: str, *, max_message_bytes: int = 4 * 1024 * 1024) -> grpc.aio.Channel:

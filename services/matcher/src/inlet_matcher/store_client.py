@@ -35,9 +35,12 @@ class GrpcStore:
 
     async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
         try:
+            # wait_for_ready: while the store restarts the call waits (within its deadline)
+            # for the connection instead of failing at once; it is sent only once connected.
             return await method(
                 request,
                 timeout=self._timeout,
+                wait_for_ready=True,
                 # The request's ids travel on, so the store logs under the same id.
                 metadata=requestids.outgoing(),
             )

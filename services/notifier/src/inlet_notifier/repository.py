@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from inlet_common.sqlfiles import NamedQueries
 
@@ -21,3 +21,8 @@ execute = _QUERIES.execute
 
 def jsonb(value: Any) -> Jsonb:
     return Jsonb(value)
+
+
+def json(value: Any) -> Json:
+    """For json columns: what clients sent, kept as text (jsonb would rewrite numbers)."""
+    return Json(value)

@@ -137,7 +137,7 @@ class Webhooks:
                 workspace_ids=[e.workspace_id for e in events],
                 types=[e.type for e in events],
                 occur_times=[e.occur_time for e in events],
-                datas=[repo.jsonb(e.data) for e in events],
+                datas=[repo.json(e.data) for e in events],
             )
         assert found is not None
         if found["deliveries"]:

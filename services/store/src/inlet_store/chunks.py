@@ -181,10 +181,10 @@ async def write_chunk(
             workspace_id=workspace_id,
             entity_type_id=entity_type_id or None,  # none when no item has a record
             request_id=request_id,
-            created=repo.jsonb(
+            created=repo.json(
                 [{"id": r, "data": w.data} for r, w in plan.writes.items() if w.created]
             ),
-            updated=repo.jsonb(
+            updated=repo.json(
                 [{"id": r, "data": w.data} for r, w in plan.writes.items() if not w.created]
             ),
             # Sorted, so concurrent chunks insert overlapping keys in the same order.
@@ -194,7 +194,7 @@ async def write_chunk(
                     for (s, v), r in sorted(plan.added.items())
                 ]
             ),
-            events=repo.jsonb(events),
+            events=repo.json(events),
             outcomes=repo.jsonb(outcomes),
         )
     except pg.DeadlockDetected as error:

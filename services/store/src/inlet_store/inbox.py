@@ -237,7 +237,7 @@ class Inbox:
                 stream_id=key.stream_id,
                 key_id=key.key_id,
                 item_key=item_key,
-                items=repo.jsonb(items),
+                items=repo.json(items),
                 items_received=len(items),
                 single=single,
                 idempotency_key=idempotency_key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from inlet_store.domain import EntityTypeDef, FieldDef, ResolvedEndpoint
 from inlet_store.queries import STORE
@@ -21,6 +21,11 @@ execute = STORE.execute
 
 def jsonb(value: Any) -> Jsonb:
     return Jsonb(value)
+
+
+def json(value: Any) -> Json:
+    """For json columns: what clients sent, kept as text (jsonb would rewrite numbers)."""
+    return Json(value)
 
 
 def field_def(f: dict[str, Any]) -> FieldDef:

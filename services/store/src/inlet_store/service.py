@@ -309,7 +309,7 @@ class Store:
             record_id = decision.record_id
             if await repo.row(conn, "lock_record", id=record_id) is None:
                 raise KeyRace("matched record was deleted concurrently")
-            await repo.execute(conn, "update_record", id=record_id, data=repo.jsonb(planned.values))
+            await repo.execute(conn, "update_record", id=record_id, data=repo.json(planned.values))
             if decision.moved:
                 await repo.execute(
                     conn, "delete_keys", record_id=record_id, slugs=list(decision.moved)
@@ -322,7 +322,7 @@ class Store:
             "insert_record",
             workspace_id=workspace_id,
             entity_type_id=planned.entity_type_id,
-            data=repo.jsonb({k: v for k, v in planned.values.items() if v is not None}),
+            data=repo.json({k: v for k, v in planned.values.items() if v is not None}),
         )
         assert created is not None
         record_id = str(created["id"])

@@ -44,11 +44,31 @@ CREATE TABLE ingest_endpoints (
     create_time    timestamptz NOT NULL DEFAULT now()
 );
 
+-- Values are stored as sent: json keeps a number's text, jsonb would rewrite it (1e-7 as
+-- 0.0000001); merging a record's fields keeps every value's text.
+CREATE FUNCTION json_merge_exact(old json, new json) RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(json_object_agg(s.key, s.value ORDER BY s.ord), '{}'::json)
+    FROM (SELECT o.key, o.value, o.ord
+            FROM json_each(old) WITH ORDINALITY AS o(key, value, ord)
+           WHERE NOT EXISTS (SELECT 1 FROM json_each(new) AS n WHERE n.key = o.key)
+          UNION ALL
+          SELECT n.key, n.value, 1000000000 + n.ord
+            FROM json_each(new) WITH ORDINALITY AS n(key, value, ord)) AS s
+$$;
+
+CREATE FUNCTION json_without_key(old json, gone text) RETURNS json
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(json_object_agg(o.key, o.value ORDER BY o.ord), '{}'::json)
+    FROM json_each(old) WITH ORDINALITY AS o(key, value, ord)
+   WHERE o.key <> gone
+$$;
+
 CREATE TABLE records (
     id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     workspace_id   uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     entity_type_id uuid NOT NULL REFERENCES entity_types (id) ON DELETE CASCADE,
-    data           jsonb NOT NULL DEFAULT '{}'::jsonb,
+    data           json NOT NULL DEFAULT '{}'::json,
     create_time    timestamptz NOT NULL DEFAULT now(),
     update_time    timestamptz NOT NULL DEFAULT now()
 );
@@ -89,7 +109,7 @@ CREATE TABLE outbox_events (
     seq          bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     workspace_id uuid NOT NULL,
     type         text NOT NULL,
-    data         jsonb NOT NULL,
+    data         json NOT NULL,
     occur_time   timestamptz NOT NULL DEFAULT now()
 );
 
@@ -120,7 +140,7 @@ CREATE TABLE webhook_events (
     workspace_id uuid NOT NULL,
     type         text NOT NULL,
     occur_time   timestamptz NOT NULL,
-    data         jsonb NOT NULL,
+    data         json NOT NULL,
     receive_time timestamptz NOT NULL DEFAULT now()
 );
 
@@ -224,7 +244,7 @@ CREATE TABLE stream_requests (
     stream_id         uuid NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
     key_id            text NOT NULL REFERENCES ingest_keys (id) ON DELETE CASCADE,
     item_key          text NOT NULL DEFAULT '',
-    items             jsonb NOT NULL,
+    items             json NOT NULL,
     items_received    integer NOT NULL,
     single            boolean NOT NULL DEFAULT false,
     status            text NOT NULL DEFAULT 'queued'

@@ -5,7 +5,7 @@
 -- second set of deliveries, which makes PublishEvents safe to repeat.
 WITH incoming AS (
     SELECT * FROM unnest(%(ids)s::text[], %(workspace_ids)s::uuid[], %(types)s::text[],
-                         %(occur_times)s::timestamptz[], %(datas)s::jsonb[])
+                         %(occur_times)s::timestamptz[], %(datas)s::json[])
              AS e(id, workspace_id, type, occur_time, data)
 ), inserted AS (
     INSERT INTO webhook_events (id, workspace_id, type, occur_time, data)

@@ -101,8 +101,8 @@ UPDATE fields
 DELETE FROM fields WHERE entity_type_id = %(entity_type_id)s AND slug = %(slug)s;
 
 -- name: strip_field_values
-UPDATE records SET data = data - %(slug)s::text, update_time = now()
- WHERE entity_type_id = %(entity_type_id)s AND data ? %(slug)s;
+UPDATE records SET data = json_without_key(data, %(slug)s::text), update_time = now()
+ WHERE entity_type_id = %(entity_type_id)s AND (data -> %(slug)s::text) IS NOT NULL;
 
 -- name: delete_field_keys
 DELETE FROM record_keys WHERE entity_type_id = %(entity_type_id)s AND field_slug = %(slug)s;
@@ -113,9 +113,9 @@ DELETE FROM record_keys WHERE entity_type_id = %(entity_type_id)s AND field_slug
 LOCK TABLE records IN SHARE MODE;
 
 -- name: field_values
-SELECT id, data -> %(slug)s AS value
+SELECT id, data -> %(slug)s::text AS value
   FROM records
- WHERE entity_type_id = %(entity_type_id)s AND data ? %(slug)s AND data -> %(slug)s <> 'null'
+ WHERE entity_type_id = %(entity_type_id)s AND json_typeof(data -> %(slug)s::text) <> 'null'
  ORDER BY create_time, id;
 
 -- name: list_endpoints

@@ -21,10 +21,10 @@ DELETE FROM record_keys k
 WITH made AS (
   INSERT INTO records (id, workspace_id, entity_type_id, data)
   SELECT r.id, %(workspace_id)s, %(entity_type_id)s, r.data
-    FROM jsonb_to_recordset(%(created)s) AS r(id uuid, data jsonb)
+    FROM json_to_recordset(%(created)s) AS r(id uuid, data json)
 ), changed AS (
-  UPDATE records t SET data = t.data || u.data, update_time = now()
-    FROM jsonb_to_recordset(%(updated)s) AS u(id uuid, data jsonb)
+  UPDATE records t SET data = json_merge_exact(t.data, u.data), update_time = now()
+    FROM json_to_recordset(%(updated)s) AS u(id uuid, data json)
    WHERE t.id = u.id
 ), keyed AS (
   INSERT INTO record_keys (workspace_id, entity_type_id, field_slug, value, record_id)
@@ -33,7 +33,7 @@ WITH made AS (
 ), events AS (
   INSERT INTO outbox_events (workspace_id, type, data)
   SELECT %(workspace_id)s, e.event->>'type', e.event->'data'
-    FROM jsonb_array_elements(%(events)s) WITH ORDINALITY AS e(event, n)
+    FROM json_array_elements(%(events)s) WITH ORDINALITY AS e(event, n)
    ORDER BY e.n
 ), outcomes AS (
   INSERT INTO stream_request_items

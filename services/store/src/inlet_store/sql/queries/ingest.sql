@@ -50,7 +50,8 @@ VALUES (%(workspace_id)s, %(entity_type_id)s, %(data)s)
 RETURNING id;
 
 -- name: update_record
-UPDATE records SET data = data || %(data)s, update_time = now() WHERE id = %(id)s;
+UPDATE records SET data = json_merge_exact(data, %(data)s), update_time = now()
+ WHERE id = %(id)s;
 
 -- name: insert_keys
 INSERT INTO record_keys (workspace_id, entity_type_id, field_slug, value, record_id)

@@ -151,7 +151,7 @@ RETURNING r.status, r.items_received, r.items_failed, r.stream_id,
 ), event AS (
   INSERT INTO outbox_events (workspace_id, type, data)
   SELECT d.workspace_id, %(event_type)s,
-         jsonb_build_object('request_id', %(id)s, 'stream', d.stream, 'status', d.status,
+         json_build_object('request_id', %(id)s, 'stream', d.stream, 'status', d.status,
                             'items_received', d.items_received,
                             'items_failed', d.items_failed)
     FROM done d
