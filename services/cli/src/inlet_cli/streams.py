@@ -11,7 +11,17 @@ from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_cli import render
-from inlet_cli.client import Client, Settings, every_page, json_mode, opened
+from inlet_cli.client import (
+    Client,
+    Settings,
+    every_page,
+    json_mode,
+    opened,
+    output_mode,
+    whole_seconds,
+)
+from inlet_cli.durations import format_duration
+from inlet_cli.render import Column
 
 app = typer.Typer(
     help="Stream ingest: streams bound to an entity type, ingest keys, connector log.",
@@ -56,6 +66,7 @@ def _show_streams(ctx: typer.Context, found: list[streams_pb2.Stream]) -> None:
             [render.short(s.name), s.entity_type, s.default_region, _when(s.create_time)]
             for s in found
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -73,18 +84,19 @@ def _show_keys(ctx: typer.Context, found: list[streams_pb2.IngestKey]) -> None:
         return
     render.table(
         None,
-        ["id", "key", "name", "rate limit", "state", "created"],
+        [Column("id", id_=True), "mode", "name", "rate limit", "state", "created"],
         [
             [
                 render.short(k.name),
-                f"{k.prefix}_…",
+                MODE_LABELS.get(k.mode, "live"),
                 k.display_name,
-                f"{k.rate_limit}/{k.rate_window_seconds}s",
+                f"{k.rate_limit}/{format_duration(k.rate_window_seconds)}",
                 _key_state(k),
                 _when(k.create_time),
             ]
             for k in found
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -102,7 +114,7 @@ def create(
     ctx: typer.Context,
     stream: Annotated[str, typer.Argument(help="Stream id, e.g. sales.")],
     entity_type: Annotated[str, typer.Option(help="Entity type slug items become.")],
-    display_name: str = "",
+    display_name: Annotated[str, typer.Option(help="Display name.")] = "",
     region: Annotated[str, typer.Option(help="Default phone region (ISO 3166).")] = "",
 ) -> None:
     """Create a stream bound to an entity type."""
@@ -157,7 +169,7 @@ def log(
         return
     render.table(
         None,
-        ["time", "request id", "items", "status", "http", "failed", "errors"],
+        ["time", Column("request id", id_=True), "items", "status", "http", "failed", "errors"],
         [
             [
                 _when(e.create_time),
@@ -170,6 +182,7 @@ def log(
             ]
             for e in entries
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -180,9 +193,12 @@ def keys_create(
     test: Annotated[bool, typer.Option("--test", help="An ik_test_… key.")] = False,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     rate_limit: Annotated[int, typer.Option(help="Requests per window (default 6000).")] = 0,
-    window: Annotated[int, typer.Option(help="Window in seconds (default 60).")] = 0,
+    window: Annotated[
+        str, typer.Option(help="The rate-limit window, e.g. 90s or 1m (default 1m).")
+    ] = "",
 ) -> None:
     """Create an ingest key; prints it once."""
+    window_seconds = whole_seconds("--window", window) if window else 0
     with api(ctx) as client:
         got = client.call(
             client.stub.CreateIngestKey,
@@ -192,7 +208,7 @@ def keys_create(
                     mode=MODES["test" if test else "live"],
                     display_name=name,
                     rate_limit=rate_limit,
-                    rate_window_seconds=window,
+                    rate_window_seconds=window_seconds,
                 ),
             ),
         )
@@ -234,14 +250,18 @@ def keys_rotate(
     ctx: typer.Context,
     stream: str,
     key_id: str,
-    grace: Annotated[int, typer.Option(help="Seconds the old key keeps working.")] = 0,
+    grace: Annotated[
+        str,
+        typer.Option(help="Keep the old key working this long, e.g. 10m (default: not at all)."),
+    ] = "",
 ) -> None:
     """Replace a key; prints the new one once."""
+    grace_seconds = whole_seconds("--grace", grace, minimum=0) if grace else 0
     with api(ctx) as client:
         got = client.call(
             client.stub.RotateIngestKey,
             streams_pb2.RotateIngestKeyRequest(
-                name=client.key(stream, key_id), grace_seconds=grace
+                name=client.key(stream, key_id), grace_seconds=grace_seconds
             ),
         )
     _show_secret(ctx, got.ingest_key, got.secret)
@@ -253,9 +273,10 @@ def keys_set_rate_limit(
     stream: str,
     key_id: str,
     limit: Annotated[int, typer.Option(help="Requests per window.")],
-    window: Annotated[int, typer.Option(help="Window in seconds.")] = 60,
+    window: Annotated[str, typer.Option(help="The window, e.g. 90s or 1m.")] = "1m",
 ) -> None:
     """Change a key's rate limit."""
+    window_seconds = whole_seconds("--window", window)
     with api(ctx) as client:
         got = client.call(
             client.stub.UpdateIngestKey,
@@ -263,7 +284,7 @@ def keys_set_rate_limit(
                 ingest_key=streams_pb2.IngestKey(
                     name=client.key(stream, key_id),
                     rate_limit=limit,
-                    rate_window_seconds=window,
+                    rate_window_seconds=window_seconds,
                 ),
                 update_mask=field_mask_pb2.FieldMask(paths=["rate_limit", "rate_window_seconds"]),
             ),

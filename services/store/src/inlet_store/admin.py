@@ -576,6 +576,19 @@ class Admin:
         try:
             normalised = normalise.normalise(_field_pb(field), _typed(field, value), region)
         except normalise.FieldProblem as problem:
+            national = any(c.isdigit() for c in value) and not value.strip().startswith("+")
+            if field.type == "phone" and not region and national:
+                # What is missing is the region, not a better number: say that, once.
+                raise InvalidArgument(
+                    f"{value!r} has no country code, and no default_region to read it with: "
+                    "give a region (e.g. NO) or write the number as +<country code>…",
+                    reason="REGION_REQUIRED",
+                    violations=[
+                        Violation(
+                            "default_region", "needed for a number without +", "REGION_REQUIRED"
+                        )
+                    ],
+                ) from None
             raise InvalidArgument(
                 f"value: {problem.message}",
                 violations=[Violation("value", problem.message, problem.reason)],
