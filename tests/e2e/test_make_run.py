@@ -254,7 +254,9 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         # Credentials that stop working are repaired, and only they.
         contact = json.loads(inlet(second, "--json", "endpoints", "list").stdout)
         [contact_id] = [e["id"] for e in contact if e["entity_type"] == "contact"]
+        [deal_id] = [e["id"] for e in contact if e["entity_type"] == "deal"]
         inlet(second, "endpoints", "rotate", contact_id)
+        inlet(second, "endpoints", "disable", deal_id)
         key_id = second.curls[1].split("ik_live_", 1)[1].split("_", 1)[0]
         inlet(second, "streams", "keys", "revoke", "sales", key_id)
     finally:
@@ -269,7 +271,11 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert "new admin token (the saved one no longer works)" in changes
         assert "contact endpoint has a new URL" in changes
         assert "new ingest key" in changes
-        assert "deal endpoint" not in changes
+        assert "deal endpoint enabled again" in changes
+        assert "deal endpoint has a new URL" not in changes  # its URL still works
+        assert third.line("deal endpoint:") == first.line("deal endpoint:").replace(
+            first.exports["INLET_INGEST_URL"], third.exports["INLET_INGEST_URL"]
+        )
         push, single, *_ = third.curls
         assert push != first.curls[0]
         assert single != first.curls[1]

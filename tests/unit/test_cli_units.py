@@ -116,7 +116,7 @@ def test_help_shows_the_environment_variable_of_every_option_that_has_one() -> N
     }
 
 
-def test_the_environment_configures_what_the_flags_do(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_configures_what_the_flags_do() -> None:
     """No admin API is needed to see that a variable reached the option: the error names
     the address the CLI was pointed at."""
     result = CliRunner().invoke(
@@ -129,4 +129,20 @@ def test_the_environment_configures_what_the_flags_do(monkeypatch: pytest.Monkey
         },
     )
     assert result.exit_code == 6
-    assert "the admin API at 127.0.0.1:9 (INLET_ADMIN_URL or --admin-url)" in result.output
+    assert "the admin API at 127.0.0.1:9 (set INLET_ADMIN_URL or --admin-url)" in result.output
+
+
+def test_an_unreachable_webhook_api_names_its_own_variable() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["webhooks", "list"],
+        env={
+            "INLET_NOTIFIER_URL": "127.0.0.1:9",
+            "INLET_ADMIN_TOKEN": "adm_x",
+            "INLET_WORKSPACE": "w",
+        },
+    )
+    assert result.exit_code == 6
+    assert "the webhook API at 127.0.0.1:9 (set INLET_NOTIFIER_URL or --notifier-url)" in (
+        result.output
+    )

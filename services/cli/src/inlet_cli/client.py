@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ class Client(Generic[S]):
 
     # Named when the service cannot be reached: what it is and how to point at it.
     service = "admin API"
-    setting = "INLET_ADMIN_URL or --admin-url"
+    setting = "set INLET_ADMIN_URL or --admin-url"
 
     def __init__(
         self, settings: Settings, stub: Callable[[grpc.Channel], S], address: str = ""
@@ -175,10 +174,7 @@ def resolve_id(given: str, ids: Iterable[str], what: str, reason: str) -> str:
 
 def is_full_id(given: str) -> bool:
     """A whole uuid or resource name: used as given, with no lookup."""
-    return "/" in given or bool(_UUID.fullmatch(given))
-
-
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    return "/" in given or bool(render.UUID.fullmatch(given))
 
 
 class _Page(Protocol):

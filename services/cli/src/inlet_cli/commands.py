@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from google.protobuf import duration_pb2
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from inlet.admin.v1 import admin_pb2
 from inlet.type.v1 import entity_pb2
@@ -838,7 +838,7 @@ def import_file(
         TextColumn("importing {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        render.TimeLeft(),
         console=render.err,
         disable=quiet,
     ) as progress:

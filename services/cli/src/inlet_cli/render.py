@@ -12,7 +12,11 @@ from typing import Any
 
 from google.protobuf import json_format, message
 from rich.console import Console
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
+from rich.text import Text
+
+from inlet_cli.durations import format_duration
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -27,7 +31,7 @@ class Output(enum.StrEnum):
     JSON = JSON
 
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PREFIXED = re.compile(r"\b(req|msg|evt)_([0-9A-Za-z]{12,})\b")
 SHORT = 8  # characters of an id kept in tables, as git and docker show them
 _UNBOUNDED = 100_000
@@ -43,7 +47,7 @@ def emit_json(value: Any) -> None:
 
 def short_id(value: str) -> str:
     """An id as tables show it: a uuid's first 8 characters, req_/msg_ ids likewise."""
-    if _UUID.fullmatch(value):
+    if UUID.fullmatch(value):
         return value[:SHORT]
     found = _PREFIXED.fullmatch(value)
     return f"{found[1]}_{found[2][:SHORT]}" if found else value
@@ -51,7 +55,7 @@ def short_id(value: str) -> str:
 
 def shorten_ids(text: str) -> str:
     """Every uuid or req_/msg_ id inside free text, shortened."""
-    text = _UUID.sub(lambda m: m[0][:SHORT], text)
+    text = UUID.sub(lambda m: m[0][:SHORT], text)
     return _PREFIXED.sub(lambda m: f"{m[1]}_{m[2][:SHORT]}", text)
 
 
@@ -93,6 +97,16 @@ def table(
         Console(highlight=False, width=max(natural, out.width)).print(shown)
     else:
         out.print(shown)
+
+
+class TimeLeft(ProgressColumn):
+    """A progress bar's time left, written as every duration is (12s, 1m30s)."""
+
+    def render(self, task: Task) -> Text:
+        if task.finished:
+            return Text(f"done in {format_duration(round(task.finished_time or 0))}")
+        left = task.time_remaining
+        return Text("" if left is None else f"{format_duration(round(left))} left")
 
 
 def short(name: str) -> str:

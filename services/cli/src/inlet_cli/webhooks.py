@@ -44,7 +44,7 @@ class Api(Client[webhooks_pb2_grpc.WebhookServiceStub]):
     """WebhookService (served by the notifier) with the admin token."""
 
     service = "webhook API"
-    setting = "INLET_NOTIFIER_URL or --notifier-url"
+    setting = "set INLET_NOTIFIER_URL or --notifier-url"
 
     def __init__(self, settings: Settings, address: str) -> None:
         super().__init__(settings, webhooks_pb2_grpc.WebhookServiceStub, address)
