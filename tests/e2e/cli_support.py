@@ -60,6 +60,7 @@ async def new_workspace_cli(stack: Stack, admin: admin_pb2_grpc.AdminServiceAsyn
         "INLET_ADMIN_TOKEN": made.admin_token,
         "INLET_WORKSPACE": made.workspace.slug,
         "INLET_INGEST_URL": stack.gateway_url,
+        "INLET_NOTIFIER_URL": stack.address("notifier"),
         "COLUMNS": "200",
     }
     return Cli(env, made.admin_token)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -14,7 +14,7 @@ from google.protobuf import duration_pb2, message, timestamp_pb2
 
 from inlet.admin.v1 import admin_pb2_grpc
 from inlet_cli import render
-from inlet_cli.durations import parse_duration, parse_time
+from inlet_cli.durations import format_duration, parse_duration, parse_time
 from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 
 # Exit codes: what went wrong, for scripts.
@@ -85,6 +85,10 @@ class Client(Generic[S]):
     The admin, stream-admin and webhook commands each talk to one such service.
     """
 
+    # Named when the service cannot be reached: what it is and how to point at it.
+    service = "admin API"
+    setting = "set INLET_ADMIN_URL or --admin-url"
+
     def __init__(
         self, settings: Settings, stub: Callable[[grpc.Channel], S], address: str = ""
     ) -> None:
@@ -105,7 +109,9 @@ class Client(Generic[S]):
         try:
             return method(request, metadata=metadata, timeout=self.settings.timeout)
         except grpc.RpcError as error:
-            raise from_rpc_error(error, self.address) from None
+            raise from_rpc_error(
+                error, f"the {self.service} at {self.address} ({self.setting})"
+            ) from None
 
 
 class Admin(Client[admin_pb2_grpc.AdminServiceStub]):
@@ -135,17 +141,40 @@ def opened(options: Any, make: Callable[[Settings], C]) -> Iterator[C]:
         client.close()
 
 
-def from_rpc_error(error: Any, address: str) -> CliError:
+def from_rpc_error(error: Any, where: str) -> CliError:
+    """One line for a failed call: reason and message, then only the field violations
+    the message does not already say."""
     code: grpc.StatusCode = error.code()
     status = status_from_rpc_error(error)
     if code == grpc.StatusCode.UNAVAILABLE and not status.details:
-        return CliError(
-            f"cannot reach the admin API at {address} (set INLET_ADMIN_URL or --admin-url)",
-            EXIT_UNAVAILABLE,
-        )
-    details = [f"{v.field}: {v.description} ({v.reason})" for v in violations_of(status)]
+        return CliError(f"cannot reach {where}", EXIT_UNAVAILABLE)
+    details = [
+        f"{v.field}: {v.description} ({v.reason})"
+        for v in violations_of(status)
+        if v.field not in status.message and v.description not in status.message
+    ]
     reason = reason_of(status)
     return CliError(f"{reason}: {status.message}", _EXIT_BY_CODE.get(code, 1), details)
+
+
+def resolve_id(given: str, ids: Iterable[str], what: str, reason: str) -> str:
+    """The one id starting with `given` (tables show ids short); CliError otherwise, with
+    `reason` (e.g. ENDPOINT_NOT_FOUND) when none does."""
+    matches = sorted({i for i in ids if i.startswith(given)}) if given else []
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise CliError(f"{reason}: no {what} has an id starting with {given!r}", EXIT_NOT_FOUND)
+    shown = ", ".join(matches[:5]) + (" …" if len(matches) > 5 else "")
+    raise CliError(
+        f"{given!r} is the start of {len(matches)} {what} ids ({shown}): give more of it",
+        EXIT_USAGE,
+    )
+
+
+def is_full_id(given: str) -> bool:
+    """A whole uuid or resource name: used as given, with no lookup."""
+    return "/" in given or bool(render.UUID.fullmatch(given))
 
 
 class _Page(Protocol):
@@ -170,9 +199,13 @@ def every_page(fetch: Callable[[str], P]) -> Iterator[P]:
 # -- shared by the command modules ------------------------------------------------------------
 
 
+def output_mode(ctx: typer.Context) -> str:
+    """table, wide or json: -o/--output, --wide or --json (global options on ctx.obj)."""
+    return str(ctx.obj.output)
+
+
 def json_mode(ctx: typer.Context) -> bool:
-    """Whether --json was given (the global options live on ctx.obj)."""
-    return bool(ctx.obj.json)
+    return output_mode(ctx) == render.JSON
 
 
 def usage_error(message: str) -> typer.Exit:
@@ -208,12 +241,15 @@ def rate_limit_option(value: int, option: str = "--rate-limit") -> int:
     return value
 
 
-def window_seconds(text: str, option: str = "--rate-window") -> int:
-    """A rate-limit window option as whole seconds; the API checks the upper bound."""
+def whole_seconds(option: str, text: str, *, minimum: int = 1) -> int:
+    """A duration such as 90s or 1m as whole seconds (at least `minimum`), for `option`."""
     try:
         seconds = parse_duration(text).total_seconds()
     except ValueError as error:
         raise usage_error(f"{option}: {error}") from None
-    if seconds < 1 or not seconds.is_integer():
-        raise usage_error(f"{option}: {text!r} is not a whole number of seconds of at least 1")
+    if seconds < minimum or not seconds.is_integer():
+        least = format_duration(minimum)
+        raise usage_error(
+            f"{option}: {text!r} is not a whole number of seconds of at least {least}"
+        )
     return int(seconds)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from google.protobuf import duration_pb2, field_mask_pb2
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from inlet.admin.v1 import admin_pb2
 from inlet.type.v1 import entity_pb2
@@ -22,17 +21,26 @@ from inlet_cli.client import (
     Admin,
     duration,
     every_page,
+    is_full_id,
     json_mode,
     opened,
+    output_mode,
     rate_limit_option,
+    resolve_id,
     timestamp,
     usage_error,
-    window_seconds,
+    whole_seconds,
 )
+from inlet_cli.durations import format_duration
+from inlet_cli.render import Column
 
 app = typer.Typer(
     name="inlet",
-    help="Set up and inspect inlet: entity types, fields, endpoints, records, imports.",
+    help=(
+        "Set up and inspect inlet: entity types, fields, endpoints, records, imports. "
+        "Each option can come from the INLET_* variable shown beside it; -o, --wide and "
+        "--json may also follow the command."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -66,32 +74,45 @@ class Options:
     admin_token: str | None
     workspace: str | None
     ingest_url: str
-    json: bool
+    output: str  # render.TABLE, WIDE or JSON
 
 
 @app.callback()
 def root(
     ctx: typer.Context,
     admin_url: Annotated[
-        str | None, typer.Option(help="Admin API host:port [env INLET_ADMIN_URL].")
-    ] = None,
+        str, typer.Option(envvar="INLET_ADMIN_URL", help="Admin API (the store), host:port.")
+    ] = "127.0.0.1:50052",
     admin_token: Annotated[
-        str | None, typer.Option(help="Admin token [env INLET_ADMIN_TOKEN].", show_default=False)
+        str | None,
+        typer.Option(envvar="INLET_ADMIN_TOKEN", help="The workspace's admin token (adm_…)."),
     ] = None,
     workspace: Annotated[
-        str | None, typer.Option(help="Workspace slug or id [env INLET_WORKSPACE].")
+        str | None, typer.Option(envvar="INLET_WORKSPACE", help="Workspace slug or id.")
     ] = None,
     ingest_url: Annotated[
-        str, typer.Option(help="Base URL of the HTTP edge [env INLET_INGEST_URL].")
-    ] = "",
-    json_output: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+        str,
+        typer.Option(
+            envvar="INLET_INGEST_URL", help="Base URL of the HTTP edge, for printed URLs."
+        ),
+    ] = "http://127.0.0.1:8080",
+    output: Annotated[
+        render.Output,
+        typer.Option(
+            "--output",
+            "-o",
+            help="table (short ids, fits 80 columns), wide (full ids) or json.",
+        ),
+    ] = render.Output.TABLE,
+    wide: Annotated[bool, typer.Option("--wide", help="Same as -o wide.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Same as -o json.")] = False,
 ) -> None:
     ctx.obj = Options(
         admin_url,
         admin_token,
         workspace,
-        ingest_url or os.environ.get("INLET_INGEST_URL", "http://127.0.0.1:8080"),
-        json_output,
+        ingest_url,
+        render.JSON if json_output else render.WIDE if wide else output.value,
     )
 
 
@@ -127,8 +148,10 @@ def _show_type(ctx: typer.Context, t: entity_pb2.EntityType) -> None:
     if json_mode(ctx):
         render.emit_json(render.as_dict(t))
         return
+    mode = output_mode(ctx)
+    named = t.name if mode == render.WIDE else f"id {render.short_id(t.id)}"
     render.table(
-        f"{t.slug} ({t.display_name}) — {t.name}",
+        f"{t.slug} ({t.display_name}) — {named}",
         ["field", "type", "unique", "required", "references"],
         [
             [
@@ -140,6 +163,7 @@ def _show_type(ctx: typer.Context, t: entity_pb2.EntityType) -> None:
             ]
             for f in t.fields
         ],
+        mode=mode,
     )
 
 
@@ -174,6 +198,7 @@ def entity_types_list(ctx: typer.Context) -> None:
             ]
             for t in found
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -314,7 +339,27 @@ def fields_remove(ctx: typer.Context, entity_type: str, slug: str) -> None:
 
 
 def _endpoint_name(api: Admin, key: str) -> str:
-    return key if key.startswith("workspaces/") else f"{api.workspace}/ingestEndpoints/{key}"
+    """The endpoint's resource name from its id, the start of its id, or its name."""
+    if key.startswith("workspaces/"):
+        return key
+    if not is_full_id(key):
+        key = resolve_id(key, (e.id for e in _all_endpoints(api)), "endpoint", "ENDPOINT_NOT_FOUND")
+    return f"{api.workspace}/ingestEndpoints/{key}"
+
+
+def _all_endpoints(api: Admin) -> list[admin_pb2.IngestEndpoint]:
+    return [
+        item
+        for page in every_page(
+            lambda token: api.call(
+                api.stub.ListIngestEndpoints,
+                admin_pb2.ListIngestEndpointsRequest(
+                    parent=api.workspace, page_size=500, page_token=token
+                ),
+            )
+        )
+        for item in page.ingest_endpoints
+    ]
 
 
 def _url(ctx: typer.Context, path: str) -> str:
@@ -330,24 +375,41 @@ def _endpoint_rows(found: list[admin_pb2.IngestEndpoint]) -> list[list[Any]]:
             e.entity_type,
             "enabled" if e.enabled else "disabled",
             e.default_region,
-            f"{e.rate_limit}/{e.rate_window_seconds}s",
+            f"{e.rate_limit}/{format_duration(e.rate_window_seconds)}",
             e.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
         ]
         for e in found
     ]
 
 
-_ENDPOINT_COLUMNS = ["id", "name", "entity type", "state", "region", "rate limit", "created (UTC)"]
+_ENDPOINT_COLUMNS: list[str | Column] = [
+    Column("id", id_=True),
+    "name",
+    "type",
+    "state",
+    "region",
+    "rate limit",
+    "created (UTC)",
+]
+
+
+def _endpoint_table(ctx: typer.Context, found: list[admin_pb2.IngestEndpoint]) -> None:
+    """Endpoints in a table; the creation time only when wide (80 columns hold the rest)."""
+    mode = output_mode(ctx)
+    keep = len(_ENDPOINT_COLUMNS) if mode == render.WIDE else -1
+    rows = [row[:keep] for row in _endpoint_rows(found)]
+    render.table(None, _ENDPOINT_COLUMNS[:keep], rows, mode=mode)
+
 
 _RATE_LIMIT_HELP = "Pushes allowed per window; more are answered 429"
-_RATE_WINDOW_HELP = "The rate-limit window: seconds, or a duration such as 90s, 1m or 1h"
+_RATE_WINDOW_HELP = "The rate-limit window, a duration such as 90s, 1m or 1h"
 
 
 def _show_endpoint(ctx: typer.Context, e: admin_pb2.IngestEndpoint) -> None:
     if json_mode(ctx):
         render.emit_json(render.as_dict(e))
         return
-    render.table(None, _ENDPOINT_COLUMNS, _endpoint_rows([e]))
+    _endpoint_table(ctx, [e])
     if e.HasField("previous_token_expire_time"):
         render.out.print(
             f"previous token valid until {e.previous_token_expire_time.ToJsonString()}"
@@ -375,13 +437,13 @@ def endpoints_create(
         int | None, typer.Option(help=f"{_RATE_LIMIT_HELP} (default 6000).", show_default=False)
     ] = None,
     rate_window: Annotated[
-        str, typer.Option(help=f"{_RATE_WINDOW_HELP} (default 60s).", show_default=False)
+        str, typer.Option(help=f"{_RATE_WINDOW_HELP} (default 1m).", show_default=False)
     ] = "",
 ) -> None:
     """Create an endpoint; prints its secret URL once."""
     # 0 asks the API for the default, so an option given as 0 must be refused here.
     limit = rate_limit_option(rate_limit) if rate_limit is not None else 0
-    window = window_seconds(rate_window) if rate_window else 0
+    window = whole_seconds("--rate-window", rate_window) if rate_window else 0
     with admin_api(ctx) as api:
         made = api.call(
             api.stub.CreateIngestEndpoint,
@@ -403,22 +465,11 @@ def endpoints_create(
 def endpoints_list(ctx: typer.Context) -> None:
     """List endpoints, newest first."""
     with admin_api(ctx) as api:
-        found = [
-            item
-            for page in every_page(
-                lambda token: api.call(
-                    api.stub.ListIngestEndpoints,
-                    admin_pb2.ListIngestEndpointsRequest(
-                        parent=api.workspace, page_size=500, page_token=token
-                    ),
-                )
-            )
-            for item in page.ingest_endpoints
-        ]
+        found = _all_endpoints(api)
     if json_mode(ctx):
         render.emit_json([render.as_dict(e) for e in found])
     else:
-        render.table(None, _ENDPOINT_COLUMNS, _endpoint_rows(found))
+        _endpoint_table(ctx, found)
 
 
 @endpoints.command("show")
@@ -465,7 +516,7 @@ def endpoints_update(
     if rate_limit is not None:
         values["rate_limit"] = rate_limit_option(rate_limit)
     if rate_window is not None:
-        values["rate_window_seconds"] = window_seconds(rate_window)
+        values["rate_window_seconds"] = whole_seconds("--rate-window", rate_window)
     if not values:
         raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
     _update_endpoint(ctx, endpoint, list(values), **values)
@@ -488,7 +539,8 @@ def endpoints_rotate(
     ctx: typer.Context,
     endpoint: str,
     grace: Annotated[
-        str, typer.Option(help="Keep the old URL working this long, e.g. 10m (default: no).")
+        str,
+        typer.Option(help="Keep the old URL working this long, e.g. 10m (default: not at all)."),
     ] = "",
 ) -> None:
     """Replace the secret URL; the old one stops working (after --grace, if given)."""
@@ -542,6 +594,7 @@ def endpoints_example(ctx: typer.Context, endpoint: str) -> None:
             ]
             for f in got.fields
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -569,8 +622,8 @@ def endpoints_log(
     endpoint: str,
     status: Annotated[int, typer.Option(help="Only this HTTP status.")] = 0,
     errors: Annotated[bool, typer.Option("--errors", help="Only failed requests.")] = False,
-    since: Annotated[str, typer.Option(help="ISO time, or a duration ago (1h).")] = "",
-    until: Annotated[str, typer.Option(help="ISO time, or a duration ago.")] = "",
+    since: Annotated[str, typer.Option(help="ISO 8601 time, or a duration ago (1h).")] = "",
+    until: Annotated[str, typer.Option(help="ISO 8601 time, or a duration ago (10m).")] = "",
     limit: Annotated[int, typer.Option(help="Entries per page (at most 500).")] = 20,
     page_token: Annotated[str, typer.Option(help="Next page, from a previous call.")] = "",
 ) -> None:
@@ -599,7 +652,12 @@ def endpoints_log(
                 ("previous token; " if entry.previous_token else "") + _outcome_line(outcome),
             ]
         )
-    render.table(None, ["time (UTC)", "request id", "status", "outcome"], rows)
+    render.table(
+        None,
+        ["time (UTC)", Column("request id", id_=True), "status", "outcome"],
+        rows,
+        mode=output_mode(ctx),
+    )
     if page.next_page_token:
         render.out.print(f"more: --page-token {page.next_page_token}")
 
@@ -616,7 +674,7 @@ def _show_records(ctx: typer.Context, found: list[admin_pb2.Record], more: str =
         return
     render.table(
         None,
-        ["id", "values", "updated (UTC)"],
+        [Column("id", id_=True), "values", "updated (UTC)"],
         [
             [
                 r.id,
@@ -625,6 +683,7 @@ def _show_records(ctx: typer.Context, found: list[admin_pb2.Record], more: str =
             ]
             for r in found
         ],
+        mode=output_mode(ctx),
     )
     if more:
         render.out.print(f"more: --page-token {more}")
@@ -632,8 +691,15 @@ def _show_records(ctx: typer.Context, found: list[admin_pb2.Record], more: str =
 
 @records.command("get")
 def records_get(ctx: typer.Context, entity_type: str, record_id: str) -> None:
-    """A record by id."""
+    """A record by id (or the start of it, as tables show it)."""
     with admin_api(ctx) as api:
+        if not is_full_id(record_id):
+            record_id = resolve_id(
+                record_id,
+                _recent_record_ids(api, entity_type),
+                f"{entity_type} record",
+                "RECORD_NOT_FOUND",
+            )
         got = api.call(
             api.stub.GetRecord,
             admin_pb2.GetRecordRequest(
@@ -641,6 +707,28 @@ def records_get(ctx: typer.Context, entity_type: str, record_id: str) -> None:
             ),
         )
     _show_records(ctx, [got.record])
+
+
+# A short id is looked up among this many of the newest records; past them, give it whole.
+_SHORT_ID_SCAN = 5000
+
+
+def _recent_record_ids(api: Admin, entity_type: str) -> list[str]:
+    ids: list[str] = []
+    for page in every_page(
+        lambda token: api.call(
+            api.stub.ListRecords,
+            admin_pb2.ListRecordsRequest(
+                parent=f"{api.workspace}/entityTypes/{entity_type}",
+                page_size=500,
+                page_token=token,
+            ),
+        )
+    ):
+        ids.extend(r.id for r in page.records)
+        if len(ids) >= _SHORT_ID_SCAN:
+            break
+    return ids
 
 
 @records.command("list")
@@ -669,7 +757,9 @@ def records_find(
     entity_type: str,
     field: str,
     value: str,
-    region: Annotated[str, typer.Option(help="Phone region for numbers without +.")] = "",
+    region: Annotated[
+        str, typer.Option(help="Region (e.g. NO) of a phone number without +<country code>.")
+    ] = "",
 ) -> None:
     """The record whose unique FIELD has VALUE (normalised as ingest does)."""
     with admin_api(ctx) as api:
@@ -716,7 +806,8 @@ def import_file(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or NDJSON.")],
     endpoint: Annotated[
-        str, typer.Option(help="The endpoint's URL (or its iep_ token) [env INLET_ENDPOINT_URL].")
+        str,
+        typer.Option(envvar="INLET_ENDPOINT_URL", help="The endpoint's URL (or its iep_ token)."),
     ] = "",
     entity_type: Annotated[
         str, typer.Option(help="Type the CSV columns by this entity type (needs admin access).")
@@ -727,7 +818,7 @@ def import_file(
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight.")] = 16,
 ) -> None:
     """Push every row of FILE through an ingest endpoint; failed rows go to a file to fix."""
-    target = endpoint or os.environ.get("INLET_ENDPOINT_URL", "")
+    target = endpoint
     if not target:
         raise usage_error("no endpoint: pass --endpoint URL (or set INLET_ENDPOINT_URL)")
     if not target.startswith(("http://", "https://")):
@@ -742,7 +833,7 @@ def import_file(
         TextColumn("importing {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        render.TimeLeft(),
         console=render.err,
         disable=quiet,
     ) as progress:
@@ -768,6 +859,7 @@ def import_file(
             None,
             ["rows", "created", "updated", "failed"],
             [[summary.total, summary.created, summary.updated, len(summary.failed)]],
+            mode=output_mode(ctx),
         )
         for row, problem in summary.failed[:5]:
             render.out.print(f"  row {row.number}: {problem}")

@@ -17,10 +17,13 @@ from inlet_cli.client import (
     every_page,
     json_mode,
     opened,
+    output_mode,
     rate_limit_option,
     usage_error,
-    window_seconds,
+    whole_seconds,
 )
+from inlet_cli.durations import format_duration
+from inlet_cli.render import Column
 
 app = typer.Typer(
     help="Stream ingest: streams bound to an entity type, ingest keys, connector log.",
@@ -65,6 +68,7 @@ def _show_streams(ctx: typer.Context, found: list[streams_pb2.Stream]) -> None:
             [render.short(s.name), s.entity_type, s.default_region, _when(s.create_time)]
             for s in found
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -82,18 +86,19 @@ def _show_keys(ctx: typer.Context, found: list[streams_pb2.IngestKey]) -> None:
         return
     render.table(
         None,
-        ["id", "key", "name", "rate limit", "state", "created"],
+        [Column("id", id_=True), "mode", "name", "rate limit", "state", "created"],
         [
             [
                 render.short(k.name),
-                f"{k.prefix}_…",
+                MODE_LABELS.get(k.mode, "live"),
                 k.display_name,
-                f"{k.rate_limit}/{k.rate_window_seconds}s",
+                f"{k.rate_limit}/{format_duration(k.rate_window_seconds)}",
                 _key_state(k),
                 _when(k.create_time),
             ]
             for k in found
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -111,7 +116,7 @@ def create(
     ctx: typer.Context,
     stream: Annotated[str, typer.Argument(help="Stream id, e.g. sales.")],
     entity_type: Annotated[str, typer.Option(help="Entity type slug items become.")],
-    display_name: str = "",
+    display_name: Annotated[str, typer.Option(help="Display name.")] = "",
     region: Annotated[str, typer.Option(help="Default phone region (ISO 3166).")] = "",
 ) -> None:
     """Create a stream bound to an entity type."""
@@ -166,7 +171,7 @@ def log(
         return
     render.table(
         None,
-        ["time", "request id", "items", "status", "http", "failed", "errors"],
+        ["time", Column("request id", id_=True), "items", "status", "http", "failed", "errors"],
         [
             [
                 _when(e.create_time),
@@ -179,6 +184,7 @@ def log(
             ]
             for e in entries
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -189,9 +195,12 @@ def keys_create(
     test: Annotated[bool, typer.Option("--test", help="An ik_test_… key.")] = False,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     rate_limit: Annotated[int, typer.Option(help="Requests per window (default 6000).")] = 0,
-    window: Annotated[int, typer.Option(help="Window in seconds (default 60).")] = 0,
+    window: Annotated[
+        str, typer.Option(help="The rate-limit window, e.g. 90s or 1m (default 1m).")
+    ] = "",
 ) -> None:
     """Create an ingest key; prints it once."""
+    window_seconds = whole_seconds("--window", window) if window else 0
     with api(ctx) as client:
         got = client.call(
             client.stub.CreateIngestKey,
@@ -201,7 +210,7 @@ def keys_create(
                     mode=MODES["test" if test else "live"],
                     display_name=name,
                     rate_limit=rate_limit,
-                    rate_window_seconds=window,
+                    rate_window_seconds=window_seconds,
                 ),
             ),
         )
@@ -243,14 +252,18 @@ def keys_rotate(
     ctx: typer.Context,
     stream: str,
     key_id: str,
-    grace: Annotated[int, typer.Option(help="Seconds the old key keeps working.")] = 0,
+    grace: Annotated[
+        str,
+        typer.Option(help="Keep the old key working this long, e.g. 10m (default: not at all)."),
+    ] = "",
 ) -> None:
     """Replace a key; prints the new one once."""
+    grace_seconds = whole_seconds("--grace", grace, minimum=0) if grace else 0
     with api(ctx) as client:
         got = client.call(
             client.stub.RotateIngestKey,
             streams_pb2.RotateIngestKeyRequest(
-                name=client.key(stream, key_id), grace_seconds=grace
+                name=client.key(stream, key_id), grace_seconds=grace_seconds
             ),
         )
     _show_secret(ctx, got.ingest_key, got.secret)
@@ -288,7 +301,7 @@ def keys_update(
     if rate_limit is not None:
         values["rate_limit"] = rate_limit_option(rate_limit)
     if rate_window is not None:
-        values["rate_window_seconds"] = window_seconds(rate_window)
+        values["rate_window_seconds"] = whole_seconds("--rate-window", rate_window)
     if not values:
         raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
     _update_key(ctx, stream, key_id, **values)
@@ -301,11 +314,11 @@ def keys_set_rate_limit(
     key_id: str,
     limit: Annotated[int, typer.Option(help="Requests per window.")],
     window: Annotated[
-        int | None, typer.Option(help="Window in seconds (unchanged when not given).")
+        str | None, typer.Option(help="The window, e.g. 90s or 1m (unchanged when not given).")
     ] = None,
 ) -> None:
     """Change a key's rate limit (the window too, when given)."""
     values = {"rate_limit": rate_limit_option(limit, "--limit")}
     if window is not None:
-        values["rate_window_seconds"] = window_seconds(str(window), "--window")
+        values["rate_window_seconds"] = whole_seconds("--window", window)
     _update_key(ctx, stream, key_id, **values)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Annotated, Any
 
 import typer
@@ -17,11 +16,16 @@ from inlet_cli.client import (
     duration,
     every_page,
     grpc_address,
+    is_full_id,
     json_mode,
     opened,
+    output_mode,
+    resolve_id,
     timestamp,
     usage_error,
 )
+from inlet_cli.durations import format_duration
+from inlet_cli.render import Column
 
 app = typer.Typer(
     help="Webhooks: signed deliveries of record.created, record.updated, ingest.failed …",
@@ -39,23 +43,80 @@ STATUS_LABELS = {v: k for k, v in STATUSES.items()}
 class Api(Client[webhooks_pb2_grpc.WebhookServiceStub]):
     """WebhookService (served by the notifier) with the admin token."""
 
+    service = "webhook API"
+    setting = "set INLET_NOTIFIER_URL or --notifier-url"
+
     def __init__(self, settings: Settings, address: str) -> None:
         super().__init__(settings, webhooks_pb2_grpc.WebhookServiceStub, address)
 
     def endpoint(self, endpoint_id: str) -> str:
+        """The endpoint's resource name from its id or the start of it."""
+        if not is_full_id(endpoint_id):
+            endpoint_id = resolve_id(
+                endpoint_id,
+                (render.short(e.name) for e in all_endpoints(self)),
+                "webhook endpoint",
+                "NOT_FOUND",
+            )
         return f"{self.workspace}/webhookEndpoints/{endpoint_id}"
+
+    def delivery(self, endpoint_id: str, delivery_id: str) -> str:
+        """A delivery's resource name from the ids (or their starts) of both."""
+        endpoint = self.endpoint(endpoint_id)
+        if not is_full_id(delivery_id):
+            delivery_id = resolve_id(
+                delivery_id,
+                (render.short(d.name) for d in recent_deliveries(self, endpoint)),
+                "delivery",
+                "NOT_FOUND",
+            )
+        return f"{endpoint}/deliveries/{delivery_id}"
+
+
+def all_endpoints(client: Api) -> list[webhooks_pb2.WebhookEndpoint]:
+    return [
+        item
+        for page in every_page(
+            lambda token: client.call(
+                client.stub.ListWebhookEndpoints,
+                webhooks_pb2.ListWebhookEndpointsRequest(
+                    parent=client.workspace, page_size=500, page_token=token
+                ),
+            )
+        )
+        for item in page.webhook_endpoints
+    ]
+
+
+# A short delivery id is looked up among this many of the newest deliveries.
+_SHORT_ID_SCAN = 5000
+
+
+def recent_deliveries(client: Api, endpoint: str) -> list[webhooks_pb2.WebhookDelivery]:
+    found: list[webhooks_pb2.WebhookDelivery] = []
+    for page in every_page(
+        lambda token: client.call(
+            client.stub.ListWebhookDeliveries,
+            webhooks_pb2.ListWebhookDeliveriesRequest(
+                parent=endpoint, page_size=500, page_token=token
+            ),
+        )
+    ):
+        found.extend(page.webhook_deliveries)
+        if len(found) >= _SHORT_ID_SCAN:
+            break
+    return found
 
 
 @app.callback()
 def root(
     ctx: typer.Context,
     notifier_url: Annotated[
-        str, typer.Option(help="Webhook API host:port [env INLET_NOTIFIER_URL].")
-    ] = "",
+        str,
+        typer.Option(envvar="INLET_NOTIFIER_URL", help="Webhook API (the notifier), host:port."),
+    ] = "127.0.0.1:50053",
 ) -> None:
-    ctx.meta["notifier_url"] = notifier_url or os.environ.get(
-        "INLET_NOTIFIER_URL", "127.0.0.1:50053"
-    )
+    ctx.meta["notifier_url"] = notifier_url
 
 
 def api(ctx: typer.Context) -> contextlib.AbstractContextManager[Api]:
@@ -69,7 +130,7 @@ def _show_endpoints(ctx: typer.Context, found: list[webhooks_pb2.WebhookEndpoint
         return
     render.table(
         None,
-        ["id", "url", "events", "enabled", "disabled because"],
+        [Column("id", id_=True), "url", "events", "enabled", "disabled because"],
         [
             [
                 render.short(e.name),
@@ -80,6 +141,7 @@ def _show_endpoints(ctx: typer.Context, found: list[webhooks_pb2.WebhookEndpoint
             ]
             for e in found
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -125,18 +187,7 @@ def create(
 def list_(ctx: typer.Context) -> None:
     """List webhook endpoints."""
     with api(ctx) as client:
-        found = [
-            item
-            for page in every_page(
-                lambda token: client.call(
-                    client.stub.ListWebhookEndpoints,
-                    webhooks_pb2.ListWebhookEndpointsRequest(
-                        parent=client.workspace, page_size=500, page_token=token
-                    ),
-                )
-            )
-            for item in page.webhook_endpoints
-        ]
+        found = all_endpoints(client)
     _show_endpoints(ctx, found)
 
 
@@ -242,7 +293,9 @@ def delete(ctx: typer.Context, endpoint_id: str) -> None:
 def rotate_secret(
     ctx: typer.Context,
     endpoint_id: str,
-    grace: Annotated[str, typer.Option(help="How long the old secret still signs.")] = "24h",
+    grace: Annotated[
+        str, typer.Option(help="How long the old secret still signs, e.g. 1h or 1d.")
+    ] = "1d",
 ) -> None:
     """Issue a new signing secret; the old one signs alongside it for --grace."""
     period = duration("--grace", grace)
@@ -283,7 +336,7 @@ def deliveries(
         return
     render.table(
         None,
-        ["id", "event", "type", "status", "attempts", "last HTTP"],
+        [Column("id", id_=True), Column("event", id_=True), "type", "status", "attempts", "HTTP"],
         [
             [
                 render.short(d.name),
@@ -295,6 +348,7 @@ def deliveries(
             ]
             for d in got.webhook_deliveries
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -305,7 +359,7 @@ def attempts(ctx: typer.Context, endpoint_id: str, delivery_id: str) -> None:
         got = client.call(
             client.stub.ListWebhookAttempts,
             webhooks_pb2.ListWebhookAttemptsRequest(
-                parent=f"{client.endpoint(endpoint_id)}/deliveries/{delivery_id}"
+                parent=client.delivery(endpoint_id, delivery_id)
             ),
         )
     if json_mode(ctx):
@@ -313,17 +367,18 @@ def attempts(ctx: typer.Context, endpoint_id: str, delivery_id: str) -> None:
         return
     render.table(
         None,
-        ["started", "HTTP", "ms", "error", "response"],
+        ["started", "HTTP", "took", "error", "response"],
         [
             [
                 a.start_time.ToDatetime().isoformat(timespec="seconds"),
                 a.status_code or "",
-                a.latency_ms,
+                format_duration(a.latency_ms / 1000),
                 a.error,
                 a.response_snippet[:60],
             ]
             for a in got.webhook_attempts
         ],
+        mode=output_mode(ctx),
     )
 
 
@@ -334,7 +389,7 @@ def replay(ctx: typer.Context, endpoint_id: str, delivery_id: str) -> None:
         got = client.call(
             client.stub.ReplayWebhookDelivery,
             webhooks_pb2.ReplayWebhookDeliveryRequest(
-                name=f"{client.endpoint(endpoint_id)}/deliveries/{delivery_id}"
+                name=client.delivery(endpoint_id, delivery_id)
             ),
         )
     if json_mode(ctx):

@@ -1,29 +1,41 @@
 """`python -m inlet_devstack` (what `make run` runs): PostgreSQL, migrations, every
-service, a demo workspace and endpoint, and a curl that works as printed."""
+service, and the demo (reused across runs), with a curl per dialect that works as printed."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import shlex
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from inlet.admin.v1 import admin_pb2_grpc
 from inlet_common import entrypoint, logs
 from inlet_common.channels import channel
 from inlet_common.config import ConfigError, Env
-from inlet_devstack import demo, postgres
+from inlet_devstack import banner, postgres, reuse, saved
 from inlet_devstack.stack import Ports, StackError, running
 from inlet_notifier.config import KEYS_ENV
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 
 log = logging.getLogger("inlet_devstack")
 
-SAMPLE = {"fields": {"name": "Ola Nordmann", "email": "ola@acme.no", "phone": "+4799887766"}}
+ALLOW_PRIVATE_ENV = "INLET_WEBHOOK_ALLOW_PRIVATE"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the launcher prepared before the event loop."""
+
+    database_url: str
+    ports: Ports
+    log_dir: Path
+    webhook_secret_keys: str
+    credentials_file: Path
+    # Local receivers (a webhook test server on this machine) are the point of a dev
+    # stack, so it allows loopback and private targets unless told otherwise.
+    allow_private: bool
 
 
 def _port(env: Env, key: str, default: int) -> int:
@@ -60,19 +72,21 @@ def webhook_secret_keys(env: Env, keys_file: Path) -> str:
     return text
 
 
-def prepare() -> tuple[str, Ports, Path, str]:
-    """Blocking set-up before the event loop: database, ports, log directory, key ring."""
+def prepare() -> Setup:
+    """Blocking set-up before the event loop: database, ports, directories, key ring."""
     env = Env(os.environ)
     logs.configure("devstack", env.text("INLET_LOG_LEVEL", "INFO"))
     # pgserver narrates every pg_ctl call and httpx every health probe: noise at INFO.
     for chatty in ("pgserver", "httpx"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    state_dir = Path(env.text("INLET_STATE_DIR", ".inlet")).resolve()
     url = env.optional("INLET_DATABASE_URL")
-    data_dir = Path(env.text("INLET_DATA_DIR", ".inlet/pgdata")).resolve()
-    # Beside the data directory (default .inlet/webhook-secret-keys), not in it: that
-    # one is PostgreSQL's own.
-    keys = webhook_secret_keys(env, data_dir.parent / "webhook-secret-keys")
+    # The key ring and the demo's credentials live in the state directory, not in the
+    # data directory: that one is PostgreSQL's own.
+    keys = webhook_secret_keys(env, state_dir / "webhook-secret-keys")
+    allow_private = env.flag(ALLOW_PRIVATE_ENV, True)
     if url is None:
+        data_dir = Path(env.text("INLET_DATA_DIR", str(state_dir / "pgdata"))).resolve()
         server_url, _server = postgres.embedded(data_dir, cleanup="stop")
         url = postgres.ensure_database(server_url, "inlet")
         log.info("embedded PostgreSQL running", extra={"data_dir": str(data_dir)})
@@ -82,45 +96,43 @@ def prepare() -> tuple[str, Ports, Path, str]:
         store=_port(env, "INLET_STORE_PORT", 50052),
         notifier=_port(env, "INLET_NOTIFIER_PORT", 50053),
     )
-    log_dir = Path(env.text("INLET_LOG_DIR", ".inlet/logs")).resolve()
+    log_dir = Path(env.text("INLET_LOG_DIR", str(state_dir / "logs"))).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
-    return url, ports, log_dir, keys
+    return Setup(url, ports, log_dir, keys, state_dir / "demo-credentials.json", allow_private)
 
 
-async def serve(url: str, ports: Ports, log_dir: Path, keys: str) -> None:
+async def serve(setup: Setup) -> None:
     try:
-        async with running(url, ports=ports, log_dir=log_dir, webhook_secret_keys=keys) as stack:
+        async with running(
+            setup.database_url,
+            ports=setup.ports,
+            log_dir=setup.log_dir,
+            extra_env={ALLOW_PRIVATE_ENV: "true" if setup.allow_private else "false"},
+            webhook_secret_keys=setup.webhook_secret_keys,
+        ) as stack:
             async with channel(stack.address("store")) as ch:
-                seeded = await demo.seed(
-                    admin_pb2_grpc.AdminServiceStub(ch), bootstrap_token=stack.bootstrap_token
+                ready = await reuse.ensure(
+                    ch,
+                    bootstrap_token=stack.bootstrap_token,
+                    saved=saved.load(setup.credentials_file),
                 )
-            token = seeded.tokens["contact"]
-            curl = " ".join(
-                [
-                    "curl -sS -X POST",
-                    shlex.quote(f"{stack.gateway_url}/api/v1/ingest/{token}"),
-                    "-H 'Content-Type: application/json'",
-                    "-d",
-                    shlex.quote(json.dumps(SAMPLE)),
-                ]
+            saved.save(setup.credentials_file, ready.credentials)
+            addresses = banner.Addresses(
+                gateway_url=stack.gateway_url,
+                matcher=stack.address("matcher"),
+                store=stack.address("store"),
+                notifier=stack.address("notifier"),
             )
             sys.stdout.write(
-                "\ninlet is running.\n"
-                f"  gateway   {stack.gateway_url}\n"
-                f"  matcher   {stack.address('matcher')} (gRPC IngestService)\n"
-                f"  store     {stack.address('store')} (gRPC StoreService, AdminService)\n"
-                f"  notifier  {stack.address('notifier')} (gRPC NotifierService)\n"
-                f"  logs      {log_dir}/\n"
-                f"  workspace {seeded.workspace} (contact, company, deal)\n\n"
-                "Push a contact (the URL is the credential; shown once):\n\n"
-                f"  {curl}\n\n"
-                f"Deal endpoint: {stack.gateway_url}/api/v1/ingest/{seeded.tokens['deal']}\n\n"
-                "Operate it with the inlet CLI (the admin token is shown once):\n\n"
-                f"  export INLET_ADMIN_URL={stack.address('store')}\n"
-                f"  export INLET_WORKSPACE={seeded.workspace.removeprefix('workspaces/')}\n"
-                f"  export INLET_ADMIN_TOKEN={seeded.admin_token}\n"
-                "  .venv/bin/inlet endpoints list\n\n"
-                "Ctrl-C stops everything.\n"
+                banner.render(
+                    addresses,
+                    ready.credentials,
+                    workspace_slug=reuse.WORKSPACE,
+                    log_dir=setup.log_dir,
+                    saved_at=setup.credentials_file,
+                    changes=ready.changes,
+                    allow_private=setup.allow_private,
+                )
             )
             sys.stdout.flush()
             stop = asyncio.Event()
@@ -135,11 +147,11 @@ async def serve(url: str, ports: Ports, log_dir: Path, keys: str) -> None:
 
 def main() -> None:
     try:
-        url, ports, log_dir, keys = prepare()
+        setup = prepare()
     except ConfigError as error:
         sys.stderr.write(f"configuration error: {error}\n")
         raise SystemExit(2) from None
-    entrypoint.run(lambda: serve(url, ports, log_dir, keys))
+    entrypoint.run(lambda: serve(setup))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The demo workspace `make run` seeds: contact, company and deal, and two endpoints."""
+"""The demo workspace: contact, company and deal with two endpoints (tests and `make run`),
+and the sales type of the stream-ingest seed (`make run`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,20 @@ DEMO_TYPES: list[entity_pb2.EntityType] = [
 ]
 
 
+# The seed's stream items (shared/seeds/inspire-data-ingestion-api.txt); `region` is
+# unique, so a repeated push updates its region's record.
+SALES = entity_pb2.EntityType(
+    slug="sales",
+    display_name="Sales",
+    fields=[
+        F(slug="region", display_name="Region", type=T.FIELD_TYPE_TEXT, unique=True),
+        F(slug="revenue", display_name="Revenue", type=T.FIELD_TYPE_NUMBER),
+        F(slug="target", display_name="Target", type=T.FIELD_TYPE_NUMBER),
+        F(slug="updated_at", display_name="Updated at", type=T.FIELD_TYPE_DATETIME),
+    ],
+)
+
+
 @dataclass(frozen=True)
 class DemoSeed:
     workspace: str  # resource name
@@ -57,10 +72,35 @@ class DemoSeed:
     @property
     def auth(self) -> tuple[tuple[str, str]]:
         """gRPC metadata that authenticates admin calls on this workspace."""
-        return _bearer(self.admin_token)
+        return bearer(self.admin_token)
 
 
-def _bearer(token: str) -> tuple[tuple[str, str]]:
+async def ensure_types(
+    admin: admin_pb2_grpc.AdminServiceAsyncStub,
+    auth: tuple[tuple[str, str]],
+    workspace: str,
+    types: list[entity_pb2.EntityType],
+) -> list[str]:
+    """Create those of `types` the workspace lacks (by slug); returns their slugs."""
+    created: list[str] = []
+    for entity_type in types:
+        try:
+            await admin.GetEntityType(
+                admin_pb2.GetEntityTypeRequest(name=f"{workspace}/entityTypes/{entity_type.slug}"),
+                metadata=auth,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            await admin.CreateEntityType(
+                admin_pb2.CreateEntityTypeRequest(parent=workspace, entity_type=entity_type),
+                metadata=auth,
+            )
+            created.append(entity_type.slug)
+    return created
+
+
+def bearer(token: str) -> tuple[tuple[str, str]]:
     """gRPC metadata presenting `token` as a bearer token."""
     return (("authorization", f"Bearer {token}"),)
 
@@ -74,7 +114,7 @@ async def seed(
     endpoint_types: tuple[str, ...] = ("contact", "deal"),
 ) -> DemoSeed:
     """Create what is missing of the demo schema, and fresh endpoints (tokens show once)."""
-    bootstrap = _bearer(bootstrap_token)
+    bootstrap = bearer(bootstrap_token)
     try:
         created = await admin.CreateWorkspace(
             admin_pb2.CreateWorkspaceRequest(
@@ -92,26 +132,12 @@ async def seed(
             metadata=bootstrap,
         )
         admin_token = issued.admin_token
-    auth = _bearer(admin_token)
+    auth = bearer(admin_token)
     got = await admin.GetWorkspace(
         admin_pb2.GetWorkspaceRequest(name=f"workspaces/{workspace_slug}"), metadata=auth
     )
     workspace = got.workspace
-    for entity_type in DEMO_TYPES:
-        try:
-            await admin.GetEntityType(
-                admin_pb2.GetEntityTypeRequest(
-                    name=f"{workspace.name}/entityTypes/{entity_type.slug}"
-                ),
-                metadata=auth,
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() != grpc.StatusCode.NOT_FOUND:
-                raise
-            await admin.CreateEntityType(
-                admin_pb2.CreateEntityTypeRequest(parent=workspace.name, entity_type=entity_type),
-                metadata=auth,
-            )
+    await ensure_types(admin, auth, workspace.name, DEMO_TYPES)
     tokens: dict[str, str] = {}
     endpoints: dict[str, str] = {}
     for slug in endpoint_types:

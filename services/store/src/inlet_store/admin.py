@@ -574,9 +574,22 @@ class Admin:
                 f"{entity_type.slug}.{slug} is not unique; look up by a unique field",
                 violations=[Violation("field", "not a unique field", "NOT_UNIQUE")],
             )
+        national = any(c.isdigit() for c in value) and not value.strip().startswith("+")
         try:
             normalised = normalise.normalise(_field_pb(field), _typed(field, value), region)
         except normalise.FieldProblem as problem:
+            if field.type == "phone" and not region and national:
+                # What is missing is the region, not a better number: say that, once.
+                raise InvalidArgument(
+                    f"{value!r} has no country code, and no default_region to read it with"
+                    f"{_REGION_HINT}",
+                    reason="REGION_REQUIRED",
+                    violations=[
+                        Violation(
+                            "default_region", "needed for a number without +", "REGION_REQUIRED"
+                        )
+                    ],
+                ) from None
             raise InvalidArgument(
                 f"value: {problem.message}",
                 violations=[Violation("value", problem.message, problem.reason)],
@@ -595,14 +608,17 @@ class Admin:
                 value=key_text(normalised),
             )
         if found is None:
+            # A national number read without a region may be stored under its E.164 form.
+            hint = _REGION_HINT if field.type == "phone" and not region and national else ""
             raise NotFound(
-                f"no {entity_type.slug} record has {slug} = {key_text(normalised)!r}",
+                f"no {entity_type.slug} record has {slug} = {key_text(normalised)!r}{hint}",
                 reason="RECORD_NOT_FOUND",
             )
         return _record(entity_type, found)
 
 
 _MAX_GRACE_SECONDS = 7 * 24 * 3600
+_REGION_HINT = ": give a region (e.g. NO) or write the number as +<country code>…"
 
 _SAMPLES: dict[str, Any] = {
     "text": "Example text",

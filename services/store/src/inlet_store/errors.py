@@ -13,6 +13,7 @@ inlet_common.errors.InletError
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ from inlet_common.errors import (
     PermissionDenied,
     Unauthenticated,
     Unavailable,
+    Violation,
 )
 
 __all__ = [
@@ -86,16 +88,59 @@ async def wrap_exceptions() -> AsyncIterator[None]:
     except pg.UniqueViolation as error:
         if error.diag.table_name == "record_keys":
             raise KeyRace("another request wrote the same unique value first") from error
-        raise AlreadyExists(_constraint_message(error)) from error
+        raise _already_exists(error) from error
     except pg.SerializationFailure as error:
         raise KeyRace("concurrent update; retry") from error
     except pg.ForeignKeyViolation as error:
-        raise NotFound(_constraint_message(error)) from error
+        raise NotFound(
+            f"the {_resource(error.diag.table_name)} refers to something that does not exist"
+        ) from error
     except psycopg.OperationalError as error:
         raise Unavailable("database unavailable") from error
 
 
-def _constraint_message(error: psycopg.Error) -> str:
-    return (
-        f"{error.diag.table_name or 'row'} violates {error.diag.constraint_name or 'a constraint'}"
-    )
+# Unique constraints a request can hit, by name: the resource, the field of the request
+# that holds the taken value (and how a person calls it), the column that stores it, and
+# where it must be unique. Messages never show a constraint name: that is the schema's.
+_UNIQUE: dict[str, tuple[str, str, str, str, str]] = {
+    "workspaces_slug_key": ("a workspace", "workspace.slug", "slug", "slug", ""),
+    "entity_types_workspace_id_slug_key": (
+        "an entity type",
+        "entity_type.slug",
+        "slug",
+        "slug",
+        " in this workspace",
+    ),
+    "fields_pkey": ("a field", "field.slug", "slug", "slug", " on this entity type"),
+    "streams_workspace_id_slug_key": ("a stream", "stream_id", "id", "slug", " in this workspace"),
+}
+_DETAIL = re.compile(r"^Key \((?P<columns>.*)\)=\((?P<values>.*)\) already exists\.?$")
+
+
+def _already_exists(error: pg.UniqueViolation) -> AlreadyExists:
+    """A unique violation as the API names it: resource, field and the taken value."""
+    known = _UNIQUE.get(error.diag.constraint_name or "")
+    if known is None:
+        return AlreadyExists(f"this {_resource(error.diag.table_name)} already exists")
+    resource, field, label, column, scope = known
+    value = _taken_value(error.diag.message_detail or "", column)
+    shown = f" {value!r}" if value is not None else ""
+    message = f"{resource} with {label}{shown} already exists{scope}"
+    return AlreadyExists(message, violations=[Violation(field, message, "ALREADY_EXISTS")])
+
+
+def _taken_value(detail: str, column: str) -> str | None:
+    """The value of `column` in PostgreSQL's 'Key (a, b)=(x, y) already exists.'"""
+    found = _DETAIL.match(detail)
+    if found is None:
+        return None
+    columns = found["columns"].split(", ")
+    values = found["values"].split(", ")
+    if len(columns) != len(values) or column not in columns:
+        return None
+    return values[columns.index(column)]
+
+
+def _resource(table: str | None) -> str:
+    """A table as the API calls its rows: entity_types → entity type."""
+    return (table or "resource").removesuffix("s").replace("_", " ")

@@ -1,0 +1,112 @@
+"""What `make run` prints once the stack is up: addresses, a working curl per dialect, and
+the exports the `inlet` CLI reads."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inlet_devstack.saved import DemoCredentials
+
+CONTACT = {"fields": {"name": "Ola Nordmann", "email": "ola@acme.no", "phone": "+4799887766"}}
+# The seed's own examples (shared/seeds/inspire-data-ingestion-api.txt).
+SALE = {
+    "region": "North",
+    "revenue": 142000,
+    "target": 130000,
+    "updated_at": "2026-04-06T10:30:00Z",
+}
+SALES = [
+    {"region": "North", "revenue": 142000, "target": 130000},
+    {"region": "South", "revenue": 98000, "target": 110000},
+    {"region": "East", "revenue": 156000, "target": 140000},
+]
+
+
+@dataclass(frozen=True)
+class Addresses:
+    gateway_url: str
+    matcher: str
+    store: str
+    notifier: str
+
+
+def _body(value: Any) -> str:
+    return shlex.quote(json.dumps(value))
+
+
+def curl_post(url: str, body: Any, *headers: str) -> str:
+    """A one-line curl that POSTs `body` as JSON, quoted for any POSIX shell."""
+    parts = ["curl -sS -X POST", shlex.quote(url)]
+    parts += [f"-H {shlex.quote(h)}" for h in (*headers, "Content-Type: application/json")]
+    return " ".join([*parts, "-d", _body(body)])
+
+
+def cli_environment(at: Addresses, demo: DemoCredentials, workspace_slug: str) -> dict[str, str]:
+    """Every variable the `inlet` CLI reads, pointing at this stack and its demo."""
+    return {
+        "INLET_ADMIN_URL": at.store,
+        "INLET_NOTIFIER_URL": at.notifier,
+        "INLET_INGEST_URL": at.gateway_url,
+        "INLET_WORKSPACE": workspace_slug,
+        "INLET_ADMIN_TOKEN": demo.admin_token,
+        "INLET_ENDPOINT_URL": endpoint_url(at, demo, "contact"),
+    }
+
+
+def endpoint_url(at: Addresses, demo: DemoCredentials, slug: str) -> str:
+    return f"{at.gateway_url}/api/v1/ingest/{demo.endpoints[slug].secret}"
+
+
+def render(
+    at: Addresses,
+    demo: DemoCredentials,
+    *,
+    workspace_slug: str,
+    log_dir: Path,
+    saved_at: Path,
+    changes: list[str],
+    allow_private: bool,
+) -> str:
+    assert demo.ingest_key is not None
+    bearer = f"Authorization: Bearer {demo.ingest_key.secret}"
+    ingest = f"{at.gateway_url}/api/ingest"
+    webhooks = (
+        "loopback and private targets allowed (INLET_WEBHOOK_ALLOW_PRIVATE=true: local "
+        "receivers work; production refuses them)"
+        if allow_private
+        else "loopback and private targets refused (INLET_WEBHOOK_ALLOW_PRIVATE=false)"
+    )
+    exports = "\n".join(
+        f"  export {name}={shlex.quote(value)}"
+        for name, value in cli_environment(at, demo, workspace_slug).items()
+    )
+    status = f"curl -sS {ingest}/requests/$REQUEST_ID -H {shlex.quote(bearer)}"
+    return (
+        "\ninlet is running.\n"
+        f"  gateway   {at.gateway_url}\n"
+        f"  matcher   {at.matcher} (gRPC IngestService)\n"
+        f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService)\n"
+        f"  notifier  {at.notifier} (gRPC NotifierService, WebhookService)\n"
+        f"  logs      {log_dir}/\n"
+        f"  webhooks  {webhooks}\n"
+        f"  demo      workspace {workspace_slug}: contact, company, deal, sales; "
+        "stream sales\n"
+        f"  secrets   {saved_at} (0600): {'; '.join(changes) or 'reused'}\n\n"
+        "Endpoint push (the URL is the credential):\n\n"
+        f"  {curl_post(endpoint_url(at, demo, 'contact'), CONTACT)}\n\n"
+        f"  deal endpoint: {endpoint_url(at, demo, 'deal')}\n\n"
+        "Stream ingest (stream sales; the ingest key is the bearer token), one item:\n\n"
+        f"  {curl_post(ingest, SALE, bearer)}\n\n"
+        "an array, items keyed by region:\n\n"
+        f"  {curl_post(ingest, SALES, bearer, 'X-Item-Key: region')}\n\n"
+        "and a request's status (REQUEST_ID: the data.request_id of an answer):\n\n"
+        f"  {status}\n\n"
+        "The inlet CLI (.venv/bin/inlet) reads:\n\n"
+        f"{exports}\n\n"
+        "  .venv/bin/inlet endpoints list\n\n"
+        "Ctrl-C stops everything.\n"
+    )

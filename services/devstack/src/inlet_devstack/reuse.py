@@ -1,0 +1,252 @@
+"""`make run`'s demo on every start: the saved credentials that still work are kept, and
+only what is missing or no longer works is made again (one workspace, one admin token,
+one endpoint per type, one stream key — however often the stack restarts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import field_mask_pb2
+
+from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
+from inlet.store.v1 import store_pb2, store_pb2_grpc
+from inlet_devstack.demo import DEMO_TYPES, SALES, bearer, ensure_types
+from inlet_devstack.saved import DemoCredentials, Secret
+
+WORKSPACE = "demo"
+STREAM = "sales"
+ENDPOINT_TYPES = ("contact", "deal")
+REGION = "NO"
+# A request id no request has: looking it up tells a working ingest key (404) from a
+# dead one (401) without writing anything.
+_PROBE_REQUEST = "req_devstackprobe"
+
+Metadata = tuple[tuple[str, str]]
+
+
+@dataclass
+class Ready:
+    """The demo's working credentials, and what had to be made or repaired for them."""
+
+    credentials: DemoCredentials
+    changes: list[str] = field(default_factory=list)
+
+
+def _code(error: grpc.aio.AioRpcError, *allowed: grpc.StatusCode) -> grpc.StatusCode:
+    """The error's code if it is one of `allowed`; otherwise the error goes on."""
+    if error.code() not in allowed:
+        raise error
+    return error.code()
+
+
+async def ensure(
+    channel: grpc.aio.Channel, *, bootstrap_token: str, saved: DemoCredentials
+) -> Ready:
+    """Check `saved` against the running store and complete it; see the module doc."""
+    admin = admin_pb2_grpc.AdminServiceStub(channel)
+    streams = streams_pb2_grpc.StreamAdminServiceStub(channel)
+    store = store_pb2_grpc.StoreServiceStub(channel)
+    ready = Ready(DemoCredentials())
+    workspace, token, created = await _workspace(
+        admin, bootstrap_token, saved, ready.changes.append
+    )
+
+    def note(change: str) -> None:
+        # In a new workspace everything is new: only repairs of an old one are listed.
+        if not created:
+            ready.changes.append(change)
+
+    auth = bearer(token)
+    for slug in await ensure_types(admin, auth, workspace, [*DEMO_TYPES, SALES]):
+        note(f"entity type {slug} created")
+    endpoints = {
+        slug: await _endpoint(admin, store, auth, workspace, slug, saved.endpoints.get(slug), note)
+        for slug in ENDPOINT_TYPES
+    }
+    stream = await _stream(streams, auth, workspace, note)
+    key = await _ingest_key(streams, store, auth, stream, saved.ingest_key, note)
+    ready.credentials = DemoCredentials(workspace, token, endpoints, key)
+    return ready
+
+
+async def _workspace(
+    admin: admin_pb2_grpc.AdminServiceAsyncStub,
+    bootstrap_token: str,
+    saved: DemoCredentials,
+    note: Callable[[str], None],
+) -> tuple[str, str, bool]:
+    """The demo workspace's resource name, a working admin token, and whether the
+    workspace was created now."""
+    name = f"workspaces/{WORKSPACE}"
+    if saved.admin_token:
+        try:
+            got = await admin.GetWorkspace(
+                admin_pb2.GetWorkspaceRequest(name=name), metadata=bearer(saved.admin_token)
+            )
+            return got.workspace.name, saved.admin_token, False
+        except grpc.aio.AioRpcError as error:
+            _code(error, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+    bootstrap = bearer(bootstrap_token)
+    try:
+        created = await admin.CreateWorkspace(
+            admin_pb2.CreateWorkspaceRequest(
+                workspace=admin_pb2.Workspace(slug=WORKSPACE, display_name="Demo")
+            ),
+            metadata=bootstrap,
+        )
+        note(f"new: workspace {WORKSPACE} created")
+        return created.workspace.name, created.admin_token, True
+    except grpc.aio.AioRpcError as error:
+        _code(error, grpc.StatusCode.ALREADY_EXISTS)
+    issued = await admin.CreateAdminToken(
+        admin_pb2.CreateAdminTokenRequest(parent=name), metadata=bootstrap
+    )
+    note(
+        "new admin token (the saved one no longer works)"
+        if saved.admin_token
+        else "new admin token"
+    )
+    got = await admin.GetWorkspace(
+        admin_pb2.GetWorkspaceRequest(name=name), metadata=bearer(issued.admin_token)
+    )
+    return got.workspace.name, issued.admin_token, False
+
+
+async def _endpoint(
+    admin: admin_pb2_grpc.AdminServiceAsyncStub,
+    store: store_pb2_grpc.StoreServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    slug: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved endpoint of type `slug` with a working token, or a new endpoint."""
+    found = await _saved_endpoint(admin, auth, workspace, slug, saved)
+    if saved is not None and found is not None:
+        if not found.enabled:
+            await admin.UpdateIngestEndpoint(
+                admin_pb2.UpdateIngestEndpointRequest(
+                    ingest_endpoint=admin_pb2.IngestEndpoint(name=found.name, enabled=True),
+                    update_mask=field_mask_pb2.FieldMask(paths=["enabled"]),
+                ),
+                metadata=auth,
+            )
+            note(f"{slug} endpoint enabled again")
+        if await _token_works(store, saved.secret):
+            return saved
+        rotated = await admin.RotateIngestEndpointToken(
+            admin_pb2.RotateIngestEndpointTokenRequest(name=found.name), metadata=auth
+        )
+        note(f"{slug} endpoint has a new URL (the saved one no longer works)")
+        return Secret(found.name, rotated.token)
+    made = await admin.CreateIngestEndpoint(
+        admin_pb2.CreateIngestEndpointRequest(
+            parent=workspace,
+            ingest_endpoint=admin_pb2.IngestEndpoint(
+                display_name=f"Demo {slug} endpoint", entity_type=slug, default_region=REGION
+            ),
+        ),
+        metadata=auth,
+    )
+    note(f"{slug} endpoint created")
+    return Secret(made.ingest_endpoint.name, made.token)
+
+
+async def _saved_endpoint(
+    admin: admin_pb2_grpc.AdminServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    slug: str,
+    saved: Secret | None,
+) -> admin_pb2.IngestEndpoint | None:
+    """The saved endpoint if it still exists in this workspace for type `slug`."""
+    if saved is None or not saved.name.startswith(f"{workspace}/ingestEndpoints/"):
+        return None
+    try:
+        got = await admin.GetIngestEndpoint(
+            admin_pb2.GetIngestEndpointRequest(name=saved.name), metadata=auth
+        )
+    except grpc.aio.AioRpcError as error:
+        _code(error, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+        return None
+    return got.ingest_endpoint if got.ingest_endpoint.entity_type == slug else None
+
+
+async def _token_works(store: store_pb2_grpc.StoreServiceAsyncStub, token: str) -> bool:
+    """Whether an (enabled) endpoint answers to `token`, as a push would resolve it."""
+    try:
+        await store.ResolveEndpoint(store_pb2.ResolveEndpointRequest(token=token))
+    except grpc.aio.AioRpcError as error:
+        _code(error, grpc.StatusCode.NOT_FOUND)
+        return False
+    return True
+
+
+async def _stream(
+    streams: streams_pb2_grpc.StreamAdminServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    note: Callable[[str], None],
+) -> str:
+    """The demo stream's resource name, created (bound to sales) when missing."""
+    try:
+        got = await streams.GetStream(
+            streams_pb2.GetStreamRequest(name=f"{workspace}/streams/{STREAM}"), metadata=auth
+        )
+        return got.stream.name
+    except grpc.aio.AioRpcError as error:
+        _code(error, grpc.StatusCode.NOT_FOUND)
+    made = await streams.CreateStream(
+        streams_pb2.CreateStreamRequest(
+            parent=workspace,
+            stream_id=STREAM,
+            stream=streams_pb2.Stream(
+                display_name="Sales", entity_type=SALES.slug, default_region=REGION
+            ),
+        ),
+        metadata=auth,
+    )
+    note(f"stream {STREAM} created")
+    return made.stream.name
+
+
+async def _ingest_key(
+    streams: streams_pb2_grpc.StreamAdminServiceAsyncStub,
+    store: store_pb2_grpc.StoreServiceAsyncStub,
+    auth: Metadata,
+    stream: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved ingest key of the stream if it still authenticates, else a new one."""
+    if saved is not None and saved.name.startswith(f"{stream}/ingestKeys/"):
+        try:
+            await store.GetStreamRequestStatus(
+                store_pb2.GetStreamRequestStatusRequest(
+                    ingest_key=saved.secret, request_id=_PROBE_REQUEST
+                )
+            )
+            works = True  # any answer but 401 means the key authenticated
+        except grpc.aio.AioRpcError as error:
+            refused = _code(error, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAUTHENTICATED)
+            works = refused == grpc.StatusCode.NOT_FOUND
+        if works:
+            return saved
+    made = await streams.CreateIngestKey(
+        streams_pb2.CreateIngestKeyRequest(
+            parent=stream,
+            ingest_key=streams_pb2.IngestKey(
+                display_name="Demo key", mode=streams_pb2.INGEST_KEY_MODE_LIVE
+            ),
+        ),
+        metadata=auth,
+    )
+    note(
+        "new ingest key (the saved one no longer works)"
+        if saved is not None
+        else "ingest key created"
+    )
+    return Secret(made.ingest_key.name, made.secret)
