@@ -73,6 +73,17 @@ async def test_streams_keys_and_connector_log(
     assert entry["items_received"] == 1
     assert entry["status_code"] == 202
 
+    # A repeated Idempotency-Key with another body: the first 202, and the log says so.
+    keyed = {"Authorization": f"Bearer {secret}", "Idempotency-Key": "cli-1"}
+    first = await http.post("/api/ingest", json=SEED_SINGLE, headers=keyed)
+    again = await http.post("/api/ingest", json=[SEED_SINGLE, SEED_SINGLE], headers=keyed)
+    assert again.json() == first.json()
+    replayed = as_json(env, "streams", "log", "sales")[0]
+    assert (replayed["status"], replayed["body_differed"]) == ("replayed", True)
+    table = run(env, "streams", "log", "sales").stdout
+    assert "replayed (body" in table  # the cell may wrap at 80 columns
+    assert "differed)" in table
+
     listed = run(env, "--json", "streams", "keys", "list", "sales").stdout
     assert key_id in listed
     assert secret.split("_")[3] not in listed  # the secret is never shown again

@@ -11,9 +11,10 @@ import grpc
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from inlet.admin.v1 import streams_pb2
+from inlet.admin.v1 import admin_pb2, streams_pb2
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
+from inlet.type.v1 import entity_pb2
 from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 from inlet_devstack import demo
 from tests.messages import push_request, stream_request
@@ -135,51 +136,182 @@ async def test_item_key_upserts_and_last_occurrence_wins(
     assert next(r for r in records if r["region"] == "North")["revenue"] == 3
 
 
-async def test_one_bad_item_does_not_stop_the_others(ss: StreamServers, sales: SalesStream) -> None:
+# A member is matched on its e-mail and needs a name only when it is new: whether an item
+# without one fails depends on the records there are, so it is judged after the 202.
+MEMBER = entity_pb2.EntityType(
+    slug="member",
+    display_name="Member",
+    fields=[
+        entity_pb2.Field(slug="name", type=entity_pb2.FIELD_TYPE_TEXT, required=True),
+        entity_pb2.Field(slug="email", type=entity_pb2.FIELD_TYPE_EMAIL, unique=True),
+    ],
+)
+
+
+async def test_lookup_dependent_failures_are_item_outcomes_after_the_202(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    members = await sales_stream(ss.admin, ss.streams, seed, entity_type=MEMBER)
+    first, _ = await ingest(ss, members.key, {"email": "kari@acme.no", "name": "Kari"})
+    await finished(ss, members.key, first["data"]["request_id"])
     batch = [
-        {"region": "A", "revenue": 1},
-        {"region": "B", "revenue": "lots"},
-        {"region": "C", "colour": "red"},
-        {"region": "D", "revenue": 4},
+        {"email": "KARI@acme.no"},  # an update may leave the name out
+        {"email": "new@acme.no"},  # new, without its required name
+        {"email": "ny@acme.no", "name": "Ny"},
     ]
-    answer, _ = await ingest(ss, sales.key, batch)
-    status = await finished(ss, sales.key, answer["data"]["request_id"])
+    answer, initial = await ingest(ss, members.key, batch)
+    assert initial["x-http-code"] == "202"
+    status = await finished(ss, members.key, answer["data"]["request_id"])
     assert status["status"] == "completed"
-    assert status["items_failed"] == 2
-    actions = [i["action"] for i in status["items"]]
-    assert actions == ["created", "failed", "failed", "created"]
-    bad = status["items"][1]["error"]
-    assert bad["code"] == "VALIDATION_FAILED"
-    assert bad["fields"][0]["field"] == "items[1].revenue"
-    assert status["items"][2]["error"]["fields"][0]["code"] == "UNKNOWN_FIELD"
-    assert len(await records_of(ss.pool, sales.entity_type_id)) == 2
+    assert status["items_failed"] == 1
+    assert [i["action"] for i in status["items"]] == ["updated", "failed", "created"]
+    error = status["items"][1]["error"]
+    assert error["code"] == "REQUIRED_FIELD_MISSING"
+    assert [(f["field"], f["code"]) for f in error["fields"]] == [
+        ("items[1].name", "REQUIRED_FIELD_MISSING")
+    ]
+    assert len(await records_of(ss.pool, members.entity_type_id)) == 2
 
 
-async def test_all_items_failing_is_failed(ss: StreamServers, sales: SalesStream) -> None:
-    answer, _ = await ingest(ss, sales.key, [{"nope": 1}])
-    status = await finished(ss, sales.key, answer["data"]["request_id"])
+async def test_all_items_failing_is_failed(ss: StreamServers, seed: demo.DemoSeed) -> None:
+    members = await sales_stream(ss.admin, ss.streams, seed, entity_type=MEMBER)
+    answer, _ = await ingest(ss, members.key, [{"email": "a@acme.no"}])
+    status = await finished(ss, members.key, answer["data"]["request_id"])
     assert status["status"] == "failed"
 
 
+async def _requests_of(ss: StreamServers, stream: str) -> int:
+    async with ss.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM stream_requests r JOIN streams s ON s.id = r.stream_id"
+            " WHERE s.slug = %s",
+            (stream,),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+async def _log_of(ss: StreamServers, seed: demo.DemoSeed, stream: SalesStream) -> list[Any]:
+    log = await ss.streams.ListConnectorLogEntries(
+        streams_pb2.ListConnectorLogEntriesRequest(parent=stream.name), metadata=seed.auth
+    )
+    return [as_dict(e) for e in log.connector_log_entries]
+
+
 @pytest.mark.parametrize(
-    ("value", "headers", "needle"),
+    ("value", "headers", "fields"),
     [
-        ("text", {}, "got a string"),
-        ([], {}, "empty array"),
-        ([{"region": "x"}, 5], {}, "items[1] is not a JSON object"),
-        ([{"region": "x"}, {"revenue": 1}], {"x_item_key": "region"}, "items[1] has no 'region'"),
-        ({"colour": "x"}, {"x_item_key": "colour"}, "X-Item-Key names 'colour'"),
-        ({"region": "x"}, {"idempotency_key": "k" * 256}, "at most 255"),
+        ("text", {}, [("body", "INVALID_TYPE")]),
+        ([], {}, [("body", "EMPTY_BODY")]),
+        ({"colour": "red"}, {}, [("body.colour", "UNKNOWN_FIELD")]),
+        ({"region": "x", "revenue": "a lot"}, {}, [("body.revenue", "INVALID_TYPE")]),
+        ([{"region": "x"}, 5], {}, [("items[1]", "INVALID_TYPE")]),
+        (
+            [{"region": "x"}, {"revenue": 1}, {"region": " "}],
+            {"x_item_key": "region"},
+            [("items[1].region", "EMPTY_ITEM_KEY"), ("items[2].region", "EMPTY_ITEM_KEY")],
+        ),
+        ({"region": "x"}, {"x_item_key": "colour"}, [("X-Item-Key", "UNKNOWN_FIELD")]),
+        ({"region": "x"}, {"idempotency_key": "k" * 256}, [("Idempotency-Key", "TOO_LONG")]),
     ],
 )
-async def test_invalid_payloads(
-    ss: StreamServers, sales: SalesStream, value: Any, headers: dict[str, str], needle: str
+async def test_invalid_payloads_name_every_field_and_store_nothing(
+    ss: StreamServers,
+    seed: demo.DemoSeed,
+    sales: SalesStream,
+    value: Any,
+    headers: dict[str, str],
+    fields: list[tuple[str, str]],
 ) -> None:
     error = await ingest_error(ss, sales.key, value, **headers)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert reason_of(status_from_rpc_error(error)) == "INVALID_PAYLOAD"
-    assert needle in error.details()
+    status = status_from_rpc_error(error)
+    assert reason_of(status) == "INVALID_PAYLOAD"
+    assert [(v.field, v.reason) for v in violations_of(status)] == fields
+    assert fields[0][0] in error.details()
     assert await records_of(ss.pool, sales.entity_type_id) == []
+    assert await _requests_of(ss, sales.slug) == 0
+    [entry] = await _log_of(ss, seed, sales)
+    assert (entry["status"], entry["status_code"]) == ("rejected", 400)
+    [logged] = entry["errors"]
+    assert logged["code"] == "INVALID_PAYLOAD"
+    assert [(f["field"], f["code"]) for f in logged["fields"]] == fields
+
+
+async def test_a_body_that_is_not_json_is_invalid_payload(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    call = ss.ingest.IngestStream(
+        ingest_pb2.IngestStreamRequest(body={"content_type": "application/json", "data": b"{x"}),
+        metadata=[("authorization", f"Bearer {sales.key}")],
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert reason_of(status_from_rpc_error(caught.value)) == "INVALID_PAYLOAD"
+    assert "not valid JSON" in caught.value.details()
+    assert await _requests_of(ss, sales.slug) == 0
+
+
+async def test_hundreds_of_bad_items_list_the_first_and_count_them_all(
+    ss: StreamServers, seed: demo.DemoSeed, sales: SalesStream
+) -> None:
+    batch = [{"region": f"r{i}", "revenue": "lots"} for i in range(800)]
+    error = await ingest_error(ss, sales.key, batch)
+    status = status_from_rpc_error(error)
+    assert reason_of(status) == "INVALID_PAYLOAD"  # not lost to an oversized trailer
+    listed = violations_of(status)
+    assert 10 <= len(listed) <= 50
+    assert [v.field for v in listed[:2]] == ["items[0].revenue", "items[1].revenue"]
+    assert error.details().startswith("800 invalid fields: items[0].revenue")
+    [entry] = await _log_of(ss, seed, sales)
+    assert len(entry["errors"][0]["fields"]) == len(listed)
+    assert await _requests_of(ss, sales.slug) == 0
+
+
+async def test_a_changed_entity_type_is_checked_at_once(
+    ss: StreamServers, seed: demo.DemoSeed, sales: SalesStream
+) -> None:
+    # This matcher holds the stream's schema from the first request; the store tells it
+    # when the type has changed, so the next request is judged on the new fields.
+    await ingest(ss, sales.key, SEED_SINGLE)
+    refused = await ingest_error(ss, sales.key, {"region": "x", "colour": "red"})
+    assert [v.field for v in violations_of(status_from_rpc_error(refused))] == ["body.colour"]
+    await ss.admin.CreateField(
+        admin_pb2.CreateFieldRequest(
+            parent=f"{seed.workspace}/entityTypes/sales",
+            field=entity_pb2.Field(slug="colour", type=entity_pb2.FIELD_TYPE_TEXT),
+        ),
+        metadata=seed.auth,
+    )
+    answer, initial = await ingest(ss, sales.key, {"region": "x", "colour": "red"})
+    assert initial["x-http-code"] == "202"
+    status = await finished(ss, sales.key, answer["data"]["request_id"])
+    assert status["items"][0]["action"] == "created"
+    # Counted once each: the call that only fetched the new schema did not count.
+    assert initial["ratelimit-remaining"] == str(6000 - 3)
+
+
+async def test_bad_emails_and_phones_of_several_items_are_all_named(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    contacts = await sales_stream(ss.admin, ss.streams, seed, entity_type=demo.DEMO_TYPES[0])
+    batch = [
+        {"email": "ok@acme.no", "phone": "555-123-4567"},  # normalised, never refused
+        {"email": "not-an-address"},
+        {"phone": "n/a", "name": 5},
+        {"email": "x@acme.no", "phone": "+47 400 00 000"},
+    ]
+    error = await ingest_error(ss, contacts.key, batch)
+    status = status_from_rpc_error(error)
+    assert [(v.field, v.reason) for v in violations_of(status)] == [
+        ("items[1].email", "INVALID_EMAIL"),
+        ("items[2].phone", "INVALID_PHONE"),
+        ("items[2].name", "INVALID_TYPE"),
+    ]
+    assert error.details().startswith("3 invalid fields: items[1].email: ")
+    assert await records_of(ss.pool, contacts.entity_type_id) == []
+    assert await _requests_of(ss, contacts.slug) == 0
 
 
 @pytest.mark.parametrize(
@@ -228,13 +360,38 @@ async def test_idempotent_replay_same_request_id_processed_once(
         assert await cur.fetchone() == (1,)
 
 
-async def test_same_idempotency_key_different_body_is_refused(
-    ss: StreamServers, sales: SalesStream
+@pytest.mark.parametrize(
+    "other",
+    [SEED_BATCH, {"region": "x", "colour": "red"}, "text"],
+    ids=["other-items", "invalid-items", "not-items"],
+)
+async def test_same_idempotency_key_other_body_answers_the_first_202(
+    ss: StreamServers, seed: demo.DemoSeed, sales: SalesStream, other: Any
 ) -> None:
-    await ingest(ss, sales.key, SEED_SINGLE, idempotency_key="k-422")
-    error = await ingest_error(ss, sales.key, SEED_BATCH, idempotency_key="k-422")
-    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert reason_of(status_from_rpc_error(error)) == "IDEMPOTENCY_KEY_REUSED"
+    first, _ = await ingest(ss, sales.key, SEED_SINGLE, idempotency_key="k-other")
+    await finished(ss, sales.key, first["data"]["request_id"])
+    again, headers = await ingest(ss, sales.key, other, idempotency_key="k-other")
+    assert again == first
+    assert headers["idempotency-replayed"] == "true"
+    assert headers["x-http-code"] == "202"
+    assert await _requests_of(ss, sales.slug) == 1
+    assert len(await records_of(ss.pool, sales.entity_type_id)) == 1
+    replayed, accepted = await _log_of(ss, seed, sales)
+    assert replayed["status"] == "replayed"
+    assert replayed["replay_of"] == first["data"]["request_id"]
+    assert replayed["body_differed"] is True
+    assert accepted.get("body_differed", False) is False
+
+
+async def test_same_idempotency_key_same_body_is_not_marked_differed(
+    ss: StreamServers, seed: demo.DemoSeed, sales: SalesStream
+) -> None:
+    await ingest(ss, sales.key, [{"revenue": 1, "region": "N"}], idempotency_key="k-same")
+    # Key order and spacing are not the body's meaning.
+    await ingest(ss, sales.key, [{"region": "N", "revenue": 1}], idempotency_key="k-same")
+    replayed, _ = await _log_of(ss, seed, sales)
+    assert replayed["status"] == "replayed"
+    assert replayed.get("body_differed", False) is False
 
 
 async def test_repeat_while_first_is_being_accepted_is_409(
@@ -362,15 +519,15 @@ async def test_admin_needs_the_workspace_token(ss: StreamServers, sales: SalesSt
 
 
 async def test_connector_log_lists_requests_with_status_and_errors(
-    ss: StreamServers, seed: demo.DemoSeed, sales: SalesStream
+    ss: StreamServers, seed: demo.DemoSeed
 ) -> None:
-    answer, _ = await ingest(ss, sales.key, [{"region": "A"}, {"region": "B", "revenue": "x"}])
-    await finished(ss, sales.key, answer["data"]["request_id"])
-    await ingest_error(ss, sales.key, "text")
-    log = await ss.streams.ListConnectorLogEntries(
-        streams_pb2.ListConnectorLogEntriesRequest(parent=sales.name), metadata=seed.auth
+    members = await sales_stream(ss.admin, ss.streams, seed, entity_type=MEMBER)
+    answer, _ = await ingest(
+        ss, members.key, [{"email": "a@acme.no", "name": "A"}, {"email": "b@acme.no"}]
     )
-    rejected, accepted = [as_dict(e) for e in log.connector_log_entries]
+    await finished(ss, members.key, answer["data"]["request_id"])
+    await ingest_error(ss, members.key, "text")
+    rejected, accepted = await _log_of(ss, seed, members)
     assert rejected["status"] == "rejected"
     assert rejected["status_code"] == 400
     assert rejected["errors"][0]["code"] == "INVALID_PAYLOAD"

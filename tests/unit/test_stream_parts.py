@@ -1,4 +1,5 @@
-"""Stream ingest pieces without I/O: body checks, item planning, keys, the envelope."""
+"""Stream ingest pieces without I/O: body and item checks, item planning, keys, the
+envelope."""
 
 from __future__ import annotations
 
@@ -14,8 +15,16 @@ from inlet_common.errors import InvalidArgument, NotFound, Unauthenticated, Viol
 from inlet_common.httpstatus import http_status
 from inlet_gateway.envelopes import ErrorContext, envelope_for
 from inlet_matcher.headers import rate_headers
-from inlet_matcher.stream import bearer, check_body, plan_items
-from inlet_store.inbox import body_hash
+from inlet_matcher.stream import (
+    MAX_LISTED,
+    SchemaCache,
+    bearer,
+    check_items,
+    listed,
+    plan_items,
+    read_body,
+)
+from inlet_store.inbox import body_hash, invalid_message
 from inlet_store.streams import new_key, parse_key, secret_matches
 from tests.stream_support import SALES
 
@@ -25,28 +34,135 @@ def value(doc: Any) -> bytes:
 
 
 def test_single_object_is_one_item() -> None:
-    checked = check_body(value({"region": "North"}), "")
-    assert checked.single
-    assert checked.rejection == ""
-    assert len(checked.items) == 1
+    read = read_body(value({"region": "North"}))
+    assert read.single
+    assert (read.unread, read.problems) == ("", ())
+    assert len(read.items) == 1
+
+
+@pytest.mark.parametrize(("data", "needle"), [(b"", "empty"), (b" ", "empty"), (b"{x", "JSON")])
+def test_a_body_that_is_not_json_is_refused_unread(data: bytes, needle: str) -> None:
+    read = read_body(data)
+    assert needle in read.unread
+    assert read.items == []
 
 
 @pytest.mark.parametrize(
-    ("doc", "item_key", "needle"),
+    ("doc", "code", "needle"),
     [
-        (None, "", "empty"),
-        (5, "", "got a number"),
-        ("x", "", "got a string"),
-        (True, "", "got a boolean"),
-        ([], "", "empty array"),
-        ([{"a": 1}, [1]], "", "items[1] is not a JSON object"),
-        ([{"region": "N"}, {"region": None}], "region", "items[1] has no 'region'"),
-        ({"other": 1}, "region", "body has no 'region'"),
+        (5, "INVALID_TYPE", "got a number"),
+        ("x", "INVALID_TYPE", "got a string"),
+        (True, "INVALID_TYPE", "got a boolean"),
+        ([], "EMPTY_BODY", "empty array"),
     ],
 )
-def test_bad_bodies_name_the_problem(doc: Any, item_key: str, needle: str) -> None:
-    body = value(doc)
-    assert needle in check_body(body, item_key).rejection
+def test_json_of_the_wrong_shape_is_a_problem_of_the_body(doc: Any, code: str, needle: str) -> None:
+    read = read_body(value(doc))
+    assert read.unread == ""
+    assert read.items == []
+    [problem] = read.problems
+    assert (problem.field, problem.reason) == ("body", code)
+    assert needle in problem.description
+
+
+def schema() -> store_pb2.StreamSchema:
+    return store_pb2.StreamSchema(version="v1", entity_type=SALES, default_region="NO")
+
+
+def contacts_schema() -> store_pb2.StreamSchema:
+    F = entity_pb2.Field
+    contact = entity_pb2.EntityType(
+        slug="contact",
+        fields=[
+            F(slug="email", type=entity_pb2.FIELD_TYPE_EMAIL, unique=True),
+            F(slug="phone", type=entity_pb2.FIELD_TYPE_PHONE),
+            F(slug="name", type=entity_pb2.FIELD_TYPE_TEXT, required=True),
+        ],
+    )
+    return store_pb2.StreamSchema(version="v1", entity_type=contact, default_region="NO")
+
+
+def named(problems: list[Violation]) -> list[tuple[str, str]]:
+    return [(p.field, p.reason) for p in problems]
+
+
+def test_every_bad_field_of_every_item_is_named() -> None:
+    items = [
+        {"email": "ola@acme.no", "phone": "+47 400 00 000"},
+        {"email": "not-an-address", "phone": "---", "colour": "red"},
+        "text",
+        {"email": 5, "name": None},
+    ]
+    assert named(check_items(contacts_schema(), items, False, "")) == [
+        ("items[1].email", "INVALID_EMAIL"),
+        ("items[1].phone", "INVALID_PHONE"),
+        ("items[1].colour", "UNKNOWN_FIELD"),
+        ("items[2]", "INVALID_TYPE"),
+        ("items[3].email", "INVALID_TYPE"),
+        ("items[3].name", "REQUIRED_FIELD_MISSING"),
+    ]
+
+
+def test_a_single_object_is_named_body() -> None:
+    problems = check_items(schema(), [{"revenue": "a lot", "colour": "red"}], True, "")
+    assert named(problems) == [("body.revenue", "INVALID_TYPE"), ("body.colour", "UNKNOWN_FIELD")]
+
+
+def test_a_required_field_left_out_is_not_judged_before_the_lookup() -> None:
+    # Missing from a new record is a problem; an update may leave it out.
+    assert check_items(contacts_schema(), [{"email": "ola@acme.no"}], False, "") == []
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        ([{"region": "N"}, {"revenue": 1}], [("items[1].region", "EMPTY_ITEM_KEY")]),
+        ([{"region": None}], [("items[0].region", "EMPTY_ITEM_KEY")]),
+        ([{"region": "  "}], [("items[0].region", "EMPTY_ITEM_KEY")]),
+        ([{"region": 5}], [("items[0].region", "INVALID_TYPE")]),  # named once
+    ],
+)
+def test_every_item_needs_its_x_item_key_value(
+    items: list[Any], expected: list[tuple[str, str]]
+) -> None:
+    assert named(check_items(schema(), items, False, "region")) == expected
+
+
+def test_an_x_item_key_that_is_no_field_is_named_once() -> None:
+    problems = check_items(schema(), [{"region": "N"}, {"region": "S"}], False, "colour")
+    assert named(problems) == [("X-Item-Key", "UNKNOWN_FIELD")]
+    assert "region, revenue" in problems[0].description
+
+
+def test_the_listed_bad_fields_fit_an_error_details_trailer() -> None:
+    many = [Violation(f"items[{i}].email", "x" * 30, "INVALID_EMAIL") for i in range(500)]
+    assert len(listed(many)) == MAX_LISTED
+    long = [Violation(f"items[{i}].colour", "y" * 400, "UNKNOWN_FIELD") for i in range(50)]
+    shown = listed(long)
+    assert 1 <= len(shown) < 10
+    assert listed([Violation("body", "z" * 10_000, "INVALID_TYPE")]) != []  # always one
+
+
+def test_the_invalid_payload_message_counts_every_bad_field() -> None:
+    three = tuple(Violation(f"items[{i}].email", "bad", "INVALID_EMAIL") for i in range(3))
+    assert invalid_message(three[:1], 1) == "1 invalid field: items[0].email: bad"
+    assert invalid_message(three, 3).startswith("3 invalid fields: items[0].email: bad; ")
+    five = invalid_message(three, 5)
+    assert five.endswith("and 2 more (the error details list the first 3)")
+    body = (Violation("body", "request body is an empty array", "EMPTY_BODY"),)
+    assert invalid_message(body, 1) == "request body is an empty array"
+
+
+def test_schemas_are_cached_by_key_prefix_never_the_secret() -> None:
+    cache = SchemaCache(size=2)
+    cache.put("ik_live_aaaa_secret1", schema())
+    assert cache.get("ik_live_aaaa_other") is not None  # the same key id
+    assert all("secret" not in k for k in cache._entries)
+    cache.put("ik_live_bbbb_s", schema())
+    cache.get("ik_live_aaaa_s")
+    cache.put("ik_live_cccc_s", schema())  # bbbb was used least recently
+    assert cache.get("ik_live_bbbb_s") is None
+    assert cache.get("ik_live_aaaa_s") is not None
 
 
 def test_bearer_needs_the_scheme() -> None:
@@ -154,6 +270,7 @@ def test_stream_envelope(error: Any, http: int, code: str) -> None:
 
 
 def test_stream_envelope_details_and_422() -> None:
+    # 422 stays for endpoint push; a stream key repeated with another body is replayed.
     error = InvalidArgument(
         "too long", reason="INVALID_PAYLOAD", violations=[Violation("Idempotency-Key", "x", "Y")]
     )

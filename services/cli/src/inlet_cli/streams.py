@@ -177,7 +177,7 @@ def log(
                 _when(e.create_time),
                 e.request_id,
                 e.items_received,
-                e.status,
+                f"{e.status} (body differed)" if e.body_differed else e.status,
                 e.status_code,
                 e.items_failed,
                 "; ".join(render.fields_line(render.as_dict(err)) for err in list(e.errors)[:3]),

@@ -1,24 +1,37 @@
-"""Stream ingest in the matcher: check a body at acceptance, and plan a claimed request's
-items (validate, normalise, choose match keys, decide which duplicates a later item wins)."""
+"""Stream ingest in the matcher: judge a body before the 202 (its shape, and its items
+against the stream's schema, cached per key), and plan a claimed request's items."""
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
+from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
+from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
 from inlet_common.credentials import bearer_token
-from inlet_common.errors import InletError, Unauthenticated, Violation
+from inlet_common.errors import Aborted, InletError, Unauthenticated, Violation
 from inlet_matcher.bodies import kind_of
 from inlet_matcher.planner import plan_entity
 from inlet_matcher.store_client import GrpcStore
 
 log = logging.getLogger(__name__)
+
+# Bad fields an INVALID_PAYLOAD lists: its details travel in gRPC trailers (about 8 KB
+# at most), so the list stops at this many, or at this many bytes of text; the message
+# counts them all.
+MAX_LISTED = 50
+MAX_LISTED_BYTES = 4000
+# Stream schemas a matcher keeps, by ingest key (least recently used dropped first).
+SCHEMA_CACHE_SIZE = 1024
+# A schema that changes between every call (it should not) ends the request after this.
+_SCHEMA_ATTEMPTS = 3
 
 
 class StreamsDisabled(InletError):
@@ -26,47 +39,127 @@ class StreamsDisabled(InletError):
     reason = "STREAMS_DISABLED"
 
 
+class SchemaChanging(Aborted):
+    reason = "SCHEMA_CHANGING"
+
+
 @dataclass(frozen=True)
-class CheckedBody:
+class ReadBody:
+    """A raw body as items (numbers exact), or why it cannot be taken."""
+
     items: list[Any]
     single: bool
-    rejection: str  # empty when the body is acceptable
+    unread: str = ""  # not JSON (or refused at the edge): refused as a whole
+    problems: tuple[Violation, ...] = ()  # JSON of the wrong shape
 
 
-def check_body(data: bytes, item_key: str) -> CheckedBody:
-    """The items of a raw body (numbers exact), or the INVALID_PAYLOAD message that says
-    what is wrong."""
+def read_body(data: bytes) -> ReadBody:
+    """The items of a raw body; judged without the stream's schema."""
     if not data.strip():
-        return CheckedBody([], False, "request body is empty: send a JSON object or array")
+        return ReadBody([], False, "request body is empty: send a JSON object or array")
     try:
         body = exactjson.loads(data)
     except exactjson.DecodeError as error:
-        return CheckedBody([], False, f"request body is not valid JSON: {error}")
+        return ReadBody([], False, f"request body is not valid JSON: {error}")
     if isinstance(body, dict):
-        items: list[Any] = [body]
-        single = True
-    elif isinstance(body, list):
-        items = body
-        single = False
-        if not items:
-            return CheckedBody(items, single, "request body is an empty array: send some items")
-    else:
-        return CheckedBody(
-            [],
-            False,
-            f"request body must be a JSON object or an array of objects, got {kind_of(body)}",
+        return ReadBody([body], True)
+    if isinstance(body, list) and body:
+        return ReadBody(body, False)
+    if isinstance(body, list):
+        message = "request body is an empty array: send some items"
+        return ReadBody([], False, problems=(Violation("body", message, "EMPTY_BODY"),))
+    message = f"request body must be a JSON object or an array of objects, got {kind_of(body)}"
+    return ReadBody([], False, problems=(Violation("body", message, "INVALID_TYPE"),))
+
+
+def judge_item(
+    entity_type: entity_pb2.EntityType,
+    region: str,
+    ref_types: dict[str, str],
+    item_key: str,
+    path: str,
+    values: Any,
+) -> tuple[store_pb2.PlannedRecord | None, dict[str, Any], list[Violation]]:
+    """One item checked and normalised without looking anything up: its planned record
+    and normalised values, and every bad field (its X-Item-Key value included)."""
+    if not isinstance(values, dict):
+        message = f"{path} must be a JSON object, got {kind_of(values)}"
+        return None, {}, [Violation(path, message, "INVALID_TYPE")]
+    problems: list[Violation] = []
+    record, normalised = plan_entity(
+        entity_type, values, region, path, problems, ref_types=ref_types, satisfied=set()
+    )
+    where = f"{path}.{item_key}"
+    if item_key and normalised.get(item_key) is None and all(p.field != where for p in problems):
+        message = (
+            f"{item_key} (X-Item-Key) is empty"
+            if item_key in values
+            else f"{path} has no {item_key!r} field, which X-Item-Key names as the item identifier"
         )
-    for index, item in enumerate(items):
-        where = "body" if single else f"items[{index}]"
-        if not isinstance(item, dict):
-            return CheckedBody(items, single, f"{where} is not a JSON object")
-        if item_key and item.get(item_key) is None:
-            return CheckedBody(
-                items,
-                single,
-                f"{where} has no {item_key!r} field, which X-Item-Key names as the item identifier",
+        problems.append(Violation(where, message, "EMPTY_ITEM_KEY"))
+    return record, normalised, problems
+
+
+def check_items(
+    schema: store_pb2.StreamSchema, items: list[Any], single: bool, item_key: str
+) -> list[Violation]:
+    """Every bad field of the items against the stream's schema, in order."""
+    problems: list[Violation] = []
+    slugs = [f.slug for f in schema.entity_type.fields]
+    if item_key and item_key not in slugs:
+        problems.append(
+            Violation(
+                "X-Item-Key",
+                f"X-Item-Key names {item_key!r}, which is not a field of"
+                f" {schema.entity_type.slug} (fields: {', '.join(slugs) or 'none'})",
+                "UNKNOWN_FIELD",
             )
-    return CheckedBody(items, single, "")
+        )
+        item_key = ""
+    refs = dict(schema.reference_type_ids)
+    for index, values in enumerate(items):
+        path = "body" if single else f"items[{index}]"
+        problems += judge_item(
+            schema.entity_type, schema.default_region, refs, item_key, path, values
+        )[2]
+    return problems
+
+
+def listed(problems: list[Violation]) -> list[Violation]:
+    """The first bad fields, as many as an error's details can carry."""
+    shown: list[Violation] = []
+    size = 0
+    for problem in problems[:MAX_LISTED]:
+        size += len(problem.field) + len(problem.description) + len(problem.reason)
+        if shown and size > MAX_LISTED_BYTES:
+            break
+        shown.append(problem)
+    return shown
+
+
+class SchemaCache:
+    """Stream schemas by ingest key prefix (ik_live_<id>, never the secret). An entry is
+    only a guess: the store answers with the current schema when its version moved on."""
+
+    def __init__(self, size: int = SCHEMA_CACHE_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, store_pb2.StreamSchema] = OrderedDict()
+
+    @staticmethod
+    def key_of(ingest_key: str) -> str:
+        return ingest_key.rsplit("_", 1)[0]
+
+    def get(self, ingest_key: str) -> store_pb2.StreamSchema | None:
+        found = self._entries.get(self.key_of(ingest_key))
+        if found is not None:
+            self._entries.move_to_end(self.key_of(ingest_key))
+        return found
+
+    def put(self, ingest_key: str, schema: store_pb2.StreamSchema) -> None:
+        self._entries[self.key_of(ingest_key)] = schema
+        self._entries.move_to_end(self.key_of(ingest_key))
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
 
 def bearer(metadata: dict[str, Any]) -> str:
@@ -105,9 +198,15 @@ class GrpcStreamStore(GrpcStore):
 class StreamIngest:
     """Accepting requests (202 once stored) and reading their status."""
 
-    def __init__(self, store: GrpcStreamStore, on_accepted: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        store: GrpcStreamStore,
+        on_accepted: Callable[[], None] = lambda: None,
+        schemas: SchemaCache | None = None,
+    ):
         self.store = store
         self.on_accepted = on_accepted
+        self.schemas = schemas or SchemaCache()
 
     async def accept(
         self,
@@ -118,29 +217,45 @@ class StreamIngest:
         edge_reason: str = "",
         edge_message: str = "",
     ) -> store_pb2.AcceptStreamRequestResponse:
-        """Store the request; an edge rejection (bad JSON, too large) is sent to be logged
-        against the key and raised, so the key is still checked first."""
+        """Judge the body and store the request: one store call when this matcher holds the
+        stream's current schema, two when it has none or an outdated one (the first answers
+        with the schema and counts nothing). An edge rejection (too large) is sent to be
+        logged against the key and raised, so the key is still checked first."""
         item_key = str(metadata.get("x-item-key", "")).strip()
-        checked = check_body(body, item_key)
-        rejection, reason = checked.rejection, ""
-        if edge_reason:
-            rejection = edge_message or edge_reason
-            reason = "PAYLOAD_TOO_LARGE" if edge_reason == "PAYLOAD_TOO_LARGE" else ""
-        accepted = await self.store.accept(
-            store_pb2.AcceptStreamRequestRequest(
-                ingest_key=bearer(metadata),
-                stream=stream or str(metadata.get("x-stream", "")).strip(),
-                idempotency_key=str(metadata.get("idempotency-key", "")),
-                item_key=item_key,
-                items=exactjson.to_raw(checked.items),
-                single=checked.single,
-                rejection=rejection,
-                rejection_reason=reason,
-            )
+        ingest_key = bearer(metadata)
+        read = ReadBody([], False, edge_message or edge_reason) if edge_reason else read_body(body)
+        request = store_pb2.AcceptStreamRequestRequest(
+            ingest_key=ingest_key,
+            stream=stream or str(metadata.get("x-stream", "")).strip(),
+            idempotency_key=str(metadata.get("idempotency-key", "")),
+            item_key=item_key,
+            items=exactjson.to_raw(read.items),
+            single=read.single,
+            rejection=read.unread,
+            rejection_reason="PAYLOAD_TOO_LARGE" if edge_reason == "PAYLOAD_TOO_LARGE" else "",
         )
-        if not accepted.replayed:
-            self.on_accepted()  # our own workers start at once; others poll
-        return accepted
+        schema = self.schemas.get(ingest_key)
+        for _ in range(_SCHEMA_ATTEMPTS):
+            problems = list(read.problems)
+            if schema is not None and read.items:
+                problems += check_items(schema, read.items, read.single, item_key)
+            request.schema_version = schema.version if schema is not None else ""
+            del request.violations[:]
+            request.violations.extend(
+                ingest_pb2.IngestFieldError(field=p.field, code=p.reason, message=p.description)
+                for p in listed(problems)
+            )
+            request.violation_count = len(problems)
+            accepted = await self.store.accept(request)
+            if not accepted.HasField("schema"):
+                if not accepted.replayed:
+                    self.on_accepted()  # our own workers start at once; others poll
+                return accepted
+            schema = accepted.schema
+            self.schemas.put(ingest_key, schema)
+        raise SchemaChanging(
+            "the stream's entity type kept changing while the request was checked; retry it"
+        )
 
     async def status(
         self, metadata: dict[str, Any], request_id: str
@@ -182,27 +297,19 @@ def plan_items(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.
 def _plan_one(
     claimed: store_pb2.ClaimStreamRequestResponse, index: int, values: Any
 ) -> tuple[store_pb2.StreamItem, dict[str, Any]]:
+    # Judged again: the entity type may have changed since the request was accepted.
     path = "body" if claimed.single else f"items[{index}]"
-    problems: list[Violation] = []
-    if not isinstance(values, dict):
-        problems.append(Violation(path, f"{path} is not a JSON object", "INVALID_TYPE"))
-        return _failed(index, path, problems), {}
-    record, normalised = plan_entity(
+    record, normalised, problems = judge_item(
         claimed.entity_type,
-        values,
         claimed.default_region,
+        dict(claimed.reference_type_ids),
+        claimed.item_key,
         path,
-        problems,
-        ref_types=dict(claimed.reference_type_ids),
-        satisfied=set(),
+        values,
     )
-    key = claimed.item_key
-    if key and not problems and normalised.get(key) is None:
-        problems.append(
-            Violation(f"{path}.{key}", f"{key} (X-Item-Key) is empty", "EMPTY_ITEM_KEY")
-        )
-    if problems:
+    if problems or record is None:
         return _failed(index, path, problems), normalised
+    key = claimed.item_key
     if key:
         # The item key identifies the record; the type's unique fields still apply after it.
         record.ClearField("unique_fields")

@@ -2,7 +2,7 @@
 
 inlet_common.errors.InletError
 ├── ResourceExhausted ── RateLimited              (429, RetryInfo + RateLimitState)
-└── FailedPrecondition ── IdempotencyKeyReused    (422: same key, different body)
+└── FailedPrecondition ── IdempotencyKeyReused    (422: same key, different body; endpoint push)
 """
 
 from __future__ import annotations

@@ -37,6 +37,18 @@ from inlet_store.streams import (
 log = logging.getLogger(__name__)
 
 _ITEM_RACE_ATTEMPTS = 8
+# Bad fields named in INVALID_PAYLOAD's message (its details list them).
+_MESSAGE_FIELDS = 3
+
+
+@dataclass(frozen=True)
+class StreamSchema:
+    """What a stream's items are checked against before the 202; `version` changes with
+    the entity type's fields and the stream's region."""
+
+    version: str
+    entity_type: EntityTypeDef
+    default_region: str
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,22 @@ class KeyContext:
     workspace_id: str
     rate_limit: int
     rate_window_seconds: int
-    field_slugs: tuple[str, ...]
+    schema: StreamSchema
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """What the matcher (or the edge) found wrong with a body before it reached the store.
+
+    `unread`: refused without being read as JSON (too large, not JSON), before the
+    Idempotency-Key is looked at. `violations`: every bad field of a readable body (the
+    first ones; `count` in all), which a live Idempotency-Key answers instead of.
+    """
+
+    unread: str = ""
+    unread_reason: str = ""
+    violations: tuple[Violation, ...] = ()
+    count: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,38 @@ class RequestStatus:
     items: list[ItemOutcome] = field(default_factory=list)
 
 
+def entity_type_of(described: dict[str, Any]) -> EntityTypeDef:
+    """An entity type as the stream queries describe it in one jsonb object."""
+    return EntityTypeDef(
+        id=str(described["id"]),
+        workspace_id=str(described["workspace_id"]),
+        slug=described["slug"],
+        display_name=described["display_name"],
+        fields=tuple(repo.field_def(f) for f in described["fields"]),
+    )
+
+
+def invalid_message(violations: tuple[Violation, ...], count: int) -> str:
+    """INVALID_PAYLOAD's message: the first few bad fields, and how many there are."""
+    count = max(count, len(violations))
+    if count == 1 and violations[0].field == "body":
+        return violations[0].description
+    shown = violations[:_MESSAGE_FIELDS]
+    text = "; ".join(f"{v.field}: {_clip(v.description)}" for v in shown)
+    if count > len(shown):
+        where = (
+            "all in the error details"
+            if count == len(violations)
+            else f"the error details list the first {len(violations)}"
+        )
+        text += f"; and {count - len(shown)} more ({where})"
+    return f"{count} invalid field{'s' if count > 1 else ''}: {text}"
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def body_hash(items: list[Any], single: bool, item_key: str) -> bytes:
     """What "the same body" means for Idempotency-Key: the items and how to key them."""
     return idempotency.body_hash({"items": items, "single": single, "item_key": item_key})
@@ -151,7 +210,11 @@ class Inbox:
             workspace_id=str(found["workspace_id"]),
             rate_limit=found["rate_limit"],
             rate_window_seconds=found["rate_window_seconds"],
-            field_slugs=tuple(found["field_slugs"]),
+            schema=StreamSchema(
+                version=found["schema_version"],
+                entity_type=entity_type_of(found["entity_type"]),
+                default_region=found["default_region"],
+            ),
         )
 
     # -- accept ---------------------------------------------------------------------------
@@ -166,11 +229,12 @@ class Inbox:
         item_key: str,
         items: list[Any],
         single: bool,
-        rejection: str,
-        rejection_reason: str = "",
-    ) -> Accepted:
+        schema_version: str,
+        rejection: Rejection,
+    ) -> Accepted | StreamSchema:
         """Store the request durably (committed) before answering; see the RPC comment.
-        `request_id` is the id its client is shown: the request's id, and its log line's."""
+        `request_id` is the id its client is shown: the request's id, and its log line's.
+        The stream's schema comes back instead when the items were checked against another."""
         async with wrap_exceptions(), self.pool.connection() as conn:
             key = await self._authenticate(conn, ingest_key)
             try:
@@ -179,18 +243,28 @@ class Inbox:
                         f"stream {stream!r} does not match the ingest key (its stream is"
                         f" {key.stream!r})"
                     )
+                if items and not rejection.unread and schema_version != key.schema.version:
+                    # Before the rate limit: the call that follows is the one that counts.
+                    return key.schema
                 rate = await self._hit_rate_limit(conn, key)
-                if rejection:
-                    if rejection_reason == PayloadTooLarge.reason:
-                        raise PayloadTooLarge(rejection)
-                    raise InvalidPayload(rejection)
-                if item_key and item_key not in key.field_slugs:
-                    raise InvalidPayload(
-                        f"X-Item-Key names {item_key!r}, which is not a field of the stream's"
-                        f" entity type (fields: {', '.join(key.field_slugs) or 'none'})",
-                        violations=[Violation("X-Item-Key", "unknown field", "UNKNOWN_FIELD")],
-                    )
+                if rejection.unread:
+                    if rejection.unread_reason == PayloadTooLarge.reason:
+                        raise PayloadTooLarge(rejection.unread)
+                    raise InvalidPayload(rejection.unread)
                 guards.check_idempotency_key(idempotency_key, InvalidPayload)
+                if rejection.violations:
+                    # A key accepted before answers whatever the body: it is not processed.
+                    if idempotency_key:
+                        digest = body_hash(items, single, item_key)
+                        replayed = await self._replay(
+                            conn, key, rate, request_id, idempotency_key, digest
+                        )
+                        if replayed is not None:
+                            return replayed
+                    raise InvalidPayload(
+                        invalid_message(rejection.violations, rejection.count),
+                        violations=rejection.violations,
+                    )
                 return await self._store(
                     conn, key, rate, request_id, idempotency_key, item_key, items, single
                 )
@@ -226,7 +300,13 @@ class Inbox:
                 ttl=self.idempotency_ttl_seconds,
             )
             if claimed is None:
-                return await self._replay(conn, key, rate, request_id, idempotency_key, digest)
+                replayed = await self._replay(conn, key, rate, request_id, idempotency_key, digest)
+                if replayed is None:
+                    # Released between our insert and this read: the first attempt failed.
+                    raise IdempotencyKeyInUse(
+                        "a request with this Idempotency-Key was just abandoned; retry it"
+                    )
+                return replayed
         try:
             # The request, its log line and the settled key: one atomic statement.
             await repo.execute(
@@ -279,21 +359,20 @@ class Inbox:
         request_id: str,
         idempotency_key: str,
         digest: bytes,
-    ) -> Accepted:
+    ) -> Accepted | None:
+        """The first request's answer to a repeat of its key, whatever the repeat's body (the
+        seed: "accepted (202) but not reprocessed"); its log line says if the body differed.
+        None when no live request holds the key."""
         held = await repo.row(
             conn, "get_idempotency_key", stream_id=key.stream_id, idempotency_key=idempotency_key
         )
         if held is None:
-            # Released between our insert and this read: the first attempt failed.
-            raise IdempotencyKeyInUse(
-                "a request with this Idempotency-Key was just abandoned; retry it"
-            )
-        if bytes(held["body_hash"]) != digest:
-            raise guards.IdempotencyKeyReused(self.idempotency_ttl_seconds)
+            return None
         if held["state"] != "accepted":
             raise IdempotencyKeyInUse(
                 "a request with this Idempotency-Key is still being accepted; retry shortly"
             )
+        differed = bytes(held["body_hash"]) != digest
         # Logged under its own id (the one in its X-Request-Id); it answers with the first's.
         await self._log(
             conn,
@@ -304,7 +383,13 @@ class Inbox:
             held["items_received"],
             None,
             replay_of=held["request_id"],
+            body_differed=differed,
         )
+        if differed:
+            log.info(
+                "Idempotency-Key repeated with another body; answered with the first request's",
+                extra={"replay_of": held["request_id"]},
+            )
         return Accepted(held["request_id"], key.stream, held["items_received"], True, rate)
 
     async def _log(
@@ -318,6 +403,7 @@ class Inbox:
         error: dict[str, Any] | None,
         *,
         replay_of: str | None = None,
+        body_differed: bool = False,
     ) -> None:
         await repo.execute(
             conn,
@@ -327,6 +413,7 @@ class Inbox:
             request_id=request_id,
             client_request_id=logs.client_request_id.get(),
             replay_of=replay_of,
+            body_differed=body_differed,
             outcome=outcome,
             status_code=status_code,
             items_received=items_received,
@@ -342,7 +429,9 @@ class Inbox:
         items_received: int,
     ) -> None:
         code = http_status_of(error)
-        body = {"code": error.reason, "message": error.message}
+        body: dict[str, Any] = {"code": error.reason, "message": error.message}
+        if error.violations:
+            body["fields"] = [v.as_json() for v in error.violations]
         try:
             async with wrap_exceptions():
                 await self._log(conn, key, request_id, "rejected", code, items_received, body)
@@ -390,14 +479,7 @@ class Inbox:
             found = await repo.row(conn, "claim_stream_request", lease_seconds=lease_seconds)
             if found is None:
                 return None
-            described = found["entity_type"]
-        entity_type = EntityTypeDef(
-            id=str(described["id"]),
-            workspace_id=str(described["workspace_id"]),
-            slug=described["slug"],
-            display_name=described["display_name"],
-            fields=tuple(repo.field_def(f) for f in described["fields"]),
-        )
+        entity_type = entity_type_of(found["entity_type"])
         return Claimed(
             request_id=found["id"],
             lease_token=str(found["lease_token"]),

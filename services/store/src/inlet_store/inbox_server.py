@@ -8,7 +8,16 @@ from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import json_pb2
 from inlet_common import exactjson, logs
-from inlet_store.inbox import Inbox, ItemOutcome, RequestStatus, StreamItem
+from inlet_common.errors import Violation
+from inlet_store.domain import EntityTypeDef
+from inlet_store.inbox import (
+    Inbox,
+    ItemOutcome,
+    Rejection,
+    RequestStatus,
+    StreamItem,
+    StreamSchema,
+)
 from inlet_store.server import StoreServicer, entity_type_pb
 from inlet_store.server import _planned as planned
 from inlet_store.service import Store
@@ -32,6 +41,32 @@ def outcome_pb(o: ItemOutcome) -> ingest_pb2.IngestItemOutcome:
     if o.superseded_by is not None:
         message.superseded_by = o.superseded_by
     return message
+
+
+def reference_type_ids(entity_type: EntityTypeDef) -> dict[str, str]:
+    """Reference-field slug → the id of the type it references."""
+    return {
+        f.slug: f.reference_entity_type_id for f in entity_type.fields if f.reference_entity_type_id
+    }
+
+
+def schema_pb(schema: StreamSchema) -> store_pb2.StreamSchema:
+    return store_pb2.StreamSchema(
+        version=schema.version,
+        entity_type=entity_type_pb(schema.entity_type),
+        default_region=schema.default_region,
+        reference_type_ids=reference_type_ids(schema.entity_type),
+    )
+
+
+def rejection_of(request: store_pb2.AcceptStreamRequestRequest) -> Rejection:
+    violations = tuple(Violation(v.field, v.message, v.code) for v in request.violations)
+    return Rejection(
+        unread=request.rejection,
+        unread_reason=request.rejection_reason,
+        violations=violations,
+        count=max(request.violation_count, len(violations)),
+    )
 
 
 def status_pb(s: RequestStatus) -> ingest_pb2.IngestRequestStatus:
@@ -67,9 +102,11 @@ class InboxStoreServicer(StoreServicer):
             item_key=request.item_key,
             items=list_value(request.items),
             single=request.single,
-            rejection=request.rejection,
-            rejection_reason=request.rejection_reason,
+            schema_version=request.schema_version,
+            rejection=rejection_of(request),
         )
+        if isinstance(accepted, StreamSchema):
+            return store_pb2.AcceptStreamRequestResponse(schema=schema_pb(accepted))
         return store_pb2.AcceptStreamRequestResponse(
             request_id=accepted.request_id,
             stream=accepted.stream,
@@ -103,11 +140,7 @@ class InboxStoreServicer(StoreServicer):
             items=exactjson.to_raw(claimed.items),
             done_indices=claimed.done_indices,
             single=claimed.single,
-            reference_type_ids={
-                f.slug: f.reference_entity_type_id
-                for f in claimed.entity_type.fields
-                if f.reference_entity_type_id
-            },
+            reference_type_ids=reference_type_ids(claimed.entity_type),
         )
 
     async def ApplyStreamItems(

@@ -8,7 +8,8 @@ inlet_common.errors.InletError
 ├── ResourceExhausted ── PayloadTooLarge          (413, judged at the edge; logged here)
 ├── Aborted ── IdempotencyKeyInUse                (409: the first is still being accepted)
 └── FailedPrecondition ── LeaseLost               (another worker owns the request now)
-(RateLimited and IdempotencyKeyReused, shared with endpoint push, are in guards.py.)
+(RateLimited, shared with endpoint push, is in guards.py; a stream's Idempotency-Key
+repeated with another body is replayed, not refused.)
 """
 
 from __future__ import annotations

@@ -343,6 +343,7 @@ def log_pb(e: dict[str, Any]) -> streams_pb2.ConnectorLogEntry:
         ingest_key=e["key_id"],
         client_request_id=e["client_request_id"],
         replay_of=e["replay_of"] or "",
+        body_differed=e["body_differed"],
     )
 
 

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from inlet.type.v1 import json_pb2 as inlet_dot_type_dot_v1_dot_json__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cinlet/admin/v1/streams.proto\x12\x0einlet.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18inlet/type/v1/json.proto\"\x8a\x01\n\x06Stream\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb0\x02\n\tIngestKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x04mode\x18\x02 \x01(\x0e\x32\x1d.inlet.admin.v1.IngestKeyMode\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x12\n\nrate_limit\x18\x04 \x01(\x05\x12\x1b\n\x13rate_window_seconds\x18\x05 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06prefix\x18\t \x01(\t\"\x95\x02\n\x11\x43onnectorLogEntry\x12/\n\x0b\x63reate_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x16\n\x0eitems_received\x18\x03 \x01(\x05\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x13\n\x0bstatus_code\x18\x05 \x01(\x05\x12\x14\n\x0citems_failed\x18\x06 \x01(\x05\x12&\n\x06\x65rrors\x18\x07 \x03(\x0b\x32\x16.inlet.type.v1.RawJson\x12\x12\n\ningest_key\x18\x08 \x01(\t\x12\x19\n\x11\x63lient_request_id\x18\t \x01(\t\x12\x11\n\treplay_of\x18\n \x01(\t\"`\n\x13\x43reateStreamRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tstream_id\x18\x02 \x01(\t\x12&\n\x06stream\x18\x03 \x01(\x0b\x32\x16.inlet.admin.v1.Stream\">\n\x14\x43reateStreamResponse\x12&\n\x06stream\x18\x01 \x01(\x0b\x32\x16.inlet.admin.v1.Stream\" \n\x10GetStreamRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x11GetStreamResponse\x12&\n\x06stream\x18\x01 \x01(\x0b\x32\x16.inlet.admin.v1.Stream\"K\n\x12ListStreamsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x13ListStreamsResponse\x12\'\n\x07streams\x18\x01 \x03(\x0b\x32\x16.inlet.admin.v1.Stream\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"W\n\x16\x43reateIngestKeyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12-\n\ningest_key\x18\x02 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\"X\n\x17\x43reateIngestKeyResponse\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"N\n\x15ListIngestKeysRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"a\n\x16ListIngestKeysResponse\x12.\n\x0bingest_keys\x18\x01 \x03(\x0b\x32\x19.inlet.admin.v1.IngestKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x16UpdateIngestKeyRequest\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"H\n\x17UpdateIngestKeyResponse\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\"&\n\x16RevokeIngestKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"H\n\x17RevokeIngestKeyResponse\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\"=\n\x16RotateIngestKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rgrace_seconds\x18\x02 \x01(\x05\"\x85\x01\n\x17RotateIngestKeyResponse\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12+\n\x08previous\x18\x03 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\"W\n\x1eListConnectorLogEntriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"|\n\x1fListConnectorLogEntriesResponse\x12@\n\x15\x63onnector_log_entries\x18\x01 \x03(\x0b\x32!.inlet.admin.v1.ConnectorLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*d\n\rIngestKeyMode\x12\x1f\n\x1bINGEST_KEY_MODE_UNSPECIFIED\x10\x00\x12\x18\n\x14INGEST_KEY_MODE_LIVE\x10\x01\x12\x18\n\x14INGEST_KEY_MODE_TEST\x10\x02\x32\xde\x0b\n\x12StreamAdminService\x12\x92\x01\n\x0c\x43reateStream\x12#.inlet.admin.v1.CreateStreamRequest\x1a$.inlet.admin.v1.CreateStreamResponse\"7\x82\xd3\xe4\x93\x02\x31\"\'/admin/v1/{parent=workspaces/*}/streams:\x06stream\x12\x81\x01\n\tGetStream\x12 .inlet.admin.v1.GetStreamRequest\x1a!.inlet.admin.v1.GetStreamResponse\"/\x82\xd3\xe4\x93\x02)\x12\'/admin/v1/{name=workspaces/*/streams/*}\x12\x87\x01\n\x0bListStreams\x12\".inlet.admin.v1.ListStreamsRequest\x1a#.inlet.admin.v1.ListStreamsResponse\"/\x82\xd3\xe4\x93\x02)\x12\'/admin/v1/{parent=workspaces/*}/streams\x12\xac\x01\n\x0f\x43reateIngestKey\x12&.inlet.admin.v1.CreateIngestKeyRequest\x1a\'.inlet.admin.v1.CreateIngestKeyResponse\"H\x82\xd3\xe4\x93\x02\x42\"4/admin/v1/{parent=workspaces/*/streams/*}/ingestKeys:\ningest_key\x12\x9d\x01\n\x0eListIngestKeys\x12%.inlet.admin.v1.ListIngestKeysRequest\x1a&.inlet.admin.v1.ListIngestKeysResponse\"<\x82\xd3\xe4\x93\x02\x36\x12\x34/admin/v1/{parent=workspaces/*/streams/*}/ingestKeys\x12\xb7\x01\n\x0fUpdateIngestKey\x12&.inlet.admin.v1.UpdateIngestKeyRequest\x1a\'.inlet.admin.v1.UpdateIngestKeyResponse\"S\x82\xd3\xe4\x93\x02M2?/admin/v1/{ingest_key.name=workspaces/*/streams/*/ingestKeys/*}:\ningest_key\x12\xaa\x01\n\x0fRevokeIngestKey\x12&.inlet.admin.v1.RevokeIngestKeyRequest\x1a\'.inlet.admin.v1.RevokeIngestKeyResponse\"F\x82\xd3\xe4\x93\x02@\";/admin/v1/{name=workspaces/*/streams/*/ingestKeys/*}:revoke:\x01*\x12\xaa\x01\n\x0fRotateIngestKey\x12&.inlet.admin.v1.RotateIngestKeyRequest\x1a\'.inlet.admin.v1.RotateIngestKeyResponse\"F\x82\xd3\xe4\x93\x02@\";/admin/v1/{name=workspaces/*/streams/*/ingestKeys/*}:rotate:\x01*\x12\xc1\x01\n\x17ListConnectorLogEntries\x12..inlet.admin.v1.ListConnectorLogEntriesRequest\x1a/.inlet.admin.v1.ListConnectorLogEntriesResponse\"E\x82\xd3\xe4\x93\x02?\x12=/admin/v1/{parent=workspaces/*/streams/*}/connectorLogEntriesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cinlet/admin/v1/streams.proto\x12\x0einlet.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18inlet/type/v1/json.proto\"\x8a\x01\n\x06Stream\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_region\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb0\x02\n\tIngestKey\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x04mode\x18\x02 \x01(\x0e\x32\x1d.inlet.admin.v1.IngestKeyMode\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x12\n\nrate_limit\x18\x04 \x01(\x05\x12\x1b\n\x13rate_window_seconds\x18\x05 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06prefix\x18\t \x01(\t\"\xac\x02\n\x11\x43onnectorLogEntry\x12/\n\x0b\x63reate_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x16\n\x0eitems_received\x18\x03 \x01(\x05\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x13\n\x0bstatus_code\x18\x05 \x01(\x05\x12\x14\n\x0citems_failed\x18\x06 \x01(\x05\x12&\n\x06\x65rrors\x18\x07 \x03(\x0b\x32\x16.inlet.type.v1.RawJson\x12\x12\n\ningest_key\x18\x08 \x01(\t\x12\x19\n\x11\x63lient_request_id\x18\t \x01(\t\x12\x11\n\treplay_of\x18\n \x01(\t\x12\x15\n\rbody_differed\x18\x0b \x01(\x08\"`\n\x13\x43reateStreamRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tstream_id\x18\x02 \x01(\t\x12&\n\x06stream\x18\x03 \x01(\x0b\x32\x16.inlet.admin.v1.Stream\">\n\x14\x43reateStreamResponse\x12&\n\x06stream\x18\x01 \x01(\x0b\x32\x16.inlet.admin.v1.Stream\" \n\x10GetStreamRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x11GetStreamResponse\x12&\n\x06stream\x18\x01 \x01(\x0b\x32\x16.inlet.admin.v1.Stream\"K\n\x12ListStreamsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x13ListStreamsResponse\x12\'\n\x07streams\x18\x01 \x03(\x0b\x32\x16.inlet.admin.v1.Stream\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"W\n\x16\x43reateIngestKeyRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12-\n\ningest_key\x18\x02 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\"X\n\x17\x43reateIngestKeyResponse\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"N\n\x15ListIngestKeysRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"a\n\x16ListIngestKeysResponse\x12.\n\x0bingest_keys\x18\x01 \x03(\x0b\x32\x19.inlet.admin.v1.IngestKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x16UpdateIngestKeyRequest\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"H\n\x17UpdateIngestKeyResponse\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\"&\n\x16RevokeIngestKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"H\n\x17RevokeIngestKeyResponse\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\"=\n\x16RotateIngestKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rgrace_seconds\x18\x02 \x01(\x05\"\x85\x01\n\x17RotateIngestKeyResponse\x12-\n\ningest_key\x18\x01 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12+\n\x08previous\x18\x03 \x01(\x0b\x32\x19.inlet.admin.v1.IngestKey\"W\n\x1eListConnectorLogEntriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"|\n\x1fListConnectorLogEntriesResponse\x12@\n\x15\x63onnector_log_entries\x18\x01 \x03(\x0b\x32!.inlet.admin.v1.ConnectorLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*d\n\rIngestKeyMode\x12\x1f\n\x1bINGEST_KEY_MODE_UNSPECIFIED\x10\x00\x12\x18\n\x14INGEST_KEY_MODE_LIVE\x10\x01\x12\x18\n\x14INGEST_KEY_MODE_TEST\x10\x02\x32\xde\x0b\n\x12StreamAdminService\x12\x92\x01\n\x0c\x43reateStream\x12#.inlet.admin.v1.CreateStreamRequest\x1a$.inlet.admin.v1.CreateStreamResponse\"7\x82\xd3\xe4\x93\x02\x31\"\'/admin/v1/{parent=workspaces/*}/streams:\x06stream\x12\x81\x01\n\tGetStream\x12 .inlet.admin.v1.GetStreamRequest\x1a!.inlet.admin.v1.GetStreamResponse\"/\x82\xd3\xe4\x93\x02)\x12\'/admin/v1/{name=workspaces/*/streams/*}\x12\x87\x01\n\x0bListStreams\x12\".inlet.admin.v1.ListStreamsRequest\x1a#.inlet.admin.v1.ListStreamsResponse\"/\x82\xd3\xe4\x93\x02)\x12\'/admin/v1/{parent=workspaces/*}/streams\x12\xac\x01\n\x0f\x43reateIngestKey\x12&.inlet.admin.v1.CreateIngestKeyRequest\x1a\'.inlet.admin.v1.CreateIngestKeyResponse\"H\x82\xd3\xe4\x93\x02\x42\"4/admin/v1/{parent=workspaces/*/streams/*}/ingestKeys:\ningest_key\x12\x9d\x01\n\x0eListIngestKeys\x12%.inlet.admin.v1.ListIngestKeysRequest\x1a&.inlet.admin.v1.ListIngestKeysResponse\"<\x82\xd3\xe4\x93\x02\x36\x12\x34/admin/v1/{parent=workspaces/*/streams/*}/ingestKeys\x12\xb7\x01\n\x0fUpdateIngestKey\x12&.inlet.admin.v1.UpdateIngestKeyRequest\x1a\'.inlet.admin.v1.UpdateIngestKeyResponse\"S\x82\xd3\xe4\x93\x02M2?/admin/v1/{ingest_key.name=workspaces/*/streams/*/ingestKeys/*}:\ningest_key\x12\xaa\x01\n\x0fRevokeIngestKey\x12&.inlet.admin.v1.RevokeIngestKeyRequest\x1a\'.inlet.admin.v1.RevokeIngestKeyResponse\"F\x82\xd3\xe4\x93\x02@\";/admin/v1/{name=workspaces/*/streams/*/ingestKeys/*}:revoke:\x01*\x12\xaa\x01\n\x0fRotateIngestKey\x12&.inlet.admin.v1.RotateIngestKeyRequest\x1a\'.inlet.admin.v1.RotateIngestKeyResponse\"F\x82\xd3\xe4\x93\x02@\";/admin/v1/{name=workspaces/*/streams/*/ingestKeys/*}:rotate:\x01*\x12\xc1\x01\n\x17ListConnectorLogEntries\x12..inlet.admin.v1.ListConnectorLogEntriesRequest\x1a/.inlet.admin.v1.ListConnectorLogEntriesResponse\"E\x82\xd3\xe4\x93\x02?\x12=/admin/v1/{parent=workspaces/*/streams/*}/connectorLogEntriesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,50 +53,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STREAMADMINSERVICE'].methods_by_name['RotateIngestKey']._serialized_options = b'\202\323\344\223\002@\";/admin/v1/{name=workspaces/*/streams/*/ingestKeys/*}:rotate:\001*'
   _globals['_STREAMADMINSERVICE'].methods_by_name['ListConnectorLogEntries']._loaded_options = None
   _globals['_STREAMADMINSERVICE'].methods_by_name['ListConnectorLogEntries']._serialized_options = b'\202\323\344\223\002?\022=/admin/v1/{parent=workspaces/*/streams/*}/connectorLogEntries'
-  _globals['_INGESTKEYMODE']._serialized_start=2404
-  _globals['_INGESTKEYMODE']._serialized_end=2504
+  _globals['_INGESTKEYMODE']._serialized_start=2427
+  _globals['_INGESTKEYMODE']._serialized_end=2527
   _globals['_STREAM']._serialized_start=172
   _globals['_STREAM']._serialized_end=310
   _globals['_INGESTKEY']._serialized_start=313
   _globals['_INGESTKEY']._serialized_end=617
   _globals['_CONNECTORLOGENTRY']._serialized_start=620
-  _globals['_CONNECTORLOGENTRY']._serialized_end=897
-  _globals['_CREATESTREAMREQUEST']._serialized_start=899
-  _globals['_CREATESTREAMREQUEST']._serialized_end=995
-  _globals['_CREATESTREAMRESPONSE']._serialized_start=997
-  _globals['_CREATESTREAMRESPONSE']._serialized_end=1059
-  _globals['_GETSTREAMREQUEST']._serialized_start=1061
-  _globals['_GETSTREAMREQUEST']._serialized_end=1093
-  _globals['_GETSTREAMRESPONSE']._serialized_start=1095
-  _globals['_GETSTREAMRESPONSE']._serialized_end=1154
-  _globals['_LISTSTREAMSREQUEST']._serialized_start=1156
-  _globals['_LISTSTREAMSREQUEST']._serialized_end=1231
-  _globals['_LISTSTREAMSRESPONSE']._serialized_start=1233
-  _globals['_LISTSTREAMSRESPONSE']._serialized_end=1320
-  _globals['_CREATEINGESTKEYREQUEST']._serialized_start=1322
-  _globals['_CREATEINGESTKEYREQUEST']._serialized_end=1409
-  _globals['_CREATEINGESTKEYRESPONSE']._serialized_start=1411
-  _globals['_CREATEINGESTKEYRESPONSE']._serialized_end=1499
-  _globals['_LISTINGESTKEYSREQUEST']._serialized_start=1501
-  _globals['_LISTINGESTKEYSREQUEST']._serialized_end=1579
-  _globals['_LISTINGESTKEYSRESPONSE']._serialized_start=1581
-  _globals['_LISTINGESTKEYSRESPONSE']._serialized_end=1678
-  _globals['_UPDATEINGESTKEYREQUEST']._serialized_start=1680
-  _globals['_UPDATEINGESTKEYREQUEST']._serialized_end=1800
-  _globals['_UPDATEINGESTKEYRESPONSE']._serialized_start=1802
-  _globals['_UPDATEINGESTKEYRESPONSE']._serialized_end=1874
-  _globals['_REVOKEINGESTKEYREQUEST']._serialized_start=1876
-  _globals['_REVOKEINGESTKEYREQUEST']._serialized_end=1914
-  _globals['_REVOKEINGESTKEYRESPONSE']._serialized_start=1916
-  _globals['_REVOKEINGESTKEYRESPONSE']._serialized_end=1988
-  _globals['_ROTATEINGESTKEYREQUEST']._serialized_start=1990
-  _globals['_ROTATEINGESTKEYREQUEST']._serialized_end=2051
-  _globals['_ROTATEINGESTKEYRESPONSE']._serialized_start=2054
-  _globals['_ROTATEINGESTKEYRESPONSE']._serialized_end=2187
-  _globals['_LISTCONNECTORLOGENTRIESREQUEST']._serialized_start=2189
-  _globals['_LISTCONNECTORLOGENTRIESREQUEST']._serialized_end=2276
-  _globals['_LISTCONNECTORLOGENTRIESRESPONSE']._serialized_start=2278
-  _globals['_LISTCONNECTORLOGENTRIESRESPONSE']._serialized_end=2402
-  _globals['_STREAMADMINSERVICE']._serialized_start=2507
-  _globals['_STREAMADMINSERVICE']._serialized_end=4009
+  _globals['_CONNECTORLOGENTRY']._serialized_end=920
+  _globals['_CREATESTREAMREQUEST']._serialized_start=922
+  _globals['_CREATESTREAMREQUEST']._serialized_end=1018
+  _globals['_CREATESTREAMRESPONSE']._serialized_start=1020
+  _globals['_CREATESTREAMRESPONSE']._serialized_end=1082
+  _globals['_GETSTREAMREQUEST']._serialized_start=1084
+  _globals['_GETSTREAMREQUEST']._serialized_end=1116
+  _globals['_GETSTREAMRESPONSE']._serialized_start=1118
+  _globals['_GETSTREAMRESPONSE']._serialized_end=1177
+  _globals['_LISTSTREAMSREQUEST']._serialized_start=1179
+  _globals['_LISTSTREAMSREQUEST']._serialized_end=1254
+  _globals['_LISTSTREAMSRESPONSE']._serialized_start=1256
+  _globals['_LISTSTREAMSRESPONSE']._serialized_end=1343
+  _globals['_CREATEINGESTKEYREQUEST']._serialized_start=1345
+  _globals['_CREATEINGESTKEYREQUEST']._serialized_end=1432
+  _globals['_CREATEINGESTKEYRESPONSE']._serialized_start=1434
+  _globals['_CREATEINGESTKEYRESPONSE']._serialized_end=1522
+  _globals['_LISTINGESTKEYSREQUEST']._serialized_start=1524
+  _globals['_LISTINGESTKEYSREQUEST']._serialized_end=1602
+  _globals['_LISTINGESTKEYSRESPONSE']._serialized_start=1604
+  _globals['_LISTINGESTKEYSRESPONSE']._serialized_end=1701
+  _globals['_UPDATEINGESTKEYREQUEST']._serialized_start=1703
+  _globals['_UPDATEINGESTKEYREQUEST']._serialized_end=1823
+  _globals['_UPDATEINGESTKEYRESPONSE']._serialized_start=1825
+  _globals['_UPDATEINGESTKEYRESPONSE']._serialized_end=1897
+  _globals['_REVOKEINGESTKEYREQUEST']._serialized_start=1899
+  _globals['_REVOKEINGESTKEYREQUEST']._serialized_end=1937
+  _globals['_REVOKEINGESTKEYRESPONSE']._serialized_start=1939
+  _globals['_REVOKEINGESTKEYRESPONSE']._serialized_end=2011
+  _globals['_ROTATEINGESTKEYREQUEST']._serialized_start=2013
+  _globals['_ROTATEINGESTKEYREQUEST']._serialized_end=2074
+  _globals['_ROTATEINGESTKEYRESPONSE']._serialized_start=2077
+  _globals['_ROTATEINGESTKEYRESPONSE']._serialized_end=2210
+  _globals['_LISTCONNECTORLOGENTRIESREQUEST']._serialized_start=2212
+  _globals['_LISTCONNECTORLOGENTRIESREQUEST']._serialized_end=2299
+  _globals['_LISTCONNECTORLOGENTRIESRESPONSE']._serialized_start=2301
+  _globals['_LISTCONNECTORLOGENTRIESRESPONSE']._serialized_end=2425
+  _globals['_STREAMADMINSERVICE']._serialized_start=2530
+  _globals['_STREAMADMINSERVICE']._serialized_end=4032
 # @@protoc_insertion_point(module_scope)

@@ -162,13 +162,14 @@ class ConnectorLogEntry(_message.Message):
     INGEST_KEY_FIELD_NUMBER: _builtins.int
     CLIENT_REQUEST_ID_FIELD_NUMBER: _builtins.int
     REPLAY_OF_FIELD_NUMBER: _builtins.int
+    BODY_DIFFERED_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Request id, as answered to the caller (its X-Request-Id)."""
     items_received: _builtins.int
     """Items received (0 when rejected before counting)."""
     status: _builtins.str
-    """queued, processing, completed, failed or rejected; pruned when the request itself
-    is past INLET_REQUEST_RETENTION_SECONDS (its outcome and items are gone).
+    """queued, processing, completed, failed, rejected or replayed; pruned when the request
+    itself is past INLET_REQUEST_RETENTION_SECONDS (its outcome and items are gone).
     """
     status_code: _builtins.int
     """HTTP status the caller got."""
@@ -184,13 +185,19 @@ class ConnectorLogEntry(_message.Message):
     """A replay (status "replayed"): the request whose 202 it was answered with (that
     answer's data.request_id).
     """
+    body_differed: _builtins.bool
+    """A replay whose body was not the first request's (answered with the first's 202 all
+    the same, and not processed).
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Time the request arrived."""
 
     @_builtins.property
     def errors(self) -> _containers.RepeatedCompositeFieldContainer[_json_pb2.RawJson]:
-        """The rejection, or the first item errors: [{index?, code, message}]."""
+        """The rejection ({code, message, fields?: [{field, code, message}]}), or the first
+        item errors ({index, code, message, fields?}).
+        """
 
     def __init__(
         self,
@@ -205,10 +212,11 @@ class ConnectorLogEntry(_message.Message):
         ingest_key: _builtins.str = ...,
         client_request_id: _builtins.str = ...,
         replay_of: _builtins.str = ...,
+        body_differed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_request_id", b"client_request_id", "create_time", b"create_time", "errors", b"errors", "ingest_key", b"ingest_key", "items_failed", b"items_failed", "items_received", b"items_received", "replay_of", b"replay_of", "request_id", b"request_id", "status", b"status", "status_code", b"status_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_differed", b"body_differed", "client_request_id", b"client_request_id", "create_time", b"create_time", "errors", b"errors", "ingest_key", b"ingest_key", "items_failed", b"items_failed", "items_received", b"items_received", "replay_of", b"replay_of", "request_id", b"request_id", "status", b"status", "status_code", b"status_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

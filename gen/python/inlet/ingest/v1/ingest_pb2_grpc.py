@@ -87,14 +87,30 @@ class IngestServiceServicer:
         request is durably stored; matcher workers process it afterwards. Metadata:
         authorization (Bearer ik_…), idempotency-key, x-item-key, x-stream.
 
+        Everything that can be judged without looking up records is judged before the
+        202: the body's shape, each item's fields against the stream's entity type (unknown
+        fields, value types, e-mail and phone syntax, an empty required field) and the
+        X-Item-Key field (a field of the type, present and non-empty in every item). Only
+        what needs a lookup is an item's outcome after it: a required field missing on an
+        item that turns out to be new, a unique conflict, a reference to a record that does
+        not exist.
+
+        With an idempotency-key (at most 255 characters, kept 24 h per stream), a repeat of
+        an accepted key answers that first request's 202 (same request_id) with
+        idempotency-replayed: true and is not processed, whatever its JSON body: the same
+        items or others, valid or not (the connector log marks a body that differed).
+
         Errors:
-        INVALID_ARGUMENT: INVALID_PAYLOAD (not an object or array, an item that is not an
-        object, an item without the X-Item-Key field, an over-long Idempotency-Key).
+        INVALID_ARGUMENT: INVALID_PAYLOAD: not JSON, not an object or a non-empty array, or
+        bad fields, every one named in BadRequest ("body.email", "items[3].phone",
+        "X-Item-Key", with codes such as UNKNOWN_FIELD, INVALID_TYPE, INVALID_EMAIL,
+        INVALID_PHONE, EMPTY_ITEM_KEY); an over-long Idempotency-Key. Nothing is stored.
         UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired key).
         NOT_FOUND: STREAM_NOT_FOUND (X-Stream or ?stream= names another stream).
         RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
-        ABORTED: IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being accepted).
-        FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (same key, different body; HTTP 422).
+        ABORTED: IDEMPOTENCY_KEY_IN_USE (the first request with this key is still being
+        accepted); SCHEMA_CHANGING (the entity type kept changing while the request was
+        checked; retry).
         UNAVAILABLE: the store could not be reached; safe to retry with the same key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

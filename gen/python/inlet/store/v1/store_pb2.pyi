@@ -72,6 +72,9 @@ class AcceptStreamRequestRequest(_message.Message):
     SINGLE_FIELD_NUMBER: _builtins.int
     REJECTION_FIELD_NUMBER: _builtins.int
     REJECTION_REASON_FIELD_NUMBER: _builtins.int
+    SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    VIOLATIONS_FIELD_NUMBER: _builtins.int
+    VIOLATION_COUNT_FIELD_NUMBER: _builtins.int
     ingest_key: _builtins.str
     """The whole ingest key (ik_live_<id>_<secret>)."""
     stream: _builtins.str
@@ -83,12 +86,29 @@ class AcceptStreamRequestRequest(_message.Message):
     single: _builtins.bool
     """Whether the body was a single object rather than an array."""
     rejection: _builtins.str
-    """When set, the body was refused (by the matcher or the edge) with this message."""
+    """When set, the body was refused unread (the edge's verdict, or not JSON) with this
+    message; refused before its Idempotency-Key is looked at.
+    """
     rejection_reason: _builtins.str
     """The rejection's code: INVALID_PAYLOAD (default) or PAYLOAD_TOO_LARGE."""
+    schema_version: _builtins.str
+    """StreamSchema.version the items were checked against; empty when the matcher has
+    no schema for the key yet.
+    """
+    violation_count: _builtins.int
+    """How many bad fields were found in all (at least the number listed)."""
     @_builtins.property
     def items(self) -> _json_pb2.RawJson:
-        """The items (a single object arrives as a list of one)."""
+        """The items (a single object arrives as a list of one); none when the body is not
+        an object or a non-empty array.
+        """
+
+    @_builtins.property
+    def violations(self) -> _containers.RepeatedCompositeFieldContainer[_ingest_pb2.IngestFieldError]:
+        """Every bad field of a readable body, found without looking up records ("body",
+        "items[3].email", "X-Item-Key"), in order; the first ones when there are many.
+        Any makes the request INVALID_PAYLOAD (unless a live Idempotency-Key answers).
+        """
 
     def __init__(
         self,
@@ -101,14 +121,75 @@ class AcceptStreamRequestRequest(_message.Message):
         single: _builtins.bool = ...,
         rejection: _builtins.str = ...,
         rejection_reason: _builtins.str = ...,
+        schema_version: _builtins.str = ...,
+        violations: _abc.Iterable[_ingest_pb2.IngestFieldError] | None = ...,
+        violation_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "ingest_key", b"ingest_key", "item_key", b"item_key", "items", b"items", "rejection", b"rejection", "rejection_reason", b"rejection_reason", "single", b"single", "stream", b"stream"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "ingest_key", b"ingest_key", "item_key", b"item_key", "items", b"items", "rejection", b"rejection", "rejection_reason", b"rejection_reason", "schema_version", b"schema_version", "single", b"single", "stream", b"stream", "violation_count", b"violation_count", "violations", b"violations"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AcceptStreamRequestRequest: _TypeAlias = AcceptStreamRequestRequest  # noqa: Y015
+
+@_typing.final
+class StreamSchema(_message.Message):
+    """StreamSchema is what a stream's items are checked against before the 202."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ReferenceTypeIdsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    ENTITY_TYPE_FIELD_NUMBER: _builtins.int
+    DEFAULT_REGION_FIELD_NUMBER: _builtins.int
+    REFERENCE_TYPE_IDS_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """Opaque; changes whenever the entity type's fields or the stream's region do."""
+    default_region: _builtins.str
+    """ISO 3166 region for phone numbers without a country code."""
+    @_builtins.property
+    def entity_type(self) -> _entity_pb2.EntityType:
+        """The stream's entity type."""
+
+    @_builtins.property
+    def reference_type_ids(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Reference-field slug → id of the entity type it references."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        entity_type: _entity_pb2.EntityType | None = ...,
+        default_region: _builtins.str = ...,
+        reference_type_ids: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_region", b"default_region", "entity_type", b"entity_type", "reference_type_ids", b"reference_type_ids", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamSchema: _TypeAlias = StreamSchema  # noqa: Y015
 
 @_typing.final
 class AcceptStreamRequestResponse(_message.Message):
@@ -121,6 +202,7 @@ class AcceptStreamRequestResponse(_message.Message):
     ITEMS_RECEIVED_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
     RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    SCHEMA_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Request id (req_…)."""
     stream: _builtins.str
@@ -133,6 +215,12 @@ class AcceptStreamRequestResponse(_message.Message):
     def rate_limit(self) -> Global___RateLimitState:
         """The key's rate-limit window after this request."""
 
+    @_builtins.property
+    def schema(self) -> Global___StreamSchema:
+        """Set (and nothing else) when the items were not checked against the stream's
+        current schema: nothing was counted, stored or logged; check them and call again.
+        """
+
     def __init__(
         self,
         *,
@@ -141,10 +229,11 @@ class AcceptStreamRequestResponse(_message.Message):
         items_received: _builtins.int = ...,
         replayed: _builtins.bool = ...,
         rate_limit: Global___RateLimitState | None = ...,
+        schema: Global___StreamSchema | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit", "schema", b"schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["items_received", b"items_received", "rate_limit", b"rate_limit", "replayed", b"replayed", "request_id", b"request_id", "stream", b"stream"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items_received", b"items_received", "rate_limit", b"rate_limit", "replayed", b"replayed", "request_id", b"request_id", "schema", b"schema", "stream", b"stream"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

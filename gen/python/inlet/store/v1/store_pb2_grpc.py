@@ -115,12 +115,16 @@ class StoreServiceServicer:
     def AcceptStreamRequest(self, request, context):
         """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
         Idempotency-Key, and stores the request in the inbox; it answers only after the
-        commit. A rejection found by the matcher is logged against the key and raised.
+        commit. When the items were checked against another version of the stream's schema
+        than the current one (or none), it answers with the schema alone, having counted,
+        stored and logged nothing: check the items against it and call again. A refusal
+        found by the matcher or the edge is logged against the key and raised; one found in
+        a readable body gives way to a live Idempotency-Key, which answers its first 202.
 
         Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (STREAM_NOT_FOUND),
-        INVALID_ARGUMENT (INVALID_PAYLOAD), RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo
-        and RateLimitState details), ABORTED (IDEMPOTENCY_KEY_IN_USE),
-        FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+        INVALID_ARGUMENT (INVALID_PAYLOAD, BadRequest naming each bad field),
+        RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details;
+        PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -383,3 +383,7 @@ ALTER TABLE activity_entries ADD COLUMN client_request_id text NOT NULL DEFAULT 
 ALTER TABLE connector_log_entries
     ADD COLUMN client_request_id text NOT NULL DEFAULT '',
     ADD COLUMN replay_of text;
+
+-- Replays (0011): a replayed stream request's line says whether its body differed from
+-- the first request's (it got the first's 202 all the same).
+ALTER TABLE connector_log_entries ADD COLUMN body_differed boolean NOT NULL DEFAULT false;

@@ -2,13 +2,30 @@
 -- the connector log, and stream/key administration.
 
 -- name: ingest_key_auth
--- One round trip: the key, its stream and the slugs of the stream's entity-type fields.
+-- One round trip: the key, its stream, and the stream's schema, which items are checked
+-- against before the 202: its entity type with the fields in display order (as
+-- claim_stream_request has it) and a version that changes with it or the stream's region.
 SELECT k.id, k.secret_hash, k.rate_limit, k.rate_window_seconds,
        (k.revoke_time IS NULL AND (k.expire_time IS NULL OR k.expire_time > now())) AS active,
-       s.id AS stream_id, s.slug AS stream, s.workspace_id, s.entity_type_id,
-       coalesce((SELECT array_agg(f.slug) FROM fields f WHERE f.entity_type_id = s.entity_type_id),
-                '{}') AS field_slugs
+       s.id AS stream_id, s.slug AS stream, s.workspace_id, s.default_region, d.entity_type,
+       md5(jsonb_build_array(d.entity_type, s.default_region)::text) AS schema_version
   FROM ingest_keys k JOIN streams s ON s.id = k.stream_id
+ CROSS JOIN LATERAL (
+       SELECT jsonb_build_object(
+                'id', t.id, 'workspace_id', t.workspace_id, 'slug', t.slug,
+                'display_name', t.display_name,
+                'fields', coalesce(
+                  (SELECT jsonb_agg(jsonb_build_object(
+                            'slug', f.slug, 'display_name', f.display_name,
+                            'type', f.type, 'is_unique', f.is_unique,
+                            'is_required', f.is_required,
+                            'reference_slug', coalesce(rt.slug, ''),
+                            'reference_entity_type_id', f.reference_entity_type_id)
+                          ORDER BY f.position)
+                     FROM fields f LEFT JOIN entity_types rt
+                       ON rt.id = f.reference_entity_type_id
+                    WHERE f.entity_type_id = t.id), '[]')) AS entity_type
+         FROM entity_types t WHERE t.id = s.entity_type_id) d
  WHERE k.id = %(id)s;
 
 -- name: claim_idempotency_key
@@ -25,9 +42,11 @@ ON CONFLICT (stream_id, idempotency_key) DO UPDATE
 RETURNING request_id;
 
 -- name: get_idempotency_key
+-- The key while it is live (an expired row is as good as none: claim reuses it).
 SELECT body_hash, request_id, state, items_received
   FROM stream_idempotency_keys
- WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s;
+ WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s
+   AND expire_time >= now();
 
 -- name: release_idempotency_key
 DELETE FROM stream_idempotency_keys
@@ -61,10 +80,10 @@ SELECT id FROM request;
 
 -- name: insert_connector_log
 INSERT INTO connector_log_entries
-       (stream_id, key_id, request_id, client_request_id, replay_of, outcome, status_code,
-        items_received, error)
+       (stream_id, key_id, request_id, client_request_id, replay_of, body_differed, outcome,
+        status_code, items_received, error)
 VALUES (%(stream_id)s, %(key_id)s, %(request_id)s, %(client_request_id)s, %(replay_of)s,
-        %(outcome)s, %(status_code)s, %(items_received)s, %(error)s);
+        %(body_differed)s, %(outcome)s, %(status_code)s, %(items_received)s, %(error)s);
 
 -- name: claim_stream_request
 -- The oldest queued request, or one whose worker's lease ran out; SKIP LOCKED lets
@@ -241,8 +260,8 @@ RETURNING id, mode, display_name, rate_limit, rate_window_seconds, create_time, 
           revoke_time;
 
 -- name: list_connector_log
-SELECT l.id, l.create_time, l.request_id, l.client_request_id, l.replay_of, l.items_received,
-       l.status_code, l.key_id, l.error,
+SELECT l.id, l.create_time, l.request_id, l.client_request_id, l.replay_of, l.body_differed,
+       l.items_received, l.status_code, l.key_id, l.error,
        -- An accepted request deleted by retention keeps its log line, marked pruned.
        CASE l.outcome WHEN 'accepted' THEN coalesce(r.status, 'pruned') ELSE l.outcome END
          AS status,
