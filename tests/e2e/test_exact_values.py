@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2_grpc
+from inlet.type.v1 import entity_pb2
+from inlet.type.v1.entity_pb2 import FieldType as FT
 from inlet_common import exactjson
 from inlet_common.channels import channel
 from inlet_devstack.demo import DemoSeed
@@ -223,3 +225,59 @@ async def test_an_empty_push_is_400_naming_fields_and_writes_nothing(
         {"field": "fields", "code": "EMPTY_PUSH", "message": problem["errors"][0]["message"]}
     ]
     assert await count_records(admin, seeded) == before
+
+
+async def test_an_integer_field_keeps_big_ids_matches_by_value_and_refuses_fractions(
+    http: httpx.AsyncClient, seeded: DemoSeed, admin: admin_pb2_grpc.AdminServiceAsyncStub
+) -> None:
+    order = entity_pb2.EntityType(
+        slug="order",
+        display_name="Order",
+        fields=[
+            entity_pb2.Field(
+                slug="order_id", display_name="Order id", type=FT.FIELD_TYPE_INTEGER, unique=True
+            ),
+            entity_pb2.Field(slug="total", display_name="Total", type=FT.FIELD_TYPE_NUMBER),
+        ],
+    )
+    await admin.CreateEntityType(
+        admin_pb2.CreateEntityTypeRequest(parent=seeded.workspace, entity_type=order),
+        metadata=seeded.auth,
+    )
+    made = await admin.CreateIngestEndpoint(
+        admin_pb2.CreateIngestEndpointRequest(
+            parent=seeded.workspace,
+            ingest_endpoint=admin_pb2.IngestEndpoint(display_name="Orders", entity_type="order"),
+        ),
+        metadata=seeded.auth,
+    )
+    url = f"/api/v1/ingest/{made.token}"
+
+    first = await http.post(
+        url, content=b'{"fields": {"order_id": 9007199254740993, "total": 19.990}}', headers=JSON
+    )
+    assert first.status_code == 200, first.text
+    # The same number written another way is the same key.
+    again = await http.post(
+        url, content=b'{"fields": {"order_id": 9007199254740993.0}}', headers=JSON
+    )
+    assert again.json()["record"] == {
+        "id": first.json()["record"]["id"],
+        "action": "updated",
+        "matched_on": ["order_id"],
+    }
+    neighbour = await http.post(
+        url, content=b'{"fields": {"order_id": 9007199254740992}}', headers=JSON
+    )
+    assert neighbour.json()["record"]["action"] == "created"
+    fraction = await http.post(url, content=b'{"fields": {"order_id": 1.5}}', headers=JSON)
+    assert fraction.status_code == 400
+    assert fraction.json()["errors"][0]["field"] == "fields.order_id"
+    assert fraction.json()["errors"][0]["code"] == "INVALID_TYPE"
+    record_id = first.json()["record"]["id"]
+    got = await http.get(
+        f"/admin/v1/{seeded.workspace}/entityTypes/order/records/{record_id}",
+        headers={"authorization": seeded.auth[0][1]},
+    )
+    assert number_in(got.text, "total") == "19.990"
+    assert number_in(got.text, "order_id") == "9007199254740993.0"  # the last text sent

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from inlet.type.v1 import entity_pb2
+from inlet_common import exactjson
 from inlet_common.exactjson import Number
-from inlet_common.normalise import FieldProblem, normalise
+from inlet_common.normalise import FieldProblem, key_text, normalise
 
 T = entity_pb2
 
@@ -87,3 +88,28 @@ def test_rejects(kind: int, raw: Any, region: str, reason: str) -> None:
         normalise(field(kind), raw, region)
     assert caught.value.reason == reason
     assert caught.value.message
+
+
+def test_integers_are_kept_exactly_and_fractions_refused() -> None:
+    field = entity_pb2.Field(slug="n", type=T.FIELD_TYPE_INTEGER)
+    assert normalise(field, 9007199254740993, "") == 9007199254740993
+    assert str(normalise(field, Number("1e3"), "")) == "1e3"
+    with pytest.raises(FieldProblem) as caught:
+        normalise(field, Number("1.5"), "")
+    assert caught.value.reason == "INVALID_TYPE"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("1000", "1000"),
+        ("1000.0", "1000"),
+        ("1e3", "1000"),
+        ("0.10", "0.1"),
+        ("1e-7", "0.0000001"),
+        ("-0.0", "0"),
+        ("123456789012345678901234567890.5", "123456789012345678901234567890.5"),
+    ],
+)
+def test_a_numbers_key_is_its_value_not_its_text(text: str, key: str) -> None:
+    assert key_text(exactjson.loads(text)) == key

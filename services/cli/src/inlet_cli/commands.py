@@ -61,6 +61,7 @@ TYPE_NAMES = {
     "email": entity_pb2.FIELD_TYPE_EMAIL,
     "phone": entity_pb2.FIELD_TYPE_PHONE,
     "number": entity_pb2.FIELD_TYPE_NUMBER,
+    "integer": entity_pb2.FIELD_TYPE_INTEGER,
     "boolean": entity_pb2.FIELD_TYPE_BOOLEAN,
     "datetime": entity_pb2.FIELD_TYPE_DATETIME,
     "reference": entity_pb2.FIELD_TYPE_REFERENCE,

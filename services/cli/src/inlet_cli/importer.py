@@ -47,12 +47,10 @@ class Summary:
 
 def coerce(value: str, field_type: str | None) -> Any:
     """A CSV cell as the JSON value its field wants (strings stay strings when unknown)."""
-    if field_type == "number":
-        try:
-            number = float(value)
-        except ValueError:
-            return value  # the endpoint names the bad value
-        return int(number) if number.is_integer() and "." not in value else number
+    if field_type in ("number", "integer"):
+        # Exactly as written: float() would turn 9007199254740993 into …992. A cell that
+        # is no JSON number stays text, and the endpoint names the bad value.
+        return exactjson.number_or_text(value)
     if field_type == "boolean":
         lowered = value.strip().lower()
         if lowered in ("true", "yes", "1"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -82,6 +83,15 @@ def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return orjson.Fragment(format(value, "f") if value.is_finite() else "null")
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def number_or_text(text: str) -> Any:
+    """`text` as the JSON number it spells (exactly), or the text itself when it is none."""
+    stripped = text.strip()
+    return loads(stripped) if _NUMBER.fullmatch(stripped) else text
 
 
 def dumps(value: Any, *, sort_keys: bool = False, indent: bool = False) -> bytes:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
@@ -92,6 +93,14 @@ def number(value: Any) -> int | Number:
     return value
 
 
+def integer(value: Any) -> int | Number:
+    """A JSON number with an integral value, exactly as sent (1.0 and 1e3 are integral)."""
+    checked = number(value)
+    if isinstance(checked, Number) and checked != checked.to_integral_value():
+        raise FieldProblem("INVALID_TYPE", f"expected an integer, got {checked}")
+    return checked
+
+
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _type_error("true or false", value)
@@ -133,6 +142,8 @@ def normalise(field: entity_pb2.Field, value: Any, region: str) -> Any:
         return phone(value, region)
     if kind == entity_pb2.FIELD_TYPE_NUMBER:
         return number(value)
+    if kind == entity_pb2.FIELD_TYPE_INTEGER:
+        return integer(value)
     if kind == entity_pb2.FIELD_TYPE_BOOLEAN:
         return boolean(value)
     if kind == entity_pb2.FIELD_TYPE_DATETIME:
@@ -140,3 +151,16 @@ def normalise(field: entity_pb2.Field, value: Any, region: str) -> Any:
     if kind == entity_pb2.FIELD_TYPE_REFERENCE:
         return reference(value)
     raise FieldProblem("UNSUPPORTED_FIELD_TYPE", f"field type {kind} is not supported")
+
+
+def key_text(value: Any) -> str:
+    """The text a normalised unique value is indexed under."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        # One key per numeric value: 1000, 1000.0 and 1e3 are the same number (the record
+        # keeps the text it was sent with; the key does not).
+        if value == value.to_integral_value():
+            return str(int(value))
+        return format(value, "f").rstrip("0")  # normalize() would round to 28 digits
+    return str(value)

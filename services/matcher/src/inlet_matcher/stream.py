@@ -17,6 +17,7 @@ from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
 from inlet_common.credentials import bearer_token
 from inlet_common.errors import Aborted, InletError, Unauthenticated, Violation
+from inlet_common.normalise import key_text
 from inlet_matcher.bodies import kind_of
 from inlet_matcher.planner import plan_entity
 from inlet_matcher.store_client import GrpcStore
@@ -281,9 +282,7 @@ def plan_items(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.
         item, normalised = _plan_one(claimed, index, values)
         planned[index] = item
         if claimed.item_key and item.HasField("record"):
-            key_of[index] = exactjson.dumps(
-                normalised.get(claimed.item_key), sort_keys=True
-            ).decode()
+            key_of[index] = key_text(normalised.get(claimed.item_key))
     # Within one batch the last item with a given X-Item-Key value wins.
     last: dict[str, int] = {}
     for index, key in key_of.items():

@@ -13,8 +13,9 @@ import phonenumbers
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.type.v1 import entity_pb2
-from inlet_common import normalise
+from inlet_common import exactjson, normalise
 from inlet_common.errors import FailedPrecondition, Violation
+from inlet_common.normalise import key_text
 from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.domain import (
@@ -25,7 +26,6 @@ from inlet_store.domain import (
     FieldDef,
     StoredRecord,
     Workspace,
-    key_text,
 )
 from inlet_store.errors import (
     InvalidArgument,
@@ -624,6 +624,7 @@ _SAMPLES: dict[str, Any] = {
     "text": "Example text",
     "email": "ola.nordmann@example.com",
     "number": 42,
+    "integer": 42,
     "boolean": True,
     "datetime": "2025-01-31T09:30:00Z",
 }
@@ -682,12 +683,8 @@ def _field_pb(f: FieldDef) -> entity_pb2.Field:
 
 def _typed(f: FieldDef, value: str) -> Any:
     """A looked-up value arrives as text; numbers are parsed the way JSON would give them."""
-    if f.type == "number":
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return int(number) if number.is_integer() else number
+    if f.type in ("number", "integer"):
+        return exactjson.number_or_text(value)
     return value
 
 

@@ -18,9 +18,10 @@ from typing import Any
 from psycopg import errors as pg
 
 from inlet_common.errors import Violation
+from inlet_common.normalise import key_text
 from inlet_store import outbox
 from inlet_store import repository as repo
-from inlet_store.domain import Outcome, PlannedRecord, key_text
+from inlet_store.domain import Outcome, PlannedRecord
 from inlet_store.errors import DanglingReference, KeyRace
 from inlet_store.matching import decide, unique_keys
 

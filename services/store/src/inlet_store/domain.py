@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-FIELD_TYPES = ("text", "email", "phone", "number", "boolean", "datetime", "reference")
+FIELD_TYPES = ("text", "email", "phone", "number", "integer", "boolean", "datetime", "reference")
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,3 @@ class StoredRecord:
     values: dict[str, Any]
     create_time: datetime
     update_time: datetime
-
-
-def key_text(value: Any) -> str:
-    """The text a normalised unique value is indexed under."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from inlet_common.errors import Violation
-from inlet_store.domain import PlannedRecord, key_text
+from inlet_common.normalise import key_text
+from inlet_store.domain import PlannedRecord
 from inlet_store.errors import MissingRequired, UniqueConflictError
 
 

@@ -15,6 +15,7 @@ TYPE_NAMES = {
     entity_pb2.FIELD_TYPE_EMAIL: "email",
     entity_pb2.FIELD_TYPE_PHONE: "phone",
     entity_pb2.FIELD_TYPE_NUMBER: "number",
+    entity_pb2.FIELD_TYPE_INTEGER: "integer",
     entity_pb2.FIELD_TYPE_BOOLEAN: "boolean",
     entity_pb2.FIELD_TYPE_DATETIME: "datetime",
     entity_pb2.FIELD_TYPE_REFERENCE: "reference",

@@ -32,15 +32,21 @@ class _FieldTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FieldType.V
     FIELD_TYPE_EMAIL: _FieldType.ValueType  # 2
     """E-mail address: email-validator's normalised form, lower-cased."""
     FIELD_TYPE_PHONE: _FieldType.ValueType  # 3
-    """Phone number: E.164, parsed with the source's default region."""
+    """Phone number: E.164 when it can be placed (with the source's default region or a
+    +country prefix), else its digits and + only; never refused for an unlisted range.
+    """
     FIELD_TYPE_NUMBER: _FieldType.ValueType  # 4
-    """JSON number."""
+    """JSON number of any size and precision (a decimal), stored with its exact text."""
     FIELD_TYPE_BOOLEAN: _FieldType.ValueType  # 5
     """JSON boolean."""
     FIELD_TYPE_DATETIME: _FieldType.ValueType  # 6
     """RFC 3339 timestamp, stored in UTC."""
     FIELD_TYPE_REFERENCE: _FieldType.ValueType  # 7
     """The id of a record of another entity type."""
+    FIELD_TYPE_INTEGER: _FieldType.ValueType  # 8
+    """JSON number with an integral value, of any size (9007199254740993 stays exact),
+    stored with its exact text; 1.5 is refused (INVALID_TYPE).
+    """
 
 class FieldType(_FieldType, metaclass=_FieldTypeEnumTypeWrapper):
     """FieldType is the value type of a field: it decides validation and normalisation."""
@@ -52,15 +58,21 @@ FIELD_TYPE_TEXT: FieldType.ValueType  # 1
 FIELD_TYPE_EMAIL: FieldType.ValueType  # 2
 """E-mail address: email-validator's normalised form, lower-cased."""
 FIELD_TYPE_PHONE: FieldType.ValueType  # 3
-"""Phone number: E.164, parsed with the source's default region."""
+"""Phone number: E.164 when it can be placed (with the source's default region or a
++country prefix), else its digits and + only; never refused for an unlisted range.
+"""
 FIELD_TYPE_NUMBER: FieldType.ValueType  # 4
-"""JSON number."""
+"""JSON number of any size and precision (a decimal), stored with its exact text."""
 FIELD_TYPE_BOOLEAN: FieldType.ValueType  # 5
 """JSON boolean."""
 FIELD_TYPE_DATETIME: FieldType.ValueType  # 6
 """RFC 3339 timestamp, stored in UTC."""
 FIELD_TYPE_REFERENCE: FieldType.ValueType  # 7
 """The id of a record of another entity type."""
+FIELD_TYPE_INTEGER: FieldType.ValueType  # 8
+"""JSON number with an integral value, of any size (9007199254740993 stays exact),
+stored with its exact text; 1.5 is refused (INVALID_TYPE).
+"""
 Global___FieldType: _TypeAlias = FieldType  # noqa: Y015
 
 @_typing.final

@@ -22,7 +22,8 @@ CREATE TABLE fields (
     slug                     text NOT NULL,
     display_name             text NOT NULL,
     type                     text NOT NULL CHECK (type IN
-                                 ('text', 'email', 'phone', 'number', 'boolean', 'datetime', 'reference')),
+                                 ('text', 'email', 'phone', 'number', 'integer', 'boolean', 'datetime',
+                                  'reference')),
     is_unique                boolean NOT NULL DEFAULT false,
     is_required              boolean NOT NULL DEFAULT false,
     reference_entity_type_id uuid REFERENCES entity_types (id),
