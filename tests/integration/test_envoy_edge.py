@@ -405,3 +405,32 @@ async def test_unknown_query_parameter_is_rejected(
 
     assert response.status_code == 400
     assert upstream.servicer.calls == []
+
+
+async def test_the_access_log_never_holds_a_credential(
+    client: httpx.AsyncClient, edge: Edge
+) -> None:
+    token = "iep_SecretTokenThatMustNotBeLogged0123456789abc"
+    bearer = "ik_live_abcdef_SecretKeyThatMustNotBeLogged"
+    client_token = "ct_SecretClientTokenThatMustNotBeLogged"
+    response = await client.post(
+        f"/api/v1/ingest/{token}?note=QuerySecretMustNotBeLogged",
+        json=PUSH,
+        headers={"authorization": f"Bearer {bearer}", "x-client-token": client_token},
+    )
+    assert response.status_code in (200, 400)
+    too_large = await client.post(f"/api/v1/ingest/{token}", content=b"x" * 200_000)
+    assert too_large.status_code == 413
+
+    def logged() -> str | None:
+        text = read(edge.log)
+        return text if text.count("/api/v1/ingest/{token}") >= 2 else None
+
+    deadline = time.monotonic() + 10
+    text = logged()
+    while text is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        text = logged()
+    assert text is not None, read(edge.log)
+    for secret in (token, bearer, client_token, "QuerySecretMustNotBeLogged", "SecretToken"):
+        assert secret not in text
