@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 BUF := tools/node_modules/.bin/buf
 PYTHON ?= python3
 
-.PHONY: install run test check lint types fmt protos protos-check buf-lint envoy-check bench clean
+.PHONY: install run run-envoy test check lint types fmt protos protos-check buf-lint envoy-check bench clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt constraints.txt gen/python/pyproject.toml services/*/pyproject.toml
@@ -20,6 +20,10 @@ $(BUF): tools/package.json tools/package-lock.json
 
 run: install
 	$(PY) -m inlet_devstack
+
+# The same, with the Envoy edge on INLET_ENVOY_PORT (8081) beside the gateway.
+run-envoy: install
+	INLET_ENVOY=true $(PY) -m inlet_devstack
 
 test: install
 	$(BIN)/pytest

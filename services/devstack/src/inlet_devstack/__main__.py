@@ -95,6 +95,7 @@ def prepare() -> Setup:
         matcher=_port(env, "INLET_MATCHER_PORT", 50051),
         store=_port(env, "INLET_STORE_PORT", 50052),
         notifier=_port(env, "INLET_NOTIFIER_PORT", 50053),
+        envoy=_port(env, "INLET_ENVOY_PORT", 8081) if env.flag("INLET_ENVOY", False) else None,
     )
     log_dir = Path(env.text("INLET_LOG_DIR", str(state_dir / "logs"))).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +123,7 @@ async def serve(setup: Setup) -> None:
                 matcher=stack.address("matcher"),
                 store=stack.address("store"),
                 notifier=stack.address("notifier"),
+                envoy_url=stack.envoy_url,
             )
             sys.stdout.write(
                 banner.render(

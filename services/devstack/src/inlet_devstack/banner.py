@@ -32,6 +32,13 @@ class Addresses:
     matcher: str
     store: str
     notifier: str
+    # Envoy beside the gateway (`make run-envoy`): the curls then go through it.
+    envoy_url: str | None = None
+
+    @property
+    def public_url(self) -> str:
+        """Where the printed curls go: Envoy when it runs, else the gateway."""
+        return self.envoy_url or self.gateway_url
 
 
 def _body(value: Any) -> str:
@@ -58,7 +65,7 @@ def cli_environment(at: Addresses, demo: DemoCredentials, workspace_slug: str) -
 
 
 def endpoint_url(at: Addresses, demo: DemoCredentials, slug: str) -> str:
-    return f"{at.gateway_url}/api/v1/ingest/{demo.endpoints[slug].secret}"
+    return f"{at.public_url}/api/v1/ingest/{demo.endpoints[slug].secret}"
 
 
 def render(
@@ -73,7 +80,7 @@ def render(
 ) -> str:
     assert demo.ingest_key is not None
     bearer = f"Authorization: Bearer {demo.ingest_key.secret}"
-    ingest = f"{at.gateway_url}/api/ingest"
+    ingest = f"{at.public_url}/api/ingest"
     webhooks = (
         "loopback and private targets allowed (INLET_WEBHOOK_ALLOW_PRIVATE=true: local "
         "receivers work; production refuses them)"
@@ -85,9 +92,15 @@ def render(
         for name, value in cli_environment(at, demo, workspace_slug).items()
     )
     status = f"curl -sS {ingest}/requests/$REQUEST_ID -H {shlex.quote(bearer)}"
+    envoy_line = (
+        f"  envoy     {at.envoy_url} (the same API through Envoy; the curls use it)\n"
+        if at.envoy_url
+        else ""
+    )
     return (
         "\ninlet is running.\n"
         f"  gateway   {at.gateway_url}\n"
+        f"{envoy_line}"
         f"  matcher   {at.matcher} (gRPC IngestService)\n"
         f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService)\n"
         f"  notifier  {at.notifier} (gRPC NotifierService, WebhookService)\n"

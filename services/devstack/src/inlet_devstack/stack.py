@@ -21,6 +21,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from inlet_devstack import envoy as envoy_edge
 from inlet_notifier.config import KEYS_ENV
 from inlet_notifier.secrets_at_rest import new_key_ring
 from inlet_store.migrations import migrate
@@ -54,6 +55,8 @@ class Ports:
     store: int = 50052
     notifier: int = 50053
     host: str = "127.0.0.1"
+    # The Envoy edge beside the gateway (`make run-envoy`); None: not started.
+    envoy: int | None = None
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Stack:
     log_dir: Path | None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    envoy: envoy_edge.RunningEnvoy | None = None
     # Authorises creating workspaces over the admin API; fresh for every stack.
     bootstrap_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # The notifier's key ring for webhook secrets at rest (every notifier start gets it,
@@ -72,6 +76,10 @@ class Stack:
     @property
     def gateway_url(self) -> str:
         return f"http://{self.services['gateway'].address}"
+
+    @property
+    def envoy_url(self) -> str | None:
+        return self.envoy.url if self.envoy is not None else None
 
     def address(self, name: str) -> str:
         return self.services[name].address
@@ -151,6 +159,9 @@ class Stack:
         raise StackError(f"{service.name} never answered /healthz\n{service.log_tail()}")
 
     async def stop(self, grace: float = 10.0) -> None:
+        if self.envoy is not None:
+            await self.envoy.stop(grace)
+            self.envoy = None
         for name in ("gateway", "matcher", "notifier", "store"):
             service = self.services.pop(name, None)
             if service is None or service.process.returncode is not None:
@@ -220,6 +231,18 @@ async def running(
                     "INLET_NOTIFIER_ADDR": notifier,
                 },
             )
+            if ports.envoy is not None:
+                try:
+                    stack.envoy = await envoy_edge.start(
+                        Path(tmp),
+                        log_dir,
+                        ports.envoy,
+                        matcher=matcher,
+                        store=store,
+                        notifier=notifier,
+                    )
+                except envoy_edge.EnvoyError as error:
+                    raise StackError(str(error)) from None
             yield stack
         finally:
             await stack.stop()

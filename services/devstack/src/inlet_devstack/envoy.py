@@ -1,0 +1,133 @@
+"""The Envoy edge beside the gateway (`make run-envoy`, tests): deploy/envoy/envoy.yaml
+rendered for this stack's ports, started from the virtualenv's envoy, waited on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[4]
+CONFIG = ROOT / "deploy" / "envoy" / "envoy.yaml"
+DESCRIPTOR = ROOT / "gen" / "inlet.binpb"
+READY_TIMEOUT = 60.0
+
+
+class EnvoyError(RuntimeError):
+    """Envoy did not come up; the message carries its log's tail."""
+
+
+@dataclass
+class RunningEnvoy:
+    process: asyncio.subprocess.Process
+    url: str
+    log_path: Path
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self.process.returncode is not None:
+            return
+        self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), grace)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    if text.count(old) != 1:
+        raise EnvoyError(f"{CONFIG}: expected exactly one {old!r}")
+    return text.replace(old, new)
+
+
+def render(port: int, *, matcher: str, store: str, notifier: str) -> str:
+    """The checked-in config with this stack's listener port and upstream addresses."""
+    text = CONFIG.read_text()
+    text = _replace_once(text, "port_value: 8081", f"port_value: {port}")
+    text = _replace_once(text, "port_value: 9901", "port_value: 0")
+    for checked_in, actual in (("50051", matcher), ("50052", store), ("50053", notifier)):
+        host, _, bound = actual.rpartition(":")
+        text = _replace_once(
+            text,
+            f"{{ address: 127.0.0.1, port_value: {checked_in} }}",
+            f"{{ address: {host}, port_value: {bound} }}",
+        )
+    return _replace_once(
+        text, "proto_descriptor: gen/inlet.binpb", f"proto_descriptor: {DESCRIPTOR}"
+    )
+
+
+async def start(
+    workdir: Path, log_dir: Path | None, port: int, *, matcher: str, store: str, notifier: str
+) -> RunningEnvoy:
+    """Envoy serving on `port` (0: any free), ready to route to every service."""
+    config = workdir / "envoy.yaml"
+    config.write_text(render(port, matcher=matcher, store=store, notifier=notifier))
+    address_file = workdir / "envoy-admin-address"
+    log_path = (log_dir or workdir) / "envoy.log"
+    with log_path.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "envoy"),
+            "-c",
+            str(config),
+            "--base-id",
+            str(random.randrange(1_000, 1_000_000)),  # several stacks on one machine
+            "--admin-address-path",
+            str(address_file),
+            "--log-level",
+            "warn",
+            cwd=workdir,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = await _wait_ready(process, address_file, log_path)
+    except BaseException:
+        await RunningEnvoy(process, "", log_path).stop()
+        raise
+    return RunningEnvoy(process, url, log_path)
+
+
+def _read(path: Path) -> str:
+    return path.read_text().strip() if path.exists() else ""
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+async def _wait_ready(
+    process: asyncio.subprocess.Process, address_file: Path, log_path: Path
+) -> str:
+    """Polls Envoy's admin until /ready, then reads the port its public listener bound."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise EnvoyError(f"envoy exited with {process.returncode}\n{_tail(log_path)}")
+            admin = await asyncio.to_thread(_read, address_file)
+            if admin:
+                with contextlib.suppress(httpx.TransportError):
+                    ready = await client.get(f"http://{admin}/ready")
+                    if ready.status_code == 200:
+                        listeners = (
+                            await client.get(f"http://{admin}/listeners?format=json")
+                        ).json()
+                        (public,) = [
+                            item
+                            for item in listeners["listener_statuses"]
+                            if item["name"] == "public"
+                        ]
+                        bound = public["local_address"]["socket_address"]["port_value"]
+                        return f"http://127.0.0.1:{bound}"
+            await asyncio.sleep(0.05)
+    raise EnvoyError(f"envoy not ready within {READY_TIMEOUT:g}s\n{_tail(log_path)}")
