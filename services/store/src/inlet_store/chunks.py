@@ -196,7 +196,7 @@ async def write_chunk(
                 ]
             ),
             events=repo.json(events),
-            outcomes=repo.jsonb(outcomes),
+            outcomes=repo.json(outcomes),
         )
     except pg.DeadlockDetected as error:
         # Two chunks crossed on keys; item by item (with retries) settles it.

@@ -417,7 +417,7 @@ class Inbox:
             outcome=outcome,
             status_code=status_code,
             items_received=items_received,
-            error=repo.jsonb(error) if error is not None else None,
+            error=repo.json(error) if error is not None else None,
         )
 
     async def _log_rejection(
@@ -528,7 +528,7 @@ class Inbox:
                         conn,
                         "insert_item_outcomes",
                         request_id=request_id,
-                        outcomes=repo.jsonb([o.row() for o in outcomes]),
+                        outcomes=repo.json([o.row() for o in outcomes]),
                     )
                 status = await self._finish(conn, request_id, lease_token) if finish else ""
         return outcomes, status

@@ -418,5 +418,5 @@ async def log_activity(
         request_id=request_id,
         client_request_id=logs.client_request_id.get(),
         status_code=status_code,
-        outcome=repo.jsonb(outcome),
+        outcome=repo.json(outcome),
     )

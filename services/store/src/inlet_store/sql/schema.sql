@@ -94,7 +94,7 @@ CREATE TABLE activity_entries (
     endpoint_id uuid NOT NULL REFERENCES ingest_endpoints (id) ON DELETE CASCADE,
     request_id  text NOT NULL,
     status_code integer NOT NULL,
-    outcome     jsonb NOT NULL,
+    outcome     json NOT NULL,
     create_time timestamptz NOT NULL DEFAULT now()
 );
 
@@ -271,7 +271,7 @@ CREATE TABLE stream_request_items (
     record_id     uuid,
     action        text NOT NULL CHECK (action IN ('created', 'updated', 'superseded', 'failed')),
     matched_on    text[] NOT NULL DEFAULT '{}',
-    error         jsonb,
+    error         json,
     superseded_by integer,
     PRIMARY KEY (request_id, item_index)
 );
@@ -301,7 +301,7 @@ CREATE TABLE connector_log_entries (
     outcome        text NOT NULL CHECK (outcome IN ('accepted', 'replayed', 'rejected')),
     status_code    integer NOT NULL,
     items_received integer NOT NULL DEFAULT 0,
-    error          jsonb,
+    error          json,
     create_time    timestamptz NOT NULL DEFAULT now()
 );
 

@@ -40,8 +40,8 @@ WITH made AS (
          (request_id, item_index, record_id, action, matched_on, error, superseded_by)
   SELECT %(request_id)s, o.item_index, o.record_id, o.action, o.matched_on, o.error,
          o.superseded_by
-    FROM jsonb_to_recordset(%(outcomes)s) AS o(item_index integer, record_id uuid, action text,
-                                               matched_on text[], error jsonb,
-                                               superseded_by integer)
+    FROM json_to_recordset(%(outcomes)s) AS o(item_index integer, record_id uuid, action text,
+                                              matched_on text[], error json,
+                                              superseded_by integer)
 )
 SELECT 1;

@@ -149,9 +149,9 @@ INSERT INTO stream_request_items
        (request_id, item_index, record_id, action, matched_on, error, superseded_by)
 SELECT %(request_id)s, o.item_index, o.record_id, o.action, o.matched_on, o.error,
        o.superseded_by
-  FROM jsonb_to_recordset(%(outcomes)s) AS o(item_index integer, record_id uuid, action text,
-                                             matched_on text[], error jsonb,
-                                             superseded_by integer);
+  FROM json_to_recordset(%(outcomes)s) AS o(item_index integer, record_id uuid, action text,
+                                            matched_on text[], error json,
+                                            superseded_by integer);
 
 -- name: finish_stream_request
 -- With its outbox event (%(event_type)s) in the same statement.
@@ -267,8 +267,9 @@ SELECT l.id, l.create_time, l.request_id, l.client_request_id, l.replay_of, l.bo
          AS status,
        coalesce(r.items_failed, 0) AS items_failed,
        CASE WHEN l.outcome = 'accepted' THEN
-         (SELECT coalesce(jsonb_agg(jsonb_build_object('index', i.item_index) || i.error
-                                    ORDER BY i.item_index), '[]')
+         (SELECT coalesce(json_agg(json_merge_exact(json_build_object('index', i.item_index),
+                                                    i.error)
+                                   ORDER BY i.item_index), '[]')
             FROM (SELECT * FROM stream_request_items
                    WHERE request_id = l.request_id AND action = 'failed'
                    ORDER BY item_index LIMIT 20) i)
