@@ -46,7 +46,7 @@ lint: install buf-lint protos-check envoy-check
 	$(BIN)/ruff format --check .
 
 types: install
-	$(BIN)/mypy services/*/src
+	$(BIN)/mypy services/*/src tests bench
 
 check: lint types test
 

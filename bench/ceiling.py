@@ -9,7 +9,6 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from bench.cpu import CpuProbe
@@ -17,6 +16,8 @@ from bench.environment import Target
 from bench.load import drive
 from bench.scenario import OperationError, Result
 from bench.workload import Contact, Workload
+from inlet_common import database
+from inlet_store import repository as repo
 
 # The store's own named statements, so both sides run the same SQL on the same schema.
 from inlet_store.queries import q
@@ -51,14 +52,10 @@ class RawCeiling:
         self._request_ids = itertools.count()
 
     async def run(self) -> Result:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self.database_url,
-            min_size=self.pool_size,
-            max_size=self.pool_size,
-            open=False,
-            kwargs={"autocommit": True},  # as the store's pool
+        # Opened as the store opens its own: autocommit, JSON numbers exact.
+        pool = await database.open_pool(
+            self.database_url, min_size=self.pool_size, max_size=self.pool_size
         )
-        await pool.open(wait=True, timeout=30)
         try:
 
             async def push(contact: Contact) -> str:
@@ -114,7 +111,7 @@ class RawCeiling:
                 await cur.execute(q("lock_record"), {"id": record_id})
                 if await cur.fetchone() is None:
                     raise OperationError("RecordVanished")
-                await cur.execute(q("update_record"), {"id": record_id, "data": Jsonb(values)})
+                await cur.execute(q("update_record"), {"id": record_id, "data": repo.json(values)})
                 matched_on = [slug for slug in UNIQUE_FIELDS if slug in hits]
                 outcome = {"id": record_id, "action": "updated", "matched_on": matched_on}
             else:
@@ -123,7 +120,7 @@ class RawCeiling:
                     {
                         "workspace_id": t.workspace_id,
                         "entity_type_id": t.entity_type_id,
-                        "data": Jsonb(values),
+                        "data": repo.json(values),
                     },
                 )
                 created = await cur.fetchone()
@@ -145,8 +142,9 @@ class RawCeiling:
                 {
                     "endpoint_id": t.endpoint_id,
                     "request_id": request_id,
+                    "client_request_id": "",  # none sent, as the store writes it
                     "status_code": 200,
-                    "outcome": Jsonb({"record": outcome, "related": {}}),
+                    "outcome": repo.jsonb({"record": outcome, "related": {}}),
                 },
             )
             return str(outcome["action"])

@@ -263,12 +263,12 @@ class CopyUpsertCeiling:
     async def _upsert(self, conn: psycopg.AsyncConnection[Any], rows: list[Any]) -> None:
         ws, et = self.target.workspace_id, self.target.entity_type_id
         async with conn.transaction():
-            await conn.execute("CREATE TEMP TABLE staging (email text, data jsonb) ON COMMIT DROP")
+            await conn.execute("CREATE TEMP TABLE staging (email text, data json) ON COMMIT DROP")
             async with conn.cursor().copy("COPY staging (email, data) FROM STDIN") as copy:
                 for email, data in rows:
                     await copy.write_row((email, orjson.dumps({**data, "email": email}).decode()))
             await conn.execute(
-                "UPDATE records r SET data = r.data || s.data, update_time = now()"
+                "UPDATE records r SET data = json_merge_exact(r.data, s.data), update_time = now()"
                 " FROM staging s JOIN record_keys k ON k.value = s.email"
                 " AND k.workspace_id = %(ws)s AND k.entity_type_id = %(et)s"
                 " AND k.field_slug = 'email' WHERE r.id = k.record_id",

@@ -1,26 +1,26 @@
 """Helpers shared by the stream-ingest tests: in-process servers on a database of the test
-module's own, a "sales" stream and its ingest key."""
+module's own, a "sales" stream and its ingest key, and a request's status once it is done
+(over gRPC or HTTP)."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import httpx
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
-from inlet.ingest.v1 import ingest_pb2_grpc
+from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet.store.v1 import store_pb2_grpc
 from inlet.type.v1 import entity_pb2
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
-from inlet_devstack.demo import DemoSeed
+from inlet_devstack.demo import DemoSeed, bearer
 from inlet_matcher import app as matcher_app
 from inlet_matcher.service import Ingest
 from inlet_matcher.store_client import GrpcStore
@@ -28,7 +28,8 @@ from inlet_matcher.stream import GrpcStreamStore, StreamIngest
 from inlet_matcher.worker import Workers
 from inlet_store import app as store_app
 from inlet_store.migrations import migrate
-from tests import messages
+from tests.messages import as_dict, key_headers
+from tests.polling import until
 
 F = entity_pb2.Field
 SALES = entity_pb2.EntityType(
@@ -39,6 +40,17 @@ SALES = entity_pb2.EntityType(
         F(slug="revenue", display_name="Revenue", type=entity_pb2.FIELD_TYPE_NUMBER),
         F(slug="target", display_name="Target", type=entity_pb2.FIELD_TYPE_NUMBER),
         F(slug="updated_at", display_name="Updated", type=entity_pb2.FIELD_TYPE_DATETIME),
+    ],
+)
+
+# A member is matched on its e-mail and needs a name only when it is new: whether an item
+# without one fails depends on the records there are, so it is judged after the 202.
+MEMBER = entity_pb2.EntityType(
+    slug="member",
+    display_name="Member",
+    fields=[
+        entity_pb2.Field(slug="name", type=entity_pb2.FIELD_TYPE_TEXT, required=True),
+        entity_pb2.Field(slug="email", type=entity_pb2.FIELD_TYPE_EMAIL, unique=True),
     ],
 )
 
@@ -57,10 +69,10 @@ SEED_BATCH = [
 
 @dataclass
 class StreamServers:
-    admin: Any
-    streams: Any
-    ingest: Any
-    store: Any
+    admin: admin_pb2_grpc.AdminServiceAsyncStub
+    streams: streams_pb2_grpc.StreamAdminServiceAsyncStub
+    ingest: ingest_pb2_grpc.IngestServiceAsyncStub
+    store: store_pb2_grpc.StoreServiceAsyncStub
     pool: AsyncConnectionPool[Any]
     bootstrap_token: str
     workers: Workers
@@ -131,8 +143,8 @@ class SalesStream:
 
 
 async def sales_stream(
-    admin: Any,
-    streams: Any,
+    admin: admin_pb2_grpc.AdminServiceAsyncStub,
+    streams: streams_pb2_grpc.StreamAdminServiceAsyncStub,
     seed: DemoSeed,
     *,
     rate_limit: int = 0,
@@ -173,7 +185,7 @@ async def sales_stream(
     return SalesStream(stream.stream.name, slug, key.secret, key.ingest_key.name, type_id)
 
 
-async def records_of(pool: Any, entity_type_id: str) -> list[dict[str, Any]]:
+async def records_of(pool: AsyncConnectionPool[Any], entity_type_id: str) -> list[dict[str, Any]]:
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT id::text, data FROM records WHERE entity_type_id = %s ORDER BY create_time",
@@ -182,16 +194,28 @@ async def records_of(pool: Any, entity_type_id: str) -> list[dict[str, Any]]:
         return [{"id": r[0], **r[1]} for r in await cur.fetchall()]
 
 
-async def until(check: Any, *, within: float = 15.0, every: float = 0.02) -> Any:
-    """Poll `check()` until it returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + within
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(every)
+async def finished(servers: StreamServers, key: str, request_id: str) -> dict[str, Any]:
+    """The stream request's status over gRPC once it has completed or failed."""
+
+    async def check() -> dict[str, Any] | None:
+        got = await servers.ingest.GetIngestRequestStatus(
+            ingest_pb2.GetIngestRequestStatusRequest(request_id=request_id), metadata=bearer(key)
+        )
+        data: dict[str, Any] = as_dict(got)["data"]
+        return data if data["status"] in ("completed", "failed") else None
+
+    found: dict[str, Any] = await until(check)
+    return found
 
 
-def as_dict(message: Any) -> dict[str, Any]:
-    return messages.as_dict(message)
+async def finished_over_http(http: httpx.AsyncClient, key: str, request_id: str) -> dict[str, Any]:
+    """The stream request's status over HTTP once it has completed or failed."""
+
+    async def check() -> dict[str, Any] | None:
+        got = await http.get(f"/api/ingest/requests/{request_id}", headers=key_headers(key))
+        assert got.status_code == 200, got.text
+        data: dict[str, Any] = got.json()["data"]
+        return data if data["status"] in ("completed", "failed") else None
+
+    found: dict[str, Any] = await until(check)
+    return found

@@ -19,6 +19,7 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from inlet_notifier.service import Event
+from tests.polling import until
 
 
 @dataclass(frozen=True)
@@ -99,20 +100,6 @@ async def receiving() -> AsyncIterator[Receiver]:
         await runner.cleanup()
 
 
-async def until(predicate: object, deadline: float = 15.0, what: str = "condition") -> None:
-    """Poll `predicate()` (sync or async) until true or the deadline passes."""
-    end = time.monotonic() + deadline
-    while True:
-        result = predicate()  # type: ignore[operator]
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def event(workspace: str, type_: str = "record.created", **data: Any) -> Event:
     """A new event (fresh id) for `workspace`, happening now."""
     return Event(
@@ -164,7 +151,7 @@ async def all_recorded(
             row = await cur.fetchone()
         return row is not None and row[0] == total
 
-    await until(recorded, deadline=deadline, what=f"{total} deliveries recorded")
+    await until(recorded, within=deadline, what=f"{total} deliveries recorded")
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT count(*) FILTER (WHERE d.status = 'succeeded'),"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
+from inlet_devstack import demo
 from inlet_devstack.stack import Stack
 
 
@@ -52,7 +53,7 @@ async def new_workspace_cli(stack: Stack, admin: admin_pb2_grpc.AdminServiceAsyn
         admin_pb2.CreateWorkspaceRequest(
             workspace=admin_pb2.Workspace(slug=f"c{secrets.token_hex(6)}")
         ),
-        metadata=(("authorization", f"Bearer {stack.bootstrap_token}"),),
+        metadata=demo.bearer(stack.bootstrap_token),
     )
     env = {
         **os.environ,

@@ -13,6 +13,7 @@ import pytest
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet.type.v1 import entity_pb2
 from inlet_common.errors import status_from_rpc_error, violations_of
+from inlet_devstack import demo
 from inlet_devstack.stack import Stack
 from tests.e2e.cli_support import Cli, new_workspace_cli
 from tests.webhook_receiver import receiving
@@ -178,7 +179,7 @@ async def test_a_taken_name_is_one_clear_line_without_the_constraint_name(
             admin_pb2.CreateEntityTypeRequest(
                 parent=workspace, entity_type=entity_pb2.EntityType(slug="contact")
             ),
-            metadata=(("authorization", f"Bearer {cli.token}"),),
+            metadata=demo.bearer(cli.token),
         )
     assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
     status = status_from_rpc_error(refused.value)

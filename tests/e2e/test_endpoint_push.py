@@ -12,39 +12,24 @@ from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_devstack.demo import DemoSeed
-from tests.messages import as_dict
+from tests.messages import PROBLEM, activity, push_url
 
 pytestmark = pytest.mark.e2e
-
-PROBLEM = "application/problem+json"
-
-
-async def activity(
-    admin: admin_pb2_grpc.AdminServiceAsyncStub, seed: DemoSeed, slug: str
-) -> list[dict[str, Any]]:
-    reply = await admin.ListActivityEntries(
-        admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints[slug], page_size=500),
-        metadata=seed.auth,
-    )
-    return [as_dict(e) for e in reply.activity_entries]
-
-
-def url(seed: DemoSeed, slug: str) -> str:
-    return f"/api/v1/ingest/{seed.tokens[slug]}"
 
 
 async def test_seed_example_contact_is_created_then_updated(
     http: httpx.AsyncClient, seeded: DemoSeed
 ) -> None:
     body = {"fields": {"name": "Ola Nordmann", "email": "ola@acme.no", "phone": "+4799887766"}}
-    first = await http.post(url(seeded, "contact"), json=body)
+    first = await http.post(push_url(seeded, "contact"), json=body)
     assert first.status_code == 200, first.text
     assert first.headers["content-type"].startswith("application/json")
     assert first.headers["x-request-id"]
     record_id = first.json()["record"]["id"]
     assert first.json() == {"record": {"id": record_id, "action": "created"}}
     again = await http.post(
-        url(seeded, "contact"), json={"fields": {"phone": "+47 998 87 766", "email": "OLA@acme.no"}}
+        push_url(seeded, "contact"),
+        json={"fields": {"phone": "+47 998 87 766", "email": "OLA@acme.no"}},
     )
     assert again.json() == {
         "record": {"id": record_id, "action": "updated", "matched_on": ["email", "phone"]}
@@ -55,10 +40,10 @@ async def test_seed_example_deal_with_related_contact(
     http: httpx.AsyncClient, seeded: DemoSeed
 ) -> None:
     contact = await http.post(
-        url(seeded, "contact"), json={"fields": {"name": "Ola", "email": "ola@acme.no"}}
+        push_url(seeded, "contact"), json={"fields": {"name": "Ola", "email": "ola@acme.no"}}
     )
     reply = await http.post(
-        url(seeded, "deal"),
+        push_url(seeded, "deal"),
         json={
             "fields": {"title": "Acme Renewal", "value": 50000},
             "related": {"contact": {"name": "Ola Nordmann", "email": "ola@acme.no"}},
@@ -81,10 +66,14 @@ async def test_seed_example_deal_with_related_contact(
 async def test_conflict_is_400_naming_fields_values_and_records(
     http: httpx.AsyncClient, seeded: DemoSeed, admin: admin_pb2_grpc.AdminServiceAsyncStub
 ) -> None:
-    a = (await http.post(url(seeded, "contact"), json={"fields": {"email": "a@acme.no"}})).json()
-    b = (await http.post(url(seeded, "contact"), json={"fields": {"phone": "99887766"}})).json()
+    a = (
+        await http.post(push_url(seeded, "contact"), json={"fields": {"email": "a@acme.no"}})
+    ).json()
+    b = (
+        await http.post(push_url(seeded, "contact"), json={"fields": {"phone": "99887766"}})
+    ).json()
     reply = await http.post(
-        url(seeded, "contact"),
+        push_url(seeded, "contact"),
         json={"fields": {"email": "A@acme.no", "phone": "+4799887766", "name": "changed"}},
     )
     assert reply.status_code == 400
@@ -100,7 +89,7 @@ async def test_conflict_is_400_naming_fields_values_and_records(
     assert log[0]["status_code"] == 400
     assert log[0]["request_id"] == reply.headers["x-request-id"]
     # Nothing changed: pushing a's e-mail alone still finds a, with no name set by the conflict.
-    check = await http.post(url(seeded, "contact"), json={"fields": {"email": "a@acme.no"}})
+    check = await http.post(push_url(seeded, "contact"), json={"fields": {"email": "a@acme.no"}})
     assert check.json()["record"]["id"] == a["record"]["id"]
 
 
@@ -136,7 +125,7 @@ async def test_validation_errors_name_the_field(
     field: str,
     code: str,
 ) -> None:
-    reply = await http.post(url(seeded, slug), json=body)
+    reply = await http.post(push_url(seeded, slug), json=body)
     assert reply.status_code == 400, reply.text
     assert reply.headers["content-type"].startswith(PROBLEM)
     problem = reply.json()
@@ -146,7 +135,7 @@ async def test_validation_errors_name_the_field(
     assert [(e["status_code"], e["request_id"]) for e in log] == [
         (400, reply.headers["x-request-id"])
     ]
-    count = await http.post(url(seeded, "contact"), json={"fields": {"email": "probe@x.no"}})
+    count = await http.post(push_url(seeded, "contact"), json={"fields": {"email": "probe@x.no"}})
     assert count.json()["record"]["action"] == "created"  # no contact was written before
 
 
@@ -160,7 +149,7 @@ async def test_malformed_bodies_are_400_and_logged(
     raw: bytes,
 ) -> None:
     reply = await http.post(
-        url(seeded, "contact"), content=raw, headers={"content-type": "application/json"}
+        push_url(seeded, "contact"), content=raw, headers={"content-type": "application/json"}
     )
     assert reply.status_code == 400, reply.text
     assert reply.headers["content-type"].startswith(PROBLEM)
@@ -192,11 +181,11 @@ async def test_disabled_endpoint_is_404_and_enabled_again_works(
         )
 
     await set_enabled(False)
-    refused = await http.post(url(seeded, "contact"), json={"fields": {"name": "x"}})
+    refused = await http.post(push_url(seeded, "contact"), json={"fields": {"name": "x"}})
     assert refused.status_code == 404
     assert refused.json()["code"] == "ENDPOINT_NOT_FOUND"  # same answer as an unknown token
     await set_enabled(True)
-    reply = await http.post(url(seeded, "contact"), json={"fields": {"name": "x"}})
+    reply = await http.post(push_url(seeded, "contact"), json={"fields": {"name": "x"}})
     assert reply.status_code == 200
     log = await activity(admin, seeded, "contact")
     assert [(e["status_code"], e["request_id"]) for e in log] == [
@@ -211,12 +200,12 @@ async def test_body_over_100_kb_is_413_before_parsing_and_logged(
 ) -> None:
     big = b'{"fields": {"name": "' + b"x" * 110_000 + b'"}}'
     reply = await http.post(
-        url(seeded, "contact"), content=big, headers={"content-type": "application/json"}
+        push_url(seeded, "contact"), content=big, headers={"content-type": "application/json"}
     )
     assert reply.status_code == 413
     assert reply.json()["code"] == "PAYLOAD_TOO_LARGE"
     # Just under the cap is parsed (and fails only on its content length rules, not size).
-    ok = await http.post(url(seeded, "contact"), json={"fields": {"name": "x" * 90_000}})
+    ok = await http.post(push_url(seeded, "contact"), json={"fields": {"name": "x" * 90_000}})
     assert ok.status_code == 200
     log = await activity(admin, seeded, "contact")
     assert [e["status_code"] for e in log] == [200, 413]
@@ -227,7 +216,7 @@ async def test_fifty_racing_pushes_over_http_make_one_record(
 ) -> None:
     replies = await asyncio.gather(
         *(
-            http.post(url(seeded, "contact"), json={"fields": {"email": "race@acme.no"}})
+            http.post(push_url(seeded, "contact"), json={"fields": {"email": "race@acme.no"}})
             for _ in range(50)
         )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -13,22 +13,13 @@ from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_devstack.demo import DemoSeed
-from tests.e2e.test_endpoint_push import PROBLEM, activity, url
-from tests.messages import as_dict
+from tests.messages import PROBLEM, activity, push_url, records
 
 pytestmark = pytest.mark.e2e
 
 if TYPE_CHECKING:
     # Only the .pyi knows the async stub's name.
     Admin = admin_pb2_grpc.AdminServiceAsyncStub
-
-
-async def records(admin: Admin, seed: DemoSeed, slug: str) -> list[dict[str, Any]]:
-    reply = await admin.ListRecords(
-        admin_pb2.ListRecordsRequest(parent=f"{seed.workspace}/entityTypes/{slug}", page_size=500),
-        metadata=seed.auth,
-    )
-    return [as_dict(r) for r in reply.records]
 
 
 def keyed(key: str) -> dict[str, str]:
@@ -39,13 +30,13 @@ async def test_a_repeat_replays_the_stored_answer_and_changes_nothing(
     http: httpx.AsyncClient, seeded: DemoSeed, admin: Admin
 ) -> None:
     body = {"fields": {"name": "Ola", "email": "ola@acme.no"}}
-    first = await http.post(url(seeded, "contact"), json=body, headers=keyed("order-1"))
+    first = await http.post(push_url(seeded, "contact"), json=body, headers=keyed("order-1"))
     assert first.status_code == 200, first.text
     assert "idempotency-replayed" not in first.headers
     before = await records(admin, seeded, "contact")
     # The same body, keys in another order and other whitespace: the same request.
     again = await http.post(
-        url(seeded, "contact"),
+        push_url(seeded, "contact"),
         content=json.dumps({"fields": {"email": "ola@acme.no", "name": "Ola"}}, indent=2),
         headers={**keyed("order-1"), "content-type": "application/json"},
     )
@@ -70,12 +61,12 @@ async def test_the_same_key_with_another_body_is_422_and_changes_nothing(
     http: httpx.AsyncClient, seeded: DemoSeed, admin: Admin
 ) -> None:
     first = await http.post(
-        url(seeded, "contact"), json={"fields": {"email": "a@acme.no"}}, headers=keyed("k")
+        push_url(seeded, "contact"), json={"fields": {"email": "a@acme.no"}}, headers=keyed("k")
     )
     assert first.status_code == 200
     before = await records(admin, seeded, "contact")
     other = await http.post(
-        url(seeded, "contact"),
+        push_url(seeded, "contact"),
         json={"fields": {"email": "a@acme.no", "name": "Changed"}},
         headers=keyed("k"),
     )
@@ -89,10 +80,12 @@ async def test_the_same_key_with_another_body_is_422_and_changes_nothing(
 
 async def test_keys_are_per_endpoint(http: httpx.AsyncClient, seeded: DemoSeed) -> None:
     contact = await http.post(
-        url(seeded, "contact"), json={"fields": {"email": "b@acme.no"}}, headers=keyed("shared")
+        push_url(seeded, "contact"),
+        json={"fields": {"email": "b@acme.no"}},
+        headers=keyed("shared"),
     )
     deal = await http.post(
-        url(seeded, "deal"), json={"fields": {"title": "Renewal"}}, headers=keyed("shared")
+        push_url(seeded, "deal"), json={"fields": {"title": "Renewal"}}, headers=keyed("shared")
     )
     assert (contact.status_code, deal.status_code) == (200, 200), deal.text
     assert "idempotency-replayed" not in deal.headers
@@ -103,11 +96,11 @@ async def test_a_failed_push_is_not_stored_so_the_fixed_body_can_reuse_its_key(
     http: httpx.AsyncClient, seeded: DemoSeed, admin: Admin
 ) -> None:
     bad = await http.post(
-        url(seeded, "contact"), json={"fields": {"email": "not-an-email"}}, headers=keyed("f")
+        push_url(seeded, "contact"), json={"fields": {"email": "not-an-email"}}, headers=keyed("f")
     )
     assert bad.status_code == 400
     fixed = await http.post(
-        url(seeded, "contact"), json={"fields": {"email": "c@acme.no"}}, headers=keyed("f")
+        push_url(seeded, "contact"), json={"fields": {"email": "c@acme.no"}}, headers=keyed("f")
     )
     assert fixed.status_code == 200, fixed.text
     assert "idempotency-replayed" not in fixed.headers
@@ -118,7 +111,9 @@ async def test_an_overlong_key_is_400_naming_the_header_and_nothing_is_written(
     http: httpx.AsyncClient, seeded: DemoSeed, admin: Admin
 ) -> None:
     reply = await http.post(
-        url(seeded, "contact"), json={"fields": {"email": "d@acme.no"}}, headers=keyed("x" * 256)
+        push_url(seeded, "contact"),
+        json={"fields": {"email": "d@acme.no"}},
+        headers=keyed("x" * 256),
     )
     assert reply.status_code == 400, reply.text
     problem = reply.json()
@@ -126,7 +121,9 @@ async def test_an_overlong_key_is_400_naming_the_header_and_nothing_is_written(
     assert [e["field"] for e in problem["errors"]] == ["Idempotency-Key"]
     assert await records(admin, seeded, "contact") == []
     ok = await http.post(
-        url(seeded, "contact"), json={"fields": {"email": "d@acme.no"}}, headers=keyed("x" * 255)
+        push_url(seeded, "contact"),
+        json={"fields": {"email": "d@acme.no"}},
+        headers=keyed("x" * 255),
     )
     assert ok.status_code == 200
 
@@ -136,7 +133,10 @@ async def test_concurrent_repeats_apply_once_and_all_get_the_first_answer(
 ) -> None:
     body = {"fields": {"email": "race@acme.no"}}
     replies = await asyncio.gather(
-        *(http.post(url(seeded, "contact"), json=body, headers=keyed("race")) for _ in range(20))
+        *(
+            http.post(push_url(seeded, "contact"), json=body, headers=keyed("race"))
+            for _ in range(20)
+        )
     )
     assert {r.status_code for r in replies} == {200}, [r.text for r in replies]
     assert len({r.text for r in replies}) == 1  # every answer is the one that created it
@@ -163,7 +163,7 @@ async def test_over_the_rate_limit_is_429_with_headers_logged_and_nothing_writte
 ) -> None:
     await limit_endpoint(admin, seeded, "contact", 3)
     answers = [
-        await http.post(url(seeded, "contact"), json={"fields": {"email": f"r{n}@acme.no"}})
+        await http.post(push_url(seeded, "contact"), json={"fields": {"email": f"r{n}@acme.no"}})
         for n in range(4)
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 429], answers[3].text
@@ -180,7 +180,7 @@ async def test_over_the_rate_limit_is_429_with_headers_logged_and_nothing_writte
     assert log[0]["status_code"] == 429
     assert log[0]["outcome"]["error"]["code"] == "RATE_LIMITED"
     # Another endpoint of the same workspace has its own window.
-    other = await http.post(url(seeded, "deal"), json={"fields": {"title": "Renewal"}})
+    other = await http.post(push_url(seeded, "deal"), json={"fields": {"title": "Renewal"}})
     assert other.status_code == 200
 
 
@@ -189,6 +189,6 @@ async def test_an_idempotent_repeat_still_counts_against_the_limit(
 ) -> None:
     await limit_endpoint(admin, seeded, "contact", 1)
     body = {"fields": {"email": "once@acme.no"}}
-    first = await http.post(url(seeded, "contact"), json=body, headers=keyed("once"))
-    repeat = await http.post(url(seeded, "contact"), json=body, headers=keyed("once"))
+    first = await http.post(push_url(seeded, "contact"), json=body, headers=keyed("once"))
+    repeat = await http.post(push_url(seeded, "contact"), json=body, headers=keyed("once"))
     assert (first.status_code, repeat.status_code) == (200, 429)

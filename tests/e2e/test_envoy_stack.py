@@ -15,7 +15,7 @@ from inlet.admin.v1 import admin_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo
 from inlet_devstack.stack import Ports, Stack, running
-from tests.stream_support import until
+from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 

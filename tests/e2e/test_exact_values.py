@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -16,12 +14,11 @@ from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2_grpc
 from inlet.type.v1 import entity_pb2
 from inlet.type.v1.entity_pb2 import FieldType as FT
 from inlet_common import exactjson
-from inlet_common.channels import channel
 from inlet_devstack.demo import DemoSeed
 from inlet_devstack.stack import Stack
 from tests.e2e.cli_support import Cli
-from tests.messages import as_dict
-from tests.stream_support import SalesStream, sales_stream, until
+from tests.messages import as_dict, bearer_header, number_in, push_url, records
+from tests.stream_support import SalesStream, finished_over_http, sales_stream
 
 pytestmark = pytest.mark.e2e
 
@@ -40,23 +37,10 @@ NUMBERS = [
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture(scope="module")
-async def streams_admin(stack: Stack) -> AsyncIterator[Any]:
-    async with channel(stack.address("store")) as ch:
-        yield streams_pb2_grpc.StreamAdminServiceStub(ch)
-
-
-def number_in(text: str, field: str) -> str:
-    """The literal text of a number field in a JSON document (no parsing)."""
-    found = re.search(rf'"{field}":\s*(-?[0-9][0-9.eE+-]*)', text)
-    assert found, (field, text)
-    return found.group(1)
-
-
 async def read_back(http: httpx.AsyncClient, seed: DemoSeed, record_id: str) -> str:
     got = await http.get(
         f"/admin/v1/{seed.workspace}/entityTypes/deal/records/{record_id}",
-        headers={"authorization": seed.auth[0][1]},
+        headers=bearer_header(seed.admin_token),
     )
     assert got.status_code == 200, got.text
     return got.text
@@ -70,7 +54,7 @@ async def test_endpoint_push_keeps_the_number_as_sent(
     number: str,
 ) -> None:
     body = f'{{"fields": {{"title": "Exact", "value": {number}}}}}'.encode()
-    pushed = await http.post(f"/api/v1/ingest/{seeded.tokens['deal']}", content=body, headers=JSON)
+    pushed = await http.post(push_url(seeded, "deal"), content=body, headers=JSON)
     assert pushed.status_code == 200, pushed.text
     record_id = pushed.json()["record"]["id"]
 
@@ -89,13 +73,13 @@ async def test_the_cli_prints_numbers_as_sent(
     http: httpx.AsyncClient, stack: Stack, seeded: DemoSeed
 ) -> None:
     body = b'{"fields": {"title": "Cli", "value": 9007199254740993.10}}'
-    pushed = await http.post(f"/api/v1/ingest/{seeded.tokens['deal']}", content=body, headers=JSON)
+    pushed = await http.post(push_url(seeded, "deal"), content=body, headers=JSON)
     record_id = pushed.json()["record"]["id"]
     cli = Cli(
         {
             **os.environ,
             "INLET_ADMIN_URL": stack.address("store"),
-            "INLET_ADMIN_TOKEN": seeded.auth[0][1].removeprefix("Bearer "),
+            "INLET_ADMIN_TOKEN": seeded.admin_token,
             "INLET_WORKSPACE": seeded.workspace.removeprefix("workspaces/"),
             "INLET_INGEST_URL": stack.gateway_url,
             "COLUMNS": "200",
@@ -113,7 +97,7 @@ async def test_example_payload_numbers_are_integers(
 ) -> None:
     got = await http.get(
         f"/admin/v1/{seeded.endpoints['deal']}/example",
-        headers={"authorization": seeded.auth[0][1]},
+        headers=bearer_header(seeded.admin_token),
     )
     assert got.status_code == 200, got.text
     assert not re.search(r":\s*-?[0-9]+\.0[,}]", got.text), got.text
@@ -121,7 +105,9 @@ async def test_example_payload_numbers_are_integers(
 
 @pytest.fixture
 async def sales(
-    admin: admin_pb2_grpc.AdminServiceAsyncStub, streams_admin: Any, seeded: DemoSeed
+    admin: admin_pb2_grpc.AdminServiceAsyncStub,
+    streams_admin: streams_pb2_grpc.StreamAdminServiceAsyncStub,
+    seeded: DemoSeed,
 ) -> SalesStream:
     return await sales_stream(admin, streams_admin, seeded)
 
@@ -133,23 +119,18 @@ async def test_stream_items_keep_their_numbers(
         f'{{"region": "r{n}", "revenue": {number}, "target": 130000}}'
         for n, number in enumerate(NUMBERS)
     )
-    headers = {**JSON, "authorization": f"Bearer {sales.key}", "x-item-key": "region"}
+    headers = {**JSON, **bearer_header(sales.key), "x-item-key": "region"}
     accepted = await http.post("/api/ingest", content=f"[{items}]".encode(), headers=headers)
     assert accepted.status_code == 202, accepted.text
     request_id = accepted.json()["data"]["request_id"]
 
-    async def done() -> dict[str, Any] | None:
-        got = await http.get(f"/api/ingest/requests/{request_id}", headers=headers)
-        data: dict[str, Any] = got.json()["data"]
-        return data if data["status"] in ("completed", "failed") else None
-
-    status = await until(done)
+    status = await finished_over_http(http, sales.key, request_id)
     assert status["status"] == "completed", status
     assert [item["index"] for item in status["items"]] == list(range(len(NUMBERS)))
     for item, number in zip(status["items"], NUMBERS, strict=True):
         got = await http.get(
             f"/admin/v1/{seeded.workspace}/entityTypes/sales/records/{item['record_id']}",
-            headers={"authorization": seeded.auth[0][1]},
+            headers=bearer_header(seeded.admin_token),
         )
         assert number_in(got.text, "revenue") == number
         assert number_in(got.text, "target") == "130000"
@@ -168,7 +149,7 @@ async def test_real_phone_numbers_are_normalised_not_refused(
     http: httpx.AsyncClient, seeded: DemoSeed, phone: str, key: str
 ) -> None:
     # The demo contact endpoint has region NO; a US-style number still cannot be placed.
-    url = f"/api/v1/ingest/{seeded.tokens['contact']}"
+    url = push_url(seeded, "contact")
     first = await http.post(url, json={"fields": {"name": "P", "phone": phone}})
     assert first.status_code == 200, first.text
     again = await http.post(url, json={"fields": {"phone": phone.replace(" ", "")}})
@@ -180,7 +161,7 @@ async def test_real_phone_numbers_are_normalised_not_refused(
 
 
 async def test_an_extension_is_another_number(http: httpx.AsyncClient, seeded: DemoSeed) -> None:
-    url = f"/api/v1/ingest/{seeded.tokens['contact']}"
+    url = push_url(seeded, "contact")
     plain = await http.post(url, json={"fields": {"phone": "+1 650 253 0000"}})
     extension = await http.post(url, json={"fields": {"phone": "+1 650 253 0000 ext 12"}})
     assert plain.json()["record"]["action"] == "created"
@@ -188,20 +169,10 @@ async def test_an_extension_is_another_number(http: httpx.AsyncClient, seeded: D
 
 
 async def test_a_phone_without_digits_is_refused(http: httpx.AsyncClient, seeded: DemoSeed) -> None:
-    reply = await http.post(
-        f"/api/v1/ingest/{seeded.tokens['contact']}", json={"fields": {"phone": "call me"}}
-    )
+    reply = await http.post(push_url(seeded, "contact"), json={"fields": {"phone": "call me"}})
     assert reply.status_code == 400
     assert reply.json()["errors"][0]["field"] == "fields.phone"
     assert reply.json()["errors"][0]["code"] == "INVALID_PHONE"
-
-
-async def count_records(admin: admin_pb2_grpc.AdminServiceAsyncStub, seed: DemoSeed) -> int:
-    found = await admin.ListRecords(
-        admin_pb2.ListRecordsRequest(parent=f"{seed.workspace}/entityTypes/contact", page_size=500),
-        metadata=seed.auth,
-    )
-    return len(found.records)
 
 
 @pytest.mark.parametrize(
@@ -214,17 +185,15 @@ async def test_an_empty_push_is_400_naming_fields_and_writes_nothing(
     admin: admin_pb2_grpc.AdminServiceAsyncStub,
     body: bytes,
 ) -> None:
-    before = await count_records(admin, seeded)
-    reply = await http.post(
-        f"/api/v1/ingest/{seeded.tokens['contact']}", content=body, headers=JSON
-    )
+    before = len(await records(admin, seeded, "contact"))
+    reply = await http.post(push_url(seeded, "contact"), content=body, headers=JSON)
     assert reply.status_code == 400, reply.text
     problem = reply.json()
     assert problem["code"] == "VALIDATION_FAILED"
     assert problem["errors"] == [
         {"field": "fields", "code": "EMPTY_PUSH", "message": problem["errors"][0]["message"]}
     ]
-    assert await count_records(admin, seeded) == before
+    assert len(await records(admin, seeded, "contact")) == before
 
 
 async def test_an_integer_field_keeps_big_ids_matches_by_value_and_refuses_fractions(

@@ -21,7 +21,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.webhook_receiver import receiving, until
+from tests.polling import until
+from tests.webhook_receiver import receiving
 
 pytestmark = pytest.mark.e2e
 
@@ -117,7 +118,9 @@ async def stop(run: Run, dirs: Dirs) -> None:
     """Ctrl-C: the launcher stops every service and the embedded PostgreSQL, and exits 0."""
     run.process.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(run.process.wait(), 90) == 0
-    await until(lambda: not (dirs.data / "postmaster.pid").exists(), 30, "PostgreSQL to stop")
+    await until(
+        lambda: not (dirs.data / "postmaster.pid").exists(), within=30, what="PostgreSQL to stop"
+    )
     with pytest.raises(psycopg.OperationalError):
         dirs.database().close()
 
@@ -166,7 +169,7 @@ async def status_of(run: Run, request_id: str) -> Any:
         answer.update(await asyncio.to_thread(shell, command, REQUEST_ID=request_id))
         return bool(answer["data"]["status"] == "completed")
 
-    await until(completed, 30, "the stream request to complete")
+    await until(completed, within=30, what="the stream request to complete")
     return answer
 
 
@@ -226,8 +229,8 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
             record = pushed["record"]["id"]
             await until(
                 lambda: any(record in r.body.decode() for r in receiver.at("/hooks")),
-                30,
-                "the webhook delivery",
+                within=30,
+                what="the webhook delivery",
             )
 
         credentials = dirs.credentials

@@ -19,7 +19,9 @@ from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
 from inlet_devstack.stack import Ports, Stack, running
-from tests.stream_support import SEED_BATCH, SalesStream, sales_stream, until
+from tests.messages import bearer_header, key_headers
+from tests.polling import until
+from tests.stream_support import SEED_BATCH, SalesStream, sales_stream
 from tests.webhook_receiver import Receiver, receiving
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +72,7 @@ async def hook(http: httpx.AsyncClient, seed: demo.DemoSeed, receiver: Receiver)
     made = await http.post(
         f"/admin/v1/{seed.workspace}/webhookEndpoints",
         json={"url": receiver.script("/events")},
-        headers=admin(seed),
+        headers=bearer_header(seed.admin_token),
     )
     assert made.status_code == 200, made.text
     return "/events"
@@ -82,14 +84,6 @@ async def sales(suite: Stack, seed: demo.DemoSeed) -> SalesStream:
         return await sales_stream(
             admin_pb2_grpc.AdminServiceStub(ch), streams_pb2_grpc.StreamAdminServiceStub(ch), seed
         )
-
-
-def admin(seed: demo.DemoSeed) -> dict[str, str]:
-    return {"Authorization": f"Bearer {seed.admin_token}"}
-
-
-def key_auth(key: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json", **headers}
 
 
 def log_lines(stack: Stack, service: str) -> list[dict[str, Any]]:
@@ -135,18 +129,15 @@ async def events(receiver: Receiver, path: str, request_id: str, count: int) -> 
         bodies = [json.loads(r.body) for r in receiver.at(path)]
         return [b for b in bodies if b["data"].get("request_id") == request_id]
 
-    await until(lambda: _ready(len(mine()) >= count))
+    await until(lambda: len(mine()) >= count)
     return mine()
-
-
-async def _ready(value: bool) -> bool:
-    return value
 
 
 async def activity(http: httpx.AsyncClient, seed: demo.DemoSeed, request_id: str) -> Any:
     async def check() -> Any:
         listed = await http.get(
-            f"/admin/v1/{seed.endpoints['contact']}/activityEntries", headers=admin(seed)
+            f"/admin/v1/{seed.endpoints['contact']}/activityEntries",
+            headers=bearer_header(seed.admin_token),
         )
         assert listed.status_code == 200, listed.text
         entries = listed.json().get("activity_entries", [])
@@ -159,7 +150,9 @@ async def connector_entry(
     http: httpx.AsyncClient, seed: demo.DemoSeed, sales: SalesStream, request_id: str
 ) -> Any:
     async def check() -> Any:
-        listed = await http.get(f"/admin/v1/{sales.name}/connectorLogEntries", headers=admin(seed))
+        listed = await http.get(
+            f"/admin/v1/{sales.name}/connectorLogEntries", headers=bearer_header(seed.admin_token)
+        )
         assert listed.status_code == 200, listed.text
         entries = listed.json().get("connector_log_entries", [])
         return next((e for e in entries if e["request_id"] == request_id), None)
@@ -215,7 +208,9 @@ async def test_a_stream_request_has_one_id_from_the_202_to_its_webhooks(
 ) -> None:
     client_id = f"batch-{secrets.token_hex(4)}"
     answer = await http.post(
-        "/api/ingest", json=SEED_BATCH, headers=key_auth(sales.key, **{"X-Request-Id": client_id})
+        "/api/ingest",
+        json=SEED_BATCH,
+        headers=key_headers(sales.key, **{"X-Request-Id": client_id}),
     )
 
     assert answer.status_code == 202, answer.text
@@ -225,7 +220,7 @@ async def test_a_stream_request_has_one_id_from_the_202_to_its_webhooks(
     assert answer.headers["x-client-request-id"] == client_id
 
     async def done() -> Any:
-        got = await http.get(f"/api/ingest/requests/{request_id}", headers=key_auth(sales.key))
+        got = await http.get(f"/api/ingest/requests/{request_id}", headers=key_headers(sales.key))
         assert got.status_code == 200, got.text  # the header's id is the one to look up
         assert got.headers["x-request-id"] != request_id  # the lookup is a request of its own
         data = got.json()["data"]
@@ -271,7 +266,7 @@ async def test_a_refused_stream_request_is_logged_under_the_id_it_was_shown(
     code: str,
 ) -> None:
     answer = await http.post(
-        "/api/ingest", content=body, headers=key_auth(sales.key, **{"X-Request-Id": "mine-1"})
+        "/api/ingest", content=body, headers=key_headers(sales.key, **{"X-Request-Id": "mine-1"})
     )
 
     assert answer.status_code == status, answer.text
@@ -290,7 +285,7 @@ async def test_an_unauthorized_stream_request_is_logged_under_the_id_it_was_show
     suite: Stack, http: httpx.AsyncClient
 ) -> None:
     answer = await http.post(
-        "/api/ingest", json=SEED_BATCH, headers=key_auth(f"ik_live_{'0' * 16}_nope")
+        "/api/ingest", json=SEED_BATCH, headers=key_headers(f"ik_live_{'0' * 16}_nope")
     )
 
     assert answer.status_code == 401
@@ -343,7 +338,7 @@ async def test_a_refused_push_is_logged_under_the_id_it_was_shown(
 async def test_a_replay_is_logged_under_its_own_id_and_names_the_first(
     http: httpx.AsyncClient, seed: demo.DemoSeed, sales: SalesStream
 ) -> None:
-    headers = key_auth(sales.key, **{"Idempotency-Key": f"k-{secrets.token_hex(4)}"})
+    headers = key_headers(sales.key, **{"Idempotency-Key": f"k-{secrets.token_hex(4)}"})
     first = await http.post("/api/ingest", json=SEED_BATCH, headers=headers)
     again = await http.post("/api/ingest", json=SEED_BATCH, headers=headers)
 

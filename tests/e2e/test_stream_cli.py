@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
+from inlet_devstack import demo
 from inlet_devstack.stack import Stack
+from tests.messages import bearer_header
 from tests.stream_support import SALES, SEED_SINGLE
 
 pytestmark = pytest.mark.e2e
@@ -43,9 +45,9 @@ async def test_streams_keys_and_connector_log(
         admin_pb2.CreateWorkspaceRequest(
             workspace=admin_pb2.Workspace(slug=f"c{secrets.token_hex(6)}")
         ),
-        metadata=(("authorization", f"Bearer {stack.bootstrap_token}"),),
+        metadata=demo.bearer(stack.bootstrap_token),
     )
-    auth = (("authorization", f"Bearer {made.admin_token}"),)
+    auth = demo.bearer(made.admin_token)
     await admin.CreateEntityType(
         admin_pb2.CreateEntityTypeRequest(parent=made.workspace.name, entity_type=SALES),
         metadata=auth,
@@ -64,9 +66,7 @@ async def test_streams_keys_and_connector_log(
     test_key = as_json(env, "streams", "keys", "create", "sales", "--test")["secret"]
     assert test_key.startswith("ik_test_")
 
-    answer = await http.post(
-        "/api/ingest", json=SEED_SINGLE, headers={"Authorization": f"Bearer {secret}"}
-    )
+    answer = await http.post("/api/ingest", json=SEED_SINGLE, headers=bearer_header(secret))
     assert answer.status_code == 202
     [entry] = as_json(env, "streams", "log", "sales")
     assert entry["request_id"] == answer.json()["data"]["request_id"]
@@ -74,7 +74,7 @@ async def test_streams_keys_and_connector_log(
     assert entry["status_code"] == 202
 
     # A repeated Idempotency-Key with another body: the first 202, and the log says so.
-    keyed = {"Authorization": f"Bearer {secret}", "Idempotency-Key": "cli-1"}
+    keyed = {**bearer_header(secret), "Idempotency-Key": "cli-1"}
     first = await http.post("/api/ingest", json=SEED_SINGLE, headers=keyed)
     again = await http.post("/api/ingest", json=[SEED_SINGLE, SEED_SINGLE], headers=keyed)
     assert again.json() == first.json()
@@ -90,15 +90,11 @@ async def test_streams_keys_and_connector_log(
 
     run(env, "streams", "keys", "set-rate-limit", "sales", key_id, "--limit", "100")
     rotated = as_json(env, "streams", "keys", "rotate", "sales", key_id)["secret"]
-    old = await http.post(
-        "/api/ingest", json=SEED_SINGLE, headers={"Authorization": f"Bearer {secret}"}
-    )
+    old = await http.post("/api/ingest", json=SEED_SINGLE, headers=bearer_header(secret))
     assert old.status_code == 401
     new_id = rotated.split("_")[2]
     run(env, "streams", "keys", "revoke", "sales", new_id)
-    revoked = await http.post(
-        "/api/ingest", json=SEED_SINGLE, headers={"Authorization": f"Bearer {rotated}"}
-    )
+    revoked = await http.post("/api/ingest", json=SEED_SINGLE, headers=bearer_header(rotated))
     assert revoked.status_code == 401
 
     missing = run(env, "streams", "log", "nope", check=3)

@@ -17,7 +17,9 @@ from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
 from inlet_devstack.stack import Ports, running
-from tests.stream_support import sales_stream, until
+from tests.messages import bearer_header
+from tests.polling import until
+from tests.stream_support import sales_stream
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +47,7 @@ async def test_kill_9_mid_batch_loses_and_duplicates_nothing(server_url: str) ->
             batch = [{"region": f"r{i:05d}", "revenue": i} for i in range(ITEMS)]
             async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
                 answer = await http.post(
-                    "/api/ingest", json=batch, headers={"Authorization": f"Bearer {sales.key}"}
+                    "/api/ingest", json=batch, headers=bearer_header(sales.key)
                 )
             assert answer.status_code == 202, answer.text
             request_id = answer.json()["data"]["request_id"]

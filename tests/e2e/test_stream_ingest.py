@@ -4,7 +4,6 @@ body) and 409, lookup-dependent item failures after the 202, and status polling.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,47 +12,34 @@ import psycopg
 import pytest
 
 from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
-from inlet.type.v1 import entity_pb2
-from inlet_common.channels import channel
 from inlet_devstack import demo
 from inlet_devstack.demo import DemoSeed
 from inlet_devstack.stack import Stack
 from inlet_store.inbox import body_hash
-from tests.stream_support import SEED_BATCH, SEED_SINGLE, SalesStream, sales_stream, until
+from tests.messages import bearer_header, key_headers
+from tests.stream_support import (
+    MEMBER,
+    SEED_BATCH,
+    SEED_SINGLE,
+    SalesStream,
+    finished_over_http,
+    sales_stream,
+)
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
-async def streams_admin(stack: Stack) -> AsyncIterator[Any]:
-    async with channel(stack.address("store")) as ch:
-        yield streams_pb2_grpc.StreamAdminServiceStub(ch)
-
-
 @pytest.fixture
 async def sales(
-    admin: admin_pb2_grpc.AdminServiceAsyncStub, streams_admin: Any, seeded: DemoSeed
+    admin: admin_pb2_grpc.AdminServiceAsyncStub,
+    streams_admin: streams_pb2_grpc.StreamAdminServiceAsyncStub,
+    seeded: DemoSeed,
 ) -> SalesStream:
     return await sales_stream(admin, streams_admin, seeded)
 
 
-def auth(key: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json", **headers}
-
-
-async def completed(http: httpx.AsyncClient, key: str, request_id: str) -> dict[str, Any]:
-    async def check() -> dict[str, Any] | None:
-        got = await http.get(f"/api/ingest/requests/{request_id}", headers=auth(key))
-        assert got.status_code == 200, got.text
-        data: dict[str, Any] = got.json()["data"]
-        return data if data["status"] in ("completed", "failed") else None
-
-    found: dict[str, Any] = await until(check)
-    return found
-
-
 async def test_seed_single_item(http: httpx.AsyncClient, sales: SalesStream) -> None:
-    answer = await http.post("/api/ingest", json=SEED_SINGLE, headers=auth(sales.key))
+    answer = await http.post("/api/ingest", json=SEED_SINGLE, headers=key_headers(sales.key))
     assert answer.status_code == 202, answer.text
     body = answer.json()
     assert body == {
@@ -65,7 +51,7 @@ async def test_seed_single_item(http: httpx.AsyncClient, sales: SalesStream) -> 
         },
     }
     assert body["data"]["request_id"].startswith("req_")
-    status = await completed(http, sales.key, body["data"]["request_id"])
+    status = await finished_over_http(http, sales.key, body["data"]["request_id"])
     assert status["status"] == "completed"
     assert status["items"][0]["action"] == "created"
 
@@ -73,32 +59,20 @@ async def test_seed_single_item(http: httpx.AsyncClient, sales: SalesStream) -> 
 async def test_seed_batch_with_item_key_then_update(
     http: httpx.AsyncClient, sales: SalesStream
 ) -> None:
-    headers = auth(sales.key, **{"X-Item-Key": "region"})
+    headers = key_headers(sales.key, **{"X-Item-Key": "region"})
     first = await http.post("/api/ingest", json=SEED_BATCH, headers=headers)
     assert first.status_code == 202
     assert first.json()["data"]["items_received"] == 3
-    done = await completed(http, sales.key, first.json()["data"]["request_id"])
+    done = await finished_over_http(http, sales.key, first.json()["data"]["request_id"])
     assert [i["action"] for i in done["items"]] == ["created", "created", "created"]
     assert [i["index"] for i in done["items"]] == [0, 1, 2]
     again = await http.post(
         "/api/ingest", json=[{"region": "South", "revenue": 99000}], headers=headers
     )
-    redone = await completed(http, sales.key, again.json()["data"]["request_id"])
+    redone = await finished_over_http(http, sales.key, again.json()["data"]["request_id"])
     assert redone["items"][0]["action"] == "updated"
     assert redone["items"][0]["record_id"] == done["items"][1]["record_id"]
     assert redone["items"][0]["matched_on"] == ["region"]
-
-
-# Matched on e-mail; a name is needed only by a new member, so whether an item without one
-# fails depends on the records there are: that is judged after the 202.
-MEMBER = entity_pb2.EntityType(
-    slug="member",
-    display_name="Member",
-    fields=[
-        entity_pb2.Field(slug="name", type=entity_pb2.FIELD_TYPE_TEXT, required=True),
-        entity_pb2.Field(slug="email", type=entity_pb2.FIELD_TYPE_EMAIL, unique=True),
-    ],
-)
 
 
 async def stored(stack: Stack, stream: SalesStream) -> tuple[int, int]:
@@ -119,7 +93,7 @@ async def connector_log(
 ) -> list[dict[str, Any]]:
     log = await http.get(
         f"/admin/v1/{stream.name}/connectorLogEntries",
-        headers={"Authorization": f"Bearer {seeded.admin_token}"},
+        headers=bearer_header(seeded.admin_token),
     )
     assert log.status_code == 200, log.text
     entries: list[dict[str, Any]] = log.json()["connector_log_entries"]
@@ -129,18 +103,20 @@ async def connector_log(
 async def test_lookup_dependent_failures_are_item_outcomes_after_the_202(
     http: httpx.AsyncClient,
     admin: admin_pb2_grpc.AdminServiceAsyncStub,
-    streams_admin: Any,
+    streams_admin: streams_pb2_grpc.StreamAdminServiceAsyncStub,
     seeded: DemoSeed,
 ) -> None:
     members = await sales_stream(admin, streams_admin, seeded, entity_type=MEMBER)
     first = await http.post(
-        "/api/ingest", json={"email": "kari@acme.no", "name": "Kari"}, headers=auth(members.key)
+        "/api/ingest",
+        json={"email": "kari@acme.no", "name": "Kari"},
+        headers=key_headers(members.key),
     )
-    await completed(http, members.key, first.json()["data"]["request_id"])
+    await finished_over_http(http, members.key, first.json()["data"]["request_id"])
     batch = [{"email": "KARI@acme.no"}, {"email": "new@acme.no"}]
-    answer = await http.post("/api/ingest", json=batch, headers=auth(members.key))
+    answer = await http.post("/api/ingest", json=batch, headers=key_headers(members.key))
     assert answer.status_code == 202, answer.text
-    status = await completed(http, members.key, answer.json()["data"]["request_id"])
+    status = await finished_over_http(http, members.key, answer.json()["data"]["request_id"])
     assert [i["action"] for i in status["items"]] == ["updated", "failed"]
     error = status["items"][1]["error"]
     assert error["code"] == "REQUIRED_FIELD_MISSING"
@@ -148,9 +124,9 @@ async def test_lookup_dependent_failures_are_item_outcomes_after_the_202(
     # A reference to a record that does not exist is found only by looking.
     deals = await sales_stream(admin, streams_admin, seeded, entity_type=demo.DEMO_TYPES[2])
     dangling = {"title": "Lost", "contact": "00000000-0000-0000-0000-000000000000"}
-    answer = await http.post("/api/ingest", json=dangling, headers=auth(deals.key))
+    answer = await http.post("/api/ingest", json=dangling, headers=key_headers(deals.key))
     assert answer.status_code == 202, answer.text
-    status = await completed(http, deals.key, answer.json()["data"]["request_id"])
+    status = await finished_over_http(http, deals.key, answer.json()["data"]["request_id"])
     assert status["status"] == "failed"
     assert status["items"][0]["error"]["code"] == "UNKNOWN_REFERENCE"
 
@@ -202,7 +178,7 @@ async def test_a_bad_item_is_400_before_the_202_naming_each_field(
     headers: dict[str, str],
     fields: list[tuple[str, str]],
 ) -> None:
-    answer = await http.post("/api/ingest", json=body, headers=auth(sales.key, **headers))
+    answer = await http.post("/api/ingest", json=body, headers=key_headers(sales.key, **headers))
     assert answer.status_code == 400, answer.text
     envelope = answer.json()
     assert envelope["success"] is False
@@ -225,7 +201,7 @@ async def test_a_bad_item_is_400_before_the_202_naming_each_field(
 async def test_bad_emails_and_phones_are_400_before_the_202(
     http: httpx.AsyncClient,
     admin: admin_pb2_grpc.AdminServiceAsyncStub,
-    streams_admin: Any,
+    streams_admin: streams_pb2_grpc.StreamAdminServiceAsyncStub,
     seeded: DemoSeed,
     stack: Stack,
 ) -> None:
@@ -236,7 +212,7 @@ async def test_bad_emails_and_phones_are_400_before_the_202(
         {"phone": "not a number"},
         {"email": "kari@acme.no", "phone": "+47 400 00 000"},
     ]
-    answer = await http.post("/api/ingest", json=batch, headers=auth(contacts.key))
+    answer = await http.post("/api/ingest", json=batch, headers=key_headers(contacts.key))
     assert answer.status_code == 400, answer.text
     details = answer.json()["error"]["details"]
     assert [(d["field"], d["code"]) for d in details] == [
@@ -246,13 +222,15 @@ async def test_bad_emails_and_phones_are_400_before_the_202(
     assert await stored(stack, contacts) == (0, 0)
     [entry] = await connector_log(http, seeded, contacts)
     assert (entry["status"], entry["status_code"]) == ("rejected", 400)
-    fixed = await http.post("/api/ingest", json=[batch[0], batch[3]], headers=auth(contacts.key))
+    fixed = await http.post(
+        "/api/ingest", json=[batch[0], batch[3]], headers=key_headers(contacts.key)
+    )
     assert fixed.status_code == 202, fixed.text
 
 
 async def test_error_400_invalid_payload(http: httpx.AsyncClient, sales: SalesStream) -> None:
     for body in (b'{"region": ', b'"just text"', b"[1, 2]"):
-        answer = await http.post("/api/ingest", content=body, headers=auth(sales.key))
+        answer = await http.post("/api/ingest", content=body, headers=key_headers(sales.key))
         assert answer.status_code == 400, body
         envelope = answer.json()
         assert envelope["success"] is False
@@ -261,7 +239,7 @@ async def test_error_400_invalid_payload(http: httpx.AsyncClient, sales: SalesSt
     missing = await http.post(
         "/api/ingest",
         json=[{"region": "A"}, {"revenue": 1}],
-        headers=auth(sales.key, **{"X-Item-Key": "region"}),
+        headers=key_headers(sales.key, **{"X-Item-Key": "region"}),
     )
     assert missing.status_code == 400
     assert "items[1]" in missing.json()["error"]["message"]
@@ -284,10 +262,13 @@ async def test_error_401_unauthorized(http: httpx.AsyncClient, sales: SalesStrea
 
 async def test_error_404_stream_not_found(http: httpx.AsyncClient, sales: SalesStream) -> None:
     by_query = await http.post(
-        "/api/ingest", params={"stream": "marketing"}, json=SEED_SINGLE, headers=auth(sales.key)
+        "/api/ingest",
+        params={"stream": "marketing"},
+        json=SEED_SINGLE,
+        headers=key_headers(sales.key),
     )
     by_header = await http.post(
-        "/api/ingest", json=SEED_SINGLE, headers=auth(sales.key, **{"X-Stream": "marketing"})
+        "/api/ingest", json=SEED_SINGLE, headers=key_headers(sales.key, **{"X-Stream": "marketing"})
     )
     for answer in (by_query, by_header):
         assert answer.status_code == 404
@@ -297,7 +278,7 @@ async def test_error_404_stream_not_found(http: httpx.AsyncClient, sales: SalesS
 async def test_error_413_payload_too_large(http: httpx.AsyncClient, sales: SalesStream) -> None:
     big = orjson.dumps([{"region": "x" * 1000}] * 1100)
     assert len(big) > 1024 * 1024
-    answer = await http.post("/api/ingest", content=big, headers=auth(sales.key))
+    answer = await http.post("/api/ingest", content=big, headers=key_headers(sales.key))
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert "1 MB" in answer.json()["error"]["message"]
@@ -308,12 +289,12 @@ async def test_error_413_payload_too_large(http: httpx.AsyncClient, sales: Sales
 async def test_edge_rejections_are_logged_against_the_key(
     http: httpx.AsyncClient, sales: SalesStream, seeded: DemoSeed
 ) -> None:
-    await http.post("/api/ingest", content=b"{nope", headers=auth(sales.key))
+    await http.post("/api/ingest", content=b"{nope", headers=key_headers(sales.key))
     big = orjson.dumps([{"region": "x" * 1000}] * 1100)
-    await http.post("/api/ingest", content=big, headers=auth(sales.key))
+    await http.post("/api/ingest", content=big, headers=key_headers(sales.key))
     log = await http.get(
         f"/admin/v1/{sales.name}/connectorLogEntries",
-        headers={"Authorization": f"Bearer {seeded.admin_token}"},
+        headers=bearer_header(seeded.admin_token),
     )
     entries = log.json()["connector_log_entries"]
     assert [(e["status"], e["status_code"]) for e in entries] == [
@@ -326,15 +307,15 @@ async def test_edge_rejections_are_logged_against_the_key(
 async def test_error_429_rate_limited(
     http: httpx.AsyncClient,
     admin: admin_pb2_grpc.AdminServiceAsyncStub,
-    streams_admin: Any,
+    streams_admin: streams_pb2_grpc.StreamAdminServiceAsyncStub,
     seeded: DemoSeed,
 ) -> None:
     limited = await sales_stream(admin, streams_admin, seeded, rate_limit=1, rate_window_seconds=60)
-    ok = await http.post("/api/ingest", json=SEED_SINGLE, headers=auth(limited.key))
+    ok = await http.post("/api/ingest", json=SEED_SINGLE, headers=key_headers(limited.key))
     assert ok.status_code == 202
     assert ok.headers["RateLimit-Limit"] == "1"
     assert ok.headers["RateLimit-Remaining"] == "0"
-    refused = await http.post("/api/ingest", json=SEED_SINGLE, headers=auth(limited.key))
+    refused = await http.post("/api/ingest", json=SEED_SINGLE, headers=key_headers(limited.key))
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "RATE_LIMITED"
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
@@ -345,14 +326,14 @@ async def test_error_429_rate_limited(
 async def test_idempotency_replay_and_409(
     http: httpx.AsyncClient, sales: SalesStream, stack: Stack
 ) -> None:
-    headers = auth(sales.key, **{"Idempotency-Key": "sale-update-20260406-103000"})
+    headers = key_headers(sales.key, **{"Idempotency-Key": "sale-update-20260406-103000"})
     first = await http.post("/api/ingest", json=SEED_BATCH, headers=headers)
     replay = await http.post("/api/ingest", json=SEED_BATCH, headers=headers)
     assert first.status_code == replay.status_code == 202
     assert replay.json() == first.json()
     assert replay.headers["Idempotency-Replayed"] == "true"
     assert "Idempotency-Replayed" not in first.headers
-    await completed(http, sales.key, first.json()["data"]["request_id"])
+    await finished_over_http(http, sales.key, first.json()["data"]["request_id"])
 
     # A first request still being accepted holds its key: the repeat is told 409.
     async with await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as conn:
@@ -363,7 +344,9 @@ async def test_idempotency_replay_and_409(
             (body_hash([SEED_SINGLE], True, ""), sales.slug),
         )
     busy = await http.post(
-        "/api/ingest", json=SEED_SINGLE, headers=auth(sales.key, **{"Idempotency-Key": "in-flight"})
+        "/api/ingest",
+        json=SEED_SINGLE,
+        headers=key_headers(sales.key, **{"Idempotency-Key": "in-flight"}),
     )
     assert busy.status_code == 409
     assert busy.json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
@@ -381,10 +364,10 @@ async def test_idempotency_replay_and_409(
 async def test_the_same_key_with_a_changed_body_answers_the_first_202(
     http: httpx.AsyncClient, sales: SalesStream, seeded: DemoSeed, stack: Stack, changed: Any
 ) -> None:
-    headers = auth(sales.key, **{"Idempotency-Key": "sale-update-20260406-103000"})
+    headers = key_headers(sales.key, **{"Idempotency-Key": "sale-update-20260406-103000"})
     first = await http.post("/api/ingest", json=SEED_BATCH, headers=headers)
     assert first.status_code == 202, first.text
-    await completed(http, sales.key, first.json()["data"]["request_id"])
+    await finished_over_http(http, sales.key, first.json()["data"]["request_id"])
 
     again = await http.post("/api/ingest", json=changed, headers=headers)
 
@@ -402,7 +385,7 @@ async def test_the_same_key_with_a_changed_body_answers_the_first_202(
 
 
 async def test_status_of_unknown_request(http: httpx.AsyncClient, sales: SalesStream) -> None:
-    answer = await http.get("/api/ingest/requests/req_nope", headers=auth(sales.key))
+    answer = await http.get("/api/ingest/requests/req_nope", headers=key_headers(sales.key))
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "REQUEST_NOT_FOUND"
 
@@ -410,8 +393,8 @@ async def test_status_of_unknown_request(http: httpx.AsyncClient, sales: SalesSt
 async def test_stream_admin_over_http(
     http: httpx.AsyncClient, sales: SalesStream, seeded: DemoSeed
 ) -> None:
-    admin_headers = {"Authorization": f"Bearer {seeded.admin_token}"}
-    await http.post("/api/ingest", json=SEED_SINGLE, headers=auth(sales.key))
+    admin_headers = bearer_header(seeded.admin_token)
+    await http.post("/api/ingest", json=SEED_SINGLE, headers=key_headers(sales.key))
     log = await http.get(f"/admin/v1/{sales.name}/connectorLogEntries", headers=admin_headers)
     assert log.status_code == 200, log.text
     [entry] = log.json()["connector_log_entries"]
@@ -427,5 +410,5 @@ async def test_stream_admin_over_http(
         f"/admin/v1/{sales.key_name}:revoke", content=b"{", headers=admin_headers
     )
     assert broken.status_code == 400
-    still = await http.post("/api/ingest", json=SEED_SINGLE, headers=auth(sales.key))
+    still = await http.post("/api/ingest", json=SEED_SINGLE, headers=key_headers(sales.key))
     assert still.status_code == 202

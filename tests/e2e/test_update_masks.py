@@ -12,23 +12,21 @@ from inlet.admin.v1 import admin_pb2_grpc
 from inlet_devstack.demo import DemoSeed
 from inlet_devstack.stack import Stack
 from tests.e2e.cli_support import new_workspace_cli
+from tests.messages import bearer_header, push_url
 
 pytestmark = pytest.mark.e2e
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
 async def read(http: httpx.AsyncClient, seeded: DemoSeed, name: str, key: str) -> dict[str, Any]:
-    got = await http.get(f"/admin/v1/{name}", headers=bearer(seeded.admin_token))
+    got = await http.get(f"/admin/v1/{name}", headers=bearer_header(seeded.admin_token))
     assert got.status_code == 200, got.text
     found: dict[str, Any] = got.json()[key]
     return found
 
 
 def field_of(entity_type: dict[str, Any], slug: str) -> dict[str, Any]:
-    [found] = [f for f in entity_type["fields"] if f["slug"] == slug]
+    fields: list[dict[str, Any]] = entity_type["fields"]
+    [found] = [f for f in fields if f["slug"] == slug]
     return found
 
 
@@ -50,7 +48,7 @@ async def test_endpoint_patch_with_a_mask_in_the_query_changes_only_the_named_fi
     http: httpx.AsyncClient, seeded: DemoSeed
 ) -> None:
     name = seeded.endpoints["contact"]
-    auth = bearer(seeded.admin_token)
+    auth = bearer_header(seeded.admin_token)
     before = await read(http, seeded, name, "ingest_endpoint")
 
     # Comma-separated, and also repeated: grpc-gateway's two forms.
@@ -73,7 +71,7 @@ async def test_endpoint_patch_without_a_mask_changes_exactly_the_fields_sent(
     http: httpx.AsyncClient, seeded: DemoSeed
 ) -> None:
     name = seeded.endpoints["contact"]
-    auth = bearer(seeded.admin_token)
+    auth = bearer_header(seeded.admin_token)
     before = await read(http, seeded, name, "ingest_endpoint")
 
     reply = await http.patch(f"/admin/v1/{name}", headers=auth, json={"rate_limit": 40})
@@ -86,9 +84,7 @@ async def test_endpoint_patch_without_a_mask_changes_exactly_the_fields_sent(
     disabled = await http.patch(f"/admin/v1/{name}", headers=auth, json={"enabled": False})
     assert disabled.status_code == 200, disabled.text
     assert (await read(http, seeded, name, "ingest_endpoint")).get("enabled", False) is False
-    refused = await http.post(
-        f"/api/v1/ingest/{seeded.tokens['contact']}", json={"fields": {"name": "x"}}
-    )
+    refused = await http.post(push_url(seeded, "contact"), json={"fields": {"name": "x"}})
     assert refused.status_code == 404
     await http.patch(f"/admin/v1/{name}", headers=auth, json={"enabled": True})
     assert await read(http, seeded, name, "ingest_endpoint") == {**before, "rate_limit": 40}
@@ -111,7 +107,7 @@ async def test_endpoint_patch_with_a_bad_mask_path_is_400_naming_it(
 
     reply = await http.patch(
         f"/admin/v1/{name}?{query}",
-        headers=bearer(seeded.admin_token),
+        headers=bearer_header(seeded.admin_token),
         json={"rate_limit": 3, "default_region": "SE", "entity_type": "deal"},
     )
 
@@ -131,7 +127,7 @@ async def test_endpoint_patch_that_changes_nothing_is_400(
 
     reply = await http.patch(
         f"/admin/v1/{name}",
-        headers={**bearer(seeded.admin_token), "content-type": "application/json"},
+        headers={**bearer_header(seeded.admin_token), "content-type": "application/json"},
         content=body,
     )
 
@@ -145,7 +141,7 @@ async def test_endpoint_patch_that_changes_nothing_is_400(
 async def test_field_patch_changes_only_what_was_asked(
     http: httpx.AsyncClient, seeded: DemoSeed
 ) -> None:
-    auth = bearer(seeded.admin_token)
+    auth = bearer_header(seeded.admin_token)
     deal = f"{seeded.workspace}/entityTypes/deal"
     title = f"{deal}/fields/title"
     before = await read(http, seeded, deal, "entity_type")
@@ -182,7 +178,7 @@ async def test_field_patch_changes_only_what_was_asked(
 async def test_field_patch_of_one_flag_keeps_the_unique_index(
     http: httpx.AsyncClient, seeded: DemoSeed
 ) -> None:
-    auth = bearer(seeded.admin_token)
+    auth = bearer_header(seeded.admin_token)
     contact = f"{seeded.workspace}/entityTypes/contact"
     reply = await http.patch(
         f"/admin/v1/{contact}/fields/email", headers=auth, json={"field": {"display_name": "Mail"}}
@@ -190,7 +186,7 @@ async def test_field_patch_of_one_flag_keeps_the_unique_index(
     assert reply.status_code == 200, reply.text
     assert field_of(await read(http, seeded, contact, "entity_type"), "email")["unique"] is True
     # Still matched on e-mail: the second push updates the first record.
-    push = f"/api/v1/ingest/{seeded.tokens['contact']}"
+    push = push_url(seeded, "contact")
     first = await http.post(push, json={"fields": {"email": "kari@acme.no"}})
     second = await http.post(push, json={"fields": {"email": "KARI@acme.no", "name": "Kari"}})
     assert second.json()["record"] == {
@@ -206,7 +202,7 @@ async def test_field_patch_of_one_flag_keeps_the_unique_index(
 async def test_ingest_key_patch_with_and_without_a_mask(
     http: httpx.AsyncClient, seeded: DemoSeed
 ) -> None:
-    auth = bearer(seeded.admin_token)
+    auth = bearer_header(seeded.admin_token)
     made = await http.post(
         f"/admin/v1/{seeded.workspace}/streams?stream_id=people",
         headers=auth,

@@ -19,14 +19,8 @@ from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 from inlet_notifier.service import EndpointSpec, Event, Webhooks
 from inlet_store.migrations import migrate
-from tests.webhook_receiver import (
-    Receiver,
-    all_recorded,
-    new_workspace,
-    receiving,
-    start_notifier,
-    until,
-)
+from tests.polling import until
+from tests.webhook_receiver import Receiver, all_recorded, new_workspace, receiving, start_notifier
 
 pytestmark = pytest.mark.e2e
 
@@ -83,9 +77,7 @@ async def test_two_notifier_processes_deliver_2000_events_once_each(database: st
             for start in range(0, EVENTS, 250):
                 await webhooks.publish(sent[start : start + 250])
             total = EVENTS * ENDPOINTS
-            await until(
-                lambda: len(receiver.received) >= total, deadline=120, what="2000 deliveries"
-            )
+            await until(lambda: len(receiver.received) >= total, within=120, what="2000 deliveries")
             for i in range(ENDPOINTS):
                 got = sorted(r.webhook_id for r in receiver.at(f"/two{i}"))
                 assert got == sorted(e.id for e in sent)

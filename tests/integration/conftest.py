@@ -32,8 +32,8 @@ from tests.integration.webhook_fixtures import (  # noqa: F401 - registered as f
 class Servers:
     store_addr: str
     matcher_addr: str
-    admin: Any  # AdminServiceAsyncStub
-    ingest: Any  # IngestServiceAsyncStub
+    admin: admin_pb2_grpc.AdminServiceAsyncStub
+    ingest: ingest_pb2_grpc.IngestServiceAsyncStub
     pool: AsyncConnectionPool[Any]
     bootstrap_token: str = ""
 

@@ -37,8 +37,25 @@ class Received:
     metadata: dict[str, str]
 
 
+class PushOnlyIngest(ingest_pb2_grpc.IngestServiceServicer):
+    """An IngestService fake that serves PushEndpoint only: the stream RPCs answer
+    UNIMPLEMENTED, as the generated base class would."""
+
+    async def IngestStream(
+        self, request: ingest_pb2.IngestStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ingest_pb2.IngestStreamResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+
+    async def GetIngestRequestStatus(
+        self,
+        request: ingest_pb2.GetIngestRequestStatusRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> ingest_pb2.GetIngestRequestStatusResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+
+
 @dataclass
-class RecordingIngestService(ingest_pb2_grpc.IngestServiceServicer):
+class RecordingIngestService(PushOnlyIngest):
     """Answers by token like the matcher would, and records every call."""
 
     calls: list[Received] = field(default_factory=list)

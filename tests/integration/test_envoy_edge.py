@@ -27,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet.type.v1 import result_pb2
+from tests.integration.gateway_fixtures import PushOnlyIngest
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "envoy" / "envoy.yaml"
@@ -36,7 +37,7 @@ SERVICE = "inlet.ingest.v1.IngestService"
 START_DEADLINE_S = 30.0
 
 
-class StubIngest(ingest_pb2_grpc.IngestServiceServicer):
+class StubIngest(PushOnlyIngest):
     """Answers by token and records each call's metadata."""
 
     def __init__(self) -> None:

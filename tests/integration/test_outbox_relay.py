@@ -15,6 +15,7 @@ from inlet_common.errors import Unauthenticated
 from inlet_devstack import postgres
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
+from inlet_notifier.server import TokenWorkspace
 from inlet_notifier.service import EndpointSpec, Webhooks
 from inlet_store import app as store_app
 from inlet_store.domain import PlannedRecord
@@ -134,7 +135,7 @@ async def test_a_change_that_fails_writes_no_event_and_the_failure_is_one(
     }
 
 
-async def _deny(header: str | None) -> str:
+async def _deny(header: str | None) -> TokenWorkspace:
     raise Unauthenticated("not in this test")
 
 

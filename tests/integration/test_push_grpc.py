@@ -14,12 +14,7 @@ from inlet.type.v1 import problem_pb2
 from inlet_common.errors import reason_of, status_from_rpc_error, unpack, violations_of
 from inlet_devstack.demo import DemoSeed
 from tests.integration.conftest import Servers
-from tests.messages import as_dict, push_request
-
-
-async def push(servers: Servers, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await servers.ingest.PushEndpoint(push_request(token, body))
-    return as_dict(response)
+from tests.messages import activity, push, push_request
 
 
 async def push_error(servers: Servers, token: str, body: dict[str, Any]) -> grpc.aio.AioRpcError:
@@ -41,20 +36,14 @@ async def count_records(servers: Servers, seed: DemoSeed, type_slug: str) -> int
         return int(row[0])
 
 
-async def activity(servers: Servers, seed: DemoSeed, type_slug: str) -> list[dict[str, Any]]:
-    response = await servers.admin.ListActivityEntries(
-        admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints[type_slug], page_size=100),
-        metadata=seed.auth,
-    )
-    return [as_dict(e) for e in response.activity_entries]
-
-
 async def test_create_then_update_on_unique_email(servers: Servers, seeded: DemoSeed) -> None:
     token = seeded.tokens["contact"]
     body = {"fields": {"name": "Ola Nordmann", "email": "ola@acme.no", "phone": "+4799887766"}}
-    first = await push(servers, token, body)
+    first = await push(servers.ingest, token, body)
     assert first == {"record": {"id": first["record"]["id"], "action": "created"}}
-    second = await push(servers, token, {"fields": {"email": " OLA@Acme.NO ", "name": "Ola N."}})
+    second = await push(
+        servers.ingest, token, {"fields": {"email": " OLA@Acme.NO ", "name": "Ola N."}}
+    )
     assert second == {
         "record": {"id": first["record"]["id"], "action": "updated", "matched_on": ["email"]}
     }
@@ -66,8 +55,8 @@ async def test_phone_variants_match_with_region(
     servers: Servers, seeded: DemoSeed, written: str
 ) -> None:
     token = seeded.tokens["contact"]
-    created = await push(servers, token, {"fields": {"phone": "+4799887766"}})
-    again = await push(servers, token, {"fields": {"phone": written}})
+    created = await push(servers.ingest, token, {"fields": {"phone": "+4799887766"}})
+    again = await push(servers.ingest, token, {"fields": {"phone": written}})
     assert again["record"] == {
         "id": created["record"]["id"],
         "action": "updated",
@@ -76,9 +65,11 @@ async def test_phone_variants_match_with_region(
 
 
 async def test_related_contact_is_matched_and_linked(servers: Servers, seeded: DemoSeed) -> None:
-    contact = await push(servers, seeded.tokens["contact"], {"fields": {"email": "ola@acme.no"}})
+    contact = await push(
+        servers.ingest, seeded.tokens["contact"], {"fields": {"email": "ola@acme.no"}}
+    )
     result = await push(
-        servers,
+        servers.ingest,
         seeded.tokens["deal"],
         {
             "fields": {"title": "Acme Renewal", "value": 50000},
@@ -100,8 +91,8 @@ async def test_related_contact_is_matched_and_linked(servers: Servers, seeded: D
 
 async def test_conflicting_unique_fields_change_nothing(servers: Servers, seeded: DemoSeed) -> None:
     token = seeded.tokens["contact"]
-    a = await push(servers, token, {"fields": {"email": "a@acme.no", "name": "A"}})
-    b = await push(servers, token, {"fields": {"phone": "+4799887766", "name": "B"}})
+    a = await push(servers.ingest, token, {"fields": {"email": "a@acme.no", "name": "A"}})
+    b = await push(servers.ingest, token, {"fields": {"phone": "+4799887766", "name": "B"}})
     error = await push_error(
         servers, token, {"fields": {"email": "a@acme.no", "phone": "99887766", "name": "X"}}
     )
@@ -122,7 +113,7 @@ async def test_conflicting_unique_fields_change_nothing(servers: Servers, seeded
         )
         names = [r[0] for r in await cur.fetchall()]
     assert names == ["A", "B"]
-    log = await activity(servers, seeded, "contact")
+    log = await activity(servers.admin, seeded, "contact")
     assert log[0]["status_code"] == 400
     assert log[0]["outcome"]["error"]["code"] == "UNIQUE_CONFLICT"
     assert len(log[0]["outcome"]["error"]["conflicts"]) == 2
@@ -156,7 +147,7 @@ async def test_bad_contact_input_names_each_field(
     status = status_from_rpc_error(error)
     assert {(v.field, v.reason) for v in violations_of(status)} == expected
     assert await count_records(servers, seeded, "contact") == 0
-    log = await activity(servers, seeded, "contact")
+    log = await activity(servers.admin, seeded, "contact")
     assert log[0]["status_code"] == 400
     assert {e["field"] for e in log[0]["outcome"]["error"]["errors"]} == {f for f, _ in expected}
 
@@ -203,7 +194,7 @@ async def test_fifty_racing_pushes_make_one_record(servers: Servers, seeded: Dem
     token = seeded.tokens["contact"]
     results = await asyncio.gather(
         *(
-            push(servers, token, {"fields": {"email": "race@acme.no", "name": f"n{i}"}})
+            push(servers.ingest, token, {"fields": {"email": "race@acme.no", "name": f"n{i}"}})
             for i in range(50)
         )
     )
@@ -211,6 +202,6 @@ async def test_fifty_racing_pushes_make_one_record(servers: Servers, seeded: Dem
     assert actions == ["created"] + ["updated"] * 49
     assert len({r["record"]["id"] for r in results}) == 1
     assert await count_records(servers, seeded, "contact") == 1
-    log = await activity(servers, seeded, "contact")
+    log = await activity(servers.admin, seeded, "contact")
     assert len(log) == 50
     assert all(entry["status_code"] == 200 for entry in log)

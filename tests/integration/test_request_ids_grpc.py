@@ -12,10 +12,9 @@ import grpc
 import pytest
 
 from inlet_common.errors import reason_of, status_from_rpc_error
-from inlet_devstack.demo import DemoSeed
+from inlet_devstack.demo import DemoSeed, bearer
 from tests.integration.conftest import Servers
-from tests.integration.test_push_grpc import activity, push_request
-from tests.integration.test_stream_ingest import body_of
+from tests.messages import activity, push_request, stream_request
 from tests.stream_support import (
     SEED_BATCH,
     StreamServers,
@@ -45,8 +44,11 @@ async def test_a_call_without_an_id_gets_one_made_and_sent_back(
     await call
 
     request_id = dict(await call.trailing_metadata())["x-request-id"]
+    assert isinstance(request_id, str)  # a text key's value (only -bin keys carry bytes)
     assert OUR_ID.fullmatch(request_id)
-    [entry] = [e for e in await activity(servers, seeded, "contact") if e["status_code"] == 200]
+    [entry] = [
+        e for e in await activity(servers.admin, seeded, "contact") if e["status_code"] == 200
+    ]
     assert entry["request_id"] == request_id
     assert "client_request_id" not in entry
 
@@ -61,7 +63,7 @@ async def test_a_callers_own_ids_are_used_and_logged(servers: Servers, seeded: D
 
     trailers: Any = caught.value.trailing_metadata()
     assert dict(trailers)["x-request-id"] == "caller-7"
-    entries = await activity(servers, seeded, "contact")
+    entries = await activity(servers.admin, seeded, "contact")
     assert [(e["request_id"], e["client_request_id"]) for e in entries] == [
         ("caller-7", "client-7")
     ]
@@ -70,11 +72,11 @@ async def test_a_callers_own_ids_are_used_and_logged(servers: Servers, seeded: D
 async def test_a_stream_request_id_cannot_be_used_twice(ss: StreamServers) -> None:
     seed = await seed_workspace(ss, "ids")
     sales = await sales_stream(ss.admin, ss.streams, seed)
-    metadata = (("authorization", f"Bearer {sales.key}"), ("x-request-id", "caller-8"))
+    metadata = (*bearer(sales.key), ("x-request-id", "caller-8"))
 
-    first = await ss.ingest.IngestStream(body_of(SEED_BATCH), metadata=metadata)
+    first = await ss.ingest.IngestStream(stream_request(SEED_BATCH), metadata=metadata)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await ss.ingest.IngestStream(body_of(SEED_BATCH[:1]), metadata=metadata)
+        await ss.ingest.IngestStream(stream_request(SEED_BATCH[:1]), metadata=metadata)
 
     assert first.data.request_id == "caller-8"
     assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS

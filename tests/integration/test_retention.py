@@ -14,25 +14,26 @@ import pytest
 from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
-from inlet.admin.v1 import admin_pb2, streams_pb2
+from inlet.admin.v1 import streams_pb2
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet_common.credentials import token_hash
 from inlet_common.errors import reason_of, status_from_rpc_error
 from inlet_devstack import demo
+from inlet_store import repository as repo
 from inlet_store import retention
 from inlet_store.retention import Janitor, Retention
-from tests.messages import push_request, stream_request
+from tests.messages import activity, as_dict, push, stream_request
+from tests.polling import until
 from tests.stream_support import (
     SEED_BATCH,
     SalesStream,
     StreamServers,
-    as_dict,
+    finished,
     own_database,
     sales_stream,
     seed_workspace,
     stream_servers,
-    until,
 )
 
 DAY = 86400
@@ -67,13 +68,9 @@ async def sales(rs: StreamServers, seed: demo.DemoSeed) -> SalesStream:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def auth(key: str) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {key}")]
-
-
 async def accept(rs: StreamServers, key: str, items: list[Any]) -> str:
     request = stream_request(items)
-    answer = as_dict(await rs.ingest.IngestStream(request, metadata=auth(key)))
+    answer = as_dict(await rs.ingest.IngestStream(request, metadata=demo.bearer(key)))
     request_id: str = answer["data"]["request_id"]
     return request_id
 
@@ -81,14 +78,7 @@ async def accept(rs: StreamServers, key: str, items: list[Any]) -> str:
 async def finished_request(rs: StreamServers, key: str, items: list[Any]) -> str:
     """A request accepted and processed by the workers (completed or failed)."""
     request_id = await accept(rs, key, items)
-
-    async def done() -> bool:
-        got = await rs.ingest.GetIngestRequestStatus(
-            ingest_pb2.GetIngestRequestStatusRequest(request_id=request_id), metadata=auth(key)
-        )
-        return bool(as_dict(got)["data"]["status"] in ("completed", "failed"))
-
-    await until(done)
+    await finished(rs, key, request_id)
     return request_id
 
 
@@ -138,24 +128,11 @@ async def endpoint_id(pool: AsyncConnectionPool[Any], token: str) -> str:
     return str(rows[0][0])
 
 
-async def push(rs: StreamServers, token: str, email: str) -> None:
-    request = push_request(token, {"fields": {"email": email}})
-    await rs.ingest.PushEndpoint(request)
-
-
 async def connector_log(rs: StreamServers, seed: demo.DemoSeed, sales: SalesStream) -> list[Any]:
     got = await rs.streams.ListConnectorLogEntries(
         streams_pb2.ListConnectorLogEntriesRequest(parent=sales.name), metadata=seed.auth
     )
     return [as_dict(e) for e in got.connector_log_entries]
-
-
-async def activity(rs: StreamServers, seed: demo.DemoSeed) -> list[Any]:
-    got = await rs.admin.ListActivityEntries(
-        admin_pb2.ListActivityEntriesRequest(parent=seed.endpoints["contact"], page_size=100),
-        metadata=seed.auth,
-    )
-    return [as_dict(e) for e in got.activity_entries]
 
 
 def deleted_metric(table: str) -> float:
@@ -224,7 +201,8 @@ async def test_a_pruned_request_is_not_found_like_an_unknown_one(
     # The public API (matcher → store) answers the same.
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await rs.ingest.GetIngestRequestStatus(
-            ingest_pb2.GetIngestRequestStatusRequest(request_id=pruned), metadata=auth(sales.key)
+            ingest_pb2.GetIngestRequestStatusRequest(request_id=pruned),
+            metadata=demo.bearer(sales.key),
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert reason_of(status_from_rpc_error(caught.value)) == "REQUEST_NOT_FOUND"
@@ -233,7 +211,7 @@ async def test_a_pruned_request_is_not_found_like_an_unknown_one(
 async def test_queued_and_processing_requests_are_kept_however_old(
     rs: StreamServers, sales: SalesStream
 ) -> None:
-    finished = await finished_request(rs, sales.key, SEED_BATCH)
+    processed = await finished_request(rs, sales.key, SEED_BATCH)
     await rs.workers.stop()  # this test holds requests in the inbox
     waiting: list[str] = []
     try:
@@ -248,7 +226,7 @@ async def test_queued_and_processing_requests_are_kept_however_old(
             "UPDATE stream_requests SET finish_time = now() - interval '1 day' WHERE id = ANY(%s)",
             waiting,
         )
-        await age_requests(rs.pool, [finished, *waiting], 3000 * DAY)
+        await age_requests(rs.pool, [processed, *waiting], 3000 * DAY)
         statuses = await sql(
             rs.pool,
             "SELECT status FROM stream_requests WHERE id = ANY(%s) ORDER BY status",
@@ -259,7 +237,7 @@ async def test_queued_and_processing_requests_are_kept_however_old(
         # The shortest retention there is (an hour) still keeps them.
         await Janitor(rs.pool, Retention(3600, 3600)).prune_once()
 
-        assert await request_ids(rs.pool, [finished, *waiting]) == set(waiting)
+        assert await request_ids(rs.pool, [processed, *waiting]) == set(waiting)
     finally:
         await sql(rs.pool, "DELETE FROM stream_requests WHERE id = ANY(%s)", waiting)
         rs.workers.start()
@@ -290,7 +268,7 @@ async def test_log_entries_past_retention_go_and_newer_ones_stay(
     token = seed.tokens["contact"]
     endpoint = await endpoint_id(rs.pool, token)
     old_request = await finished_request(rs, sales.key, SEED_BATCH)
-    await push(rs, token, f"old-{secrets.token_hex(3)}@example.com")
+    await push(rs.ingest, token, {"fields": {"email": f"old-{secrets.token_hex(3)}@example.com"}})
     await sql(
         rs.pool,
         "UPDATE connector_log_entries SET create_time = now() - make_interval(secs => %s)"
@@ -307,16 +285,16 @@ async def test_log_entries_past_retention_go_and_newer_ones_stay(
     )
     await age_requests(rs.pool, [old_request], LOGS + 60)
     new_request = await finished_request(rs, sales.key, SEED_BATCH)
-    await push(rs, token, f"new-{secrets.token_hex(3)}@example.com")
+    await push(rs.ingest, token, {"fields": {"email": f"new-{secrets.token_hex(3)}@example.com"}})
     assert len(await connector_log(rs, seed, sales)) == 2
-    assert len(await activity(rs, seed)) == 2
+    assert len(await activity(rs.admin, seed)) == 2
 
     # Requests kept forever (0), logs for 90 days.
     counts = await Janitor(rs.pool, Retention(0, LOGS)).prune_once()
 
     assert counts == {**nothing(), "connector_log_entries": 1, "activity_entries": 1}
     assert [e["request_id"] for e in await connector_log(rs, seed, sales)] == [new_request]
-    assert len(await activity(rs, seed)) == 1
+    assert len(await activity(rs.admin, seed)) == 1
     assert await request_ids(rs.pool, [old_request]) == {old_request}
     # Clean up the aged request for the tests that follow.
     await Janitor(rs.pool, Retention(REQUESTS, 0)).prune_once()
@@ -326,7 +304,11 @@ async def test_zero_keeps_everything_forever(
     rs: StreamServers, seed: demo.DemoSeed, sales: SalesStream
 ) -> None:
     request = await finished_request(rs, sales.key, SEED_BATCH)
-    await push(rs, seed.tokens["contact"], f"z-{secrets.token_hex(3)}@example.com")
+    await push(
+        rs.ingest,
+        seed.tokens["contact"],
+        {"fields": {"email": f"z-{secrets.token_hex(3)}@example.com"}},
+    )
     endpoint = await endpoint_id(rs.pool, seed.tokens["contact"])
     await age_requests(rs.pool, [request], 3650 * DAY)
     await sql(
@@ -349,7 +331,7 @@ async def test_zero_keeps_everything_forever(
     assert await request_ids(rs.pool, [request]) == {request}
     assert await item_count(rs.pool, request) == 3
     assert len(await connector_log(rs, seed, sales)) == 1
-    assert len(await activity(rs, seed)) == 1
+    assert len(await activity(rs.admin, seed)) == 1
 
     # The same rows go as soon as retention is set.
     counts = await Janitor(rs.pool, Retention(REQUESTS, LOGS)).prune_once()
@@ -403,28 +385,28 @@ async def test_more_rows_than_a_batch_are_all_deleted(
     # What is left of the stream's log: the five recent acceptances.
     left = await connector_log(rs, seed, sales)
     assert sorted(e["request_id"] for e in left) == sorted(ids)
-    assert await activity(rs, seed) == []
+    assert await activity(rs.admin, seed) == []
 
 
 def record_batches(monkeypatch: pytest.MonkeyPatch, *names: str) -> list[Any]:
     """What each of the named retention statements returned, in order."""
     seen: list[Any] = []
-    row, execute = retention.repo.row, retention.repo.execute
+    row, execute = repo.row, repo.execute
 
-    async def recording_row(conn: Any, name: str, **params: Any) -> Any:
+    async def recording_row(conn: repo.Conn, name: str, **params: Any) -> dict[str, Any] | None:
         found = await row(conn, name, **params)
         if name in names:
             seen.append(found)
         return found
 
-    async def recording_execute(conn: Any, name: str, **params: Any) -> int:
+    async def recording_execute(conn: repo.Conn, name: str, **params: Any) -> int:
         done = await execute(conn, name, **params)
         if name in names:
             seen.append(done)
         return done
 
-    monkeypatch.setattr(retention.repo, "row", recording_row)
-    monkeypatch.setattr(retention.repo, "execute", recording_execute)
+    monkeypatch.setattr(repo, "row", recording_row)
+    monkeypatch.setattr(repo, "execute", recording_execute)
     return seen
 
 

@@ -12,24 +12,25 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import admin_pb2, streams_pb2
-from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
 from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 from inlet_devstack import demo
-from tests.messages import push_request, stream_request
+from inlet_devstack.demo import bearer
+from tests.messages import as_dict, push_request, stream_request
+from tests.polling import until
 from tests.stream_support import (
+    MEMBER,
     SEED_BATCH,
     SEED_SINGLE,
     SalesStream,
     StreamServers,
-    as_dict,
+    finished,
     own_database,
     records_of,
     sales_stream,
     seed_workspace,
     stream_servers,
-    until,
 )
 
 
@@ -56,16 +57,11 @@ async def sales(ss: StreamServers, seed: demo.DemoSeed) -> SalesStream:
     return await sales_stream(ss.admin, ss.streams, seed)
 
 
-def body_of(value: Any) -> ingest_pb2.IngestStreamRequest:
-    return stream_request(value)
-
-
 async def ingest(
     ss: StreamServers, key: str, value: Any, **headers: str
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    metadata = [("authorization", f"Bearer {key}")]
-    metadata += [(k.replace("_", "-"), v) for k, v in headers.items()]
-    call = ss.ingest.IngestStream(body_of(value), metadata=metadata)
+    metadata = [*bearer(key), *((k.replace("_", "-"), v) for k, v in headers.items())]
+    call = ss.ingest.IngestStream(stream_request(value), metadata=metadata)
     response = await call
     initial = dict(await call.initial_metadata())
     return as_dict(response), {k: str(v) for k, v in initial.items()}
@@ -75,19 +71,6 @@ async def ingest_error(ss: StreamServers, key: str, value: Any, **headers: str) 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await ingest(ss, key, value, **headers)
     return caught.value
-
-
-async def finished(ss: StreamServers, key: str, request_id: str) -> dict[str, Any]:
-    async def check() -> dict[str, Any] | None:
-        got = await ss.ingest.GetIngestRequestStatus(
-            ingest_pb2.GetIngestRequestStatusRequest(request_id=request_id),
-            metadata=[("authorization", f"Bearer {key}")],
-        )
-        data = as_dict(got)["data"]
-        return data if data["status"] in ("completed", "failed") else None
-
-    found: dict[str, Any] = await until(check)
-    return found
 
 
 async def test_single_item_is_accepted_then_processed(
@@ -134,18 +117,6 @@ async def test_item_key_upserts_and_last_occurrence_wins(
     records = await records_of(ss.pool, sales.entity_type_id)
     assert sorted(r["region"] for r in records) == ["East", "North", "South", "West"]
     assert next(r for r in records if r["region"] == "North")["revenue"] == 3
-
-
-# A member is matched on its e-mail and needs a name only when it is new: whether an item
-# without one fails depends on the records there are, so it is judged after the 202.
-MEMBER = entity_pb2.EntityType(
-    slug="member",
-    display_name="Member",
-    fields=[
-        entity_pb2.Field(slug="name", type=entity_pb2.FIELD_TYPE_TEXT, required=True),
-        entity_pb2.Field(slug="email", type=entity_pb2.FIELD_TYPE_EMAIL, unique=True),
-    ],
-)
 
 
 async def test_lookup_dependent_failures_are_item_outcomes_after_the_202(
@@ -242,14 +213,11 @@ async def test_invalid_payloads_name_every_field_and_store_nothing(
 async def test_a_body_that_is_not_json_is_invalid_payload(
     ss: StreamServers, sales: SalesStream
 ) -> None:
-    call = ss.ingest.IngestStream(
-        ingest_pb2.IngestStreamRequest(body={"content_type": "application/json", "data": b"{x"}),
-        metadata=[("authorization", f"Bearer {sales.key}")],
-    )
+    call = ss.ingest.IngestStream(stream_request(b"{x"), metadata=bearer(sales.key))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
     assert reason_of(status_from_rpc_error(caught.value)) == "INVALID_PAYLOAD"
-    assert "not valid JSON" in caught.value.details()
+    assert "not valid JSON" in (caught.value.details() or "")
     assert await _requests_of(ss, sales.slug) == 0
 
 

@@ -18,8 +18,9 @@ from inlet_notifier import app as notifier_app
 from inlet_notifier.delivery import Worker
 from inlet_notifier.errors import BadWebhookUrl, PrivateTarget
 from inlet_notifier.service import EndpointSpec, Webhooks
-from tests.integration.webhook_fixtures import FAST, KEYS, own_database
-from tests.webhook_receiver import Answer, Receiver, all_recorded, event, until
+from tests.integration.webhook_fixtures import FAST, KEYS, own_database, url_of
+from tests.polling import until
+from tests.webhook_receiver import Answer, Receiver, all_recorded, event
 
 # A database of its own: the e2e suite's notifier must not deliver these rows.
 own_pool = own_database("inlet_webhooks", max_size=20)
@@ -237,7 +238,7 @@ async def test_two_workers_deliver_2000_events_each_once_never_concurrently(
     workers(settings, worker_id="one")
     workers(settings, worker_id="two")
     total = len(sent) * len(endpoints)
-    await until(lambda: len(receiver.received) >= total, deadline=60, what="2000 deliveries")
+    await until(lambda: len(receiver.received) >= total, within=60, what="2000 deliveries")
     for i in range(4):
         assert sorted(r.webhook_id for r in receiver.at(f"/many{i}")) == sorted(e.id for e in sent)
     ids = [str(e["id"]) for e in endpoints]
@@ -334,7 +335,7 @@ async def test_racing_claimers_never_lease_more_than_the_per_endpoint_cap(
     )
     await webhooks.publish([event(workspace) for _ in range(60)])
     settings = replace(FAST, per_endpoint=3, lease=30.0)
-    pools = [await notifier_app.open_pool(own_pool.conninfo, max_size=2) for _ in range(12)]
+    pools = [await notifier_app.open_pool(url_of(own_pool), max_size=2) for _ in range(12)]
     claimers = [Worker(pool, settings, keys=KEYS) for pool in pools]
     try:
         for _ in range(10):

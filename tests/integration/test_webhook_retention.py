@@ -18,12 +18,14 @@ import pytest
 from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
+from inlet_notifier import repository as repo
 from inlet_notifier import retention
 from inlet_notifier.delivery import Worker
 from inlet_notifier.retention import Janitor
 from inlet_notifier.service import EndpointSpec, Webhooks
-from tests.integration.webhook_fixtures import FAST, KEYS, RING, own_database
-from tests.webhook_receiver import Answer, Receiver, event, new_workspace, start_notifier, until
+from tests.integration.webhook_fixtures import FAST, KEYS, RING, own_database, url_of
+from tests.polling import until
+from tests.webhook_receiver import Answer, Receiver, event, new_workspace, start_notifier
 
 DAY = 86400
 RETENTION = 30 * DAY
@@ -299,15 +301,15 @@ async def test_old_operational_events_go_in_batches(
     assert await sql(pool, ages) == [(5, 7)]
 
     batches: list[int] = []
-    execute = retention.repo.execute
+    execute = repo.execute
 
-    async def recording_execute(conn: Any, name: str, **params: Any) -> int:
+    async def recording_execute(conn: repo.Conn, name: str, **params: Any) -> int:
         found = await execute(conn, name, **params)
         if name == "prune_operational_events":
             batches.append(found)
         return found
 
-    monkeypatch.setattr(retention.repo, "execute", recording_execute)
+    monkeypatch.setattr(repo, "execute", recording_execute)
     counts = await Janitor(pool, RETENTION, operational_batch_size=2).prune_once()
 
     assert counts == deleted(operational_events=5)
@@ -377,17 +379,17 @@ async def test_old_events_still_referred_to_do_not_end_a_pass_early(
 def record_batches(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """How many rows each retention statement deleted, in order, by statement."""
     seen: dict[str, list[int]] = {"prune_webhook_deliveries": [], "prune_webhook_events": []}
-    row = retention.repo.row
+    row = repo.row
 
-    async def recording_row(conn: Any, name: str, **params: Any) -> Any:
+    async def recording_row(conn: repo.Conn, name: str, **params: Any) -> dict[str, Any] | None:
         found = await row(conn, name, **params)
-        if name == "prune_webhook_deliveries":
-            seen[name].append(found["deliveries"])
-        elif name == "prune_webhook_events":
-            seen[name].append(found["events"])
+        counted = {"prune_webhook_deliveries": "deliveries", "prune_webhook_events": "events"}
+        if name in counted:
+            assert found is not None, name
+            seen[name].append(found[counted[name]])
         return found
 
-    monkeypatch.setattr(retention.repo, "row", recording_row)
+    monkeypatch.setattr(repo, "row", recording_row)
     return seen
 
 
@@ -439,7 +441,7 @@ async def test_the_store_janitors_lock_does_not_hold_the_notifiers_back(
 ) -> None:
     await old_finished(webhooks, workspace, 2)
     async with await psycopg.AsyncConnection.connect(
-        webhooks.pool.conninfo, autocommit=True
+        url_of(webhooks.pool), autocommit=True
     ) as store:
         # The store's janitor mid-pass (inlet_store's retention.sql names its lock).
         await store.execute("SELECT pg_advisory_lock(hashtext('inlet.store.retention'))")
@@ -472,7 +474,7 @@ async def test_the_notifier_process_prunes_and_stops_on_sigterm(
 ) -> None:
     ids = await old_finished(webhooks, workspace, 2)
     process = await start_notifier(
-        webhooks.pool.conninfo,
+        url_of(webhooks.pool),
         Path(tempfile.mkdtemp(prefix="inlet-notifier-")) / "port",
         {
             "INLET_WEBHOOK_SECRET_KEYS": RING,

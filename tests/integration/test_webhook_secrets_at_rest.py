@@ -19,8 +19,9 @@ from inlet_notifier import signing
 from inlet_notifier.delivery import Worker
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 from inlet_notifier.service import EndpointSpec, Webhooks
-from tests.integration.webhook_fixtures import KEYS, RING, own_database
-from tests.webhook_receiver import Received, Receiver, event, start_notifier, until
+from tests.integration.webhook_fixtures import KEYS, RING, own_database, url_of
+from tests.polling import until
+from tests.webhook_receiver import Received, Receiver, event, start_notifier
 
 # A database of its own: the start-up pass below seals every row of its database.
 own_pool = own_database("inlet_webhook_secrets", max_size=10)
@@ -151,7 +152,7 @@ async def test_two_notifiers_starting_at_once_seal_each_clear_row_once(
             "SELECT id, secret FROM webhook_endpoints WHERE id = ANY(%s::uuid[])", (ids,)
         )
         before = {str(r[0]): r[1] for r in await cur.fetchall()}
-    pools = [await notifier_app.open_pool(own_pool.conninfo, max_size=2) for _ in range(2)]
+    pools = [await notifier_app.open_pool(url_of(own_pool), max_size=2) for _ in range(2)]
     try:
         counts = await asyncio.gather(
             *(Webhooks(p, keys=KEYS).seal_stored_secrets() for p in pools)
@@ -270,7 +271,7 @@ async def test_the_notifier_process_seals_clear_rows_before_it_serves(
     endpoint_id = await insert_clear(own_pool, workspace, "http://example.com/p", secret, None)
     port_file = Path(tempfile.mkdtemp(prefix="inlet-notifier-")) / "port"
     process = await start_notifier(
-        own_pool.conninfo,
+        url_of(own_pool),
         port_file,
         {"INLET_WEBHOOK_SECRET_KEYS": RING},
         stderr=asyncio.subprocess.PIPE,

@@ -55,6 +55,13 @@ def own_database(prefix: str, *, max_size: int) -> Any:
     return own_pool
 
 
+def url_of(pool: AsyncConnectionPool[Any]) -> str:
+    """The database URL `pool` connects to (the fixtures open every pool on a URL)."""
+    conninfo = pool.conninfo
+    assert isinstance(conninfo, str), conninfo
+    return conninfo
+
+
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     """A webhook receiver on loopback (see tests.webhook_receiver)."""

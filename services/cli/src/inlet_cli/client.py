@@ -253,3 +253,20 @@ def whole_seconds(option: str, text: str, *, minimum: int = 1) -> int:
             f"{option}: {text!r} is not a whole number of seconds of at least {least}"
         )
     return int(seconds)
+
+
+def name_and_rate_changes(
+    name: str | None, rate_limit: int | None, rate_window: str | None
+) -> dict[str, Any]:
+    """What `update --name/--rate-limit/--rate-window` changes, by field, checked; a usage
+    error when nothing is given."""
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["display_name"] = name
+    if rate_limit is not None:
+        values["rate_limit"] = rate_limit_option(rate_limit)
+    if rate_window is not None:
+        values["rate_window_seconds"] = whole_seconds("--rate-window", rate_window)
+    if not values:
+        raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
+    return values

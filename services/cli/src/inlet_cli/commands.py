@@ -23,6 +23,7 @@ from inlet_cli.client import (
     every_page,
     is_full_id,
     json_mode,
+    name_and_rate_changes,
     opened,
     output_mode,
     rate_limit_option,
@@ -511,15 +512,7 @@ def endpoints_update(
     rate_window: Annotated[str | None, typer.Option(help=f"{_RATE_WINDOW_HELP}.")] = None,
 ) -> None:
     """Change an endpoint's display name or rate limit; what is not given stays."""
-    values: dict[str, Any] = {}
-    if name is not None:
-        values["display_name"] = name
-    if rate_limit is not None:
-        values["rate_limit"] = rate_limit_option(rate_limit)
-    if rate_window is not None:
-        values["rate_window_seconds"] = whole_seconds("--rate-window", rate_window)
-    if not values:
-        raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
+    values = name_and_rate_changes(name, rate_limit, rate_window)
     _update_endpoint(ctx, endpoint, list(values), **values)
 
 

@@ -16,10 +16,10 @@ from inlet_cli.client import (
     Settings,
     every_page,
     json_mode,
+    name_and_rate_changes,
     opened,
     output_mode,
     rate_limit_option,
-    usage_error,
     whole_seconds,
 )
 from inlet_cli.durations import format_duration
@@ -295,15 +295,7 @@ def keys_update(
     ] = None,
 ) -> None:
     """Change a key's display name or rate limit; what is not given stays."""
-    values: dict[str, Any] = {}
-    if name is not None:
-        values["display_name"] = name
-    if rate_limit is not None:
-        values["rate_limit"] = rate_limit_option(rate_limit)
-    if rate_window is not None:
-        values["rate_window_seconds"] = whole_seconds("--rate-window", rate_window)
-    if not values:
-        raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
+    values = name_and_rate_changes(name, rate_limit, rate_window)
     _update_key(ctx, stream, key_id, **values)
 
 

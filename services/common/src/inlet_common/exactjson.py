@@ -119,3 +119,18 @@ def from_raw(raw: json_pb2.RawJson, default: Any = None) -> Any:
     if not raw.json:
         return default
     return loads(raw.json)
+
+
+def kind_of(value: Any) -> str:
+    """A parsed JSON value's kind as error messages name it ("a string", "null", …)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a number"

@@ -12,6 +12,8 @@ import orjson
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, field_mask_pb2, json_format, message, message_factory
 
+from inlet_common.exactjson import kind_of
+
 # Reasons of the edge's own 400s (ErrorInfo reason, and x-inlet-edge-error to the service).
 MALFORMED_JSON = "MALFORMED_JSON"
 INVALID_BODY = "INVALID_BODY"
@@ -372,7 +374,7 @@ def transcode(
             if not isinstance(document, dict):
                 raise TranscodeError(
                     INVALID_BODY,
-                    f"request body must be a JSON object, got {_json_kind(document)}",
+                    f"request body must be a JSON object, got {kind_of(document)}",
                 )
             _merge(request, document)
         else:
@@ -477,7 +479,7 @@ def _merge_body_field(request: message.Message, name: str, document: Any) -> Non
     target = _desc(request).fields_by_name[name]
     if _is_plain_message(target) and not target.is_repeated and not isinstance(document, dict):
         raise TranscodeError(
-            INVALID_BODY, f"request body must be a JSON object, got {_json_kind(document)}"
+            INVALID_BODY, f"request body must be a JSON object, got {kind_of(document)}"
         )
     try:
         json_format.ParseDict({name: document}, request)
@@ -643,20 +645,6 @@ def _expected(fd: descriptor.FieldDescriptor, *, element: bool = False) -> str:
     return _SCALAR_KINDS.get(fd.type, "an integer")
 
 
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -676,7 +664,7 @@ def _wrong(
     fd: descriptor.FieldDescriptor, value: Any, path: str, *, element: bool, why: str
 ) -> tuple[str, str, str]:
     expected = _expected(fd, element=element)
-    got = _json_kind(value)
+    got = kind_of(value)
     if element and fd.enum_type is not None and isinstance(value, str | int):
         return path, INVALID_TYPE, f'"{path}" must be {expected}'
     if expected.startswith(got):
@@ -688,7 +676,7 @@ def _wrong(
 def _locate(msg: descriptor.Descriptor, document: Any, path: str) -> tuple[str, str, str] | None:
     """(field path, code, message) of the first part of `document` that does not fit `msg`."""
     if not isinstance(document, dict):
-        return path, INVALID_TYPE, f'"{path}" must be an object, got {_json_kind(document)}'
+        return path, INVALID_TYPE, f'"{path}" must be an object, got {kind_of(document)}'
     for key, value in document.items():
         here = _join(path, key)
         fd = _field_named(msg, key)

@@ -7,6 +7,7 @@ from typing import Any
 
 from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument, Violation
+from inlet_common.exactjson import kind_of
 
 MALFORMED_JSON = "MALFORMED_JSON"
 INVALID_BODY = "INVALID_BODY"
@@ -24,21 +25,6 @@ class PushBody:
     def canonical(self) -> dict[str, Any]:
         """What Idempotency-Key compares: the body's meaning, not its bytes."""
         return {"fields": self.fields, "related": self.related}
-
-
-def kind_of(value: Any) -> str:
-    """A JSON value's kind as messages name it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "a number"
 
 
 def parse(data: bytes) -> Any:

@@ -17,8 +17,8 @@ from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
 from inlet_common.credentials import bearer_token
 from inlet_common.errors import Aborted, InletError, Unauthenticated, Violation
+from inlet_common.exactjson import kind_of
 from inlet_common.normalise import key_text
-from inlet_matcher.bodies import kind_of
 from inlet_matcher.planner import plan_entity
 from inlet_matcher.store_client import GrpcStore
 
