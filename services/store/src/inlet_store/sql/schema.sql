@@ -388,3 +388,10 @@ ALTER TABLE connector_log_entries
 -- Replays (0011): a replayed stream request's line says whether its body differed from
 -- the first request's (it got the first's 202 all the same).
 ALTER TABLE connector_log_entries ADD COLUMN body_differed boolean NOT NULL DEFAULT false;
+
+-- Record requests (0013): which requests wrote a record, found by index on both logs.
+CREATE INDEX stream_request_items_record_idx ON stream_request_items (record_id)
+    WHERE record_id IS NOT NULL;
+CREATE INDEX activity_entries_record_ids_idx ON activity_entries USING gin
+    ((jsonb_path_query_array(outcome, '$.record.id')
+      || jsonb_path_query_array(outcome, '$.related.*.id')));
