@@ -51,7 +51,9 @@ def screenshots() -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
+# Module scope: the stack and the browser stop after the browser tests, so their database
+# connections are not held while the rest of the suite runs.
+@pytest.fixture(scope="module")
 async def browser_stack(server_url: str) -> AsyncIterator[Stack]:
     url = postgres.create_database(server_url, "inlet_browser")
     logs = Path(tempfile.mkdtemp(prefix="inlet-browser-logs-"))
@@ -68,7 +70,7 @@ class Workspace:
     seed: demo.DemoSeed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def workspaces(browser_stack: Stack) -> tuple[Workspace, Workspace]:
     """Two demo workspaces: the one signed in to, and another that must never show."""
     made = []
@@ -84,7 +86,7 @@ async def workspaces(browser_stack: Stack) -> tuple[Workspace, Workspace]:
     return made[0], made[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def chromium() -> AsyncIterator[BrowserContext]:
     """Debian's chromium, headless, with a fresh profile; Playwright's own browser download
     is never used."""

@@ -289,3 +289,26 @@ async def test_static_assets_are_served_by_inlet(stack: Stack) -> None:
         assert css.headers["content-type"].startswith("text/css")
         for bad in ("/console/static/../app.py", "/console/static/nothing.js"):
             assert (await client.get(bad)).status_code == 404
+
+
+async def test_a_second_sign_in_from_a_stale_form_replaces_the_session(
+    stack: Stack, seeded: DemoSeed
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
+        stale = await client.get("/console/sign-in")
+        first = await client.post(
+            "/console/sign-in",
+            data={
+                "workspace": slug_of(seeded),
+                "token": seeded.admin_token,
+                "csrf_token": csrf_of(stale.text),
+            },
+        )
+        assert first.status_code == 303
+        # Signed in, the sign-in page sends to the overview.
+        assert (await client.get("/console/sign-in")).headers["location"] == "/console/"
+        again = await client.post(
+            "/console/sign-in",
+            data={"workspace": slug_of(seeded), "token": "adm_wrong", "csrf_token": "x"},
+        )
+        assert again.status_code == 403  # the stale form's token was for the first sign-in

@@ -107,9 +107,10 @@ class Console:
     def page(self, request: Request, template: str, *, status: int = 200, **context: Any) -> Reply:
         """A page (or, for htmx, a fragment) rendered with the signed-in context."""
         session = request.session
+        csrf = context.pop("csrf", "") or (session.csrf if session else "")
         body = self.templates.get_template(template).render(
             session=session,
-            csrf=session.csrf if session else context.pop("csrf", ""),
+            csrf=csrf,
             nav=[entry for entry in NAV if entry.shown],
             current=context.pop("current", ""),
             request=request,
@@ -174,6 +175,9 @@ class Console:
         request.session = self.sessions.read(cookies.get(SESSION_COOKIE))
         if route.signed_in and request.session is None:
             return self._sign_in_first(request), route.template
+        if not route.signed_in and method == "POST":
+            # Signing in replaces any session: its form carries the sign-in token.
+            request.session = None
         if method == "POST" and not self._csrf_ok(request, cookies):
             # Logged without the token values: only that the check failed, and where.
             log.warning("console CSRF check failed", extra={"route": route.template})
