@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 BUF := tools/node_modules/.bin/buf
 PYTHON ?= python3
+# The browser tests (tests/browser) drive Debian's chromium through Playwright.
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install run run-envoy test check lint types fmt protos protos-check buf-lint envoy-check bench clean
 
@@ -25,8 +27,17 @@ run: install
 run-envoy: install
 	INLET_ENVOY=true $(PY) -m inlet_devstack
 
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/pytest
+
+# Installed with apt-get when missing (CI runs as root on a clean Debian machine); without
+# root, the browser tests are skipped and this says how to get it.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+	  echo "$(CHROMIUM) is missing: 'sudo apt-get install chromium' runs the browser tests (skipped without it)"; \
+	fi
 
 protos: install
 	PY=$(PY) bash tools/gen_protos.sh

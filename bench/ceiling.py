@@ -144,7 +144,8 @@ class RawCeiling:
                     "request_id": request_id,
                     "client_request_id": "",  # none sent, as the store writes it
                     "status_code": 200,
-                    "outcome": repo.jsonb({"record": outcome, "related": {}}),
+                    "outcome": repo.json({"record": outcome, "related": {}}),
+                    "record_ids": [record_id],
                 },
             )
             return str(outcome["action"])

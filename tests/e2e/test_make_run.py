@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
+from tests.e2e.console_support import csrf_of
 from tests.polling import until
 from tests.webhook_receiver import receiving
 
@@ -237,6 +239,22 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
         saved = json.loads(credentials.read_text())
         assert saved["admin_token"] == exports["INLET_ADMIN_TOKEN"]
+
+        # The console line's URL signs in with the workspace and the exported admin token.
+        console_url = first.line("console").split()[1]
+        async with httpx.AsyncClient() as browser:
+            form = await browser.get(f"{console_url}sign-in")
+            signed_in = await browser.post(
+                f"{console_url}sign-in",
+                data={
+                    "workspace": "demo",
+                    "token": exports["INLET_ADMIN_TOKEN"],
+                    "csrf_token": csrf_of(form.text),
+                },
+            )
+            assert signed_in.status_code == 303
+            session_cookie = browser.cookies["inlet_console"]
+        assert stat.S_IMODE((dirs.state / "console-session-keys").stat().st_mode) == 0o600
     finally:
         await stop(first, dirs)
 
@@ -253,6 +271,11 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert count(dirs, "SELECT count(*) FROM ingest_endpoints") == 2
         assert count(dirs, "SELECT count(*) FROM ingest_keys") == 2  # the demo's, sales-eu's
         assert (await asyncio.to_thread(shell, second.curls[0]))["record"]["action"] == "updated"
+        # The console's key ring is kept too: a session from the first run still holds.
+        async with httpx.AsyncClient(cookies={"inlet_console": session_cookie}) as browser:
+            overview = await browser.get(second.line("console").split()[1])
+            assert overview.status_code == 200
+            assert "Endpoint push" in overview.text
 
         # Credentials that stop working are repaired, and only they.
         contact = json.loads(inlet(second, "--json", "endpoints", "list").stdout)

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from inlet_cli.__main__ import hoist_output_options
 from inlet_cli.client import CliError, resolve_id
 from inlet_cli.commands import app
-from inlet_cli.durations import format_duration, parse_duration
 from inlet_cli.render import short_id, shorten_ids
+from inlet_common.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from google.protobuf import duration_pb2, message, timestamp_pb2
 
 from inlet.admin.v1 import admin_pb2_grpc
 from inlet_cli import render
-from inlet_cli.durations import format_duration, parse_duration, parse_time
+from inlet_common.durations import format_duration, parse_duration, parse_time
 from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 
 # Exit codes: what went wrong, for scripts.

@@ -32,8 +32,8 @@ from inlet_cli.client import (
     usage_error,
     whole_seconds,
 )
-from inlet_cli.durations import format_duration
 from inlet_cli.render import Column
+from inlet_common.durations import format_duration
 
 app = typer.Typer(
     name="inlet",

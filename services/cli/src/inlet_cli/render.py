@@ -15,8 +15,8 @@ from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
-from inlet_cli.durations import format_duration
 from inlet_common import exactjson, protojson
+from inlet_common.durations import format_duration
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -22,8 +22,8 @@ from inlet_cli.client import (
     rate_limit_option,
     whole_seconds,
 )
-from inlet_cli.durations import format_duration
 from inlet_cli.render import Column
+from inlet_common.durations import format_duration
 
 app = typer.Typer(
     help="Stream ingest: streams bound to an entity type, ingest keys, connector log.",

@@ -24,8 +24,8 @@ from inlet_cli.client import (
     timestamp,
     usage_error,
 )
-from inlet_cli.durations import format_duration
 from inlet_cli.render import Column
+from inlet_common.durations import format_duration
 
 app = typer.Typer(
     help="Webhooks: signed deliveries of record.created, record.updated, ingest.failed …",

@@ -14,10 +14,10 @@ from pathlib import Path
 from inlet_common import entrypoint, logs
 from inlet_common.channels import channel
 from inlet_common.config import ConfigError, Env
+from inlet_common.keyring import new_key_ring, parse_key_ring
 from inlet_devstack import banner, postgres, reuse, saved
-from inlet_devstack.stack import Ports, StackError, running
+from inlet_devstack.stack import CONSOLE_KEYS_ENV, Ports, StackError, running
 from inlet_notifier.config import KEYS_ENV
-from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 
 log = logging.getLogger("inlet_devstack")
 
@@ -32,6 +32,7 @@ class Setup:
     ports: Ports
     log_dir: Path
     webhook_secret_keys: str
+    console_session_keys: str
     credentials_file: Path
     # Local receivers (a webhook test server on this machine) are the point of a dev
     # stack, so it allows loopback and private targets unless told otherwise.
@@ -42,11 +43,12 @@ def _port(env: Env, key: str, default: int) -> int:
     return env.integer(key, default, maximum=65535)
 
 
-def webhook_secret_keys(env: Env, keys_file: Path) -> str:
-    """INLET_WEBHOOK_SECRET_KEYS if set, else the key ring kept in `keys_file`, made once.
+def kept_key_ring(env: Env, variable: str, keys_file: Path) -> str:
+    """The key ring `variable` names if set, else the one kept in `keys_file`, made once.
 
-    Kept, not fresh per run: the database keeps secrets sealed under it across runs."""
-    given = env.optional(KEYS_ENV)
+    Kept, not fresh per run: the database keeps webhook secrets sealed under one, and the
+    console's session cookies are sealed under the other."""
+    given = env.optional(variable)
     if given is not None:
         return given  # the notifier validates it and names the key if it is bad
     if not keys_file.exists():
@@ -59,16 +61,16 @@ def webhook_secret_keys(env: Env, keys_file: Path) -> str:
             out.write(new_key_ring() + "\n")
         try:
             os.link(temporary, keys_file)
-            log.info("webhook secret key ring created", extra={"path": str(keys_file)})
+            log.info("key ring created", extra={"path": str(keys_file)})
         except FileExistsError:
             pass
         finally:
             temporary.unlink()
     text = keys_file.read_text().strip()
     try:
-        KeyRing.parse(text)
+        parse_key_ring(text)
     except ValueError as error:
-        raise ConfigError(f"{keys_file} ({KEYS_ENV}): {error}") from None
+        raise ConfigError(f"{keys_file} ({variable}): {error}") from None
     return text
 
 
@@ -83,7 +85,8 @@ def prepare() -> Setup:
     url = env.optional("INLET_DATABASE_URL")
     # The key ring and the demo's credentials live in the state directory, not in the
     # data directory: that one is PostgreSQL's own.
-    keys = webhook_secret_keys(env, state_dir / "webhook-secret-keys")
+    keys = kept_key_ring(env, KEYS_ENV, state_dir / "webhook-secret-keys")
+    console_keys = kept_key_ring(env, CONSOLE_KEYS_ENV, state_dir / "console-session-keys")
     allow_private = env.flag(ALLOW_PRIVATE_ENV, True)
     if url is None:
         data_dir = Path(env.text("INLET_DATA_DIR", str(state_dir / "pgdata"))).resolve()
@@ -99,7 +102,15 @@ def prepare() -> Setup:
     )
     log_dir = Path(env.text("INLET_LOG_DIR", str(state_dir / "logs"))).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
-    return Setup(url, ports, log_dir, keys, state_dir / "demo-credentials.json", allow_private)
+    return Setup(
+        url,
+        ports,
+        log_dir,
+        keys,
+        console_keys,
+        state_dir / "demo-credentials.json",
+        allow_private,
+    )
 
 
 async def serve(setup: Setup) -> None:
@@ -110,6 +121,7 @@ async def serve(setup: Setup) -> None:
             log_dir=setup.log_dir,
             extra_env={ALLOW_PRIVATE_ENV: "true" if setup.allow_private else "false"},
             webhook_secret_keys=setup.webhook_secret_keys,
+            console_session_keys=setup.console_session_keys,
         ) as stack:
             async with channel(stack.address("store")) as ch:
                 ready = await reuse.ensure(

@@ -100,6 +100,8 @@ def render(
     return (
         "\ninlet is running.\n"
         f"  gateway   {at.gateway_url}\n"
+        f"  console   {at.gateway_url}/console/ (workspace {workspace_slug}, admin token "
+        "INLET_ADMIN_TOKEN below)\n"
         f"{envoy_line}"
         f"  matcher   {at.matcher} (gRPC IngestService)\n"
         f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService)\n"

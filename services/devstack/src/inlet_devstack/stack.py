@@ -21,12 +21,13 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from inlet_common.keyring import new_key_ring
 from inlet_devstack import envoy as envoy_edge
 from inlet_notifier.config import KEYS_ENV
-from inlet_notifier.secrets_at_rest import new_key_ring
 from inlet_store.migrations import migrate
 
 READY_TIMEOUT = 60.0
+CONSOLE_KEYS_ENV = "INLET_CONSOLE_SESSION_KEYS"
 
 
 class StackError(RuntimeError):
@@ -72,6 +73,9 @@ class Stack:
     # The notifier's key ring for webhook secrets at rest (every notifier start gets it,
     # restarts too). Fresh unless given: `make run` passes the one kept beside its data.
     webhook_secret_keys: str = field(default_factory=new_key_ring, repr=False)
+    # The gateway's key ring for console session cookies: fresh unless given (`make run`
+    # keeps one, so a restart does not sign the console out).
+    console_session_keys: str = field(default_factory=new_key_ring, repr=False)
 
     @property
     def gateway_url(self) -> str:
@@ -88,6 +92,8 @@ class Stack:
         port_file = self.workdir / f"{name}.port"
         port_file.unlink(missing_ok=True)
         keys = {KEYS_ENV: self.webhook_secret_keys} if name == "notifier" else {}
+        if name == "gateway":
+            keys = {CONSOLE_KEYS_ENV: self.console_session_keys}
         full_env = {
             **os.environ,
             **self.extra_env,
@@ -182,18 +188,31 @@ async def running(
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     webhook_secret_keys: str | None = None,
+    console_session_keys: str | None = None,
 ) -> AsyncIterator[Stack]:
     """Migrate `database_url`, start every service, yield the stack, stop it.
 
     webhook_secret_keys: the notifier's INLET_WEBHOOK_SECRET_KEYS (else extra_env's, else
     a fresh key ring); a database whose rows outlive the stack needs the same one again.
+    console_session_keys: the gateway's INLET_CONSOLE_SESSION_KEYS (else extra_env's, else
+    fresh); the same one again keeps console sessions valid across a restart.
     """
     ports = ports or Ports()
     extra_env = extra_env or {}
     await migrate(database_url)
     with tempfile.TemporaryDirectory(prefix="inlet-stack-") as tmp:
         keys = webhook_secret_keys or extra_env.get(KEYS_ENV) or new_key_ring()
-        stack = Stack(database_url, Path(tmp), log_dir, extra_env, webhook_secret_keys=keys)
+        console_keys = (
+            console_session_keys or extra_env.get(CONSOLE_KEYS_ENV) or new_key_ring("console")
+        )
+        stack = Stack(
+            database_url,
+            Path(tmp),
+            log_dir,
+            extra_env,
+            webhook_secret_keys=keys,
+            console_session_keys=console_keys,
+        )
         host = ports.host
         try:
             # The notifier first: the store's outbox relay publishes to it.

@@ -34,6 +34,7 @@ from inlet_common.errors import (
 from inlet_common.httpstatus import http_status
 from inlet_gateway import limits
 from inlet_gateway.config import GatewayConfig
+from inlet_gateway.console import Console, build_console
 from inlet_gateway.envelopes import ErrorContext, envelope_for
 from inlet_gateway.routes import (
     MethodNotAllowed,
@@ -160,12 +161,16 @@ def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor,
 
 
 def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None = None) -> Gateway:
-    """The gateway for `config`: every annotated RPC of the mounted services."""
-    return Gateway(
+    """The gateway for `config`: every annotated RPC of the mounted services, and the
+    console at /console/ unless INLET_CONSOLE is off."""
+    gateway = Gateway(
         build_routes(upstreams(config)),
         timeout_seconds=config.timeout_seconds,
         channel_factory=channel_factory,
     )
+    if config.console:
+        gateway.console = build_console(config, gateway.channel)
+    return gateway
 
 
 class Gateway:
@@ -183,6 +188,8 @@ class Gateway:
         self._channel_factory = channel_factory or channels.channel
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
+        # Served before the RPC routes, over the same upstream channels.
+        self.console: Console | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -273,6 +280,9 @@ class Gateway:
             if method in ("GET", "HEAD"):
                 return Answer(200, b'{"status":"ok"}'), "/healthz"
             return self._method_not_allowed(request, method, ("GET", "HEAD")), "/healthz"
+        if self.console is not None and (path == "/console" or path.startswith("/console/")):
+            reply, label = await self.console.handle(scope, receive, request.headers)
+            return Answer(reply.status, reply.body, reply.content_type, reply.headers), label
         found = self.routes.match(method, path)
         if found is None:
             error = NotFound(f"no route matches {method} {path}", reason="ROUTE_NOT_FOUND")
@@ -417,15 +427,19 @@ class Gateway:
 
     # --- upstream channels ---------------------------------------------------------------
 
+    def channel(self, address: str) -> grpc.aio.Channel:
+        """The one channel to an upstream, opened on first use."""
+        found = self._channels.get(address)
+        if found is None:
+            found = self._channel_factory(address)
+            self._channels[address] = found
+        return found
+
     def _callable(self, route: Route) -> grpc.aio.UnaryUnaryMultiCallable[Any, Any]:
         found = self._callables.get(route.full_name)
         if found is None:
-            channel = self._channels.get(route.upstream)
-            if channel is None:
-                channel = self._channel_factory(route.upstream)
-                self._channels[route.upstream] = channel
             # Generic call by path: the gateway needs no generated stubs, only descriptors.
-            found = channel.unary_unary(
+            found = self.channel(route.upstream).unary_unary(
                 route.grpc_path,
                 request_serializer=_serialize,
                 response_deserializer=route.response_class.FromString,

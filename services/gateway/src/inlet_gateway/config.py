@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from inlet_common.config import ConfigError, Env
+from inlet_common.keyring import parse_key_ring
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -21,6 +22,14 @@ class GatewayConfig:
     port_file: str | None = None
     log_level: str = "INFO"
     metrics_port: int | None = None
+    # The console at /console/ (INLET_CONSOLE).
+    console: bool = True
+    # Key ring sealing console session cookies; None: a key made at start (sessions end
+    # with the process and hold on this replica only).
+    console_session_keys: str | None = field(default=None, repr=False)
+    console_session_seconds: int = 8 * 3600
+    # None: Secure cookies when the request came over TLS; True/False: always/never.
+    console_secure_cookie: bool | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatewayConfig:
@@ -41,6 +50,14 @@ class GatewayConfig:
         metrics_port: int | None = None
         if env.optional("INLET_METRICS_PORT") is not None:
             metrics_port = env.integer("INLET_METRICS_PORT", 0, minimum=1, maximum=65535)
+        keys = env.optional("INLET_CONSOLE_SESSION_KEYS")
+        if keys is not None:
+            try:
+                parse_key_ring(keys)
+            except ValueError as error:
+                raise ConfigError(f"INLET_CONSOLE_SESSION_KEYS: {error}") from None
+        secure_text = env.text("INLET_CONSOLE_SECURE_COOKIE", "auto").strip().lower()
+        secure = None if secure_text == "auto" else env.flag("INLET_CONSOLE_SECURE_COOKIE", False)
         return cls(
             listen_host=host,
             listen_port=port,
@@ -51,6 +68,12 @@ class GatewayConfig:
             port_file=env.optional("INLET_PORT_FILE"),
             log_level=level,
             metrics_port=metrics_port,
+            console=env.flag("INLET_CONSOLE", True),
+            console_session_keys=keys,
+            console_session_seconds=env.integer(
+                "INLET_CONSOLE_SESSION_SECONDS", 8 * 3600, minimum=300, maximum=7 * 86400
+            ),
+            console_secure_cookie=secure,
         )
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
-import re
 import secrets
-import time
 import uuid
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from inlet_common.keyring import check_key, new_key_ring, parse_key_ring
+
+__all__ = ["KeyRing", "SecretKeyError", "new_key_ring"]
 
 log = logging.getLogger(__name__)
 
@@ -21,25 +22,11 @@ log = logging.getLogger(__name__)
 # so a later format can sit beside v1 in the same column.
 PREFIX = "enc:"
 V1 = "enc:v1:"
-KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # GCM's 96-bit nonce; random per value (2^32 values per key stay safe)
-_KID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 class SecretKeyError(Exception):
     """A stored signing secret cannot be opened; the message names the endpoint, never a key."""
-
-
-def new_key_ring(kid: str | None = None) -> str:
-    """A fresh one-key ring in INLET_WEBHOOK_SECRET_KEYS form: `kid:urlsafe-base64(32 bytes)`."""
-    kid = kid or time.strftime("k%Y%m%d", time.gmtime())
-    return f"{kid}:{base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode()}"
-
-
-def _key_bytes(text: str) -> bytes:
-    """Standard or urlsafe base64, padding optional (people paste both)."""
-    normal = text.replace("-", "+").replace("_", "/")
-    return base64.b64decode(normal + "=" * (-len(normal) % 4), validate=True)
 
 
 def _associated(endpoint_id: object) -> bytes:
@@ -56,12 +43,9 @@ class KeyRing:
             raise ValueError("needs at least one key")
         self._ciphers: dict[str, AESGCM] = {}
         for kid, key in keys:
-            if not _KID.fullmatch(kid):
-                raise ValueError(f"key id {kid!r} must be 1-32 of A-Z a-z 0-9 _ . -")
+            check_key(kid, key)
             if kid in self._ciphers:
                 raise ValueError(f"key id {kid!r} appears twice")
-            if len(key) != KEY_BYTES:
-                raise ValueError(f"key {kid!r} must be {KEY_BYTES} bytes, got {len(key)}")
             self._ciphers[kid] = AESGCM(key)
         self.primary = keys[0][0]
         self.sealed_prefix = f"{V1}{self.primary}:"
@@ -71,17 +55,7 @@ class KeyRing:
     @classmethod
     def parse(cls, text: str) -> KeyRing:
         """`kid:base64key[,kid:base64key…]`; a ValueError names the entry, never its key."""
-        keys: list[tuple[str, bytes]] = []
-        for number, entry in enumerate(text.strip().split(","), 1):
-            kid, sep, encoded = entry.strip().partition(":")
-            if not sep or not kid:
-                raise ValueError(f"entry {number} must be kid:base64key")
-            try:
-                key = _key_bytes(encoded.strip())
-            except (binascii.Error, ValueError):
-                raise ValueError(f"key {kid!r} (entry {number}) is not base64") from None
-            keys.append((kid, key))
-        return cls(keys)
+        return cls(parse_key_ring(text))
 
     @property
     def kids(self) -> list[str]:

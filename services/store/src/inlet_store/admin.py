@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import phonenumbers
@@ -21,9 +21,11 @@ from inlet_store import repository as repo
 from inlet_store.domain import (
     FIELD_TYPES,
     ActivityEntry,
+    DialectActivity,
     Endpoint,
     EntityTypeDef,
     FieldDef,
+    RecordRequest,
     StoredRecord,
     Workspace,
 )
@@ -615,6 +617,104 @@ class Admin:
                 reason="RECORD_NOT_FOUND",
             )
         return _record(entity_type, found)
+
+    async def list_record_requests(
+        self, workspace_key: str, type_key: str, record_id: str, page_size: int, page_token: str
+    ) -> tuple[list[RecordRequest], str]:
+        """The requests that created or updated the record, newest first."""
+        record = await self.get_record_in(workspace_key, type_key, record_id)
+        limit = _page_size(page_size)
+        before: dict[str, Any] = {
+            "before_time": None,
+            "before_request": None,
+            "before_position": None,
+        }
+        if page_token:
+            when, request_id, position = _decode_page_token(page_token, "q", 3)
+            before = {
+                "before_time": _time(when),
+                "before_request": request_id,
+                "before_position": _int(position),
+            }
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.rows(
+                conn,
+                "record_requests",
+                workspace_id=record.workspace_id,
+                record_id=record.id,
+                limit=limit + 1,
+                **before,
+            )
+        page = [_record_request(row, record) for row in found[:limit]]
+        next_token = ""
+        if len(found) > limit:
+            last = found[limit - 1]
+            next_token = _encode_page_token(
+                "q", last["create_time"].isoformat(), last["request_id"], str(last["position"])
+            )
+        return page, next_token
+
+    # -- the overview -------------------------------------------------------------------------
+
+    async def summarize_activity(
+        self, workspace_key: str, start_time: datetime | None
+    ) -> tuple[list[DialectActivity], datetime]:
+        """Requests, errors and the last request of each dialect since start_time."""
+        workspace = await self.get_workspace(workspace_key)
+        now = datetime.now(UTC)
+        start = start_time or now - timedelta(days=1)
+        if start > now:
+            raise InvalidArgument(
+                "start_time is in the future",
+                violations=[Violation("start_time", "must not be in the future", "IN_FUTURE")],
+            )
+        summaries: list[DialectActivity] = []
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            for dialect, query in (
+                ("endpoint_push", "summarize_endpoint_activity"),
+                ("stream_ingest", "summarize_stream_activity"),
+            ):
+                found = await repo.row(conn, query, workspace_id=workspace.id, start_time=start)
+                assert found is not None
+                summaries.append(
+                    DialectActivity(
+                        dialect=dialect,
+                        request_count=found["request_count"],
+                        error_count=found["error_count"],
+                        last_request_time=found["last_request_time"],
+                        source_count=found["source_count"],
+                    )
+                )
+        return summaries, start
+
+
+def _record_request(found: dict[str, Any], record: StoredRecord) -> RecordRequest:
+    workspace = f"workspaces/{record.workspace_id}"
+    if found["dialect"] == "stream_ingest":
+        entity, action = f"items[{found['position']}]", found["action"]
+        source = f"{workspace}/streams/{found['source_id']}"
+    else:
+        entity, action = _touched(found["outcome"], record.id)
+        source = f"{workspace}/ingestEndpoints/{found['source_id']}"
+    return RecordRequest(
+        request_id=found["request_id"],
+        dialect=found["dialect"],
+        source=source,
+        action=action,
+        entity=entity,
+        create_time=found["create_time"],
+    )
+
+
+def _touched(outcome: dict[str, Any], record_id: str) -> tuple[str, str]:
+    """Where the record sits in an endpoint push's outcome, and what happened to it."""
+    primary = outcome.get("record") or {}
+    if primary.get("id") == record_id:
+        return "record", str(primary.get("action", ""))
+    for slug, related in (outcome.get("related") or {}).items():
+        if related.get("id") == record_id:
+            return f"related.{slug}", str(related.get("action", ""))
+    return "record", ""
 
 
 _MAX_GRACE_SECONDS = 7 * 24 * 3600

@@ -385,6 +385,54 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         )
         return admin_pb2.LookupRecordResponse(record=_record_pb(found))
 
+    async def ListRecordRequests(
+        self, request: admin_pb2.ListRecordRequestsRequest, context: Any
+    ) -> admin_pb2.ListRecordRequestsResponse:
+        workspace, key, record_id = await self._workspace(
+            context, "parent", request.parent, "workspaces", "entityTypes", "records"
+        )
+        page, next_token = await self.store.list_record_requests(
+            workspace, key, record_id, request.page_size, request.page_token
+        )
+        return admin_pb2.ListRecordRequestsResponse(
+            record_requests=[
+                admin_pb2.RecordRequest(
+                    request_id=r.request_id,
+                    dialect=r.dialect,
+                    source=r.source,
+                    action=r.action,
+                    entity=r.entity,
+                    create_time=_timestamp(r.create_time),
+                )
+                for r in page
+            ],
+            next_page_token=next_token,
+        )
+
+    # -- the overview -------------------------------------------------------------------------
+
+    async def SummarizeActivity(
+        self, request: admin_pb2.SummarizeActivityRequest, context: Any
+    ) -> admin_pb2.SummarizeActivityResponse:
+        (workspace,) = await self._workspace(context, "workspace", request.workspace, "workspaces")
+        start = (
+            request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None
+        )
+        summaries, counted_from = await self.store.summarize_activity(workspace, start)
+        return admin_pb2.SummarizeActivityResponse(
+            dialects=[
+                admin_pb2.DialectActivity(
+                    dialect=d.dialect,
+                    request_count=d.request_count,
+                    error_count=d.error_count,
+                    last_request_time=_timestamp(d.last_request_time),
+                    source_count=d.source_count,
+                )
+                for d in summaries
+            ],
+            start_time=_timestamp(counted_from),
+        )
+
 
 def _workspace_pb(id_: str, slug: str, display_name: str) -> admin_pb2.Workspace:
     return admin_pb2.Workspace(

@@ -130,3 +130,27 @@ class StoredRecord:
     values: dict[str, Any]
     create_time: datetime
     update_time: datetime
+
+
+@dataclass(frozen=True)
+class DialectActivity:
+    """One dialect's requests in a window (the console's overview)."""
+
+    dialect: str
+    request_count: int
+    error_count: int
+    last_request_time: datetime | None
+    source_count: int
+
+
+@dataclass(frozen=True)
+class RecordRequest:
+    """A request that wrote a record: where it came from and what it did to it."""
+
+    request_id: str
+    dialect: str
+    # Resource name of the endpoint or stream.
+    source: str
+    action: str
+    entity: str
+    create_time: datetime

@@ -419,4 +419,19 @@ async def log_activity(
         client_request_id=logs.client_request_id.get(),
         status_code=status_code,
         outcome=repo.json(outcome),
+        record_ids=written_records(outcome),
     )
+
+
+def written_records(outcome: dict[str, Any]) -> list[str]:
+    """The records an entry's request wrote (none for a replay or a failure): its index."""
+    if "replay_of" in outcome:
+        return []
+    found: list[str] = []
+    record = outcome.get("record")
+    if isinstance(record, dict) and isinstance(record.get("id"), str):
+        found.append(record["id"])
+    related = outcome.get("related")
+    if isinstance(related, dict):
+        found += [r["id"] for r in related.values() if isinstance(r, dict) and "id" in r]
+    return found

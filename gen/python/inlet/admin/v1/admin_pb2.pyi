@@ -1400,3 +1400,205 @@ class LookupRecordResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LookupRecordResponse: _TypeAlias = LookupRecordResponse  # noqa: Y015
+
+@_typing.final
+class SummarizeActivityRequest(_message.Message):
+    """SummarizeActivityRequest names the workspace and the window."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKSPACE_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    workspace: _builtins.str
+    """workspaces/{workspace}."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Count requests at or after this time (unset: the last 24 hours)."""
+
+    def __init__(
+        self,
+        *,
+        workspace: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["start_time", b"start_time", "workspace", b"workspace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeActivityRequest: _TypeAlias = SummarizeActivityRequest  # noqa: Y015
+
+@_typing.final
+class DialectActivity(_message.Message):
+    """DialectActivity is one dialect's traffic in the window."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIALECT_FIELD_NUMBER: _builtins.int
+    REQUEST_COUNT_FIELD_NUMBER: _builtins.int
+    ERROR_COUNT_FIELD_NUMBER: _builtins.int
+    LAST_REQUEST_TIME_FIELD_NUMBER: _builtins.int
+    SOURCE_COUNT_FIELD_NUMBER: _builtins.int
+    dialect: _builtins.str
+    """"endpoint_push" or "stream_ingest"."""
+    request_count: _builtins.int
+    """Requests logged (activity log or connector log entries)."""
+    error_count: _builtins.int
+    """Requests answered 400 or more, and stream requests whose processing failed for some
+    item.
+    """
+    source_count: _builtins.int
+    """Endpoints or streams the workspace has."""
+    @_builtins.property
+    def last_request_time(self) -> _timestamp_pb2.Timestamp:
+        """The newest request of any time (unset: none logged)."""
+
+    def __init__(
+        self,
+        *,
+        dialect: _builtins.str = ...,
+        request_count: _builtins.int = ...,
+        error_count: _builtins.int = ...,
+        last_request_time: _timestamp_pb2.Timestamp | None = ...,
+        source_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_request_time", b"last_request_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dialect", b"dialect", "error_count", b"error_count", "last_request_time", b"last_request_time", "request_count", b"request_count", "source_count", b"source_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DialectActivity: _TypeAlias = DialectActivity  # noqa: Y015
+
+@_typing.final
+class SummarizeActivityResponse(_message.Message):
+    """SummarizeActivityResponse is one entry per dialect inlet serves."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIALECTS_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def dialects(self) -> _containers.RepeatedCompositeFieldContainer[Global___DialectActivity]:
+        """In a fixed order: endpoint_push, stream_ingest."""
+
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """The start of the window counted."""
+
+    def __init__(
+        self,
+        *,
+        dialects: _abc.Iterable[Global___DialectActivity] | None = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dialects", b"dialects", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeActivityResponse: _TypeAlias = SummarizeActivityResponse  # noqa: Y015
+
+@_typing.final
+class RecordRequest(_message.Message):
+    """RecordRequest is one request that wrote a record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    DIALECT_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ENTITY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Request id, as answered to the caller (its X-Request-Id)."""
+    dialect: _builtins.str
+    """"endpoint_push" or "stream_ingest"."""
+    source: _builtins.str
+    """The endpoint or stream: workspaces/{w}/ingestEndpoints/{e} or workspaces/{w}/streams/{s}."""
+    action: _builtins.str
+    """created or updated."""
+    entity: _builtins.str
+    """Where the record was in the request: "record", "related.<field>" or "items[<index>]"."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the request was handled (endpoint push) or accepted (stream ingest)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        dialect: _builtins.str = ...,
+        source: _builtins.str = ...,
+        action: _builtins.str = ...,
+        entity: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "create_time", b"create_time", "dialect", b"dialect", "entity", b"entity", "request_id", b"request_id", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordRequest: _TypeAlias = RecordRequest  # noqa: Y015
+
+@_typing.final
+class ListRecordRequestsRequest(_message.Message):
+    """ListRecordRequestsRequest pages through a record's requests."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}/entityTypes/{entity_type}/records/{record}."""
+    page_size: _builtins.int
+    """At most this many (default 50, at most 500)."""
+    page_token: _builtins.str
+    """From a previous response's next_page_token."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRecordRequestsRequest: _TypeAlias = ListRecordRequestsRequest  # noqa: Y015
+
+@_typing.final
+class ListRecordRequestsResponse(_message.Message):
+    """ListRecordRequestsResponse is one page, newest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_REQUESTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def record_requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordRequest]:
+        """Requests."""
+
+    def __init__(
+        self,
+        *,
+        record_requests: _abc.Iterable[Global___RecordRequest] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "record_requests", b"record_requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRecordRequestsResponse: _TypeAlias = ListRecordRequestsResponse  # noqa: Y015

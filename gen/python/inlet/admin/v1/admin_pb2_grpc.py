@@ -147,6 +147,16 @@ class AdminServiceStub:
                 request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordRequest.SerializeToString,
                 response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordResponse.FromString,
                 _registered_method=True)
+        self.SummarizeActivity = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/SummarizeActivity',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.SummarizeActivityRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.SummarizeActivityResponse.FromString,
+                _registered_method=True)
+        self.ListRecordRequests = channel.unary_unary(
+                '/inlet.admin.v1.AdminService/ListRecordRequests',
+                request_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordRequestsRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordRequestsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -375,6 +385,27 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SummarizeActivity(self, request, context):
+        """SummarizeActivity counts a workspace's ingest requests per dialect since a time
+        (what the console's overview shows): requests, errors and the last request.
+
+        Errors: INVALID_ARGUMENT (a start_time in the future).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRecordRequests(self, request, context):
+        """ListRecordRequests lists the requests that created or updated a record, newest first:
+        endpoint pushes (as the record or a related record) and stream items, as long as their
+        activity log entries and stream requests are kept (see the retention settings).
+
+        Errors: NOT_FOUND (entity type or record), INVALID_ARGUMENT (bad page_token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -482,6 +513,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.LookupRecord,
                     request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordRequest.FromString,
                     response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordResponse.SerializeToString,
+            ),
+            'SummarizeActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.SummarizeActivity,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.SummarizeActivityRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.SummarizeActivityResponse.SerializeToString,
+            ),
+            'ListRecordRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRecordRequests,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordRequestsRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordRequestsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1059,6 +1100,60 @@ class AdminService:
             '/inlet.admin.v1.AdminService/LookupRecord',
             inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordRequest.SerializeToString,
             inlet_dot_admin_dot_v1_dot_admin__pb2.LookupRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SummarizeActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/SummarizeActivity',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.SummarizeActivityRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.SummarizeActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRecordRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.AdminService/ListRecordRequests',
+            inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordRequestsRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_admin__pb2.ListRecordRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

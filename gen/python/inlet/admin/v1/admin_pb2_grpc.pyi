@@ -172,6 +172,19 @@ class AdminServiceStub:
     Errors: INVALID_ARGUMENT (not a unique field, or a value that does not normalise),
     NOT_FOUND (entity type, or no record has the value).
     """
+    SummarizeActivity: _grpc.UnaryUnaryMultiCallable[_admin_pb2.SummarizeActivityRequest, _admin_pb2.SummarizeActivityResponse]
+    """SummarizeActivity counts a workspace's ingest requests per dialect since a time
+    (what the console's overview shows): requests, errors and the last request.
+
+    Errors: INVALID_ARGUMENT (a start_time in the future).
+    """
+    ListRecordRequests: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListRecordRequestsRequest, _admin_pb2.ListRecordRequestsResponse]
+    """ListRecordRequests lists the requests that created or updated a record, newest first:
+    endpoint pushes (as the record or a related record) and stream items, as long as their
+    activity log entries and stream requests are kept (see the retention settings).
+
+    Errors: NOT_FOUND (entity type or record), INVALID_ARGUMENT (bad page_token).
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -316,6 +329,19 @@ class AdminServiceAsyncStub(AdminServiceStub):
 
     Errors: INVALID_ARGUMENT (not a unique field, or a value that does not normalise),
     NOT_FOUND (entity type, or no record has the value).
+    """
+    SummarizeActivity: _aio.UnaryUnaryMultiCallable[_admin_pb2.SummarizeActivityRequest, _admin_pb2.SummarizeActivityResponse]  # type: ignore[assignment]
+    """SummarizeActivity counts a workspace's ingest requests per dialect since a time
+    (what the console's overview shows): requests, errors and the last request.
+
+    Errors: INVALID_ARGUMENT (a start_time in the future).
+    """
+    ListRecordRequests: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListRecordRequestsRequest, _admin_pb2.ListRecordRequestsResponse]  # type: ignore[assignment]
+    """ListRecordRequests lists the requests that created or updated a record, newest first:
+    endpoint pushes (as the record or a related record) and stream items, as long as their
+    activity log entries and stream requests are kept (see the retention settings).
+
+    Errors: NOT_FOUND (entity type or record), INVALID_ARGUMENT (bad page_token).
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -584,6 +610,31 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Errors: INVALID_ARGUMENT (not a unique field, or a value that does not normalise),
         NOT_FOUND (entity type, or no record has the value).
+        """
+
+    @_abc_1.abstractmethod
+    def SummarizeActivity(
+        self,
+        request: _admin_pb2.SummarizeActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.SummarizeActivityResponse, _abc.Awaitable[_admin_pb2.SummarizeActivityResponse]]:
+        """SummarizeActivity counts a workspace's ingest requests per dialect since a time
+        (what the console's overview shows): requests, errors and the last request.
+
+        Errors: INVALID_ARGUMENT (a start_time in the future).
+        """
+
+    @_abc_1.abstractmethod
+    def ListRecordRequests(
+        self,
+        request: _admin_pb2.ListRecordRequestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListRecordRequestsResponse, _abc.Awaitable[_admin_pb2.ListRecordRequestsResponse]]:
+        """ListRecordRequests lists the requests that created or updated a record, newest first:
+        endpoint pushes (as the record or a related record) and stream items, as long as their
+        activity log entries and stream requests are kept (see the retention settings).
+
+        Errors: NOT_FOUND (entity type or record), INVALID_ARGUMENT (bad page_token).
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -388,3 +388,9 @@ ALTER TABLE connector_log_entries
 -- Replays (0011): a replayed stream request's line says whether its body differed from
 -- the first request's (it got the first's 202 all the same).
 ALTER TABLE connector_log_entries ADD COLUMN body_differed boolean NOT NULL DEFAULT false;
+
+-- Record requests (0014): which requests wrote a record, found by index on both logs.
+CREATE INDEX stream_request_items_record_idx ON stream_request_items (record_id)
+    WHERE record_id IS NOT NULL;
+ALTER TABLE activity_entries ADD COLUMN record_ids uuid[] NOT NULL DEFAULT '{}';
+CREATE INDEX activity_entries_record_ids_idx ON activity_entries USING gin (record_ids);

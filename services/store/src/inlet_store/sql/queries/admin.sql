@@ -189,3 +189,55 @@ SELECT r.id, r.data, r.create_time, r.update_time
 INSERT INTO record_keys (workspace_id, entity_type_id, field_slug, value, record_id)
 SELECT %(workspace_id)s, %(entity_type_id)s, %(slug)s, k.value, k.record_id
   FROM unnest(%(values)s::text[], %(record_ids)s::uuid[]) AS k(value, record_id);
+
+-- name: summarize_endpoint_activity
+SELECT count(a.id) AS request_count,
+       count(a.id) FILTER (WHERE a.status_code >= 400) AS error_count,
+       (SELECT max(l.create_time)
+          FROM ingest_endpoints e2,
+               LATERAL (SELECT create_time FROM activity_entries
+                         WHERE endpoint_id = e2.id ORDER BY id DESC LIMIT 1) l
+         WHERE e2.workspace_id = %(workspace_id)s) AS last_request_time,
+       (SELECT count(*) FROM ingest_endpoints WHERE workspace_id = %(workspace_id)s)
+         AS source_count
+  FROM ingest_endpoints e
+  JOIN activity_entries a ON a.endpoint_id = e.id AND a.create_time >= %(start_time)s
+ WHERE e.workspace_id = %(workspace_id)s;
+
+-- name: summarize_stream_activity
+-- An accepted request counts as an error once processing failed for any of its items.
+SELECT count(l.id) AS request_count,
+       count(l.id) FILTER (WHERE l.status_code >= 400 OR r.items_failed > 0) AS error_count,
+       (SELECT max(x.create_time)
+          FROM streams s2,
+               LATERAL (SELECT create_time FROM connector_log_entries
+                         WHERE stream_id = s2.id ORDER BY id DESC LIMIT 1) x
+         WHERE s2.workspace_id = %(workspace_id)s) AS last_request_time,
+       (SELECT count(*) FROM streams WHERE workspace_id = %(workspace_id)s) AS source_count
+  FROM streams s
+  JOIN connector_log_entries l ON l.stream_id = s.id AND l.create_time >= %(start_time)s
+  LEFT JOIN stream_requests r ON r.id = l.request_id AND l.outcome = 'accepted'
+ WHERE s.workspace_id = %(workspace_id)s;
+
+-- name: record_requests
+-- Newest first, keyed by (create_time, request_id, position): position is the stream
+-- item's index, -1 for an endpoint push. Replays changed nothing, so they are left out.
+SELECT * FROM (
+    SELECT a.request_id, 'endpoint_push' AS dialect, a.endpoint_id::text AS source_id,
+           a.create_time, -1 AS position, a.outcome, NULL::text AS action
+      FROM activity_entries a JOIN ingest_endpoints e ON e.id = a.endpoint_id
+     WHERE e.workspace_id = %(workspace_id)s
+       AND a.record_ids @> ARRAY[%(record_id)s::uuid]
+    UNION ALL
+    SELECT i.request_id, 'stream_ingest', s.slug, r.create_time, i.item_index, NULL, i.action
+      FROM stream_request_items i
+      JOIN stream_requests r ON r.id = i.request_id
+      JOIN streams s ON s.id = r.stream_id
+     WHERE i.record_id = %(record_id)s::uuid AND i.action IN ('created', 'updated')
+       AND s.workspace_id = %(workspace_id)s
+) u
+ WHERE %(before_time)s::timestamptz IS NULL
+    OR (u.create_time, u.request_id, u.position)
+       < (%(before_time)s::timestamptz, %(before_request)s::text, %(before_position)s::integer)
+ ORDER BY u.create_time DESC, u.request_id DESC, u.position DESC
+ LIMIT %(limit)s;

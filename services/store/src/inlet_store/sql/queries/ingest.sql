@@ -65,8 +65,10 @@ DELETE FROM record_keys WHERE record_id = %(record_id)s AND field_slug = ANY(%(s
 SELECT id, entity_type_id FROM records WHERE id = ANY(%(ids)s);
 
 -- name: insert_activity
-INSERT INTO activity_entries (endpoint_id, request_id, client_request_id, status_code, outcome)
-VALUES (%(endpoint_id)s, %(request_id)s, %(client_request_id)s, %(status_code)s, %(outcome)s);
+INSERT INTO activity_entries
+       (endpoint_id, request_id, client_request_id, status_code, outcome, record_ids)
+VALUES (%(endpoint_id)s, %(request_id)s, %(client_request_id)s, %(status_code)s, %(outcome)s,
+        %(record_ids)s::uuid[]);
 
 -- name: endpoint_idempotency_key
 -- A live stored answer for (endpoint, Idempotency-Key); expired rows do not count.

@@ -1,5 +1,5 @@
-"""Durations and times as people type them and as the CLI writes them: 250ms, 90s, 10m,
-1h30m, 2d (the same form in and out); times in ISO 8601, or a duration meaning "ago"."""
+"""Durations and times as people type them and as inlet writes them (CLI and console): 250ms,
+90s, 10m, 1h30m, 2d (the same form in and out); times in ISO 8601, or a duration meaning "ago"."""
 
 from __future__ import annotations
 

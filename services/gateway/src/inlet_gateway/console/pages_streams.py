@@ -1,0 +1,252 @@
+"""Streams: their ingest keys (create, rotate, revoke), the connector log and the latest items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from inlet.admin.v1 import admin_pb2, streams_pb2
+from inlet_common import exactjson
+from inlet_gateway.console.forms import FormError, optional_duration
+from inlet_gateway.console.pages_ingest import PAGE_SIZE, entity_types
+from inlet_gateway.console.upstream import ApiError
+from inlet_gateway.console.web import PageError, Reply, Request, Route, redirect
+
+if TYPE_CHECKING:
+    from inlet_gateway.console.app import Console
+
+LOG_PAGE_SIZE = 25
+LATEST_ITEMS = 10
+MODES = {
+    "live": streams_pb2.INGEST_KEY_MODE_LIVE,
+    "test": streams_pb2.INGEST_KEY_MODE_TEST,
+}
+MODE_LABELS = {value: name for name, value in MODES.items()}
+
+
+def _stream_name(request: Request) -> str:
+    return f"{request.signed_in.workspace}/streams/{request.params['stream']}"
+
+
+async def stream_list(
+    console: Console,
+    request: Request,
+    *,
+    status: int = 200,
+    error: str = "",
+    fields: list[tuple[str, str]] | None = None,
+) -> Reply:
+    session = request.signed_in
+    page = await console.upstream.call(
+        console.upstream.streams.ListStreams,
+        streams_pb2.ListStreamsRequest(
+            parent=session.workspace,
+            page_size=PAGE_SIZE,
+            page_token=request.query.get("page_token", ""),
+        ),
+        session.token,
+    )
+    return console.page(
+        request,
+        "streams.html",
+        status=status,
+        current="streams",
+        streams=page.streams,
+        next_page_token=page.next_page_token,
+        types=await entity_types(console, request),
+        error=error,
+        fields=fields or [],
+        form=request.form,
+    )
+
+
+async def stream_create(console: Console, request: Request) -> Reply:
+    session = request.signed_in
+    form = request.form
+    stream_id = form.get("stream_id", "").strip()
+    try:
+        await console.upstream.call(
+            console.upstream.streams.CreateStream,
+            streams_pb2.CreateStreamRequest(
+                parent=session.workspace,
+                stream_id=stream_id,
+                stream=streams_pb2.Stream(
+                    display_name=form.get("display_name", "").strip(),
+                    entity_type=form.get("entity_type", ""),
+                    default_region=form.get("default_region", "").strip().upper(),
+                ),
+            ),
+            session.token,
+        )
+    except ApiError as error:
+        return await stream_list(
+            console, request, status=400, error=error.message, fields=error.fields
+        )
+    return redirect(f"/console/streams/{stream_id}?done=created")
+
+
+@dataclass
+class LogView:
+    entry: Any
+    errors: list[Any]
+
+
+async def _live(console: Console, request: Request, stream: Any) -> dict[str, Any]:
+    """The connector log (one page) and, on the first page, the stream's latest items."""
+    session = request.signed_in
+    page_token = request.query.get("page_token", "")
+    log = await console.upstream.call(
+        console.upstream.streams.ListConnectorLogEntries,
+        streams_pb2.ListConnectorLogEntriesRequest(
+            parent=stream.name, page_size=LOG_PAGE_SIZE, page_token=page_token
+        ),
+        session.token,
+    )
+    latest: list[Any] = []
+    if not page_token:
+        records = await console.upstream.call(
+            console.upstream.admin.ListRecords,
+            admin_pb2.ListRecordsRequest(
+                parent=f"{session.workspace}/entityTypes/{stream.entity_type}",
+                page_size=LATEST_ITEMS,
+            ),
+            session.token,
+        )
+        latest = [(r, exactjson.from_raw(r.values, {})) for r in records.records]
+    return {
+        "log": [
+            LogView(e, [exactjson.from_raw(raw, {}) for raw in e.errors])
+            for e in log.connector_log_entries
+        ],
+        "next_page_token": log.next_page_token,
+        "tail": not page_token,
+        "latest": latest,
+        "live_url": f"/console/streams/{request.params['stream']}/log",
+    }
+
+
+async def _get_stream(console: Console, request: Request) -> Any:
+    got = await console.upstream.call(
+        console.upstream.streams.GetStream,
+        streams_pb2.GetStreamRequest(name=_stream_name(request)),
+        request.signed_in.token,
+    )
+    return got.stream
+
+
+async def stream_detail(console: Console, request: Request) -> Reply:
+    session = request.signed_in
+    stream = await _get_stream(console, request)
+    keys = await console.upstream.call(
+        console.upstream.streams.ListIngestKeys,
+        streams_pb2.ListIngestKeysRequest(
+            parent=stream.name,
+            page_size=PAGE_SIZE,
+            page_token=request.query.get("keys_page_token", ""),
+        ),
+        session.token,
+    )
+    return console.page(
+        request,
+        "stream.html",
+        current="streams",
+        stream=stream,
+        slug=request.params["stream"],
+        keys=keys.ingest_keys,
+        keys_next_page_token=keys.next_page_token,
+        mode_labels=MODE_LABELS,
+        done=request.query.get("done", ""),
+        ingest_url=f"{request.origin}/api/ingest",
+        **await _live(console, request, stream),
+    )
+
+
+async def stream_log(console: Console, request: Request) -> Reply:
+    stream = await _get_stream(console, request)
+    return console.page(
+        request, "stream_live.html", stream=stream, **await _live(console, request, stream)
+    )
+
+
+async def key_create(console: Console, request: Request) -> Reply:
+    mode = MODES.get(request.form.get("mode", "live"))
+    if mode is None:
+        raise PageError(400, "Refused", "Mode: live or test.")
+    made = await console.upstream.call(
+        console.upstream.streams.CreateIngestKey,
+        streams_pb2.CreateIngestKeyRequest(
+            parent=_stream_name(request),
+            ingest_key=streams_pb2.IngestKey(
+                display_name=request.form.get("display_name", "").strip(), mode=mode
+            ),
+        ),
+        request.signed_in.token,
+    )
+    return console.page(
+        request,
+        "secret_once.html",
+        current="streams",
+        title=f"Ingest key {made.ingest_key.prefix} created",
+        what="ingest key",
+        secret=made.secret,
+        explain=(
+            "Send it as Authorization: Bearer … to /api/ingest. It is shown once and inlet "
+            "keeps only its hash: copy it now."
+        ),
+        next_href=f"/console/streams/{request.params['stream']}",
+        next_label="Back to the stream",
+    )
+
+
+def _key_name(request: Request) -> str:
+    return f"{_stream_name(request)}/ingestKeys/{request.params['key']}"
+
+
+async def key_revoke(console: Console, request: Request) -> Reply:
+    await console.upstream.call(
+        console.upstream.streams.RevokeIngestKey,
+        streams_pb2.RevokeIngestKeyRequest(name=_key_name(request)),
+        request.signed_in.token,
+    )
+    return redirect(f"/console/streams/{request.params['stream']}?done=revoked")
+
+
+async def key_rotate(console: Console, request: Request) -> Reply:
+    try:
+        grace = optional_duration(request.form.get("grace"), "Grace period")
+    except FormError as bad:
+        raise PageError(400, "Refused", str(bad)) from None
+    made = await console.upstream.call(
+        console.upstream.streams.RotateIngestKey,
+        streams_pb2.RotateIngestKeyRequest(
+            name=_key_name(request), grace_seconds=grace.seconds if grace else 0
+        ),
+        request.signed_in.token,
+    )
+    if made.previous.HasField("expire_time"):
+        stamp = made.previous.expire_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
+        old = f"The old key keeps working until {stamp}."
+    else:
+        old = "The old key stopped working."
+    return console.page(
+        request,
+        "secret_once.html",
+        current="streams",
+        title=f"Ingest key {made.ingest_key.prefix} replaces {made.previous.prefix}",
+        what="ingest key",
+        secret=made.secret,
+        explain=f"Shown once: copy it now. {old}",
+        next_href=f"/console/streams/{request.params['stream']}",
+        next_label="Back to the stream",
+    )
+
+
+ROUTES = [
+    Route("GET", "/console/streams", stream_list),
+    Route("POST", "/console/streams", stream_create),
+    Route("GET", "/console/streams/{stream}", stream_detail),
+    Route("GET", "/console/streams/{stream}/log", stream_log),
+    Route("POST", "/console/streams/{stream}/keys", key_create),
+    Route("POST", "/console/streams/{stream}/keys/{key}/revoke", key_revoke),
+    Route("POST", "/console/streams/{stream}/keys/{key}/rotate", key_rotate),
+]

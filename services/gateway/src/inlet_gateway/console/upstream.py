@@ -1,0 +1,77 @@
+"""The console's one path to data: the admin API's gRPC services, with the signed-in token."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import message
+
+from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
+from inlet.notifier.v1 import webhooks_pb2_grpc
+from inlet_common import requestids
+from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
+
+R = TypeVar("R", bound=message.Message)
+ChannelFor = Callable[[str], grpc.aio.Channel]
+
+
+class ApiError(Exception):
+    """An admin API refusal, in words a person can act on (never the token)."""
+
+    def __init__(
+        self, code: grpc.StatusCode, reason: str, message: str, fields: list[tuple[str, str]]
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.fields = fields
+
+    @classmethod
+    def of(cls, error: grpc.aio.AioRpcError) -> ApiError:
+        status = status_from_rpc_error(error)
+        code = error.code()
+        if code == grpc.StatusCode.UNAVAILABLE:
+            message = "the admin API is unavailable; retry in a moment"
+        elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            message = "the admin API did not answer in time; retry in a moment"
+        else:
+            message = status.message or error.details() or code.name
+        fields = [(v.field, v.description) for v in violations_of(status)]
+        return cls(code, reason_of(status) or code.name, message, fields)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Stubs of AdminService, StreamAdminService (store) and WebhookService (notifier)."""
+
+    channel_for: ChannelFor
+    store_addr: str
+    notifier_addr: str
+    timeout_seconds: float
+
+    @property
+    def admin(self) -> Any:
+        return admin_pb2_grpc.AdminServiceStub(self.channel_for(self.store_addr))
+
+    @property
+    def streams(self) -> Any:
+        return streams_pb2_grpc.StreamAdminServiceStub(self.channel_for(self.store_addr))
+
+    @property
+    def webhooks(self) -> Any:
+        return webhooks_pb2_grpc.WebhookServiceStub(self.channel_for(self.notifier_addr))
+
+    async def call(
+        self, method: Callable[..., Awaitable[R]], request: message.Message, token: str
+    ) -> R:
+        """One RPC under the request's id with `authorization: Bearer <token>`; ApiError
+        when refused."""
+        metadata = (*requestids.outgoing(), ("authorization", f"Bearer {token}"))
+        try:
+            return await method(request, metadata=metadata, timeout=self.timeout_seconds)
+        except grpc.aio.AioRpcError as error:
+            raise ApiError.of(error) from None
