@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 BUF := tools/node_modules/.bin/buf
 PYTHON ?= python3
 
-.PHONY: install run test check lint types fmt protos protos-check buf-lint envoy-check bench clean
+.PHONY: install run test check lint types fmt protos protos-check buf-lint envoy-check deploy-check bench clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt constraints.txt gen/python/pyproject.toml services/*/pyproject.toml
@@ -37,12 +37,18 @@ buf-lint: $(BUF)
 envoy-check: install
 	$(BIN)/envoy --mode validate -c deploy/envoy/envoy.yaml
 
+# Every deploy file checked without a container engine or a cluster (tools/deploy_check.py):
+# hadolint and inlet's image rules, the compose-spec schema, kubectl kustomize rendered and
+# validated against Kubernetes' schemas, plus Envoy's own validation.
+deploy-check: install envoy-check
+	$(PY) -m tools.deploy_check deploy
+
 lint: install buf-lint protos-check envoy-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 types: install
-	$(BIN)/mypy services/*/src
+	$(BIN)/mypy services/*/src tools
 
 check: lint types test
 

@@ -6,11 +6,12 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from inlet.admin.v1 import admin_pb2_grpc
+from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo
 from inlet_devstack.stack import Ports, Stack, running
@@ -27,6 +28,12 @@ async def stack(database_url: str) -> AsyncIterator[Stack]:
 async def admin(stack: Stack) -> AsyncIterator[admin_pb2_grpc.AdminServiceAsyncStub]:
     async with channel(stack.address("store")) as ch:
         yield admin_pb2_grpc.AdminServiceStub(ch)
+
+
+@pytest.fixture(scope="session")
+async def streams_admin(stack: Stack) -> AsyncIterator[Any]:
+    async with channel(stack.address("store")) as ch:
+        yield streams_pb2_grpc.StreamAdminServiceStub(ch)
 
 
 @pytest.fixture
