@@ -88,6 +88,7 @@ def render(
     return (
         "\ninlet is running.\n"
         f"  gateway   {at.gateway_url}\n"
+        f"  api docs  {at.gateway_url}/docs (OpenAPI 3.1: {at.gateway_url}/openapi.json)\n"
         f"  matcher   {at.matcher} (gRPC IngestService)\n"
         f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService)\n"
         f"  notifier  {at.notifier} (gRPC NotifierService, WebhookService)\n"
