@@ -94,6 +94,14 @@ _WELL_KNOWN: Mapping[str, JSON] = {
 }
 
 
+# Well-known types a query parameter can set: those whose JSON form is one string or scalar.
+_QUERY_WELL_KNOWN = frozenset(
+    name
+    for name, schema in _WELL_KNOWN.items()
+    if schema.get("type") in ("string", "number", "integer", "boolean")
+)
+
+
 def load_pool(
     files: Sequence[descriptor_pb2.FileDescriptorProto],
 ) -> descriptor_pool.DescriptorPool:
@@ -427,17 +435,19 @@ class Generator:
         return candidate
 
     def _path_parameter(self, method: descriptor.MethodDescriptor, param: PathParameter) -> JSON:
-        note = self.notes.get(f"{method.input_type.full_name}.{param.field.split('.')[0]}", "")
-        text = (
-            f"`{param.field}` = `{param.shape}`." if param.shape != "{" + param.name + "}" else ""
-        )
+        parts: list[str] = []
+        if param.shape != "{" + param.name + "}":
+            parts.append(f"A segment of `{param.field}` = `{param.shape}`.")
+        else:
+            top = param.field.split(".")[0]
+            parts.append(self.notes.get(f"{method.input_type.full_name}.{top}", param.name))
         if param.multi_segment:
-            text += " May span several segments."
+            parts.append("May span several segments.")
         return {
             "name": param.name,
             "in": "path",
             "required": True,
-            "description": (text + (" " + note if note and not text else "")).strip() or param.name,
+            "description": " ".join(parts),
             "schema": {"type": "string", "minLength": 1},
         }
 
@@ -558,10 +568,11 @@ class Generator:
     # --- the gateway's own routes --------------------------------------------------------------
 
     def gateway_paths(self) -> JSON:
-        def plain(summary_text: str, content_type: str, schema: JSON) -> JSON:
+        def plain(operation_id: str, text: str, content_type: str, schema: JSON) -> JSON:
             return {
+                "operationId": operation_id,
                 "tags": ["Gateway"],
-                "summary": summary_text,
+                "summary": text,
                 "responses": {
                     "200": {
                         "description": "OK",
@@ -571,25 +582,25 @@ class Generator:
                 },
             }
 
-        health = plain(
-            "Liveness of the gateway (it answers without calling any service).",
-            "application/json",
-            dialects.HEALTH_BODY,
-        )
-        document = plain("This document.", "application/json", {"type": "object"})
-        docs = plain(
-            "This document as a page (self-contained HTML).", "text/html", {"type": "string"}
-        )
-        health["operationId"], document["operationId"], docs["operationId"] = (
-            "Healthz",
-            "GetOpenApiDocument",
-            "GetDocs",
-        )
-        head = dict(health, operationId="HeadHealthz")
+        health = "Liveness of the gateway (it answers without calling any service)."
         return {
-            "/healthz": {"get": health, "head": head},
-            "/openapi.json": {"get": document},
-            "/docs": {"get": docs},
+            "/healthz": {
+                "get": plain("Healthz", health, "application/json", dialects.HEALTH_BODY),
+                "head": plain("HeadHealthz", health, "application/json", dialects.HEALTH_BODY),
+            },
+            "/openapi.json": {
+                "get": plain(
+                    "GetOpenApiDocument", "This document.", "application/json", {"type": "object"}
+                )
+            },
+            "/docs": {
+                "get": plain(
+                    "GetDocs",
+                    "This document as a page (self-contained HTML).",
+                    "text/html",
+                    {"type": "string"},
+                )
+            },
         }
 
     # --- all of it -----------------------------------------------------------------------------
@@ -698,27 +709,23 @@ def _describe(schema: JSON, note: str) -> JSON:
 def _leaves(
     msg: descriptor.Descriptor, prefix: str, seen: frozenset[str]
 ) -> Iterator[tuple[str, FD]]:
-    """Dotted paths of the fields a query string can set (grpc-gateway's rules): scalars,
-    enums, repeated scalars and well-known types, and the fields of plain messages."""
+    """Dotted paths of the fields a query string can set (grpc-gateway's rules, and the
+    gateway's): scalars, enums and repeated ones, the well-known types written as one
+    string or scalar, and the fields of plain (not repeated) messages."""
     for fd in msg.fields:
         path = prefix + fd.name
-        if _is_map(fd):
-            continue
         inner = fd.message_type
-        if inner is None or inner.full_name in _WELL_KNOWN:
-            if inner is not None and fd.is_repeated:
-                continue
-            if inner is not None and inner.full_name in (
-                RAW_JSON,
-                "google.protobuf.Struct",
-                "google.protobuf.Value",
-                "google.protobuf.ListValue",
-                "google.protobuf.Any",
-                "google.protobuf.Empty",
-            ):
-                continue
+        if inner is None:
             yield path, fd
-        elif not fd.is_repeated and inner.full_name not in seen and inner.full_name != HTTP_BODY:
+        elif inner.full_name in _QUERY_WELL_KNOWN:
+            if not fd.is_repeated:
+                yield path, fd
+        elif not (
+            fd.is_repeated  # maps are repeated entries too
+            or inner.full_name in _WELL_KNOWN
+            or inner.full_name in seen
+            or inner.full_name == HTTP_BODY
+        ):
             yield from _leaves(inner, path + ".", seen | {inner.full_name})
 
 
