@@ -8,7 +8,7 @@ PYTHON ?= python3
 # The browser tests (tests/browser) drive Debian's chromium through Playwright.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run run-envoy test check lint types fmt protos protos-check buf-lint envoy-check bench clean
+.PHONY: install run run-envoy test check lint types fmt protos protos-check buf-lint envoy-check deploy-check bench clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt constraints.txt gen/python/pyproject.toml services/*/pyproject.toml
@@ -52,12 +52,18 @@ buf-lint: $(BUF)
 envoy-check: install
 	$(BIN)/envoy --mode validate -c deploy/envoy/envoy.yaml
 
+# Every deploy file checked without a container engine or a cluster (tools/deploy_check.py):
+# hadolint and inlet's image rules, the compose-spec schema, kubectl kustomize rendered and
+# validated against Kubernetes' schemas, plus Envoy's own validation.
+deploy-check: install envoy-check
+	$(PY) -m tools.deploy_check deploy
+
 lint: install buf-lint protos-check envoy-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 types: install
-	$(BIN)/mypy services/*/src tests bench
+	$(BIN)/mypy services/*/src tests bench tools
 
 check: lint types test
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the one copy of generated protobuf code (gen/python) and the descriptor
-# set Envoy loads (gen/inlet.binpb) from protos/. Deterministic, so CI can diff it.
+# Regenerates the one copy of generated protobuf code (gen/python), the descriptor set
+# Envoy loads (gen/inlet.binpb) and the OpenAPI document of the HTTP routes
+# (gen/python/inlet/openapi.json, which the gateway serves) from protos/. Deterministic,
+# so CI can diff it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -24,3 +26,12 @@ mapfile -t files < <(cd protos && find inlet -name '*.proto' | LC_ALL=C sort)
 # Every generated directory is a regular package, so mypy and setuptools see one tree.
 find "$out/inlet" -type d -exec touch {}/__init__.py \;
 touch "$out/inlet/py.typed"
+# The OpenAPI document needs the comments, so it reads a descriptor set with source info.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+"$PY" -m grpc_tools.protoc -I protos -I protos/third_party \
+  --include_imports --include_source_info --descriptor_set_out="$scratch/inlet.binpb" \
+  "${files[@]}"
+# Its generator reads the gateway's envelopes and body caps, so it runs once the
+# generated package is whole.
+"$PY" -m tools.openapi "$scratch/inlet.binpb" "$out/inlet/openapi.json"

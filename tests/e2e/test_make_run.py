@@ -187,6 +187,11 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert "$REQUEST_ID" in status
         assert "loopback and private targets allowed" in first.line("webhooks")
         assert first.line("secrets").endswith("new: workspace demo created")
+        docs_url = first.line("api docs").split()[2]
+        async with httpx.AsyncClient() as client:
+            docs = await client.get(docs_url)
+        assert docs.status_code == 200
+        assert docs.headers["content-type"] == "text/html; charset=utf-8"
 
         pushed = await asyncio.to_thread(shell, push)
         assert pushed["record"]["action"] == "created"

@@ -1,5 +1,5 @@
-"""Values PostgreSQL cannot hold as text (\\u0000) never make a 500, and a refused request
-that holds one is still in the activity and connector logs."""
+"""Values PostgreSQL cannot hold as text (\\u0000) are a 400, never a 500, and a refused
+request that holds one is still in the activity and connector logs."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ async def streams_admin(stack: Stack) -> AsyncIterator[Any]:
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        (b'{"fields": {"name": "a\\u0000b"}}', 200),  # kept exactly: records are json
+        (b'{"fields": {"name": "a\\u0000b"}}', 400),  # NUL_CHARACTER, naming fields.name
         (b'{"fields": {"email": "a\\u0000b@x.io"}}', 400),
         (b'{"fields": {"na\\u0000me": "x"}}', 400),
         (b'{"fields": {"name": "x"}, "related": {"con\\u0000tact": {"name": "y"}}}', 400),

@@ -25,6 +25,7 @@ from inlet_gateway.routes import (
     transcode,
 )
 
+ROTATE = "/admin/v1/workspaces/w/ingestEndpoints/e:rotateToken"
 INGEST = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"]
 ADMIN = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
 
@@ -133,10 +134,21 @@ def test_unknown_path_and_wrong_method(table: RouteTable) -> None:
     assert table.match("GET", "/api/v1/ingest/t") == MethodNotAllowed(("POST",))
 
 
+def test_a_declared_verb_matches_only_routes_with_that_verb(table: RouteTable) -> None:
+    # GET/PATCH/DELETE .../ingestEndpoints/{id} must not take "e:rotateToken" as the id.
+    assert table.match("GET", ROTATE) == MethodNotAllowed(("POST",))
+    assert table.match("DELETE", ROTATE) == MethodNotAllowed(("POST",))
+    assert matched(table, "POST", ROTATE).route.method.name == "RotateIngestEndpointToken"
+
+
+def test_an_undeclared_verb_is_part_of_the_segment(table: RouteTable) -> None:
+    found = matched(table, "GET", "/admin/v1/workspaces/w/ingestEndpoints/e:nope")
+
+    assert found.route.method.name == "GetIngestEndpoint"
+    assert found.variables == {"name": "workspaces/w/ingestEndpoints/e:nope"}
+
+
 # --- transcoding ---------------------------------------------------------------------------
-
-
-ROTATE = "/admin/v1/workspaces/w/ingestEndpoints/e:rotateToken"
 
 
 def test_body_star_merges_the_object_and_the_path_wins(table: RouteTable) -> None:
@@ -281,12 +293,31 @@ def test_no_body_query_parameters_set_fields(table: RouteTable) -> None:
     )
 
 
+def test_timestamp_query_parameters_take_rfc_3339(table: RouteTable) -> None:
+    found = matched(table, "GET", "/admin/v1/workspaces/w/ingestEndpoints/e/activityEntries")
+
+    request = transcode(
+        found.route,
+        found.variables,
+        "start_time=2026-01-31T12:00:00Z&end_time=2026-02-01T00:00:00.5%2B01:00",
+        b"",
+    )
+
+    assert isinstance(request, admin_pb2.ListActivityEntriesRequest)
+    assert request.start_time.ToJsonString() == "2026-01-31T12:00:00Z"
+    assert request.end_time.ToJsonString() == "2026-01-31T23:00:00.500Z"
+
+
 @pytest.mark.parametrize(
     ("query", "field", "code"),
     [
         ("nope=1", "nope", UNKNOWN_FIELD),
+        ("start_time=yesterday", "start_time", INVALID_TYPE),
         ("page_size=many", "page_size", INVALID_TYPE),
         ("page_size=1&page_size=2", "page_size", INVALID_QUERY),
+        # Found by the OpenAPI property test: a bad boolean was a 500.
+        ("errors_only=AAA", "errors_only", INVALID_TYPE),
+        ("errors_only=1", "errors_only", INVALID_TYPE),
     ],
 )
 def test_bad_query_parameters_name_the_parameter(

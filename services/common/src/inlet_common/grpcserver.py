@@ -9,15 +9,18 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 import grpc
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
 
-from inlet_common import logs, requestids
+from inlet_common import logs, nul, requestids
 from inlet_common.errors import STATUS_DETAILS_KEY, InletError
 from inlet_common.portfile import write_port_file
 
@@ -34,6 +37,8 @@ _QUIET_METHODS = (
 )
 
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Any]]
+# googleapis-common-protos types the extension as a plain FieldDescriptor.
+_HTTP_RULE = cast("Any", annotations_pb2.http)
 
 
 class RequestIdInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -101,6 +106,18 @@ def _bound_stream(
     return behavior
 
 
+@cache
+def _public(method: str) -> bool:
+    """Whether an RPC (/pkg.Service/Method) is public API (it has a google.api.http
+    annotation), so that its request comes from outside and is checked as such. Internal
+    RPCs carry what a public one already let in."""
+    try:
+        found = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
+    except KeyError:
+        return False
+    return bool(found.GetOptions().HasExtension(_HTTP_RULE))
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Maps InletError to google.rpc.Status; counts RPCs and logs one line for each.
 
@@ -120,6 +137,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             started = time.perf_counter()
             code = "OK"
             try:
+                if _public(method):
+                    # No string with a NUL gets in: PostgreSQL could not store it.
+                    nul.refuse_in_message(request)
                 return await inner(request, context)
             except InletError as error:
                 status = error.to_status()

@@ -102,6 +102,7 @@ def render(
         f"  gateway   {at.gateway_url}\n"
         f"  console   {at.gateway_url}/console/ (workspace {workspace_slug}, admin token "
         "INLET_ADMIN_TOKEN below)\n"
+        f"  api docs  {at.gateway_url}/docs (OpenAPI 3.1: {at.gateway_url}/openapi.json)\n"
         f"{envoy_line}"
         f"  matcher   {at.matcher} (gRPC IngestService)\n"
         f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService)\n"

@@ -32,7 +32,7 @@ from inlet_common.errors import (
     unpack,
 )
 from inlet_common.httpstatus import http_status
-from inlet_gateway import limits
+from inlet_gateway import docs, limits
 from inlet_gateway.config import GatewayConfig
 from inlet_gateway.console import Console, build_console
 from inlet_gateway.envelopes import ErrorContext, envelope_for
@@ -182,9 +182,23 @@ class Gateway:
         *,
         timeout_seconds: float,
         channel_factory: ChannelFactory | None = None,
+        openapi_document: bytes | None = None,
     ) -> None:
         self.routes = routes
         self.timeout_seconds = timeout_seconds
+        document = docs.load_document() if openapi_document is None else openapi_document
+        page = docs.render_page(document)
+        # The edge's own GET routes, answered without calling any service.
+        self._own: dict[str, Callable[[], Answer]] = {
+            "/healthz": lambda: Answer(200, b'{"status":"ok"}'),
+            "/openapi.json": lambda: Answer(200, document),
+            "/docs": lambda: Answer(
+                200,
+                page,
+                "text/html; charset=utf-8",
+                [(b"content-security-policy", docs.CONTENT_SECURITY_POLICY.encode())],
+            ),
+        }
         self._channel_factory = channel_factory or channels.channel
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
@@ -276,10 +290,11 @@ class Gateway:
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1")
-        if path == "/healthz":
+        own = self._own.get(path)
+        if own is not None:
             if method in ("GET", "HEAD"):
-                return Answer(200, b'{"status":"ok"}'), "/healthz"
-            return self._method_not_allowed(request, method, ("GET", "HEAD")), "/healthz"
+                return own(), path
+            return self._method_not_allowed(request, method, ("GET", "HEAD")), path
         if self.console is not None and (path == "/console" or path.startswith("/console/")):
             reply, label = await self.console.handle(scope, receive, request.headers)
             return Answer(reply.status, reply.body, reply.content_type, reply.headers), label

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
@@ -66,6 +67,8 @@ class PathTemplate:
     # Variables that may span several segments keep their "/" undecoded.
     multi_segment: frozenset[str]
     literal_length: int
+    # The custom verb after the last segment ("rotateToken" of .../{name=...}:rotateToken).
+    verb: str = ""
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -171,6 +174,7 @@ def compile_template(source: str) -> PathTemplate:
         groups=groups,
         multi_segment=frozenset(multi),
         literal_length=literal_length + len(verb),
+        verb=verb,
     )
 
 
@@ -237,9 +241,17 @@ class RouteTable:
     routes: list[Route] = field(default_factory=list)
 
     def match(self, http_method: str, raw_path: str) -> RouteMatch | MethodNotAllowed | None:
-        """The route for a request; MethodNotAllowed when only the method is wrong."""
+        """The route for a request; MethodNotAllowed when only the method is wrong.
+
+        As the HTTP rule's grammar (and Envoy's transcoder) has it, a path ending in a
+        custom verb some route declares (…/x:revoke) is a request for that verb: only
+        routes with that verb match it, so a wildcard segment never swallows ":revoke".
+        """
+        verb = self._verb_of(raw_path)
         allowed: list[str] = []
         for route in self.routes:
+            if route.template.verb != verb:
+                continue
             variables = route.template.match(raw_path)
             if variables is None:
                 continue
@@ -250,6 +262,15 @@ class RouteTable:
         if allowed:
             return MethodNotAllowed(tuple(allowed))
         return None
+
+    def _verb_of(self, raw_path: str) -> str:
+        last = raw_path.rsplit("/", 1)[-1]
+        _, colon, verb = last.rpartition(":")
+        return verb if colon and verb in self._verbs else ""
+
+    @cached_property
+    def _verbs(self) -> frozenset[str]:
+        return frozenset(route.template.verb for route in self.routes if route.template.verb)
 
     @property
     def upstreams(self) -> list[str]:
@@ -518,7 +539,7 @@ def _apply_query(request: message.Message, query: str, *, bound: set[str]) -> No
                 target = getattr(target, step.name)
             cast(field_mask_pb2.FieldMask, target).paths.extend(paths)
             continue
-        if leaf.message_type is not None and leaf.message_type.full_name not in _SCALAR_WRAPPERS:
+        if leaf.message_type is not None and leaf.message_type.full_name not in _QUERY_MESSAGES:
             raise TranscodeError(
                 INVALID_QUERY,
                 f'query parameter "{key}" cannot set a message field',
@@ -529,8 +550,8 @@ def _apply_query(request: message.Message, query: str, *, bound: set[str]) -> No
             raise TranscodeError(
                 INVALID_QUERY, f'query parameter "{key}" given more than once', field=key
             )
-        converted = [_from_text(leaf, value) for value in values]
         try:
+            converted = [_from_text(leaf, value) for value in values]
             _set_leaf(request, chain, converted if leaf.is_repeated else converted[0])
         except (json_format.ParseError, ValueError, TypeError):
             raise TranscodeError(
@@ -601,6 +622,12 @@ _SCALAR_WRAPPERS = {
     "google.protobuf.BytesValue": "a base64 string",
 }
 _WELL_KNOWN.update(_SCALAR_WRAPPERS)
+# Messages a query parameter can set: those whose JSON form is one string or scalar.
+_QUERY_MESSAGES = {
+    *_SCALAR_WRAPPERS,
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+}
 
 _FD = descriptor.FieldDescriptor
 _SCALAR_KINDS = {

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inlet_common import exactjson
+from inlet_common import exactjson, nul
 from inlet_common.errors import InvalidArgument, Violation
 from inlet_common.exactjson import kind_of
+from inlet_matcher.errors import ValidationFailed
 
 MALFORMED_JSON = "MALFORMED_JSON"
 INVALID_BODY = "INVALID_BODY"
@@ -46,6 +47,10 @@ def _invalid(field: str, message: str, code: str) -> InvalidArgument:
 def push_body(data: bytes) -> PushBody:
     """`{"fields": {…}, "related": {slug: {…}}}`; an empty body is an empty push."""
     document = parse(data) if data.strip() else {}
+    where = nul.in_json(document, "")
+    if where is not None:
+        refused = nul.refusal(where)
+        raise ValidationFailed(refused.message, violations=refused.violations)
     if not isinstance(document, dict):
         message = f"request body must be a JSON object, got {kind_of(document)}"
         raise InvalidArgument(message, reason=INVALID_BODY)

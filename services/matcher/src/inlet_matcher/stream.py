@@ -14,7 +14,7 @@ import grpc
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
-from inlet_common import exactjson
+from inlet_common import exactjson, nul
 from inlet_common.credentials import bearer_token
 from inlet_common.errors import Aborted, InletError, Unauthenticated, Violation
 from inlet_common.exactjson import kind_of
@@ -62,6 +62,10 @@ def read_body(data: bytes) -> ReadBody:
         body = exactjson.loads(data)
     except exactjson.DecodeError as error:
         return ReadBody([], False, f"request body is not valid JSON: {error}")
+    where = nul.in_json(body, "body" if isinstance(body, dict) else "items")
+    if where is not None:
+        # Refused whole, before anything is stored: PostgreSQL could not keep it.
+        return ReadBody([], False, problems=tuple(nul.refusal(where).violations))
     if isinstance(body, dict):
         return ReadBody([body], True)
     if isinstance(body, list) and body:
