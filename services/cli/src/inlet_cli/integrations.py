@@ -363,44 +363,64 @@ def integrations_test_mapping(
 # -- the activity log -----------------------------------------------------------------------
 
 
+_ROUTES = {"data_ingestion": "ingest", "status": "status", "ping": "ping", "form": "form"}
+
+
+def _outcome(shown: dict[str, Any]) -> str:
+    """What happened, in a few words: items and failures, the record, the first errors."""
+    parts: list[str] = []
+    result = shown.get("result") or {}
+    received = shown.get("items_received", 0)
+    if shown.get("route") == "data_ingestion" and received:
+        failed = shown.get("items_failed", 0)
+        counted = f"{received} item{'s' if received != 1 else ''}"
+        parts.append(counted + (f", {failed} failed" if failed else ""))
+    if shown.get("route") == "status" and "request_id" in result:
+        parts.append(f"of {result['request_id']}")
+    if "record" in result:
+        parts.append(f"record {result['record'].get('action')} {result['record'].get('id')}")
+    errors = shown.get("errors", [])
+    for error in errors[:2]:
+        fields = ", ".join(f"{f['field']} {f['code']}" for f in error.get("fields", [])[:2])
+        if "index" in error:
+            # An item's error: its bad fields name the item already.
+            parts.append(fields or f"items[{error['index']}] {error.get('code')}")
+        else:
+            parts.append(f"{error.get('code')}" + (f": {fields}" if fields else ""))
+    if len(errors) > 2:
+        parts.append(f"and {len(errors) - 2} more")
+    if shown.get("replay_of"):
+        parts.append(f"replay of {shown['replay_of']}")
+    return "; ".join(parts)
+
+
 def _show_log(ctx: typer.Context, entries: list[integrations_pb2.ExternalActivityEntry]) -> None:
     if json_mode(ctx):
         render.emit_json([render.as_dict(e) for e in entries])
         return
-    rows = []
-    for e in entries:
-        shown = render.as_dict(e)
-        outcome = "; ".join(render.fields_line(err) for err in shown.get("errors", [])[:3])
-        if not outcome and "result" in shown and "record" in shown["result"]:
-            result = shown["result"]["record"]
-            outcome = f"record {result.get('action')} {result.get('id')}"
-        rows.append(
-            [
-                _when(e.create_time),
-                e.request_id,
-                e.route,
-                e.integration,
-                e.status,
-                e.status_code,
-                f"{e.items_received}/{e.items_failed}" if e.items_received else "",
-                outcome,
-            ]
-        )
-    render.table(
-        None,
+    mode = output_mode(ctx)
+    columns: list[str | Column] = [
+        "time (UTC)",
+        Column("request id", id_=True),
+        "route",
+        "status",
+        "outcome",
+    ]
+    rows: list[list[Any]] = [
         [
-            "time (UTC)",
-            Column("request id", id_=True),
-            "route",
-            "integration",
-            "status",
-            "http",
-            "items/failed",
-            "outcome",
-        ],
-        rows,
-        mode=output_mode(ctx),
-    )
+            _when(e.create_time),
+            e.request_id,
+            _ROUTES.get(e.route, e.route),
+            f"{e.status_code} {e.status}",
+            _outcome(render.as_dict(e)),
+        ]
+        for e in entries
+    ]
+    if mode == render.WIDE:
+        columns += ["integration", "token", "client request id"]
+        for row, e in zip(rows, entries, strict=True):
+            row += [e.integration, e.token, e.client_request_id]
+    render.table(None, columns, rows, mode=mode)
 
 
 def _log(ctx: typer.Context, parent: str, limit: int) -> None:
