@@ -137,9 +137,7 @@ class External:
         if parsed is None:
             raise _bearer_problem("project token", "Authorization: Bearer <project token>")
         found = await repo.row(conn, "project_token_auth", id=parsed.token_id)
-        # The secret is compared even for an unknown id, so both take the same time.
-        stored = bytes(found["secret_hash"]) if found else b"\0" * 32
-        if not hmac.compare_digest(token_hash(parsed.secret), stored) or found is None:
+        if not _secret_matches(found, parsed.secret) or found is None:
             raise ExternalUnauthorized("the project token is not valid")
         if not found["active"]:
             raise ExternalUnauthorized("the project token is revoked or expired")
@@ -276,8 +274,7 @@ class External:
             if parsed is None:
                 raise _bearer_problem("client token", "x-client-token: <client token>")
             found = await repo.row(conn, "client_token_auth", id=parsed.token_id)
-            stored = bytes(found["secret_hash"]) if found else b"\0" * 32
-            if not hmac.compare_digest(token_hash(parsed.secret), stored) or found is None:
+            if not _secret_matches(found, parsed.secret) or found is None:
                 raise ExternalUnauthorized("the client token (x-client-token) is not valid")
             if not found["active"]:
                 raise ExternalUnauthorized("the client token (x-client-token) is revoked")
@@ -330,6 +327,12 @@ class External:
             except InletError as error:
                 await self.inbox.log_rejection(conn, source, request_id, error, 0, route=FORM)
                 raise
+
+
+def _secret_matches(found: dict[str, Any] | None, secret: str) -> bool:
+    """Compared in constant time, and also for an unknown id, so both take the same time."""
+    stored = bytes(found["secret_hash"]) if found else b"\0" * 32
+    return hmac.compare_digest(token_hash(secret), stored) and found is not None
 
 
 def _internal() -> InletError:
