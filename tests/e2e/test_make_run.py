@@ -162,16 +162,32 @@ def count(dirs: Dirs, sql: str) -> int:
     return int(found[0])
 
 
-async def status_of(run: Run, request_id: str) -> Any:
-    """The printed status curl, with REQUEST_ID set as the banner says, once completed."""
-    [command] = [c for c in run.curls if "$REQUEST_ID" in c]
+def shell_text(command: str) -> str:
+    """A printed command run by bash exactly as printed; its answer as text."""
+    done = subprocess.run(
+        ["bash", "-c", command],
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, (command, done.stdout, done.stderr)
+    return done.stdout
+
+
+async def status_of(run: Run, request_id: str, route: str = "/api/ingest/requests/") -> Any:
+    """The printed status curl of `route`, with REQUEST_ID set as the banner says, once the
+    request is completed."""
+    [command] = [c for c in run.curls if "$REQUEST_ID" in c and route in c]
     answer: dict[str, Any] = {}
 
     async def completed() -> bool:
         answer.update(await asyncio.to_thread(shell, command, REQUEST_ID=request_id))
-        return bool(answer["data"]["status"] == "completed")
+        data = answer.get("data", answer)
+        return bool(data["status"] == "completed")
 
-    await until(completed, within=30, what="the stream request to complete")
+    await until(completed, within=30, what="the request to complete")
     return answer
 
 
@@ -180,8 +196,9 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
 ) -> None:
     first = await start(dirs)
     try:
-        push, single, batch, status = first.curls
+        push, single, batch, status, ingestion, job, ping, form = first.curls
         assert "/api/v1/ingest/iep_" in push
+        assert "$REQUEST_ID" in job
         assert "X-Item-Key: region" in batch
         assert "X-Item-Key" not in single
         assert "$REQUEST_ID" in status
@@ -204,6 +221,16 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert [i["index"] for i in done["data"]["items"]] == [0, 1, 2]
         assert done["data"]["items_failed"] == 0
         await status_of(first, one["data"]["request_id"])
+
+        # Integration ingest: raw JSON into the demo integration, its status, a ping, the form.
+        queued = await asyncio.to_thread(shell, ingestion)
+        request_id = queued["message"].split()[3]
+        assert request_id.startswith("req_")
+        job_done = await status_of(first, request_id, "/data-ingestion/requests/")
+        assert [i["action"] for i in job_done["items"]] == ["created", "created"]
+        assert await asyncio.to_thread(shell_text, ping) == "Pong"
+        submitted = await asyncio.to_thread(shell, form)
+        assert submitted["record"]["action"] == "created"
 
         # Every variable the CLI reads is exported, for the ports this run got.
         exports = first.exports
@@ -248,13 +275,13 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         # The console line's URL signs in with the workspace and the exported admin token.
         console_url = first.line("console").split()[1]
         async with httpx.AsyncClient() as browser:
-            form = await browser.get(f"{console_url}sign-in")
+            sign_in_page = await browser.get(f"{console_url}sign-in")
             signed_in = await browser.post(
                 f"{console_url}sign-in",
                 data={
                     "workspace": "demo",
                     "token": exports["INLET_ADMIN_TOKEN"],
-                    "csrf_token": csrf_of(form.text),
+                    "csrf_token": csrf_of(sign_in_page.text),
                 },
             )
             assert signed_in.status_code == 303
@@ -275,6 +302,9 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert count(dirs, "SELECT count(*) FROM admin_tokens") == 1
         assert count(dirs, "SELECT count(*) FROM ingest_endpoints") == 2
         assert count(dirs, "SELECT count(*) FROM ingest_keys") == 2  # the demo's, sales-eu's
+        assert count(dirs, "SELECT count(*) FROM integrations") == 1
+        assert count(dirs, "SELECT count(*) FROM project_tokens") == 1
+        assert count(dirs, "SELECT count(*) FROM client_tokens") == 1
         assert (await asyncio.to_thread(shell, second.curls[0]))["record"]["action"] == "updated"
         # The console's key ring is kept too: a session from the first run still holds.
         async with httpx.AsyncClient(cookies={"inlet_console": session_cookie}) as browser:
@@ -290,6 +320,9 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         inlet(second, "endpoints", "disable", deal_id)
         key_id = second.curls[1].split("ik_live_", 1)[1].split("_", 1)[0]
         inlet(second, "streams", "keys", "revoke", "sales", key_id)
+        project_id = second.curls[4].split("pat_", 1)[1].split("_", 1)[0]
+        inlet(second, "project-tokens", "revoke", project_id)
+        inlet(second, "integrations", "disable", "contacts")
     finally:
         await stop(second, dirs)
     tampered = json.loads(dirs.credentials.read_text())
@@ -303,6 +336,9 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert "contact endpoint has a new URL" in changes
         assert "new ingest key" in changes
         assert "deal endpoint enabled again" in changes
+        assert "new project token (the saved one no longer works)" in changes
+        assert "integration contacts enabled again" in changes
+        assert "client token" not in changes  # still listed and not revoked
         assert "deal endpoint has a new URL" not in changes  # its URL still works
         assert third.line("deal endpoint:") == first.line("deal endpoint:").replace(
             first.exports["INLET_INGEST_URL"], third.exports["INLET_INGEST_URL"]
@@ -312,6 +348,7 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert single != first.curls[1]
         assert (await asyncio.to_thread(shell, push))["record"]["action"] == "updated"
         assert (await asyncio.to_thread(shell, single))["success"]
+        assert "is queued" in (await asyncio.to_thread(shell, third.curls[4]))["message"]
         assert count(dirs, "SELECT count(*) FROM admin_tokens") == 2
         assert count(dirs, "SELECT count(*) FROM ingest_endpoints") == 2
         inlet(third, "endpoints", "list")

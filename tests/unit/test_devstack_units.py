@@ -24,6 +24,8 @@ DEMO = DemoCredentials(
         "deal": Secret("workspaces/w/ingestEndpoints/d", "iep_d"),
     },
     ingest_key=Secret("workspaces/w/streams/sales/ingestKeys/k", "ik_live_k_s"),
+    project_token=Secret("workspaces/w/projectTokens/p", "pat_p_s"),
+    client_token=Secret("workspaces/w/clientTokens/c", "pct_c_s"),
 )
 
 
@@ -68,11 +70,18 @@ def test_every_printed_curl_is_one_shell_word_list_with_its_json_body() -> None:
         allow_private=False,
     )
     curls = [line.strip() for line in text.splitlines() if line.startswith("  curl ")]
-    assert len(curls) == 4
+    assert len(curls) == 8
     for curl in curls:
         words = shlex.split(curl)
         assert words[0] == "curl"
     assert "-H 'X-Item-Key: region'" in curls[2]
+    ingestion, job, ping, form = curls[4:]
+    assert (
+        "/api/v1/external/data-ingestion/contacts -H 'Authorization: Bearer pat_p_s'" in ingestion
+    )
+    assert "/api/v1/external/data-ingestion/requests/$REQUEST_ID" in job
+    assert ping.endswith("/api/v1/external/ping -H 'Authorization: Bearer pat_p_s'")
+    assert "-H 'x-client-token: pct_c_s' -H 'Origin: http://localhost:3000'" in form
     assert "refused (INLET_WEBHOOK_ALLOW_PRIVATE=false)" in text
     assert "(0600): contact endpoint has a new URL" in text
 

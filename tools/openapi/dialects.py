@@ -165,6 +165,26 @@ DIALECTS: Mapping[str, Dialect] = {
 }
 
 
+DIALECTS = {  # the integration dialect's raw routes
+    **DIALECTS,
+    "inlet.ingest.v1.ExternalIngestService.IngestData": Dialect(
+        request_body={
+            **ANY_JSON,
+            "description": "Raw JSON for the integration (its type and mapping read it).",
+        },
+        success_status=202,
+        success_description="Accepted: stored as sent, processed asynchronously.",
+        headers=("Idempotency-Key",),
+        response_headers=RATE_HEADERS,
+        success_headers=("Idempotency-Replayed",),
+    ),
+    "inlet.ingest.v1.ExternalIngestService.PreflightForm": Dialect(
+        success_status=204,
+        success_description="The CORS preflight of the form: allowed methods and headers.",
+    ),
+}
+
+
 def dialect_of(rpc: str) -> Dialect:
     return DIALECTS.get(rpc, Dialect())
 

@@ -515,13 +515,13 @@ class Generator:
             schema = _describe(dict(dialects.ANY_JSON), "The service's raw answer.")
         else:
             schema = self.message_schema(output)
-        responses: JSON = {
-            str(dialect.success_status): {
-                "description": dialect.success_description or "OK",
-                "headers": _headers([*every, *dialect.success_headers]),
-                "content": {"application/json": {"schema": schema}},
-            }
+        success: JSON = {
+            "description": dialect.success_description or "OK",
+            "headers": _headers([*every, *dialect.success_headers]),
         }
+        if dialect.success_status != 204:  # No Content has none
+            success["content"] = {"application/json": {"schema": schema}}
+        responses: JSON = {str(dialect.success_status): success}
         content_type, envelope_schema = _envelope(rpc)
         for status, reasons in sorted(self._error_statuses(service, method, binding).items()):
             headers = list(every)

@@ -30,6 +30,8 @@ class DemoCredentials:
     admin_token: str = ""
     endpoints: dict[str, Secret] = field(default_factory=dict)  # entity type slug → endpoint
     ingest_key: Secret | None = None  # of the demo stream
+    project_token: Secret | None = None  # integration ingest's server token
+    client_token: Secret | None = None  # the external form's token
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +52,8 @@ class DemoCredentials:
                 if (found := _secret(value)) is not None
             },
             ingest_key=key,
+            project_token=_secret(raw.get("project_token")),
+            client_token=_secret(raw.get("client_token")),
         )
 
 

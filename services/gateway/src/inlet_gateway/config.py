@@ -9,6 +9,7 @@ from inlet_common.config import ConfigError, Env
 from inlet_common.keyring import parse_key_ring
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_EXTERNAL_PROBLEM_BASE = "https://api-errors.svit.one/"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class GatewayConfig:
     console_session_seconds: int = 8 * 3600
     # None: Secure cookies when the request came over TLS; True/False: always/never.
     console_secure_cookie: bool | None = None
+    # Problem `type` URIs of the integration dialect are <base><category>/<slug>; the
+    # default is its seed's, so clients that compare `type` keep working.
+    external_problem_base: str = DEFAULT_EXTERNAL_PROBLEM_BASE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatewayConfig:
@@ -58,7 +62,13 @@ class GatewayConfig:
                 raise ConfigError(f"INLET_CONSOLE_SESSION_KEYS: {error}") from None
         secure_text = env.text("INLET_CONSOLE_SECURE_COOKIE", "auto").strip().lower()
         secure = None if secure_text == "auto" else env.flag("INLET_CONSOLE_SECURE_COOKIE", False)
+        base = env.text("INLET_EXTERNAL_PROBLEM_BASE", DEFAULT_EXTERNAL_PROBLEM_BASE)
+        if not base.startswith(("https://", "http://")) or not base.endswith("/"):
+            raise ConfigError(
+                f"INLET_EXTERNAL_PROBLEM_BASE must be an http(s) URL ending in /, got {base!r}"
+            )
         return cls(
+            external_problem_base=base,
             listen_host=host,
             listen_port=port,
             matcher_addr=matcher_addr,

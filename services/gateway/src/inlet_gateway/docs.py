@@ -30,7 +30,7 @@ padding:.1rem .3rem;border-radius:3px;color:#fff;background:#5a6478;text-align:c
 .delete{background:#a33a3a}.head{background:#6b5aa3}.muted{color:#5a6478}
 """
 
-_METHODS = ("get", "head", "post", "put", "patch", "delete")
+_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 
 
 def load_document() -> bytes:

@@ -15,6 +15,10 @@ MAX_BODY_BYTES: Mapping[str, int] = {
     "inlet.ingest.v1.IngestService.PushEndpoint": 100 * 1024,
     # The stream-ingest seed: "413 PAYLOAD_TOO_LARGE: Request body exceeds 1 MB".
     "inlet.ingest.v1.IngestService.IngestStream": 1024 * 1024,
+    # Integration ingest: 1 MiB at most; an integration may set less (judged by the store).
+    "inlet.ingest.v1.ExternalIngestService.IngestData": 1024 * 1024,
+    # A contact form is small; anything larger is not one.
+    "inlet.ingest.v1.ExternalIngestService.SubmitForm": 64 * 1024,
 }
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]

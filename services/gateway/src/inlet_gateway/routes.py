@@ -13,7 +13,9 @@ import orjson
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, field_mask_pb2, json_format, message, message_factory
 
+from inlet_common import exactjson
 from inlet_common.exactjson import kind_of
+from inlet_common.protojson import RAW_JSON, holds_raw
 
 # Reasons of the edge's own 400s (ErrorInfo reason, and x-inlet-edge-error to the service).
 MALFORMED_JSON = "MALFORMED_JSON"
@@ -390,7 +392,12 @@ def transcode(
             _refuse_body_query(route.body, query)
     # An empty body is an empty message, as for any other transcoder.
     elif route.body and body.strip():
-        document = parse_json(body)
+        if holds_raw(_desc(request)):
+            # Values of RawJson fields (a mapping) keep their exact text: read with exactjson,
+            # and each written in its field's place as {"json": text} for ParseDict.
+            document = _lift_raw(_body_descriptor(route, request), parse_exact(body))
+        else:
+            document = parse_json(body)
         if route.body == "*":
             if not isinstance(document, dict):
                 raise TranscodeError(
@@ -458,12 +465,78 @@ def _body_paths(msg: descriptor.Descriptor, document: dict[str, Any], path: str)
         if fd is None:
             continue  # cannot happen: the body was parsed into msg already
         here = _join(path, fd.name)
-        if _is_plain_message(fd) and not fd.is_repeated and isinstance(value, dict):
-            # An object names its own keys; an empty one names nothing.
+        raw = fd.message_type is not None and fd.message_type.full_name == RAW_JSON
+        if _is_plain_message(fd) and not raw and not fd.is_repeated and isinstance(value, dict):
+            # An object names its own keys; an empty one names nothing (a RawJson value is
+            # one field, whatever it holds).
             found.extend(_body_paths(_message_type(fd), value, here))
         else:
             found.append(here)
     return found
+
+
+def parse_exact(body: bytes) -> Any:
+    """parse_json, numbers exact (inlet_common.exactjson)."""
+    try:
+        return exactjson.loads(body)
+    except exactjson.DecodeError as error:
+        raise TranscodeError(MALFORMED_JSON, f"request body is not valid JSON: {error}") from None
+
+
+def _body_descriptor(route: Route, request: message.Message) -> descriptor.Descriptor | None:
+    """The message the body is parsed into (None when the body is a non-message field)."""
+    if route.body == "*":
+        return _desc(request)
+    target = _desc(request).fields_by_name[route.body]
+    return target.message_type if _is_plain_message(target) else None
+
+
+def _lift_raw(msg: descriptor.Descriptor | None, document: Any) -> Any:
+    """`document` with each RawJson field's value as {"json": its exact text}, and every
+    other number as a plain int or float (ParseDict's types)."""
+    if msg is None or not isinstance(document, dict):
+        return _plain(document)
+    lifted: dict[str, Any] = {}
+    for key, value in document.items():
+        fd = _field_named(msg, key)
+        inner = fd.message_type if fd is not None else None
+        if fd is None or inner is None or value is None:
+            lifted[key] = _plain(value)
+        elif inner.full_name == RAW_JSON:
+            lifted[key] = _raw_value(fd, value)
+        elif _is_map(fd) and isinstance(value, dict):
+            value_fd = inner.fields_by_name["value"]
+            lifted[key] = {k: _lift_one(value_fd, v) for k, v in value.items()}
+        elif fd.is_repeated and isinstance(value, list):
+            lifted[key] = [_lift_one(fd, v) for v in value]
+        else:
+            lifted[key] = _lift_one(fd, value)
+    return lifted
+
+
+def _lift_one(fd: descriptor.FieldDescriptor, value: Any) -> Any:
+    inner = fd.message_type
+    if inner is not None and inner.full_name == RAW_JSON:
+        return {"json": exactjson.dumps(value).decode()}
+    if inner is not None and _is_plain_message(fd):
+        return _lift_raw(inner, value)
+    return _plain(value)
+
+
+def _raw_value(fd: descriptor.FieldDescriptor, value: Any) -> Any:
+    if fd.is_repeated and isinstance(value, list):
+        return [{"json": exactjson.dumps(v).decode()} for v in value]
+    return {"json": exactjson.dumps(value).decode()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, exactjson.Number):
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def path_only_request(route: Route, variables: Mapping[str, str]) -> message.Message:

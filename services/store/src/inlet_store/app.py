@@ -7,14 +7,24 @@ from typing import Any
 import grpc
 from psycopg_pool import AsyncConnectionPool
 
-from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
+from inlet.admin.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    integrations_pb2,
+    integrations_pb2_grpc,
+    streams_pb2,
+    streams_pb2_grpc,
+)
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_common import database, grpcserver
 from inlet_store.admin import Admin
 from inlet_store.admin_server import AdminServicer
 from inlet_store.auth import Authenticator
+from inlet_store.external import External
+from inlet_store.external_server import ExternalStoreServicer
 from inlet_store.inbox import Inbox
-from inlet_store.inbox_server import InboxStoreServicer
+from inlet_store.integrations_admin import IntegrationAdmin
+from inlet_store.integrations_server import IntegrationAdminServicer
 from inlet_store.service import Store
 from inlet_store.streams_admin import StreamAdmin, StreamAdminServicer
 
@@ -22,6 +32,7 @@ SERVICE_NAMES = (
     store_pb2.DESCRIPTOR.services_by_name["StoreService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"].full_name,
+    integrations_pb2.DESCRIPTOR.services_by_name["IntegrationAdminService"].full_name,
 )
 
 
@@ -45,9 +56,15 @@ async def start(
     def register(server: grpc.aio.Server) -> None:
         store = Store(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
         inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds)
-        store_pb2_grpc.add_StoreServiceServicer_to_server(InboxStoreServicer(store, inbox), server)
+        store_pb2_grpc.add_StoreServiceServicer_to_server(
+            ExternalStoreServicer(store, inbox, External(pool, inbox)), server
+        )
         streams_pb2_grpc.add_StreamAdminServiceServicer_to_server(
             StreamAdminServicer(StreamAdmin(pool), Authenticator(pool, bootstrap_token)), server
+        )
+        integrations_pb2_grpc.add_IntegrationAdminServiceServicer_to_server(
+            IntegrationAdminServicer(IntegrationAdmin(pool), Authenticator(pool, bootstrap_token)),
+            server,
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(Admin(pool), Authenticator(pool, bootstrap_token)), server

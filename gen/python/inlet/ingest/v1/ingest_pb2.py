@@ -27,13 +27,15 @@ from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from inlet.type.v1 import result_pb2 as inlet_dot_type_dot_v1_dot_result__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cinlet/ingest/v1/ingest.proto\x12\x0finlet.ingest.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1ainlet/type/v1/result.proto\"I\n\x13IngestStreamRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x0e\n\x06stream\x18\x02 \x01(\t\"X\n\x14IngestStreamResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12/\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32!.inlet.ingest.v1.IngestStreamData\"f\n\x10IngestStreamData\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x1b\n\x0eitems_received\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\nrequest_id\x18\x03 \x01(\tB\x11\n\x0f_items_received\"3\n\x1dGetIngestRequestStatusRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"e\n\x1eGetIngestRequestStatusResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x32\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32$.inlet.ingest.v1.IngestRequestStatus\"\xb4\x02\n\x13IngestRequestStatus\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1b\n\x0eitems_received\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x1c\n\x0fitems_processed\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0citems_failed\x18\x06 \x01(\x05H\x02\x88\x01\x01\x12\x12\n\ncreated_at\x18\x07 \x01(\t\x12\x14\n\x0c\x63ompleted_at\x18\x08 \x01(\t\x12\x31\n\x05items\x18\t \x03(\x0b\x32\".inlet.ingest.v1.IngestItemOutcomeB\x11\n\x0f_items_receivedB\x12\n\x10_items_processedB\x0f\n\r_items_failed\"\xc7\x01\n\x11IngestItemOutcome\x12\x12\n\x05index\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x12\n\nmatched_on\x18\x04 \x03(\t\x12/\n\x05\x65rror\x18\x05 \x01(\x0b\x32 .inlet.ingest.v1.IngestItemError\x12\x1a\n\rsuperseded_by\x18\x06 \x01(\x05H\x01\x88\x01\x01\x42\x08\n\x06_indexB\x10\n\x0e_superseded_by\"c\n\x0fIngestItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x31\n\x06\x66ields\x18\x03 \x03(\x0b\x32!.inlet.ingest.v1.IngestFieldError\"@\n\x10IngestFieldError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"H\n\x13PushEndpointRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\"\n\x04\x62ody\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBody\"\xd5\x01\n\x14PushEndpointResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult\x12\x43\n\x07related\x18\x02 \x03(\x0b\x32\x32.inlet.ingest.v1.PushEndpointResponse.RelatedEntry\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\x32\xb2\x03\n\rIngestService\x12\x81\x01\n\x0cPushEndpoint\x12$.inlet.ingest.v1.PushEndpointRequest\x1a%.inlet.ingest.v1.PushEndpointResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x16/api/v1/ingest/{token}:\x04\x62ody\x12v\n\x0cIngestStream\x12$.inlet.ingest.v1.IngestStreamRequest\x1a%.inlet.ingest.v1.IngestStreamResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0b/api/ingest:\x04\x62ody\x12\xa4\x01\n\x16GetIngestRequestStatus\x12..inlet.ingest.v1.GetIngestRequestStatusRequest\x1a/.inlet.ingest.v1.GetIngestRequestStatusResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/ingest/requests/{request_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cinlet/ingest/v1/ingest.proto\x12\x0finlet.ingest.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1ainlet/type/v1/result.proto\"I\n\x13IngestStreamRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x0e\n\x06stream\x18\x02 \x01(\t\"X\n\x14IngestStreamResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12/\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32!.inlet.ingest.v1.IngestStreamData\"f\n\x10IngestStreamData\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x1b\n\x0eitems_received\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\nrequest_id\x18\x03 \x01(\tB\x11\n\x0f_items_received\"3\n\x1dGetIngestRequestStatusRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"e\n\x1eGetIngestRequestStatusResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x32\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32$.inlet.ingest.v1.IngestRequestStatus\"\xb4\x02\n\x13IngestRequestStatus\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1b\n\x0eitems_received\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x1c\n\x0fitems_processed\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0citems_failed\x18\x06 \x01(\x05H\x02\x88\x01\x01\x12\x12\n\ncreated_at\x18\x07 \x01(\t\x12\x14\n\x0c\x63ompleted_at\x18\x08 \x01(\t\x12\x31\n\x05items\x18\t \x03(\x0b\x32\".inlet.ingest.v1.IngestItemOutcomeB\x11\n\x0f_items_receivedB\x12\n\x10_items_processedB\x0f\n\r_items_failed\"\xd6\x02\n\x11IngestItemOutcome\x12\x12\n\x05index\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x12\n\nmatched_on\x18\x04 \x03(\t\x12/\n\x05\x65rror\x18\x05 \x01(\x0b\x32 .inlet.ingest.v1.IngestItemError\x12\x1a\n\rsuperseded_by\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12@\n\x07related\x18\x07 \x03(\x0b\x32/.inlet.ingest.v1.IngestItemOutcome.RelatedEntry\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\x42\x08\n\x06_indexB\x10\n\x0e_superseded_by\"c\n\x0fIngestItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x31\n\x06\x66ields\x18\x03 \x03(\x0b\x32!.inlet.ingest.v1.IngestFieldError\"@\n\x10IngestFieldError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"H\n\x13PushEndpointRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\"\n\x04\x62ody\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBody\"\xd5\x01\n\x14PushEndpointResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult\x12\x43\n\x07related\x18\x02 \x03(\x0b\x32\x32.inlet.ingest.v1.PushEndpointResponse.RelatedEntry\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\x32\xb2\x03\n\rIngestService\x12\x81\x01\n\x0cPushEndpoint\x12$.inlet.ingest.v1.PushEndpointRequest\x1a%.inlet.ingest.v1.PushEndpointResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x16/api/v1/ingest/{token}:\x04\x62ody\x12v\n\x0cIngestStream\x12$.inlet.ingest.v1.IngestStreamRequest\x1a%.inlet.ingest.v1.IngestStreamResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0b/api/ingest:\x04\x62ody\x12\xa4\x01\n\x16GetIngestRequestStatus\x12..inlet.ingest.v1.GetIngestRequestStatusRequest\x1a/.inlet.ingest.v1.GetIngestRequestStatusResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/ingest/requests/{request_id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'inlet.ingest.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_INGESTITEMOUTCOME_RELATEDENTRY']._loaded_options = None
+  _globals['_INGESTITEMOUTCOME_RELATEDENTRY']._serialized_options = b'8\001'
   _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._loaded_options = None
   _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_options = b'8\001'
   _globals['_INGESTSERVICE'].methods_by_name['PushEndpoint']._loaded_options = None
@@ -55,17 +57,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTREQUESTSTATUS']._serialized_start=560
   _globals['_INGESTREQUESTSTATUS']._serialized_end=868
   _globals['_INGESTITEMOUTCOME']._serialized_start=871
-  _globals['_INGESTITEMOUTCOME']._serialized_end=1070
-  _globals['_INGESTITEMERROR']._serialized_start=1072
-  _globals['_INGESTITEMERROR']._serialized_end=1171
-  _globals['_INGESTFIELDERROR']._serialized_start=1173
-  _globals['_INGESTFIELDERROR']._serialized_end=1237
-  _globals['_PUSHENDPOINTREQUEST']._serialized_start=1239
-  _globals['_PUSHENDPOINTREQUEST']._serialized_end=1311
-  _globals['_PUSHENDPOINTRESPONSE']._serialized_start=1314
-  _globals['_PUSHENDPOINTRESPONSE']._serialized_end=1527
-  _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_start=1452
-  _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_end=1527
-  _globals['_INGESTSERVICE']._serialized_start=1530
-  _globals['_INGESTSERVICE']._serialized_end=1964
+  _globals['_INGESTITEMOUTCOME']._serialized_end=1213
+  _globals['_INGESTITEMOUTCOME_RELATEDENTRY']._serialized_start=1110
+  _globals['_INGESTITEMOUTCOME_RELATEDENTRY']._serialized_end=1185
+  _globals['_INGESTITEMERROR']._serialized_start=1215
+  _globals['_INGESTITEMERROR']._serialized_end=1314
+  _globals['_INGESTFIELDERROR']._serialized_start=1316
+  _globals['_INGESTFIELDERROR']._serialized_end=1380
+  _globals['_PUSHENDPOINTREQUEST']._serialized_start=1382
+  _globals['_PUSHENDPOINTREQUEST']._serialized_end=1454
+  _globals['_PUSHENDPOINTRESPONSE']._serialized_start=1457
+  _globals['_PUSHENDPOINTRESPONSE']._serialized_end=1670
+  _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_start=1110
+  _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_end=1185
+  _globals['_INGESTSERVICE']._serialized_start=1673
+  _globals['_INGESTSERVICE']._serialized_end=2107
 # @@protoc_insertion_point(module_scope)
