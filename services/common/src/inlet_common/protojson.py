@@ -23,6 +23,11 @@ def to_json(response: message.Message, *, parsed: bool = False) -> Any:
     return payload
 
 
+def holds_raw(desc: descriptor.Descriptor) -> bool:
+    """Whether a message of this type can contain a RawJson anywhere."""
+    return _holds_raw(desc)
+
+
 @cache
 def _holds_raw(desc: descriptor.Descriptor, seen: frozenset[str] = frozenset()) -> bool:
     """Whether a message of this type can contain a RawJson anywhere (cached per type)."""

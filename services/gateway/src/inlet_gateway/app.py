@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ import grpc
 from google.protobuf import descriptor, message
 from prometheus_client import Counter, Histogram
 
-from inlet.admin.v1 import admin_pb2, streams_pb2
+from inlet.admin.v1 import admin_pb2, push_pb2, streams_pb2
 from inlet.ingest.v1 import ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
 from inlet_common import channels, exactjson, protojson, requestids
@@ -110,8 +110,12 @@ EDGE_JUDGED_RPCS = frozenset(
     {
         "inlet.ingest.v1.IngestService.PushEndpoint",
         "inlet.ingest.v1.IngestService.IngestStream",
+        "inlet.ingest.v1.IngestService.PushTransfer",
     }
 )
+
+# RPCs that may take longer than the gateway's timeout by design: their extra seconds.
+PUSH_TRANSFER = "inlet.ingest.v1.IngestService.PushTransfer"
 
 # A body this much past the cap is not worth draining to keep the connection alive.
 _DRAIN_ALLOWANCE = 1024 * 1024
@@ -155,6 +159,7 @@ def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor,
         (ingest_pb2.DESCRIPTOR.services_by_name["IngestService"], config.matcher_addr),
         (admin_pb2.DESCRIPTOR.services_by_name["AdminService"], config.store_addr),
         (streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"], config.store_addr),
+        (push_pb2.DESCRIPTOR.services_by_name["PushAdminService"], config.store_addr),
         (webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"], config.notifier_addr),
     ]
 
@@ -165,6 +170,8 @@ def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None 
         build_routes(upstreams(config)),
         timeout_seconds=config.timeout_seconds,
         channel_factory=channel_factory,
+        # A synchronous transfer answers once it has completed (or its wait ran out).
+        extra_seconds={PUSH_TRANSFER: config.push_sync_max_seconds},
     )
 
 
@@ -177,9 +184,11 @@ class Gateway:
         *,
         timeout_seconds: float,
         channel_factory: ChannelFactory | None = None,
+        extra_seconds: Mapping[str, float] | None = None,
     ) -> None:
         self.routes = routes
         self.timeout_seconds = timeout_seconds
+        self.extra_seconds = dict(extra_seconds or {})
         self._channel_factory = channel_factory or channels.channel
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
@@ -310,9 +319,8 @@ class Gateway:
 
     async def _call(self, route: Route, rpc_request: message.Message, request: _Request) -> Answer:
         try:
-            call = self._callable(route)(
-                rpc_request, metadata=request.metadata, timeout=self.timeout_seconds
-            )
+            timeout = self.timeout_seconds + self.extra_seconds.get(route.full_name, 0.0)
+            call = self._callable(route)(rpc_request, metadata=request.metadata, timeout=timeout)
             response = await call
             initial = await call.initial_metadata()
         except grpc.aio.AioRpcError as error:

@@ -12,6 +12,8 @@ import orjson
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, field_mask_pb2, json_format, message, message_factory
 
+from inlet_common import exactjson, protojson
+
 # Reasons of the edge's own 400s (ErrorInfo reason, and x-inlet-edge-error to the service).
 MALFORMED_JSON = "MALFORMED_JSON"
 INVALID_BODY = "INVALID_BODY"
@@ -368,6 +370,10 @@ def transcode(
     # An empty body is an empty message, as for any other transcoder.
     elif route.body and body.strip():
         document = parse_json(body)
+        described = _desc(request)
+        if protojson.holds_raw(described):
+            # Values of RawJson fields are taken as their exact JSON text (numbers as sent).
+            document = _raw_in_place(described, route.body, document, exactjson.loads(body))
         if route.body == "*":
             if not isinstance(document, dict):
                 raise TranscodeError(
@@ -382,6 +388,52 @@ def transcode(
     _derive_update_mask(route, request, document, variables)
     _apply_path(request, variables)
     return request
+
+
+def _raw_in_place(desc: descriptor.Descriptor, body: str, document: Any, exact: Any) -> Any:
+    """`document` with each value of a RawJson field as {"json": its exact text}."""
+    if body == "*":
+        return _raw_fields(desc, document, exact)
+    target = desc.fields_by_name[body]
+    if target.message_type is None:
+        return document
+    return _raw_value(target, document, exact)
+
+
+def _raw_value(fd: descriptor.FieldDescriptor, value: Any, exact: Any) -> Any:
+    inner = fd.message_type
+    if inner is None or value is None or not protojson.holds_raw(inner):
+        return value
+    if _is_map(fd):
+        value_fd = inner.fields_by_name["value"]
+        if not isinstance(value, dict) or not isinstance(exact, dict):
+            return value
+        return {k: _raw_one(value_fd, v, exact.get(k)) for k, v in value.items()}
+    if fd.is_repeated:
+        if not isinstance(value, list) or not isinstance(exact, list):
+            return value
+        return [_raw_one(fd, v, e) for v, e in zip(value, exact, strict=True)]
+    return _raw_one(fd, value, exact)
+
+
+def _raw_one(fd: descriptor.FieldDescriptor, value: Any, exact: Any) -> Any:
+    inner = fd.message_type
+    if inner is None:
+        return value
+    if inner.full_name == protojson.RAW_JSON:
+        return {"json": exactjson.dumps(exact).decode()}
+    return _raw_fields(inner, value, exact)
+
+
+def _raw_fields(desc: descriptor.Descriptor, document: Any, exact: Any) -> Any:
+    if not isinstance(document, dict) or not isinstance(exact, dict):
+        return document
+    changed = dict(document)
+    for key, value in document.items():
+        fd = _field_named(desc, key)
+        if fd is not None:
+            changed[key] = _raw_value(fd, value, exact.get(key))
+    return changed
 
 
 def _is_http_body(route: Route) -> bool:

@@ -924,3 +924,201 @@ class RecordActivityResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordActivityResponse: _TypeAlias = RecordActivityResponse  # noqa: Y015
+
+@_typing.final
+class AcceptPushTransferRequest(_message.Message):
+    """AcceptPushTransferRequest is one POST /api/push/transfer, read by the matcher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AssociationTypesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    API_KEY_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    BODY_HASH_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    ENDGRATE_TYPE_FIELD_NUMBER: _builtins.int
+    TRANSFER_DATA_FIELD_NUMBER: _builtins.int
+    ASSOCIATION_TYPES_FIELD_NUMBER: _builtins.int
+    WEBHOOKS_FIELD_NUMBER: _builtins.int
+    WEBHOOK_CONCURRENCY_FIELD_NUMBER: _builtins.int
+    DISABLE_UPSERT_FIELD_NUMBER: _builtins.int
+    SAMPLE_DATA_FIELD_NUMBER: _builtins.int
+    VIOLATIONS_FIELD_NUMBER: _builtins.int
+    REJECTION_FIELD_NUMBER: _builtins.int
+    REJECTION_REASON_FIELD_NUMBER: _builtins.int
+    api_key: _builtins.str
+    """The whole API key (ak_<id>_<secret>)."""
+    idempotency_key: _builtins.str
+    """Idempotency-Key, or empty."""
+    body_hash: _builtins.bytes
+    """SHA-256 of the canonical body (with idempotency_key)."""
+    session_id: _builtins.str
+    """session_id as sent ("" when absent or not a string)."""
+    endgrate_type: _builtins.str
+    """endgrate_type as sent."""
+    webhook_concurrency: _builtins.bool
+    """webhook_concurrency as sent."""
+    disable_upsert: _builtins.bool
+    """disable_upsert as sent."""
+    sample_data: _builtins.bool
+    """sample_data as sent."""
+    rejection: _builtins.str
+    """When set, the body was refused unread (not JSON, not an object, or too large) with
+    this message.
+    """
+    rejection_reason: _builtins.str
+    """The rejection's code: INVALID_ARGUMENT (default) or PAYLOAD_TOO_LARGE."""
+    @_builtins.property
+    def transfer_data(self) -> _json_pb2.RawJson:
+        """transfer_data as sent (a list of items); unset when refused."""
+
+    @_builtins.property
+    def association_types(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Every endgrate type named as an association → the path of its first mention, e.g.
+        "crm-company" → "transfer_data[0].associations.crm-company".
+        """
+
+    @_builtins.property
+    def webhooks(self) -> _json_pb2.RawJson:
+        """The webhook options sent: {"data": {endpoint, metadata?}, "completed": …, "error": …}."""
+
+    @_builtins.property
+    def violations(self) -> _containers.RepeatedCompositeFieldContainer[_ingest_pb2.IngestFieldError]:
+        """Every bad field the matcher found without the session, in order; any refuses the
+        request (INVALID_ARGUMENT) after the key is checked and counted.
+        """
+
+    def __init__(
+        self,
+        *,
+        api_key: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        body_hash: _builtins.bytes = ...,
+        session_id: _builtins.str = ...,
+        endgrate_type: _builtins.str = ...,
+        transfer_data: _json_pb2.RawJson | None = ...,
+        association_types: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        webhooks: _json_pb2.RawJson | None = ...,
+        webhook_concurrency: _builtins.bool = ...,
+        disable_upsert: _builtins.bool = ...,
+        sample_data: _builtins.bool = ...,
+        violations: _abc.Iterable[_ingest_pb2.IngestFieldError] | None = ...,
+        rejection: _builtins.str = ...,
+        rejection_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["transfer_data", b"transfer_data", "webhooks", b"webhooks"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "association_types", b"association_types", "body_hash", b"body_hash", "disable_upsert", b"disable_upsert", "endgrate_type", b"endgrate_type", "idempotency_key", b"idempotency_key", "rejection", b"rejection", "rejection_reason", b"rejection_reason", "sample_data", b"sample_data", "session_id", b"session_id", "transfer_data", b"transfer_data", "violations", b"violations", "webhook_concurrency", b"webhook_concurrency", "webhooks", b"webhooks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptPushTransferRequest: _TypeAlias = AcceptPushTransferRequest  # noqa: Y015
+
+@_typing.final
+class AcceptPushTransferResponse(_message.Message):
+    """AcceptPushTransferResponse is the stored transfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    ITEMS_RECEIVED_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """The transfer id (24 hexadecimal characters)."""
+    replayed: _builtins.bool
+    """True when this answers a repeat of an earlier Idempotency-Key."""
+    items_received: _builtins.int
+    """Items stored."""
+    @_builtins.property
+    def rate_limit(self) -> Global___RateLimitState:
+        """The key's rate-limit window after this request."""
+
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        replayed: _builtins.bool = ...,
+        rate_limit: Global___RateLimitState | None = ...,
+        items_received: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items_received", b"items_received", "rate_limit", b"rate_limit", "replayed", b"replayed", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptPushTransferResponse: _TypeAlias = AcceptPushTransferResponse  # noqa: Y015
+
+@_typing.final
+class GetPushTransferRequest(_message.Message):
+    """GetPushTransferRequest names a transfer and carries the key that may read it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    API_KEY_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    SUMMARY_ONLY_FIELD_NUMBER: _builtins.int
+    api_key: _builtins.str
+    """The whole API key."""
+    transfer_id: _builtins.str
+    """The transfer."""
+    summary_only: _builtins.bool
+    """Only the progress (completed, counts), without the items: for waiting on it."""
+    def __init__(
+        self,
+        *,
+        api_key: _builtins.str = ...,
+        transfer_id: _builtins.str = ...,
+        summary_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "summary_only", b"summary_only", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPushTransferRequest: _TypeAlias = GetPushTransferRequest  # noqa: Y015
+
+@_typing.final
+class GetPushTransferResponse(_message.Message):
+    """GetPushTransferResponse is the transfer's returned data."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def data(self) -> _ingest_pb2.GetPushDataResponse:
+        """As GET /api/push/data answers it."""
+
+    def __init__(
+        self,
+        *,
+        data: _ingest_pb2.GetPushDataResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPushTransferResponse: _TypeAlias = GetPushTransferResponse  # noqa: Y015

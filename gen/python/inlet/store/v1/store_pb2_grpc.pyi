@@ -91,6 +91,23 @@ class StoreServiceStub:
 
     Errors: FAILED_PRECONDITION (LEASE_LOST).
     """
+    AcceptPushTransfer: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptPushTransferRequest, _store_pb2.AcceptPushTransferResponse]
+    """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
+    the session and every endgrate type named (the transfer's and its associations'),
+    applies the Idempotency-Key and stores the transfer; it answers only after the
+    commit. A refusal found by the matcher is logged against the session (when the
+    request names one of the key's workspace) and raised.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), INVALID_ARGUMENT (BadRequest naming each bad
+    field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
+    RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
+    PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+    """
+    GetPushTransfer: _grpc.UnaryUnaryMultiCallable[_store_pb2.GetPushTransferRequest, _store_pb2.GetPushTransferResponse]
+    """GetPushTransfer returns a transfer's returned data and progress.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (TRANSFER_NOT_FOUND).
+    """
 
 @_typing.type_check_only
 class StoreServiceAsyncStub(StoreServiceStub):
@@ -154,6 +171,23 @@ class StoreServiceAsyncStub(StoreServiceStub):
     item succeeded) and releases the lease.
 
     Errors: FAILED_PRECONDITION (LEASE_LOST).
+    """
+    AcceptPushTransfer: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptPushTransferRequest, _store_pb2.AcceptPushTransferResponse]  # type: ignore[assignment]
+    """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
+    the session and every endgrate type named (the transfer's and its associations'),
+    applies the Idempotency-Key and stores the transfer; it answers only after the
+    commit. A refusal found by the matcher is logged against the session (when the
+    request names one of the key's workspace) and raised.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), INVALID_ARGUMENT (BadRequest naming each bad
+    field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
+    RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
+    PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+    """
+    GetPushTransfer: _aio.UnaryUnaryMultiCallable[_store_pb2.GetPushTransferRequest, _store_pb2.GetPushTransferResponse]  # type: ignore[assignment]
+    """GetPushTransfer returns a transfer's returned data and progress.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (TRANSFER_NOT_FOUND).
     """
 
 class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -263,6 +297,35 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         item succeeded) and releases the lease.
 
         Errors: FAILED_PRECONDITION (LEASE_LOST).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptPushTransfer(
+        self,
+        request: _store_pb2.AcceptPushTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.AcceptPushTransferResponse, _abc.Awaitable[_store_pb2.AcceptPushTransferResponse]]:
+        """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
+        the session and every endgrate type named (the transfer's and its associations'),
+        applies the Idempotency-Key and stores the transfer; it answers only after the
+        commit. A refusal found by the matcher is logged against the session (when the
+        request names one of the key's workspace) and raised.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), INVALID_ARGUMENT (BadRequest naming each bad
+        field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
+        RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
+        PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+        """
+
+    @_abc_1.abstractmethod
+    def GetPushTransfer(
+        self,
+        request: _store_pb2.GetPushTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.GetPushTransferResponse, _abc.Awaitable[_store_pb2.GetPushTransferResponse]]:
+        """GetPushTransfer returns a transfer's returned data and progress.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (TRANSFER_NOT_FOUND).
         """
 
 def add_StoreServiceServicer_to_server(servicer: StoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
