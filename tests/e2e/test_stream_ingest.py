@@ -357,7 +357,7 @@ async def test_idempotency_replay_and_409(
     # A first request still being accepted holds its key: the repeat is told 409.
     async with await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as conn:
         await conn.execute(
-            "INSERT INTO stream_idempotency_keys (stream_id, idempotency_key, body_hash,"
+            "INSERT INTO stream_idempotency_keys (scope_id, idempotency_key, body_hash,"
             " request_id, expire_time) SELECT id, 'in-flight', %s, 'req_x',"
             " now() + interval '1 day' FROM streams WHERE slug = %s",
             (body_hash([SEED_SINGLE], True, ""), sales.slug),

@@ -402,7 +402,7 @@ async def test_repeat_while_first_is_being_accepted_is_409(
 
     async with ss.pool.connection() as conn:
         await conn.execute(
-            "INSERT INTO stream_idempotency_keys (stream_id, idempotency_key, body_hash,"
+            "INSERT INTO stream_idempotency_keys (scope_id, idempotency_key, body_hash,"
             " request_id, expire_time)"
             " SELECT id, 'k-409', %s, 'req_inflight', now() + interval '1 day' FROM streams"
             " WHERE slug = %s",

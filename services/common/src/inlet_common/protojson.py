@@ -18,18 +18,13 @@ def to_json(response: message.Message, *, parsed: bool = False) -> Any:
     """proto3 JSON (proto field names); every RawJson is its value, exactly as stored:
     an orjson.Fragment to write out, or with `parsed` the value itself (exactjson)."""
     payload = json_format.MessageToDict(response, preserving_proto_field_name=True)
-    if _holds_raw(response.DESCRIPTOR):
+    if holds_raw(response.DESCRIPTOR):
         _embed(response, payload, parsed)
     return payload
 
 
-def holds_raw(desc: descriptor.Descriptor) -> bool:
-    """Whether a message of this type can contain a RawJson anywhere."""
-    return _holds_raw(desc)
-
-
 @cache
-def _holds_raw(desc: descriptor.Descriptor, seen: frozenset[str] = frozenset()) -> bool:
+def holds_raw(desc: descriptor.Descriptor, seen: frozenset[str] = frozenset()) -> bool:
     """Whether a message of this type can contain a RawJson anywhere (cached per type)."""
     if desc.full_name == RAW_JSON:
         return True
@@ -37,7 +32,7 @@ def _holds_raw(desc: descriptor.Descriptor, seen: frozenset[str] = frozenset()) 
         inner = fd.message_type
         if inner is None or inner.full_name in seen:
             continue
-        if _holds_raw(inner, seen | {desc.full_name}):
+        if holds_raw(inner, seen | {desc.full_name}):
             return True
     return False
 
@@ -52,12 +47,12 @@ def _raw(value: message.Message, parsed: bool) -> Any:
 def _embed(msg: message.Message, payload: dict[str, Any], parsed: bool) -> None:
     for fd, value in msg.ListFields():
         inner = fd.message_type
-        if inner is None or not _holds_raw(inner):
+        if inner is None or not holds_raw(inner):
             continue
         key = fd.name
         if inner.GetOptions().map_entry:
             value_fd = inner.fields_by_name["value"]
-            if value_fd.message_type is None or not _holds_raw(value_fd.message_type):
+            if value_fd.message_type is None or not holds_raw(value_fd.message_type):
                 continue
             for map_key, item in value.items():
                 payload[key][str(map_key)] = _one(item, payload[key][str(map_key)], parsed)

@@ -13,11 +13,12 @@ from typing import Any
 import google.rpc.error_details_pb2 as error_details_pb2
 import google.rpc.status_pb2 as status_pb2
 import grpc
+from google.api import httpbody_pb2
 from google.protobuf import descriptor, message
 from prometheus_client import Counter, Histogram
 
-from inlet.admin.v1 import admin_pb2, push_pb2, streams_pb2
-from inlet.ingest.v1 import ingest_pb2
+from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
+from inlet.ingest.v1 import external_pb2, ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
 from inlet_common import channels, exactjson, protojson, requestids
 from inlet_common.errors import (
@@ -34,8 +35,9 @@ from inlet_common.errors import (
 from inlet_common.httpstatus import http_status
 from inlet_gateway import limits
 from inlet_gateway.config import GatewayConfig
-from inlet_gateway.envelopes import ErrorContext, envelope_for
+from inlet_gateway.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
 from inlet_gateway.routes import (
+    HTTP_BODY,
     MethodNotAllowed,
     Route,
     RouteMatch,
@@ -71,6 +73,8 @@ FORWARDED_HEADERS: dict[bytes, str] = {
     b"x-item-key": "x-item-key",
     b"x-stream": "x-stream",
     b"x-client-token": "x-client-token",
+    # The external form checks it against its client token's allowed origins.
+    b"origin": "origin",
     # gRPC replaces a user-agent entry with its own, so the client's travels under this key.
     b"user-agent": "x-forwarded-user-agent",
 }
@@ -91,6 +95,13 @@ RETURNED_METADATA = (
     "ratelimit-policy",
     "idempotency-replayed",
     "location",
+    # CORS of the external form (its preflight, and what a page may read of an answer).
+    "access-control-allow-origin",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
+    "vary",
 )
 
 # Answers of an edge-rejection call that mean "the service could not look": the edge's own
@@ -111,6 +122,8 @@ EDGE_JUDGED_RPCS = frozenset(
         "inlet.ingest.v1.IngestService.PushEndpoint",
         "inlet.ingest.v1.IngestService.IngestStream",
         "inlet.ingest.v1.IngestService.PushTransfer",
+        "inlet.ingest.v1.ExternalIngestService.IngestData",
+        "inlet.ingest.v1.ExternalIngestService.SubmitForm",
     }
 )
 
@@ -145,6 +158,7 @@ class _Request:
     request_id: str
     metadata: Metadata
     headers: dict[bytes, bytes]
+    path: str = ""
 
 
 def client_request_id(headers: dict[bytes, bytes]) -> str:
@@ -161,6 +175,11 @@ def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor,
         (streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"], config.store_addr),
         (push_pb2.DESCRIPTOR.services_by_name["PushAdminService"], config.store_addr),
         (webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"], config.notifier_addr),
+        (external_pb2.DESCRIPTOR.services_by_name["ExternalIngestService"], config.matcher_addr),
+        (
+            integrations_pb2.DESCRIPTOR.services_by_name["IntegrationAdminService"],
+            config.store_addr,
+        ),
     ]
 
 
@@ -172,6 +191,7 @@ def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None 
         channel_factory=channel_factory,
         # A synchronous transfer answers once it has completed (or its wait ran out).
         extra_seconds={PUSH_TRANSFER: config.push_sync_max_seconds},
+        external_type_base=config.external_problem_base,
     )
 
 
@@ -185,10 +205,12 @@ class Gateway:
         timeout_seconds: float,
         channel_factory: ChannelFactory | None = None,
         extra_seconds: Mapping[str, float] | None = None,
+        external_type_base: str = DEFAULT_EXTERNAL_TYPE_BASE,
     ) -> None:
         self.routes = routes
         self.timeout_seconds = timeout_seconds
         self.extra_seconds = dict(extra_seconds or {})
+        self.external_type_base = external_type_base
         self._channel_factory = channel_factory or channels.channel
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
@@ -230,7 +252,7 @@ class Gateway:
         with requestids.bound(request_id, client_id):
             if b"x-request-id" in headers and not client_id:
                 log.info("X-Request-Id ignored: 1 to 128 of A-Z a-z 0-9 . _ : - expected")
-            request = _Request(request_id, _metadata(scope, headers), headers)
+            request = _Request(request_id, _metadata(scope, headers), headers, scope["path"])
             route_label = "unmatched"
             try:
                 answer, route_label = await self._answer(scope, receive, request)
@@ -247,7 +269,7 @@ class Gateway:
                     "type": "http.response.start",
                     "status": answer.status,
                     "headers": [
-                        (b"content-type", answer.content_type.encode()),
+                        *_content_type(answer.content_type),
                         (b"content-length", str(len(answer.body)).encode()),
                         (b"x-request-id", request_id.encode()),
                         *_client_request_id_header(client_id),
@@ -325,11 +347,19 @@ class Gateway:
             initial = await call.initial_metadata()
         except grpc.aio.AioRpcError as error:
             return self._upstream_error(route, error, request)
+        headers = _returned_headers(initial)
+        status = _success_status(initial)
+        if status == 204:
+            return Answer(204, b"", "", headers=headers)
+        raw = _http_body(route, response)
+        if raw is not None:
+            # google.api.HttpBody: its bytes and content type are the answer, as they are
+            # for grpc-gateway and Envoy's transcoder.
+            return Answer(status, raw.data, raw.content_type or "application/octet-stream", headers)
         payload: Any = protojson.to_json(response)
         if route.response_body:
             payload = payload.get(route.response_body, {})
-        headers = _returned_headers(initial)
-        return Answer(_success_status(initial), exactjson.dumps(payload), headers=headers)
+        return Answer(status, exactjson.dumps(payload), headers=headers)
 
     async def _rejected(
         self,
@@ -415,7 +445,8 @@ class Gateway:
         headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> Answer:
         code = http_status(status.code, reason_of(status))
-        rendered = envelope_for(method_full_name)(ErrorContext(status, code, request.request_id))
+        context = ErrorContext(status, code, request.request_id, self.external_type_base)
+        rendered = envelope_for(method_full_name, request.path)(context)
         extra = list(headers)
         if not any(name == b"retry-after" for name, _ in extra):
             retry_after = _retry_after(status)
@@ -463,6 +494,24 @@ def _metadata(scope: Scope, headers: dict[bytes, bytes]) -> Metadata:
     if client:
         metadata.append((CLIENT_ADDRESS_KEY, str(client[0])))
     return metadata
+
+
+def _content_type(content_type: str) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", content_type.encode())] if content_type else []
+
+
+def _http_body(route: Route, response: message.Message) -> httpbody_pb2.HttpBody | None:
+    """The answer's google.api.HttpBody when the route's response_body field is one."""
+    if not route.response_body:
+        return None
+    field = response.DESCRIPTOR.fields_by_name.get(route.response_body)
+    if field is None or field.message_type is None:
+        return None
+    if field.message_type.full_name != HTTP_BODY:
+        return None
+    found = getattr(response, route.response_body)
+    assert isinstance(found, httpbody_pb2.HttpBody)
+    return found
 
 
 def _client_request_id_header(client_request_id: str) -> list[tuple[bytes, bytes]]:

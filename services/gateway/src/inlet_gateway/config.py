@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from inlet_common.config import ConfigError, Env
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_EXTERNAL_PROBLEM_BASE = "https://api-errors.svit.one/"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class GatewayConfig:
     port_file: str | None = None
     log_level: str = "INFO"
     metrics_port: int | None = None
+    # Problem `type` URIs of the integration dialect are <base><category>/<slug>; the
+    # default is its seed's, so clients that compare `type` keep working.
+    external_problem_base: str = DEFAULT_EXTERNAL_PROBLEM_BASE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatewayConfig:
@@ -45,7 +49,13 @@ class GatewayConfig:
         metrics_port: int | None = None
         if env.optional("INLET_METRICS_PORT") is not None:
             metrics_port = env.integer("INLET_METRICS_PORT", 0, minimum=1, maximum=65535)
+        base = env.text("INLET_EXTERNAL_PROBLEM_BASE", DEFAULT_EXTERNAL_PROBLEM_BASE)
+        if not base.startswith(("https://", "http://")) or not base.endswith("/"):
+            raise ConfigError(
+                f"INLET_EXTERNAL_PROBLEM_BASE must be an http(s) URL ending in /, got {base!r}"
+            )
         return cls(
+            external_problem_base=base,
             listen_host=host,
             listen_port=port,
             matcher_addr=matcher_addr,

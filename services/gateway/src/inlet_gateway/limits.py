@@ -18,6 +18,10 @@ MAX_BODY_BYTES: Mapping[str, int] = {
     # The push-transfer seed states none: 2 MB, well inside gRPC's 4 MB message limit
     # (the items cross two hops), and hundreds of contacts with their companies.
     "inlet.ingest.v1.IngestService.PushTransfer": 2 * 1024 * 1024,
+    # Integration ingest: 1 MiB at most; an integration may set less (judged by the store).
+    "inlet.ingest.v1.ExternalIngestService.IngestData": 1024 * 1024,
+    # A contact form is small; anything larger is not one.
+    "inlet.ingest.v1.ExternalIngestService.SubmitForm": 64 * 1024,
 }
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -12,7 +12,8 @@ import orjson
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, field_mask_pb2, json_format, message, message_factory
 
-from inlet_common import exactjson, protojson
+from inlet_common import exactjson
+from inlet_common.protojson import RAW_JSON, holds_raw
 
 # Reasons of the edge's own 400s (ErrorInfo reason, and x-inlet-edge-error to the service).
 MALFORMED_JSON = "MALFORMED_JSON"
@@ -369,11 +370,12 @@ def transcode(
             _refuse_body_query(route.body, query)
     # An empty body is an empty message, as for any other transcoder.
     elif route.body and body.strip():
-        document = parse_json(body)
-        described = _desc(request)
-        if protojson.holds_raw(described):
-            # Values of RawJson fields are taken as their exact JSON text (numbers as sent).
-            document = _raw_in_place(described, route.body, document, exactjson.loads(body))
+        if holds_raw(_desc(request)):
+            # Values of RawJson fields (a mapping) keep their exact text: read with exactjson,
+            # and each written in its field's place as {"json": text} for ParseDict.
+            document = _lift_raw(_body_descriptor(route, request), parse_exact(body))
+        else:
+            document = parse_json(body)
         if route.body == "*":
             if not isinstance(document, dict):
                 raise TranscodeError(
@@ -388,52 +390,6 @@ def transcode(
     _derive_update_mask(route, request, document, variables)
     _apply_path(request, variables)
     return request
-
-
-def _raw_in_place(desc: descriptor.Descriptor, body: str, document: Any, exact: Any) -> Any:
-    """`document` with each value of a RawJson field as {"json": its exact text}."""
-    if body == "*":
-        return _raw_fields(desc, document, exact)
-    target = desc.fields_by_name[body]
-    if target.message_type is None:
-        return document
-    return _raw_value(target, document, exact)
-
-
-def _raw_value(fd: descriptor.FieldDescriptor, value: Any, exact: Any) -> Any:
-    inner = fd.message_type
-    if inner is None or value is None or not protojson.holds_raw(inner):
-        return value
-    if _is_map(fd):
-        value_fd = inner.fields_by_name["value"]
-        if not isinstance(value, dict) or not isinstance(exact, dict):
-            return value
-        return {k: _raw_one(value_fd, v, exact.get(k)) for k, v in value.items()}
-    if fd.is_repeated:
-        if not isinstance(value, list) or not isinstance(exact, list):
-            return value
-        return [_raw_one(fd, v, e) for v, e in zip(value, exact, strict=True)]
-    return _raw_one(fd, value, exact)
-
-
-def _raw_one(fd: descriptor.FieldDescriptor, value: Any, exact: Any) -> Any:
-    inner = fd.message_type
-    if inner is None:
-        return value
-    if inner.full_name == protojson.RAW_JSON:
-        return {"json": exactjson.dumps(exact).decode()}
-    return _raw_fields(inner, value, exact)
-
-
-def _raw_fields(desc: descriptor.Descriptor, document: Any, exact: Any) -> Any:
-    if not isinstance(document, dict) or not isinstance(exact, dict):
-        return document
-    changed = dict(document)
-    for key, value in document.items():
-        fd = _field_named(desc, key)
-        if fd is not None:
-            changed[key] = _raw_value(fd, value, exact.get(key))
-    return changed
 
 
 def _is_http_body(route: Route) -> bool:
@@ -487,12 +443,78 @@ def _body_paths(msg: descriptor.Descriptor, document: dict[str, Any], path: str)
         if fd is None:
             continue  # cannot happen: the body was parsed into msg already
         here = _join(path, fd.name)
-        if _is_plain_message(fd) and not fd.is_repeated and isinstance(value, dict):
-            # An object names its own keys; an empty one names nothing.
+        raw = fd.message_type is not None and fd.message_type.full_name == RAW_JSON
+        if _is_plain_message(fd) and not raw and not fd.is_repeated and isinstance(value, dict):
+            # An object names its own keys; an empty one names nothing (a RawJson value is
+            # one field, whatever it holds).
             found.extend(_body_paths(_message_type(fd), value, here))
         else:
             found.append(here)
     return found
+
+
+def parse_exact(body: bytes) -> Any:
+    """parse_json, numbers exact (inlet_common.exactjson)."""
+    try:
+        return exactjson.loads(body)
+    except exactjson.DecodeError as error:
+        raise TranscodeError(MALFORMED_JSON, f"request body is not valid JSON: {error}") from None
+
+
+def _body_descriptor(route: Route, request: message.Message) -> descriptor.Descriptor | None:
+    """The message the body is parsed into (None when the body is a non-message field)."""
+    if route.body == "*":
+        return _desc(request)
+    target = _desc(request).fields_by_name[route.body]
+    return target.message_type if _is_plain_message(target) else None
+
+
+def _lift_raw(msg: descriptor.Descriptor | None, document: Any) -> Any:
+    """`document` with each RawJson field's value as {"json": its exact text}, and every
+    other number as a plain int or float (ParseDict's types)."""
+    if msg is None or not isinstance(document, dict):
+        return _plain(document)
+    lifted: dict[str, Any] = {}
+    for key, value in document.items():
+        fd = _field_named(msg, key)
+        inner = fd.message_type if fd is not None else None
+        if fd is None or inner is None or value is None:
+            lifted[key] = _plain(value)
+        elif inner.full_name == RAW_JSON:
+            lifted[key] = _raw_value(fd, value)
+        elif _is_map(fd) and isinstance(value, dict):
+            value_fd = inner.fields_by_name["value"]
+            lifted[key] = {k: _lift_one(value_fd, v) for k, v in value.items()}
+        elif fd.is_repeated and isinstance(value, list):
+            lifted[key] = [_lift_one(fd, v) for v in value]
+        else:
+            lifted[key] = _lift_one(fd, value)
+    return lifted
+
+
+def _lift_one(fd: descriptor.FieldDescriptor, value: Any) -> Any:
+    inner = fd.message_type
+    if inner is not None and inner.full_name == RAW_JSON:
+        return {"json": exactjson.dumps(value).decode()}
+    if inner is not None and _is_plain_message(fd):
+        return _lift_raw(inner, value)
+    return _plain(value)
+
+
+def _raw_value(fd: descriptor.FieldDescriptor, value: Any) -> Any:
+    if fd.is_repeated and isinstance(value, list):
+        return [{"json": exactjson.dumps(v).decode()} for v in value]
+    return {"json": exactjson.dumps(value).decode()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, exactjson.Number):
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def path_only_request(route: Route, variables: Mapping[str, str]) -> message.Message:

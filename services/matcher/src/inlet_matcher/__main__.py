@@ -9,6 +9,7 @@ from inlet_common.channels import channel
 from inlet_common.metrics import serve_metrics
 from inlet_matcher import app
 from inlet_matcher.config import MatcherConfig
+from inlet_matcher.external import ExternalIngest
 from inlet_matcher.service import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_matcher.stream import GrpcStreamStore, StreamIngest
@@ -37,6 +38,7 @@ async def serve() -> None:
             workers.wake,
             sync_max_seconds=config.push_sync_max_seconds,
         ),
+        external=ExternalIngest(stream_store, workers.wake),
     )
     workers.start()
 

@@ -94,7 +94,7 @@ def plan_entity(
     normalised: dict[str, Any] = {}
     for slug, raw in values.items():
         spec = by_slug.get(slug)
-        where = f"{path}.{slug}"
+        where = f"{path}.{slug}" if path else slug
         if spec is None:
             known = ", ".join(by_slug) or "none"
             problems.append(

@@ -19,6 +19,7 @@ from inlet_common.credentials import bearer_token
 from inlet_common.errors import Aborted, InletError, Unauthenticated, Violation
 from inlet_common.normalise import key_text
 from inlet_matcher.bodies import kind_of
+from inlet_matcher.integration_items import plan_integration
 from inlet_matcher.planner import plan_entity
 from inlet_matcher.store_client import GrpcStore
 
@@ -166,7 +167,7 @@ class SchemaCache:
 def bearer(metadata: dict[str, Any]) -> str:
     """The credential of `authorization: Bearer …` (empty when absent: the store says 401)."""
     try:
-        return bearer_token(str(metadata.get("authorization", "")), what="ingest key")
+        return bearer_token(str(metadata.get("authorization", "")))
     except Unauthenticated:
         return ""
 
@@ -194,6 +195,24 @@ class GrpcStreamStore(GrpcStore):
         self, request: store_pb2.ApplyStreamItemsRequest
     ) -> store_pb2.ApplyStreamItemsResponse:
         return await self._call(self._stub.ApplyStreamItems, request)
+
+    async def accept_integration(
+        self, request: store_pb2.AcceptIntegrationRequestRequest
+    ) -> store_pb2.AcceptIntegrationRequestResponse:
+        return await self._call(self._stub.AcceptIntegrationRequest, request)
+
+    async def integration_status(
+        self, request: store_pb2.GetIntegrationRequestStatusRequest
+    ) -> store_pb2.GetIntegrationRequestStatusResponse:
+        return await self._call(self._stub.GetIntegrationRequestStatus, request)
+
+    async def ping(self, request: store_pb2.PingProjectTokenRequest) -> None:
+        await self._call(self._stub.PingProjectToken, request)
+
+    async def submit_form(
+        self, request: store_pb2.SubmitFormRequest
+    ) -> store_pb2.SubmitFormResponse:
+        return await self._call(self._stub.SubmitForm, request)
 
 
 class StreamIngest:
@@ -272,7 +291,10 @@ class StreamIngest:
 
 
 def plan_items(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.StreamItem]:
-    """Every not-yet-done item as a planned record, an error, or superseded by a later one."""
+    """Every not-yet-done item as a planned record, an error, or superseded by a later one;
+    an integration's request is read from its body by the integration's type and mapping."""
+    if claimed.source == "integration":
+        return plan_integration(claimed)
     items = exactjson.from_raw(claimed.items, [])
     assert isinstance(items, list)
     done = set(claimed.done_indices)

@@ -311,12 +311,19 @@ class Admin:
                     "only an empty type can be deleted",
                     reason="ENTITY_TYPE_NOT_EMPTY",
                 )
-            if usage["endpoints"] or usage["referenced_by"]:
-                users = []
-                if usage["endpoints"]:
-                    users.append(f"{usage['endpoints']} ingest endpoints")
-                if usage["referenced_by"]:
-                    users.append(f"reference fields {usage['referenced_by']}")
+            users = [
+                f"{usage[kind]} {label}"
+                for kind, label in (
+                    ("endpoints", "ingest endpoints"),
+                    ("streams", "streams"),
+                    ("integrations", "integrations"),
+                    ("client_tokens", "client tokens"),
+                )
+                if usage[kind]
+            ]
+            if usage["referenced_by"]:
+                users.append(f"reference fields {usage['referenced_by']}")
+            if users:
                 raise FailedPrecondition(
                     f"entity type {entity_type.slug!r} is used by {' and '.join(users)}",
                     reason="ENTITY_TYPE_IN_USE",

@@ -10,6 +10,8 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.admin.v1 import (
     admin_pb2,
     admin_pb2_grpc,
+    integrations_pb2,
+    integrations_pb2_grpc,
     push_pb2,
     push_pb2_grpc,
     streams_pb2,
@@ -20,7 +22,10 @@ from inlet_common import database, grpcserver
 from inlet_store.admin import Admin
 from inlet_store.admin_server import AdminServicer
 from inlet_store.auth import Authenticator
+from inlet_store.external import External
 from inlet_store.inbox import Inbox
+from inlet_store.integrations_admin import IntegrationAdmin
+from inlet_store.integrations_server import IntegrationAdminServicer
 from inlet_store.push_admin import PushAdmin, SessionSigner
 from inlet_store.push_admin_server import PushAdminServicer
 from inlet_store.service import Store
@@ -33,6 +38,7 @@ SERVICE_NAMES = (
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"].full_name,
     push_pb2.DESCRIPTOR.services_by_name["PushAdminService"].full_name,
+    integrations_pb2.DESCRIPTOR.services_by_name["IntegrationAdminService"].full_name,
 )
 
 
@@ -60,7 +66,7 @@ async def start(
         inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds)
         transfers = Transfers(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
         store_pb2_grpc.add_StoreServiceServicer_to_server(
-            PushStoreServicer(store, inbox, transfers), server
+            PushStoreServicer(store, inbox, External(pool, inbox), transfers), server
         )
         push_pb2_grpc.add_PushAdminServiceServicer_to_server(
             PushAdminServicer(PushAdmin(pool, signer), Authenticator(pool, bootstrap_token)),
@@ -68,6 +74,10 @@ async def start(
         )
         streams_pb2_grpc.add_StreamAdminServiceServicer_to_server(
             StreamAdminServicer(StreamAdmin(pool), Authenticator(pool, bootstrap_token)), server
+        )
+        integrations_pb2_grpc.add_IntegrationAdminServiceServicer_to_server(
+            IntegrationAdminServicer(IntegrationAdmin(pool), Authenticator(pool, bootstrap_token)),
+            server,
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(Admin(pool), Authenticator(pool, bootstrap_token)), server

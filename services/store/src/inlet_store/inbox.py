@@ -1,5 +1,5 @@
-"""Stream ingest in the store: accept into the durable inbox, lease to workers, apply
-items exactly once, report status."""
+"""The durable inbox of every asynchronous dialect (stream ingest, integration ingest):
+accept a request, lease it to workers, apply its items exactly once, report status."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from inlet_common.errors import InletError, Violation
 from inlet_common.httpstatus import http_status_of
 from inlet_store import chunks, guards, outbox
 from inlet_store import repository as repo
-from inlet_store.domain import EntityTypeDef, PlannedRecord
+from inlet_store.domain import EntityTypeDef, Outcome, PlannedRecord
 from inlet_store.errors import KeyRace, UniqueConflictError, wrap_exceptions
 from inlet_store.flags import current_unique_fields, with_unique_fields
 from inlet_store.service import Store
@@ -51,6 +51,41 @@ class StreamSchema:
     default_region: str
 
 
+STREAM = "stream"
+INTEGRATION = "integration"
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a request of the inbox came through: a stream's ingest key, or an integration
+    and the project token that named it."""
+
+    kind: str  # STREAM | INTEGRATION
+    scope_id: str  # the stream's or the integration's id: where its Idempotency-Keys live
+    name: str  # the stream's or the integration's id as callers write it
+    key_id: str  # the credential's id
+    workspace_id: str
+    rate_subject: str
+    rate_limit: int
+    rate_window_seconds: int
+
+    @property
+    def route(self) -> str:
+        """The connector log's route of its requests."""
+        return "stream" if self.kind == STREAM else "data_ingestion"
+
+    def columns(self) -> dict[str, str | None]:
+        """Its ids as the inbox and the connector log store them."""
+        stream = self.kind == STREAM
+        return {
+            "stream_id": self.scope_id if stream else None,
+            # "" when the request named no integration of the token's workspace.
+            "integration_id": None if stream else self.scope_id or None,
+            "key_id": self.key_id if stream else None,
+            "project_token_id": None if stream else self.key_id,
+        }
+
+
 @dataclass(frozen=True)
 class KeyContext:
     key_id: str
@@ -60,6 +95,19 @@ class KeyContext:
     rate_limit: int
     rate_window_seconds: int
     schema: StreamSchema
+
+    @property
+    def source(self) -> Source:
+        return Source(
+            STREAM,
+            self.stream_id,
+            self.stream,
+            self.key_id,
+            self.workspace_id,
+            self.key_id,
+            self.rate_limit,
+            self.rate_window_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -80,10 +128,30 @@ class Rejection:
 @dataclass(frozen=True)
 class Accepted:
     request_id: str
-    stream: str
+    name: str  # the stream's or the integration's id
     items_received: int
     replayed: bool
     rate: store_pb2.RateLimitState
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """What the inbox keeps of a request besides its source: a stream's items, or an
+    integration's body as sent."""
+
+    items_received: int
+    items: list[Any] | None = None
+    single: bool = False
+    item_key: str = ""
+    body: bytes | None = None
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
+class IntegrationSpec:
+    id: str
+    type: str
+    mapping: Any  # its JSON, or None
 
 
 @dataclass(frozen=True)
@@ -97,6 +165,10 @@ class Claimed:
     items: list[Any]
     single: bool
     done_indices: list[int]
+    source: str = STREAM
+    integration: IntegrationSpec | None = None
+    body: bytes = b""
+    referenced: dict[str, EntityTypeDef] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +177,7 @@ class StreamItem:
     record: PlannedRecord | None = None
     error: dict[str, Any] | None = None
     superseded_by: int | None = None
+    related: dict[str, PlannedRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,6 +188,7 @@ class ItemOutcome:
     matched_on: tuple[str, ...] = ()
     error: dict[str, Any] | None = None
     superseded_by: int | None = None
+    related: dict[str, Outcome] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -124,6 +198,9 @@ class ItemOutcome:
             "matched_on": list(self.matched_on),
             "error": self.error,
             "superseded_by": self.superseded_by,
+            "related": (
+                {slug: o.as_json() for slug, o in self.related.items()} if self.related else None
+            ),
         }
 
 
@@ -237,6 +314,7 @@ class Inbox:
         The stream's schema comes back instead when the items were checked against another."""
         async with wrap_exceptions(), self.pool.connection() as conn:
             key = await self._authenticate(conn, ingest_key)
+            source = key.source
             try:
                 if stream and stream != key.stream:
                     raise StreamNotFound(
@@ -246,18 +324,18 @@ class Inbox:
                 if items and not rejection.unread and schema_version != key.schema.version:
                     # Before the rate limit: the call that follows is the one that counts.
                     return key.schema
-                rate = await self._hit_rate_limit(conn, key)
+                rate = await self.hit_rate_limit(conn, source)
                 if rejection.unread:
                     if rejection.unread_reason == PayloadTooLarge.reason:
                         raise PayloadTooLarge(rejection.unread)
                     raise InvalidPayload(rejection.unread)
                 guards.check_idempotency_key(idempotency_key, InvalidPayload)
+                digest = body_hash(items, single, item_key) if idempotency_key else b""
                 if rejection.violations:
                     # A key accepted before answers whatever the body: it is not processed.
                     if idempotency_key:
-                        digest = body_hash(items, single, item_key)
-                        replayed = await self._replay(
-                            conn, key, rate, request_id, idempotency_key, digest
+                        replayed = await self.replay(
+                            conn, source, rate, request_id, idempotency_key, digest
                         )
                         if replayed is not None:
                             return replayed
@@ -265,42 +343,49 @@ class Inbox:
                         invalid_message(rejection.violations, rejection.count),
                         violations=rejection.violations,
                     )
-                return await self._store(
-                    conn, key, rate, request_id, idempotency_key, item_key, items, single
+                row = InboxRow(len(items), items=items, single=single, item_key=item_key)
+                return await self.store_request(
+                    conn, source, rate, request_id, idempotency_key, digest, row
                 )
             except InletError as error:
-                await self._log_rejection(conn, key, request_id, error, len(items))
+                await self.log_rejection(conn, source, request_id, error, len(items))
                 raise
 
-    async def _hit_rate_limit(self, conn: repo.Conn, key: KeyContext) -> store_pb2.RateLimitState:
+    @staticmethod
+    async def hit_rate_limit(conn: repo.Conn, source: Source) -> store_pb2.RateLimitState:
         return await guards.hit_rate_limit(
-            conn, key.key_id, limit=key.rate_limit, window_seconds=key.rate_window_seconds
+            conn,
+            source.rate_subject,
+            limit=source.rate_limit,
+            window_seconds=source.rate_window_seconds,
         )
 
-    async def _store(
+    async def store_request(
         self,
         conn: repo.Conn,
-        key: KeyContext,
+        source: Source,
         rate: store_pb2.RateLimitState,
         request_id: str,
         idempotency_key: str,
-        item_key: str,
-        items: list[Any],
-        single: bool,
+        digest: bytes,
+        row: InboxRow,
     ) -> Accepted:
+        """Commit the request (with its log line and settled key) before any answer; with an
+        Idempotency-Key already accepted, that first request's answer instead."""
         if idempotency_key:
-            digest = body_hash(items, single, item_key)
             claimed = await repo.row(
                 conn,
                 "claim_idempotency_key",
-                stream_id=key.stream_id,
+                scope_id=source.scope_id,
                 idempotency_key=idempotency_key,
                 body_hash=digest,
                 request_id=request_id,
                 ttl=self.idempotency_ttl_seconds,
             )
             if claimed is None:
-                replayed = await self._replay(conn, key, rate, request_id, idempotency_key, digest)
+                replayed = await self.replay(
+                    conn, source, rate, request_id, idempotency_key, digest
+                )
                 if replayed is None:
                     # Released between our insert and this read: the first attempt failed.
                     raise IdempotencyKeyInUse(
@@ -314,12 +399,15 @@ class Inbox:
                 "accept_stream_request",
                 id=request_id,
                 client_request_id=logs.client_request_id.get(),
-                stream_id=key.stream_id,
-                key_id=key.key_id,
-                item_key=item_key,
-                items=repo.json(items),
-                items_received=len(items),
-                single=single,
+                **source.columns(),
+                route=source.route,
+                scope_id=source.scope_id,
+                item_key=row.item_key,
+                items=repo.json(row.items) if row.items is not None else None,
+                body=row.body,
+                content_type=row.content_type,
+                items_received=row.items_received,
+                single=row.single,
                 idempotency_key=idempotency_key,
             )
         except pg.UniqueViolation as error:
@@ -327,44 +415,46 @@ class Inbox:
                 raise
             # Only a direct gRPC caller can send an id twice (the edge makes a new one
             # for every request); the first request keeps it.
-            await self._release_key(conn, key, idempotency_key, request_id)
+            await self._release_key(conn, source, idempotency_key, request_id)
             raise RequestIdInUse(
                 f"request id {request_id!r} (x-request-id) was used by another request;"
                 " send a new one, or none"
             ) from error
         except BaseException:
-            await self._release_key(conn, key, idempotency_key, request_id)
+            await self._release_key(conn, source, idempotency_key, request_id)
             raise
-        return Accepted(request_id, key.stream, len(items), False, rate)
+        return Accepted(request_id, source.name, row.items_received, False, rate)
 
     @staticmethod
     async def _release_key(
-        conn: repo.Conn, key: KeyContext, idempotency_key: str, request_id: str
+        conn: repo.Conn, source: Source, idempotency_key: str, request_id: str
     ) -> None:
         if idempotency_key:
             # Free the key so the client's retry is not refused as "in use".
             await repo.execute(
                 conn,
                 "release_idempotency_key",
-                stream_id=key.stream_id,
+                scope_id=source.scope_id,
                 idempotency_key=idempotency_key,
                 request_id=request_id,
             )
 
-    async def _replay(
+    async def replay(
         self,
         conn: repo.Conn,
-        key: KeyContext,
+        source: Source,
         rate: store_pb2.RateLimitState,
         request_id: str,
         idempotency_key: str,
         digest: bytes,
     ) -> Accepted | None:
-        """The first request's answer to a repeat of its key, whatever the repeat's body (the
-        seed: "accepted (202) but not reprocessed"); its log line says if the body differed.
-        None when no live request holds the key."""
+        """The first request's answer to a repeat of its key; None when no live request
+        holds the key. A stream answers whatever the repeat's body (its seed: "accepted (202)
+        but not reprocessed") and its log line says if the body differed; an integration,
+        whose seed is silent, refuses another body (IDEMPOTENCY_KEY_REUSED) as endpoint
+        push does."""
         held = await repo.row(
-            conn, "get_idempotency_key", stream_id=key.stream_id, idempotency_key=idempotency_key
+            conn, "get_idempotency_key", scope_id=source.scope_id, idempotency_key=idempotency_key
         )
         if held is None:
             return None
@@ -373,10 +463,12 @@ class Inbox:
                 "a request with this Idempotency-Key is still being accepted; retry shortly"
             )
         differed = bytes(held["body_hash"]) != digest
+        if differed and source.kind != STREAM:
+            raise guards.IdempotencyKeyReused(self.idempotency_ttl_seconds)
         # Logged under its own id (the one in its X-Request-Id); it answers with the first's.
-        await self._log(
+        await self.log(
             conn,
-            key,
+            source,
             request_id,
             "replayed",
             202,
@@ -390,12 +482,12 @@ class Inbox:
                 "Idempotency-Key repeated with another body; answered with the first request's",
                 extra={"replay_of": held["request_id"]},
             )
-        return Accepted(held["request_id"], key.stream, held["items_received"], True, rate)
+        return Accepted(held["request_id"], source.name, held["items_received"], True, rate)
 
-    async def _log(
-        self,
+    @staticmethod
+    async def log(
         conn: repo.Conn,
-        key: KeyContext,
+        source: Source,
         request_id: str,
         outcome: str,
         status_code: int,
@@ -404,12 +496,18 @@ class Inbox:
         *,
         replay_of: str | None = None,
         body_differed: bool = False,
+        route: str = "",
+        result: Any = None,
     ) -> None:
+        """One connector-log line of a request that named the source's credential."""
+        columns = source.columns()
         await repo.execute(
             conn,
             "insert_connector_log",
-            stream_id=key.stream_id,
-            key_id=key.key_id,
+            stream_id=columns["stream_id"],
+            integration_id=columns["integration_id"],
+            key_id=source.key_id,
+            route=route or source.route,
             request_id=request_id,
             client_request_id=logs.client_request_id.get(),
             replay_of=replay_of,
@@ -418,23 +516,30 @@ class Inbox:
             status_code=status_code,
             items_received=items_received,
             error=repo.jsonb(error) if error is not None else None,
+            result=repo.json(result) if result is not None else None,
         )
 
-    async def _log_rejection(
-        self,
+    @classmethod
+    async def log_rejection(
+        cls,
         conn: repo.Conn,
-        key: KeyContext,
+        source: Source,
         request_id: str,
         error: InletError,
         items_received: int,
+        *,
+        route: str = "",
     ) -> None:
+        """A refused request's log line; a line that cannot be written is only reported."""
         code = http_status_of(error)
         body: dict[str, Any] = {"code": error.reason, "message": error.message}
         if error.violations:
             body["fields"] = [v.as_json() for v in error.violations]
         try:
             async with wrap_exceptions():
-                await self._log(conn, key, request_id, "rejected", code, items_received, body)
+                await cls.log(
+                    conn, source, request_id, "rejected", code, items_received, body, route=route
+                )
         except InletError:
             # The caller still gets the real error; the lost log line is reported here.
             log.warning("could not write connector log entry", exc_info=True)
@@ -449,17 +554,7 @@ class Inbox:
             )
             if found is None:
                 raise RequestNotFound(f"no request {request_id!r} on stream {key.stream!r}")
-            items = [
-                ItemOutcome(
-                    index=r["item_index"],
-                    action=r["action"],
-                    record_id=str(r["record_id"]) if r["record_id"] else "",
-                    matched_on=tuple(r["matched_on"]),
-                    error=r["error"],
-                    superseded_by=r["superseded_by"],
-                )
-                for r in await repo.rows(conn, "stream_request_items", id=request_id)
-            ]
+            items = await item_outcomes(conn, request_id)
         return RequestStatus(
             request_id=found["id"],
             stream=found["stream"],
@@ -479,7 +574,22 @@ class Inbox:
             found = await repo.row(conn, "claim_stream_request", lease_seconds=lease_seconds)
             if found is None:
                 return None
-        entity_type = entity_type_of(found["entity_type"])
+            entity_type = entity_type_of(found["entity_type"])
+            referenced: dict[str, EntityTypeDef] = {}
+            if found["source"] == INTEGRATION:
+                # Related records are planned against the types the reference fields name.
+                ids = {
+                    f.slug: f.reference_entity_type_id
+                    for f in entity_type.fields
+                    if f.reference_entity_type_id
+                }
+                types = await repo.entity_types(conn, sorted(set(ids.values())))
+                referenced = {slug: types[i] for slug, i in ids.items() if i in types}
+        integration = (
+            IntegrationSpec(found["integration"], found["integration_type"], found["mapping"])
+            if found["source"] == INTEGRATION
+            else None
+        )
         return Claimed(
             request_id=found["id"],
             lease_token=str(found["lease_token"]),
@@ -487,9 +597,13 @@ class Inbox:
             default_region=found["default_region"],
             entity_type=entity_type,
             item_key=found["item_key"],
-            items=found["items"],
+            items=found["items"] or [],
             single=found["single"],
             done_indices=list(found["done_indices"]),
+            source=found["source"],
+            integration=integration,
+            body=bytes(found["body"] or b""),
+            referenced=referenced,
         )
 
     async def apply(
@@ -505,24 +619,32 @@ class Inbox:
         """Apply a chunk: outcomes commit with the upserts (and, for the last chunk, with the
         request's final status) in one transaction."""
         async with wrap_exceptions(), self.pool.connection() as conn:
-            try:
-                # Fast path: the whole chunk set-based (inlet_store.chunks). The store's
-                # domain errors are decided before anything is written, so a bad item needs
-                # no rollback; only a lost key race does, and it rolls back the chunk.
-                async with wrap_exceptions(), conn.transaction():
-                    await self._hold_lease(conn, request_id, lease_token, lease_seconds, finish)
-                    outcomes = await self._apply_chunk(conn, workspace_id, request_id, items)
-                    status = await self._finish(conn, request_id, lease_token) if finish else ""
-                return outcomes, status
-            except KeyRace:
-                log.info(
-                    "chunk lost a key race; applying it item by item", extra={"request": request_id}
-                )
+            # Items with related records take the item-by-item path: each writes its related
+            # records first and points its reference fields at them.
+            if not any(i.related for i in items):
+                try:
+                    # Fast path: the whole chunk set-based (inlet_store.chunks). The store's
+                    # domain errors are decided before anything is written, so a bad item
+                    # needs no rollback; only a lost key race does, and it rolls back the chunk.
+                    async with wrap_exceptions(), conn.transaction():
+                        source = await self._hold_lease(
+                            conn, request_id, lease_token, lease_seconds, finish
+                        )
+                        outcomes = await self._apply_chunk(
+                            conn, workspace_id, source, request_id, items
+                        )
+                        status = await self._finish(conn, request_id, lease_token) if finish else ""
+                    return outcomes, status
+                except KeyRace:
+                    log.info(
+                        "chunk lost a key race; applying it item by item",
+                        extra={"request": request_id},
+                    )
             async with conn.transaction():
-                await self._hold_lease(conn, request_id, lease_token, lease_seconds, finish)
-                outcomes = [
-                    await self._apply_item(conn, workspace_id, request_id, i) for i in items
-                ]
+                source = await self._hold_lease(
+                    conn, request_id, lease_token, lease_seconds, finish
+                )
+                outcomes = [await self._apply_item(conn, workspace_id, source, i) for i in items]
                 if outcomes:
                     await repo.execute(
                         conn,
@@ -536,7 +658,8 @@ class Inbox:
     @staticmethod
     async def _hold_lease(
         conn: repo.Conn, request_id: str, lease_token: str, lease_seconds: int, finish: bool
-    ) -> None:
+    ) -> dict[str, str]:
+        """Lock the request while the lease is ours; the `source` of its record.* events."""
         # The last chunk only locks the row: an UPDATE would leave one more dead version of
         # a row that is about to be updated by finish_stream_request anyway.
         if finish:
@@ -551,9 +674,17 @@ class Inbox:
             )
         if held is None:
             raise LeaseLost(f"the lease on {request_id} expired and was taken over")
+        if held["integration"]:
+            return {"type": INTEGRATION, "id": held["integration"], "request_id": request_id}
+        return {"type": STREAM, "request_id": request_id}
 
     async def _apply_chunk(
-        self, conn: repo.Conn, workspace_id: str, request_id: str, items: list[StreamItem]
+        self,
+        conn: repo.Conn,
+        workspace_id: str,
+        source: dict[str, str],
+        request_id: str,
+        items: list[StreamItem],
     ) -> list[ItemOutcome]:
         """Every item decided in order over one key lookup, then written in bulk; KeyRace
         when a concurrent writer got in the way."""
@@ -581,7 +712,6 @@ class Inbox:
             ]
         dangling = await chunks.dangling_references(conn, records)
         plan = chunks.ChunkPlan(await chunks.stored_keys(conn, workspace_id, type_id, records))
-        source = {"type": "stream", "request_id": request_id}
         outcomes: list[ItemOutcome] = []
         events: list[dict[str, Any]] = []
         for item in items:
@@ -614,21 +744,34 @@ class Inbox:
         return outcomes
 
     async def _apply_item(
-        self, conn: repo.Conn, workspace_id: str, request_id: str, item: StreamItem
+        self, conn: repo.Conn, workspace_id: str, source: dict[str, str], item: StreamItem
     ) -> ItemOutcome:
-        """One item in its own savepoint, retried when it loses a key race."""
+        """One item (its related records first) in its own savepoint, retried when it loses
+        a key race."""
         if item.superseded_by is not None or item.record is None:
             return _not_applied(item)
         entity = f"items[{item.index}]"
-        source = {"type": "stream", "request_id": request_id}
         for attempt in range(_ITEM_RACE_ATTEMPTS):
             try:
                 # Translated inside the loop: a lost key race rolls back only this item.
                 async with wrap_exceptions(), conn.transaction():
-                    outcome = await self.store._upsert(conn, workspace_id, item.record, entity)
-                    await outbox.add_record_change(conn, workspace_id, item.record, outcome, source)
+                    related: dict[str, Outcome] = {}
+                    for slug, planned in item.related.items():
+                        related[slug] = await self.store._upsert(
+                            conn, workspace_id, planned, f"{entity}.related.{slug}"
+                        )
+                        await outbox.add_record_change(
+                            conn, workspace_id, planned, related[slug], source
+                        )
+                    record = _pointing_at(item.record, related)
+                    outcome = await self.store._upsert(conn, workspace_id, record, entity)
+                    await outbox.add_record_change(conn, workspace_id, record, outcome, source)
                 return ItemOutcome(
-                    item.index, outcome.action, outcome.id, matched_on=outcome.matched_on
+                    item.index,
+                    outcome.action,
+                    outcome.id,
+                    matched_on=outcome.matched_on,
+                    related=related,
                 )
             except KeyRace:
                 if attempt == _ITEM_RACE_ATTEMPTS - 1:
@@ -654,6 +797,37 @@ class Inbox:
         if done is None:
             raise LeaseLost(f"the lease on {request_id} expired and was taken over")
         return str(done["status"])
+
+
+def _pointing_at(record: PlannedRecord, related: dict[str, Outcome]) -> PlannedRecord:
+    """The record with each reference field set to the related record written for it."""
+    if not related:
+        return record
+    values = {**record.values, **{slug: o.id for slug, o in related.items()}}
+    return replace(
+        record,
+        values=values,
+        missing_required=tuple(s for s in record.missing_required if s not in values),
+    )
+
+
+async def item_outcomes(conn: repo.Conn, request_id: str) -> list[ItemOutcome]:
+    """A request's item outcomes, in index order (a superseded item with its winner's record)."""
+    return [
+        ItemOutcome(
+            index=r["item_index"],
+            action=r["action"],
+            record_id=str(r["record_id"]) if r["record_id"] else "",
+            matched_on=tuple(r["matched_on"]),
+            error=r["error"],
+            superseded_by=r["superseded_by"],
+            related={
+                slug: Outcome(o["id"], o["action"], tuple(o.get("matched_on", ())))
+                for slug, o in (r["related"] or {}).items()
+            },
+        )
+        for r in await repo.rows(conn, "stream_request_items", id=request_id)
+    ]
 
 
 def _not_applied(item: StreamItem) -> ItemOutcome:

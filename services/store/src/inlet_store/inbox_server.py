@@ -6,7 +6,7 @@ from typing import Any
 
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
-from inlet.type.v1 import json_pb2
+from inlet.type.v1 import json_pb2, result_pb2
 from inlet_common import exactjson, logs
 from inlet_common.errors import Violation
 from inlet_store.domain import EntityTypeDef
@@ -40,6 +40,12 @@ def outcome_pb(o: ItemOutcome) -> ingest_pb2.IngestItemOutcome:
             message.error.fields.add(field=f["field"], code=f["code"], message=f["message"])
     if o.superseded_by is not None:
         message.superseded_by = o.superseded_by
+    for slug, related in o.related.items():
+        message.related[slug].CopyFrom(
+            result_pb2.EntityResult(
+                id=related.id, action=related.action, matched_on=list(related.matched_on)
+            )
+        )
     return message
 
 
@@ -109,7 +115,7 @@ class InboxStoreServicer(StoreServicer):
             return store_pb2.AcceptStreamRequestResponse(schema=schema_pb(accepted))
         return store_pb2.AcceptStreamRequestResponse(
             request_id=accepted.request_id,
-            stream=accepted.stream,
+            stream=accepted.name,
             items_received=accepted.items_received,
             replayed=accepted.replayed,
             rate_limit=accepted.rate,
@@ -141,6 +147,22 @@ class InboxStoreServicer(StoreServicer):
             done_indices=claimed.done_indices,
             single=claimed.single,
             reference_type_ids=reference_type_ids(claimed.entity_type),
+            source=claimed.source,
+            integration=(
+                store_pb2.IntegrationSpec(
+                    id=claimed.integration.id,
+                    type=claimed.integration.type,
+                    mapping=(
+                        exactjson.to_raw(claimed.integration.mapping)
+                        if claimed.integration.mapping is not None
+                        else None
+                    ),
+                )
+                if claimed.integration is not None
+                else None
+            ),
+            body=claimed.body,
+            referenced_types={slug: entity_type_pb(t) for slug, t in claimed.referenced.items()},
         )
 
     async def ApplyStreamItems(
@@ -152,6 +174,7 @@ class InboxStoreServicer(StoreServicer):
                 record=planned(i.record) if i.HasField("record") else None,
                 error=exactjson.from_raw(i.error) if i.HasField("error") else None,
                 superseded_by=i.superseded_by if i.HasField("superseded_by") else None,
+                related={slug: planned(r) for slug, r in i.related.items()},
             )
             for i in request.items
         ]

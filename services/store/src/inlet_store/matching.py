@@ -21,7 +21,10 @@ class Decision:
 
 
 def field_path(entity: str, slug: str) -> str:
-    """Where a field sits in the caller's body: fields.x, related.contact.x, items[3].x."""
+    """Where a field sits in the caller's body: fields.x, related.contact.x, items[3].x, or
+    x itself in a flat body (entity "": the external form)."""
+    if not entity:
+        return slug
     return f"fields.{slug}" if entity == "record" else f"{entity}.{slug}"
 
 

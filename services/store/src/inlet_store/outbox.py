@@ -39,14 +39,14 @@ async def add_record_change(
     workspace_id: str,
     planned: PlannedRecord,
     outcome: Outcome,
-    source: dict[str, str],
+    source: dict[str, Any],
 ) -> None:
     """`record.created` or `record.updated` for one written record."""
     await add(conn, workspace_id, *record_change(planned, outcome, source))
 
 
 def record_change(
-    planned: PlannedRecord, outcome: Outcome, source: dict[str, str]
+    planned: PlannedRecord, outcome: Outcome, source: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     """The type and data of a written record's event (also written in bulk by chunks)."""
     type_ = RECORD_CREATED if outcome.action == "created" else RECORD_UPDATED

@@ -3,7 +3,6 @@ their types and default webhooks, a session's example transfer and its activity 
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 from collections.abc import Collection, Sequence
@@ -22,7 +21,7 @@ from inlet_common.errors import (
     Unavailable,
     Violation,
 )
-from inlet_store import apikeys, guards
+from inlet_store import apikeys, guards, paging
 from inlet_store import repository as repo
 from inlet_store.admin import sample_value
 from inlet_store.domain import EntityTypeDef
@@ -147,27 +146,6 @@ def check_webhooks(
     return found, problems
 
 
-def _page_size(size: int) -> int:
-    if size < 0:
-        raise bad("page_size", "page_size must not be negative", "INVALID_PAGE_SIZE")
-    return min(size or 50, 1000)
-
-
-def _token(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
-def _untoken(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except ValueError:
-        raise _bad_token() from None
-
-
-def _bad_token() -> InvalidArgument:
-    return bad("page_token", "page_token is not one this API issued", "INVALID_PAGE_TOKEN")
-
-
 class PushAdmin:
     """Use cases over one pool; the signer keeps each session's webhook secret."""
 
@@ -206,8 +184,8 @@ class PushAdmin:
     async def list_keys(
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[str, list[dict[str, Any]], str]:
-        limit = _page_size(page_size)
-        before = _time(_untoken(page_token)) if page_token else None
+        limit = paging.page_size(page_size)
+        before = paging.as_time(paging.decode(page_token)) if page_token else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
@@ -215,7 +193,11 @@ class PushAdmin:
             )
         page = found[:limit]
         more = len(found) > limit
-        return workspace_id, page, _token(page[-1]["create_time"].isoformat()) if more else ""
+        return (
+            workspace_id,
+            page,
+            paging.encode(page[-1]["create_time"].isoformat()) if more else "",
+        )
 
     async def revoke_key(self, workspace: str, key_id: str) -> tuple[str, dict[str, Any]]:
         async with wrap_exceptions(), self.pool.connection() as conn:
@@ -456,12 +438,12 @@ class PushAdmin:
     async def list_sessions(
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[list[Session], str]:
-        limit = _page_size(page_size)
+        limit = paging.page_size(page_size)
         after_time: datetime | None = None
         after_id = ""
         if page_token:
-            when, _, after_id = _untoken(page_token).partition("|")
-            after_time = _time(when)
+            when, _, after_id = paging.decode(page_token).partition("|")
+            after_time = paging.as_time(when)
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
@@ -475,7 +457,7 @@ class PushAdmin:
             sessions = await self._with_types(conn, found[:limit])
         more = len(found) > limit
         last = sessions[-1] if sessions else None
-        token = _token(f"{last.create_time.isoformat()}|{last.id}") if more and last else ""
+        token = paging.encode(f"{last.create_time.isoformat()}|{last.id}") if more and last else ""
         return sessions, token
 
     async def update_session(
@@ -599,8 +581,8 @@ class PushAdmin:
     async def push_log(
         self, workspace: str, session_id: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
-        limit = _page_size(page_size)
-        before = _int(_untoken(page_token)) if page_token else None
+        limit = paging.page_size(page_size)
+        before = paging.as_int(paging.decode(page_token)) if page_token else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             session = await self._session(conn, workspace_id, _session_id(session_id))
@@ -608,7 +590,7 @@ class PushAdmin:
                 conn, "list_push_log", session_id=session.id, before=before, limit=limit + 1
             )
         page = found[:limit]
-        return page, _token(str(page[-1]["id"])) if len(found) > limit else ""
+        return page, paging.encode(str(page[-1]["id"])) if len(found) > limit else ""
 
 
 def _map_problems(path: str, spec: TypeSpec, entity_type: EntityTypeDef) -> list[Violation]:
@@ -654,17 +636,3 @@ def _session_id(text: str) -> str:
 
 def _json_or_null(value: dict[str, Any] | None) -> Any:
     return repo.json(value) if value is not None else None
-
-
-def _time(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise _bad_token() from None
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise _bad_token() from None

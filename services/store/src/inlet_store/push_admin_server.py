@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, cast
-
-from google.protobuf import timestamp_pb2
 
 from inlet.admin.v1 import admin_pb2, push_pb2, push_pb2_grpc
 from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument
 from inlet_common.masks import update_paths
-from inlet_store import apikeys
+from inlet_store import apikeys, names
 from inlet_store.auth import Authenticator
 from inlet_store.push_admin import UPDATABLE, PushAdmin, Session, SessionSpec, TypeSpec
 from inlet_store.server import TYPE_NAMES
-from inlet_store.streams_admin import _parts
 
 _EDGE_ERROR_KEY = "x-inlet-edge-error"
 _EDGE_MESSAGE_KEY = "x-inlet-edge-message"
@@ -27,23 +23,15 @@ _OPTIONS = (
 )
 
 
-def _ts(when: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if when is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(when.astimezone(UTC))
-    return stamp
-
-
 def key_pb(workspace_id: str, k: dict[str, Any]) -> push_pb2.ApiKey:
     return push_pb2.ApiKey(
         name=f"workspaces/{workspace_id}/apiKeys/{k['id']}",
         display_name=k["display_name"],
         rate_limit=k["rate_limit"],
         rate_window_seconds=k["rate_window_seconds"],
-        create_time=_ts(k["create_time"]),
-        expire_time=_ts(k["expire_time"]),
-        revoke_time=_ts(k["revoke_time"]),
+        create_time=names.timestamp(k["create_time"]),
+        expire_time=names.timestamp(k["expire_time"]),
+        revoke_time=names.timestamp(k["revoke_time"]),
         prefix=apikeys.prefix(k["id"]),
     )
 
@@ -77,7 +65,7 @@ def session_pb(s: Session) -> push_pb2.Session:
             if s.webhook_endpoint_id
             else ""
         ),
-        create_time=_ts(s.create_time),
+        create_time=names.timestamp(s.create_time),
     )
     for name, short in _OPTIONS:
         option = _webhook_pb(s.webhooks.get(short))
@@ -118,7 +106,7 @@ class PushAdminServicer(push_pb2_grpc.PushAdminServiceServicer):
     async def _authorised(
         self, context: Any, field: str, name: str, *collections: str
     ) -> list[str]:
-        parts = _parts(field, name, *collections)
+        parts = names.parts(field, name, *collections)
         metadata = dict(context.invocation_metadata() or ())
         await self.auth.workspace(context.invocation_metadata(), parts[0])
         edge = metadata.get(_EDGE_ERROR_KEY)
@@ -265,7 +253,7 @@ class PushAdminServicer(push_pb2_grpc.PushAdminServiceServicer):
 def log_pb(e: dict[str, Any]) -> push_pb2.PushLogEntry:
     errors = [e["error"]] if e["error"] else list(e["item_errors"] or [])
     return push_pb2.PushLogEntry(
-        create_time=_ts(e["create_time"]),
+        create_time=names.timestamp(e["create_time"]),
         request_id=e["request_id"],
         transfer_id=e["transfer_id"] or "",
         items_received=e["items_received"],

@@ -3,20 +3,17 @@ the connector log; authenticated with the workspace's admin tokens."""
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf import timestamp_pb2
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_common import exactjson
 from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
 from inlet_common.masks import update_paths
-from inlet_store import guards
+from inlet_store import guards, names, paging
 from inlet_store import repository as repo
 from inlet_store.auth import Authenticator
 from inlet_store.errors import wrap_exceptions
@@ -36,42 +33,6 @@ _EDGE_MESSAGE_KEY = "x-inlet-edge-message"
 
 def _bad(field: str, message: str, code: str) -> InvalidArgument:
     return InvalidArgument(message, violations=[Violation(field, message, code)])
-
-
-def _parts(field: str, name: str, *collections: str) -> list[str]:
-    """Ids of a resource name such as workspaces/{w}/streams/{s}."""
-    parts = name.split("/")
-    if len(parts) != 2 * len(collections) or any(
-        parts[2 * i] != c or not parts[2 * i + 1] for i, c in enumerate(collections)
-    ):
-        pattern = "/".join(f"{c}/{{{c[:-1]}}}" for c in collections)
-        raise _bad(field, f"{field} must look like {pattern}, got {name!r}", "INVALID_NAME")
-    return parts[1::2]
-
-
-def _ts(when: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if when is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(when.astimezone(UTC))
-    return stamp
-
-
-def _page_size(size: int) -> int:
-    if size < 0:
-        raise _bad("page_size", "page_size must not be negative", "INVALID_PAGE_SIZE")
-    return min(size or 50, 1000)
-
-
-def _token(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
-def _untoken(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except ValueError:
-        raise _bad_token() from None
 
 
 class StreamAdmin:
@@ -132,15 +93,15 @@ class StreamAdmin:
     async def list_streams(
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
-        limit = _page_size(page_size)
-        after = _untoken(page_token) if page_token else ""
+        limit = paging.page_size(page_size)
+        after = paging.decode(page_token) if page_token else ""
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
                 conn, "list_streams", workspace_id=workspace_id, after=after, limit=limit + 1
             )
         page = found[:limit]
-        return page, _token(page[-1]["slug"]) if len(found) > limit else ""
+        return page, paging.encode(page[-1]["slug"]) if len(found) > limit else ""
 
     async def create_key(
         self, workspace: str, stream: str, key: streams_pb2.IngestKey
@@ -185,8 +146,8 @@ class StreamAdmin:
     async def list_keys(
         self, workspace: str, stream: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
-        limit = _page_size(page_size)
-        before = _time(_untoken(page_token)) if page_token else None
+        limit = paging.page_size(page_size)
+        before = paging.as_time(paging.decode(page_token)) if page_token else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             found_stream = await self._stream(conn, workspace, stream)
             found = await repo.rows(
@@ -198,7 +159,7 @@ class StreamAdmin:
             )
         page = found[:limit]
         more = len(found) > limit
-        return page, _token(page[-1]["create_time"].isoformat()) if more else ""
+        return page, paging.encode(page[-1]["create_time"].isoformat()) if more else ""
 
     async def _key_query(
         self, query: str, workspace: str, stream: str, key_id: str, **params: Any
@@ -270,8 +231,8 @@ class StreamAdmin:
     async def connector_log(
         self, workspace: str, stream: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
-        limit = _page_size(page_size)
-        before = _int(_untoken(page_token)) if page_token else None
+        limit = paging.page_size(page_size)
+        before = paging.as_int(paging.decode(page_token)) if page_token else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             found_stream = await self._stream(conn, workspace, stream)
             found = await repo.rows(
@@ -282,25 +243,7 @@ class StreamAdmin:
                 limit=limit + 1,
             )
         page = found[:limit]
-        return page, _token(str(page[-1]["id"])) if len(found) > limit else ""
-
-
-def _bad_token() -> InvalidArgument:
-    return _bad("page_token", "page_token is not one this API issued", "INVALID_PAGE_TOKEN")
-
-
-def _time(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise _bad_token() from None
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise _bad_token() from None
+        return page, paging.encode(str(page[-1]["id"])) if len(found) > limit else ""
 
 
 # -- protobuf ------------------------------------------------------------------------------
@@ -312,7 +255,7 @@ def stream_pb(workspace_id: str, s: dict[str, Any]) -> streams_pb2.Stream:
         display_name=s["display_name"],
         entity_type=s["entity_type"],
         default_region=s["default_region"],
-        create_time=_ts(s["create_time"]),
+        create_time=names.timestamp(s["create_time"]),
     )
 
 
@@ -323,9 +266,9 @@ def key_pb(workspace_id: str, stream: str, k: dict[str, Any]) -> streams_pb2.Ing
         display_name=k["display_name"],
         rate_limit=k["rate_limit"],
         rate_window_seconds=k["rate_window_seconds"],
-        create_time=_ts(k["create_time"]),
-        expire_time=_ts(k["expire_time"]),
-        revoke_time=_ts(k["revoke_time"]),
+        create_time=names.timestamp(k["create_time"]),
+        expire_time=names.timestamp(k["expire_time"]),
+        revoke_time=names.timestamp(k["revoke_time"]),
         prefix=prefix(k["mode"], k["id"]),
     )
 
@@ -333,7 +276,7 @@ def key_pb(workspace_id: str, stream: str, k: dict[str, Any]) -> streams_pb2.Ing
 def log_pb(e: dict[str, Any]) -> streams_pb2.ConnectorLogEntry:
     errors = [e["error"]] if e["error"] else list(e["item_errors"] or [])
     return streams_pb2.ConnectorLogEntry(
-        create_time=_ts(e["create_time"]),
+        create_time=names.timestamp(e["create_time"]),
         request_id=e["request_id"],
         items_received=e["items_received"],
         status=e["status"],
@@ -355,7 +298,7 @@ class StreamAdminServicer(streams_pb2_grpc.StreamAdminServiceServicer):
     async def _authorised(
         self, context: Any, field: str, name: str, *collections: str
     ) -> list[str]:
-        parts = _parts(field, name, *collections)
+        parts = names.parts(field, name, *collections)
         metadata = dict(context.invocation_metadata() or ())
         await self.auth.workspace(context.invocation_metadata(), parts[0])
         edge = metadata.get(_EDGE_ERROR_KEY)

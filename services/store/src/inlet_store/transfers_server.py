@@ -8,8 +8,10 @@ from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet_common import exactjson, logs
 from inlet_common.errors import Violation
+from inlet_store.external import External
+from inlet_store.external_server import ExternalStoreServicer
 from inlet_store.inbox import Inbox
-from inlet_store.inbox_server import InboxStoreServicer, list_value
+from inlet_store.inbox_server import list_value
 from inlet_store.service import Store
 from inlet_store.transfers import TransferData, TransferRequest, Transfers
 
@@ -80,11 +82,13 @@ def push_data_pb(found: TransferData) -> ingest_pb2.GetPushDataResponse:
     )
 
 
-class PushStoreServicer(InboxStoreServicer):
-    """StoreService with the push-transfer RPCs besides stream ingest's."""
+class PushStoreServicer(ExternalStoreServicer):
+    """StoreService with the push-transfer RPCs besides stream and integration ingest's."""
 
-    def __init__(self, store: Store, inbox: Inbox, transfers: Transfers) -> None:
-        super().__init__(store, inbox)
+    def __init__(
+        self, store: Store, inbox: Inbox, external: External, transfers: Transfers
+    ) -> None:
+        super().__init__(store, inbox, external)
         self.transfers = transfers
 
     async def AcceptPushTransfer(

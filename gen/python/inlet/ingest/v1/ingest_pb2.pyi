@@ -234,12 +234,34 @@ class IngestItemOutcome(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class RelatedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _result_pb2.EntityResult: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _result_pb2.EntityResult | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     INDEX_FIELD_NUMBER: _builtins.int
     RECORD_ID_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
     MATCHED_ON_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     SUPERSEDED_BY_FIELD_NUMBER: _builtins.int
+    RELATED_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     """Position of the item in the request (0 for a single object)."""
     record_id: _builtins.str
@@ -256,6 +278,10 @@ class IngestItemOutcome(_message.Message):
     def error(self) -> Global___IngestItemError:
         """Why the item failed."""
 
+    @_builtins.property
+    def related(self) -> _containers.MessageMap[_builtins.str, _result_pb2.EntityResult]:
+        """Related records written with the item (integration ingest), by reference-field slug."""
+
     def __init__(
         self,
         *,
@@ -265,10 +291,11 @@ class IngestItemOutcome(_message.Message):
         matched_on: _abc.Iterable[_builtins.str] | None = ...,
         error: Global___IngestItemError | None = ...,
         superseded_by: _builtins.int | None = ...,
+        related: _abc.Mapping[_builtins.str, _result_pb2.EntityResult] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "_superseded_by", b"_superseded_by", "error", b"error", "index", b"index", "superseded_by", b"superseded_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "_superseded_by", b"_superseded_by", "action", b"action", "error", b"error", "index", b"index", "matched_on", b"matched_on", "record_id", b"record_id", "superseded_by", b"superseded_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "_superseded_by", b"_superseded_by", "action", b"action", "error", b"error", "index", b"index", "matched_on", b"matched_on", "record_id", b"record_id", "related", b"related", "superseded_by", b"superseded_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__index: _TypeAlias = _typing.Literal["index"]  # noqa: Y015
     _WhichOneofArgType__index: _TypeAlias = _typing.Literal["_index", b"_index"]  # noqa: Y015

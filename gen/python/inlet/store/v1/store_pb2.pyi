@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from inlet.ingest.v1 import external_pb2 as _external_pb2
 from inlet.ingest.v1 import ingest_pb2 as _ingest_pb2
 from inlet.type.v1 import entity_pb2 as _entity_pb2
 from inlet.type.v1 import json_pb2 as _json_pb2
@@ -341,6 +342,27 @@ class ClaimStreamRequestResponse(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class ReferencedTypesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _entity_pb2.EntityType: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _entity_pb2.EntityType | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     CLAIMED_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     LEASE_TOKEN_FIELD_NUMBER: _builtins.int
@@ -352,6 +374,10 @@ class ClaimStreamRequestResponse(_message.Message):
     DONE_INDICES_FIELD_NUMBER: _builtins.int
     SINGLE_FIELD_NUMBER: _builtins.int
     REFERENCE_TYPE_IDS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    REFERENCED_TYPES_FIELD_NUMBER: _builtins.int
     claimed: _builtins.bool
     """False when nothing is waiting."""
     request_id: _builtins.str
@@ -366,6 +392,10 @@ class ClaimStreamRequestResponse(_message.Message):
     """X-Item-Key of the request, or empty."""
     single: _builtins.bool
     """Whether the body was a single object."""
+    source: _builtins.str
+    """"stream" or "integration": how the items are found."""
+    body: _builtins.bytes
+    """For an integration request: the body as it was sent."""
     @_builtins.property
     def entity_type(self) -> _entity_pb2.EntityType:
         """The stream's entity type."""
@@ -382,6 +412,16 @@ class ClaimStreamRequestResponse(_message.Message):
     def reference_type_ids(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Reference-field slug → id of the entity type it references."""
 
+    @_builtins.property
+    def integration(self) -> Global___IntegrationSpec:
+        """For an integration request: the integration (its items come from `body`)."""
+
+    @_builtins.property
+    def referenced_types(self) -> _containers.MessageMap[_builtins.str, _entity_pb2.EntityType]:
+        """For an integration request: the types its reference fields name, by field slug
+        (related records are planned against them).
+        """
+
     def __init__(
         self,
         *,
@@ -396,10 +436,14 @@ class ClaimStreamRequestResponse(_message.Message):
         done_indices: _abc.Iterable[_builtins.int] | None = ...,
         single: _builtins.bool = ...,
         reference_type_ids: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        source: _builtins.str = ...,
+        integration: Global___IntegrationSpec | None = ...,
+        body: _builtins.bytes = ...,
+        referenced_types: _abc.Mapping[_builtins.str, _entity_pb2.EntityType] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "items", b"items"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "integration", b"integration", "items", b"items"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "reference_type_ids", b"reference_type_ids", "request_id", b"request_id", "single", b"single", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -411,10 +455,32 @@ class StreamItem(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class RelatedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___PlannedRecord: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___PlannedRecord | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     INDEX_FIELD_NUMBER: _builtins.int
     RECORD_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     SUPERSEDED_BY_FIELD_NUMBER: _builtins.int
+    RELATED_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     """Position in the request."""
     superseded_by: _builtins.int
@@ -427,6 +493,12 @@ class StreamItem(_message.Message):
     def error(self) -> _json_pb2.RawJson:
         """Why planning failed: {code, message, fields:[{field, code, message}]}."""
 
+    @_builtins.property
+    def related(self) -> _containers.MessageMap[_builtins.str, Global___PlannedRecord]:
+        """Related records, by the record's reference-field slug: written first, and the record's
+        reference field set to each one's id (integration ingest).
+        """
+
     def __init__(
         self,
         *,
@@ -434,10 +506,11 @@ class StreamItem(_message.Message):
         record: Global___PlannedRecord | None = ...,
         error: _json_pb2.RawJson | None = ...,
         superseded_by: _builtins.int | None = ...,
+        related: _abc.Mapping[_builtins.str, Global___PlannedRecord] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by", "error", b"error", "record", b"record", "superseded_by", b"superseded_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by", "error", b"error", "index", b"index", "record", b"record", "superseded_by", b"superseded_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by", "error", b"error", "index", b"index", "record", b"record", "related", b"related", "superseded_by", b"superseded_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__superseded_by: _TypeAlias = _typing.Literal["superseded_by"]  # noqa: Y015
     _WhichOneofArgType__superseded_by: _TypeAlias = _typing.Literal["_superseded_by", b"_superseded_by"]  # noqa: Y015
@@ -924,6 +997,318 @@ class RecordActivityResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordActivityResponse: _TypeAlias = RecordActivityResponse  # noqa: Y015
+
+@_typing.final
+class AcceptIntegrationRequestRequest(_message.Message):
+    """AcceptIntegrationRequestRequest is one POST /api/v1/external/data-ingestion/{id}."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_TOKEN_FIELD_NUMBER: _builtins.int
+    INTEGRATION_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    REJECTION_FIELD_NUMBER: _builtins.int
+    REJECTION_REASON_FIELD_NUMBER: _builtins.int
+    project_token: _builtins.str
+    """The whole project token (pat_<id>_<secret>); empty when none was sent."""
+    integration_id: _builtins.str
+    """The integration's id from the URL."""
+    body: _builtins.bytes
+    """The body as sent."""
+    content_type: _builtins.str
+    """Its Content-Type header."""
+    idempotency_key: _builtins.str
+    """Idempotency-Key, or empty."""
+    rejection: _builtins.str
+    """When set, the edge refused the body unread with this message (it is not in `body`)."""
+    rejection_reason: _builtins.str
+    """The rejection's code (PAYLOAD_TOO_LARGE)."""
+    def __init__(
+        self,
+        *,
+        project_token: _builtins.str = ...,
+        integration_id: _builtins.str = ...,
+        body: _builtins.bytes = ...,
+        content_type: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        rejection: _builtins.str = ...,
+        rejection_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "content_type", b"content_type", "idempotency_key", b"idempotency_key", "integration_id", b"integration_id", "project_token", b"project_token", "rejection", b"rejection", "rejection_reason", b"rejection_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptIntegrationRequestRequest: _TypeAlias = AcceptIntegrationRequestRequest  # noqa: Y015
+
+@_typing.final
+class AcceptIntegrationRequestResponse(_message.Message):
+    """AcceptIntegrationRequestResponse is the stored request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    INTEGRATION_ID_FIELD_NUMBER: _builtins.int
+    ITEMS_RECEIVED_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Request id (req_…): the first request's when replayed."""
+    integration_id: _builtins.str
+    """The integration's id."""
+    items_received: _builtins.int
+    """Items the body holds for the integration's type and mapping."""
+    replayed: _builtins.bool
+    """True when this answers a repeat of an earlier Idempotency-Key."""
+    @_builtins.property
+    def rate_limit(self) -> Global___RateLimitState:
+        """The integration's rate-limit window after this request."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        integration_id: _builtins.str = ...,
+        items_received: _builtins.int = ...,
+        replayed: _builtins.bool = ...,
+        rate_limit: Global___RateLimitState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["integration_id", b"integration_id", "items_received", b"items_received", "rate_limit", b"rate_limit", "replayed", b"replayed", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptIntegrationRequestResponse: _TypeAlias = AcceptIntegrationRequestResponse  # noqa: Y015
+
+@_typing.final
+class GetIntegrationRequestStatusRequest(_message.Message):
+    """GetIntegrationRequestStatusRequest names a request and carries the token that may read it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_TOKEN_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    project_token: _builtins.str
+    """The whole project token."""
+    request_id: _builtins.str
+    """Request id."""
+    def __init__(
+        self,
+        *,
+        project_token: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_token", b"project_token", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIntegrationRequestStatusRequest: _TypeAlias = GetIntegrationRequestStatusRequest  # noqa: Y015
+
+@_typing.final
+class GetIntegrationRequestStatusResponse(_message.Message):
+    """GetIntegrationRequestStatusResponse is the request's status."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def status(self) -> _external_pb2.GetDataIngestionStatusResponse:
+        """Status and item outcomes."""
+
+    def __init__(
+        self,
+        *,
+        status: _external_pb2.GetDataIngestionStatusResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetIntegrationRequestStatusResponse: _TypeAlias = GetIntegrationRequestStatusResponse  # noqa: Y015
+
+@_typing.final
+class PingProjectTokenRequest(_message.Message):
+    """PingProjectTokenRequest carries the token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_TOKEN_FIELD_NUMBER: _builtins.int
+    project_token: _builtins.str
+    """The whole project token."""
+    def __init__(
+        self,
+        *,
+        project_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_token", b"project_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PingProjectTokenRequest: _TypeAlias = PingProjectTokenRequest  # noqa: Y015
+
+@_typing.final
+class PingProjectTokenResponse(_message.Message):
+    """PingProjectTokenResponse names the token's workspace."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
+    workspace_id: _builtins.str
+    """Workspace id."""
+    def __init__(
+        self,
+        *,
+        workspace_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["workspace_id", b"workspace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PingProjectTokenResponse: _TypeAlias = PingProjectTokenResponse  # noqa: Y015
+
+@_typing.final
+class IntegrationSpec(_message.Message):
+    """IntegrationSpec is what a worker needs to find a claimed integration request's items."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    MAPPING_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The integration's id (slug)."""
+    type: _builtins.str
+    """GENERIC, MAPPING, TYPEFORM or CALENDLY."""
+    @_builtins.property
+    def mapping(self) -> _json_pb2.RawJson:
+        """The integration's mapping (MAPPING; optional override of a vendor type's ready-made
+        one); empty when none.
+        """
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        type: _builtins.str = ...,
+        mapping: _json_pb2.RawJson | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mapping", b"mapping"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "mapping", b"mapping", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntegrationSpec: _TypeAlias = IntegrationSpec  # noqa: Y015
+
+@_typing.final
+class SubmitFormRequest(_message.Message):
+    """SubmitFormRequest is one POST /api/v1/external/form, planned by the matcher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_TOKEN_FIELD_NUMBER: _builtins.int
+    ORIGIN_FIELD_NUMBER: _builtins.int
+    SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    RECORD_FIELD_NUMBER: _builtins.int
+    VIOLATIONS_FIELD_NUMBER: _builtins.int
+    SUBMISSION_FIELD_NUMBER: _builtins.int
+    REJECTION_FIELD_NUMBER: _builtins.int
+    REJECTION_REASON_FIELD_NUMBER: _builtins.int
+    client_token: _builtins.str
+    """The whole client token (pct_<id>_<secret>); empty when none was sent."""
+    origin: _builtins.str
+    """The request's Origin header, or empty."""
+    schema_version: _builtins.str
+    """StreamSchema.version the form was planned against; empty when the matcher has none
+    (then the store answers with the schema). Not looked at for a rejection.
+    """
+    rejection: _builtins.str
+    """When set, the body was refused as a whole (not JSON, too large …) with this message."""
+    rejection_reason: _builtins.str
+    """The rejection's code (MALFORMED_JSON, EMPTY_BODY, INVALID_BODY, UNSUPPORTED_MEDIA_TYPE,
+    PAYLOAD_TOO_LARGE).
+    """
+    @_builtins.property
+    def record(self) -> Global___PlannedRecord:
+        """The planned record (unset when there are violations or a rejection)."""
+
+    @_builtins.property
+    def violations(self) -> _containers.RepeatedCompositeFieldContainer[_ingest_pb2.IngestFieldError]:
+        """Every bad field of the form; any refuses it (VALIDATION_FAILED)."""
+
+    @_builtins.property
+    def submission(self) -> _json_pb2.RawJson:
+        """The form as submitted (every field, also those the type does not have)."""
+
+    def __init__(
+        self,
+        *,
+        client_token: _builtins.str = ...,
+        origin: _builtins.str = ...,
+        schema_version: _builtins.str = ...,
+        record: Global___PlannedRecord | None = ...,
+        violations: _abc.Iterable[_ingest_pb2.IngestFieldError] | None = ...,
+        submission: _json_pb2.RawJson | None = ...,
+        rejection: _builtins.str = ...,
+        rejection_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "submission", b"submission"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_token", b"client_token", "origin", b"origin", "record", b"record", "rejection", b"rejection", "rejection_reason", b"rejection_reason", "schema_version", b"schema_version", "submission", b"submission", "violations", b"violations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitFormRequest: _TypeAlias = SubmitFormRequest  # noqa: Y015
+
+@_typing.final
+class SubmitFormResponse(_message.Message):
+    """SubmitFormResponse is the written record, or the schema to plan against."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    SCHEMA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> _result_pb2.EntityResult:
+        """The record created or updated."""
+
+    @_builtins.property
+    def rate_limit(self) -> Global___RateLimitState:
+        """The token's rate-limit window after this request."""
+
+    @_builtins.property
+    def schema(self) -> Global___StreamSchema:
+        """Set (and nothing else) when the record was not planned against the token's current
+        schema: nothing was counted, written or logged; plan again and call again.
+        """
+
+    def __init__(
+        self,
+        *,
+        record: _result_pb2.EntityResult | None = ...,
+        rate_limit: Global___RateLimitState | None = ...,
+        schema: Global___StreamSchema | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit", "record", b"record", "schema", b"schema"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit", "record", b"record", "schema", b"schema"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitFormResponse: _TypeAlias = SubmitFormResponse  # noqa: Y015
 
 @_typing.final
 class AcceptPushTransferRequest(_message.Message):

@@ -75,6 +75,26 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.FromString,
                 _registered_method=True)
+        self.AcceptIntegrationRequest = channel.unary_unary(
+                '/inlet.store.v1.StoreService/AcceptIntegrationRequest',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptIntegrationRequestRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptIntegrationRequestResponse.FromString,
+                _registered_method=True)
+        self.GetIntegrationRequestStatus = channel.unary_unary(
+                '/inlet.store.v1.StoreService/GetIntegrationRequestStatus',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetIntegrationRequestStatusRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetIntegrationRequestStatusResponse.FromString,
+                _registered_method=True)
+        self.PingProjectToken = channel.unary_unary(
+                '/inlet.store.v1.StoreService/PingProjectToken',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.PingProjectTokenRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.PingProjectTokenResponse.FromString,
+                _registered_method=True)
+        self.SubmitForm = channel.unary_unary(
+                '/inlet.store.v1.StoreService/SubmitForm',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormResponse.FromString,
+                _registered_method=True)
         self.AcceptPushTransfer = channel.unary_unary(
                 '/inlet.store.v1.StoreService/AcceptPushTransfer',
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferRequest.SerializeToString,
@@ -181,6 +201,55 @@ class StoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcceptIntegrationRequest(self, request, context):
+        """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
+        its rate limit, body cap and the Idempotency-Key, checks the body is JSON, and stores
+        the body as sent in the inbox (the request worker-claimed like a stream's); it answers
+        only after the commit. Every refusal after the token is logged against it.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (INTEGRATION_NOT_FOUND),
+        PERMISSION_DENIED (INTEGRATION_DISABLED), INVALID_ARGUMENT
+        (INTEGRATION_TYPE_NOT_SUPPORTED, MALFORMED_JSON, EMPTY_BODY, INVALID_IDEMPOTENCY_KEY),
+        FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED,
+        PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIntegrationRequestStatus(self, request, context):
+        """GetIntegrationRequestStatus returns an integration request of the token's workspace.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PingProjectToken(self, request, context):
+        """PingProjectToken authenticates a project token and logs the ping against it.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitForm(self, request, context):
+        """SubmitForm authenticates a client token, checks the Origin and the token's rate limit,
+        and writes the planned record (matched on its unique fields) with its log line and
+        record.* events in one transaction. Planned against another schema version than the
+        token's current one (or none), it answers with the schema alone, having counted and
+        written nothing. Violations found by the matcher are logged and raised.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), PERMISSION_DENIED (ORIGIN_NOT_ALLOWED),
+        RESOURCE_EXHAUSTED (RATE_LIMITED, PAYLOAD_TOO_LARGE), INVALID_ARGUMENT
+        (VALIDATION_FAILED and the body's own codes), FAILED_PRECONDITION (UNIQUE_CONFLICT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AcceptPushTransfer(self, request, context):
         """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
         the session and every endgrate type named (the transfer's and its associations'),
@@ -248,6 +317,26 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.FinishStreamRequest,
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.SerializeToString,
+            ),
+            'AcceptIntegrationRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptIntegrationRequest,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptIntegrationRequestRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptIntegrationRequestResponse.SerializeToString,
+            ),
+            'GetIntegrationRequestStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIntegrationRequestStatus,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetIntegrationRequestStatusRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetIntegrationRequestStatusResponse.SerializeToString,
+            ),
+            'PingProjectToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.PingProjectToken,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.PingProjectTokenRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.PingProjectTokenResponse.SerializeToString,
+            ),
+            'SubmitForm': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitForm,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormResponse.SerializeToString,
             ),
             'AcceptPushTransfer': grpc.unary_unary_rpc_method_handler(
                     servicer.AcceptPushTransfer,
@@ -477,6 +566,114 @@ class StoreService:
             '/inlet.store.v1.StoreService/FinishStreamRequest',
             inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.SerializeToString,
             inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptIntegrationRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/AcceptIntegrationRequest',
+            inlet_dot_store_dot_v1_dot_store__pb2.AcceptIntegrationRequestRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.AcceptIntegrationRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIntegrationRequestStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/GetIntegrationRequestStatus',
+            inlet_dot_store_dot_v1_dot_store__pb2.GetIntegrationRequestStatusRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.GetIntegrationRequestStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PingProjectToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/PingProjectToken',
+            inlet_dot_store_dot_v1_dot_store__pb2.PingProjectTokenRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.PingProjectTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitForm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/SubmitForm',
+            inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormResponse.FromString,
             options,
             channel_credentials,
             insecure,

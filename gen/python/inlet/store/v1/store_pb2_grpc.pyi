@@ -91,6 +91,39 @@ class StoreServiceStub:
 
     Errors: FAILED_PRECONDITION (LEASE_LOST).
     """
+    AcceptIntegrationRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptIntegrationRequestRequest, _store_pb2.AcceptIntegrationRequestResponse]
+    """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
+    its rate limit, body cap and the Idempotency-Key, checks the body is JSON, and stores
+    the body as sent in the inbox (the request worker-claimed like a stream's); it answers
+    only after the commit. Every refusal after the token is logged against it.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (INTEGRATION_NOT_FOUND),
+    PERMISSION_DENIED (INTEGRATION_DISABLED), INVALID_ARGUMENT
+    (INTEGRATION_TYPE_NOT_SUPPORTED, MALFORMED_JSON, EMPTY_BODY, INVALID_IDEMPOTENCY_KEY),
+    FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED,
+    PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
+    """
+    GetIntegrationRequestStatus: _grpc.UnaryUnaryMultiCallable[_store_pb2.GetIntegrationRequestStatusRequest, _store_pb2.GetIntegrationRequestStatusResponse]
+    """GetIntegrationRequestStatus returns an integration request of the token's workspace.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+    """
+    PingProjectToken: _grpc.UnaryUnaryMultiCallable[_store_pb2.PingProjectTokenRequest, _store_pb2.PingProjectTokenResponse]
+    """PingProjectToken authenticates a project token and logs the ping against it.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED).
+    """
+    SubmitForm: _grpc.UnaryUnaryMultiCallable[_store_pb2.SubmitFormRequest, _store_pb2.SubmitFormResponse]
+    """SubmitForm authenticates a client token, checks the Origin and the token's rate limit,
+    and writes the planned record (matched on its unique fields) with its log line and
+    record.* events in one transaction. Planned against another schema version than the
+    token's current one (or none), it answers with the schema alone, having counted and
+    written nothing. Violations found by the matcher are logged and raised.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), PERMISSION_DENIED (ORIGIN_NOT_ALLOWED),
+    RESOURCE_EXHAUSTED (RATE_LIMITED, PAYLOAD_TOO_LARGE), INVALID_ARGUMENT
+    (VALIDATION_FAILED and the body's own codes), FAILED_PRECONDITION (UNIQUE_CONFLICT).
+    """
     AcceptPushTransfer: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptPushTransferRequest, _store_pb2.AcceptPushTransferResponse]
     """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
     the session and every endgrate type named (the transfer's and its associations'),
@@ -171,6 +204,39 @@ class StoreServiceAsyncStub(StoreServiceStub):
     item succeeded) and releases the lease.
 
     Errors: FAILED_PRECONDITION (LEASE_LOST).
+    """
+    AcceptIntegrationRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptIntegrationRequestRequest, _store_pb2.AcceptIntegrationRequestResponse]  # type: ignore[assignment]
+    """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
+    its rate limit, body cap and the Idempotency-Key, checks the body is JSON, and stores
+    the body as sent in the inbox (the request worker-claimed like a stream's); it answers
+    only after the commit. Every refusal after the token is logged against it.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (INTEGRATION_NOT_FOUND),
+    PERMISSION_DENIED (INTEGRATION_DISABLED), INVALID_ARGUMENT
+    (INTEGRATION_TYPE_NOT_SUPPORTED, MALFORMED_JSON, EMPTY_BODY, INVALID_IDEMPOTENCY_KEY),
+    FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED,
+    PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
+    """
+    GetIntegrationRequestStatus: _aio.UnaryUnaryMultiCallable[_store_pb2.GetIntegrationRequestStatusRequest, _store_pb2.GetIntegrationRequestStatusResponse]  # type: ignore[assignment]
+    """GetIntegrationRequestStatus returns an integration request of the token's workspace.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+    """
+    PingProjectToken: _aio.UnaryUnaryMultiCallable[_store_pb2.PingProjectTokenRequest, _store_pb2.PingProjectTokenResponse]  # type: ignore[assignment]
+    """PingProjectToken authenticates a project token and logs the ping against it.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED).
+    """
+    SubmitForm: _aio.UnaryUnaryMultiCallable[_store_pb2.SubmitFormRequest, _store_pb2.SubmitFormResponse]  # type: ignore[assignment]
+    """SubmitForm authenticates a client token, checks the Origin and the token's rate limit,
+    and writes the planned record (matched on its unique fields) with its log line and
+    record.* events in one transaction. Planned against another schema version than the
+    token's current one (or none), it answers with the schema alone, having counted and
+    written nothing. Violations found by the matcher are logged and raised.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), PERMISSION_DENIED (ORIGIN_NOT_ALLOWED),
+    RESOURCE_EXHAUSTED (RATE_LIMITED, PAYLOAD_TOO_LARGE), INVALID_ARGUMENT
+    (VALIDATION_FAILED and the body's own codes), FAILED_PRECONDITION (UNIQUE_CONFLICT).
     """
     AcceptPushTransfer: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptPushTransferRequest, _store_pb2.AcceptPushTransferResponse]  # type: ignore[assignment]
     """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
@@ -297,6 +363,63 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         item succeeded) and releases the lease.
 
         Errors: FAILED_PRECONDITION (LEASE_LOST).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptIntegrationRequest(
+        self,
+        request: _store_pb2.AcceptIntegrationRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.AcceptIntegrationRequestResponse, _abc.Awaitable[_store_pb2.AcceptIntegrationRequestResponse]]:
+        """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
+        its rate limit, body cap and the Idempotency-Key, checks the body is JSON, and stores
+        the body as sent in the inbox (the request worker-claimed like a stream's); it answers
+        only after the commit. Every refusal after the token is logged against it.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (INTEGRATION_NOT_FOUND),
+        PERMISSION_DENIED (INTEGRATION_DISABLED), INVALID_ARGUMENT
+        (INTEGRATION_TYPE_NOT_SUPPORTED, MALFORMED_JSON, EMPTY_BODY, INVALID_IDEMPOTENCY_KEY),
+        FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED,
+        PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
+        """
+
+    @_abc_1.abstractmethod
+    def GetIntegrationRequestStatus(
+        self,
+        request: _store_pb2.GetIntegrationRequestStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.GetIntegrationRequestStatusResponse, _abc.Awaitable[_store_pb2.GetIntegrationRequestStatusResponse]]:
+        """GetIntegrationRequestStatus returns an integration request of the token's workspace.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+        """
+
+    @_abc_1.abstractmethod
+    def PingProjectToken(
+        self,
+        request: _store_pb2.PingProjectTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.PingProjectTokenResponse, _abc.Awaitable[_store_pb2.PingProjectTokenResponse]]:
+        """PingProjectToken authenticates a project token and logs the ping against it.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED).
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitForm(
+        self,
+        request: _store_pb2.SubmitFormRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.SubmitFormResponse, _abc.Awaitable[_store_pb2.SubmitFormResponse]]:
+        """SubmitForm authenticates a client token, checks the Origin and the token's rate limit,
+        and writes the planned record (matched on its unique fields) with its log line and
+        record.* events in one transaction. Planned against another schema version than the
+        token's current one (or none), it answers with the schema alone, having counted and
+        written nothing. Violations found by the matcher are logged and raised.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), PERMISSION_DENIED (ORIGIN_NOT_ALLOWED),
+        RESOURCE_EXHAUSTED (RATE_LIMITED, PAYLOAD_TOO_LARGE), INVALID_ARGUMENT
+        (VALIDATION_FAILED and the body's own codes), FAILED_PRECONDITION (UNIQUE_CONFLICT).
         """
 
     @_abc_1.abstractmethod

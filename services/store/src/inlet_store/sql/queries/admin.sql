@@ -80,6 +80,9 @@ SELECT id FROM entity_types WHERE id = %(id)s FOR UPDATE;
 -- name: entity_type_usage
 SELECT (SELECT count(*) FROM records WHERE entity_type_id = %(id)s) AS records,
        (SELECT count(*) FROM ingest_endpoints WHERE entity_type_id = %(id)s) AS endpoints,
+       (SELECT count(*) FROM streams WHERE entity_type_id = %(id)s) AS streams,
+       (SELECT count(*) FROM integrations WHERE entity_type_id = %(id)s) AS integrations,
+       (SELECT count(*) FROM client_tokens WHERE entity_type_id = %(id)s) AS client_tokens,
        (SELECT string_agg(t.slug || '.' || f.slug, ', ' ORDER BY t.slug, f.slug)
           FROM fields f JOIN entity_types t ON t.id = f.entity_type_id
          WHERE f.reference_entity_type_id = %(id)s AND f.entity_type_id <> %(id)s) AS referenced_by;

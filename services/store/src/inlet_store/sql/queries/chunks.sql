@@ -37,11 +37,11 @@ WITH made AS (
    ORDER BY e.n
 ), outcomes AS (
   INSERT INTO stream_request_items
-         (request_id, item_index, record_id, action, matched_on, error, superseded_by)
+         (request_id, item_index, record_id, action, matched_on, error, superseded_by, related)
   SELECT %(request_id)s, o.item_index, o.record_id, o.action, o.matched_on, o.error,
-         o.superseded_by
+         o.superseded_by, o.related
     FROM jsonb_to_recordset(%(outcomes)s) AS o(item_index integer, record_id uuid, action text,
                                                matched_on text[], error jsonb,
-                                               superseded_by integer)
+                                               superseded_by integer, related jsonb)
 )
 SELECT 1;

@@ -29,12 +29,13 @@ SELECT k.id, k.secret_hash, k.rate_limit, k.rate_window_seconds,
  WHERE k.id = %(id)s;
 
 -- name: claim_idempotency_key
--- Takes the key for this request unless a live row holds it; an expired row is reused.
+-- Takes the key for this request unless a live row holds it; an expired row is reused. The
+-- scope is the stream's id, or the integration's.
 INSERT INTO stream_idempotency_keys AS ik
-       (stream_id, idempotency_key, body_hash, request_id, expire_time)
-VALUES (%(stream_id)s, %(idempotency_key)s, %(body_hash)s, %(request_id)s,
+       (scope_id, idempotency_key, body_hash, request_id, expire_time)
+VALUES (%(scope_id)s, %(idempotency_key)s, %(body_hash)s, %(request_id)s,
         now() + make_interval(secs => %(ttl)s))
-ON CONFLICT (stream_id, idempotency_key) DO UPDATE
+ON CONFLICT (scope_id, idempotency_key) DO UPDATE
    SET body_hash = excluded.body_hash, request_id = excluded.request_id,
        state = 'accepting', items_received = 0, create_time = now(),
        expire_time = excluded.expire_time
@@ -45,34 +46,37 @@ RETURNING request_id;
 -- The key while it is live (an expired row is as good as none: claim reuses it).
 SELECT body_hash, request_id, state, items_received
   FROM stream_idempotency_keys
- WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s
+ WHERE scope_id = %(scope_id)s AND idempotency_key = %(idempotency_key)s
    AND expire_time >= now();
 
 -- name: release_idempotency_key
 DELETE FROM stream_idempotency_keys
- WHERE stream_id = %(stream_id)s AND idempotency_key = %(idempotency_key)s
+ WHERE scope_id = %(scope_id)s AND idempotency_key = %(idempotency_key)s
    AND request_id = %(request_id)s AND state = 'accepting';
 
 -- name: prune_idempotency_keys
 DELETE FROM stream_idempotency_keys WHERE expire_time < now() - interval '1 hour';
 
 -- name: accept_stream_request
--- One statement, atomic under autocommit and one round trip: the request, its connector-log
--- line and, with an Idempotency-Key ('' without), the key settled as accepted.
+-- One statement, atomic under autocommit and one round trip: the request (a stream's items,
+-- or an integration's body as sent), its connector-log line and, with an Idempotency-Key
+-- ('' without), the key settled as accepted.
 WITH request AS (
-  INSERT INTO stream_requests (id, stream_id, key_id, item_key, items, items_received, single)
-  VALUES (%(id)s, %(stream_id)s, %(key_id)s, %(item_key)s, %(items)s, %(items_received)s,
-          %(single)s)
+  INSERT INTO stream_requests (id, stream_id, key_id, integration_id, project_token_id,
+                               item_key, items, body, content_type, items_received, single)
+  VALUES (%(id)s, %(stream_id)s, %(key_id)s, %(integration_id)s, %(project_token_id)s,
+          %(item_key)s, %(items)s, %(body)s, %(content_type)s, %(items_received)s, %(single)s)
   RETURNING id
 ), logged AS (
   INSERT INTO connector_log_entries
-         (stream_id, key_id, request_id, client_request_id, outcome, status_code, items_received)
-  SELECT %(stream_id)s, %(key_id)s, id, %(client_request_id)s, 'accepted', 202,
-         %(items_received)s
+         (stream_id, integration_id, key_id, route, request_id, client_request_id, outcome,
+          status_code, items_received)
+  SELECT %(stream_id)s, %(integration_id)s, coalesce(%(key_id)s, %(project_token_id)s),
+         %(route)s, id, %(client_request_id)s, 'accepted', 202, %(items_received)s
     FROM request
 ), settled AS (
   UPDATE stream_idempotency_keys SET state = 'accepted', items_received = %(items_received)s
-   WHERE %(idempotency_key)s <> '' AND stream_id = %(stream_id)s
+   WHERE %(idempotency_key)s <> '' AND scope_id = %(scope_id)s
      AND idempotency_key = %(idempotency_key)s
      AND request_id = (SELECT id FROM request)
 )
@@ -80,16 +84,19 @@ SELECT id FROM request;
 
 -- name: insert_connector_log
 INSERT INTO connector_log_entries
-       (stream_id, key_id, request_id, client_request_id, replay_of, body_differed, outcome,
-        status_code, items_received, error)
-VALUES (%(stream_id)s, %(key_id)s, %(request_id)s, %(client_request_id)s, %(replay_of)s,
-        %(body_differed)s, %(outcome)s, %(status_code)s, %(items_received)s, %(error)s);
+       (stream_id, integration_id, key_id, route, request_id, client_request_id, replay_of,
+        body_differed, outcome, status_code, items_received, error, result)
+VALUES (%(stream_id)s, %(integration_id)s, %(key_id)s, %(route)s, %(request_id)s,
+        %(client_request_id)s, %(replay_of)s, %(body_differed)s, %(outcome)s, %(status_code)s,
+        %(items_received)s, %(error)s, %(result)s);
 
 -- name: claim_stream_request
 -- The oldest queued request, or one whose worker's lease ran out; SKIP LOCKED lets
--- workers claim side by side without waiting on each other. The stream's entity type comes
--- with its fields in display order (the columns of entity_types_by_ids and
--- fields_of_types), so a claim is one round trip.
+-- workers claim side by side without waiting on each other. It comes with what planning
+-- needs, from its stream or its integration: the entity type with its fields in display
+-- order (the columns of entity_types_by_ids and fields_of_types), region, and for an
+-- integration its type, mapping and the body as sent; so a claim is one round trip.
+WITH claimed AS (
 UPDATE stream_requests r
    SET status = 'processing', attempts = r.attempts + 1, lease_token = gen_random_uuid(),
        lease_expire_time = now() + make_interval(secs => %(lease_seconds)s),
@@ -100,32 +107,44 @@ UPDATE stream_requests r
                 ORDER BY c.create_time
                 LIMIT 1
                   FOR UPDATE SKIP LOCKED)
-RETURNING r.id, r.lease_token, r.item_key, r.items, r.single, r.stream_id,
-          (SELECT s.workspace_id FROM streams s WHERE s.id = r.stream_id) AS workspace_id,
-          (SELECT s.entity_type_id FROM streams s WHERE s.id = r.stream_id) AS entity_type_id,
-          (SELECT s.default_region FROM streams s WHERE s.id = r.stream_id) AS default_region,
-          (SELECT coalesce(array_agg(i.item_index), '{}') FROM stream_request_items i
-            WHERE i.request_id = r.id) AS done_indices,
-          (SELECT jsonb_build_object(
-                    'id', t.id, 'workspace_id', t.workspace_id, 'slug', t.slug,
-                    'display_name', t.display_name,
-                    'fields', coalesce(
-                      (SELECT jsonb_agg(jsonb_build_object(
-                                'slug', f.slug, 'display_name', f.display_name,
-                                'type', f.type, 'is_unique', f.is_unique,
-                                'is_required', f.is_required,
-                                'reference_slug', coalesce(rt.slug, ''),
-                                'reference_entity_type_id', f.reference_entity_type_id)
-                              ORDER BY f.position)
-                         FROM fields f LEFT JOIN entity_types rt
-                           ON rt.id = f.reference_entity_type_id
-                        WHERE f.entity_type_id = t.id), '[]'))
-             FROM streams s JOIN entity_types t ON t.id = s.entity_type_id
-            WHERE s.id = r.stream_id) AS entity_type;
+RETURNING r.id, r.lease_token, r.item_key, r.items, r.single, r.stream_id, r.integration_id,
+          r.body
+)
+SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, src.kind AS source,
+       src.workspace_id, src.entity_type_id, src.default_region, src.integration,
+       src.integration_type, src.mapping,
+       (SELECT coalesce(array_agg(i.item_index), '{}') FROM stream_request_items i
+         WHERE i.request_id = c.id) AS done_indices,
+       (SELECT jsonb_build_object(
+                 'id', t.id, 'workspace_id', t.workspace_id, 'slug', t.slug,
+                 'display_name', t.display_name,
+                 'fields', coalesce(
+                   (SELECT jsonb_agg(jsonb_build_object(
+                             'slug', f.slug, 'display_name', f.display_name,
+                             'type', f.type, 'is_unique', f.is_unique,
+                             'is_required', f.is_required,
+                             'reference_slug', coalesce(rt.slug, ''),
+                             'reference_entity_type_id', f.reference_entity_type_id)
+                           ORDER BY f.position)
+                      FROM fields f LEFT JOIN entity_types rt
+                        ON rt.id = f.reference_entity_type_id
+                     WHERE f.entity_type_id = t.id), '[]'))
+          FROM entity_types t WHERE t.id = src.entity_type_id) AS entity_type
+  FROM claimed c
+ CROSS JOIN LATERAL (
+       SELECT 'stream' AS kind, s.workspace_id, s.entity_type_id, s.default_region,
+              NULL::text AS integration, NULL::text AS integration_type, NULL::json AS mapping
+         FROM streams s WHERE s.id = c.stream_id
+       UNION ALL
+       SELECT 'integration', i.workspace_id, i.entity_type_id, i.default_region, i.slug,
+              i.type, i.mapping
+         FROM integrations i WHERE i.id = c.integration_id) src;
 
 -- name: hold_lease
--- The lease is still ours: lock the request for this transaction (the last chunk).
-SELECT id FROM stream_requests
+-- The lease is still ours: lock the request for this transaction (the last chunk). The
+-- integration's id names the source of the record.* events.
+SELECT id, (SELECT i.slug FROM integrations i WHERE i.id = integration_id) AS integration
+  FROM stream_requests
  WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'processing'
    FOR UPDATE;
 
@@ -133,7 +152,7 @@ SELECT id FROM stream_requests
 -- hold_lease for a chunk that others follow. The lease is pushed out only once less than
 -- half of it is left, so most chunks add no new version of this (large) row.
 WITH held AS (
-  SELECT id FROM stream_requests
+  SELECT id, integration_id FROM stream_requests
    WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'processing'
      FOR UPDATE
 ), extended AS (
@@ -142,16 +161,17 @@ WITH held AS (
    WHERE id IN (SELECT id FROM held)
      AND lease_expire_time < now() + make_interval(secs => %(lease_seconds)s / 2.0)
 )
-SELECT id FROM held;
+SELECT id, (SELECT i.slug FROM integrations i WHERE i.id = held.integration_id) AS integration
+  FROM held;
 
 -- name: insert_item_outcomes
 INSERT INTO stream_request_items
-       (request_id, item_index, record_id, action, matched_on, error, superseded_by)
+       (request_id, item_index, record_id, action, matched_on, error, superseded_by, related)
 SELECT %(request_id)s, o.item_index, o.record_id, o.action, o.matched_on, o.error,
-       o.superseded_by
+       o.superseded_by, o.related
   FROM jsonb_to_recordset(%(outcomes)s) AS o(item_index integer, record_id uuid, action text,
                                              matched_on text[], error jsonb,
-                                             superseded_by integer);
+                                             superseded_by integer, related jsonb);
 
 -- name: finish_stream_request
 -- With its outbox event (%(event_type)s) in the same statement.
@@ -165,14 +185,18 @@ UPDATE stream_requests r
           FROM stream_request_items WHERE request_id = %(id)s) c
  WHERE r.id = %(id)s AND r.lease_token = %(lease_token)s AND r.status = 'processing'
 RETURNING r.status, r.items_received, r.items_failed, r.stream_id,
-          (SELECT s.workspace_id FROM streams s WHERE s.id = r.stream_id) AS workspace_id,
-          (SELECT s.slug FROM streams s WHERE s.id = r.stream_id) AS stream
+          coalesce((SELECT s.workspace_id FROM streams s WHERE s.id = r.stream_id),
+                   (SELECT i.workspace_id FROM integrations i WHERE i.id = r.integration_id))
+            AS workspace_id,
+          (SELECT s.slug FROM streams s WHERE s.id = r.stream_id) AS stream,
+          (SELECT i.slug FROM integrations i WHERE i.id = r.integration_id) AS integration
 ), event AS (
   INSERT INTO outbox_events (workspace_id, type, data)
   SELECT d.workspace_id, %(event_type)s,
-         json_build_object('request_id', %(id)s, 'stream', d.stream, 'status', d.status,
-                            'items_received', d.items_received,
-                            'items_failed', d.items_failed)
+         json_strip_nulls(json_build_object(
+           'request_id', %(id)s, 'stream', d.stream, 'integration', d.integration,
+           'status', d.status, 'items_received', d.items_received,
+           'items_failed', d.items_failed))
     FROM done d
 )
 SELECT * FROM done;
@@ -187,7 +211,7 @@ SELECT r.id, s.slug AS stream, r.status, r.items_received, r.items_failed, r.cre
 -- name: stream_request_items
 -- A superseded item reports the record its winner ended in.
 SELECT i.item_index, coalesce(i.record_id, w.record_id) AS record_id, i.action, i.matched_on,
-       i.error, i.superseded_by
+       i.error, i.superseded_by, i.related
   FROM stream_request_items i
   LEFT JOIN stream_request_items w
     ON w.request_id = i.request_id AND w.item_index = i.superseded_by
