@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg import errors as pg
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.store.v1 import store_pb2
@@ -25,7 +26,7 @@ from inlet_store.apikeys import (
     TransferTooLarge,
 )
 from inlet_store.errors import wrap_exceptions
-from inlet_store.streams import secret_matches
+from inlet_store.streams import RequestIdInUse, secret_matches
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,41 @@ class Transfers:
                 )
                 if claimed is None:
                     return await self._replay(conn, key, rate, session, request_id, request)
+            try:
+                await self._insert(conn, key, session, transfer_id, webhooks, request_id, request)
+            except pg.UniqueViolation as error:
+                if error.diag.table_name != "stream_requests":
+                    raise
+                # Only a direct gRPC caller can send an id twice (the edge makes a new one
+                # for every request); the first request keeps it.
+                raise RequestIdInUse(
+                    f"request id {request_id!r} (x-request-id) was used by another request;"
+                    " send a new one, or none"
+                ) from error
+            await self._log(
+                conn,
+                key,
+                session["id"],
+                request_id,
+                "accepted",
+                200,
+                len(request.items),
+                transfer_id=transfer_id,
+            )
+        return Accepted(transfer_id, False, rate, len(request.items))
+
+    @staticmethod
+    async def _insert(
+        conn: repo.Conn,
+        key: ApiKey,
+        session: dict[str, Any],
+        transfer_id: str,
+        webhooks: dict[str, Any],
+        request_id: str,
+        request: TransferRequest,
+    ) -> None:
+        """The transfer and its request in the inbox, where the workers find it."""
+        async with conn.transaction():
             await repo.execute(
                 conn,
                 "insert_push_transfer",
@@ -215,17 +251,6 @@ class Transfers:
                 sample_data=request.sample_data,
                 webhook_concurrency=request.webhook_concurrency,
             )
-            await self._log(
-                conn,
-                key,
-                session["id"],
-                request_id,
-                "accepted",
-                200,
-                len(request.items),
-                transfer_id=transfer_id,
-            )
-        return Accepted(transfer_id, False, rate, len(request.items))
 
     async def _replay(
         self,

@@ -8,11 +8,16 @@ from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet_common import exactjson, logs
 from inlet_common.errors import Violation
+from inlet_store import repository as repo
+from inlet_store.errors import wrap_exceptions
 from inlet_store.external import External
 from inlet_store.external_server import ExternalStoreServicer
 from inlet_store.inbox import Inbox
-from inlet_store.inbox_server import list_value
+from inlet_store.inbox_server import list_value, reference_type_ids
+from inlet_store.server import _planned as planned
+from inlet_store.server import entity_type_pb
 from inlet_store.service import Store
+from inlet_store.transfer_apply import PushEntity, PushItem, TransferApplier
 from inlet_store.transfers import TransferData, TransferRequest, Transfers
 
 
@@ -82,6 +87,26 @@ def push_data_pb(found: TransferData) -> ingest_pb2.GetPushDataResponse:
     )
 
 
+def _entity(e: store_pb2.PlannedPushEntity) -> PushEntity:
+    return PushEntity(
+        endgrate_type=e.endgrate_type,
+        path=e.path,
+        record=planned(e.record),
+        id=e.id,
+        internal_id=e.internal_id,
+    )
+
+
+def _push_item(i: store_pb2.PlannedPushItem) -> PushItem:
+    return PushItem(
+        index=i.index,
+        internal_id=i.internal_id,
+        entity=_entity(i.entity) if i.HasField("entity") else None,
+        associations=tuple(_entity(a) for a in i.associations),
+        error=exactjson.from_raw(i.error) if i.HasField("error") else None,
+    )
+
+
 class PushStoreServicer(ExternalStoreServicer):
     """StoreService with the push-transfer RPCs besides stream and integration ingest's."""
 
@@ -90,6 +115,53 @@ class PushStoreServicer(ExternalStoreServicer):
     ) -> None:
         super().__init__(store, inbox, external)
         self.transfers = transfers
+        self.applier = TransferApplier(transfers.pool, store)
+
+    async def ClaimStreamRequest(
+        self, request: store_pb2.ClaimStreamRequestRequest, context: Any
+    ) -> store_pb2.ClaimStreamRequestResponse:
+        claimed = await super().ClaimStreamRequest(request, context)
+        if claimed.claimed and claimed.source == "push":
+            claimed.push.CopyFrom(await self._push_claim(claimed.request_id))
+        return claimed
+
+    async def _push_claim(self, request_id: str) -> store_pb2.PushClaim:
+        """The claimed transfer's session types (each with its entity type and map)."""
+        async with wrap_exceptions(), self.transfers.pool.connection() as conn:
+            context = await TransferApplier.context(conn, request_id)
+            types = await repo.rows(conn, "session_types", session_ids=[context.session_id])
+            entity_types = await repo.entity_types(conn, [str(t["entity_type_id"]) for t in types])
+            found = await repo.row(conn, "transfer_of_request", request_id=request_id)
+        assert found is not None
+        return store_pb2.PushClaim(
+            transfer_id=context.id,
+            session_id=context.session_id,
+            endgrate_type=context.endgrate_type,
+            disable_upsert=context.disable_upsert,
+            sample_data=context.sample,
+            default_region=found["default_region"],
+            types=[
+                store_pb2.PushSessionType(
+                    endgrate_type=t["endgrate_type"],
+                    entity_type=entity_type_pb(entity_types[str(t["entity_type_id"])]),
+                    field_map=dict(t["field_map"]),
+                    reference_type_ids=reference_type_ids(entity_types[str(t["entity_type_id"])]),
+                )
+                for t in types
+            ],
+        )
+
+    async def ApplyPushItems(
+        self, request: store_pb2.ApplyPushItemsRequest, context: Any
+    ) -> store_pb2.ApplyPushItemsResponse:
+        applied, failed, status = await self.applier.apply(
+            request_id=request.request_id,
+            lease_token=request.lease_token,
+            lease_seconds=max(1, request.lease_seconds),
+            items=[_push_item(i) for i in request.items],
+            finish=request.finish,
+        )
+        return store_pb2.ApplyPushItemsResponse(applied=applied, failed=failed, status=status)
 
     async def AcceptPushTransfer(
         self, request: store_pb2.AcceptPushTransferRequest, context: Any

@@ -498,15 +498,22 @@ class PushTransferResponse(_message.Message):
     def __init__(
         self,
         *,
-        success: _builtins.bool = ...,
+        success: _builtins.bool | None = ...,
         transfer_id: _builtins.str = ...,
-        completed: _builtins.bool = ...,
+        completed: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_completed", b"_completed", "_success", b"_success", "completed", b"completed", "success", b"success"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "success", b"success", "transfer_id", b"transfer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed", b"_completed", "_success", b"_success", "completed", b"completed", "success", b"success", "transfer_id", b"transfer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__completed: _TypeAlias = _typing.Literal["completed"]  # noqa: Y015
+    _WhichOneofArgType__completed: _TypeAlias = _typing.Literal["_completed", b"_completed"]  # noqa: Y015
+    _WhichOneofReturnType__success: _TypeAlias = _typing.Literal["success"]  # noqa: Y015
+    _WhichOneofArgType__success: _TypeAlias = _typing.Literal["_success", b"_success"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__completed) -> _WhichOneofReturnType__completed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__success) -> _WhichOneofReturnType__success | None: ...
 
 Global___PushTransferResponse: _TypeAlias = PushTransferResponse  # noqa: Y015
 
@@ -575,22 +582,41 @@ class GetPushDataResponse(_message.Message):
     def __init__(
         self,
         *,
-        success: _builtins.bool = ...,
+        success: _builtins.bool | None = ...,
         transfer_id: _builtins.str = ...,
         session_id: _builtins.str = ...,
         endgrate_type: _builtins.str = ...,
-        completed: _builtins.bool = ...,
+        completed: _builtins.bool | None = ...,
         transfer_data: _abc.Iterable[Global___PushTransferItem] | None = ...,
-        transfer_errors: _builtins.bool = ...,
+        transfer_errors: _builtins.bool | None = ...,
         errors: _abc.Iterable[Global___PushTransferError] | None = ...,
-        items_received: _builtins.int = ...,
-        items_processed: _builtins.int = ...,
+        items_received: _builtins.int | None = ...,
+        items_processed: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_completed", b"_completed", "_items_processed", b"_items_processed", "_items_received", b"_items_received", "_success", b"_success", "_transfer_errors", b"_transfer_errors", "completed", b"completed", "items_processed", b"items_processed", "items_received", b"items_received", "success", b"success", "transfer_errors", b"transfer_errors"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "endgrate_type", b"endgrate_type", "errors", b"errors", "items_processed", b"items_processed", "items_received", b"items_received", "session_id", b"session_id", "success", b"success", "transfer_data", b"transfer_data", "transfer_errors", b"transfer_errors", "transfer_id", b"transfer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed", b"_completed", "_items_processed", b"_items_processed", "_items_received", b"_items_received", "_success", b"_success", "_transfer_errors", b"_transfer_errors", "completed", b"completed", "endgrate_type", b"endgrate_type", "errors", b"errors", "items_processed", b"items_processed", "items_received", b"items_received", "session_id", b"session_id", "success", b"success", "transfer_data", b"transfer_data", "transfer_errors", b"transfer_errors", "transfer_id", b"transfer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__completed: _TypeAlias = _typing.Literal["completed"]  # noqa: Y015
+    _WhichOneofArgType__completed: _TypeAlias = _typing.Literal["_completed", b"_completed"]  # noqa: Y015
+    _WhichOneofReturnType__items_processed: _TypeAlias = _typing.Literal["items_processed"]  # noqa: Y015
+    _WhichOneofArgType__items_processed: _TypeAlias = _typing.Literal["_items_processed", b"_items_processed"]  # noqa: Y015
+    _WhichOneofReturnType__items_received: _TypeAlias = _typing.Literal["items_received"]  # noqa: Y015
+    _WhichOneofArgType__items_received: _TypeAlias = _typing.Literal["_items_received", b"_items_received"]  # noqa: Y015
+    _WhichOneofReturnType__success: _TypeAlias = _typing.Literal["success"]  # noqa: Y015
+    _WhichOneofArgType__success: _TypeAlias = _typing.Literal["_success", b"_success"]  # noqa: Y015
+    _WhichOneofReturnType__transfer_errors: _TypeAlias = _typing.Literal["transfer_errors"]  # noqa: Y015
+    _WhichOneofArgType__transfer_errors: _TypeAlias = _typing.Literal["_transfer_errors", b"_transfer_errors"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__completed) -> _WhichOneofReturnType__completed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__items_processed) -> _WhichOneofReturnType__items_processed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__items_received) -> _WhichOneofReturnType__items_received | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__success) -> _WhichOneofReturnType__success | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__transfer_errors) -> _WhichOneofReturnType__transfer_errors | None: ...
 
 Global___GetPushDataResponse: _TypeAlias = GetPushDataResponse  # noqa: Y015
 
@@ -625,18 +651,20 @@ class PushTransferItem(_message.Message):
     def __init__(
         self,
         *,
-        index: _builtins.int = ...,
+        index: _builtins.int | None = ...,
         id: _builtins.str = ...,
         internal_id: _builtins.str = ...,
         data: _json_pb2.RawJson | None = ...,
         associations: _json_pb2.RawJson | None = ...,
         action: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["associations", b"associations", "data", b"data"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "associations", b"associations", "data", b"data", "index", b"index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "associations", b"associations", "data", b"data", "id", b"id", "index", b"index", "internal_id", b"internal_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "action", b"action", "associations", b"associations", "data", b"data", "id", b"id", "index", b"index", "internal_id", b"internal_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__index: _TypeAlias = _typing.Literal["index"]  # noqa: Y015
+    _WhichOneofArgType__index: _TypeAlias = _typing.Literal["_index", b"_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__index) -> _WhichOneofReturnType__index | None: ...
 
 Global___PushTransferItem: _TypeAlias = PushTransferItem  # noqa: Y015
 
@@ -669,17 +697,19 @@ class PushTransferError(_message.Message):
     def __init__(
         self,
         *,
-        index: _builtins.int = ...,
+        index: _builtins.int | None = ...,
         internal_id: _builtins.str = ...,
         error_type: _builtins.str = ...,
         code: _builtins.str = ...,
         message: _builtins.str = ...,
         fields: _abc.Iterable[Global___IngestFieldError] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "index", b"index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error_type", b"error_type", "fields", b"fields", "index", b"index", "internal_id", b"internal_id", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "code", b"code", "error_type", b"error_type", "fields", b"fields", "index", b"index", "internal_id", b"internal_id", "message", b"message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__index: _TypeAlias = _typing.Literal["index"]  # noqa: Y015
+    _WhichOneofArgType__index: _TypeAlias = _typing.Literal["_index", b"_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__index) -> _WhichOneofReturnType__index | None: ...
 
 Global___PushTransferError: _TypeAlias = PushTransferError  # noqa: Y015

@@ -100,6 +100,11 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferResponse.FromString,
                 _registered_method=True)
+        self.ApplyPushItems = channel.unary_unary(
+                '/inlet.store.v1.StoreService/ApplyPushItems',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsResponse.FromString,
+                _registered_method=True)
         self.GetPushTransfer = channel.unary_unary(
                 '/inlet.store.v1.StoreService/GetPushTransfer',
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetPushTransferRequest.SerializeToString,
@@ -266,6 +271,19 @@ class StoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyPushItems(self, request, context):
+        """ApplyPushItems applies a chunk of a claimed transfer: each item with its associations
+        atomically (a failing item rolls back alone), linked, with its result, its records'
+        events and the transfer's webhook events (data, error; completed with finish), in one
+        transaction that also extends the lease (or, with finish, ends the request).
+
+        Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has the
+        request; nothing was written).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetPushTransfer(self, request, context):
         """GetPushTransfer returns a transfer's returned data and progress.
 
@@ -342,6 +360,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.AcceptPushTransfer,
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferResponse.SerializeToString,
+            ),
+            'ApplyPushItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyPushItems,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsResponse.SerializeToString,
             ),
             'GetPushTransfer': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPushTransfer,
@@ -701,6 +724,33 @@ class StoreService:
             '/inlet.store.v1.StoreService/AcceptPushTransfer',
             inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferRequest.SerializeToString,
             inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyPushItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/ApplyPushItems',
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -136,6 +136,15 @@ class StoreServiceStub:
     RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
     PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
     """
+    ApplyPushItems: _grpc.UnaryUnaryMultiCallable[_store_pb2.ApplyPushItemsRequest, _store_pb2.ApplyPushItemsResponse]
+    """ApplyPushItems applies a chunk of a claimed transfer: each item with its associations
+    atomically (a failing item rolls back alone), linked, with its result, its records'
+    events and the transfer's webhook events (data, error; completed with finish), in one
+    transaction that also extends the lease (or, with finish, ends the request).
+
+    Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has the
+    request; nothing was written).
+    """
     GetPushTransfer: _grpc.UnaryUnaryMultiCallable[_store_pb2.GetPushTransferRequest, _store_pb2.GetPushTransferResponse]
     """GetPushTransfer returns a transfer's returned data and progress.
 
@@ -249,6 +258,15 @@ class StoreServiceAsyncStub(StoreServiceStub):
     field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
     RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
     PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+    """
+    ApplyPushItems: _aio.UnaryUnaryMultiCallable[_store_pb2.ApplyPushItemsRequest, _store_pb2.ApplyPushItemsResponse]  # type: ignore[assignment]
+    """ApplyPushItems applies a chunk of a claimed transfer: each item with its associations
+    atomically (a failing item rolls back alone), linked, with its result, its records'
+    events and the transfer's webhook events (data, error; completed with finish), in one
+    transaction that also extends the lease (or, with finish, ends the request).
+
+    Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has the
+    request; nothing was written).
     """
     GetPushTransfer: _aio.UnaryUnaryMultiCallable[_store_pb2.GetPushTransferRequest, _store_pb2.GetPushTransferResponse]  # type: ignore[assignment]
     """GetPushTransfer returns a transfer's returned data and progress.
@@ -438,6 +456,21 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
         RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
         PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyPushItems(
+        self,
+        request: _store_pb2.ApplyPushItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.ApplyPushItemsResponse, _abc.Awaitable[_store_pb2.ApplyPushItemsResponse]]:
+        """ApplyPushItems applies a chunk of a claimed transfer: each item with its associations
+        atomically (a failing item rolls back alone), linked, with its result, its records'
+        events and the transfer's webhook events (data, error; completed with finish), in one
+        transaction that also extends the lease (or, with finish, ends the request).
+
+        Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has the
+        request; nothing was written).
         """
 
     @_abc_1.abstractmethod

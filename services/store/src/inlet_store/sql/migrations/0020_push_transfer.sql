@@ -50,7 +50,8 @@ CREATE INDEX push_session_types_entity_type_idx ON push_session_types (entity_ty
 -- Sample records (sample_data: true) are examples: out of listings, keys and matching.
 ALTER TABLE records ADD COLUMN sample boolean NOT NULL DEFAULT false;
 
--- A transfer, stored before its transfer_id is answered; items as sent.
+-- A transfer, stored before its transfer_id is answered; its items wait in the inbox
+-- (stream_requests, below) for the workers every asynchronous dialect shares.
 CREATE TABLE push_transfers (
     id                  text PRIMARY KEY,
     workspace_id        uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -58,7 +59,6 @@ CREATE TABLE push_transfers (
     api_key_id          text NOT NULL,
     request_id          text NOT NULL,
     endgrate_type       text NOT NULL,
-    items               json NOT NULL,
     items_received      integer NOT NULL,
     -- The webhook options in force ({"data": {endpoint, metadata}, ...}), resolved at accept.
     webhooks            json NOT NULL DEFAULT '{}'::json,
@@ -83,6 +83,22 @@ CREATE TABLE push_webhook_sequences (
     seq         integer NOT NULL,
     PRIMARY KEY (transfer_id, url)
 );
+
+-- The inbox carries transfers too: the request (its id is the call's request id) holds
+-- the items as sent; its transfer holds the session, options and results.
+ALTER TABLE stream_requests
+    ADD COLUMN transfer_id text REFERENCES push_transfers (id) ON DELETE CASCADE,
+    DROP CONSTRAINT stream_requests_source_check,
+    ADD CONSTRAINT stream_requests_source_check CHECK (
+        (stream_id IS NOT NULL AND key_id IS NOT NULL AND items IS NOT NULL
+         AND integration_id IS NULL AND transfer_id IS NULL)
+        OR (integration_id IS NOT NULL AND project_token_id IS NOT NULL AND body IS NOT NULL
+            AND stream_id IS NULL AND transfer_id IS NULL)
+        OR (transfer_id IS NOT NULL AND items IS NOT NULL AND stream_id IS NULL
+            AND integration_id IS NULL));
+
+CREATE UNIQUE INDEX stream_requests_transfer_idx ON stream_requests (transfer_id)
+    WHERE transfer_id IS NOT NULL;
 
 -- One row per processed item, written with its records: its returned data (endgrate
 -- field names) and associations as they were stored, or its error.

@@ -174,12 +174,18 @@ SELECT k.body_hash, k.transfer_id, t.items_received, t.request_id
 DELETE FROM push_idempotency_keys WHERE expire_time < now() - interval '1 hour';
 
 -- name: insert_push_transfer
-INSERT INTO push_transfers (id, workspace_id, session_id, api_key_id, request_id, endgrate_type,
-                            items, items_received, webhooks, disable_upsert, sample_data,
-                            webhook_concurrency)
-VALUES (%(id)s, %(workspace_id)s, %(session_id)s, %(api_key_id)s, %(request_id)s,
-        %(endgrate_type)s, %(items)s, %(items_received)s, %(webhooks)s, %(disable_upsert)s,
-        %(sample_data)s, %(webhook_concurrency)s);
+-- The transfer and its request in the inbox (which holds the items), in one statement.
+WITH transfer AS (
+    INSERT INTO push_transfers (id, workspace_id, session_id, api_key_id, request_id,
+                                endgrate_type, items_received, webhooks, disable_upsert,
+                                sample_data, webhook_concurrency)
+    VALUES (%(id)s, %(workspace_id)s, %(session_id)s, %(api_key_id)s, %(request_id)s,
+            %(endgrate_type)s, %(items_received)s, %(webhooks)s, %(disable_upsert)s,
+            %(sample_data)s, %(webhook_concurrency)s)
+    RETURNING id
+)
+INSERT INTO stream_requests (id, transfer_id, items, items_received)
+SELECT %(request_id)s, id, %(items)s, %(items_received)s FROM transfer;
 
 -- name: get_push_transfer
 SELECT id, workspace_id, session_id, endgrate_type, items_received, status, create_time,
@@ -199,3 +205,96 @@ INSERT INTO entity_types (workspace_id, slug, display_name)
 VALUES (%(workspace_id)s, %(slug)s, %(display_name)s)
 ON CONFLICT (workspace_id, slug) DO NOTHING
 RETURNING id;
+
+-- name: transfer_of_request
+-- A claimed request's transfer, with what planning and applying its items need.
+SELECT t.id, t.workspace_id, t.session_id, t.endgrate_type, t.disable_upsert, t.sample_data,
+       t.webhook_concurrency, t.webhooks, t.request_id, t.items_received,
+       ps.default_region, ps.webhook_endpoint_id
+  FROM stream_requests r
+  JOIN push_transfers t ON t.id = r.transfer_id
+  JOIN push_sessions ps ON ps.id = t.session_id
+ WHERE r.id = %(request_id)s;
+
+-- name: push_lock
+-- Serialises transfers writing the same identity (an internal_id, a default key value):
+-- racing creates of one person end as one record.
+SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0));
+
+-- name: push_record
+SELECT id, data, sample FROM records
+ WHERE id::text = %(id)s AND entity_type_id = %(entity_type_id)s
+   FOR UPDATE;
+
+-- name: internal_id_record
+SELECT i.record_id FROM push_internal_ids i JOIN records r ON r.id = i.record_id
+ WHERE i.session_id = %(session_id)s AND i.endgrate_type = %(endgrate_type)s
+   AND i.sample = %(sample)s AND i.internal_id = %(internal_id)s;
+
+-- name: remember_internal_id
+INSERT INTO push_internal_ids (session_id, endgrate_type, sample, internal_id, record_id)
+VALUES (%(session_id)s, %(endgrate_type)s, %(sample)s, %(internal_id)s, %(record_id)s)
+ON CONFLICT (session_id, endgrate_type, sample, internal_id)
+DO UPDATE SET record_id = excluded.record_id;
+
+-- name: match_key_records
+-- Records whose default upsert key has this value, oldest first (twins made with
+-- disable_upsert: the first one is the match).
+SELECT r.id, r.data FROM push_match_keys k JOIN records r ON r.id = k.record_id
+ WHERE k.entity_type_id = %(entity_type_id)s AND k.key_name = %(key_name)s
+   AND k.value = %(value)s AND r.sample = %(sample)s
+ ORDER BY r.create_time, r.id
+ LIMIT 5;
+
+-- name: replace_match_keys
+WITH gone AS (DELETE FROM push_match_keys WHERE record_id = %(record_id)s)
+INSERT INTO push_match_keys (record_id, key_name, entity_type_id, value)
+SELECT %(record_id)s, k.name, %(entity_type_id)s, k.value
+  FROM unnest(%(names)s::text[], %(values)s::text[]) AS k(name, value);
+
+-- name: insert_push_record
+INSERT INTO records (workspace_id, entity_type_id, data, sample)
+VALUES (%(workspace_id)s, %(entity_type_id)s, %(data)s, %(sample)s)
+RETURNING id;
+
+-- name: update_push_record
+UPDATE records SET data = json_merge_exact(data, %(data)s), update_time = now()
+ WHERE id = %(id)s;
+
+-- name: insert_association
+INSERT INTO record_associations (record_id, associated_record_id)
+VALUES (%(record_id)s, %(associated_record_id)s)
+ON CONFLICT DO NOTHING;
+
+-- name: records_data
+SELECT id, data FROM records WHERE id = ANY(%(ids)s::uuid[]);
+
+-- name: insert_push_items
+INSERT INTO push_transfer_items (transfer_id, item_index, action, record_id, internal_id, data,
+                                 associations, error)
+SELECT %(transfer_id)s, i.item_index, i.action, i.record_id, i.internal_id,
+       coalesce(i.data, '{}'::json), coalesce(i.associations, '{}'::json), i.error
+  FROM json_to_recordset(%(items)s) AS i(item_index integer, action text, record_id uuid,
+                                        internal_id text, data json, associations json,
+                                        error json);
+
+-- name: next_webhook_seq
+INSERT INTO push_webhook_sequences (transfer_id, url, seq)
+VALUES (%(transfer_id)s, %(url)s, 1)
+ON CONFLICT (transfer_id, url) DO UPDATE SET seq = push_webhook_sequences.seq + 1
+RETURNING seq;
+
+-- name: transfer_counts
+SELECT count(*) FILTER (WHERE action = 'created') AS created,
+       count(*) FILTER (WHERE action = 'updated') AS updated,
+       count(*) FILTER (WHERE action = 'failed') AS failed,
+       count(*) AS processed
+  FROM push_transfer_items
+ WHERE transfer_id = %(transfer_id)s;
+
+-- name: finish_push_transfer
+UPDATE push_transfers SET status = 'completed', finish_time = now()
+ WHERE id = %(id)s AND status <> 'completed';
+
+-- name: start_push_transfer
+UPDATE push_transfers SET status = 'processing' WHERE id = %(id)s AND status = 'queued';
