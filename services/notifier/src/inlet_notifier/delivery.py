@@ -219,7 +219,8 @@ class Worker:
                 retry_after = retry_after_seconds(answer.headers.get("retry-after"), started)
         except httpx.TimeoutException:
             error = f"timed out after {self.settings.timeout} s"
-        except httpx.HTTPError as failure:
+        except (httpx.HTTPError, httpx.InvalidURL) as failure:
+            # InvalidURL: a URL given with a push transfer that httpx cannot use.
             error = str(failure) or type(failure).__name__
         elapsed = time.perf_counter() - clock
         ATTEMPT_SECONDS.observe(elapsed)

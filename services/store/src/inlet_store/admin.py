@@ -318,6 +318,7 @@ class Admin:
                     ("streams", "streams"),
                     ("integrations", "integrations"),
                     ("client_tokens", "client tokens"),
+                    ("sessions", "push session types"),
                 )
                 if usage[kind]
             ]

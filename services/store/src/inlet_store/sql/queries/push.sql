@@ -247,10 +247,15 @@ SELECT r.id, r.data FROM push_match_keys k JOIN records r ON r.id = k.record_id
  LIMIT 5;
 
 -- name: replace_match_keys
-WITH gone AS (DELETE FROM push_match_keys WHERE record_id = %(record_id)s)
-INSERT INTO push_match_keys (record_id, key_name, entity_type_id, value)
-SELECT %(record_id)s, k.name, %(entity_type_id)s, k.value
-  FROM unnest(%(names)s::text[], %(values)s::text[]) AS k(name, value);
+-- The record's keys become exactly these (its other key names go).
+WITH kept AS (
+    INSERT INTO push_match_keys (record_id, key_name, entity_type_id, value)
+    SELECT %(record_id)s, k.name, %(entity_type_id)s, k.value
+      FROM unnest(%(names)s::text[], %(values)s::text[]) AS k(name, value)
+    ON CONFLICT (record_id, key_name) DO UPDATE SET value = excluded.value
+)
+DELETE FROM push_match_keys
+ WHERE record_id = %(record_id)s AND key_name <> ALL(%(names)s::text[]);
 
 -- name: insert_push_record
 INSERT INTO records (workspace_id, entity_type_id, data, sample)
