@@ -170,13 +170,27 @@ async def status_of(run: Run, request_id: str) -> Any:
     return answer
 
 
+async def transfer_data(command: str, transfer_id: str) -> Any:
+    """The printed returned-data curl, with TRANSFER_ID set as the banner says, once done."""
+    answer: dict[str, Any] = {}
+
+    async def completed() -> bool:
+        answer.update(await asyncio.to_thread(shell, command, TRANSFER_ID=transfer_id))
+        return bool(answer["completed"])
+
+    await until(completed, 30, "the transfer to complete")
+    return answer
+
+
 async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
     dirs: Dirs,
 ) -> None:
     first = await start(dirs)
     try:
-        push, single, batch, status = first.curls
+        push, single, batch, status, transfer, returned = first.curls
         assert "/api/v1/ingest/iep_" in push
+        assert "/api/push/transfer" in transfer
+        assert "$TRANSFER_ID" in returned
         assert "X-Item-Key: region" in batch
         assert "X-Item-Key" not in single
         assert "$REQUEST_ID" in status
@@ -194,6 +208,13 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert [i["index"] for i in done["data"]["items"]] == [0, 1, 2]
         assert done["data"]["items_failed"] == 0
         await status_of(first, one["data"]["request_id"])
+
+        # The push-transfer seed's body, as printed, to the demo session.
+        triggered = await asyncio.to_thread(shell, transfer)
+        assert triggered["success"]
+        data = await transfer_data(returned, triggered["transfer_id"])
+        assert [i["internal_id"] for i in data["transfer_data"]] == ["Contact1", "Contact2"]
+        assert data["transfer_errors"] is False
 
         # Every variable the CLI reads is exported, for the ports this run got.
         exports = first.exports
@@ -249,6 +270,11 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert count(dirs, "SELECT count(*) FROM admin_tokens") == 1
         assert count(dirs, "SELECT count(*) FROM ingest_endpoints") == 2
         assert count(dirs, "SELECT count(*) FROM ingest_keys") == 2  # the demo's, sales-eu's
+        assert count(dirs, "SELECT count(*) FROM push_sessions") == 1
+        assert count(dirs, "SELECT count(*) FROM api_keys") == 1
+        again = await asyncio.to_thread(shell, second.curls[4])
+        data = await transfer_data(second.curls[5], again["transfer_id"])
+        assert [i["action"] for i in data["transfer_data"]] == ["updated", "updated"]
         assert (await asyncio.to_thread(shell, second.curls[0]))["record"]["action"] == "updated"
 
         # Credentials that stop working are repaired, and only they.
@@ -259,6 +285,8 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         inlet(second, "endpoints", "disable", deal_id)
         key_id = second.curls[1].split("ik_live_", 1)[1].split("_", 1)[0]
         inlet(second, "streams", "keys", "revoke", "sales", key_id)
+        api_key = second.curls[4].split("Bearer ", 1)[1].split("_", 2)
+        inlet(second, "api-keys", "revoke", f"ak_{api_key[1]}")
     finally:
         await stop(second, dirs)
     tampered = json.loads(dirs.credentials.read_text())
@@ -271,6 +299,8 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert "new admin token (the saved one no longer works)" in changes
         assert "contact endpoint has a new URL" in changes
         assert "new ingest key" in changes
+        assert "new API key (the saved one no longer works)" in changes
+        assert "push session created" not in changes
         assert "deal endpoint enabled again" in changes
         assert "deal endpoint has a new URL" not in changes  # its URL still works
         assert third.line("deal endpoint:") == first.line("deal endpoint:").replace(

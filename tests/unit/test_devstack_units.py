@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import stat
 from pathlib import Path
@@ -24,6 +25,8 @@ DEMO = DemoCredentials(
         "deal": Secret("workspaces/w/ingestEndpoints/d", "iep_d"),
     },
     ingest_key=Secret("workspaces/w/streams/sales/ingestKeys/k", "ik_live_k_s"),
+    api_key=Secret("workspaces/w/apiKeys/0123456789abcdef", "ak_0123456789abcdef_s"),
+    push_session=Secret("workspaces/w/sessions/6566e85e7cf20dca9cef0c0a", "whsec_x"),
 )
 
 
@@ -68,11 +71,17 @@ def test_every_printed_curl_is_one_shell_word_list_with_its_json_body() -> None:
         allow_private=False,
     )
     curls = [line.strip() for line in text.splitlines() if line.startswith("  curl ")]
-    assert len(curls) == 4
+    assert len(curls) == 6
     for curl in curls:
         words = shlex.split(curl)
         assert words[0] == "curl"
     assert "-H 'X-Item-Key: region'" in curls[2]
+    transfer = shlex.split(curls[4])
+    body = json.loads(transfer[transfer.index("-d") + 1])
+    assert body["session_id"] == "6566e85e7cf20dca9cef0c0a"
+    assert [i["internal_id"] for i in body["transfer_data"]] == ["Contact1", "Contact2"]
+    assert "Authorization: Bearer ak_0123456789abcdef_s" in transfer
+    assert "transfer_id=$TRANSFER_ID" in curls[5]
     assert "refused (INLET_WEBHOOK_ALLOW_PRIVATE=false)" in text
     assert "(0600): contact endpoint has a new URL" in text
 

@@ -1,6 +1,7 @@
 """`make run`'s demo on every start: the saved credentials that still work are kept, and
 only what is missing or no longer works is made again (one workspace, one admin token,
-one endpoint per type, one stream key — however often the stack restarts)."""
+one endpoint per type, one stream key, one push session and API key — however often the
+stack restarts)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf import field_mask_pb2
 
-from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
+from inlet.admin.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    push_pb2,
+    push_pb2_grpc,
+    streams_pb2,
+    streams_pb2_grpc,
+)
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_devstack.demo import DEMO_TYPES, SALES, bearer, ensure_types
 from inlet_devstack.saved import DemoCredentials, Secret
@@ -20,8 +28,10 @@ STREAM = "sales"
 ENDPOINT_TYPES = ("contact", "deal")
 REGION = "NO"
 # A request id no request has: looking it up tells a working ingest key (404) from a
-# dead one (401) without writing anything.
+# dead one (401) without writing anything. The same for an API key and a transfer id.
 _PROBE_REQUEST = "req_devstackprobe"
+_PROBE_TRANSFER = "0" * 24
+PUSH_TYPES = ("crm-contact", "crm-company")
 
 Metadata = tuple[tuple[str, str]]
 
@@ -67,7 +77,10 @@ async def ensure(
     }
     stream = await _stream(streams, auth, workspace, note)
     key = await _ingest_key(streams, store, auth, stream, saved.ingest_key, note)
-    ready.credentials = DemoCredentials(workspace, token, endpoints, key)
+    push = push_pb2_grpc.PushAdminServiceStub(channel)
+    session = await _push_session(push, auth, workspace, saved.push_session, note)
+    api_key = await _api_key(push, store, auth, workspace, saved.api_key, note)
+    ready.credentials = DemoCredentials(workspace, token, endpoints, key, api_key, session)
     return ready
 
 
@@ -250,3 +263,65 @@ async def _ingest_key(
         else "ingest key created"
     )
     return Secret(made.ingest_key.name, made.secret)
+
+
+async def _push_session(
+    push: push_pb2_grpc.PushAdminServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved push session (crm-contact and crm-company) if it still exists, else a new
+    one; its webhook signing secret is the one shown when it was made."""
+    if saved is not None and saved.name.startswith(f"{workspace}/sessions/"):
+        try:
+            await push.GetSession(push_pb2.GetSessionRequest(name=saved.name), metadata=auth)
+            return saved
+        except grpc.aio.AioRpcError as error:
+            _code(error, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+    made = await push.CreateSession(
+        push_pb2.CreateSessionRequest(
+            parent=workspace,
+            session=push_pb2.Session(
+                display_name="Demo CRM sync",
+                default_region=REGION,
+                types=[push_pb2.SessionType(endgrate_type=t) for t in PUSH_TYPES],
+            ),
+        ),
+        metadata=auth,
+    )
+    note("push session created")
+    return Secret(made.session.name, made.webhook_secret)
+
+
+async def _api_key(
+    push: push_pb2_grpc.PushAdminServiceAsyncStub,
+    store: store_pb2_grpc.StoreServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved API key if it still authenticates, else a new one."""
+    if saved is not None and saved.name.startswith(f"{workspace}/apiKeys/"):
+        try:
+            await store.GetPushTransfer(
+                store_pb2.GetPushTransferRequest(
+                    api_key=saved.secret, transfer_id=_PROBE_TRANSFER, summary_only=True
+                )
+            )
+            works = True
+        except grpc.aio.AioRpcError as error:
+            refused = _code(error, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAUTHENTICATED)
+            works = refused == grpc.StatusCode.NOT_FOUND
+        if works:
+            return saved
+    made = await push.CreateApiKey(
+        push_pb2.CreateApiKeyRequest(
+            parent=workspace, api_key=push_pb2.ApiKey(display_name="Demo API key")
+        ),
+        metadata=auth,
+    )
+    note("new API key (the saved one no longer works)" if saved is not None else "API key created")
+    return Secret(made.api_key.name, made.secret)

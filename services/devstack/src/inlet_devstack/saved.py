@@ -30,6 +30,8 @@ class DemoCredentials:
     admin_token: str = ""
     endpoints: dict[str, Secret] = field(default_factory=dict)  # entity type slug → endpoint
     ingest_key: Secret | None = None  # of the demo stream
+    api_key: Secret | None = None  # push transfer's workspace API key
+    push_session: Secret | None = None  # the session, and its webhook signing secret
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +52,8 @@ class DemoCredentials:
                 if (found := _secret(value)) is not None
             },
             ingest_key=key,
+            api_key=_secret(raw.get("api_key")),
+            push_session=_secret(raw.get("push_session")),
         )
 
 
