@@ -422,6 +422,18 @@ async def test_sample_data_is_kept_out_of_listings_and_is_the_example(
         if f.path.startswith("transfer_data[0].data.")
     }
     assert shown == sample
+    # An endpoint of the type shows the sample's values in its example body too.
+    endpoint = await client.post(
+        f"/admin/v1/{workspace.workspace}/ingestEndpoints",
+        json={"entity_type": "crm-contact", "display_name": "crm"},
+        headers=admin,
+    )
+    assert endpoint.status_code == 200, endpoint.text
+    body_example = await client.get(
+        f"/admin/v1/{endpoint.json()['ingest_endpoint']['name']}/example", headers=admin
+    )
+    fields = body_example.json()["payload"]["fields"]
+    assert {k: fields[k] for k in sample} == sample
     # Real data with the same internal_id and e-mail is not the sample: a record of its own.
     real = await pushed(client, session, {**body, "sample_data": False})
     assert real["transfer_data"][0]["action"] == "created"
