@@ -6,6 +6,7 @@ a time in order unless webhook_concurrency."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import secrets
 import tempfile
@@ -639,3 +640,26 @@ async def test_every_transfer_is_in_the_sessions_activity_log(
         "Contact2",
         "VALIDATION_FAILED",
     )
+
+
+async def test_racing_transfers_of_one_new_person_end_as_one_record(
+    client: httpx.AsyncClient, session: PushSession, workspace: DemoSeed, own_url: str
+) -> None:
+    def body(n: int) -> dict[str, Any]:
+        return {
+            "endgrate_type": "crm-contact",
+            "session_id": session.session_id,
+            "transfer_data": [
+                {"data": {"first_name": f"Racer {n}"}, "internal_id": f"R{n}"},
+                {"data": {"first_name": "Same", "email": "same@example.com"}},
+                {"data": {"first_name": f"Other {n}", "email": f"o{n}@example.com"}},
+            ],
+        }
+
+    transfer_ids = await asyncio.gather(*(push(client, session, body(n)) for n in range(6)))
+    results = [await completed_data(client, session, t) for t in transfer_ids]
+    same = {r["transfer_data"][1]["id"] for r in results}
+    assert len(same) == 1
+    actions = sorted(r["transfer_data"][1]["action"] for r in results)
+    assert actions == ["created"] + ["updated"] * 5
+    assert counts(own_url, workspace) == {"crm-contact": 13}

@@ -190,6 +190,17 @@ class TransferApplier:
             await Inbox.hold_lease(conn, request_id, lease_token, lease_seconds, finish)
             context = await self.context(conn, request_id)
             await repo.execute(conn, "start_push_transfer", id=context.id)
+            # Every identity the chunk may create, locked up front in one global order, so
+            # two transfers pushing the same people wait for each other (one creates, the
+            # other updates) and can never deadlock: the locks last until the commit.
+            keys = {
+                key
+                for item in items
+                for entity in ([item.entity, *item.associations] if item.entity else [])
+                for key in self._lock_keys(context, entity)
+            }
+            for key in sorted(keys):
+                await repo.execute(conn, "push_lock", key=key)
             results = [await self._item(conn, context, item) for item in items]
             if results:
                 await repo.execute(
@@ -266,13 +277,6 @@ class TransferApplier:
     ) -> ItemResult:
         assert item.entity is not None
         entities = [item.entity, *item.associations]
-        # Identities this item may create are locked in one order, so two transfers that
-        # push the same person wait for each other instead of both creating it.
-        keys: set[str] = set()
-        for entity in entities:
-            keys.update(self._lock_keys(context, entity))
-        for key in sorted(keys):
-            await repo.execute(conn, "push_lock", key=key)
         outcomes = [await self._write_entity(conn, context, e) for e in entities]
         main = outcomes[0]
         for outcome in outcomes[1:]:
