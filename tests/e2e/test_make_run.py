@@ -157,16 +157,32 @@ def count(dirs: Dirs, sql: str) -> int:
     return int(found[0])
 
 
-async def status_of(run: Run, request_id: str) -> Any:
-    """The printed status curl, with REQUEST_ID set as the banner says, once completed."""
-    [command] = [c for c in run.curls if "$REQUEST_ID" in c]
+def shell_text(command: str) -> str:
+    """A printed command run by bash exactly as printed; its answer as text."""
+    done = subprocess.run(
+        ["bash", "-c", command],
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, (command, done.stdout, done.stderr)
+    return done.stdout
+
+
+async def status_of(run: Run, request_id: str, route: str = "/api/ingest/requests/") -> Any:
+    """The printed status curl of `route`, with REQUEST_ID set as the banner says, once the
+    request is completed."""
+    [command] = [c for c in run.curls if "$REQUEST_ID" in c and route in c]
     answer: dict[str, Any] = {}
 
     async def completed() -> bool:
         answer.update(await asyncio.to_thread(shell, command, REQUEST_ID=request_id))
-        return bool(answer["data"]["status"] == "completed")
+        data = answer.get("data", answer)
+        return bool(data["status"] == "completed")
 
-    await until(completed, 30, "the stream request to complete")
+    await until(completed, 30, "the request to complete")
     return answer
 
 
@@ -187,8 +203,9 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
 ) -> None:
     first = await start(dirs)
     try:
-        push, single, batch, status, transfer, returned = first.curls
+        push, single, batch, status, ingestion, job, ping, form, transfer, returned = first.curls
         assert "/api/v1/ingest/iep_" in push
+        assert "$REQUEST_ID" in job
         assert "/api/push/transfer" in transfer
         assert "$TRANSFER_ID" in returned
         assert "X-Item-Key: region" in batch
@@ -208,6 +225,16 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert [i["index"] for i in done["data"]["items"]] == [0, 1, 2]
         assert done["data"]["items_failed"] == 0
         await status_of(first, one["data"]["request_id"])
+
+        # Integration ingest: raw JSON into the demo integration, its status, a ping, the form.
+        queued = await asyncio.to_thread(shell, ingestion)
+        request_id = queued["message"].split()[3]
+        assert request_id.startswith("req_")
+        job_done = await status_of(first, request_id, "/data-ingestion/requests/")
+        assert [i["action"] for i in job_done["items"]] == ["created", "created"]
+        assert await asyncio.to_thread(shell_text, ping) == "Pong"
+        submitted = await asyncio.to_thread(shell, form)
+        assert submitted["record"]["action"] == "created"
 
         # The push-transfer seed's body, as printed, to the demo session.
         triggered = await asyncio.to_thread(shell, transfer)
@@ -270,10 +297,13 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert count(dirs, "SELECT count(*) FROM admin_tokens") == 1
         assert count(dirs, "SELECT count(*) FROM ingest_endpoints") == 2
         assert count(dirs, "SELECT count(*) FROM ingest_keys") == 2  # the demo's, sales-eu's
+        assert count(dirs, "SELECT count(*) FROM integrations") == 1
+        assert count(dirs, "SELECT count(*) FROM project_tokens") == 1
+        assert count(dirs, "SELECT count(*) FROM client_tokens") == 1
         assert count(dirs, "SELECT count(*) FROM push_sessions") == 1
         assert count(dirs, "SELECT count(*) FROM api_keys") == 1
-        again = await asyncio.to_thread(shell, second.curls[4])
-        data = await transfer_data(second.curls[5], again["transfer_id"])
+        again = await asyncio.to_thread(shell, second.curls[8])
+        data = await transfer_data(second.curls[9], again["transfer_id"])
         assert [i["action"] for i in data["transfer_data"]] == ["updated", "updated"]
         assert (await asyncio.to_thread(shell, second.curls[0]))["record"]["action"] == "updated"
 
@@ -285,7 +315,10 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         inlet(second, "endpoints", "disable", deal_id)
         key_id = second.curls[1].split("ik_live_", 1)[1].split("_", 1)[0]
         inlet(second, "streams", "keys", "revoke", "sales", key_id)
-        api_key = second.curls[4].split("Bearer ", 1)[1].split("_", 2)
+        project_id = second.curls[4].split("pat_", 1)[1].split("_", 1)[0]
+        inlet(second, "project-tokens", "revoke", project_id)
+        inlet(second, "integrations", "disable", "contacts")
+        api_key = second.curls[8].split("Bearer ", 1)[1].split("_", 2)
         inlet(second, "api-keys", "revoke", f"ak_{api_key[1]}")
     finally:
         await stop(second, dirs)
@@ -302,6 +335,9 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert "new API key (the saved one no longer works)" in changes
         assert "push session created" not in changes
         assert "deal endpoint enabled again" in changes
+        assert "new project token (the saved one no longer works)" in changes
+        assert "integration contacts enabled again" in changes
+        assert "client token" not in changes  # still listed and not revoked
         assert "deal endpoint has a new URL" not in changes  # its URL still works
         assert third.line("deal endpoint:") == first.line("deal endpoint:").replace(
             first.exports["INLET_INGEST_URL"], third.exports["INLET_INGEST_URL"]
@@ -311,6 +347,7 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert single != first.curls[1]
         assert (await asyncio.to_thread(shell, push))["record"]["action"] == "updated"
         assert (await asyncio.to_thread(shell, single))["success"]
+        assert "is queued" in (await asyncio.to_thread(shell, third.curls[4]))["message"]
         assert count(dirs, "SELECT count(*) FROM admin_tokens") == 2
         assert count(dirs, "SELECT count(*) FROM ingest_endpoints") == 2
         inlet(third, "endpoints", "list")

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from inlet.admin.v1 import admin_pb2
 from inlet.type.v1 import entity_pb2
-from inlet_cli import importer, push, render, streams, webhooks
+from inlet_cli import importer, integrations, push, render, streams, webhooks
 from inlet_cli.client import (
     EXIT_FAILED,
     Admin,
@@ -37,7 +37,8 @@ from inlet_cli.render import Column
 app = typer.Typer(
     name="inlet",
     help=(
-        "Set up and inspect inlet: entity types, fields, endpoints, records, imports. "
+        "Set up and inspect inlet: entity types, fields, endpoints, records, imports, "
+        "streams, integrations and their tokens, webhooks. "
         "Each option can come from the INLET_* variable shown beside it; -o, --wide and "
         "--json may also follow the command."
     ),
@@ -57,6 +58,9 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(streams.app, name="streams")
 app.add_typer(push.api_keys, name="api-keys")
 app.add_typer(push.sessions, name="sessions")
+app.add_typer(integrations.integrations, name="integrations")
+app.add_typer(integrations.project_tokens, name="project-tokens")
+app.add_typer(integrations.client_tokens, name="client-tokens")
 
 TYPE_NAMES = {
     "text": entity_pb2.FIELD_TYPE_TEXT,

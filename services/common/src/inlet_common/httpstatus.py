@@ -34,6 +34,8 @@ REASON_HTTP_STATUS: dict[str, int] = {
     "METHOD_NOT_ALLOWED": 405,
     # An Idempotency-Key reused with a different body (Stripe answers 422).
     "IDEMPOTENCY_KEY_REUSED": 422,
+    # A body of a media type the route does not read (the external form).
+    "UNSUPPORTED_MEDIA_TYPE": 415,
 }
 
 

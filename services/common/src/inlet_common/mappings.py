@@ -151,8 +151,19 @@ def parse(spec: Any, where: str = "mapping") -> Spec:
     problems: list[Violation] = []
     mapping = _parse(spec, where, problems)
     if problems:
-        raise InvalidArgument(f"invalid mapping: {problems[0].description}", violations=problems)
+        raise invalid_mapping(problems)
     return mapping
+
+
+def invalid_mapping(problems: list[Violation]) -> InvalidArgument:
+    """INVALID_MAPPING naming the first bad part, every one in the violations."""
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return InvalidArgument(
+        f"invalid mapping: {first.field}: {first.description}{more}",
+        reason="INVALID_MAPPING",
+        violations=problems,
+    )
 
 
 def _parse(spec: Any, where: str, problems: list[Violation]) -> Spec:

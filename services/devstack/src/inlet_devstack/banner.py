@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inlet_devstack.reuse import FORM_ORIGIN, INTEGRATION
 from inlet_devstack.saved import DemoCredentials
 
 CONTACT = {"fields": {"name": "Ola Nordmann", "email": "ola@acme.no", "phone": "+4799887766"}}
@@ -24,6 +25,17 @@ SALES = [
     {"region": "South", "revenue": 98000, "target": 110000},
     {"region": "East", "revenue": 156000, "target": 140000},
 ]
+# Raw JSON for the GENERIC demo integration: its keys are the contact type's field slugs.
+CONTACTS = [
+    {"name": "Astrid Lie", "email": "astrid@acme.no", "phone": "+4741122334"},
+    {"name": "Jonas Berg", "email": "jonas@acme.no"},
+]
+FORM = {
+    "name": "Ingrid Berg",
+    "email": "ingrid@acme.no",
+    "phone": "+4790011223",
+    "message": "Please call me about a demo.",
+}
 
 
 def seed_transfer(session_id: str) -> dict[str, Any]:
@@ -66,6 +78,12 @@ def _body(value: Any) -> str:
     return shlex.quote(json.dumps(value))
 
 
+def curl_get(url: str, *headers: str) -> str:
+    """A one-line curl that GETs `url`, quoted for any POSIX shell."""
+    parts = ["curl -sS", shlex.quote(url)]
+    return " ".join([*parts, *(f"-H {shlex.quote(h)}" for h in headers)])
+
+
 def curl_post(url: str, body: Any, *headers: str) -> str:
     """A one-line curl that POSTs `body` as JSON, quoted for any POSIX shell."""
     parts = ["curl -sS -X POST", shlex.quote(url)]
@@ -102,6 +120,8 @@ def render(
     assert demo.ingest_key is not None
     assert demo.api_key is not None
     assert demo.push_session is not None
+    assert demo.project_token is not None
+    assert demo.client_token is not None
     bearer = f"Authorization: Bearer {demo.ingest_key.secret}"
     push_bearer = f"Authorization: Bearer {demo.api_key.secret}"
     session_id = demo.push_session.name.rsplit("/", 1)[1]
@@ -111,6 +131,8 @@ def render(
         f" -H {shlex.quote(push_bearer)}"
     )
     ingest = f"{at.gateway_url}/api/ingest"
+    server = f"Authorization: Bearer {demo.project_token.secret}"
+    external = f"{at.gateway_url}/api/v1/external"
     webhooks = (
         "loopback and private targets allowed (INLET_WEBHOOK_ALLOW_PRIVATE=true: local "
         "receivers work; production refuses them)"
@@ -122,17 +144,25 @@ def render(
         for name, value in cli_environment(at, demo, workspace_slug).items()
     )
     status = f"curl -sS {ingest}/requests/$REQUEST_ID -H {shlex.quote(bearer)}"
+    # The URL is left unquoted so that the shell expands $REQUEST_ID.
+    job = f"curl -sS {external}/data-ingestion/requests/$REQUEST_ID -H {shlex.quote(server)}"
+    form = curl_post(
+        f"{external}/form",
+        FORM,
+        f"x-client-token: {demo.client_token.secret}",
+        f"Origin: {FORM_ORIGIN}",
+    )
     return (
         "\ninlet is running.\n"
         f"  gateway   {at.gateway_url}\n"
-        f"  matcher   {at.matcher} (gRPC IngestService)\n"
+        f"  matcher   {at.matcher} (gRPC IngestService, ExternalIngestService)\n"
         f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService,"
-        " PushAdminService)\n"
+        " IntegrationAdminService, PushAdminService)\n"
         f"  notifier  {at.notifier} (gRPC NotifierService, WebhookService)\n"
         f"  logs      {log_dir}/\n"
         f"  webhooks  {webhooks}\n"
         f"  demo      workspace {workspace_slug}: contact, company, deal, sales; "
-        f"stream sales; push session {session_id}\n"
+        f"stream sales; integration {INTEGRATION}; push session {session_id}\n"
         f"  secrets   {saved_at} (0600): {'; '.join(changes) or 'reused'}\n\n"
         "Endpoint push (the URL is the credential):\n\n"
         f"  {curl_post(endpoint_url(at, demo, 'contact'), CONTACT)}\n\n"
@@ -143,6 +173,16 @@ def render(
         f"  {curl_post(ingest, SALES, bearer, 'X-Item-Key: region')}\n\n"
         "and a request's status (REQUEST_ID: the data.request_id of an answer):\n\n"
         f"  {status}\n\n"
+        f"Integration ingest (integration {INTEGRATION}, raw JSON into contact; the project"
+        " token is the bearer token):\n\n"
+        f"  {curl_post(f'{external}/data-ingestion/{INTEGRATION}', CONTACTS, server)}\n\n"
+        "its status (REQUEST_ID: the X-Request-Id of the 202, also in its message):\n\n"
+        f"  {job}\n\n"
+        "a ping:\n\n"
+        f"  {curl_get(f'{external}/ping', server)}\n\n"
+        f"and the contact form, as a page on {FORM_ORIGIN} sends it (the client token is"
+        " public):\n\n"
+        f"  {form}\n\n"
         f"Push transfer (session {session_id}: crm-contact, crm-company; the API key is the"
         " bearer token), the seed's transfer:\n\n"
         f"  {curl_post(transfer, seed_transfer(session_id), push_bearer)}\n\n"

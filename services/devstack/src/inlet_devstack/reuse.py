@@ -1,7 +1,7 @@
 """`make run`'s demo on every start: the saved credentials that still work are kept, and
 only what is missing or no longer works is made again (one workspace, one admin token,
-one endpoint per type, one stream key, one push session and API key — however often the
-stack restarts)."""
+one endpoint per type, one stream key, one integration with a project token and a client
+token, one push session and API key — however often the stack restarts)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from google.protobuf import field_mask_pb2
 from inlet.admin.v1 import (
     admin_pb2,
     admin_pb2_grpc,
+    integrations_pb2,
+    integrations_pb2_grpc,
     push_pb2,
     push_pb2_grpc,
     streams_pb2,
@@ -27,8 +29,11 @@ WORKSPACE = "demo"
 STREAM = "sales"
 ENDPOINT_TYPES = ("contact", "deal")
 REGION = "NO"
+# Integration ingest: a GENERIC integration into contacts, and the form's page origin.
+INTEGRATION = "contacts"
+FORM_ORIGIN = "http://localhost:3000"
 # A request id no request has: looking it up tells a working ingest key (404) from a
-# dead one (401) without writing anything. The same for an API key and a transfer id.
+# dead one (401) without writing anything.
 _PROBE_REQUEST = "req_devstackprobe"
 _PROBE_TRANSFER = "0" * 24
 PUSH_TYPES = ("crm-contact", "crm-company")
@@ -77,10 +82,23 @@ async def ensure(
     }
     stream = await _stream(streams, auth, workspace, note)
     key = await _ingest_key(streams, store, auth, stream, saved.ingest_key, note)
+    integrations = integrations_pb2_grpc.IntegrationAdminServiceStub(channel)
+    await _integration(integrations, auth, workspace, note)
+    project = await _project_token(integrations, store, auth, workspace, saved.project_token, note)
+    form = await _client_token(integrations, auth, workspace, saved.client_token, note)
     push = push_pb2_grpc.PushAdminServiceStub(channel)
     session = await _push_session(push, auth, workspace, saved.push_session, note)
     api_key = await _api_key(push, store, auth, workspace, saved.api_key, note)
-    ready.credentials = DemoCredentials(workspace, token, endpoints, key, api_key, session)
+    ready.credentials = DemoCredentials(
+        workspace,
+        token,
+        endpoints,
+        key,
+        api_key=api_key,
+        push_session=session,
+        project_token=project,
+        client_token=form,
+    )
     return ready
 
 
@@ -263,6 +281,120 @@ async def _ingest_key(
         else "ingest key created"
     )
     return Secret(made.ingest_key.name, made.secret)
+
+
+async def _integration(
+    integrations: integrations_pb2_grpc.IntegrationAdminServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    note: Callable[[str], None],
+) -> None:
+    """The demo integration (GENERIC into contact), made when missing, enabled if it was
+    disabled."""
+    name = f"{workspace}/integrations/{INTEGRATION}"
+    try:
+        got = await integrations.GetIntegration(
+            integrations_pb2.GetIntegrationRequest(name=name), metadata=auth
+        )
+    except grpc.aio.AioRpcError as error:
+        _code(error, grpc.StatusCode.NOT_FOUND)
+        await integrations.CreateIntegration(
+            integrations_pb2.CreateIntegrationRequest(
+                parent=workspace,
+                integration_id=INTEGRATION,
+                integration=integrations_pb2.Integration(
+                    display_name="Demo contacts",
+                    type="GENERIC",
+                    entity_type="contact",
+                    default_region=REGION,
+                ),
+            ),
+            metadata=auth,
+        )
+        note(f"integration {INTEGRATION} created")
+        return
+    if not got.integration.enabled:
+        await integrations.UpdateIntegration(
+            integrations_pb2.UpdateIntegrationRequest(
+                integration=integrations_pb2.Integration(name=name, enabled=True),
+                update_mask=field_mask_pb2.FieldMask(paths=["enabled"]),
+            ),
+            metadata=auth,
+        )
+        note(f"integration {INTEGRATION} enabled again")
+
+
+async def _project_token(
+    integrations: integrations_pb2_grpc.IntegrationAdminServiceAsyncStub,
+    store: store_pb2_grpc.StoreServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved project token if it still authenticates (checked as a ping would be, and
+    logged as one), else a new one."""
+    if saved is not None and saved.name.startswith(f"{workspace}/projectTokens/"):
+        try:
+            await store.PingProjectToken(
+                store_pb2.PingProjectTokenRequest(project_token=saved.secret)
+            )
+            return saved
+        except grpc.aio.AioRpcError as error:
+            _code(error, grpc.StatusCode.UNAUTHENTICATED)
+    made = await integrations.CreateProjectToken(
+        integrations_pb2.CreateProjectTokenRequest(
+            parent=workspace,
+            project_token=integrations_pb2.ProjectToken(display_name="Demo server token"),
+        ),
+        metadata=auth,
+    )
+    note(
+        "new project token (the saved one no longer works)"
+        if saved is not None
+        else "project token created"
+    )
+    return Secret(made.project_token.name, made.secret)
+
+
+async def _client_token(
+    integrations: integrations_pb2_grpc.IntegrationAdminServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved client token while it is listed and not revoked, else a new one (its secret
+    can only be checked by submitting a form, which would write a record)."""
+    if saved is not None and saved.name.startswith(f"{workspace}/clientTokens/"):
+        listed = await integrations.ListClientTokens(
+            integrations_pb2.ListClientTokensRequest(parent=workspace, page_size=1000),
+            metadata=auth,
+        )
+        if any(
+            t.name.rsplit("/", 1)[-1] == saved.name.rsplit("/", 1)[-1]
+            and not t.HasField("revoke_time")
+            for t in listed.client_tokens
+        ):
+            return saved
+    made = await integrations.CreateClientToken(
+        integrations_pb2.CreateClientTokenRequest(
+            parent=workspace,
+            client_token=integrations_pb2.ClientToken(
+                display_name="Demo contact form",
+                entity_type="contact",
+                default_region=REGION,
+                allowed_origins=[FORM_ORIGIN],
+            ),
+        ),
+        metadata=auth,
+    )
+    note(
+        "new client token (the saved one was revoked)"
+        if saved is not None
+        else "client token created"
+    )
+    return Secret(made.client_token.name, made.secret)
 
 
 async def _push_session(

@@ -270,7 +270,8 @@ class Gateway:
                     "status": answer.status,
                     "headers": [
                         *_content_type(answer.content_type),
-                        (b"content-length", str(len(answer.body)).encode()),
+                        # A 204 has no body, and so no length (RFC 9110).
+                        *_content_length(answer),
                         (b"x-request-id", request_id.encode()),
                         *_client_request_id_header(client_id),
                         *answer.headers,
@@ -494,6 +495,12 @@ def _metadata(scope: Scope, headers: dict[bytes, bytes]) -> Metadata:
     if client:
         metadata.append((CLIENT_ADDRESS_KEY, str(client[0])))
     return metadata
+
+
+def _content_length(answer: Answer) -> list[tuple[bytes, bytes]]:
+    if answer.status == 204:
+        return []
+    return [(b"content-length", str(len(answer.body)).encode())]
 
 
 def _content_type(content_type: str) -> list[tuple[bytes, bytes]]:

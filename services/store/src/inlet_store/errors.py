@@ -113,6 +113,13 @@ _UNIQUE: dict[str, tuple[str, str, str, str, str]] = {
     ),
     "fields_pkey": ("a field", "field.slug", "slug", "slug", " on this entity type"),
     "streams_workspace_id_slug_key": ("a stream", "stream_id", "id", "slug", " in this workspace"),
+    "integrations_workspace_id_slug_key": (
+        "an integration",
+        "integration_id",
+        "id",
+        "slug",
+        " in this workspace",
+    ),
 }
 _DETAIL = re.compile(r"^Key \((?P<columns>.*)\)=\((?P<values>.*)\) already exists\.?$")
 

@@ -36,7 +36,9 @@ class IntegrationNotFound(NotFound):
 
 
 def _bad(field: str, message: str, code: str) -> InvalidArgument:
-    return InvalidArgument(message, violations=[Violation(field, message, code)])
+    """INVALID_ARGUMENT whose message names the field (a one-line error says where)."""
+    text = message if field in message else f"{field}: {message}"
+    return InvalidArgument(text, violations=[Violation(field, message, code)])
 
 
 @dataclass(frozen=True)
@@ -277,9 +279,7 @@ class IntegrationAdmin:
             where,
         )
         if problems:
-            raise InvalidArgument(
-                f"invalid mapping: {problems[0].description}", violations=problems
-            )
+            raise mappings.invalid_mapping(problems)
 
     async def create_integration(
         self, workspace: str, integration_id: str, values: IntegrationValues
