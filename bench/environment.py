@@ -110,7 +110,8 @@ async def _target(database_url: str, token: str) -> Target:
 async def reset(database_url: str) -> None:
     """Empty the data tables and checkpoint, so a scenario neither sees nor pays for the last."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)}")
+        # CASCADE: what other dialects keep about records (push internal ids, links) goes too.
+        await conn.execute(f"TRUNCATE {', '.join(DATA_TABLES)} CASCADE")
         # CHECKPOINT needs privileges a given server's user may lack; it only reduces noise.
         with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
             await conn.execute("CHECKPOINT")

@@ -191,14 +191,28 @@ async def status_of(run: Run, request_id: str, route: str = "/api/ingest/request
     return answer
 
 
+async def transfer_data(command: str, transfer_id: str) -> Any:
+    """The printed returned-data curl, with TRANSFER_ID set as the banner says, once done."""
+    answer: dict[str, Any] = {}
+
+    async def completed() -> bool:
+        answer.update(await asyncio.to_thread(shell, command, TRANSFER_ID=transfer_id))
+        return bool(answer["completed"])
+
+    await until(completed, within=30, what="the transfer to complete")
+    return answer
+
+
 async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
     dirs: Dirs,
 ) -> None:
     first = await start(dirs)
     try:
-        push, single, batch, status, ingestion, job, ping, form = first.curls
+        push, single, batch, status, ingestion, job, ping, form, transfer, returned = first.curls
         assert "/api/v1/ingest/iep_" in push
         assert "$REQUEST_ID" in job
+        assert "/api/push/transfer" in transfer
+        assert "$TRANSFER_ID" in returned
         assert "X-Item-Key: region" in batch
         assert "X-Item-Key" not in single
         assert "$REQUEST_ID" in status
@@ -231,6 +245,13 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert await asyncio.to_thread(shell_text, ping) == "Pong"
         submitted = await asyncio.to_thread(shell, form)
         assert submitted["record"]["action"] == "created"
+
+        # The push-transfer seed's body, as printed, to the demo session.
+        triggered = await asyncio.to_thread(shell, transfer)
+        assert triggered["success"]
+        data = await transfer_data(returned, triggered["transfer_id"])
+        assert [i["internal_id"] for i in data["transfer_data"]] == ["Contact1", "Contact2"]
+        assert data["transfer_errors"] is False
 
         # Every variable the CLI reads is exported, for the ports this run got.
         exports = first.exports
@@ -305,6 +326,11 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert count(dirs, "SELECT count(*) FROM integrations") == 1
         assert count(dirs, "SELECT count(*) FROM project_tokens") == 1
         assert count(dirs, "SELECT count(*) FROM client_tokens") == 1
+        assert count(dirs, "SELECT count(*) FROM push_sessions") == 1
+        assert count(dirs, "SELECT count(*) FROM api_keys") == 1
+        again = await asyncio.to_thread(shell, second.curls[8])
+        data = await transfer_data(second.curls[9], again["transfer_id"])
+        assert [i["action"] for i in data["transfer_data"]] == ["updated", "updated"]
         assert (await asyncio.to_thread(shell, second.curls[0]))["record"]["action"] == "updated"
         # The console's key ring is kept too: a session from the first run still holds.
         async with httpx.AsyncClient(cookies={"inlet_console": session_cookie}) as browser:
@@ -323,6 +349,8 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         project_id = second.curls[4].split("pat_", 1)[1].split("_", 1)[0]
         inlet(second, "project-tokens", "revoke", project_id)
         inlet(second, "integrations", "disable", "contacts")
+        api_key = second.curls[8].split("Bearer ", 1)[1].split("_", 2)
+        inlet(second, "api-keys", "revoke", f"ak_{api_key[1]}")
     finally:
         await stop(second, dirs)
     tampered = json.loads(dirs.credentials.read_text())
@@ -335,6 +363,8 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert "new admin token (the saved one no longer works)" in changes
         assert "contact endpoint has a new URL" in changes
         assert "new ingest key" in changes
+        assert "new API key (the saved one no longer works)" in changes
+        assert "push session created" not in changes
         assert "deal endpoint enabled again" in changes
         assert "new project token (the saved one no longer works)" in changes
         assert "integration contacts enabled again" in changes

@@ -53,6 +53,16 @@ class PushOnlyIngest(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.GetIngestRequestStatusResponse:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
 
+    async def PushTransfer(
+        self, request: ingest_pb2.PushTransferRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ingest_pb2.PushTransferResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+
+    async def GetPushData(
+        self, request: ingest_pb2.GetPushDataRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ingest_pb2.GetPushDataResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+
 
 @dataclass
 class RecordingIngestService(PushOnlyIngest):

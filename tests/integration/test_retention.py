@@ -549,3 +549,63 @@ async def test_old_marks_of_rotated_out_token_uses_go_with_the_log(
         rs.pool, "SELECT request_id FROM endpoint_grace_uses WHERE endpoint_id = %s", endpoint
     )
     assert left == [("req_new_grace",)]
+
+
+async def test_completed_push_transfers_and_old_push_log_entries_go(
+    rs: StreamServers, seed: demo.DemoSeed
+) -> None:
+    workspace_id = seed.workspace.split("/")[1]
+    session_id, old, new, running = (secrets.token_hex(12) for _ in range(4))
+    await sql(
+        rs.pool,
+        "INSERT INTO push_sessions (id, workspace_id) VALUES (%s, %s)",
+        session_id,
+        workspace_id,
+    )
+    for transfer_id, status, age in (
+        (old, "completed", REQUESTS + 60),
+        (new, "completed", 60),
+        (running, "queued", REQUESTS + 60),
+    ):
+        await sql(
+            rs.pool,
+            "INSERT INTO push_transfers (id, workspace_id, session_id, api_key_id, request_id,"
+            " endgrate_type, items_received, status, create_time, finish_time)"
+            " VALUES (%s, %s, %s, 'k', %s, 'crm-contact', 1, %s,"
+            "         now() - make_interval(secs => %s),"
+            "         CASE WHEN %s = 'completed' THEN now() - make_interval(secs => %s) END)",
+            transfer_id,
+            workspace_id,
+            session_id,
+            f"req_{transfer_id}",
+            status,
+            age,
+            status,
+            age,
+        )
+        await sql(
+            rs.pool,
+            "INSERT INTO push_transfer_items (transfer_id, item_index, action)"
+            " VALUES (%s, 0, 'created')",
+            transfer_id,
+        )
+        await sql(
+            rs.pool,
+            "INSERT INTO push_log_entries (session_id, api_key_id, request_id, transfer_id,"
+            " outcome, status_code, create_time)"
+            " VALUES (%s, 'k', %s, %s, 'accepted', 200, now() - make_interval(secs => %s))",
+            session_id,
+            f"req_{transfer_id}",
+            transfer_id,
+            LOGS + 60 if transfer_id != new else 60,
+        )
+    counts = await Janitor(rs.pool, Retention(REQUESTS, LOGS)).prune_once()
+    assert counts is not None
+    assert counts["push_transfers"] == 1
+    assert counts["push_log_entries"] == 2
+    left = await sql(rs.pool, "SELECT id FROM push_transfers WHERE session_id = %s", session_id)
+    assert {r[0] for r in left} == {new, running}
+    items = await sql(
+        rs.pool, "SELECT transfer_id FROM push_transfer_items WHERE transfer_id = %s", old
+    )
+    assert items == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import stat
 from pathlib import Path
@@ -26,6 +27,8 @@ DEMO = DemoCredentials(
     ingest_key=Secret("workspaces/w/streams/sales/ingestKeys/k", "ik_live_k_s"),
     project_token=Secret("workspaces/w/projectTokens/p", "pat_p_s"),
     client_token=Secret("workspaces/w/clientTokens/c", "pct_c_s"),
+    api_key=Secret("workspaces/w/apiKeys/0123456789abcdef", "ak_0123456789abcdef_s"),
+    push_session=Secret("workspaces/w/sessions/6566e85e7cf20dca9cef0c0a", "whsec_x"),
 )
 
 
@@ -70,18 +73,24 @@ def test_every_printed_curl_is_one_shell_word_list_with_its_json_body() -> None:
         allow_private=False,
     )
     curls = [line.strip() for line in text.splitlines() if line.startswith("  curl ")]
-    assert len(curls) == 8
+    assert len(curls) == 10
     for curl in curls:
         words = shlex.split(curl)
         assert words[0] == "curl"
     assert "-H 'X-Item-Key: region'" in curls[2]
-    ingestion, job, ping, form = curls[4:]
+    ingestion, job, ping, form = curls[4:8]
     assert (
         "/api/v1/external/data-ingestion/contacts -H 'Authorization: Bearer pat_p_s'" in ingestion
     )
     assert "/api/v1/external/data-ingestion/requests/$REQUEST_ID" in job
     assert ping.endswith("/api/v1/external/ping -H 'Authorization: Bearer pat_p_s'")
     assert "-H 'x-client-token: pct_c_s' -H 'Origin: http://localhost:3000'" in form
+    transfer = shlex.split(curls[8])
+    body = json.loads(transfer[transfer.index("-d") + 1])
+    assert body["session_id"] == "6566e85e7cf20dca9cef0c0a"
+    assert [i["internal_id"] for i in body["transfer_data"]] == ["Contact1", "Contact2"]
+    assert "Authorization: Bearer ak_0123456789abcdef_s" in transfer
+    assert "transfer_id=$TRANSFER_ID" in curls[9]
     assert "refused (INLET_WEBHOOK_ALLOW_PRIVATE=false)" in text
     assert "(0600): contact endpoint has a new URL" in text
 

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from inlet.admin.v1 import admin_pb2
 from inlet.type.v1 import entity_pb2
-from inlet_cli import importer, integrations, render, streams, webhooks
+from inlet_cli import importer, integrations, push, render, streams, webhooks
 from inlet_cli.client import (
     EXIT_FAILED,
     Admin,
@@ -57,6 +57,8 @@ app.add_typer(endpoints, name="endpoints")
 app.add_typer(records, name="records")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(streams.app, name="streams")
+app.add_typer(push.api_keys, name="api-keys")
+app.add_typer(push.sessions, name="sessions")
 app.add_typer(integrations.integrations, name="integrations")
 app.add_typer(integrations.project_tokens, name="project-tokens")
 app.add_typer(integrations.client_tokens, name="client-tokens")

@@ -38,6 +38,34 @@ FORM = {
 }
 
 
+def seed_transfer(session_id: str) -> dict[str, Any]:
+    """The push-transfer seed's curl body (shared/seeds/endgrate-push-data.txt), its
+    comments removed, for the demo session."""
+    return {
+        "endgrate_type": "crm-contact",
+        "session_id": session_id,
+        "transfer_data": [
+            {
+                "data": {"first_name": "Bob", "last_name": "Smith"},
+                "associations": {
+                    "crm-company": [
+                        {"data": {"name": "Acme Corporation"}, "internal_id": "Company1"},
+                        {"data": {"name": "Bacme Corporation"}, "internal_id": "Company2"},
+                    ]
+                },
+                "internal_id": "Contact1",
+            },
+            {
+                "data": {"first_name": "David", "last_name": "Jones"},
+                "associations": {
+                    "crm-company": [{"data": {"name": "C Inc."}, "internal_id": "Company3"}]
+                },
+                "internal_id": "Contact2",
+            },
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class Addresses:
     gateway_url: str
@@ -97,9 +125,18 @@ def render(
     allow_private: bool,
 ) -> str:
     assert demo.ingest_key is not None
+    assert demo.api_key is not None
+    assert demo.push_session is not None
     assert demo.project_token is not None
     assert demo.client_token is not None
     bearer = f"Authorization: Bearer {demo.ingest_key.secret}"
+    push_bearer = f"Authorization: Bearer {demo.api_key.secret}"
+    session_id = demo.push_session.name.rsplit("/", 1)[1]
+    transfer = f"{at.public_url}/api/push/transfer"
+    data = (
+        f'curl -sS "{at.public_url}/api/push/data?transfer_id=$TRANSFER_ID"'
+        f" -H {shlex.quote(push_bearer)}"
+    )
     ingest = f"{at.public_url}/api/ingest"
     server = f"Authorization: Bearer {demo.project_token.secret}"
     external = f"{at.public_url}/api/v1/external"
@@ -136,12 +173,12 @@ def render(
         f"{envoy_line}"
         f"  matcher   {at.matcher} (gRPC IngestService, ExternalIngestService)\n"
         f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService,"
-        " IntegrationAdminService)\n"
+        " IntegrationAdminService, PushAdminService)\n"
         f"  notifier  {at.notifier} (gRPC NotifierService, WebhookService)\n"
         f"  logs      {log_dir}/\n"
         f"  webhooks  {webhooks}\n"
         f"  demo      workspace {workspace_slug}: contact, company, deal, sales; "
-        f"stream sales; integration {INTEGRATION}\n"
+        f"stream sales; integration {INTEGRATION}; push session {session_id}\n"
         f"  secrets   {saved_at} (0600): {'; '.join(changes) or 'reused'}\n\n"
         "Endpoint push (the URL is the credential):\n\n"
         f"  {curl_post(endpoint_url(at, demo, 'contact'), CONTACT)}\n\n"
@@ -162,6 +199,11 @@ def render(
         f"and the contact form, as a page on {FORM_ORIGIN} sends it (the client token is"
         " public):\n\n"
         f"  {form}\n\n"
+        f"Push transfer (session {session_id}: crm-contact, crm-company; the API key is the"
+        " bearer token), the seed's transfer:\n\n"
+        f"  {curl_post(transfer, seed_transfer(session_id), push_bearer)}\n\n"
+        "and its returned data (TRANSFER_ID: the transfer_id of the answer):\n\n"
+        f"  {data}\n\n"
         "The inlet CLI (.venv/bin/inlet) reads:\n\n"
         f"{exports}\n\n"
         "  .venv/bin/inlet endpoints list\n\n"

@@ -1,7 +1,7 @@
 """`make run`'s demo on every start: the saved credentials that still work are kept, and
 only what is missing or no longer works is made again (one workspace, one admin token,
 one endpoint per type, one stream key, one integration with a project token and a client
-token — however often the stack restarts)."""
+token, one push session and API key — however often the stack restarts)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from inlet.admin.v1 import (
     admin_pb2_grpc,
     integrations_pb2,
     integrations_pb2_grpc,
+    push_pb2,
+    push_pb2_grpc,
     streams_pb2,
     streams_pb2_grpc,
 )
@@ -33,6 +35,8 @@ FORM_ORIGIN = "http://localhost:3000"
 # A request id no request has: looking it up tells a working ingest key (404) from a
 # dead one (401) without writing anything.
 _PROBE_REQUEST = "req_devstackprobe"
+_PROBE_TRANSFER = "0" * 24
+PUSH_TYPES = ("crm-contact", "crm-company")
 
 Metadata = tuple[tuple[str, str]]
 
@@ -82,7 +86,19 @@ async def ensure(
     await _integration(integrations, auth, workspace, note)
     project = await _project_token(integrations, store, auth, workspace, saved.project_token, note)
     form = await _client_token(integrations, auth, workspace, saved.client_token, note)
-    ready.credentials = DemoCredentials(workspace, token, endpoints, key, project, form)
+    push = push_pb2_grpc.PushAdminServiceStub(channel)
+    session = await _push_session(push, auth, workspace, saved.push_session, note)
+    api_key = await _api_key(push, store, auth, workspace, saved.api_key, note)
+    ready.credentials = DemoCredentials(
+        workspace,
+        token,
+        endpoints,
+        key,
+        api_key=api_key,
+        push_session=session,
+        project_token=project,
+        client_token=form,
+    )
     return ready
 
 
@@ -379,3 +395,65 @@ async def _client_token(
         else "client token created"
     )
     return Secret(made.client_token.name, made.secret)
+
+
+async def _push_session(
+    push: push_pb2_grpc.PushAdminServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved push session (crm-contact and crm-company) if it still exists, else a new
+    one; its webhook signing secret is the one shown when it was made."""
+    if saved is not None and saved.name.startswith(f"{workspace}/sessions/"):
+        try:
+            await push.GetSession(push_pb2.GetSessionRequest(name=saved.name), metadata=auth)
+            return saved
+        except grpc.aio.AioRpcError as error:
+            _code(error, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+    made = await push.CreateSession(
+        push_pb2.CreateSessionRequest(
+            parent=workspace,
+            session=push_pb2.Session(
+                display_name="Demo CRM sync",
+                default_region=REGION,
+                types=[push_pb2.SessionType(endgrate_type=t) for t in PUSH_TYPES],
+            ),
+        ),
+        metadata=auth,
+    )
+    note("push session created")
+    return Secret(made.session.name, made.webhook_secret)
+
+
+async def _api_key(
+    push: push_pb2_grpc.PushAdminServiceAsyncStub,
+    store: store_pb2_grpc.StoreServiceAsyncStub,
+    auth: Metadata,
+    workspace: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved API key if it still authenticates, else a new one."""
+    if saved is not None and saved.name.startswith(f"{workspace}/apiKeys/"):
+        try:
+            await store.GetPushTransfer(
+                store_pb2.GetPushTransferRequest(
+                    api_key=saved.secret, transfer_id=_PROBE_TRANSFER, summary_only=True
+                )
+            )
+            works = True
+        except grpc.aio.AioRpcError as error:
+            refused = _code(error, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAUTHENTICATED)
+            works = refused == grpc.StatusCode.NOT_FOUND
+        if works:
+            return saved
+    made = await push.CreateApiKey(
+        push_pb2.CreateApiKeyRequest(
+            parent=workspace, api_key=push_pb2.ApiKey(display_name="Demo API key")
+        ),
+        metadata=auth,
+    )
+    note("new API key (the saved one no longer works)" if saved is not None else "API key created")
+    return Secret(made.api_key.name, made.secret)

@@ -30,6 +30,8 @@ class DemoCredentials:
     admin_token: str = ""
     endpoints: dict[str, Secret] = field(default_factory=dict)  # entity type slug → endpoint
     ingest_key: Secret | None = None  # of the demo stream
+    api_key: Secret | None = None  # push transfer's workspace API key
+    push_session: Secret | None = None  # the session, and its webhook signing secret
     project_token: Secret | None = None  # integration ingest's server token
     client_token: Secret | None = None  # the external form's token
 
@@ -52,6 +54,8 @@ class DemoCredentials:
                 if (found := _secret(value)) is not None
             },
             ingest_key=key,
+            api_key=_secret(raw.get("api_key")),
+            push_session=_secret(raw.get("push_session")),
             project_token=_secret(raw.get("project_token")),
             client_token=_secret(raw.get("client_token")),
         )

@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from google.api import httpbody_pb2
 from google.protobuf import descriptor, message
 from prometheus_client import Counter, Histogram
 
-from inlet.admin.v1 import admin_pb2, integrations_pb2, streams_pb2
+from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
 from inlet.ingest.v1 import external_pb2, ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
 from inlet_common import channels, exactjson, protojson, requestids
@@ -122,10 +122,14 @@ EDGE_JUDGED_RPCS = frozenset(
     {
         "inlet.ingest.v1.IngestService.PushEndpoint",
         "inlet.ingest.v1.IngestService.IngestStream",
+        "inlet.ingest.v1.IngestService.PushTransfer",
         "inlet.ingest.v1.ExternalIngestService.IngestData",
         "inlet.ingest.v1.ExternalIngestService.SubmitForm",
     }
 )
+
+# RPCs that may take longer than the gateway's timeout by design: their extra seconds.
+PUSH_TRANSFER = "inlet.ingest.v1.IngestService.PushTransfer"
 
 # A body this much past the cap is not worth draining to keep the connection alive.
 _DRAIN_ALLOWANCE = 1024 * 1024
@@ -170,6 +174,7 @@ def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor,
         (ingest_pb2.DESCRIPTOR.services_by_name["IngestService"], config.matcher_addr),
         (admin_pb2.DESCRIPTOR.services_by_name["AdminService"], config.store_addr),
         (streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"], config.store_addr),
+        (push_pb2.DESCRIPTOR.services_by_name["PushAdminService"], config.store_addr),
         (webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"], config.notifier_addr),
         (external_pb2.DESCRIPTOR.services_by_name["ExternalIngestService"], config.matcher_addr),
         (
@@ -186,6 +191,8 @@ def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None 
         build_routes(upstreams(config)),
         timeout_seconds=config.timeout_seconds,
         channel_factory=channel_factory,
+        # A synchronous transfer answers once it has completed (or its wait ran out).
+        extra_seconds={PUSH_TRANSFER: config.push_sync_max_seconds},
         external_type_base=config.external_problem_base,
     )
     if config.console:
@@ -203,10 +210,12 @@ class Gateway:
         timeout_seconds: float,
         channel_factory: ChannelFactory | None = None,
         openapi_document: bytes | None = None,
+        extra_seconds: Mapping[str, float] | None = None,
         external_type_base: str = DEFAULT_EXTERNAL_TYPE_BASE,
     ) -> None:
         self.routes = routes
         self.timeout_seconds = timeout_seconds
+        self.extra_seconds = dict(extra_seconds or {})
         self.external_type_base = external_type_base
         document = docs.load_document() if openapi_document is None else openapi_document
         page = docs.render_page(document)
@@ -358,9 +367,8 @@ class Gateway:
 
     async def _call(self, route: Route, rpc_request: message.Message, request: _Request) -> Answer:
         try:
-            call = self._callable(route)(
-                rpc_request, metadata=request.metadata, timeout=self.timeout_seconds
-            )
+            timeout = self.timeout_seconds + self.extra_seconds.get(route.full_name, 0.0)
+            call = self._callable(route)(rpc_request, metadata=request.metadata, timeout=timeout)
             response = await call
             initial = await call.initial_metadata()
         except grpc.aio.AioRpcError as error:

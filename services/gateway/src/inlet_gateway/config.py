@@ -20,6 +20,9 @@ class GatewayConfig:
     store_addr: str = "127.0.0.1:50052"  # AdminService
     notifier_addr: str = "127.0.0.1:50053"  # WebhookService
     timeout_seconds: float = 10.0
+    # A synchronous push transfer may wait this long for its completion (the matcher's
+    # INLET_PUSH_SYNC_MAX_SECONDS); its call's deadline is this plus timeout_seconds.
+    push_sync_max_seconds: float = 300.0
     port_file: str | None = None
     log_level: str = "INFO"
     metrics_port: int | None = None
@@ -46,6 +49,7 @@ class GatewayConfig:
         timeout = env.number("INLET_GATEWAY_TIMEOUT_SECONDS", 10.0)
         if timeout <= 0:
             raise ConfigError(f"INLET_GATEWAY_TIMEOUT_SECONDS must be positive, got {timeout}")
+        push_sync_max = env.number("INLET_PUSH_SYNC_MAX_SECONDS", 300.0, minimum=0.1)
         level = env.text("INLET_LOG_LEVEL", "INFO").upper()
         if level not in _LOG_LEVELS:
             raise ConfigError(
@@ -75,6 +79,7 @@ class GatewayConfig:
             store_addr=store_addr,
             notifier_addr=notifier_addr,
             timeout_seconds=timeout,
+            push_sync_max_seconds=push_sync_max,
             port_file=env.optional("INLET_PORT_FILE"),
             log_level=level,
             metrics_port=metrics_port,

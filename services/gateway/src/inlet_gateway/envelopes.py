@@ -96,6 +96,27 @@ def stream_error(context: ErrorContext) -> Rendered:
     return Rendered("application/json", orjson.dumps({"success": False, "error": error}))
 
 
+def push_error(context: ErrorContext) -> Rendered:
+    """Endgrate's error body, {"message", "errors"?} (errors: field → messages), with
+    success false, inlet's stable code, every bad field with its code in details, and
+    the request id."""
+    status = context.status
+    body: dict[str, Any] = {
+        "success": False,
+        "message": status.message,
+        "code": reason_of(status),
+    }
+    violations = violations_of(status)
+    if violations:
+        errors: dict[str, list[str]] = {}
+        for v in violations:
+            errors.setdefault(v.field, []).append(v.description)
+        body["errors"] = errors
+        body["details"] = [v.as_json() for v in violations]
+    body["request_id"] = context.request_id
+    return Rendered("application/json", orjson.dumps(body))
+
+
 # The integration-ingest seed's categories, by HTTP status (its `type` is
 # <base><category>/<slug>: validation/integration-type-not-supported, not-found/integration).
 _CATEGORIES = {
@@ -173,6 +194,8 @@ ENVELOPES: Mapping[str, Envelope] = {
     "inlet.ingest.v1.IngestService.PushEndpoint": problem_json,
     "inlet.ingest.v1.IngestService.IngestStream": stream_error,
     "inlet.ingest.v1.IngestService.GetIngestRequestStatus": stream_error,
+    "inlet.ingest.v1.IngestService.PushTransfer": push_error,
+    "inlet.ingest.v1.IngestService.GetPushData": push_error,
     "inlet.ingest.v1.ExternalIngestService.IngestData": external_problem,
     "inlet.ingest.v1.ExternalIngestService.GetDataIngestionStatus": external_problem,
     "inlet.ingest.v1.ExternalIngestService.Ping": external_problem,

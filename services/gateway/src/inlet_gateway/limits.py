@@ -15,6 +15,9 @@ MAX_BODY_BYTES: Mapping[str, int] = {
     "inlet.ingest.v1.IngestService.PushEndpoint": 100 * 1024,
     # The stream-ingest seed: "413 PAYLOAD_TOO_LARGE: Request body exceeds 1 MB".
     "inlet.ingest.v1.IngestService.IngestStream": 1024 * 1024,
+    # The push-transfer seed states none: 2 MB, well inside gRPC's 4 MB message limit
+    # (the items cross two hops), and hundreds of contacts with their companies.
+    "inlet.ingest.v1.IngestService.PushTransfer": 2 * 1024 * 1024,
     # Integration ingest: 1 MiB at most; an integration may set less (judged by the store).
     "inlet.ingest.v1.ExternalIngestService.IngestData": 1024 * 1024,
     # A contact form is small; anything larger is not one.

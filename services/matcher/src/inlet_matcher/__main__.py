@@ -13,6 +13,7 @@ from inlet_matcher.external import ExternalIngest
 from inlet_matcher.service import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_matcher.stream import GrpcStreamStore, StreamIngest
+from inlet_matcher.transfer import GrpcTransferStore, PushTransfers
 from inlet_matcher.worker import Workers
 
 
@@ -32,6 +33,11 @@ async def serve() -> None:
         Ingest(GrpcStore(store_channel, config.store_timeout_seconds)),
         config.service.grpc_addr,
         streams=StreamIngest(stream_store, workers.wake),
+        transfers=PushTransfers(
+            GrpcTransferStore(store_channel, config.store_timeout_seconds),
+            workers.wake,
+            sync_max_seconds=config.push_sync_max_seconds,
+        ),
         external=ExternalIngest(stream_store, workers.wake),
     )
     workers.start()

@@ -11,6 +11,7 @@ from inlet_matcher.external_server import ExternalIngestServicer
 from inlet_matcher.server import IngestServicer
 from inlet_matcher.service import Ingest
 from inlet_matcher.stream import StreamIngest
+from inlet_matcher.transfer import PushTransfers
 
 SERVICE_NAMES = (ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,)
 EXTERNAL_SERVICE_NAME = external_pb2.DESCRIPTOR.services_by_name["ExternalIngestService"].full_name
@@ -22,12 +23,16 @@ async def start(
     *,
     streams: StreamIngest | None = None,
     external: ExternalIngest | None = None,
+    transfers: PushTransfers | None = None,
 ) -> grpcserver.Service:
     """Serve IngestService on `address` (port 0: any free port); stream ingest with
-    `streams`, and ExternalIngestService (integration ingest) with `external`."""
+    `streams`, push transfer with `transfers`, and ExternalIngestService (integration
+    ingest) with `external`."""
 
     def register(server: grpc.aio.Server) -> None:
-        ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest, streams), server)
+        ingest_pb2_grpc.add_IngestServiceServicer_to_server(
+            IngestServicer(ingest, streams, transfers), server
+        )
         if external is not None:
             external_pb2_grpc.add_ExternalIngestServiceServicer_to_server(
                 ExternalIngestServicer(external), server

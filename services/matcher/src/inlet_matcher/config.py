@@ -16,6 +16,7 @@ class MatcherConfig:
     stream_workers: int = 4
     stream_lease_seconds: int = 30
     stream_poll_seconds: float = 0.2
+    push_sync_max_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MatcherConfig:
@@ -29,4 +30,5 @@ class MatcherConfig:
                 "INLET_STREAM_LEASE_SECONDS", 30, minimum=1, maximum=3600
             ),
             stream_poll_seconds=env.number("INLET_STREAM_POLL_SECONDS", 0.2, minimum=0.01),
+            push_sync_max_seconds=env.number("INLET_PUSH_SYNC_MAX_SECONDS", 300.0, minimum=0.1),
         )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from inlet_common.errors import InletError
+from inlet_common.errors import InletError, InvalidArgument, Violation
 from inlet_matcher.headers import REPLAYED, rate_headers, rate_state_of
 from inlet_matcher.service import EdgeError, Ingest
 from inlet_matcher.stream import StreamIngest, StreamsDisabled
+from inlet_matcher.transfer import PushTransfers
 
 EDGE_ERROR_KEY = "x-inlet-edge-error"
 EDGE_MESSAGE_KEY = "x-inlet-edge-message"
@@ -28,10 +29,20 @@ async def _send_rate_limited(context: Any, error: InletError) -> None:
         await context.send_initial_metadata(rate_headers(state, limited=True))
 
 
+class TransfersDisabled(StreamsDisabled):
+    reason = "TRANSFERS_DISABLED"
+
+
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, ingest: Ingest, streams: StreamIngest | None = None) -> None:
+    def __init__(
+        self,
+        ingest: Ingest,
+        streams: StreamIngest | None = None,
+        transfers: PushTransfers | None = None,
+    ) -> None:
         self.ingest = ingest
         self.streams = streams
+        self.transfers = transfers
 
     async def PushEndpoint(
         self, request: ingest_pb2.PushEndpointRequest, context: Any
@@ -95,3 +106,45 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         metadata = dict(context.invocation_metadata() or ())
         found = await self._streams().status(metadata, request.request_id)
         return ingest_pb2.GetIngestRequestStatusResponse(success=True, data=found.status)
+
+    def _transfers(self) -> PushTransfers:
+        if self.transfers is None:
+            raise TransfersDisabled("push transfer is not enabled on this matcher")
+        return self.transfers
+
+    async def PushTransfer(
+        self, request: ingest_pb2.PushTransferRequest, context: Any
+    ) -> ingest_pb2.PushTransferResponse:
+        metadata = dict(context.invocation_metadata() or ())
+        try:
+            edge = edge_error(metadata)
+            triggered = await self._transfers().trigger(
+                metadata,
+                request.body.data,
+                edge_reason=edge.reason if edge else "",
+                edge_message=edge.message if edge else "",
+            )
+        except InletError as error:
+            await _send_rate_limited(context, error)
+            raise
+        accepted = triggered.accepted
+        headers = rate_headers(accepted.rate_limit, limited=False)
+        if accepted.replayed:
+            headers.append(REPLAYED)
+        await context.send_initial_metadata(headers)
+        return ingest_pb2.PushTransferResponse(
+            success=True, transfer_id=accepted.transfer_id, completed=triggered.completed
+        )
+
+    async def GetPushData(
+        self, request: ingest_pb2.GetPushDataRequest, context: Any
+    ) -> ingest_pb2.GetPushDataResponse:
+        metadata = dict(context.invocation_metadata() or ())
+        if not request.transfer_id:
+            raise InvalidArgument(
+                "transfer_id is required: GET /api/push/data?transfer_id=…",
+                violations=[
+                    Violation("transfer_id", "transfer_id is required", "REQUIRED_FIELD_MISSING")
+                ],
+            )
+        return await self._transfers().data(metadata, request.transfer_id)

@@ -200,6 +200,11 @@ class GrpcStreamStore(GrpcStore):
     ) -> store_pb2.ApplyStreamItemsResponse:
         return await self._call(self._stub.ApplyStreamItems, request)
 
+    async def apply_transfer(
+        self, request: store_pb2.ApplyPushItemsRequest
+    ) -> store_pb2.ApplyPushItemsResponse:
+        return await self._call(self._stub.ApplyPushItems, request)
+
     async def accept_integration(
         self, request: store_pb2.AcceptIntegrationRequestRequest
     ) -> store_pb2.AcceptIntegrationRequestResponse:

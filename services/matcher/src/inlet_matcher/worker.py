@@ -12,6 +12,7 @@ from inlet.store.v1 import store_pb2
 from inlet_common import requestids
 from inlet_common.errors import InletError
 from inlet_matcher.stream import GrpcStreamStore, plan_items
+from inlet_matcher.transfer_items import plan_transfer
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Workers:
         # Under the id the request was accepted with: every line logged and every store
         # call made while processing it carries the id its client was shown.
         with requestids.bound(claimed.request_id):
+            if claimed.source == "push":
+                return await self.process_transfer(claimed)
             items = plan_items(claimed)
             # At least one call, so a request whose items were all done before is finished.
             starts = range(0, max(len(items), 1), self.chunk_size)
@@ -117,3 +120,26 @@ class Workers:
                 status = applied.status
             log.info("stream request processed", extra={"status": status, "items": len(items)})
             return status
+
+    async def process_transfer(self, claimed: store_pb2.ClaimStreamRequestResponse) -> str:
+        """A push transfer's items in chunks, in order; each chunk's results, records and
+        webhook events commit together, and the last one finishes the transfer."""
+        items = plan_transfer(claimed)
+        starts = range(0, max(len(items), 1), self.chunk_size)
+        status = ""
+        for start in starts:
+            applied = await self.store.apply_transfer(
+                store_pb2.ApplyPushItemsRequest(
+                    request_id=claimed.request_id,
+                    lease_token=claimed.lease_token,
+                    lease_seconds=self.lease_seconds,
+                    items=items[start : start + self.chunk_size],
+                    finish=start == starts[-1],
+                )
+            )
+            status = applied.status
+        log.info(
+            "push transfer processed",
+            extra={"transfer_id": claimed.push.transfer_id, "items": len(items)},
+        )
+        return status

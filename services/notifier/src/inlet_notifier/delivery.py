@@ -20,7 +20,7 @@ import httpx
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_common import requestids
+from inlet_common import exactjson, requestids
 from inlet_notifier import guard, signing
 from inlet_notifier import repository as repo
 from inlet_notifier.config import DeliverySettings
@@ -190,7 +190,12 @@ class Worker:
             )
 
     async def send(self, claim: dict[str, Any]) -> Result:
-        payload = signing.body(claim["type"], claim["occur_time"], claim["data"])
+        # A targeted event (a push transfer's webhook) is its dialect's payload as it is.
+        payload = (
+            exactjson.dumps(claim["data"])
+            if claim.get("targeted")
+            else signing.body(claim["type"], claim["occur_time"], claim["data"])
+        )
         started = datetime.now(UTC)
         try:
             with_secrets = signing_secrets(claim, started, self.keys)
@@ -214,7 +219,8 @@ class Worker:
                 retry_after = retry_after_seconds(answer.headers.get("retry-after"), started)
         except httpx.TimeoutException:
             error = f"timed out after {self.settings.timeout} s"
-        except httpx.HTTPError as failure:
+        except (httpx.HTTPError, httpx.InvalidURL) as failure:
+            # InvalidURL: a URL given with a push transfer that httpx cannot use.
             error = str(failure) or type(failure).__name__
         elapsed = time.perf_counter() - clock
         ATTEMPT_SECONDS.observe(elapsed)
@@ -269,7 +275,10 @@ class Worker:
             elif result.status_code == 410:
                 status = "failed"
                 reason = "the endpoint answered 410 Gone"
-                if await repo.execute(conn, "disable_endpoint", id=endpoint_id, reason=reason):
+                # A targeted delivery's URL came with its event: only that one is gone.
+                if not claim.get("targeted") and await repo.execute(
+                    conn, "disable_endpoint", id=endpoint_id, reason=reason
+                ):
                     operational.append(("endpoint.disabled", reason))
             else:
                 delay = self.next_delay(claim["attempt_count"], result)
@@ -282,9 +291,10 @@ class Worker:
                             f"after {claim['attempt_count']} attempts",
                         )
                     )
+                # Targeted deliveries go to many URLs: one failing says nothing of the rest.
                 failing = (
                     None
-                    if result.key_error
+                    if result.key_error or claim.get("targeted")
                     else await repo.row(conn, "endpoint_failed", id=endpoint_id)
                 )
                 if (

@@ -17,7 +17,7 @@ from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument, Violation
 from inlet_common.masks import update_paths
 from inlet_notifier.errors import PermissionDenied
-from inlet_notifier.service import STATUSES, UPDATABLE, EndpointSpec, Event, Webhooks
+from inlet_notifier.service import STATUSES, UPDATABLE, EndpointSpec, Event, Target, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,30 @@ class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
                 type=e.type,
                 occur_time=e.occur_time.ToDatetime(tzinfo=_UTC),
                 data=exactjson.from_raw(e.data, {}),
+                target=(
+                    Target(
+                        endpoint_id=e.target.endpoint_id,
+                        url=e.target.url,
+                        ordering_key=e.target.ordering_key,
+                        ordering_seq=e.target.ordering_seq,
+                    )
+                    if e.HasField("target")
+                    else None
+                ),
             )
             for e in request.events
         ]
         accepted = await self.webhooks.publish(events)
         log.info("events received", extra={"count": len(events), "accepted": accepted})
         return notifier_pb2.PublishEventsResponse(accepted=accepted)
+
+    async def CreateSessionEndpoint(
+        self, request: notifier_pb2.CreateSessionEndpointRequest, context: Any
+    ) -> notifier_pb2.CreateSessionEndpointResponse:
+        endpoint_id, secret = await self.webhooks.create_session_endpoint(
+            request.workspace_id, request.session_id
+        )
+        return notifier_pb2.CreateSessionEndpointResponse(endpoint_id=endpoint_id, secret=secret)
 
 
 def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -110,6 +128,7 @@ def delivery_pb(workspace_id: str, row: dict[str, Any]) -> webhooks_pb2.WebhookD
         next_attempt_time=_ts(row["next_attempt_time"]) if row["status"] == "pending" else None,
         last_status_code=row["last_status_code"] or 0,
         create_time=_ts(row["create_time"]),
+        url=row["url"] or row.get("endpoint_url") or "",
     )
 
 

@@ -12,6 +12,7 @@ from inlet_common.metrics import serve_metrics
 from inlet_store import app
 from inlet_store.config import StoreConfig
 from inlet_store.migrations import migrate
+from inlet_store.push_admin import GrpcSessionSigner
 from inlet_store.relay import Relay, grpc_publisher
 from inlet_store.retention import Janitor, Retention
 
@@ -25,13 +26,14 @@ async def serve() -> None:
     pool = await app.open_pool(
         config.database_url, min_size=config.pool_min, max_size=config.pool_max
     )
+    notifier = channel(config.notifier_addr)
     service = await app.start(
         pool,
         config.service.grpc_addr,
         bootstrap_token=config.admin_bootstrap_token,
         idempotency_ttl_seconds=config.idempotency_ttl_seconds,
+        signer=GrpcSessionSigner(notifier),
     )
-    notifier = channel(config.notifier_addr)
     outbox_relay = Relay(
         pool, grpc_publisher(notifier, timeout=10.0), poll_seconds=config.outbox_poll_seconds
     )

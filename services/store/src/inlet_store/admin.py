@@ -320,6 +320,7 @@ class Admin:
                     ("streams", "streams"),
                     ("integrations", "integrations"),
                     ("client_tokens", "client tokens"),
+                    ("sessions", "push session types"),
                 )
                 if usage[kind]
             ]
@@ -522,24 +523,40 @@ class Admin:
     async def endpoint_example(
         self, workspace_key: str, endpoint_key: str
     ) -> tuple[dict[str, Any], list[tuple[str, FieldDef]]]:
-        """A body the endpoint accepts, and each of its fields by path."""
+        """A body the endpoint accepts, and each of its fields by path. A type with sample
+        records (push transfer's sample_data) shows the newest one's values."""
         endpoint = await self.get_endpoint(workspace_key, endpoint_key)
         target = await self.get_entity_type(workspace_key, endpoint.entity_type)
         described: list[tuple[str, FieldDef]] = []
         fields: dict[str, Any] = {}
         related: dict[str, Any] = {}
+
+        async def example(entity_type: EntityTypeDef) -> Callable[[FieldDef], Any]:
+            async with wrap_exceptions(), self.pool.connection() as conn:
+                found = await repo.row(conn, "newest_sample_record", entity_type_id=entity_type.id)
+            stored = dict(found["data"]) if found else {}
+
+            def value(f: FieldDef) -> Any:
+                if stored.get(f.slug) is not None:
+                    return stored[f.slug]
+                return sample_value(f, endpoint.default_region)
+
+            return value
+
+        value_of = await example(target)
         for f in target.fields:
             if f.type == "reference":
                 referenced = await self.get_entity_type(workspace_key, f.reference_entity_type)
+                nested_value = await example(referenced)
                 nested: dict[str, Any] = {}
                 for g in referenced.fields:
                     # Related records may not set their own references (the ingest rule).
                     if g.type != "reference":
-                        nested[g.slug] = sample_value(g, endpoint.default_region)
+                        nested[g.slug] = nested_value(g)
                         described.append((f"related.{f.slug}.{g.slug}", g))
                 related[f.slug] = nested
                 continue
-            fields[f.slug] = sample_value(f, endpoint.default_region)
+            fields[f.slug] = value_of(f)
             described.append((f"fields.{f.slug}", f))
         payload: dict[str, Any] = {"fields": fields}
         if related:

@@ -12,6 +12,8 @@ from inlet.admin.v1 import (
     admin_pb2_grpc,
     integrations_pb2,
     integrations_pb2_grpc,
+    push_pb2,
+    push_pb2_grpc,
     streams_pb2,
     streams_pb2_grpc,
 )
@@ -21,17 +23,21 @@ from inlet_store.admin import Admin
 from inlet_store.admin_server import AdminServicer
 from inlet_store.auth import Authenticator
 from inlet_store.external import External
-from inlet_store.external_server import ExternalStoreServicer
 from inlet_store.inbox import Inbox
 from inlet_store.integrations_admin import IntegrationAdmin
 from inlet_store.integrations_server import IntegrationAdminServicer
+from inlet_store.push_admin import PushAdmin, SessionSigner
+from inlet_store.push_admin_server import PushAdminServicer
 from inlet_store.service import Store
 from inlet_store.streams_admin import StreamAdmin, StreamAdminServicer
+from inlet_store.transfers import Transfers
+from inlet_store.transfers_server import PushStoreServicer
 
 SERVICE_NAMES = (
     store_pb2.DESCRIPTOR.services_by_name["StoreService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"].full_name,
+    push_pb2.DESCRIPTOR.services_by_name["PushAdminService"].full_name,
     integrations_pb2.DESCRIPTOR.services_by_name["IntegrationAdminService"].full_name,
 )
 
@@ -46,18 +52,25 @@ async def start(
     *,
     bootstrap_token: str | None = None,
     idempotency_ttl_seconds: int = 86400,
+    signer: SessionSigner | None = None,
 ) -> grpcserver.Service:
-    """Serve StoreService and AdminService over `pool` on `address` (port 0: any free).
+    """Serve StoreService and the admin services over `pool` on `address` (port 0: any).
 
     `bootstrap_token` authorises creating workspaces; without one, none can be created
-    over the API.
+    over the API. `signer` (the notifier) keeps push sessions' webhook signing secrets;
+    without one, no session can be created.
     """
 
     def register(server: grpc.aio.Server) -> None:
         store = Store(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
         inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds)
+        transfers = Transfers(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
         store_pb2_grpc.add_StoreServiceServicer_to_server(
-            ExternalStoreServicer(store, inbox, External(pool, inbox)), server
+            PushStoreServicer(store, inbox, External(pool, inbox), transfers), server
+        )
+        push_pb2_grpc.add_PushAdminServiceServicer_to_server(
+            PushAdminServicer(PushAdmin(pool, signer), Authenticator(pool, bootstrap_token)),
+            server,
         )
         streams_pb2_grpc.add_StreamAdminServiceServicer_to_server(
             StreamAdminServicer(StreamAdmin(pool), Authenticator(pool, bootstrap_token)), server

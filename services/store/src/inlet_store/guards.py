@@ -91,7 +91,12 @@ async def hit_rate_limit(
     return state
 
 
-EXPIRED_TABLES = ("stream_idempotency_keys", "endpoint_idempotency_keys", "rate_windows")
+EXPIRED_TABLES = (
+    "stream_idempotency_keys",
+    "endpoint_idempotency_keys",
+    "push_idempotency_keys",
+    "rate_windows",
+)
 
 
 async def expire(conn: repo.Conn) -> dict[str, int]:
@@ -99,5 +104,6 @@ async def expire(conn: repo.Conn) -> dict[str, int]:
     return {
         "stream_idempotency_keys": await repo.execute(conn, "prune_idempotency_keys"),
         "endpoint_idempotency_keys": await repo.execute(conn, "prune_endpoint_idempotency_keys"),
+        "push_idempotency_keys": await repo.execute(conn, "prune_push_idempotency_keys"),
         "rate_windows": await repo.execute(conn, "prune_all_rate_windows"),
     }

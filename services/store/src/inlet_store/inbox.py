@@ -574,7 +574,12 @@ class Inbox:
             found = await repo.row(conn, "claim_stream_request", lease_seconds=lease_seconds)
             if found is None:
                 return None
-            entity_type = entity_type_of(found["entity_type"])
+            entity_type = (
+                entity_type_of(found["entity_type"])
+                if found["entity_type"] is not None
+                # A transfer whose type left its session: its items fail in planning.
+                else EntityTypeDef("", str(found["workspace_id"]), "", "")
+            )
             referenced: dict[str, EntityTypeDef] = {}
             if found["source"] == INTEGRATION:
                 # Related records are planned against the types the reference fields name.
@@ -627,13 +632,17 @@ class Inbox:
                     # domain errors are decided before anything is written, so a bad item
                     # needs no rollback; only a lost key race does, and it rolls back the chunk.
                     async with wrap_exceptions(), conn.transaction():
-                        source = await self._hold_lease(
+                        source = await self.hold_lease(
                             conn, request_id, lease_token, lease_seconds, finish
                         )
                         outcomes = await self._apply_chunk(
                             conn, workspace_id, source, request_id, items
                         )
-                        status = await self._finish(conn, request_id, lease_token) if finish else ""
+                        status = (
+                            await self.finish_request(conn, request_id, lease_token)
+                            if finish
+                            else ""
+                        )
                     return outcomes, status
                 except KeyRace:
                     log.info(
@@ -641,9 +650,7 @@ class Inbox:
                         extra={"request": request_id},
                     )
             async with conn.transaction():
-                source = await self._hold_lease(
-                    conn, request_id, lease_token, lease_seconds, finish
-                )
+                source = await self.hold_lease(conn, request_id, lease_token, lease_seconds, finish)
                 outcomes = [await self._apply_item(conn, workspace_id, source, i) for i in items]
                 if outcomes:
                     await repo.execute(
@@ -652,11 +659,11 @@ class Inbox:
                         request_id=request_id,
                         outcomes=repo.json([o.row() for o in outcomes]),
                     )
-                status = await self._finish(conn, request_id, lease_token) if finish else ""
+                status = await self.finish_request(conn, request_id, lease_token) if finish else ""
         return outcomes, status
 
     @staticmethod
-    async def _hold_lease(
+    async def hold_lease(
         conn: repo.Conn, request_id: str, lease_token: str, lease_seconds: int, finish: bool
     ) -> dict[str, str]:
         """Lock the request while the lease is ours; the `source` of its record.* events."""
@@ -782,10 +789,10 @@ class Inbox:
 
     async def finish(self, *, request_id: str, lease_token: str) -> str:
         async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
-            return await self._finish(conn, request_id, lease_token)
+            return await self.finish_request(conn, request_id, lease_token)
 
     @staticmethod
-    async def _finish(conn: repo.Conn, request_id: str, lease_token: str) -> str:
+    async def finish_request(conn: repo.Conn, request_id: str, lease_token: str) -> str:
         """Completed (or failed when no item succeeded), with `request.completed` queued."""
         done = await repo.row(
             conn,

@@ -20,6 +20,20 @@ async def add(conn: repo.Conn, workspace_id: str, type_: str, data: dict[str, An
     )
 
 
+async def add_targeted(
+    conn: repo.Conn, workspace_id: str, type_: str, data: dict[str, Any], target: dict[str, Any]
+) -> None:
+    """Queue an event for one URL (see Target in notifier.proto), with the change."""
+    await repo.execute(
+        conn,
+        "insert_targeted_outbox_event",
+        workspace_id=workspace_id,
+        type=type_,
+        data=repo.json(data),
+        target=repo.json(target),
+    )
+
+
 async def add_record_change(
     conn: repo.Conn,
     workspace_id: str,

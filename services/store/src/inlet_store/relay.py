@@ -34,12 +34,23 @@ def grpc_publisher(channel: grpc.aio.Channel, timeout: float) -> Publish:
 def event_pb(row: dict[str, Any]) -> notifier_pb2.Event:
     occurred = timestamp_pb2.Timestamp()
     occurred.FromDatetime(row["occur_time"])
+    target = row.get("target")
     return notifier_pb2.Event(
         id=row["id"],
         workspace_id=str(row["workspace_id"]),
         type=row["type"],
         occur_time=occurred,
         data=exactjson.to_raw(row["data"]),
+        target=(
+            notifier_pb2.Target(
+                endpoint_id=target["endpoint_id"],
+                url=target["url"],
+                ordering_key=target.get("ordering_key", ""),
+                ordering_seq=int(target.get("ordering_seq", 0)),
+            )
+            if target
+            else None
+        ),
     )
 
 

@@ -4,9 +4,10 @@ background, in small batches, one store at a time.
 What goes, and when (0 for a period keeps those rows forever):
 
 - stream requests that finished (completed or failed) more than `request_seconds` ago,
-  with their item outcomes; queued and processing requests stay whatever their age;
-- connector log and endpoint activity entries (and the marks of rotated-out token uses)
-  written more than `log_seconds` ago;
+  with their item outcomes; queued and processing requests stay whatever their age; push
+  transfers completed that long ago, with their items' returned data;
+- connector log, endpoint activity and push session log entries (and the marks of
+  rotated-out token uses) written more than `log_seconds` ago;
 - always, whatever the retention: Idempotency-Keys past their expiry and rate-limit
   windows long over (guards.expire), which are bookkeeping, not history.
 
@@ -48,6 +49,8 @@ TABLES = (
     "connector_log_entries",
     "activity_entries",
     "endpoint_grace_uses",
+    "push_transfers",
+    "push_log_entries",
     *guards.EXPIRED_TABLES,
 )
 
@@ -114,11 +117,20 @@ class Janitor(shared.Janitor):
                 full = done["selected"] == self.request_batch_size
                 if done["requests"] == 0 or not (full or done["requests"] < done["selected"]):
                     break
+            transfers = functools.partial(
+                repo.execute,
+                conn,
+                "prune_push_transfers",
+                retention_seconds=self.retention.request_seconds,
+                limit=self.request_batch_size,
+            )
+            await self._in_batches(counts, "push_transfers", self.request_batch_size, transfers)
         if self.retention.log_seconds:
             for query, table in (
                 ("prune_connector_log", "connector_log_entries"),
                 ("prune_activity_log", "activity_entries"),
                 ("prune_grace_uses", "endpoint_grace_uses"),
+                ("prune_push_log", "push_log_entries"),
             ):
                 delete = functools.partial(
                     repo.execute,

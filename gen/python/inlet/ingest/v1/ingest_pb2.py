@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from inlet.type.v1 import json_pb2 as inlet_dot_type_dot_v1_dot_json__pb2
 from inlet.type.v1 import result_pb2 as inlet_dot_type_dot_v1_dot_result__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cinlet/ingest/v1/ingest.proto\x12\x0finlet.ingest.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1ainlet/type/v1/result.proto\"I\n\x13IngestStreamRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x0e\n\x06stream\x18\x02 \x01(\t\"X\n\x14IngestStreamResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12/\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32!.inlet.ingest.v1.IngestStreamData\"f\n\x10IngestStreamData\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x1b\n\x0eitems_received\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\nrequest_id\x18\x03 \x01(\tB\x11\n\x0f_items_received\"3\n\x1dGetIngestRequestStatusRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"e\n\x1eGetIngestRequestStatusResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x32\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32$.inlet.ingest.v1.IngestRequestStatus\"\xb4\x02\n\x13IngestRequestStatus\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1b\n\x0eitems_received\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x1c\n\x0fitems_processed\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0citems_failed\x18\x06 \x01(\x05H\x02\x88\x01\x01\x12\x12\n\ncreated_at\x18\x07 \x01(\t\x12\x14\n\x0c\x63ompleted_at\x18\x08 \x01(\t\x12\x31\n\x05items\x18\t \x03(\x0b\x32\".inlet.ingest.v1.IngestItemOutcomeB\x11\n\x0f_items_receivedB\x12\n\x10_items_processedB\x0f\n\r_items_failed\"\xd6\x02\n\x11IngestItemOutcome\x12\x12\n\x05index\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x12\n\nmatched_on\x18\x04 \x03(\t\x12/\n\x05\x65rror\x18\x05 \x01(\x0b\x32 .inlet.ingest.v1.IngestItemError\x12\x1a\n\rsuperseded_by\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12@\n\x07related\x18\x07 \x03(\x0b\x32/.inlet.ingest.v1.IngestItemOutcome.RelatedEntry\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\x42\x08\n\x06_indexB\x10\n\x0e_superseded_by\"c\n\x0fIngestItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x31\n\x06\x66ields\x18\x03 \x03(\x0b\x32!.inlet.ingest.v1.IngestFieldError\"@\n\x10IngestFieldError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"H\n\x13PushEndpointRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\"\n\x04\x62ody\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBody\"\xd5\x01\n\x14PushEndpointResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult\x12\x43\n\x07related\x18\x02 \x03(\x0b\x32\x32.inlet.ingest.v1.PushEndpointResponse.RelatedEntry\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\x32\xb2\x03\n\rIngestService\x12\x81\x01\n\x0cPushEndpoint\x12$.inlet.ingest.v1.PushEndpointRequest\x1a%.inlet.ingest.v1.PushEndpointResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x16/api/v1/ingest/{token}:\x04\x62ody\x12v\n\x0cIngestStream\x12$.inlet.ingest.v1.IngestStreamRequest\x1a%.inlet.ingest.v1.IngestStreamResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0b/api/ingest:\x04\x62ody\x12\xa4\x01\n\x16GetIngestRequestStatus\x12..inlet.ingest.v1.GetIngestRequestStatusRequest\x1a/.inlet.ingest.v1.GetIngestRequestStatusResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/ingest/requests/{request_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cinlet/ingest/v1/ingest.proto\x12\x0finlet.ingest.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x18inlet/type/v1/json.proto\x1a\x1ainlet/type/v1/result.proto\"I\n\x13IngestStreamRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x0e\n\x06stream\x18\x02 \x01(\t\"X\n\x14IngestStreamResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12/\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32!.inlet.ingest.v1.IngestStreamData\"f\n\x10IngestStreamData\x12\x0e\n\x06stream\x18\x01 \x01(\t\x12\x1b\n\x0eitems_received\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\nrequest_id\x18\x03 \x01(\tB\x11\n\x0f_items_received\"3\n\x1dGetIngestRequestStatusRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"e\n\x1eGetIngestRequestStatusResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x32\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32$.inlet.ingest.v1.IngestRequestStatus\"\xb4\x02\n\x13IngestRequestStatus\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1b\n\x0eitems_received\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x1c\n\x0fitems_processed\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0citems_failed\x18\x06 \x01(\x05H\x02\x88\x01\x01\x12\x12\n\ncreated_at\x18\x07 \x01(\t\x12\x14\n\x0c\x63ompleted_at\x18\x08 \x01(\t\x12\x31\n\x05items\x18\t \x03(\x0b\x32\".inlet.ingest.v1.IngestItemOutcomeB\x11\n\x0f_items_receivedB\x12\n\x10_items_processedB\x0f\n\r_items_failed\"\xd6\x02\n\x11IngestItemOutcome\x12\x12\n\x05index\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x12\n\nmatched_on\x18\x04 \x03(\t\x12/\n\x05\x65rror\x18\x05 \x01(\x0b\x32 .inlet.ingest.v1.IngestItemError\x12\x1a\n\rsuperseded_by\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12@\n\x07related\x18\x07 \x03(\x0b\x32/.inlet.ingest.v1.IngestItemOutcome.RelatedEntry\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\x42\x08\n\x06_indexB\x10\n\x0e_superseded_by\"c\n\x0fIngestItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x31\n\x06\x66ields\x18\x03 \x03(\x0b\x32!.inlet.ingest.v1.IngestFieldError\"@\n\x10IngestFieldError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"H\n\x13PushEndpointRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\"\n\x04\x62ody\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBody\"\xd5\x01\n\x14PushEndpointResponse\x12+\n\x06record\x18\x01 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult\x12\x43\n\x07related\x18\x02 \x03(\x0b\x32\x32.inlet.ingest.v1.PushEndpointResponse.RelatedEntry\x1aK\n\x0cRelatedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12*\n\x05value\x18\x02 \x01(\x0b\x32\x1b.inlet.type.v1.EntityResult:\x02\x38\x01\"9\n\x13PushTransferRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\"s\n\x14PushTransferResponse\x12\x14\n\x07success\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12\x13\n\x0btransfer_id\x18\x02 \x01(\t\x12\x16\n\tcompleted\x18\x03 \x01(\x08H\x01\x88\x01\x01\x42\n\n\x08_successB\x0c\n\n_completed\")\n\x12GetPushDataRequest\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\"\x9f\x03\n\x13GetPushDataResponse\x12\x14\n\x07success\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12\x13\n\x0btransfer_id\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x15\n\rendgrate_type\x18\x04 \x01(\t\x12\x16\n\tcompleted\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12\x38\n\rtransfer_data\x18\x06 \x03(\x0b\x32!.inlet.ingest.v1.PushTransferItem\x12\x1c\n\x0ftransfer_errors\x18\x07 \x01(\x08H\x02\x88\x01\x01\x12\x32\n\x06\x65rrors\x18\x08 \x03(\x0b\x32\".inlet.ingest.v1.PushTransferError\x12\x1b\n\x0eitems_received\x18\t \x01(\x05H\x03\x88\x01\x01\x12\x1c\n\x0fitems_processed\x18\n \x01(\x05H\x04\x88\x01\x01\x42\n\n\x08_successB\x0c\n\n_completedB\x12\n\x10_transfer_errorsB\x11\n\x0f_items_receivedB\x12\n\x10_items_processed\"\xb5\x01\n\x10PushTransferItem\x12\x12\n\x05index\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\n\n\x02id\x18\x02 \x01(\t\x12\x13\n\x0binternal_id\x18\x03 \x01(\t\x12$\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\x12,\n\x0c\x61ssociations\x18\x05 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\tB\x08\n\x06_index\"\xac\x01\n\x11PushTransferError\x12\x12\n\x05index\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x0binternal_id\x18\x02 \x01(\t\x12\x12\n\nerror_type\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x31\n\x06\x66ields\x18\x06 \x03(\x0b\x32!.inlet.ingest.v1.IngestFieldErrorB\x08\n\x06_index2\xa3\x05\n\rIngestService\x12\x81\x01\n\x0cPushEndpoint\x12$.inlet.ingest.v1.PushEndpointRequest\x1a%.inlet.ingest.v1.PushEndpointResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x16/api/v1/ingest/{token}:\x04\x62ody\x12v\n\x0cIngestStream\x12$.inlet.ingest.v1.IngestStreamRequest\x1a%.inlet.ingest.v1.IngestStreamResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0b/api/ingest:\x04\x62ody\x12\xa4\x01\n\x16GetIngestRequestStatus\x12..inlet.ingest.v1.GetIngestRequestStatusRequest\x1a/.inlet.ingest.v1.GetIngestRequestStatusResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/ingest/requests/{request_id}\x12}\n\x0cPushTransfer\x12$.inlet.ingest.v1.PushTransferRequest\x1a%.inlet.ingest.v1.PushTransferResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x12/api/push/transfer:\x04\x62ody\x12p\n\x0bGetPushData\x12#.inlet.ingest.v1.GetPushDataRequest\x1a$.inlet.ingest.v1.GetPushDataResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/push/datab\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,32 +45,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTSERVICE'].methods_by_name['IngestStream']._serialized_options = b'\202\323\344\223\002\023\"\013/api/ingest:\004body'
   _globals['_INGESTSERVICE'].methods_by_name['GetIngestRequestStatus']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['GetIngestRequestStatus']._serialized_options = b'\202\323\344\223\002#\022!/api/ingest/requests/{request_id}'
-  _globals['_INGESTSTREAMREQUEST']._serialized_start=134
-  _globals['_INGESTSTREAMREQUEST']._serialized_end=207
-  _globals['_INGESTSTREAMRESPONSE']._serialized_start=209
-  _globals['_INGESTSTREAMRESPONSE']._serialized_end=297
-  _globals['_INGESTSTREAMDATA']._serialized_start=299
-  _globals['_INGESTSTREAMDATA']._serialized_end=401
-  _globals['_GETINGESTREQUESTSTATUSREQUEST']._serialized_start=403
-  _globals['_GETINGESTREQUESTSTATUSREQUEST']._serialized_end=454
-  _globals['_GETINGESTREQUESTSTATUSRESPONSE']._serialized_start=456
-  _globals['_GETINGESTREQUESTSTATUSRESPONSE']._serialized_end=557
-  _globals['_INGESTREQUESTSTATUS']._serialized_start=560
-  _globals['_INGESTREQUESTSTATUS']._serialized_end=868
-  _globals['_INGESTITEMOUTCOME']._serialized_start=871
-  _globals['_INGESTITEMOUTCOME']._serialized_end=1213
-  _globals['_INGESTITEMOUTCOME_RELATEDENTRY']._serialized_start=1110
-  _globals['_INGESTITEMOUTCOME_RELATEDENTRY']._serialized_end=1185
-  _globals['_INGESTITEMERROR']._serialized_start=1215
-  _globals['_INGESTITEMERROR']._serialized_end=1314
-  _globals['_INGESTFIELDERROR']._serialized_start=1316
-  _globals['_INGESTFIELDERROR']._serialized_end=1380
-  _globals['_PUSHENDPOINTREQUEST']._serialized_start=1382
-  _globals['_PUSHENDPOINTREQUEST']._serialized_end=1454
-  _globals['_PUSHENDPOINTRESPONSE']._serialized_start=1457
-  _globals['_PUSHENDPOINTRESPONSE']._serialized_end=1670
-  _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_start=1110
-  _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_end=1185
-  _globals['_INGESTSERVICE']._serialized_start=1673
-  _globals['_INGESTSERVICE']._serialized_end=2107
+  _globals['_INGESTSERVICE'].methods_by_name['PushTransfer']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['PushTransfer']._serialized_options = b'\202\323\344\223\002\032\"\022/api/push/transfer:\004body'
+  _globals['_INGESTSERVICE'].methods_by_name['GetPushData']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['GetPushData']._serialized_options = b'\202\323\344\223\002\020\022\016/api/push/data'
+  _globals['_INGESTSTREAMREQUEST']._serialized_start=160
+  _globals['_INGESTSTREAMREQUEST']._serialized_end=233
+  _globals['_INGESTSTREAMRESPONSE']._serialized_start=235
+  _globals['_INGESTSTREAMRESPONSE']._serialized_end=323
+  _globals['_INGESTSTREAMDATA']._serialized_start=325
+  _globals['_INGESTSTREAMDATA']._serialized_end=427
+  _globals['_GETINGESTREQUESTSTATUSREQUEST']._serialized_start=429
+  _globals['_GETINGESTREQUESTSTATUSREQUEST']._serialized_end=480
+  _globals['_GETINGESTREQUESTSTATUSRESPONSE']._serialized_start=482
+  _globals['_GETINGESTREQUESTSTATUSRESPONSE']._serialized_end=583
+  _globals['_INGESTREQUESTSTATUS']._serialized_start=586
+  _globals['_INGESTREQUESTSTATUS']._serialized_end=894
+  _globals['_INGESTITEMOUTCOME']._serialized_start=897
+  _globals['_INGESTITEMOUTCOME']._serialized_end=1239
+  _globals['_INGESTITEMOUTCOME_RELATEDENTRY']._serialized_start=1136
+  _globals['_INGESTITEMOUTCOME_RELATEDENTRY']._serialized_end=1211
+  _globals['_INGESTITEMERROR']._serialized_start=1241
+  _globals['_INGESTITEMERROR']._serialized_end=1340
+  _globals['_INGESTFIELDERROR']._serialized_start=1342
+  _globals['_INGESTFIELDERROR']._serialized_end=1406
+  _globals['_PUSHENDPOINTREQUEST']._serialized_start=1408
+  _globals['_PUSHENDPOINTREQUEST']._serialized_end=1480
+  _globals['_PUSHENDPOINTRESPONSE']._serialized_start=1483
+  _globals['_PUSHENDPOINTRESPONSE']._serialized_end=1696
+  _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_start=1136
+  _globals['_PUSHENDPOINTRESPONSE_RELATEDENTRY']._serialized_end=1211
+  _globals['_PUSHTRANSFERREQUEST']._serialized_start=1698
+  _globals['_PUSHTRANSFERREQUEST']._serialized_end=1755
+  _globals['_PUSHTRANSFERRESPONSE']._serialized_start=1757
+  _globals['_PUSHTRANSFERRESPONSE']._serialized_end=1872
+  _globals['_GETPUSHDATAREQUEST']._serialized_start=1874
+  _globals['_GETPUSHDATAREQUEST']._serialized_end=1915
+  _globals['_GETPUSHDATARESPONSE']._serialized_start=1918
+  _globals['_GETPUSHDATARESPONSE']._serialized_end=2333
+  _globals['_PUSHTRANSFERITEM']._serialized_start=2336
+  _globals['_PUSHTRANSFERITEM']._serialized_end=2517
+  _globals['_PUSHTRANSFERERROR']._serialized_start=2520
+  _globals['_PUSHTRANSFERERROR']._serialized_end=2692
+  _globals['_INGESTSERVICE']._serialized_start=2695
+  _globals['_INGESTSERVICE']._serialized_end=3370
 # @@protoc_insertion_point(module_scope)

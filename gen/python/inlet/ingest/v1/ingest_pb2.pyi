@@ -8,6 +8,7 @@ from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from inlet.type.v1 import json_pb2 as _json_pb2
 from inlet.type.v1 import result_pb2 as _result_pb2
 import builtins as _builtins
 import sys
@@ -450,3 +451,265 @@ class PushEndpointResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PushEndpointResponse: _TypeAlias = PushEndpointResponse  # noqa: Y015
+
+@_typing.final
+class PushTransferRequest(_message.Message):
+    """PushTransferRequest is POST /api/push/transfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BODY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def body(self) -> _httpbody_pb2.HttpBody:
+        """The HTTP body as sent (a JSON object). Raw bytes, so every number is stored exactly
+        as written.
+        """
+
+    def __init__(
+        self,
+        *,
+        body: _httpbody_pb2.HttpBody | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushTransferRequest: _TypeAlias = PushTransferRequest  # noqa: Y015
+
+@_typing.final
+class PushTransferResponse(_message.Message):
+    """PushTransferResponse is the seed's answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUCCESS_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    success: _builtins.bool
+    """Always true on success."""
+    transfer_id: _builtins.str
+    """The transfer's id (24 hexadecimal characters), for GetPushData."""
+    completed: _builtins.bool
+    """Whether the transfer has completed (a synchronous transfer that finished within the
+    wait; false for an asynchronous one and for a wait cut off at its maximum).
+    """
+    def __init__(
+        self,
+        *,
+        success: _builtins.bool | None = ...,
+        transfer_id: _builtins.str = ...,
+        completed: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_completed", b"_completed", "_success", b"_success", "completed", b"completed", "success", b"success"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed", b"_completed", "_success", b"_success", "completed", b"completed", "success", b"success", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__completed: _TypeAlias = _typing.Literal["completed"]  # noqa: Y015
+    _WhichOneofArgType__completed: _TypeAlias = _typing.Literal["_completed", b"_completed"]  # noqa: Y015
+    _WhichOneofReturnType__success: _TypeAlias = _typing.Literal["success"]  # noqa: Y015
+    _WhichOneofArgType__success: _TypeAlias = _typing.Literal["_success", b"_success"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__completed) -> _WhichOneofReturnType__completed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__success) -> _WhichOneofReturnType__success | None: ...
+
+Global___PushTransferResponse: _TypeAlias = PushTransferResponse  # noqa: Y015
+
+@_typing.final
+class GetPushDataRequest(_message.Message):
+    """GetPushDataRequest is GET /api/push/data?transfer_id=…."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """The transfer."""
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPushDataRequest: _TypeAlias = GetPushDataRequest  # noqa: Y015
+
+@_typing.final
+class GetPushDataResponse(_message.Message):
+    """GetPushDataResponse is a transfer's returned data."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUCCESS_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    ENDGRATE_TYPE_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    TRANSFER_DATA_FIELD_NUMBER: _builtins.int
+    TRANSFER_ERRORS_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    ITEMS_RECEIVED_FIELD_NUMBER: _builtins.int
+    ITEMS_PROCESSED_FIELD_NUMBER: _builtins.int
+    success: _builtins.bool
+    """Always true on success."""
+    transfer_id: _builtins.str
+    """The transfer."""
+    session_id: _builtins.str
+    """The session it was pushed to."""
+    endgrate_type: _builtins.str
+    """The endgrate type pushed."""
+    completed: _builtins.bool
+    """Whether every item has been processed."""
+    transfer_errors: _builtins.bool
+    """Whether any item failed."""
+    items_received: _builtins.int
+    """Items in the transfer."""
+    items_processed: _builtins.int
+    """Items processed so far."""
+    @_builtins.property
+    def transfer_data(self) -> _containers.RepeatedCompositeFieldContainer[Global___PushTransferItem]:
+        """Processed items, in the order pushed (failed ones included, with empty data)."""
+
+    @_builtins.property
+    def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___PushTransferError]:
+        """Each failed item's error, in the order pushed."""
+
+    def __init__(
+        self,
+        *,
+        success: _builtins.bool | None = ...,
+        transfer_id: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+        endgrate_type: _builtins.str = ...,
+        completed: _builtins.bool | None = ...,
+        transfer_data: _abc.Iterable[Global___PushTransferItem] | None = ...,
+        transfer_errors: _builtins.bool | None = ...,
+        errors: _abc.Iterable[Global___PushTransferError] | None = ...,
+        items_received: _builtins.int | None = ...,
+        items_processed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_completed", b"_completed", "_items_processed", b"_items_processed", "_items_received", b"_items_received", "_success", b"_success", "_transfer_errors", b"_transfer_errors", "completed", b"completed", "items_processed", b"items_processed", "items_received", b"items_received", "success", b"success", "transfer_errors", b"transfer_errors"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_completed", b"_completed", "_items_processed", b"_items_processed", "_items_received", b"_items_received", "_success", b"_success", "_transfer_errors", b"_transfer_errors", "completed", b"completed", "endgrate_type", b"endgrate_type", "errors", b"errors", "items_processed", b"items_processed", "items_received", b"items_received", "session_id", b"session_id", "success", b"success", "transfer_data", b"transfer_data", "transfer_errors", b"transfer_errors", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__completed: _TypeAlias = _typing.Literal["completed"]  # noqa: Y015
+    _WhichOneofArgType__completed: _TypeAlias = _typing.Literal["_completed", b"_completed"]  # noqa: Y015
+    _WhichOneofReturnType__items_processed: _TypeAlias = _typing.Literal["items_processed"]  # noqa: Y015
+    _WhichOneofArgType__items_processed: _TypeAlias = _typing.Literal["_items_processed", b"_items_processed"]  # noqa: Y015
+    _WhichOneofReturnType__items_received: _TypeAlias = _typing.Literal["items_received"]  # noqa: Y015
+    _WhichOneofArgType__items_received: _TypeAlias = _typing.Literal["_items_received", b"_items_received"]  # noqa: Y015
+    _WhichOneofReturnType__success: _TypeAlias = _typing.Literal["success"]  # noqa: Y015
+    _WhichOneofArgType__success: _TypeAlias = _typing.Literal["_success", b"_success"]  # noqa: Y015
+    _WhichOneofReturnType__transfer_errors: _TypeAlias = _typing.Literal["transfer_errors"]  # noqa: Y015
+    _WhichOneofArgType__transfer_errors: _TypeAlias = _typing.Literal["_transfer_errors", b"_transfer_errors"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__completed) -> _WhichOneofReturnType__completed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__items_processed) -> _WhichOneofReturnType__items_processed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__items_received) -> _WhichOneofReturnType__items_received | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__success) -> _WhichOneofReturnType__success | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__transfer_errors) -> _WhichOneofReturnType__transfer_errors | None: ...
+
+Global___GetPushDataResponse: _TypeAlias = GetPushDataResponse  # noqa: Y015
+
+@_typing.final
+class PushTransferItem(_message.Message):
+    """PushTransferItem is one pushed item as stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    INTERNAL_ID_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    ASSOCIATIONS_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """Position in transfer_data."""
+    id: _builtins.str
+    """The record's id (empty when the item failed)."""
+    internal_id: _builtins.str
+    """The caller's internal_id, when it sent one."""
+    action: _builtins.str
+    """created, updated or failed."""
+    @_builtins.property
+    def data(self) -> _json_pb2.RawJson:
+        """The record's stored values by endgrate field name ({} when the item failed)."""
+
+    @_builtins.property
+    def associations(self) -> _json_pb2.RawJson:
+        """Associated records by endgrate type, in the order pushed: [{id, internal_id?, data}]."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int | None = ...,
+        id: _builtins.str = ...,
+        internal_id: _builtins.str = ...,
+        data: _json_pb2.RawJson | None = ...,
+        associations: _json_pb2.RawJson | None = ...,
+        action: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "associations", b"associations", "data", b"data", "index", b"index"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "action", b"action", "associations", b"associations", "data", b"data", "id", b"id", "index", b"index", "internal_id", b"internal_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__index: _TypeAlias = _typing.Literal["index"]  # noqa: Y015
+    _WhichOneofArgType__index: _TypeAlias = _typing.Literal["_index", b"_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__index) -> _WhichOneofReturnType__index | None: ...
+
+Global___PushTransferItem: _TypeAlias = PushTransferItem  # noqa: Y015
+
+@_typing.final
+class PushTransferError(_message.Message):
+    """PushTransferError is why one item failed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    INTERNAL_ID_FIELD_NUMBER: _builtins.int
+    ERROR_TYPE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """Position in transfer_data."""
+    internal_id: _builtins.str
+    """The item's internal_id, when it sent one."""
+    error_type: _builtins.str
+    """transfer_data (the item's data was refused) or internal (inlet's fault)."""
+    code: _builtins.str
+    """Stable code, e.g. VALIDATION_FAILED, UNKNOWN_ID, UNIQUE_CONFLICT."""
+    message: _builtins.str
+    """Human-readable explanation (Endgrate's error_resolve_text)."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngestFieldError]:
+        """Each bad field, e.g. "transfer_data[2].associations.crm-company[0].data.email"."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int | None = ...,
+        internal_id: _builtins.str = ...,
+        error_type: _builtins.str = ...,
+        code: _builtins.str = ...,
+        message: _builtins.str = ...,
+        fields: _abc.Iterable[Global___IngestFieldError] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "index", b"index"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_index", b"_index", "code", b"code", "error_type", b"error_type", "fields", b"fields", "index", b"index", "internal_id", b"internal_id", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__index: _TypeAlias = _typing.Literal["index"]  # noqa: Y015
+    _WhichOneofArgType__index: _TypeAlias = _typing.Literal["_index", b"_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__index) -> _WhichOneofReturnType__index | None: ...
+
+Global___PushTransferError: _TypeAlias = PushTransferError  # noqa: Y015

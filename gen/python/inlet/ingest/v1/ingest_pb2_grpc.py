@@ -51,6 +51,16 @@ class IngestServiceStub:
                 request_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusRequest.SerializeToString,
                 response_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusResponse.FromString,
                 _registered_method=True)
+        self.PushTransfer = channel.unary_unary(
+                '/inlet.ingest.v1.IngestService/PushTransfer',
+                request_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushTransferRequest.SerializeToString,
+                response_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushTransferResponse.FromString,
+                _registered_method=True)
+        self.GetPushData = channel.unary_unary(
+                '/inlet.ingest.v1.IngestService/GetPushData',
+                request_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetPushDataRequest.SerializeToString,
+                response_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetPushDataResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -129,6 +139,46 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PushTransfer(self, request, context):
+        """PushTransfer triggers a push transfer (push transfer dialect): the body is the seed's
+        {endgrate_type, session_id, transfer_data: [{id?, internal_id?, data, associations?}],
+        data_webhook?, completed_webhook?, error_webhook?, webhook_concurrency?,
+        synchronous?, disable_upsert?, sample_data?}. It answers {success, transfer_id} once
+        the transfer is durably stored (with synchronous: true, once it has completed, or
+        when the wait reaches its maximum). Matcher workers apply each item with its
+        associations atomically, in order, and the webhooks report on them. Metadata:
+        authorization (Bearer ak_…, a workspace API key), idempotency-key.
+
+        Errors:
+        INVALID_ARGUMENT: not JSON or not an object; a bad or missing field, each named in
+        BadRequest: session_id (UNKNOWN_SESSION), endgrate_type and association types
+        (UNKNOWN_ENDGRATE_TYPE), transfer_data (EMPTY), transfer_data[i].data
+        (REQUIRED_FIELD_MISSING), a webhook option, a flag that is not a boolean; an
+        over-long Idempotency-Key. Nothing is stored.
+        UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired API key).
+        RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
+        FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (the key was used with another body).
+        UNAVAILABLE: the store could not be reached; safe to retry with the same key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPushData(self, request, context):
+        """GetPushData returns a push transfer's returned data: whether it has completed, and,
+        in the order pushed, each item's record id, internal_id and stored data with its
+        associations, and each failed item's error. Authenticated with an API key of the
+        transfer's workspace.
+
+        Errors:
+        INVALID_ARGUMENT: transfer_id missing.
+        UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
+        NOT_FOUND: TRANSFER_NOT_FOUND (no such transfer in the key's workspace).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +196,16 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.GetIngestRequestStatus,
                     request_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusRequest.FromString,
                     response_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusResponse.SerializeToString,
+            ),
+            'PushTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushTransfer,
+                    request_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushTransferRequest.FromString,
+                    response_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushTransferResponse.SerializeToString,
+            ),
+            'GetPushData': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPushData,
+                    request_deserializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetPushDataRequest.FromString,
+                    response_serializer=inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetPushDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -231,6 +291,60 @@ class IngestService:
             '/inlet.ingest.v1.IngestService/GetIngestRequestStatus',
             inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusRequest.SerializeToString,
             inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetIngestRequestStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.ingest.v1.IngestService/PushTransfer',
+            inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushTransferRequest.SerializeToString,
+            inlet_dot_ingest_dot_v1_dot_ingest__pb2.PushTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPushData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.ingest.v1.IngestService/GetPushData',
+            inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetPushDataRequest.SerializeToString,
+            inlet_dot_ingest_dot_v1_dot_ingest__pb2.GetPushDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

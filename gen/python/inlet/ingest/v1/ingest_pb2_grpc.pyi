@@ -94,6 +94,38 @@ class IngestServiceStub:
       UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
       NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
     """
+    PushTransfer: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.PushTransferRequest, _ingest_pb2.PushTransferResponse]
+    """PushTransfer triggers a push transfer (push transfer dialect): the body is the seed's
+    {endgrate_type, session_id, transfer_data: [{id?, internal_id?, data, associations?}],
+    data_webhook?, completed_webhook?, error_webhook?, webhook_concurrency?,
+    synchronous?, disable_upsert?, sample_data?}. It answers {success, transfer_id} once
+    the transfer is durably stored (with synchronous: true, once it has completed, or
+    when the wait reaches its maximum). Matcher workers apply each item with its
+    associations atomically, in order, and the webhooks report on them. Metadata:
+    authorization (Bearer ak_…, a workspace API key), idempotency-key.
+
+    Errors:
+      INVALID_ARGUMENT: not JSON or not an object; a bad or missing field, each named in
+        BadRequest: session_id (UNKNOWN_SESSION), endgrate_type and association types
+        (UNKNOWN_ENDGRATE_TYPE), transfer_data (EMPTY), transfer_data[i].data
+        (REQUIRED_FIELD_MISSING), a webhook option, a flag that is not a boolean; an
+        over-long Idempotency-Key. Nothing is stored.
+      UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired API key).
+      RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
+      FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (the key was used with another body).
+      UNAVAILABLE: the store could not be reached; safe to retry with the same key.
+    """
+    GetPushData: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.GetPushDataRequest, _ingest_pb2.GetPushDataResponse]
+    """GetPushData returns a push transfer's returned data: whether it has completed, and,
+    in the order pushed, each item's record id, internal_id and stored data with its
+    associations, and each failed item's error. Authenticated with an API key of the
+    transfer's workspace.
+
+    Errors:
+      INVALID_ARGUMENT: transfer_id missing.
+      UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
+      NOT_FOUND: TRANSFER_NOT_FOUND (no such transfer in the key's workspace).
+    """
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -160,6 +192,38 @@ class IngestServiceAsyncStub(IngestServiceStub):
     Errors:
       UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
       NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
+    """
+    PushTransfer: _aio.UnaryUnaryMultiCallable[_ingest_pb2.PushTransferRequest, _ingest_pb2.PushTransferResponse]  # type: ignore[assignment]
+    """PushTransfer triggers a push transfer (push transfer dialect): the body is the seed's
+    {endgrate_type, session_id, transfer_data: [{id?, internal_id?, data, associations?}],
+    data_webhook?, completed_webhook?, error_webhook?, webhook_concurrency?,
+    synchronous?, disable_upsert?, sample_data?}. It answers {success, transfer_id} once
+    the transfer is durably stored (with synchronous: true, once it has completed, or
+    when the wait reaches its maximum). Matcher workers apply each item with its
+    associations atomically, in order, and the webhooks report on them. Metadata:
+    authorization (Bearer ak_…, a workspace API key), idempotency-key.
+
+    Errors:
+      INVALID_ARGUMENT: not JSON or not an object; a bad or missing field, each named in
+        BadRequest: session_id (UNKNOWN_SESSION), endgrate_type and association types
+        (UNKNOWN_ENDGRATE_TYPE), transfer_data (EMPTY), transfer_data[i].data
+        (REQUIRED_FIELD_MISSING), a webhook option, a flag that is not a boolean; an
+        over-long Idempotency-Key. Nothing is stored.
+      UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired API key).
+      RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
+      FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (the key was used with another body).
+      UNAVAILABLE: the store could not be reached; safe to retry with the same key.
+    """
+    GetPushData: _aio.UnaryUnaryMultiCallable[_ingest_pb2.GetPushDataRequest, _ingest_pb2.GetPushDataResponse]  # type: ignore[assignment]
+    """GetPushData returns a push transfer's returned data: whether it has completed, and,
+    in the order pushed, each item's record id, internal_id and stored data with its
+    associations, and each failed item's error. Authenticated with an API key of the
+    transfer's workspace.
+
+    Errors:
+      INVALID_ARGUMENT: transfer_id missing.
+      UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
+      NOT_FOUND: TRANSFER_NOT_FOUND (no such transfer in the key's workspace).
     """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -242,6 +306,50 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors:
           UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
           NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
+        """
+
+    @_abc_1.abstractmethod
+    def PushTransfer(
+        self,
+        request: _ingest_pb2.PushTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.PushTransferResponse, _abc.Awaitable[_ingest_pb2.PushTransferResponse]]:
+        """PushTransfer triggers a push transfer (push transfer dialect): the body is the seed's
+        {endgrate_type, session_id, transfer_data: [{id?, internal_id?, data, associations?}],
+        data_webhook?, completed_webhook?, error_webhook?, webhook_concurrency?,
+        synchronous?, disable_upsert?, sample_data?}. It answers {success, transfer_id} once
+        the transfer is durably stored (with synchronous: true, once it has completed, or
+        when the wait reaches its maximum). Matcher workers apply each item with its
+        associations atomically, in order, and the webhooks report on them. Metadata:
+        authorization (Bearer ak_…, a workspace API key), idempotency-key.
+
+        Errors:
+          INVALID_ARGUMENT: not JSON or not an object; a bad or missing field, each named in
+            BadRequest: session_id (UNKNOWN_SESSION), endgrate_type and association types
+            (UNKNOWN_ENDGRATE_TYPE), transfer_data (EMPTY), transfer_data[i].data
+            (REQUIRED_FIELD_MISSING), a webhook option, a flag that is not a boolean; an
+            over-long Idempotency-Key. Nothing is stored.
+          UNAUTHENTICATED: UNAUTHORIZED (missing, unknown, revoked or expired API key).
+          RESOURCE_EXHAUSTED: RATE_LIMITED (Retry-After, RateLimit-*), PAYLOAD_TOO_LARGE.
+          FAILED_PRECONDITION: IDEMPOTENCY_KEY_REUSED (the key was used with another body).
+          UNAVAILABLE: the store could not be reached; safe to retry with the same key.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPushData(
+        self,
+        request: _ingest_pb2.GetPushDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.GetPushDataResponse, _abc.Awaitable[_ingest_pb2.GetPushDataResponse]]:
+        """GetPushData returns a push transfer's returned data: whether it has completed, and,
+        in the order pushed, each item's record id, internal_id and stored data with its
+        associations, and each failed item's error. Authenticated with an API key of the
+        transfer's workspace.
+
+        Errors:
+          INVALID_ARGUMENT: transfer_id missing.
+          UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
+          NOT_FOUND: TRANSFER_NOT_FOUND (no such transfer in the key's workspace).
         """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -31,6 +31,7 @@ class Event(_message.Message):
     TYPE_FIELD_NUMBER: _builtins.int
     OCCUR_TIME_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable id; the webhook-id of every delivery of it."""
     workspace_id: _builtins.str
@@ -45,6 +46,12 @@ class Event(_message.Message):
     def data(self) -> _json_pb2.RawJson:
         """Event payload (exact JSON: numbers as sent)."""
 
+    @_builtins.property
+    def target(self) -> Global___Target:
+        """Set: delivered to this one target only (not to the workspace's subscribers), with
+        `data` itself as the body (the dialect's payload, not {type, timestamp, data}).
+        """
+
     def __init__(
         self,
         *,
@@ -53,14 +60,103 @@ class Event(_message.Message):
         type: _builtins.str = ...,
         occur_time: _timestamp_pb2.Timestamp | None = ...,
         data: _json_pb2.RawJson | None = ...,
+        target: Global___Target | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "occur_time", b"occur_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "occur_time", b"occur_time", "target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "id", b"id", "occur_time", b"occur_time", "type", b"type", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "id", b"id", "occur_time", b"occur_time", "target", b"target", "type", b"type", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
+class Target(_message.Message):
+    """Target is where a targeted event goes: one URL, signed by one (session's) endpoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINT_ID_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    ORDERING_KEY_FIELD_NUMBER: _builtins.int
+    ORDERING_SEQ_FIELD_NUMBER: _builtins.int
+    endpoint_id: _builtins.str
+    """The webhook endpoint that signs the delivery and lists it (a session's endpoint)."""
+    url: _builtins.str
+    """The URL to POST to."""
+    ordering_key: _builtins.str
+    """Deliveries sharing a non-empty ordering_key go one at a time, in ordering_seq order:
+    each waits until every earlier one has succeeded or failed for good.
+    """
+    ordering_seq: _builtins.int
+    """The position within ordering_key."""
+    def __init__(
+        self,
+        *,
+        endpoint_id: _builtins.str = ...,
+        url: _builtins.str = ...,
+        ordering_key: _builtins.str = ...,
+        ordering_seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint_id", b"endpoint_id", "ordering_key", b"ordering_key", "ordering_seq", b"ordering_seq", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Target: _TypeAlias = Target  # noqa: Y015
+
+@_typing.final
+class CreateSessionEndpointRequest(_message.Message):
+    """CreateSessionEndpointRequest names the session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    workspace_id: _builtins.str
+    """Workspace id."""
+    session_id: _builtins.str
+    """The session's id (24 hexadecimal characters)."""
+    def __init__(
+        self,
+        *,
+        workspace_id: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id", "workspace_id", b"workspace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSessionEndpointRequest: _TypeAlias = CreateSessionEndpointRequest  # noqa: Y015
+
+@_typing.final
+class CreateSessionEndpointResponse(_message.Message):
+    """CreateSessionEndpointResponse is the endpoint and its secret."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINT_ID_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    endpoint_id: _builtins.str
+    """The endpoint's id."""
+    secret: _builtins.str
+    """The whsec_… signing secret; shown only here."""
+    def __init__(
+        self,
+        *,
+        endpoint_id: _builtins.str = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint_id", b"endpoint_id", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSessionEndpointResponse: _TypeAlias = CreateSessionEndpointResponse  # noqa: Y015
 
 @_typing.final
 class PublishEventsRequest(_message.Message):

@@ -41,6 +41,11 @@ class NotifierServiceStub:
                 request_serializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsRequest.SerializeToString,
                 response_deserializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsResponse.FromString,
                 _registered_method=True)
+        self.CreateSessionEndpoint = channel.unary_unary(
+                '/inlet.notifier.v1.NotifierService/CreateSessionEndpoint',
+                request_serializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.CreateSessionEndpointRequest.SerializeToString,
+                response_deserializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.CreateSessionEndpointResponse.FromString,
+                _registered_method=True)
 
 
 class NotifierServiceServicer:
@@ -58,6 +63,17 @@ class NotifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSessionEndpoint(self, request, context):
+        """CreateSessionEndpoint creates the webhook endpoint that signs a push session's
+        webhooks (and keeps their deliveries and attempts); its secret is in the answer only.
+        It gets no workspace events: only events targeted at it.
+
+        Errors: INVALID_ARGUMENT (workspace_id or session_id missing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -65,6 +81,11 @@ def add_NotifierServiceServicer_to_server(servicer, server):
                     servicer.PublishEvents,
                     request_deserializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsRequest.FromString,
                     response_serializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsResponse.SerializeToString,
+            ),
+            'CreateSessionEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSessionEndpoint,
+                    request_deserializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.CreateSessionEndpointRequest.FromString,
+                    response_serializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.CreateSessionEndpointResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -96,6 +117,33 @@ class NotifierService:
             '/inlet.notifier.v1.NotifierService/PublishEvents',
             inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsRequest.SerializeToString,
             inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSessionEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.notifier.v1.NotifierService/CreateSessionEndpoint',
+            inlet_dot_notifier_dot_v1_dot_notifier__pb2.CreateSessionEndpointRequest.SerializeToString,
+            inlet_dot_notifier_dot_v1_dot_notifier__pb2.CreateSessionEndpointResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,13 @@ class NotifierServiceStub:
 
     Errors: INVALID_ARGUMENT (event without id or type).
     """
+    CreateSessionEndpoint: _grpc.UnaryUnaryMultiCallable[_notifier_pb2.CreateSessionEndpointRequest, _notifier_pb2.CreateSessionEndpointResponse]
+    """CreateSessionEndpoint creates the webhook endpoint that signs a push session's
+    webhooks (and keeps their deliveries and attempts); its secret is in the answer only.
+    It gets no workspace events: only events targeted at it.
+
+    Errors: INVALID_ARGUMENT (workspace_id or session_id missing).
+    """
 
 @_typing.type_check_only
 class NotifierServiceAsyncStub(NotifierServiceStub):
@@ -54,6 +61,13 @@ class NotifierServiceAsyncStub(NotifierServiceStub):
     acknowledged without being queued again.
 
     Errors: INVALID_ARGUMENT (event without id or type).
+    """
+    CreateSessionEndpoint: _aio.UnaryUnaryMultiCallable[_notifier_pb2.CreateSessionEndpointRequest, _notifier_pb2.CreateSessionEndpointResponse]  # type: ignore[assignment]
+    """CreateSessionEndpoint creates the webhook endpoint that signs a push session's
+    webhooks (and keeps their deliveries and attempts); its secret is in the answer only.
+    It gets no workspace events: only events targeted at it.
+
+    Errors: INVALID_ARGUMENT (workspace_id or session_id missing).
     """
 
 class NotifierServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -71,6 +85,19 @@ class NotifierServiceServicer(metaclass=_abc_1.ABCMeta):
         acknowledged without being queued again.
 
         Errors: INVALID_ARGUMENT (event without id or type).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateSessionEndpoint(
+        self,
+        request: _notifier_pb2.CreateSessionEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifier_pb2.CreateSessionEndpointResponse, _abc.Awaitable[_notifier_pb2.CreateSessionEndpointResponse]]:
+        """CreateSessionEndpoint creates the webhook endpoint that signs a push session's
+        webhooks (and keeps their deliveries and attempts); its secret is in the answer only.
+        It gets no workspace events: only events targeted at it.
+
+        Errors: INVALID_ARGUMENT (workspace_id or session_id missing).
         """
 
 def add_NotifierServiceServicer_to_server(servicer: NotifierServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

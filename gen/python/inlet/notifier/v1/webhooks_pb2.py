@@ -28,7 +28,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n inlet/notifier/v1/webhooks.proto\x12\x11inlet.notifier.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n\x0fWebhookEndpoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x17\n\x0f\x65ntity_type_ids\x18\x05 \x03(\t\x12\x12\n\nsource_ids\x18\x06 \x03(\t\x12\x0f\n\x07\x65nabled\x18\x07 \x01(\x08\x12\x17\n\x0f\x64isabled_reason\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x98\x02\n\x0fWebhookDelivery\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x38\n\x06status\x18\x04 \x01(\x0e\x32(.inlet.notifier.v1.WebhookDeliveryStatus\x12\x15\n\rattempt_count\x18\x05 \x01(\x05\x12\x35\n\x11next_attempt_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10last_status_code\x18\x07 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x01\n\x0eWebhookAttempt\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bstatus_code\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x18\n\x10response_snippet\x18\x06 \x01(\t\x12\x12\n\nlatency_ms\x18\x07 \x01(\x05\"l\n\x1c\x43reateWebhookEndpointRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12<\n\x10webhook_endpoint\x18\x02 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\"m\n\x1d\x43reateWebhookEndpointResponse\x12<\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\x12\x0e\n\x06secret\x18\x02 \x01(\t\")\n\x19GetWebhookEndpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"Z\n\x1aGetWebhookEndpointResponse\x12<\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\"T\n\x1bListWebhookEndpointsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"v\n\x1cListWebhookEndpointsResponse\x12=\n\x11webhook_endpoints\x18\x01 \x03(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8d\x01\n\x1cUpdateWebhookEndpointRequest\x12<\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"]\n\x1dUpdateWebhookEndpointResponse\x12<\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\",\n\x1c\x44\x65leteWebhookEndpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1f\n\x1d\x44\x65leteWebhookEndpointResponse\"c\n\"RotateWebhookEndpointSecretRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12/\n\x0cgrace_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"v\n#RotateWebhookEndpointSecretResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\x12?\n\x1bprevious_secret_expire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x1cListWebhookDeliveriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x38\n\x06status\x18\x02 \x01(\x0e\x32(.inlet.notifier.v1.WebhookDeliveryStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"x\n\x1dListWebhookDeliveriesResponse\x12>\n\x12webhook_deliveries\x18\x01 \x03(\x0b\x32\".inlet.notifier.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\",\n\x1aListWebhookAttemptsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"Z\n\x1bListWebhookAttemptsResponse\x12;\n\x10webhook_attempts\x18\x01 \x03(\x0b\x32!.inlet.notifier.v1.WebhookAttempt\",\n\x1cReplayWebhookDeliveryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"]\n\x1dReplayWebhookDeliveryResponse\x12<\n\x10webhook_delivery\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookDelivery\"\\\n\x1fRecoverWebhookDeliveriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n RecoverWebhookDeliveriesResponse\x12\x17\n\x0frecovered_count\x18\x01 \x01(\x05*\xb0\x01\n\x15WebhookDeliveryStatus\x12\'\n#WEBHOOK_DELIVERY_STATUS_UNSPECIFIED\x10\x00\x12#\n\x1fWEBHOOK_DELIVERY_STATUS_PENDING\x10\x01\x12%\n!WEBHOOK_DELIVERY_STATUS_SUCCEEDED\x10\x02\x12\"\n\x1eWEBHOOK_DELIVERY_STATUS_FAILED\x10\x03\x32\xd8\x0f\n\x0eWebhookService\x12\xc6\x01\n\x15\x43reateWebhookEndpoint\x12/.inlet.notifier.v1.CreateWebhookEndpointRequest\x1a\x30.inlet.notifier.v1.CreateWebhookEndpointResponse\"J\x82\xd3\xe4\x93\x02\x44\"0/admin/v1/{parent=workspaces/*}/webhookEndpoints:\x10webhook_endpoint\x12\xab\x01\n\x12GetWebhookEndpoint\x12,.inlet.notifier.v1.GetWebhookEndpointRequest\x1a-.inlet.notifier.v1.GetWebhookEndpointResponse\"8\x82\xd3\xe4\x93\x02\x32\x12\x30/admin/v1/{name=workspaces/*/webhookEndpoints/*}\x12\xb1\x01\n\x14ListWebhookEndpoints\x12..inlet.notifier.v1.ListWebhookEndpointsRequest\x1a/.inlet.notifier.v1.ListWebhookEndpointsResponse\"8\x82\xd3\xe4\x93\x02\x32\x12\x30/admin/v1/{parent=workspaces/*}/webhookEndpoints\x12\xd7\x01\n\x15UpdateWebhookEndpoint\x12/.inlet.notifier.v1.UpdateWebhookEndpointRequest\x1a\x30.inlet.notifier.v1.UpdateWebhookEndpointResponse\"[\x82\xd3\xe4\x93\x02U2A/admin/v1/{webhook_endpoint.name=workspaces/*/webhookEndpoints/*}:\x10webhook_endpoint\x12\xb4\x01\n\x15\x44\x65leteWebhookEndpoint\x12/.inlet.notifier.v1.DeleteWebhookEndpointRequest\x1a\x30.inlet.notifier.v1.DeleteWebhookEndpointResponse\"8\x82\xd3\xe4\x93\x02\x32*0/admin/v1/{name=workspaces/*/webhookEndpoints/*}\x12\xd6\x01\n\x1bRotateWebhookEndpointSecret\x12\x35.inlet.notifier.v1.RotateWebhookEndpointSecretRequest\x1a\x36.inlet.notifier.v1.RotateWebhookEndpointSecretResponse\"H\x82\xd3\xe4\x93\x02\x42\"=/admin/v1/{name=workspaces/*/webhookEndpoints/*}:rotateSecret:\x01*\x12\xc1\x01\n\x15ListWebhookDeliveries\x12/.inlet.notifier.v1.ListWebhookDeliveriesRequest\x1a\x30.inlet.notifier.v1.ListWebhookDeliveriesResponse\"E\x82\xd3\xe4\x93\x02?\x12=/admin/v1/{parent=workspaces/*/webhookEndpoints/*}/deliveries\x12\xc6\x01\n\x13ListWebhookAttempts\x12-.inlet.notifier.v1.ListWebhookAttemptsRequest\x1a..inlet.notifier.v1.ListWebhookAttemptsResponse\"P\x82\xd3\xe4\x93\x02J\x12H/admin/v1/{parent=workspaces/*/webhookEndpoints/*/deliveries/*}/attempts\x12\xcb\x01\n\x15ReplayWebhookDelivery\x12/.inlet.notifier.v1.ReplayWebhookDeliveryRequest\x1a\x30.inlet.notifier.v1.ReplayWebhookDeliveryResponse\"O\x82\xd3\xe4\x93\x02I\"D/admin/v1/{name=workspaces/*/webhookEndpoints/*/deliveries/*}:replay:\x01*\x12\xd5\x01\n\x18RecoverWebhookDeliveries\x12\x32.inlet.notifier.v1.RecoverWebhookDeliveriesRequest\x1a\x33.inlet.notifier.v1.RecoverWebhookDeliveriesResponse\"P\x82\xd3\xe4\x93\x02J\"E/admin/v1/{parent=workspaces/*/webhookEndpoints/*}/deliveries:recover:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n inlet/notifier/v1/webhooks.proto\x12\x11inlet.notifier.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n\x0fWebhookEndpoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x17\n\x0f\x65ntity_type_ids\x18\x05 \x03(\t\x12\x12\n\nsource_ids\x18\x06 \x03(\t\x12\x0f\n\x07\x65nabled\x18\x07 \x01(\x08\x12\x17\n\x0f\x64isabled_reason\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa5\x02\n\x0fWebhookDelivery\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x38\n\x06status\x18\x04 \x01(\x0e\x32(.inlet.notifier.v1.WebhookDeliveryStatus\x12\x15\n\rattempt_count\x18\x05 \x01(\x05\x12\x35\n\x11next_attempt_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10last_status_code\x18\x07 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03url\x18\t \x01(\t\"\xcc\x01\n\x0eWebhookAttempt\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bstatus_code\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x18\n\x10response_snippet\x18\x06 \x01(\t\x12\x12\n\nlatency_ms\x18\x07 \x01(\x05\"l\n\x1c\x43reateWebhookEndpointRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12<\n\x10webhook_endpoint\x18\x02 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\"m\n\x1d\x43reateWebhookEndpointResponse\x12<\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\x12\x0e\n\x06secret\x18\x02 \x01(\t\")\n\x19GetWebhookEndpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"Z\n\x1aGetWebhookEndpointResponse\x12<\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\"T\n\x1bListWebhookEndpointsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"v\n\x1cListWebhookEndpointsResponse\x12=\n\x11webhook_endpoints\x18\x01 \x03(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8d\x01\n\x1cUpdateWebhookEndpointRequest\x12<\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"]\n\x1dUpdateWebhookEndpointResponse\x12<\n\x10webhook_endpoint\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookEndpoint\",\n\x1c\x44\x65leteWebhookEndpointRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1f\n\x1d\x44\x65leteWebhookEndpointResponse\"c\n\"RotateWebhookEndpointSecretRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12/\n\x0cgrace_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"v\n#RotateWebhookEndpointSecretResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\x12?\n\x1bprevious_secret_expire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x1cListWebhookDeliveriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x38\n\x06status\x18\x02 \x01(\x0e\x32(.inlet.notifier.v1.WebhookDeliveryStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"x\n\x1dListWebhookDeliveriesResponse\x12>\n\x12webhook_deliveries\x18\x01 \x03(\x0b\x32\".inlet.notifier.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\",\n\x1aListWebhookAttemptsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"Z\n\x1bListWebhookAttemptsResponse\x12;\n\x10webhook_attempts\x18\x01 \x03(\x0b\x32!.inlet.notifier.v1.WebhookAttempt\",\n\x1cReplayWebhookDeliveryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"]\n\x1dReplayWebhookDeliveryResponse\x12<\n\x10webhook_delivery\x18\x01 \x01(\x0b\x32\".inlet.notifier.v1.WebhookDelivery\"\\\n\x1fRecoverWebhookDeliveriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n RecoverWebhookDeliveriesResponse\x12\x17\n\x0frecovered_count\x18\x01 \x01(\x05*\xb0\x01\n\x15WebhookDeliveryStatus\x12\'\n#WEBHOOK_DELIVERY_STATUS_UNSPECIFIED\x10\x00\x12#\n\x1fWEBHOOK_DELIVERY_STATUS_PENDING\x10\x01\x12%\n!WEBHOOK_DELIVERY_STATUS_SUCCEEDED\x10\x02\x12\"\n\x1eWEBHOOK_DELIVERY_STATUS_FAILED\x10\x03\x32\xd8\x0f\n\x0eWebhookService\x12\xc6\x01\n\x15\x43reateWebhookEndpoint\x12/.inlet.notifier.v1.CreateWebhookEndpointRequest\x1a\x30.inlet.notifier.v1.CreateWebhookEndpointResponse\"J\x82\xd3\xe4\x93\x02\x44\"0/admin/v1/{parent=workspaces/*}/webhookEndpoints:\x10webhook_endpoint\x12\xab\x01\n\x12GetWebhookEndpoint\x12,.inlet.notifier.v1.GetWebhookEndpointRequest\x1a-.inlet.notifier.v1.GetWebhookEndpointResponse\"8\x82\xd3\xe4\x93\x02\x32\x12\x30/admin/v1/{name=workspaces/*/webhookEndpoints/*}\x12\xb1\x01\n\x14ListWebhookEndpoints\x12..inlet.notifier.v1.ListWebhookEndpointsRequest\x1a/.inlet.notifier.v1.ListWebhookEndpointsResponse\"8\x82\xd3\xe4\x93\x02\x32\x12\x30/admin/v1/{parent=workspaces/*}/webhookEndpoints\x12\xd7\x01\n\x15UpdateWebhookEndpoint\x12/.inlet.notifier.v1.UpdateWebhookEndpointRequest\x1a\x30.inlet.notifier.v1.UpdateWebhookEndpointResponse\"[\x82\xd3\xe4\x93\x02U2A/admin/v1/{webhook_endpoint.name=workspaces/*/webhookEndpoints/*}:\x10webhook_endpoint\x12\xb4\x01\n\x15\x44\x65leteWebhookEndpoint\x12/.inlet.notifier.v1.DeleteWebhookEndpointRequest\x1a\x30.inlet.notifier.v1.DeleteWebhookEndpointResponse\"8\x82\xd3\xe4\x93\x02\x32*0/admin/v1/{name=workspaces/*/webhookEndpoints/*}\x12\xd6\x01\n\x1bRotateWebhookEndpointSecret\x12\x35.inlet.notifier.v1.RotateWebhookEndpointSecretRequest\x1a\x36.inlet.notifier.v1.RotateWebhookEndpointSecretResponse\"H\x82\xd3\xe4\x93\x02\x42\"=/admin/v1/{name=workspaces/*/webhookEndpoints/*}:rotateSecret:\x01*\x12\xc1\x01\n\x15ListWebhookDeliveries\x12/.inlet.notifier.v1.ListWebhookDeliveriesRequest\x1a\x30.inlet.notifier.v1.ListWebhookDeliveriesResponse\"E\x82\xd3\xe4\x93\x02?\x12=/admin/v1/{parent=workspaces/*/webhookEndpoints/*}/deliveries\x12\xc6\x01\n\x13ListWebhookAttempts\x12-.inlet.notifier.v1.ListWebhookAttemptsRequest\x1a..inlet.notifier.v1.ListWebhookAttemptsResponse\"P\x82\xd3\xe4\x93\x02J\x12H/admin/v1/{parent=workspaces/*/webhookEndpoints/*/deliveries/*}/attempts\x12\xcb\x01\n\x15ReplayWebhookDelivery\x12/.inlet.notifier.v1.ReplayWebhookDeliveryRequest\x1a\x30.inlet.notifier.v1.ReplayWebhookDeliveryResponse\"O\x82\xd3\xe4\x93\x02I\"D/admin/v1/{name=workspaces/*/webhookEndpoints/*/deliveries/*}:replay:\x01*\x12\xd5\x01\n\x18RecoverWebhookDeliveries\x12\x32.inlet.notifier.v1.RecoverWebhookDeliveriesRequest\x1a\x33.inlet.notifier.v1.RecoverWebhookDeliveriesResponse\"P\x82\xd3\xe4\x93\x02J\"E/admin/v1/{parent=workspaces/*/webhookEndpoints/*}/deliveries:recover:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,54 +55,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WEBHOOKSERVICE'].methods_by_name['ReplayWebhookDelivery']._serialized_options = b'\202\323\344\223\002I\"D/admin/v1/{name=workspaces/*/webhookEndpoints/*/deliveries/*}:replay:\001*'
   _globals['_WEBHOOKSERVICE'].methods_by_name['RecoverWebhookDeliveries']._loaded_options = None
   _globals['_WEBHOOKSERVICE'].methods_by_name['RecoverWebhookDeliveries']._serialized_options = b'\202\323\344\223\002J\"E/admin/v1/{parent=workspaces/*/webhookEndpoints/*}/deliveries:recover:\001*'
-  _globals['_WEBHOOKDELIVERYSTATUS']._serialized_start=2752
-  _globals['_WEBHOOKDELIVERYSTATUS']._serialized_end=2928
+  _globals['_WEBHOOKDELIVERYSTATUS']._serialized_start=2765
+  _globals['_WEBHOOKDELIVERYSTATUS']._serialized_end=2941
   _globals['_WEBHOOKENDPOINT']._serialized_start=185
   _globals['_WEBHOOKENDPOINT']._serialized_end=456
   _globals['_WEBHOOKDELIVERY']._serialized_start=459
-  _globals['_WEBHOOKDELIVERY']._serialized_end=739
-  _globals['_WEBHOOKATTEMPT']._serialized_start=742
-  _globals['_WEBHOOKATTEMPT']._serialized_end=946
-  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_start=948
-  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=1056
-  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=1058
-  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_end=1167
-  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_start=1169
-  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_end=1210
-  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_start=1212
-  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_end=1302
-  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_start=1304
-  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_end=1388
-  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_start=1390
-  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_end=1508
-  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_start=1511
-  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_end=1652
-  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_start=1654
-  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_end=1747
-  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_start=1749
-  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_end=1793
-  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_start=1795
-  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_end=1826
-  _globals['_ROTATEWEBHOOKENDPOINTSECRETREQUEST']._serialized_start=1828
-  _globals['_ROTATEWEBHOOKENDPOINTSECRETREQUEST']._serialized_end=1927
-  _globals['_ROTATEWEBHOOKENDPOINTSECRETRESPONSE']._serialized_start=1929
-  _globals['_ROTATEWEBHOOKENDPOINTSECRETRESPONSE']._serialized_end=2047
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=2050
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=2193
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=2195
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=2315
-  _globals['_LISTWEBHOOKATTEMPTSREQUEST']._serialized_start=2317
-  _globals['_LISTWEBHOOKATTEMPTSREQUEST']._serialized_end=2361
-  _globals['_LISTWEBHOOKATTEMPTSRESPONSE']._serialized_start=2363
-  _globals['_LISTWEBHOOKATTEMPTSRESPONSE']._serialized_end=2453
-  _globals['_REPLAYWEBHOOKDELIVERYREQUEST']._serialized_start=2455
-  _globals['_REPLAYWEBHOOKDELIVERYREQUEST']._serialized_end=2499
-  _globals['_REPLAYWEBHOOKDELIVERYRESPONSE']._serialized_start=2501
-  _globals['_REPLAYWEBHOOKDELIVERYRESPONSE']._serialized_end=2594
-  _globals['_RECOVERWEBHOOKDELIVERIESREQUEST']._serialized_start=2596
-  _globals['_RECOVERWEBHOOKDELIVERIESREQUEST']._serialized_end=2688
-  _globals['_RECOVERWEBHOOKDELIVERIESRESPONSE']._serialized_start=2690
-  _globals['_RECOVERWEBHOOKDELIVERIESRESPONSE']._serialized_end=2749
-  _globals['_WEBHOOKSERVICE']._serialized_start=2931
-  _globals['_WEBHOOKSERVICE']._serialized_end=4939
+  _globals['_WEBHOOKDELIVERY']._serialized_end=752
+  _globals['_WEBHOOKATTEMPT']._serialized_start=755
+  _globals['_WEBHOOKATTEMPT']._serialized_end=959
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_start=961
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=1069
+  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=1071
+  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_end=1180
+  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_start=1182
+  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_end=1223
+  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_start=1225
+  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_end=1315
+  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_start=1317
+  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_end=1401
+  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_start=1403
+  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_end=1521
+  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_start=1524
+  _globals['_UPDATEWEBHOOKENDPOINTREQUEST']._serialized_end=1665
+  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_start=1667
+  _globals['_UPDATEWEBHOOKENDPOINTRESPONSE']._serialized_end=1760
+  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_start=1762
+  _globals['_DELETEWEBHOOKENDPOINTREQUEST']._serialized_end=1806
+  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_start=1808
+  _globals['_DELETEWEBHOOKENDPOINTRESPONSE']._serialized_end=1839
+  _globals['_ROTATEWEBHOOKENDPOINTSECRETREQUEST']._serialized_start=1841
+  _globals['_ROTATEWEBHOOKENDPOINTSECRETREQUEST']._serialized_end=1940
+  _globals['_ROTATEWEBHOOKENDPOINTSECRETRESPONSE']._serialized_start=1942
+  _globals['_ROTATEWEBHOOKENDPOINTSECRETRESPONSE']._serialized_end=2060
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=2063
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=2206
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=2208
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=2328
+  _globals['_LISTWEBHOOKATTEMPTSREQUEST']._serialized_start=2330
+  _globals['_LISTWEBHOOKATTEMPTSREQUEST']._serialized_end=2374
+  _globals['_LISTWEBHOOKATTEMPTSRESPONSE']._serialized_start=2376
+  _globals['_LISTWEBHOOKATTEMPTSRESPONSE']._serialized_end=2466
+  _globals['_REPLAYWEBHOOKDELIVERYREQUEST']._serialized_start=2468
+  _globals['_REPLAYWEBHOOKDELIVERYREQUEST']._serialized_end=2512
+  _globals['_REPLAYWEBHOOKDELIVERYRESPONSE']._serialized_start=2514
+  _globals['_REPLAYWEBHOOKDELIVERYRESPONSE']._serialized_end=2607
+  _globals['_RECOVERWEBHOOKDELIVERIESREQUEST']._serialized_start=2609
+  _globals['_RECOVERWEBHOOKDELIVERIESREQUEST']._serialized_end=2701
+  _globals['_RECOVERWEBHOOKDELIVERIESRESPONSE']._serialized_start=2703
+  _globals['_RECOVERWEBHOOKDELIVERIESRESPONSE']._serialized_end=2762
+  _globals['_WEBHOOKSERVICE']._serialized_start=2944
+  _globals['_WEBHOOKSERVICE']._serialized_end=4952
 # @@protoc_insertion_point(module_scope)

@@ -132,6 +132,7 @@ class WebhookDelivery(_message.Message):
     NEXT_ATTEMPT_TIME_FIELD_NUMBER: _builtins.int
     LAST_STATUS_CODE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name: workspaces/{w}/webhookEndpoints/{e}/deliveries/{delivery}."""
     event_id: _builtins.str
@@ -144,6 +145,10 @@ class WebhookDelivery(_message.Message):
     """Attempts made in the current round (a replay or recover starts a new round)."""
     last_status_code: _builtins.int
     """The HTTP status of the last answer; 0 if none came."""
+    url: _builtins.str
+    """Where it is sent: the URL a push transfer named (a session endpoint's deliveries),
+    else the endpoint's URL.
+    """
     @_builtins.property
     def next_attempt_time(self) -> _timestamp_pb2.Timestamp:
         """When the next attempt is due (pending deliveries)."""
@@ -163,10 +168,11 @@ class WebhookDelivery(_message.Message):
         next_attempt_time: _timestamp_pb2.Timestamp | None = ...,
         last_status_code: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "next_attempt_time", b"next_attempt_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_count", b"attempt_count", "create_time", b"create_time", "event_id", b"event_id", "event_type", b"event_type", "last_status_code", b"last_status_code", "name", b"name", "next_attempt_time", b"next_attempt_time", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_count", b"attempt_count", "create_time", b"create_time", "event_id", b"event_id", "event_type", b"event_type", "last_status_code", b"last_status_code", "name", b"name", "next_attempt_time", b"next_attempt_time", "status", b"status", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -378,6 +378,7 @@ class ClaimStreamRequestResponse(_message.Message):
     INTEGRATION_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
     REFERENCED_TYPES_FIELD_NUMBER: _builtins.int
+    PUSH_FIELD_NUMBER: _builtins.int
     claimed: _builtins.bool
     """False when nothing is waiting."""
     request_id: _builtins.str
@@ -393,7 +394,7 @@ class ClaimStreamRequestResponse(_message.Message):
     single: _builtins.bool
     """Whether the body was a single object."""
     source: _builtins.str
-    """"stream" or "integration": how the items are found."""
+    """"stream", "integration" or "push": how the items are found."""
     body: _builtins.bytes
     """For an integration request: the body as it was sent."""
     @_builtins.property
@@ -422,6 +423,10 @@ class ClaimStreamRequestResponse(_message.Message):
         (related records are planned against them).
         """
 
+    @_builtins.property
+    def push(self) -> Global___PushClaim:
+        """A push transfer's request (source "push"): the transfer and its session's types."""
+
     def __init__(
         self,
         *,
@@ -440,14 +445,145 @@ class ClaimStreamRequestResponse(_message.Message):
         integration: Global___IntegrationSpec | None = ...,
         body: _builtins.bytes = ...,
         referenced_types: _abc.Mapping[_builtins.str, _entity_pb2.EntityType] | None = ...,
+        push: Global___PushClaim | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "integration", b"integration", "items", b"items"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "integration", b"integration", "items", b"items", "push", b"push"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "push", b"push", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClaimStreamRequestResponse: _TypeAlias = ClaimStreamRequestResponse  # noqa: Y015
+
+@_typing.final
+class PushClaim(_message.Message):
+    """PushClaim is what planning a push transfer's items needs besides its items."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    ENDGRATE_TYPE_FIELD_NUMBER: _builtins.int
+    DISABLE_UPSERT_FIELD_NUMBER: _builtins.int
+    SAMPLE_DATA_FIELD_NUMBER: _builtins.int
+    TYPES_FIELD_NUMBER: _builtins.int
+    DEFAULT_REGION_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """The transfer."""
+    session_id: _builtins.str
+    """Its session."""
+    endgrate_type: _builtins.str
+    """The endgrate type of its items."""
+    disable_upsert: _builtins.bool
+    """Items are never matched on the default upsert keys (they still are on id and
+    internal_id).
+    """
+    sample_data: _builtins.bool
+    """Items are sample data."""
+    default_region: _builtins.str
+    """ISO 3166 region for phone numbers without a country code."""
+    @_builtins.property
+    def types(self) -> _containers.RepeatedCompositeFieldContainer[Global___PushSessionType]:
+        """Every type of the session (an item's and its associations')."""
+
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+        endgrate_type: _builtins.str = ...,
+        disable_upsert: _builtins.bool = ...,
+        sample_data: _builtins.bool = ...,
+        types: _abc.Iterable[Global___PushSessionType] | None = ...,
+        default_region: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_region", b"default_region", "disable_upsert", b"disable_upsert", "endgrate_type", b"endgrate_type", "sample_data", b"sample_data", "session_id", b"session_id", "transfer_id", b"transfer_id", "types", b"types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushClaim: _TypeAlias = PushClaim  # noqa: Y015
+
+@_typing.final
+class PushSessionType(_message.Message):
+    """PushSessionType is one type of a session: its entity type and field map."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class FieldMapEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ReferenceTypeIdsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ENDGRATE_TYPE_FIELD_NUMBER: _builtins.int
+    ENTITY_TYPE_FIELD_NUMBER: _builtins.int
+    FIELD_MAP_FIELD_NUMBER: _builtins.int
+    REFERENCE_TYPE_IDS_FIELD_NUMBER: _builtins.int
+    endgrate_type: _builtins.str
+    """The endgrate type."""
+    @_builtins.property
+    def entity_type(self) -> _entity_pb2.EntityType:
+        """The entity type its data is written to."""
+
+    @_builtins.property
+    def field_map(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Endgrate field → entity field slug (a field not named maps to its own name)."""
+
+    @_builtins.property
+    def reference_type_ids(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Reference-field slug → id of the entity type it references."""
+
+    def __init__(
+        self,
+        *,
+        endgrate_type: _builtins.str = ...,
+        entity_type: _entity_pb2.EntityType | None = ...,
+        field_map: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        reference_type_ids: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endgrate_type", b"endgrate_type", "entity_type", b"entity_type", "field_map", b"field_map", "reference_type_ids", b"reference_type_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushSessionType: _TypeAlias = PushSessionType  # noqa: Y015
 
 @_typing.final
 class StreamItem(_message.Message):
@@ -1309,3 +1445,357 @@ class SubmitFormResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubmitFormResponse: _TypeAlias = SubmitFormResponse  # noqa: Y015
+
+@_typing.final
+class AcceptPushTransferRequest(_message.Message):
+    """AcceptPushTransferRequest is one POST /api/push/transfer, read by the matcher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AssociationTypesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    API_KEY_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    BODY_HASH_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    ENDGRATE_TYPE_FIELD_NUMBER: _builtins.int
+    TRANSFER_DATA_FIELD_NUMBER: _builtins.int
+    ASSOCIATION_TYPES_FIELD_NUMBER: _builtins.int
+    WEBHOOKS_FIELD_NUMBER: _builtins.int
+    WEBHOOK_CONCURRENCY_FIELD_NUMBER: _builtins.int
+    DISABLE_UPSERT_FIELD_NUMBER: _builtins.int
+    SAMPLE_DATA_FIELD_NUMBER: _builtins.int
+    VIOLATIONS_FIELD_NUMBER: _builtins.int
+    REJECTION_FIELD_NUMBER: _builtins.int
+    REJECTION_REASON_FIELD_NUMBER: _builtins.int
+    api_key: _builtins.str
+    """The whole API key (ak_<id>_<secret>)."""
+    idempotency_key: _builtins.str
+    """Idempotency-Key, or empty."""
+    body_hash: _builtins.bytes
+    """SHA-256 of the canonical body (with idempotency_key)."""
+    session_id: _builtins.str
+    """session_id as sent ("" when absent or not a string)."""
+    endgrate_type: _builtins.str
+    """endgrate_type as sent."""
+    webhook_concurrency: _builtins.bool
+    """webhook_concurrency as sent."""
+    disable_upsert: _builtins.bool
+    """disable_upsert as sent."""
+    sample_data: _builtins.bool
+    """sample_data as sent."""
+    rejection: _builtins.str
+    """When set, the body was refused unread (not JSON, not an object, or too large) with
+    this message.
+    """
+    rejection_reason: _builtins.str
+    """The rejection's code: INVALID_ARGUMENT (default) or PAYLOAD_TOO_LARGE."""
+    @_builtins.property
+    def transfer_data(self) -> _json_pb2.RawJson:
+        """transfer_data as sent (a list of items); unset when refused."""
+
+    @_builtins.property
+    def association_types(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Every endgrate type named as an association → the path of its first mention, e.g.
+        "crm-company" → "transfer_data[0].associations.crm-company".
+        """
+
+    @_builtins.property
+    def webhooks(self) -> _json_pb2.RawJson:
+        """The webhook options sent: {"data": {endpoint, metadata?}, "completed": …, "error": …}."""
+
+    @_builtins.property
+    def violations(self) -> _containers.RepeatedCompositeFieldContainer[_ingest_pb2.IngestFieldError]:
+        """Every bad field the matcher found without the session, in order; any refuses the
+        request (INVALID_ARGUMENT) after the key is checked and counted.
+        """
+
+    def __init__(
+        self,
+        *,
+        api_key: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        body_hash: _builtins.bytes = ...,
+        session_id: _builtins.str = ...,
+        endgrate_type: _builtins.str = ...,
+        transfer_data: _json_pb2.RawJson | None = ...,
+        association_types: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        webhooks: _json_pb2.RawJson | None = ...,
+        webhook_concurrency: _builtins.bool = ...,
+        disable_upsert: _builtins.bool = ...,
+        sample_data: _builtins.bool = ...,
+        violations: _abc.Iterable[_ingest_pb2.IngestFieldError] | None = ...,
+        rejection: _builtins.str = ...,
+        rejection_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["transfer_data", b"transfer_data", "webhooks", b"webhooks"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "association_types", b"association_types", "body_hash", b"body_hash", "disable_upsert", b"disable_upsert", "endgrate_type", b"endgrate_type", "idempotency_key", b"idempotency_key", "rejection", b"rejection", "rejection_reason", b"rejection_reason", "sample_data", b"sample_data", "session_id", b"session_id", "transfer_data", b"transfer_data", "violations", b"violations", "webhook_concurrency", b"webhook_concurrency", "webhooks", b"webhooks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptPushTransferRequest: _TypeAlias = AcceptPushTransferRequest  # noqa: Y015
+
+@_typing.final
+class AcceptPushTransferResponse(_message.Message):
+    """AcceptPushTransferResponse is the stored transfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    ITEMS_RECEIVED_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    """The transfer id (24 hexadecimal characters)."""
+    replayed: _builtins.bool
+    """True when this answers a repeat of an earlier Idempotency-Key."""
+    items_received: _builtins.int
+    """Items stored."""
+    @_builtins.property
+    def rate_limit(self) -> Global___RateLimitState:
+        """The key's rate-limit window after this request."""
+
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        replayed: _builtins.bool = ...,
+        rate_limit: Global___RateLimitState | None = ...,
+        items_received: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items_received", b"items_received", "rate_limit", b"rate_limit", "replayed", b"replayed", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptPushTransferResponse: _TypeAlias = AcceptPushTransferResponse  # noqa: Y015
+
+@_typing.final
+class GetPushTransferRequest(_message.Message):
+    """GetPushTransferRequest names a transfer and carries the key that may read it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    API_KEY_FIELD_NUMBER: _builtins.int
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    SUMMARY_ONLY_FIELD_NUMBER: _builtins.int
+    api_key: _builtins.str
+    """The whole API key."""
+    transfer_id: _builtins.str
+    """The transfer."""
+    summary_only: _builtins.bool
+    """Only the progress (completed, counts), without the items: for waiting on it."""
+    def __init__(
+        self,
+        *,
+        api_key: _builtins.str = ...,
+        transfer_id: _builtins.str = ...,
+        summary_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_key", b"api_key", "summary_only", b"summary_only", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPushTransferRequest: _TypeAlias = GetPushTransferRequest  # noqa: Y015
+
+@_typing.final
+class GetPushTransferResponse(_message.Message):
+    """GetPushTransferResponse is the transfer's returned data."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def data(self) -> _ingest_pb2.GetPushDataResponse:
+        """As GET /api/push/data answers it."""
+
+    def __init__(
+        self,
+        *,
+        data: _ingest_pb2.GetPushDataResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPushTransferResponse: _TypeAlias = GetPushTransferResponse  # noqa: Y015
+
+@_typing.final
+class PlannedPushEntity(_message.Message):
+    """PlannedPushEntity is one pushed record (an item or an association), planned."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDGRATE_TYPE_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    INTERNAL_ID_FIELD_NUMBER: _builtins.int
+    RECORD_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    endgrate_type: _builtins.str
+    """Its endgrate type."""
+    id: _builtins.str
+    """`id` as sent: the record to update."""
+    internal_id: _builtins.str
+    """`internal_id` as sent: the caller's key of the record."""
+    path: _builtins.str
+    """Where it sits in the body: "transfer_data[0]",
+    "transfer_data[0].associations.crm-company[1]".
+    """
+    @_builtins.property
+    def record(self) -> Global___PlannedRecord:
+        """The record's values, mapped and normalised."""
+
+    def __init__(
+        self,
+        *,
+        endgrate_type: _builtins.str = ...,
+        id: _builtins.str = ...,
+        internal_id: _builtins.str = ...,
+        record: Global___PlannedRecord | None = ...,
+        path: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endgrate_type", b"endgrate_type", "id", b"id", "internal_id", b"internal_id", "path", b"path", "record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlannedPushEntity: _TypeAlias = PlannedPushEntity  # noqa: Y015
+
+@_typing.final
+class PlannedPushItem(_message.Message):
+    """PlannedPushItem is one item of a transfer with its associations, or why it cannot be."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    ENTITY_FIELD_NUMBER: _builtins.int
+    ASSOCIATIONS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    INTERNAL_ID_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """Position in transfer_data."""
+    internal_id: _builtins.str
+    """The item's internal_id as sent (also when it failed)."""
+    @_builtins.property
+    def entity(self) -> Global___PlannedPushEntity:
+        """The item (unset when error is set)."""
+
+    @_builtins.property
+    def associations(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlannedPushEntity]:
+        """Its associations, in the order pushed."""
+
+    @_builtins.property
+    def error(self) -> _json_pb2.RawJson:
+        """Why planning failed: {code, message, fields: [{field, code, message}]}."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        entity: Global___PlannedPushEntity | None = ...,
+        associations: _abc.Iterable[Global___PlannedPushEntity] | None = ...,
+        error: _json_pb2.RawJson | None = ...,
+        internal_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity", b"entity", "error", b"error"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["associations", b"associations", "entity", b"entity", "error", b"error", "index", b"index", "internal_id", b"internal_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlannedPushItem: _TypeAlias = PlannedPushItem  # noqa: Y015
+
+@_typing.final
+class ApplyPushItemsRequest(_message.Message):
+    """ApplyPushItemsRequest is one chunk of a claimed transfer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEASE_TOKEN_FIELD_NUMBER: _builtins.int
+    LEASE_SECONDS_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    FINISH_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Request id (the inbox's)."""
+    lease_token: _builtins.str
+    """The lease token from the claim."""
+    lease_seconds: _builtins.int
+    """Lease extension from now."""
+    finish: _builtins.bool
+    """This is the last chunk: also finish the request and the transfer."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlannedPushItem]:
+        """The items of this chunk, in order."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        lease_token: _builtins.str = ...,
+        lease_seconds: _builtins.int = ...,
+        items: _abc.Iterable[Global___PlannedPushItem] | None = ...,
+        finish: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish", b"finish", "items", b"items", "lease_seconds", b"lease_seconds", "lease_token", b"lease_token", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyPushItemsRequest: _TypeAlias = ApplyPushItemsRequest  # noqa: Y015
+
+@_typing.final
+class ApplyPushItemsResponse(_message.Message):
+    """ApplyPushItemsResponse says how many items of the chunk were applied."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLIED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    applied: _builtins.int
+    """Items applied (created or updated)."""
+    failed: _builtins.int
+    """Items that failed."""
+    status: _builtins.str
+    """With finish: completed."""
+    def __init__(
+        self,
+        *,
+        applied: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "failed", b"failed", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyPushItemsResponse: _TypeAlias = ApplyPushItemsResponse  # noqa: Y015

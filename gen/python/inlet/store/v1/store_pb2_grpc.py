@@ -95,6 +95,21 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormResponse.FromString,
                 _registered_method=True)
+        self.AcceptPushTransfer = channel.unary_unary(
+                '/inlet.store.v1.StoreService/AcceptPushTransfer',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferResponse.FromString,
+                _registered_method=True)
+        self.ApplyPushItems = channel.unary_unary(
+                '/inlet.store.v1.StoreService/ApplyPushItems',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsResponse.FromString,
+                _registered_method=True)
+        self.GetPushTransfer = channel.unary_unary(
+                '/inlet.store.v1.StoreService/GetPushTransfer',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetPushTransferRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetPushTransferResponse.FromString,
+                _registered_method=True)
 
 
 class StoreServiceServicer:
@@ -240,6 +255,44 @@ class StoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcceptPushTransfer(self, request, context):
+        """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
+        the session and every endgrate type named (the transfer's and its associations'),
+        applies the Idempotency-Key and stores the transfer; it answers only after the
+        commit. A refusal found by the matcher is logged against the session (when the
+        request names one of the key's workspace) and raised.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), INVALID_ARGUMENT (BadRequest naming each bad
+        field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
+        RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
+        PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyPushItems(self, request, context):
+        """ApplyPushItems applies a chunk of a claimed transfer: each item with its associations
+        atomically (a failing item rolls back alone), linked, with its result, its records'
+        events and the transfer's webhook events (data, error; completed with finish), in one
+        transaction that also extends the lease (or, with finish, ends the request).
+
+        Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has the
+        request; nothing was written).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPushTransfer(self, request, context):
+        """GetPushTransfer returns a transfer's returned data and progress.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (TRANSFER_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -302,6 +355,21 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.SubmitForm,
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormResponse.SerializeToString,
+            ),
+            'AcceptPushTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptPushTransfer,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferResponse.SerializeToString,
+            ),
+            'ApplyPushItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyPushItems,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsResponse.SerializeToString,
+            ),
+            'GetPushTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPushTransfer,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetPushTransferRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetPushTransferResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -629,6 +697,87 @@ class StoreService:
             '/inlet.store.v1.StoreService/SubmitForm',
             inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormRequest.SerializeToString,
             inlet_dot_store_dot_v1_dot_store__pb2.SubmitFormResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptPushTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/AcceptPushTransfer',
+            inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.AcceptPushTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyPushItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/ApplyPushItems',
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyPushItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPushTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/GetPushTransfer',
+            inlet_dot_store_dot_v1_dot_store__pb2.GetPushTransferRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.GetPushTransferResponse.FromString,
             options,
             channel_credentials,
             insecure,

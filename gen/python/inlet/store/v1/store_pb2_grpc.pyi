@@ -124,6 +124,32 @@ class StoreServiceStub:
     RESOURCE_EXHAUSTED (RATE_LIMITED, PAYLOAD_TOO_LARGE), INVALID_ARGUMENT
     (VALIDATION_FAILED and the body's own codes), FAILED_PRECONDITION (UNIQUE_CONFLICT).
     """
+    AcceptPushTransfer: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptPushTransferRequest, _store_pb2.AcceptPushTransferResponse]
+    """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
+    the session and every endgrate type named (the transfer's and its associations'),
+    applies the Idempotency-Key and stores the transfer; it answers only after the
+    commit. A refusal found by the matcher is logged against the session (when the
+    request names one of the key's workspace) and raised.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), INVALID_ARGUMENT (BadRequest naming each bad
+    field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
+    RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
+    PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+    """
+    ApplyPushItems: _grpc.UnaryUnaryMultiCallable[_store_pb2.ApplyPushItemsRequest, _store_pb2.ApplyPushItemsResponse]
+    """ApplyPushItems applies a chunk of a claimed transfer: each item with its associations
+    atomically (a failing item rolls back alone), linked, with its result, its records'
+    events and the transfer's webhook events (data, error; completed with finish), in one
+    transaction that also extends the lease (or, with finish, ends the request).
+
+    Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has the
+    request; nothing was written).
+    """
+    GetPushTransfer: _grpc.UnaryUnaryMultiCallable[_store_pb2.GetPushTransferRequest, _store_pb2.GetPushTransferResponse]
+    """GetPushTransfer returns a transfer's returned data and progress.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (TRANSFER_NOT_FOUND).
+    """
 
 @_typing.type_check_only
 class StoreServiceAsyncStub(StoreServiceStub):
@@ -220,6 +246,32 @@ class StoreServiceAsyncStub(StoreServiceStub):
     Errors: UNAUTHENTICATED (UNAUTHORIZED), PERMISSION_DENIED (ORIGIN_NOT_ALLOWED),
     RESOURCE_EXHAUSTED (RATE_LIMITED, PAYLOAD_TOO_LARGE), INVALID_ARGUMENT
     (VALIDATION_FAILED and the body's own codes), FAILED_PRECONDITION (UNIQUE_CONFLICT).
+    """
+    AcceptPushTransfer: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptPushTransferRequest, _store_pb2.AcceptPushTransferResponse]  # type: ignore[assignment]
+    """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
+    the session and every endgrate type named (the transfer's and its associations'),
+    applies the Idempotency-Key and stores the transfer; it answers only after the
+    commit. A refusal found by the matcher is logged against the session (when the
+    request names one of the key's workspace) and raised.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), INVALID_ARGUMENT (BadRequest naming each bad
+    field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
+    RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
+    PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+    """
+    ApplyPushItems: _aio.UnaryUnaryMultiCallable[_store_pb2.ApplyPushItemsRequest, _store_pb2.ApplyPushItemsResponse]  # type: ignore[assignment]
+    """ApplyPushItems applies a chunk of a claimed transfer: each item with its associations
+    atomically (a failing item rolls back alone), linked, with its result, its records'
+    events and the transfer's webhook events (data, error; completed with finish), in one
+    transaction that also extends the lease (or, with finish, ends the request).
+
+    Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has the
+    request; nothing was written).
+    """
+    GetPushTransfer: _aio.UnaryUnaryMultiCallable[_store_pb2.GetPushTransferRequest, _store_pb2.GetPushTransferResponse]  # type: ignore[assignment]
+    """GetPushTransfer returns a transfer's returned data and progress.
+
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (TRANSFER_NOT_FOUND).
     """
 
 class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -386,6 +438,50 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: UNAUTHENTICATED (UNAUTHORIZED), PERMISSION_DENIED (ORIGIN_NOT_ALLOWED),
         RESOURCE_EXHAUSTED (RATE_LIMITED, PAYLOAD_TOO_LARGE), INVALID_ARGUMENT
         (VALIDATION_FAILED and the body's own codes), FAILED_PRECONDITION (UNIQUE_CONFLICT).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptPushTransfer(
+        self,
+        request: _store_pb2.AcceptPushTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.AcceptPushTransferResponse, _abc.Awaitable[_store_pb2.AcceptPushTransferResponse]]:
+        """AcceptPushTransfer authenticates a workspace API key, applies its rate limit, checks
+        the session and every endgrate type named (the transfer's and its associations'),
+        applies the Idempotency-Key and stores the transfer; it answers only after the
+        commit. A refusal found by the matcher is logged against the session (when the
+        request names one of the key's workspace) and raised.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), INVALID_ARGUMENT (BadRequest naming each bad
+        field: UNKNOWN_SESSION, UNKNOWN_ENDGRATE_TYPE, the matcher's violations),
+        RESOURCE_EXHAUSTED (RATE_LIMITED with RetryInfo and RateLimitState;
+        PAYLOAD_TOO_LARGE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED).
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyPushItems(
+        self,
+        request: _store_pb2.ApplyPushItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.ApplyPushItemsResponse, _abc.Awaitable[_store_pb2.ApplyPushItemsResponse]]:
+        """ApplyPushItems applies a chunk of a claimed transfer: each item with its associations
+        atomically (a failing item rolls back alone), linked, with its result, its records'
+        events and the transfer's webhook events (data, error; completed with finish), in one
+        transaction that also extends the lease (or, with finish, ends the request).
+
+        Errors: FAILED_PRECONDITION (LEASE_LOST: the lease expired and another worker has the
+        request; nothing was written).
+        """
+
+    @_abc_1.abstractmethod
+    def GetPushTransfer(
+        self,
+        request: _store_pb2.GetPushTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.GetPushTransferResponse, _abc.Awaitable[_store_pb2.GetPushTransferResponse]]:
+        """GetPushTransfer returns a transfer's returned data and progress.
+
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (TRANSFER_NOT_FOUND).
         """
 
 def add_StoreServiceServicer_to_server(servicer: StoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -17,7 +17,9 @@ WITH incoming AS (
     SELECT i.id, e.id
       FROM inserted i
       JOIN webhook_endpoints e ON e.workspace_id = i.workspace_id AND e.enabled
-     WHERE (cardinality(e.event_types) = 0 OR i.type = ANY(e.event_types))
+     -- A push session's endpoint takes only the events targeted at it.
+     WHERE e.session_id IS NULL
+       AND (cardinality(e.event_types) = 0 OR i.type = ANY(e.event_types))
        AND (cardinality(e.entity_type_ids) = 0
             OR i.data ->> 'entity_type_id' = ANY(e.entity_type_ids))
        AND (cardinality(e.source_ids) = 0 OR i.data -> 'source' ->> 'id' = ANY(e.source_ids))
@@ -25,6 +27,33 @@ WITH incoming AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted) AS accepted, (SELECT count(*) FROM fanned) AS deliveries;
+
+-- name: insert_targeted_events
+-- Events for one target each (a push transfer's webhooks): one delivery to the target's
+-- endpoint with the event's own URL and order, never a fan-out to subscribers.
+WITH incoming AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(workspace_ids)s::uuid[], %(types)s::text[],
+                         %(occur_times)s::timestamptz[], %(datas)s::json[],
+                         %(endpoint_ids)s::uuid[], %(urls)s::text[], %(ordering_keys)s::text[],
+                         %(ordering_seqs)s::bigint[])
+             AS e(id, workspace_id, type, occur_time, data, endpoint_id, url, ordering_key,
+                  ordering_seq)
+), inserted AS (
+    INSERT INTO webhook_events (id, workspace_id, type, occur_time, data)
+    SELECT id, workspace_id, type, occur_time, data FROM incoming
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), targeted AS (
+    INSERT INTO webhook_deliveries (event_id, endpoint_id, url, ordering_key, ordering_seq)
+    SELECT i.id, e.id, inc.url, nullif(inc.ordering_key, ''), inc.ordering_seq
+      FROM inserted i
+      JOIN incoming inc ON inc.id = i.id
+      JOIN webhook_endpoints e ON e.id = inc.endpoint_id AND e.workspace_id = inc.workspace_id
+     WHERE e.enabled
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS accepted, (SELECT count(*) FROM targeted) AS deliveries;
 
 -- name: serialize_claims
 -- A transaction-scoped lock every claim takes first; claims are one short statement.
@@ -48,6 +77,20 @@ WITH candidates AS (
                     WHERE d.endpoint_id = e.id AND d.status = 'pending'
                       AND d.next_attempt_time <= now()
                       AND (d.lease_until IS NULL OR d.lease_until < now())
+                      -- In order within an ordering key: after every earlier one has
+                      -- succeeded or failed for good, and once its predecessor is here
+                      -- (a relay may publish out of order; an hour covers any lag, and
+                      -- retention may have removed a long-finished predecessor).
+                      AND (d.ordering_key IS NULL OR (
+                           NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                                        WHERE p.ordering_key = d.ordering_key
+                                          AND p.ordering_seq < d.ordering_seq
+                                          AND p.status = 'pending')
+                           AND (d.ordering_seq <= 1
+                                OR d.create_time < now() - interval '1 hour'
+                                OR EXISTS (SELECT 1 FROM webhook_deliveries p
+                                            WHERE p.ordering_key = d.ordering_key
+                                              AND p.ordering_seq = d.ordering_seq - 1))))
                     ORDER BY d.next_attempt_time
                     LIMIT %(per_endpoint)s) d
              WHERE e.enabled) c
@@ -67,7 +110,8 @@ UPDATE webhook_deliveries d
        update_time = now()
   FROM locked, webhook_events ev, webhook_endpoints e
  WHERE d.id = locked.id AND ev.id = d.event_id AND e.id = d.endpoint_id
-RETURNING d.id, d.attempt_count, d.endpoint_id, e.workspace_id, e.url, e.secret,
+RETURNING d.id, d.attempt_count, d.endpoint_id, e.workspace_id, coalesce(d.url, e.url) AS url,
+          (d.url IS NOT NULL) AS targeted, e.secret,
           e.previous_secret, e.previous_secret_until, ev.id AS event_id, ev.type,
           ev.occur_time, ev.data;
 

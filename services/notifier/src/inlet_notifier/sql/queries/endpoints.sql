@@ -8,6 +8,12 @@ VALUES (%(id)s, %(workspace_id)s, %(url)s, %(description)s, %(event_types)s,
         %(entity_type_ids)s, %(source_ids)s, %(secret)s)
 RETURNING *;
 
+-- name: insert_session_endpoint
+-- A push session's endpoint: no URL of its own (each delivery carries one), no fan-out.
+INSERT INTO webhook_endpoints (id, workspace_id, url, description, secret, session_id)
+VALUES (%(id)s, %(workspace_id)s, '', %(description)s, %(secret)s, %(session_id)s)
+RETURNING *;
+
 -- name: get_endpoint
 SELECT * FROM webhook_endpoints WHERE id = %(id)s AND workspace_id = %(workspace_id)s;
 
@@ -74,8 +80,10 @@ UPDATE webhook_endpoints e
  WHERE e.id = s.id;
 
 -- name: list_deliveries
-SELECT d.*, ev.type AS event_type
-  FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+SELECT d.*, ev.type AS event_type, e.url AS endpoint_url
+  FROM webhook_deliveries d
+  JOIN webhook_events ev ON ev.id = d.event_id
+  JOIN webhook_endpoints e ON e.id = d.endpoint_id
  WHERE d.endpoint_id = %(endpoint_id)s
    AND (%(status)s::text IS NULL OR d.status = %(status)s)
    AND (d.create_time, d.id) < (%(before_time)s, %(before_id)s)
@@ -83,7 +91,7 @@ SELECT d.*, ev.type AS event_type
  LIMIT %(limit)s;
 
 -- name: get_delivery
-SELECT d.*, ev.type AS event_type
+SELECT d.*, ev.type AS event_type, e.url AS endpoint_url
   FROM webhook_deliveries d
   JOIN webhook_events ev ON ev.id = d.event_id
   JOIN webhook_endpoints e ON e.id = d.endpoint_id

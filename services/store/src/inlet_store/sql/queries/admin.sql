@@ -78,7 +78,9 @@ SELECT id FROM entity_types
 SELECT id FROM entity_types WHERE id = %(id)s FOR UPDATE;
 
 -- name: entity_type_usage
-SELECT (SELECT count(*) FROM records WHERE entity_type_id = %(id)s) AS records,
+-- Sample records are examples, not data: they go with the type.
+SELECT (SELECT count(*) FROM records WHERE entity_type_id = %(id)s AND NOT sample) AS records,
+       (SELECT count(*) FROM push_session_types WHERE entity_type_id = %(id)s) AS sessions,
        (SELECT count(*) FROM ingest_endpoints WHERE entity_type_id = %(id)s) AS endpoints,
        (SELECT count(*) FROM streams WHERE entity_type_id = %(id)s) AS streams,
        (SELECT count(*) FROM integrations WHERE entity_type_id = %(id)s) AS integrations,
@@ -116,9 +118,11 @@ DELETE FROM record_keys WHERE entity_type_id = %(entity_type_id)s AND field_slug
 LOCK TABLE records IN SHARE MODE;
 
 -- name: field_values
+-- Sample records take no unique keys (they never match real ones).
 SELECT id, data -> %(slug)s::text AS value
   FROM records
  WHERE entity_type_id = %(entity_type_id)s AND json_typeof(data -> %(slug)s::text) <> 'null'
+   AND NOT sample
  ORDER BY create_time, id;
 
 -- name: list_endpoints
@@ -174,9 +178,10 @@ SELECT r.id, r.data, r.create_time, r.update_time
  WHERE r.entity_type_id = %(entity_type_id)s AND r.id::text = %(id)s;
 
 -- name: list_records
+-- Sample records (push transfer's sample_data) are examples, not data: never listed.
 SELECT r.id, r.data, r.create_time, r.update_time
   FROM records r
- WHERE r.entity_type_id = %(entity_type_id)s
+ WHERE r.entity_type_id = %(entity_type_id)s AND NOT r.sample
    AND (%(before_time)s::timestamptz IS NULL
         OR (r.create_time, r.id) < (%(before_time)s::timestamptz, %(before_id)s::uuid))
  ORDER BY r.create_time DESC, r.id DESC

@@ -53,3 +53,20 @@ DELETE FROM endpoint_grace_uses
        SELECT endpoint_id, request_id FROM endpoint_grace_uses
         WHERE create_time < now() - make_interval(secs => %(retention_seconds)s)
         LIMIT %(limit)s);
+
+-- name: prune_push_transfers
+-- Completed push transfers past retention, with their items' results (cascaded): their
+-- returned data is then gone, as a stream request's status is.
+DELETE FROM push_transfers
+ WHERE id = ANY(ARRAY(SELECT id FROM push_transfers
+                       WHERE status = 'completed'
+                         AND finish_time < now() - make_interval(secs => %(retention_seconds)s)
+                       ORDER BY finish_time
+                       LIMIT %(limit)s));
+
+-- name: prune_push_log
+DELETE FROM push_log_entries
+ WHERE id = ANY(ARRAY(SELECT id FROM push_log_entries
+                       WHERE create_time < now() - make_interval(secs => %(retention_seconds)s)
+                       ORDER BY create_time
+                       LIMIT %(limit)s));

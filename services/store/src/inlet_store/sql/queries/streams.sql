@@ -93,9 +93,10 @@ VALUES (%(stream_id)s, %(integration_id)s, %(key_id)s, %(route)s, %(request_id)s
 -- name: claim_stream_request
 -- The oldest queued request, or one whose worker's lease ran out; SKIP LOCKED lets
 -- workers claim side by side without waiting on each other. It comes with what planning
--- needs, from its stream or its integration: the entity type with its fields in display
--- order (the columns of entity_types_by_ids and fields_of_types), region, and for an
--- integration its type, mapping and the body as sent; so a claim is one round trip.
+-- needs, from its stream, its integration or its push transfer: the entity type with its
+-- fields in display order (the columns of entity_types_by_ids and fields_of_types), region,
+-- for an integration its type, mapping and the body as sent, for a transfer its id (the
+-- session's types come with a second query); so a claim is one round trip, or two.
 WITH claimed AS (
 UPDATE stream_requests r
    SET status = 'processing', attempts = r.attempts + 1, lease_token = gen_random_uuid(),
@@ -108,9 +109,10 @@ UPDATE stream_requests r
                 LIMIT 1
                   FOR UPDATE SKIP LOCKED)
 RETURNING r.id, r.lease_token, r.item_key, r.items, r.single, r.stream_id, r.integration_id,
-          r.body
+          r.body, r.transfer_id
 )
-SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, src.kind AS source,
+SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, c.transfer_id,
+       src.kind AS source,
        src.workspace_id, src.entity_type_id, src.default_region, src.integration,
        src.integration_type, src.mapping,
        (SELECT coalesce(array_agg(i.item_index), '{}') FROM stream_request_items i
@@ -138,7 +140,16 @@ SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, src.kind AS s
        UNION ALL
        SELECT 'integration', i.workspace_id, i.entity_type_id, i.default_region, i.slug,
               i.type, i.mapping
-         FROM integrations i WHERE i.id = c.integration_id) src;
+         FROM integrations i WHERE i.id = c.integration_id
+       UNION ALL
+       -- A type taken out of the session since the transfer was accepted leaves no entity
+       -- type: its items fail, the request still finishes.
+       SELECT 'push', t.workspace_id, st.entity_type_id, ps.default_region, NULL, NULL, NULL
+         FROM push_transfers t
+         JOIN push_sessions ps ON ps.id = t.session_id
+         LEFT JOIN push_session_types st
+           ON st.session_id = t.session_id AND st.endgrate_type = t.endgrate_type
+        WHERE t.id = c.transfer_id) src;
 
 -- name: hold_lease
 -- The lease is still ours: lock the request for this transaction (the last chunk). The
@@ -186,8 +197,9 @@ UPDATE stream_requests r
  WHERE r.id = %(id)s AND r.lease_token = %(lease_token)s AND r.status = 'processing'
 RETURNING r.status, r.items_received, r.items_failed, r.stream_id,
           coalesce((SELECT s.workspace_id FROM streams s WHERE s.id = r.stream_id),
-                   (SELECT i.workspace_id FROM integrations i WHERE i.id = r.integration_id))
-            AS workspace_id,
+                   (SELECT i.workspace_id FROM integrations i WHERE i.id = r.integration_id),
+                   (SELECT t.workspace_id FROM push_transfers t WHERE t.id = r.transfer_id))
+            AS workspace_id, r.transfer_id,
           (SELECT s.slug FROM streams s WHERE s.id = r.stream_id) AS stream,
           (SELECT i.slug FROM integrations i WHERE i.id = r.integration_id) AS integration
 ), event AS (
@@ -195,6 +207,7 @@ RETURNING r.status, r.items_received, r.items_failed, r.stream_id,
   SELECT d.workspace_id, %(event_type)s,
          json_strip_nulls(json_build_object(
            'request_id', %(id)s, 'stream', d.stream, 'integration', d.integration,
+           'transfer_id', d.transfer_id,
            'status', d.status, 'items_received', d.items_received,
            'items_failed', d.items_failed))
     FROM done d

@@ -1,0 +1,638 @@
+"""Push transfer set-up: workspace API keys (create, list, revoke, rotate), sessions with
+their types and default webhooks, a session's example transfer and its activity log."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import grpc
+
+from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc
+from inlet_common import pushwebhooks
+from inlet_common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    Violation,
+)
+from inlet_store import apikeys, guards, paging
+from inlet_store import repository as repo
+from inlet_store.admin import sample_value
+from inlet_store.domain import EntityTypeDef
+from inlet_store.errors import wrap_exceptions
+from inlet_store.push_standard import STANDARD_TYPES, upsert_keys
+
+log = logging.getLogger(__name__)
+
+_ENDGRATE_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_REGION = re.compile(r"^([A-Z]{2})?$")
+_SESSION_ID = re.compile(r"^[0-9a-f]{24}$")
+UPDATABLE = (
+    "display_name",
+    "default_region",
+    "types",
+    "data_webhook",
+    "completed_webhook",
+    "error_webhook",
+)
+
+
+def bad(field_path: str, message: str, code: str) -> InvalidArgument:
+    return InvalidArgument(message, violations=[Violation(field_path, message, code)])
+
+
+class SessionSigner(Protocol):
+    """Where a session's webhook signing secret is made and kept (the notifier)."""
+
+    async def create_session_endpoint(self, workspace_id: str, session_id: str) -> tuple[str, str]:
+        """The new endpoint's id and its clear secret."""
+        ...
+
+
+class GrpcSessionSigner:
+    """NotifierService.CreateSessionEndpoint over a channel the store already holds."""
+
+    def __init__(self, channel: grpc.aio.Channel, timeout: float = 10.0) -> None:
+        self.stub = notifier_pb2_grpc.NotifierServiceStub(channel)
+        self.timeout = timeout
+
+    async def create_session_endpoint(self, workspace_id: str, session_id: str) -> tuple[str, str]:
+        try:
+            made = await self.stub.CreateSessionEndpoint(
+                notifier_pb2.CreateSessionEndpointRequest(
+                    workspace_id=workspace_id, session_id=session_id
+                ),
+                timeout=self.timeout,
+            )
+        except grpc.aio.AioRpcError as error:
+            log.warning("notifier refused a session endpoint", extra={"grpc": error.code().name})
+            raise Unavailable(
+                "the notifier, which keeps the session's webhook signing secret, did not"
+                f" answer ({error.code().name}); retry",
+                reason="NOTIFIER_UNAVAILABLE",
+            ) from None
+        return made.endpoint_id, made.secret
+
+
+class NoSigner:
+    """A store started without a notifier: sessions cannot be created."""
+
+    async def create_session_endpoint(self, workspace_id: str, session_id: str) -> tuple[str, str]:
+        raise Unavailable(
+            "this store has no notifier to keep the session's webhook signing secret",
+            reason="NOTIFIER_UNAVAILABLE",
+        )
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A session type as asked for: entity type slug ("" for a standard type's own)."""
+
+    endgrate_type: str
+    entity_type: str = ""
+    field_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    display_name: str = ""
+    default_region: str = ""
+    types: tuple[TypeSpec, ...] = ()
+    webhooks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # data → option
+
+
+@dataclass(frozen=True)
+class SessionType:
+    endgrate_type: str
+    entity_type_id: str
+    entity_type: str
+    field_map: dict[str, str]
+
+    @property
+    def upsert_keys(self) -> tuple[str, ...]:
+        return upsert_keys(self.endgrate_type) if self.entity_type == self.endgrate_type else ()
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    workspace_id: str
+    display_name: str
+    default_region: str
+    webhooks: dict[str, dict[str, Any] | None]
+    webhook_endpoint_id: str
+    create_time: datetime
+    types: tuple[SessionType, ...]
+
+
+def check_webhooks(
+    given: dict[str, Any], prefix: str
+) -> tuple[dict[str, dict[str, Any] | None], list[Violation]]:
+    """The webhook options of a session (data, completed, error), each checked."""
+    found: dict[str, dict[str, Any] | None] = {}
+    problems: list[Violation] = []
+    for name, short in pushwebhooks.OPTIONS.items():
+        if short not in given:
+            continue
+        option, bad_fields = pushwebhooks.webhook_option(f"{prefix}{name}", given[short])
+        found[short] = option
+        problems += bad_fields
+    return found, problems
+
+
+class PushAdmin:
+    """Use cases over one pool; the signer keeps each session's webhook secret."""
+
+    def __init__(self, pool: Any, signer: SessionSigner | None = None) -> None:
+        self.pool = pool
+        self.signer: SessionSigner = signer or NoSigner()
+
+    async def _workspace_id(self, conn: repo.Conn, key: str) -> str:
+        found = await repo.row(conn, "workspace_by_key", key=key)
+        if found is None:
+            raise NotFound(f"no workspace {key!r}", reason="WORKSPACE_NOT_FOUND")
+        return str(found["id"])
+
+    # -- API keys -------------------------------------------------------------------------
+
+    async def create_key(
+        self, workspace: str, display_name: str, rate_limit: int, window: int
+    ) -> tuple[str, dict[str, Any], str]:
+        guards.check_rate_settings("api_key", rate_limit or None, window or None)
+        fresh = apikeys.new_key()
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            created = await repo.row(
+                conn,
+                "insert_api_key",
+                id=fresh.key_id,
+                workspace_id=workspace_id,
+                display_name=display_name,
+                secret_hash=fresh.secret_hash,
+                rate_limit=rate_limit or guards.DEFAULT_RATE_LIMIT,
+                rate_window_seconds=window or guards.DEFAULT_RATE_WINDOW,
+            )
+        assert created is not None
+        return workspace_id, created, fresh.full
+
+    async def list_keys(
+        self, workspace: str, page_size: int, page_token: str
+    ) -> tuple[str, list[dict[str, Any]], str]:
+        limit = paging.page_size(page_size)
+        before = paging.as_time(paging.decode(page_token)) if page_token else None
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            found = await repo.rows(
+                conn, "list_api_keys", workspace_id=workspace_id, before=before, limit=limit + 1
+            )
+        page = found[:limit]
+        more = len(found) > limit
+        return (
+            workspace_id,
+            page,
+            paging.encode(page[-1]["create_time"].isoformat()) if more else "",
+        )
+
+    async def revoke_key(self, workspace: str, key_id: str) -> tuple[str, dict[str, Any]]:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            found = await repo.row(conn, "revoke_api_key", id=key_id, workspace_id=workspace_id)
+        if found is None:
+            raise NotFound(f"no API key {key_id!r}")
+        return workspace_id, found
+
+    async def rotate_key(
+        self, workspace: str, key_id: str, grace_seconds: int
+    ) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+        if grace_seconds < 0:
+            raise bad("grace_seconds", "grace_seconds must not be negative", "INVALID_GRACE")
+        fresh = apikeys.new_key()
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            workspace_id = await self._workspace_id(conn, workspace)
+            old = await repo.row(conn, "get_api_key", id=key_id, workspace_id=workspace_id)
+            if old is None:
+                raise NotFound(f"no API key {key_id!r}")
+            if old["revoke_time"] is not None:
+                raise FailedPrecondition(f"API key {key_id} is revoked; create a new one")
+            previous = await repo.row(
+                conn,
+                "expire_api_key",
+                id=key_id,
+                workspace_id=workspace_id,
+                grace_seconds=grace_seconds,
+            )
+            created = await repo.row(
+                conn,
+                "insert_api_key",
+                id=fresh.key_id,
+                workspace_id=workspace_id,
+                display_name=old["display_name"],
+                secret_hash=fresh.secret_hash,
+                rate_limit=old["rate_limit"],
+                rate_window_seconds=old["rate_window_seconds"],
+            )
+        assert created is not None
+        assert previous is not None
+        return workspace_id, created, fresh.full, previous
+
+    # -- sessions -------------------------------------------------------------------------
+
+    async def _resolve_types(
+        self, conn: repo.Conn, workspace_id: str, types: Sequence[TypeSpec], prefix: str
+    ) -> list[tuple[TypeSpec, str]]:
+        """Each type with its entity type id; the standard types' own are made on first
+        use. Every problem is named at once."""
+        problems: list[Violation] = []
+        if not types:
+            problems.append(
+                Violation(
+                    f"{prefix}types",
+                    "a session carries at least one endgrate type",
+                    "REQUIRED_FIELD_MISSING",
+                )
+            )
+        seen: set[str] = set()
+        resolved: list[tuple[TypeSpec, str]] = []
+        for i, spec in enumerate(types):
+            path = f"{prefix}types[{i}]"
+            if not _ENDGRATE_TYPE.match(spec.endgrate_type):
+                problems.append(
+                    Violation(
+                        f"{path}.endgrate_type",
+                        f"endgrate_type must match {_ENDGRATE_TYPE.pattern},"
+                        f" got {spec.endgrate_type!r}",
+                        "INVALID_ENDGRATE_TYPE",
+                    )
+                )
+                continue
+            if spec.endgrate_type in seen:
+                problems.append(
+                    Violation(
+                        f"{path}.endgrate_type",
+                        f"{spec.endgrate_type!r} is listed twice",
+                        "DUPLICATE",
+                    )
+                )
+                continue
+            seen.add(spec.endgrate_type)
+            standard = STANDARD_TYPES.get(spec.endgrate_type)
+            slug = spec.entity_type or (standard.slug if standard else "")
+            if not slug:
+                problems.append(
+                    Violation(
+                        f"{path}.entity_type",
+                        f"{spec.endgrate_type!r} is not a standard type (crm-contact,"
+                        " crm-company): name the entity type its data is written to",
+                        "REQUIRED_FIELD_MISSING",
+                    )
+                )
+                continue
+            type_id = await self._entity_type_id(conn, workspace_id, slug)
+            if type_id is None:
+                problems.append(
+                    Violation(
+                        f"{path}.entity_type",
+                        f"no entity type {slug!r} in the workspace",
+                        "UNKNOWN_ENTITY_TYPE",
+                    )
+                )
+                continue
+            entity_type = (await repo.entity_types(conn, [type_id]))[type_id]
+            problems += _map_problems(path, spec, entity_type)
+            resolved.append((spec, type_id))
+        if problems:
+            raise InvalidArgument(
+                "invalid session: " + ", ".join(p.field for p in problems), violations=problems
+            )
+        return resolved
+
+    async def _entity_type_id(self, conn: repo.Conn, workspace_id: str, slug: str) -> str | None:
+        found = await repo.row(conn, "entity_type_for_push", workspace_id=workspace_id, slug=slug)
+        if found is not None:
+            return str(found["id"])
+        standard = STANDARD_TYPES.get(slug)
+        if standard is None:
+            return None
+        # A standard type's entity type, made on first use (a racing session makes it too:
+        # the loser's unique violation reads the winner's).
+        async with conn.transaction():
+            created = await repo.row(
+                conn,
+                "insert_standard_entity_type",
+                workspace_id=workspace_id,
+                slug=standard.slug,
+                display_name=standard.display_name,
+            )
+            if created is None:
+                again = await repo.row(
+                    conn, "entity_type_for_push", workspace_id=workspace_id, slug=slug
+                )
+                return str(again["id"]) if again else None
+            type_id = str(created["id"])
+            for position, f in enumerate(standard.fields):
+                await repo.execute(
+                    conn,
+                    "insert_field",
+                    entity_type_id=type_id,
+                    slug=f.slug,
+                    display_name=f.display_name,
+                    type=f.type,
+                    is_unique=False,
+                    is_required=False,
+                    reference_entity_type_id=None,
+                    position=position,
+                )
+        return type_id
+
+    async def create_session(self, workspace: str, spec: SessionSpec) -> tuple[Session, str]:
+        _check_region("session.", spec.default_region)
+        webhooks, problems = check_webhooks(spec.webhooks, "session.")
+        if problems:
+            raise InvalidArgument("invalid session webhooks", violations=problems)
+        session_id = apikeys.new_session_id()
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            types = await self._resolve_types(conn, workspace_id, spec.types, "session.")
+        # The secret is made and kept by the notifier before the session exists, so a
+        # session never lacks one; a failed insert leaves an unused endpoint behind.
+        endpoint_id, secret = await self.signer.create_session_endpoint(workspace_id, session_id)
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            await repo.execute(
+                conn,
+                "insert_session",
+                id=session_id,
+                workspace_id=workspace_id,
+                display_name=spec.display_name,
+                default_region=spec.default_region,
+                data_webhook=_json_or_null(webhooks.get("data")),
+                completed_webhook=_json_or_null(webhooks.get("completed")),
+                error_webhook=_json_or_null(webhooks.get("error")),
+                webhook_endpoint_id=endpoint_id,
+            )
+            await self._insert_types(conn, session_id, types)
+            session = await self._session(conn, workspace_id, session_id)
+        return session, secret
+
+    @staticmethod
+    async def _insert_types(
+        conn: repo.Conn, session_id: str, types: list[tuple[TypeSpec, str]]
+    ) -> None:
+        for position, (spec, type_id) in enumerate(types):
+            await repo.execute(
+                conn,
+                "insert_session_type",
+                session_id=session_id,
+                endgrate_type=spec.endgrate_type,
+                entity_type_id=type_id,
+                field_map=repo.jsonb(spec.field_map),
+                position=position,
+            )
+
+    async def _session(self, conn: repo.Conn, workspace_id: str, session_id: str) -> Session:
+        found = await repo.row(conn, "get_session", id=session_id, workspace_id=workspace_id)
+        if found is None:
+            raise NotFound(f"no session {session_id!r}", reason="SESSION_NOT_FOUND")
+        return (await self._with_types(conn, [found]))[0]
+
+    @staticmethod
+    async def _with_types(conn: repo.Conn, found: list[dict[str, Any]]) -> list[Session]:
+        types: dict[str, list[SessionType]] = {str(s["id"]): [] for s in found}
+        for t in await repo.rows(conn, "session_types", session_ids=list(types)):
+            types[t["session_id"]].append(
+                SessionType(
+                    endgrate_type=t["endgrate_type"],
+                    entity_type_id=str(t["entity_type_id"]),
+                    entity_type=t["entity_type"],
+                    field_map=dict(t["field_map"]),
+                )
+            )
+        return [
+            Session(
+                id=s["id"],
+                workspace_id=str(s["workspace_id"]),
+                display_name=s["display_name"],
+                default_region=s["default_region"],
+                webhooks={
+                    "data": s["data_webhook"],
+                    "completed": s["completed_webhook"],
+                    "error": s["error_webhook"],
+                },
+                webhook_endpoint_id=str(s["webhook_endpoint_id"] or ""),
+                create_time=s["create_time"],
+                types=tuple(types[s["id"]]),
+            )
+            for s in found
+        ]
+
+    async def get_session(self, workspace: str, session_id: str) -> Session:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            return await self._session(conn, workspace_id, _session_id(session_id))
+
+    async def list_sessions(
+        self, workspace: str, page_size: int, page_token: str
+    ) -> tuple[list[Session], str]:
+        limit = paging.page_size(page_size)
+        after_time: datetime | None = None
+        after_id = ""
+        if page_token:
+            when, _, after_id = paging.decode(page_token).partition("|")
+            after_time = paging.as_time(when)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            found = await repo.rows(
+                conn,
+                "list_sessions",
+                workspace_id=workspace_id,
+                after_time=after_time,
+                after_id=after_id,
+                limit=limit + 1,
+            )
+            sessions = await self._with_types(conn, found[:limit])
+        more = len(found) > limit
+        last = sessions[-1] if sessions else None
+        token = paging.encode(f"{last.create_time.isoformat()}|{last.id}") if more and last else ""
+        return sessions, token
+
+    async def update_session(
+        self, workspace: str, session_id: str, spec: SessionSpec, paths: Collection[str]
+    ) -> Session:
+        assert paths, "an update names what it changes"
+        assert set(paths) <= set(UPDATABLE), paths
+        if "default_region" in paths:
+            _check_region("session.", spec.default_region)
+        webhooks, problems = check_webhooks(
+            {
+                short: spec.webhooks.get(short)
+                for n, short in pushwebhooks.OPTIONS.items()
+                if n in paths
+            },
+            "session.",
+        )
+        if problems:
+            raise InvalidArgument("invalid session webhooks", violations=problems)
+        session_id = _session_id(session_id)
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            workspace_id = await self._workspace_id(conn, workspace)
+            if (
+                await repo.row(conn, "lock_session", id=session_id, workspace_id=workspace_id)
+                is None
+            ):
+                raise NotFound(f"no session {session_id!r}", reason="SESSION_NOT_FOUND")
+            if "types" in paths:
+                types = await self._resolve_types(conn, workspace_id, spec.types, "session.")
+                await repo.execute(conn, "delete_session_types", session_id=session_id)
+                await self._insert_types(conn, session_id, types)
+            await repo.execute(
+                conn,
+                "update_session",
+                id=session_id,
+                workspace_id=workspace_id,
+                paths=sorted(paths),
+                display_name=spec.display_name,
+                default_region=spec.default_region,
+                data_webhook=_json_or_null(webhooks.get("data")),
+                completed_webhook=_json_or_null(webhooks.get("completed")),
+                error_webhook=_json_or_null(webhooks.get("error")),
+            )
+            return await self._session(conn, workspace_id, session_id)
+
+    async def delete_session(self, workspace: str, session_id: str) -> None:
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            found = await repo.row(
+                conn, "delete_session", id=_session_id(session_id), workspace_id=workspace_id
+            )
+        if found is None or not found["deleted"]:
+            raise NotFound(f"no session {session_id!r}", reason="SESSION_NOT_FOUND")
+
+    async def session_example(
+        self, workspace: str, session_id: str, endgrate_type: str
+    ) -> tuple[Session, dict[str, Any], list[tuple[str, str, bool, bool, Any]], bool]:
+        """The transfer body, its fields (path, type, unique, required, value) and whether
+        the values come from sample data."""
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            session = await self._session(conn, workspace_id, _session_id(session_id))
+            by_name = {t.endgrate_type: t for t in session.types}
+            chosen = by_name.get(endgrate_type or session.types[0].endgrate_type)
+            if chosen is None:
+                raise bad(
+                    "endgrate_type",
+                    f"{endgrate_type!r} is not a type of session {session.id}"
+                    f" (types: {', '.join(by_name)})",
+                    "UNKNOWN_ENDGRATE_TYPE",
+                )
+            types = await repo.entity_types(conn, [t.entity_type_id for t in session.types])
+            samples = {
+                t.endgrate_type: await repo.row(
+                    conn, "newest_sample_record", entity_type_id=t.entity_type_id
+                )
+                for t in session.types
+            }
+        fields: list[tuple[str, str, bool, bool, Any]] = []
+        from_sample = samples[chosen.endgrate_type] is not None
+
+        def data_of(t: SessionType, path: str) -> dict[str, Any]:
+            sample = samples[t.endgrate_type]
+            stored = dict(sample["data"]) if sample else {}
+            names = {slug: name for name, slug in t.field_map.items()}
+            data: dict[str, Any] = {}
+            for f in types[t.entity_type_id].fields:
+                if f.type == "reference":
+                    continue
+                name = names.get(f.slug, f.slug)
+                value = stored.get(f.slug) if sample else sample_value(f, session.default_region)
+                if sample and value is None:
+                    continue
+                data[name] = value
+                fields.append((f"{path}.{name}", f.type, f.unique, f.required, value))
+            return data
+
+        item: dict[str, Any] = {
+            "internal_id": "Example1",
+            "data": data_of(chosen, "transfer_data[0].data"),
+        }
+        associations = {
+            t.endgrate_type: [
+                {
+                    "internal_id": f"Example{t.endgrate_type.title().replace('-', '')}1",
+                    "data": data_of(t, f"transfer_data[0].associations.{t.endgrate_type}[0].data"),
+                }
+            ]
+            for t in session.types
+            if t.endgrate_type != chosen.endgrate_type
+        }
+        if associations:
+            item["associations"] = associations
+        payload = {
+            "endgrate_type": chosen.endgrate_type,
+            "session_id": session.id,
+            "transfer_data": [item],
+        }
+        return session, payload, fields, from_sample
+
+    async def push_log(
+        self, workspace: str, session_id: str, page_size: int, page_token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        limit = paging.page_size(page_size)
+        before = paging.as_int(paging.decode(page_token)) if page_token else None
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            workspace_id = await self._workspace_id(conn, workspace)
+            session = await self._session(conn, workspace_id, _session_id(session_id))
+            found = await repo.rows(
+                conn, "list_push_log", session_id=session.id, before=before, limit=limit + 1
+            )
+        page = found[:limit]
+        return page, paging.encode(str(page[-1]["id"])) if len(found) > limit else ""
+
+
+def _map_problems(path: str, spec: TypeSpec, entity_type: EntityTypeDef) -> list[Violation]:
+    slugs = {f.slug for f in entity_type.fields}
+    problems: list[Violation] = []
+    targets: dict[str, str] = {}
+    for name, slug in spec.field_map.items():
+        if slug not in slugs:
+            problems.append(
+                Violation(
+                    f"{path}.field_map.{name}",
+                    f"{entity_type.slug} has no field {slug!r}"
+                    f" (fields: {', '.join(sorted(slugs)) or 'none'})",
+                    "UNKNOWN_FIELD",
+                )
+            )
+        elif slug in targets:
+            problems.append(
+                Violation(
+                    f"{path}.field_map.{name}",
+                    f"{targets[slug]!r} already maps to {slug!r}",
+                    "DUPLICATE",
+                )
+            )
+        targets[slug] = name
+    return problems
+
+
+def _check_region(prefix: str, region: str) -> None:
+    if not _REGION.match(region):
+        raise bad(
+            f"{prefix}default_region",
+            "default_region must be two upper-case letters (ISO 3166) or empty",
+            "INVALID_REGION",
+        )
+
+
+def _session_id(text: str) -> str:
+    if not _SESSION_ID.match(text):
+        raise NotFound(f"no session {text!r}", reason="SESSION_NOT_FOUND")
+    return text
+
+
+def _json_or_null(value: dict[str, Any] | None) -> Any:
+    return repo.json(value) if value is not None else None

@@ -1,0 +1,560 @@
+"""Applying a push transfer's items, claimed from the inbox: each item with its associations
+atomically (its own savepoint), identified by id, internal_id or the default upsert keys,
+linked, with its returned data and the transfer's webhook events."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from inlet_common.errors import (
+    FailedPrecondition,
+    InletError,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    Violation,
+)
+from inlet_store import outbox
+from inlet_store import repository as repo
+from inlet_store.domain import Outcome, PlannedRecord
+from inlet_store.errors import KeyRace, UniqueConflictError, wrap_exceptions
+from inlet_store.flags import current_unique_fields, with_unique_fields
+from inlet_store.inbox import Inbox
+from inlet_store.matching import unique_keys
+from inlet_store.push_standard import match_keys, upsert_keys
+from inlet_store.service import Store
+
+log = logging.getLogger(__name__)
+
+DATA, COMPLETED, ERROR = "push.data", "push.completed", "push.error"
+TRANSFER_DATA, INTERNAL = "transfer_data", "internal"
+_RACE_ATTEMPTS = 8
+
+
+class UnknownId(NotFound):
+    reason = "UNKNOWN_ID"
+
+
+@dataclass(frozen=True)
+class PushEntity:
+    """One planned record of an item: the item itself or one of its associations."""
+
+    endgrate_type: str
+    path: str
+    record: PlannedRecord
+    id: str = ""
+    internal_id: str = ""
+
+
+@dataclass(frozen=True)
+class PushItem:
+    index: int
+    internal_id: str = ""
+    entity: PushEntity | None = None
+    associations: tuple[PushEntity, ...] = ()
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TransferContext:
+    """What applying a transfer's items needs: its session, options and webhooks."""
+
+    id: str
+    workspace_id: str
+    session_id: str
+    endgrate_type: str
+    request_id: str
+    items_received: int
+    disable_upsert: bool
+    sample: bool
+    concurrency: bool
+    webhooks: dict[str, dict[str, Any]]
+    signer_id: str  # the session's webhook endpoint
+    field_maps: dict[str, dict[str, str]]  # endgrate type → endgrate field → entity slug
+    # Standard types written to their ready-made entity types: they have default keys.
+    standard: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls, row: dict[str, Any], field_maps: dict[str, dict[str, str]], standard: frozenset[str]
+    ) -> TransferContext:
+        return cls(
+            id=row["id"],
+            workspace_id=str(row["workspace_id"]),
+            session_id=row["session_id"],
+            endgrate_type=row["endgrate_type"],
+            request_id=row["request_id"],
+            items_received=row["items_received"],
+            disable_upsert=row["disable_upsert"],
+            sample=row["sample_data"],
+            concurrency=row["webhook_concurrency"],
+            webhooks=dict(row["webhooks"] or {}),
+            signer_id=str(row["webhook_endpoint_id"] or ""),
+            field_maps=field_maps,
+            standard=standard,
+        )
+
+    @property
+    def source(self) -> dict[str, str]:
+        return {
+            "type": "push_transfer",
+            "id": self.session_id,
+            "transfer_id": self.id,
+            "request_id": self.request_id,
+        }
+
+    def returned(self, endgrate_type: str, stored: dict[str, Any]) -> dict[str, Any]:
+        """A record's values by endgrate field name (what GET /api/push/data returns)."""
+        names = {slug: name for name, slug in self.field_maps.get(endgrate_type, {}).items()}
+        return {names.get(slug, slug): value for slug, value in stored.items()}
+
+
+@dataclass
+class ItemResult:
+    index: int
+    internal_id: str
+    action: str  # created | updated | failed
+    record_id: str = ""
+    matched_on: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    associations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "item_index": self.index,
+            "action": self.action,
+            "record_id": self.record_id or None,
+            "internal_id": self.internal_id or None,
+            "data": self.data,
+            "associations": self.associations,
+            "error": self.error,
+        }
+
+    def inbox_row(self) -> dict[str, Any]:
+        return {
+            "item_index": self.index,
+            "record_id": self.record_id or None,
+            "action": self.action,
+            "matched_on": list(self.matched_on),
+            "error": self.error,
+            "superseded_by": None,
+            "related": None,
+        }
+
+    def returned(self) -> dict[str, Any]:
+        """The item as the data webhook and GET /api/push/data show it."""
+        found: dict[str, Any] = {"index": self.index, "id": self.record_id}
+        if self.internal_id:
+            found["internal_id"] = self.internal_id
+        found["data"] = self.data
+        if self.associations:
+            found["associations"] = self.associations
+        return found
+
+
+def error_body(error: InletError, error_type: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "error_type": error_type,
+        "code": error.reason,
+        "message": error.message,
+    }
+    if error.violations:
+        body["fields"] = [v.as_json() for v in error.violations]
+    return body
+
+
+class TransferApplier:
+    """ApplyPushItems over one pool; the inbox's lease and finish are the stream ones."""
+
+    def __init__(self, pool: Any, store: Store) -> None:
+        self.pool = pool
+        self.store = store
+
+    async def apply(
+        self,
+        *,
+        request_id: str,
+        lease_token: str,
+        lease_seconds: int,
+        items: list[PushItem],
+        finish: bool,
+    ) -> tuple[int, int, str]:
+        """(applied, failed, status): the chunk, its results, its webhook events and, with
+        finish, the end of the request and of the transfer, in one transaction."""
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            await Inbox.hold_lease(conn, request_id, lease_token, lease_seconds, finish)
+            context = await self.context(conn, request_id)
+            await repo.execute(conn, "start_push_transfer", id=context.id)
+            # Every identity the chunk may create, locked up front in one global order, so
+            # two transfers pushing the same people wait for each other (one creates, the
+            # other updates) and can never deadlock: the locks last until the commit.
+            keys = {
+                key
+                for item in items
+                for entity in ([item.entity, *item.associations] if item.entity else [])
+                for key in self._lock_keys(context, entity)
+            }
+            for key in sorted(keys):
+                await repo.execute(conn, "push_lock", key=key)
+            results = [await self._item(conn, context, item) for item in items]
+            if results:
+                await repo.execute(
+                    conn,
+                    "insert_item_outcomes",
+                    request_id=request_id,
+                    outcomes=repo.json([r.inbox_row() for r in results]),
+                )
+                await repo.execute(
+                    conn,
+                    "insert_push_items",
+                    transfer_id=context.id,
+                    items=repo.json([r.row() for r in results]),
+                )
+            counts = await repo.row(conn, "transfer_counts", transfer_id=context.id)
+            assert counts is not None
+            await self._webhooks(conn, context, results, counts, finish)
+            status = ""
+            if finish:
+                await Inbox.finish_request(conn, request_id, lease_token)
+                await repo.execute(conn, "finish_push_transfer", id=context.id)
+                status = "completed"
+        failed = sum(1 for r in results if r.action == "failed")
+        return len(results) - failed, failed, status
+
+    @staticmethod
+    async def context(conn: repo.Conn, request_id: str) -> TransferContext:
+        found = await repo.row(conn, "transfer_of_request", request_id=request_id)
+        if found is None:
+            raise FailedPrecondition(f"request {request_id} is not a push transfer's")
+        types = await repo.rows(conn, "session_types", session_ids=[found["session_id"]])
+        maps = {t["endgrate_type"]: dict(t["field_map"]) for t in types}
+        standard = frozenset(
+            t["endgrate_type"]
+            for t in types
+            if t["entity_type"] == t["endgrate_type"] and upsert_keys(t["endgrate_type"])
+        )
+        return TransferContext.of(found, maps, standard)
+
+    # -- one item --------------------------------------------------------------------------
+
+    async def _item(self, conn: repo.Conn, context: TransferContext, item: PushItem) -> ItemResult:
+        if item.error is not None or item.entity is None:
+            error = {"error_type": TRANSFER_DATA, **(item.error or {"code": "INVALID"})}
+            return ItemResult(item.index, item.internal_id, "failed", error=error)
+        for attempt in range(_RACE_ATTEMPTS):
+            try:
+                # Its own savepoint: a failing item (or association) rolls back alone.
+                async with wrap_exceptions(), conn.transaction():
+                    return await self._write_item(conn, context, item)
+            except KeyRace as race:
+                if attempt == _RACE_ATTEMPTS - 1:
+                    return self._failed(item, race, INTERNAL)
+            except Unavailable:
+                raise  # the chunk is retried when the database is back
+            except (InvalidArgument, FailedPrecondition, NotFound) as refused:
+                return self._failed(item, refused, TRANSFER_DATA)
+            except InletError as error:
+                log.warning("push item failed", extra={"index": item.index}, exc_info=True)
+                return self._failed(item, error, INTERNAL)
+            except Exception:  # one bad item must not stop its transfer
+                log.exception("push item crashed", extra={"index": item.index})
+                return self._failed(item, InletError("internal error"), INTERNAL)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _failed(item: PushItem, error: InletError, error_type: str) -> ItemResult:
+        return ItemResult(
+            item.index, item.internal_id, "failed", error=error_body(error, error_type)
+        )
+
+    async def _write_item(
+        self, conn: repo.Conn, context: TransferContext, item: PushItem
+    ) -> ItemResult:
+        assert item.entity is not None
+        entities = [item.entity, *item.associations]
+        outcomes = [await self._write_entity(conn, context, e) for e in entities]
+        main = outcomes[0]
+        for outcome in outcomes[1:]:
+            await repo.execute(
+                conn, "insert_association", record_id=main.id, associated_record_id=outcome.id
+            )
+        stored = {
+            str(r["id"]): dict(r["data"])
+            for r in await repo.rows(conn, "records_data", ids=[o.id for o in outcomes])
+        }
+        associations: dict[str, list[dict[str, Any]]] = {}
+        for entity, outcome in zip(item.associations, outcomes[1:], strict=True):
+            shown: dict[str, Any] = {"id": outcome.id}
+            if entity.internal_id:
+                shown["internal_id"] = entity.internal_id
+            shown["data"] = context.returned(entity.endgrate_type, stored[outcome.id])
+            associations.setdefault(entity.endgrate_type, []).append(shown)
+        return ItemResult(
+            item.index,
+            item.internal_id,
+            main.action,
+            record_id=main.id,
+            matched_on=main.matched_on,
+            data=context.returned(item.entity.endgrate_type, stored[main.id]),
+            associations=associations,
+        )
+
+    @staticmethod
+    def _lock_keys(context: TransferContext, entity: PushEntity) -> list[str]:
+        keys = []
+        if entity.internal_id:
+            keys.append(
+                f"push:iid:{context.session_id}:{entity.endgrate_type}:{context.sample}:"
+                f"{entity.internal_id}"
+            )
+        if not context.disable_upsert and entity.endgrate_type in context.standard:
+            for name, value in match_keys(entity.endgrate_type, entity.record.values).items():
+                keys.append(f"push:key:{entity.record.entity_type_id}:{name}:{value}")
+        return keys
+
+    async def _write_entity(
+        self, conn: repo.Conn, context: TransferContext, entity: PushEntity
+    ) -> Outcome:
+        """Update the record the entity names (id, internal_id, a default key) or create
+        one; remember its internal_id and default keys."""
+        planned = entity.record
+        record_id, matched_on = await self._identify(conn, context, entity)
+        if record_id is not None:
+            outcome = await self._update(conn, context, planned, record_id, entity.path)
+            outcome = Outcome(outcome.id, "updated", matched_on)
+        elif context.sample:
+            created = await repo.row(
+                conn,
+                "insert_push_record",
+                workspace_id=context.workspace_id,
+                entity_type_id=planned.entity_type_id,
+                data=repo.json({k: v for k, v in planned.values.items() if v is not None}),
+                sample=True,
+            )
+            assert created is not None
+            outcome = Outcome(str(created["id"]), "created")
+        else:
+            # Nothing names a record: the type's unique fields still match (as every dialect).
+            outcome = await self.store._upsert(
+                conn, context.workspace_id, planned, f"{entity.path}.data"
+            )
+        if entity.internal_id:
+            await repo.execute(
+                conn,
+                "remember_internal_id",
+                session_id=context.session_id,
+                endgrate_type=entity.endgrate_type,
+                sample=context.sample,
+                internal_id=entity.internal_id,
+                record_id=outcome.id,
+            )
+        if entity.endgrate_type in context.standard:
+            await self._refresh_keys(conn, entity, outcome.id)
+        if not context.sample:
+            await outbox.add_record_change(
+                conn, context.workspace_id, planned, outcome, context.source
+            )
+        return outcome
+
+    async def _identify(
+        self, conn: repo.Conn, context: TransferContext, entity: PushEntity
+    ) -> tuple[str | None, tuple[str, ...]]:
+        type_id = entity.record.entity_type_id
+        if entity.id:
+            found = await repo.row(conn, "push_record", id=entity.id, entity_type_id=type_id)
+            if found is None:
+                raise UnknownId(
+                    f"{entity.path}.id: no {entity.endgrate_type} record {entity.id!r}",
+                    violations=[_violation(f"{entity.path}.id", entity)],
+                )
+            return str(found["id"]), ("id",)
+        if entity.internal_id:
+            found = await repo.row(
+                conn,
+                "internal_id_record",
+                session_id=context.session_id,
+                endgrate_type=entity.endgrate_type,
+                sample=context.sample,
+                internal_id=entity.internal_id,
+            )
+            if found is not None:
+                return str(found["record_id"]), ("internal_id",)
+        if context.disable_upsert or entity.endgrate_type not in context.standard:
+            return None, ()
+        for name, value in match_keys(entity.endgrate_type, entity.record.values).items():
+            for candidate in await repo.rows(
+                conn,
+                "match_key_records",
+                entity_type_id=type_id,
+                key_name=name,
+                value=value,
+                sample=context.sample,
+            ):
+                # A key row is written by transfers; another dialect may since have changed
+                # the record, so the stored data must still give the key.
+                if match_keys(entity.endgrate_type, candidate["data"]).get(name) == value:
+                    return str(candidate["id"]), (name,)
+        return None, ()
+
+    async def _update(
+        self,
+        conn: repo.Conn,
+        context: TransferContext,
+        planned: PlannedRecord,
+        record_id: str,
+        path: str,
+    ) -> Outcome:
+        """Update a known record, keeping the type's unique keys (UNIQUE_CONFLICT when a
+        new unique value belongs to another record)."""
+        if await repo.row(conn, "lock_record", id=record_id) is None:
+            raise KeyRace("matched record was deleted concurrently")
+        keys: dict[str, str] = {}
+        hits: dict[str, str] = {}
+        if not context.sample:
+            planned = with_unique_fields(
+                planned, await current_unique_fields(conn, planned.entity_type_id)
+            )
+            await Store._check_references(conn, planned, f"{path}.data")
+            keys = unique_keys(planned)
+            if keys:
+                for hit in await repo.rows(
+                    conn,
+                    "find_keys",
+                    workspace_id=context.workspace_id,
+                    entity_type_id=planned.entity_type_id,
+                    slugs=list(keys),
+                    values=list(keys.values()),
+                ):
+                    hits[hit["field_slug"]] = str(hit["record_id"])
+            others = [(s, keys[s], [r]) for s, r in hits.items() if r != record_id]
+            if others:
+                raise UniqueConflictError(f"{path}.data", others)
+        await repo.execute(conn, "update_push_record", id=record_id, data=repo.json(planned.values))
+        cleared = [s for s, v in planned.values.items() if v is None]
+        moved = [s for s in keys if s not in hits] + cleared
+        if moved:
+            await repo.execute(conn, "delete_keys", record_id=record_id, slugs=moved)
+        new = {s: keys[s] for s in keys if s not in hits}
+        if new:
+            await repo.execute(
+                conn,
+                "insert_keys",
+                workspace_id=context.workspace_id,
+                entity_type_id=planned.entity_type_id,
+                record_id=record_id,
+                slugs=list(new),
+                values=list(new.values()),
+            )
+        return Outcome(record_id, "updated")
+
+    @staticmethod
+    async def _refresh_keys(conn: repo.Conn, entity: PushEntity, record_id: str) -> None:
+        found = await repo.row(
+            conn, "push_record", id=record_id, entity_type_id=entity.record.entity_type_id
+        )
+        assert found is not None
+        keys = match_keys(entity.endgrate_type, found["data"])
+        await repo.execute(
+            conn,
+            "replace_match_keys",
+            record_id=record_id,
+            entity_type_id=entity.record.entity_type_id,
+            names=list(keys),
+            values=list(keys.values()),
+        )
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    async def _webhooks(
+        self,
+        conn: repo.Conn,
+        context: TransferContext,
+        results: list[ItemResult],
+        counts: dict[str, Any],
+        finish: bool,
+    ) -> None:
+        """This chunk's webhook events, in the order they are to arrive: an error per failed
+        item, the data of the applied ones, and (finishing) the completion."""
+        if not context.signer_id:
+            if context.webhooks:
+                log.warning("session has no signing endpoint: webhooks not sent")
+            return
+        errors = counts["failed"] > 0
+        base = {
+            "success": True,
+            "transfer_id": context.id,
+            "session_id": context.session_id,
+            "endgrate": {"endgrate_type": context.endgrate_type},
+        }
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for result in results:
+            if result.error is None:
+                continue
+            payload = {
+                **base,
+                "pk": secrets.token_hex(12),
+                "timestamp": now,
+                "error_resolve_text": result.error.get("message", ""),
+                "error_type": result.error.get("error_type", TRANSFER_DATA),
+                "resolved": False,
+                "warn": [],
+                "transfer_errors": True,
+                "index": result.index,
+                "internal_id": result.internal_id or None,
+                "code": result.error.get("code", ""),
+                "fields": result.error.get("fields", []),
+            }
+            await self._send(conn, context, "error", ERROR, payload)
+        applied = [r.returned() for r in results if r.action != "failed"]
+        if applied or finish:
+            payload = {
+                **base,
+                "completed": finish,
+                "transfer_data": applied,
+                "transfer_errors": errors,
+            }
+            await self._send(conn, context, "data", DATA, payload)
+        if finish:
+            payload = {
+                **base,
+                "completed": True,
+                "transfer_errors": errors,
+                "statistics": {
+                    "items": context.items_received,
+                    "created": counts["created"],
+                    "updated": counts["updated"],
+                    "failed": counts["failed"],
+                },
+            }
+            await self._send(conn, context, "completed", COMPLETED, payload)
+
+    async def _send(
+        self,
+        conn: repo.Conn,
+        context: TransferContext,
+        kind: str,
+        event_type: str,
+        payload: dict[str, Any],
+    ) -> None:
+        option = context.webhooks.get(kind)
+        if not option:
+            return
+        url = option["endpoint"]
+        target: dict[str, Any] = {"endpoint_id": context.signer_id, "url": url}
+        if not context.concurrency:
+            # One at a time, in order, per (transfer, URL).
+            seq = await repo.row(conn, "next_webhook_seq", transfer_id=context.id, url=url)
+            assert seq is not None
+            target["ordering_key"] = f"{context.id} {url}"
+            target["ordering_seq"] = seq["seq"]
+        body = {**payload, "metadata": option.get("metadata", {}), "request_id": context.request_id}
+        await outbox.add_targeted(conn, context.workspace_id, event_type, body, target)
+
+
+def _violation(path: str, entity: PushEntity) -> Violation:
+    return Violation(path, f"no {entity.endgrate_type} record has id {entity.id!r}", "UNKNOWN_ID")
