@@ -177,6 +177,14 @@ async def test_a_repush_with_the_same_internal_ids_updates_them_and_creates_noth
     assert renamed["id"] == first["transfer_data"][1]["associations"]["crm-company"][0]["id"]
     assert renamed["data"] == {"name": "C Incorporated"}
     assert counts(own_url, workspace) == {"crm-contact": 2, "crm-company": 3}
+    # The same data with disable_upsert creates new records, and the internal ids then
+    # name the new ones.
+    fresh = await pushed(client, session, {**seed_body(session.session_id), "disable_upsert": True})
+    assert [i["action"] for i in fresh["transfer_data"]] == ["created", "created"]
+    assert not {i["id"] for i in fresh["transfer_data"]} & {i["id"] for i in first["transfer_data"]}
+    assert counts(own_url, workspace) == {"crm-contact": 4, "crm-company": 6}
+    again = await pushed(client, session, seed_body(session.session_id))
+    assert [i["id"] for i in again["transfer_data"]] == [i["id"] for i in fresh["transfer_data"]]
 
 
 async def test_without_internal_ids_the_default_keys_upsert_and_disable_upsert_creates(

@@ -307,7 +307,7 @@ class TransferApplier:
     @staticmethod
     def _lock_keys(context: TransferContext, entity: PushEntity) -> list[str]:
         keys = []
-        if entity.internal_id:
+        if entity.internal_id and not context.disable_upsert:
             keys.append(
                 f"push:iid:{context.session_id}:{entity.endgrate_type}:{context.sample}:"
                 f"{entity.internal_id}"
@@ -373,7 +373,9 @@ class TransferApplier:
                     violations=[_violation(f"{entity.path}.id", entity)],
                 )
             return str(found["id"]), ("id",)
-        if entity.internal_id:
+        # disable_upsert: nothing but an explicit id updates; the item creates a record and
+        # its internal_id then names the new one (the "the same data creates").
+        if entity.internal_id and not context.disable_upsert:
             found = await repo.row(
                 conn,
                 "internal_id_record",
