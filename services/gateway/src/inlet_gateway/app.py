@@ -21,6 +21,7 @@ from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
 from inlet.ingest.v1 import external_pb2, ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
 from inlet_common import channels, exactjson, protojson, requestids
+from inlet_common.edge import EDGE_ERROR_KEY, EDGE_FIELD_KEY, EDGE_MESSAGE_KEY
 from inlet_common.errors import (
     InletError,
     InvalidArgument,
@@ -81,9 +82,6 @@ FORWARDED_HEADERS: dict[bytes, str] = {
 }
 CLIENT_ADDRESS_KEY = "x-forwarded-for"
 HTTP_CODE_KEY = "x-http-code"
-EDGE_ERROR_KEY = "x-inlet-edge-error"
-EDGE_MESSAGE_KEY = "x-inlet-edge-message"
-EDGE_FIELD_KEY = "x-inlet-edge-field"
 # The client's own X-Request-Id comes back under this header (ours is X-Request-Id).
 CLIENT_REQUEST_ID_HEADER = b"x-client-request-id"
 

@@ -9,6 +9,9 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from inlet_common.credentials import bearer_token, token_hash
+from inlet_common.edge import EDGE_ERROR_KEY, EDGE_MESSAGE_KEY
+from inlet_common.errors import InvalidArgument
+from inlet_store import names
 from inlet_store import repository as repo
 from inlet_store.errors import PermissionDenied, Unauthenticated, wrap_exceptions
 
@@ -54,3 +57,22 @@ class Authenticator:
                 f"the admin token does not grant access to workspace {key!r}",
                 reason="WRONG_WORKSPACE",
             )
+
+
+class WorkspaceScoped:
+    """For servicers of a workspace's resources: the call's admin token must be the
+    workspace's, and a request whose body the edge refused acts on nothing."""
+
+    auth: Authenticator
+
+    async def _authorised(
+        self, context: Any, field: str, name: str, *collections: str
+    ) -> list[str]:
+        parts = names.parts(field, name, *collections)
+        metadata = dict(context.invocation_metadata() or ())
+        await self.auth.workspace(context.invocation_metadata(), parts[0])
+        edge = metadata.get(EDGE_ERROR_KEY)
+        if edge:
+            # The gateway refused the body and shows us only the URL: act on nothing.
+            raise InvalidArgument(str(metadata.get(EDGE_MESSAGE_KEY) or edge), reason=str(edge))
+        return parts

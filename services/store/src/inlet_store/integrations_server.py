@@ -12,12 +12,10 @@ from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument
 from inlet_common.masks import update_paths
 from inlet_store import names
-from inlet_store.auth import Authenticator
+from inlet_store.auth import Authenticator, WorkspaceScoped
 from inlet_store.external_tokens import CLIENT, PROJECT, prefix
 from inlet_store.integrations_admin import ClientTokenValues, IntegrationAdmin, IntegrationValues
 
-_EDGE_ERROR_KEY = "x-inlet-edge-error"
-_EDGE_MESSAGE_KEY = "x-inlet-edge-message"
 _ACTIVITY_PARENTS = ("integrations", "projectTokens", "clientTokens")
 
 
@@ -120,22 +118,12 @@ def client_token_values(c: integrations_pb2.ClientToken) -> ClientTokenValues:
     )
 
 
-class IntegrationAdminServicer(integrations_pb2_grpc.IntegrationAdminServiceServicer):
+class IntegrationAdminServicer(
+    WorkspaceScoped, integrations_pb2_grpc.IntegrationAdminServiceServicer
+):
     def __init__(self, admin: IntegrationAdmin, auth: Authenticator) -> None:
         self.admin = admin
         self.auth = auth
-
-    async def _authorised(
-        self, context: Any, field: str, name: str, *collections: str
-    ) -> list[str]:
-        parts = names.parts(field, name, *collections)
-        metadata = dict(context.invocation_metadata() or ())
-        await self.auth.workspace(context.invocation_metadata(), parts[0])
-        edge = metadata.get(_EDGE_ERROR_KEY)
-        if edge:
-            # The gateway refused the body and shows us only the URL: act on nothing.
-            raise InvalidArgument(str(metadata.get(_EDGE_MESSAGE_KEY) or edge), reason=str(edge))
-        return parts
 
     # -- project tokens ---------------------------------------------------------------------
 

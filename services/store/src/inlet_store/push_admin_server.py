@@ -6,15 +6,12 @@ from typing import Any, cast
 
 from inlet.admin.v1 import admin_pb2, push_pb2, push_pb2_grpc
 from inlet_common import exactjson
-from inlet_common.errors import InvalidArgument
 from inlet_common.masks import update_paths
 from inlet_store import apikeys, names
-from inlet_store.auth import Authenticator
+from inlet_store.auth import Authenticator, WorkspaceScoped
 from inlet_store.push_admin import UPDATABLE, PushAdmin, Session, SessionSpec, TypeSpec
 from inlet_store.server import TYPE_NAMES
 
-_EDGE_ERROR_KEY = "x-inlet-edge-error"
-_EDGE_MESSAGE_KEY = "x-inlet-edge-message"
 _TYPE_ENUMS = {name: value for value, name in TYPE_NAMES.items()}
 _OPTIONS = (
     ("data_webhook", "data"),
@@ -98,22 +95,10 @@ def session_spec(s: push_pb2.Session, *, only_set: bool) -> SessionSpec:
     )
 
 
-class PushAdminServicer(push_pb2_grpc.PushAdminServiceServicer):
+class PushAdminServicer(WorkspaceScoped, push_pb2_grpc.PushAdminServiceServicer):
     def __init__(self, admin: PushAdmin, auth: Authenticator) -> None:
         self.admin = admin
         self.auth = auth
-
-    async def _authorised(
-        self, context: Any, field: str, name: str, *collections: str
-    ) -> list[str]:
-        parts = names.parts(field, name, *collections)
-        metadata = dict(context.invocation_metadata() or ())
-        await self.auth.workspace(context.invocation_metadata(), parts[0])
-        edge = metadata.get(_EDGE_ERROR_KEY)
-        if edge:
-            # The gateway refused the body and shows us only the URL: act on nothing.
-            raise InvalidArgument(str(metadata.get(_EDGE_MESSAGE_KEY) or edge), reason=str(edge))
-        return parts
 
     async def CreateApiKey(
         self, request: push_pb2.CreateApiKeyRequest, context: Any

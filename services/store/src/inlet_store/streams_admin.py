@@ -15,7 +15,7 @@ from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, V
 from inlet_common.masks import update_paths
 from inlet_store import guards, names, paging
 from inlet_store import repository as repo
-from inlet_store.auth import Authenticator
+from inlet_store.auth import Authenticator, WorkspaceScoped
 from inlet_store.errors import wrap_exceptions
 from inlet_store.streams import KEY_MODES, new_key, prefix
 
@@ -27,8 +27,6 @@ _MODES = {
     streams_pb2.INGEST_KEY_MODE_TEST: "test",
 }
 _MODE_ENUMS = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KEY_MODE_TEST}
-_EDGE_ERROR_KEY = "x-inlet-edge-error"
-_EDGE_MESSAGE_KEY = "x-inlet-edge-message"
 
 
 def _bad(field: str, message: str, code: str) -> InvalidArgument:
@@ -290,22 +288,10 @@ def log_pb(e: dict[str, Any]) -> streams_pb2.ConnectorLogEntry:
     )
 
 
-class StreamAdminServicer(streams_pb2_grpc.StreamAdminServiceServicer):
+class StreamAdminServicer(WorkspaceScoped, streams_pb2_grpc.StreamAdminServiceServicer):
     def __init__(self, admin: StreamAdmin, auth: Authenticator) -> None:
         self.admin = admin
         self.auth = auth
-
-    async def _authorised(
-        self, context: Any, field: str, name: str, *collections: str
-    ) -> list[str]:
-        parts = names.parts(field, name, *collections)
-        metadata = dict(context.invocation_metadata() or ())
-        await self.auth.workspace(context.invocation_metadata(), parts[0])
-        edge = metadata.get(_EDGE_ERROR_KEY)
-        if edge:
-            # The gateway refused the body and shows us only the URL: act on nothing.
-            raise InvalidArgument(str(metadata.get(_EDGE_MESSAGE_KEY) or edge), reason=str(edge))
-        return parts
 
     async def CreateStream(
         self, request: streams_pb2.CreateStreamRequest, context: Any
