@@ -80,7 +80,8 @@ class IngestServiceServicer:
         NOT_FOUND: unknown or disabled token.
         RESOURCE_EXHAUSTED: body over 100 KB (PAYLOAD_TOO_LARGE); over the endpoint's
         rate limit (RATE_LIMITED, with retry-after and ratelimit-* metadata).
-        UNAVAILABLE: the store could not be reached; safe to retry.
+        UNAVAILABLE: the store could not be reached or did not answer; retry with the same
+        idempotency-key (an answer lost after the commit leaves the outcome unknown).
 
         With an idempotency-key (at most 255 characters), a successful push is stored
         for 24 h: a repeat with the same body answers the same result with
