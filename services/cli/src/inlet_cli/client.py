@@ -270,3 +270,21 @@ def name_and_rate_changes(
     if not values:
         raise usage_error("nothing to change: pass --name, --rate-limit or --rate-window")
     return values
+
+
+def show_secret(
+    ctx: typer.Context,
+    field: str,
+    resource: message.Message,
+    headline: str,
+    secret: str,
+    noun: str,
+) -> None:
+    """A credential's only showing: JSON for scripts, else a headline, the secret alone on
+    its line (to copy), and the warning on stderr."""
+    if json_mode(ctx):
+        render.emit_json({field: render.as_dict(resource), "secret": secret})
+        return
+    render.out.print(headline)
+    render.out.print(secret, markup=False)
+    render.err.print(f"This {noun} is shown once; store it now.")

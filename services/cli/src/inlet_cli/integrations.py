@@ -24,6 +24,7 @@ from inlet_cli.client import (
     output_mode,
     rate_limit_option,
     resolve_id,
+    show_secret,
     usage_error,
     whole_seconds,
 )
@@ -491,12 +492,8 @@ def _show_project_tokens(ctx: typer.Context, found: list[integrations_pb2.Projec
 
 
 def _show_secret(ctx: typer.Context, what: str, resource: Any, secret: str) -> None:
-    if json_mode(ctx):
-        render.emit_json({what: render.as_dict(resource), "secret": secret})
-        return
-    render.out.print(f"{what.replace('_', ' ')} {resource.name.rsplit('/', 1)[-1]}")
-    render.out.print(secret, markup=False)
-    render.err.print("This token is shown once; store it now.")
+    headline = f"{what.replace('_', ' ')} {resource.name.rsplit('/', 1)[-1]}"
+    show_secret(ctx, what, resource, headline, secret, "token")
 
 
 @project_tokens.command("create")

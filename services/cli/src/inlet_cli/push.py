@@ -20,6 +20,7 @@ from inlet_cli.client import (
     opened,
     output_mode,
     rate_limit_option,
+    show_secret,
     usage_error,
     whole_seconds,
 )
@@ -88,12 +89,7 @@ def _show_keys(ctx: typer.Context, found: list[push_pb2.ApiKey]) -> None:
 
 
 def _show_secret(ctx: typer.Context, key: push_pb2.ApiKey, secret: str) -> None:
-    if json_mode(ctx):
-        render.emit_json({"api_key": render.as_dict(key), "secret": secret})
-        return
-    render.out.print(f"API key {key.prefix}")
-    render.out.print(secret, markup=False)
-    render.err.print("This key is shown once; store it now.")
+    show_secret(ctx, "api_key", key, f"API key {key.prefix}", secret, "key")
 
 
 @api_keys.command("create")

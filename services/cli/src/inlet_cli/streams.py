@@ -20,6 +20,7 @@ from inlet_cli.client import (
     opened,
     output_mode,
     rate_limit_option,
+    show_secret,
     whole_seconds,
 )
 from inlet_cli.render import Column
@@ -103,12 +104,8 @@ def _show_keys(ctx: typer.Context, found: list[streams_pb2.IngestKey]) -> None:
 
 
 def _show_secret(ctx: typer.Context, key: streams_pb2.IngestKey, secret: str) -> None:
-    if json_mode(ctx):
-        render.emit_json({"ingest_key": render.as_dict(key), "secret": secret})
-        return
-    render.out.print(f"ingest key {render.short(key.name)} ({MODE_LABELS.get(key.mode, 'live')})")
-    render.out.print(secret, markup=False)
-    render.err.print("This key is shown once; store it now.")
+    headline = f"ingest key {render.short(key.name)} ({MODE_LABELS.get(key.mode, 'live')})"
+    show_secret(ctx, "ingest_key", key, headline, secret, "key")
 
 
 @app.command("create")
