@@ -347,3 +347,20 @@ async def test_slow_clients_do_not_hold_up_normal_pushes(
             lambda: client.post(_endpoint_url(demo), json=_contact()), what="a second push"
         )
         assert (first.status_code, second.status_code) == (200, 200)
+
+
+async def test_a_huge_field_name_is_refused_by_name_not_by_grpc(
+    http: httpx.AsyncClient, demo: DemoCredentials
+) -> None:
+    name = "f" * 20_000
+    endpoint = await http.post(_endpoint_url(demo), json={"fields": {name: 1}})
+    stream = await http.post("/api/ingest", json={name: 1}, headers=_bearer(demo.ingest_key))
+    transfer_body = _transfer(demo)
+    transfer_body["transfer_data"][0]["data"][name] = 1
+    transfer = await http.post(
+        "/api/push/transfer", json=transfer_body, headers=_bearer(demo.api_key)
+    )
+    for answer in (endpoint, stream, transfer):
+        _no_grpc_leak(answer)
+        assert answer.status_code in (200, 202, 400), answer.text[:300]
+        assert len(answer.content) < 8192
