@@ -37,6 +37,9 @@ class Setup:
     # Local receivers (a webhook test server on this machine) are the point of a dev
     # stack, so it allows loopback and private targets unless told otherwise.
     allow_private: bool
+    # Each service's log rotates past this size, keeping this many old files.
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 3
 
 
 def _port(env: Env, key: str, default: int) -> int:
@@ -90,7 +93,9 @@ def prepare() -> Setup:
     allow_private = env.flag(ALLOW_PRIVATE_ENV, True)
     if url is None:
         data_dir = Path(env.text("INLET_DATA_DIR", str(state_dir / "pgdata"))).resolve()
-        server_url, _server = postgres.embedded(data_dir, cleanup="stop")
+        server_url, server = postgres.embedded(data_dir, cleanup="stop")
+        # Stopped at exit even when it was restarted meanwhile (a new postmaster).
+        postgres.stop_at_exit(server)
         url = postgres.ensure_database(server_url, "inlet")
         log.info("embedded PostgreSQL running", extra={"data_dir": str(data_dir)})
     ports = Ports(
@@ -102,6 +107,8 @@ def prepare() -> Setup:
     )
     log_dir = Path(env.text("INLET_LOG_DIR", str(state_dir / "logs"))).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
+    log_max_bytes = env.integer("INLET_LOG_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024)
+    log_backups = env.integer("INLET_LOG_BACKUPS", 3, minimum=0, maximum=100)
     return Setup(
         url,
         ports,
@@ -110,6 +117,8 @@ def prepare() -> Setup:
         console_keys,
         state_dir / "demo-credentials.json",
         allow_private,
+        log_max_bytes,
+        log_backups,
     )
 
 
@@ -122,6 +131,8 @@ async def serve(setup: Setup) -> None:
             extra_env={ALLOW_PRIVATE_ENV: "true" if setup.allow_private else "false"},
             webhook_secret_keys=setup.webhook_secret_keys,
             console_session_keys=setup.console_session_keys,
+            log_max_bytes=setup.log_max_bytes,
+            log_backups=setup.log_backups,
         ) as stack:
             async with channel(stack.address("store")) as ch:
                 ready = await reuse.ensure(

@@ -1,11 +1,13 @@
 """Starting the whole suite as processes: store, matcher, notifier and gateway, each
-waited on until healthy, stopped in reverse order with SIGTERM."""
+waited on until healthy, supervised (a crashed one is restarted on its port, with
+backoff), stopped in reverse order with SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import secrets
 import signal
@@ -15,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import grpc
 import httpx
@@ -23,10 +24,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inlet_common.keyring import new_key_ring
 from inlet_devstack import envoy as envoy_edge
+from inlet_devstack.supervise import Backoff, RotatingLog, pump
 from inlet_notifier.config import KEYS_ENV
 from inlet_store.migrations import migrate
 
+log = logging.getLogger(__name__)
+
 READY_TIMEOUT = 60.0
+# Each service's own address variable: a restart binds the port the others know.
+_ADDRESS_ENV = {"gateway": "INLET_GATEWAY_ADDR"}
+_GRPC_ADDRESS_ENV = "INLET_GRPC_ADDR"
+LOG_MAX_BYTES_ENV = "INLET_LOG_MAX_BYTES"
+LOG_BACKUPS_ENV = "INLET_LOG_BACKUPS"
 CONSOLE_KEYS_ENV = "INLET_CONSOLE_SESSION_KEYS"
 
 
@@ -40,6 +49,12 @@ class ServiceProcess:
     process: asyncio.subprocess.Process
     address: str
     log_path: Path | None
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    # What it was started with, to start it again the same way.
+    host: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    pump: asyncio.Task[None] | None = None
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -76,6 +91,12 @@ class Stack:
     # The gateway's key ring for console session cookies: fresh unless given (`make run`
     # keeps one, so a restart does not sign the console out).
     console_session_keys: str = field(default_factory=new_key_ring, repr=False)
+    # Restart crashed services (the dev launcher and the e2e stack); off while stopping.
+    supervise: bool = True
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 3
+    _supervisors: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _stopping: bool = False
 
     @property
     def gateway_url(self) -> str:
@@ -89,6 +110,16 @@ class Stack:
         return self.services[name].address
 
     async def start_service(self, name: str, port: int, host: str, env: dict[str, str]) -> str:
+        service = await self._spawn(name, host, env)
+        bound = await self._ready(service)
+        service.address = f"{host}:{bound}"
+        if self.supervise:
+            self._supervisors[name] = asyncio.create_task(
+                self._supervise(name), name=f"supervise-{name}"
+            )
+        return service.address
+
+    async def _spawn(self, name: str, host: str, env: dict[str, str]) -> ServiceProcess:
         port_file = self.workdir / f"{name}.port"
         port_file.unlink(missing_ok=True)
         keys = {KEYS_ENV: self.webhook_secret_keys} if name == "notifier" else {}
@@ -101,32 +132,77 @@ class Stack:
             **env,
             "INLET_PORT_FILE": str(port_file),
         }
-        log_file: IO[bytes] | None = None
-        log_path = None
-        if self.log_dir is not None:
-            log_path = self.log_dir / f"{name}.log"
-            log_file = log_path.open("ab")
+        log_path = self.log_dir / f"{name}.log" if self.log_dir is not None else None
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             f"inlet_{name}",
             env=full_env,
-            stdout=log_file if log_file else None,
-            stderr=log_file if log_file else None,
+            stdin=asyncio.subprocess.DEVNULL,
+            # Through the launcher, which keeps each log under its size bound.
+            stdout=asyncio.subprocess.PIPE if log_path else None,
+            stderr=asyncio.subprocess.STDOUT if log_path else None,
             start_new_session=True,  # Ctrl-C reaches the launcher, which stops us in order
             preexec_fn=_die_with_parent,
         )
-        if log_file is not None:
-            log_file.close()
-        service = ServiceProcess(name, process, "", log_path)
+        service = ServiceProcess(name, process, "", log_path, host=host, env=dict(env))
+        if log_path is not None and process.stdout is not None:
+            rotating = RotatingLog(log_path, self.log_max_bytes, self.log_backups)
+            service.pump = asyncio.create_task(pump(process.stdout, rotating), name=f"log-{name}")
+        previous = self.services.get(name)
+        if previous is not None:
+            service.restarts = previous.restarts
+            service.address = previous.address
         self.services[name] = service
-        bound = await self._wait_for_port(service, port_file)
-        service.address = f"{host}:{bound}"
-        if name == "gateway":
-            await self._wait_http(service)
+        return service
+
+    async def _ready(self, service: ServiceProcess) -> int:
+        bound = await self._wait_for_port(service, self.workdir / f"{service.name}.port")
+        if service.name == "gateway":
+            await self._wait_http(service, f"{service.host}:{bound}")
         else:
-            await self._wait_grpc(service)
-        return service.address
+            await self._wait_grpc(service, f"{service.host}:{bound}")
+        return bound
+
+    async def _supervise(self, name: str) -> None:
+        """Restart `name` whenever it exits while the stack runs, on the port it had."""
+        backoff = Backoff()
+        while True:
+            service = self.services[name]
+            code = await service.process.wait()
+            if self._stopping:
+                return
+            ran = time.monotonic() - service.started_at
+            delay = backoff.next_delay(ran)
+            log.warning(
+                "%s exited with %s; restarting it in %.2g s",
+                name,
+                code,
+                delay,
+                extra={"service": name, "exit_code": code, "delay_seconds": delay},
+            )
+            await asyncio.sleep(delay)
+            if self._stopping:
+                return
+            env = dict(service.env)
+            env[_ADDRESS_ENV.get(name, _GRPC_ADDRESS_ENV)] = service.address
+            restarted = await self._spawn(name, service.host, env)
+            restarted.restarts += 1
+            try:
+                await self._ready(restarted)
+            except StackError as error:
+                log.warning(
+                    "%s failed to restart: %s", name, str(error)[:500], extra={"service": name}
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    restarted.process.kill()
+                continue
+            log.warning(
+                "%s restarted on %s",
+                name,
+                service.address,
+                extra={"service": name, "restarts": restarted.restarts},
+            )
 
     async def _wait_for_port(self, service: ServiceProcess, port_file: Path) -> int:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -141,30 +217,41 @@ class Stack:
             await asyncio.sleep(0.05)
         raise StackError(f"{service.name} did not bind a port in time\n{service.log_tail()}")
 
-    async def _wait_grpc(self, service: ServiceProcess) -> None:
+    async def _wait_grpc(self, service: ServiceProcess, address: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
-        async with grpc.aio.insecure_channel(service.address) as ch:
+        async with grpc.aio.insecure_channel(address) as ch:
             stub = health_pb2_grpc.HealthStub(ch)
             while time.monotonic() < deadline:
                 with contextlib.suppress(grpc.aio.AioRpcError):
                     reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:
                         return
+                if service.process.returncode is not None:
+                    break
                 await asyncio.sleep(0.05)
         raise StackError(f"{service.name} never became healthy\n{service.log_tail()}")
 
-    async def _wait_http(self, service: ServiceProcess) -> None:
+    async def _wait_http(self, service: ServiceProcess, address: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 with contextlib.suppress(httpx.HTTPError):
-                    reply = await client.get(f"http://{service.address}/healthz", timeout=1)
+                    reply = await client.get(f"http://{address}/healthz", timeout=1)
                     if reply.status_code == 200:
                         return
+                if service.process.returncode is not None:
+                    break
                 await asyncio.sleep(0.05)
         raise StackError(f"{service.name} never answered /healthz\n{service.log_tail()}")
 
     async def stop(self, grace: float = 10.0) -> None:
+        self._stopping = True
+        supervisors, self._supervisors = self._supervisors, {}
+        for task in supervisors.values():
+            task.cancel()
+        for task in supervisors.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self.envoy is not None:
             await self.envoy.stop(grace)
             self.envoy = None
@@ -178,6 +265,8 @@ class Stack:
             except TimeoutError:
                 service.process.kill()
                 await service.process.wait()
+            if service.pump is not None:
+                await service.pump
 
 
 @contextlib.asynccontextmanager
@@ -189,6 +278,9 @@ async def running(
     extra_env: Mapping[str, str] | None = None,
     webhook_secret_keys: str | None = None,
     console_session_keys: str | None = None,
+    supervise: bool = True,
+    log_max_bytes: int = 10 * 1024 * 1024,
+    log_backups: int = 3,
 ) -> AsyncIterator[Stack]:
     """Migrate `database_url`, start every service, yield the stack, stop it.
 
@@ -196,6 +288,8 @@ async def running(
     a fresh key ring); a database whose rows outlive the stack needs the same one again.
     console_session_keys: the gateway's INLET_CONSOLE_SESSION_KEYS (else extra_env's, else
     fresh); the same one again keeps console sessions valid across a restart.
+    supervise: restart a service that exits while the stack runs (with backoff).
+    log_max_bytes, log_backups: each service's log in log_dir rotates past this size.
     """
     ports = ports or Ports()
     extra_env = extra_env or {}
@@ -212,6 +306,9 @@ async def running(
             extra_env,
             webhook_secret_keys=keys,
             console_session_keys=console_keys,
+            supervise=supervise,
+            log_max_bytes=log_max_bytes,
+            log_backups=log_backups,
         )
         host = ports.host
         try:
