@@ -19,6 +19,10 @@ pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
 
 
+def read_logs(log_dir: Path) -> dict[str, str]:
+    return {p.name: p.read_text(errors="replace") for p in log_dir.iterdir()}
+
+
 async def test_nothing_acknowledged_is_lost_or_doubled_through_kills_and_a_postgres_restart() -> (
     None
 ):
@@ -27,6 +31,14 @@ async def test_nothing_acknowledged_is_lost_or_doubled_through_kills_and_a_postg
         report = await run_chaos(
             suite, warmup_seconds=2.0, between_seconds=1.5, recover_within=10.0, settle_within=45.0
         )
+        targets = suite.targets
+        credentials = [
+            targets.endpoint_token,
+            targets.ingest_key,
+            targets.project_token,
+            targets.api_key,
+            suite.credentials.admin_token,
+        ]
     log.warning("%s", report.render())
     assert [r.fault for r in report.recoveries] == list(FAULTS)
     for found in report.recoveries:
@@ -37,3 +49,11 @@ async def test_nothing_acknowledged_is_lost_or_doubled_through_kills_and_a_postg
     assert verdict.ok, report.render()
     assert set(verdict.by_dialect) == {"endpoint", "stream", "integration", "transfer"}
     assert verdict.acknowledged >= 40, report.render()
+    # The services' logs after it all: no credential, and no line per outbound HTTP request
+    # beside the notifier's own per attempt.
+    logs = read_logs(log_dir)
+    assert {"gateway.log", "matcher.log", "store.log", "notifier.log"} <= set(logs)
+    for name, text in logs.items():
+        for secret in credentials:
+            assert secret not in text, f"a credential ({secret[:8]}…) is in {name}"
+    assert "HTTP Request:" not in logs["notifier.log"]

@@ -15,6 +15,9 @@ client_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
 )
 
 
+QUIET_LIBRARIES = ("httpx", "httpcore")
+
+
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
@@ -39,3 +42,7 @@ def configure(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every outbound request at INFO, URL included (a webhook URL may hold a
+    # token): our own line per attempt says what an operator needs.
+    for chatty in QUIET_LIBRARIES:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
