@@ -114,8 +114,12 @@ class Stack:
         bound = await self._ready(service)
         service.address = f"{host}:{bound}"
         if self.supervise:
+            # Started again by hand (a test's own restart): this start is the one watched.
+            previous = self._supervisors.pop(name, None)
+            if previous is not None:
+                previous.cancel()
             self._supervisors[name] = asyncio.create_task(
-                self._supervise(name), name=f"supervise-{name}"
+                self._supervise(name, service), name=f"supervise-{name}"
             )
         return service.address
 
@@ -164,13 +168,13 @@ class Stack:
             await self._wait_grpc(service, f"{service.host}:{bound}")
         return bound
 
-    async def _supervise(self, name: str) -> None:
-        """Restart `name` whenever it exits while the stack runs, on the port it had."""
+    async def _supervise(self, name: str, service: ServiceProcess) -> None:
+        """Restart `name` whenever it exits while the stack runs, on the port it had; not
+        once it was taken out of the stack or replaced by someone else."""
         backoff = Backoff()
         while True:
-            service = self.services[name]
             code = await service.process.wait()
-            if self._stopping:
+            if self._stopping or self.services.get(name) is not service:
                 return
             ran = time.monotonic() - service.started_at
             delay = backoff.next_delay(ran)
@@ -182,26 +186,26 @@ class Stack:
                 extra={"service": name, "exit_code": code, "delay_seconds": delay},
             )
             await asyncio.sleep(delay)
-            if self._stopping:
+            if self._stopping or self.services.get(name) is not service:
                 return
             env = dict(service.env)
             env[_ADDRESS_ENV.get(name, _GRPC_ADDRESS_ENV)] = service.address
-            restarted = await self._spawn(name, service.host, env)
-            restarted.restarts += 1
+            service = await self._spawn(name, service.host, env)
+            service.restarts += 1
             try:
-                await self._ready(restarted)
+                await self._ready(service)
             except StackError as error:
                 log.warning(
                     "%s failed to restart: %s", name, str(error)[:500], extra={"service": name}
                 )
                 with contextlib.suppress(ProcessLookupError):
-                    restarted.process.kill()
-                continue
+                    service.process.kill()
+                continue  # its exit is awaited above, then it is tried again
             log.warning(
                 "%s restarted on %s",
                 name,
                 service.address,
-                extra={"service": name, "restarts": restarted.restarts},
+                extra={"service": name, "restarts": service.restarts},
             )
 
     async def _wait_for_port(self, service: ServiceProcess, port_file: Path) -> int:
