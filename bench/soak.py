@@ -20,12 +20,16 @@ def progress(message: str) -> None:
     sys.stderr.flush()
 
 
-async def main_async(seconds: float, interval: float) -> bool:
+async def main_async(seconds: float, interval: float, settle: float) -> bool:
     log_dir = Path(tempfile.mkdtemp(prefix="inlet-soak-logs-"))
     progress(f"starting the suite on its own PostgreSQL (logs in {log_dir}); {seconds:g} s")
     async with mixed_suite(log_dir) as suite:
         report = await run_soak(
-            suite, seconds=seconds, interval_seconds=interval, progress=progress
+            suite,
+            seconds=seconds,
+            interval_seconds=interval,
+            settle_within=settle,
+            progress=progress,
         )
     sys.stdout.write(report.render())
     return report.verdict.ok and not report.flags
@@ -36,10 +40,11 @@ def main() -> int:
     try:
         seconds = env.number("INLET_SOAK_SECONDS", 600.0, minimum=1.0)
         interval = env.number("INLET_SOAK_INTERVAL_SECONDS", 60.0, minimum=1.0)
+        settle = env.number("INLET_SOAK_SETTLE_SECONDS", 600.0, minimum=1.0)
     except ConfigError as error:
         sys.stderr.write(f"configuration error: {error}\n")
         return 2
-    return 0 if uvloop.run(main_async(seconds, interval)) else 1
+    return 0 if uvloop.run(main_async(seconds, interval, settle)) else 1
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class Delivery:
     webhook_id: str
     event_type: str
     data: Mapping[str, Any]
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

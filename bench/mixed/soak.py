@@ -27,6 +27,11 @@ class Interval:
     seconds: float
     p99_ms: float
     rss_mib: dict[str, float]
+    delivered: int = 0  # webhook requests the receiver got in the interval
+
+    @property
+    def deliveries_per_second(self) -> float:
+        return self.delivered / self.seconds if self.seconds else 0.0
 
     @property
     def throughput(self) -> float:
@@ -38,16 +43,28 @@ class SoakReport:
     intervals: list[Interval]
     verdict: Verdict
     flags: list[str] = field(default_factory=list)
+    # Seconds from the end of the load until every acknowledged item's event had arrived
+    # (None: not within the wait).
+    drained_after: float | None = None
 
     def render(self) -> str:
         names = sorted({n for i in self.intervals for n in i.rss_mib})
-        head = f"{'interval':>8} {'req/s':>8} {'p99 ms':>8} " + " ".join(
+        head = f"{'interval':>8} {'req/s':>8} {'p99 ms':>8} {'hooks/s':>8} " + " ".join(
             f"{n + ' MiB':>13}" for n in names
         )
         lines = ["soak:", head]
         for i in self.intervals:
             rss = " ".join(f"{i.rss_mib.get(n, 0.0):>13.1f}" for n in names)
-            lines.append(f"{i.index:>8} {i.throughput:>8.1f} {i.p99_ms:>8.1f} {rss}")
+            lines.append(
+                f"{i.index:>8} {i.throughput:>8.1f} {i.p99_ms:>8.1f}"
+                f" {i.deliveries_per_second:>8.1f} {rss}"
+            )
+        drained = (
+            f"{self.drained_after:.0f} s"
+            if self.drained_after is not None
+            else "not within the wait"
+        )
+        lines.append(f"  webhook backlog drained {drained} after the load stopped")
         lines.append(f"  {self.verdict.summary()}")
         lines.append(f"  flags: {'; '.join(self.flags) if self.flags else 'none (flat)'}")
         if not self.verdict.ok:
@@ -93,7 +110,7 @@ async def run_soak(
     *,
     seconds: float,
     interval_seconds: float = 60.0,
-    settle_within: float = 120.0,
+    settle_within: float = 600.0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> SoakReport:
     ledger = Ledger()
@@ -108,12 +125,14 @@ async def run_soak(
             await asyncio.sleep(min(interval_seconds, seconds - (window_start - started)))
             window_end = time.monotonic()
             window = [s for s in load.samples if window_start <= s.at < window_end]
+            hooks = [d for d in suite.receiver.deliveries if window_start <= d.at < window_end]
             found = Interval(
                 len(intervals) + 1,
                 len(window),
                 window_end - window_start,
                 p99(window),
                 {name: rss_mib(pid) for name, pid in suite.pids().items()},
+                len(hooks),
             )
             intervals.append(found)
             progress(
@@ -122,5 +141,7 @@ async def run_soak(
     finally:
         stop.set()
         await running
+    stopped = time.monotonic()
     verdict = await settle(suite, ledger, within=settle_within)
-    return SoakReport(intervals, verdict, growth_flags(intervals))
+    drained = time.monotonic() - stopped if verdict.ok else None
+    return SoakReport(intervals, verdict, growth_flags(intervals), drained)
