@@ -8,7 +8,7 @@ import psycopg
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_common import exactjson
+from inlet_common import exactjson, metrics
 
 
 async def _exact_json(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -18,8 +18,11 @@ async def _exact_json(conn: psycopg.AsyncConnection[Any]) -> None:
     set_json_dumps(exactjson.dumps, conn)
 
 
-async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnectionPool[Any]:
-    """An open pool on `url` (waits up to 30 s for its first connections)."""
+async def open_pool(
+    url: str, *, min_size: int = 2, max_size: int = 20, name: str = "main"
+) -> AsyncConnectionPool[Any]:
+    """An open pool on `url` (waits up to 30 s for its first connections); its usage is
+    exported as inlet_db_pool_* metrics labelled `name`."""
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url,
         min_size=min_size,
@@ -29,4 +32,5 @@ async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> Async
         configure=_exact_json,
     )
     await pool.open(wait=True, timeout=30)
+    metrics.POOLS.watch(name, pool)
     return pool

@@ -40,6 +40,8 @@ class ServiceProcess:
     process: asyncio.subprocess.Process
     address: str
     log_path: Path | None
+    # host:port of its Prometheus /metrics.
+    metrics_address: str = ""
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -58,6 +60,20 @@ class Ports:
     host: str = "127.0.0.1"
     # The Envoy edge beside the gateway (`make run-envoy`); None: not started.
     envoy: int | None = None
+    # Each service's /metrics port (by service name); a service missing here gets its
+    # METRICS_PORTS default, or any free port when its own port is 0.
+    metrics: Mapping[str, int] = field(default_factory=dict)
+
+    def metrics_port(self, name: str) -> int:
+        if name in self.metrics:
+            return self.metrics[name]
+        return 0 if getattr(self, name) == 0 else METRICS_PORTS[name]
+
+
+# `make run`'s /metrics ports (INLET_<SERVICE>_METRICS_PORT changes one).
+METRICS_PORTS = {"gateway": 9464, "matcher": 9465, "store": 9466, "notifier": 9467}
+# Stopped in this order (replicas with their service): edges first, the store last.
+STOP_ORDER = ("gateway", "matcher", "notifier", "store")
 
 
 @dataclass
@@ -88,11 +104,21 @@ class Stack:
     def address(self, name: str) -> str:
         return self.services[name].address
 
-    async def start_service(self, name: str, port: int, host: str, env: dict[str, str]) -> str:
+    def metrics_url(self, name: str) -> str:
+        """Where service `name` serves Prometheus metrics."""
+        return f"http://{self.services[name].metrics_address}/metrics"
+
+    async def start_service(
+        self, name: str, port: int, host: str, env: dict[str, str], *, metrics_port: int = 0
+    ) -> str:
+        """Start `name` (a service, or a replica named service-N) and wait until healthy."""
+        service_name = name.partition("-")[0]
         port_file = self.workdir / f"{name}.port"
         port_file.unlink(missing_ok=True)
-        keys = {KEYS_ENV: self.webhook_secret_keys} if name == "notifier" else {}
-        if name == "gateway":
+        metrics_port_file = self.workdir / f"{name}.metrics-port"
+        metrics_port_file.unlink(missing_ok=True)
+        keys = {KEYS_ENV: self.webhook_secret_keys} if service_name == "notifier" else {}
+        if service_name == "gateway":
             keys = {CONSOLE_KEYS_ENV: self.console_session_keys}
         full_env = {
             **os.environ,
@@ -100,6 +126,9 @@ class Stack:
             **keys,
             **env,
             "INLET_PORT_FILE": str(port_file),
+            "INLET_METRICS_PORT": str(metrics_port),
+            "INLET_METRICS_HOST": host,
+            "INLET_METRICS_PORT_FILE": str(metrics_port_file),
         }
         log_file: IO[bytes] | None = None
         log_path = None
@@ -109,7 +138,7 @@ class Stack:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            f"inlet_{name}",
+            f"inlet_{service_name}",
             env=full_env,
             stdout=log_file if log_file else None,
             stderr=log_file if log_file else None,
@@ -122,7 +151,9 @@ class Stack:
         self.services[name] = service
         bound = await self._wait_for_port(service, port_file)
         service.address = f"{host}:{bound}"
-        if name == "gateway":
+        # Written before the service port: there by now.
+        service.metrics_address = f"{host}:{await self._wait_for_port(service, metrics_port_file)}"
+        if service_name == "gateway":
             await self._wait_http(service)
         else:
             await self._wait_grpc(service)
@@ -168,16 +199,10 @@ class Stack:
         if self.envoy is not None:
             await self.envoy.stop(grace)
             self.envoy = None
-        for name in ("gateway", "matcher", "notifier", "store"):
-            service = self.services.pop(name, None)
-            if service is None or service.process.returncode is not None:
-                continue
-            service.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(service.process.wait(), grace)
-            except TimeoutError:
-                service.process.kill()
-                await service.process.wait()
+        for kind in STOP_ORDER:
+            names = [n for n in self.services if n.partition("-")[0] == kind]
+            stopping = [self.services.pop(n) for n in names]
+            await asyncio.gather(*(_stop_process(s, grace) for s in stopping))
 
 
 @contextlib.asynccontextmanager
@@ -189,8 +214,12 @@ async def running(
     extra_env: Mapping[str, str] | None = None,
     webhook_secret_keys: str | None = None,
     console_session_keys: str | None = None,
+    replicas: int = 1,
 ) -> AsyncIterator[Stack]:
     """Migrate `database_url`, start every service, yield the stack, stop it.
+
+    replicas: how many of each service, all on the one database; the N-th (N ≥ 2) is named
+    service-N, listens on free ports, and calls the N-th of the others.
 
     webhook_secret_keys: the notifier's INLET_WEBHOOK_SECRET_KEYS (else extra_env's, else
     a fresh key ring); a database whose rows outlive the stack needs the same one again.
@@ -213,43 +242,10 @@ async def running(
             webhook_secret_keys=keys,
             console_session_keys=console_keys,
         )
-        host = ports.host
         try:
-            # The notifier first: the store's outbox relay publishes to it.
-            notifier = await stack.start_service(
-                "notifier",
-                ports.notifier,
-                host,
-                {"INLET_DATABASE_URL": database_url, "INLET_GRPC_ADDR": f"{host}:{ports.notifier}"},
-            )
-            store = await stack.start_service(
-                "store",
-                ports.store,
-                host,
-                {
-                    "INLET_DATABASE_URL": database_url,
-                    "INLET_NOTIFIER_ADDR": notifier,
-                    "INLET_GRPC_ADDR": f"{host}:{ports.store}",
-                    "INLET_ADMIN_BOOTSTRAP_TOKEN": stack.bootstrap_token,
-                },
-            )
-            matcher = await stack.start_service(
-                "matcher",
-                ports.matcher,
-                host,
-                {"INLET_GRPC_ADDR": f"{host}:{ports.matcher}", "INLET_STORE_ADDR": store},
-            )
-            await stack.start_service(
-                "gateway",
-                ports.gateway,
-                host,
-                {
-                    "INLET_GATEWAY_ADDR": f"{host}:{ports.gateway}",
-                    "INLET_MATCHER_ADDR": matcher,
-                    "INLET_STORE_ADDR": store,
-                    "INLET_NOTIFIER_ADDR": notifier,
-                },
-            )
+            for replica in range(1, replicas + 1):
+                await _start_replica(stack, ports, replica)
+            matcher, store, notifier = (stack.address(n) for n in ("matcher", "store", "notifier"))
             if ports.envoy is not None:
                 try:
                     stack.envoy = await envoy_edge.start(
@@ -265,6 +261,70 @@ async def running(
             yield stack
         finally:
             await stack.stop()
+
+
+async def _start_replica(stack: Stack, ports: Ports, replica: int) -> None:
+    """The `replica`-th of every service, the notifier first (the store's outbox relay
+    publishes to it), each pointing at the same-numbered replica of the others."""
+    host = ports.host
+    suffix = "" if replica == 1 else f"-{replica}"
+
+    def port(name: str) -> int:
+        return int(getattr(ports, name)) if replica == 1 else 0
+
+    def metrics(name: str) -> int:
+        return ports.metrics_port(name) if replica == 1 else 0
+
+    url = stack.database_url
+    notifier = await stack.start_service(
+        f"notifier{suffix}",
+        port("notifier"),
+        host,
+        {"INLET_DATABASE_URL": url, "INLET_GRPC_ADDR": f"{host}:{port('notifier')}"},
+        metrics_port=metrics("notifier"),
+    )
+    store = await stack.start_service(
+        f"store{suffix}",
+        port("store"),
+        host,
+        {
+            "INLET_DATABASE_URL": url,
+            "INLET_NOTIFIER_ADDR": notifier,
+            "INLET_GRPC_ADDR": f"{host}:{port('store')}",
+            "INLET_ADMIN_BOOTSTRAP_TOKEN": stack.bootstrap_token,
+        },
+        metrics_port=metrics("store"),
+    )
+    matcher = await stack.start_service(
+        f"matcher{suffix}",
+        port("matcher"),
+        host,
+        {"INLET_GRPC_ADDR": f"{host}:{port('matcher')}", "INLET_STORE_ADDR": store},
+        metrics_port=metrics("matcher"),
+    )
+    await stack.start_service(
+        f"gateway{suffix}",
+        port("gateway"),
+        host,
+        {
+            "INLET_GATEWAY_ADDR": f"{host}:{port('gateway')}",
+            "INLET_MATCHER_ADDR": matcher,
+            "INLET_STORE_ADDR": store,
+            "INLET_NOTIFIER_ADDR": notifier,
+        },
+        metrics_port=metrics("gateway"),
+    )
+
+
+async def _stop_process(service: ServiceProcess, grace: float) -> None:
+    if service.process.returncode is not None:
+        return
+    service.process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(service.process.wait(), grace)
+    except TimeoutError:
+        service.process.kill()
+        await service.process.wait()
 
 
 def _die_with_parent() -> None:
