@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import psycopg
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_common import exactjson, metrics
+from inlet_common import exactjson, metrics, tracing
 
 
 async def _exact_json(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -16,6 +17,21 @@ async def _exact_json(conn: psycopg.AsyncConnection[Any]) -> None:
     # jsonb keeps every digit, so read and write it with exact numbers.
     set_json_loads(exactjson.loads, conn)
     set_json_dumps(exactjson.dumps, conn)
+
+
+# What each connection's inlet.traceparent holds now, so an unchanged one is not re-sent.
+_CARRIED: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], str] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _carry_trace(conn: psycopg.AsyncConnection[Any]) -> None:
+    """On every checkout (tracing on only): the caller's traceparent becomes the session's
+    inlet.traceparent, which column defaults keep (outbox events, activity entries)."""
+    current = tracing.traceparent() or ""
+    if _CARRIED.get(conn, "") != current:
+        await conn.execute("SELECT set_config('inlet.traceparent', %s, false)", (current,))
+        _CARRIED[conn] = current
 
 
 async def open_pool(
@@ -30,6 +46,8 @@ async def open_pool(
         open=False,
         kwargs={"autocommit": True},
         configure=_exact_json,
+        # Only with tracing on: one statement per checkout whose trace changed.
+        check=_carry_trace if tracing.enabled() else None,
     )
     await pool.open(wait=True, timeout=30)
     metrics.POOLS.watch(name, pool)
