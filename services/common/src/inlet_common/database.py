@@ -20,9 +20,7 @@ async def _exact_json(conn: psycopg.AsyncConnection[Any]) -> None:
 
 
 # What each connection's inlet.traceparent holds now, so an unchanged one is not re-sent.
-_CARRIED: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], str] = (
-    weakref.WeakKeyDictionary()
-)
+_CARRIED: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], str] = weakref.WeakKeyDictionary()
 
 
 async def _carry_trace(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -99,9 +99,11 @@ def prepare() -> Setup:
         store=_port(env, "INLET_STORE_PORT", 50052),
         notifier=_port(env, "INLET_NOTIFIER_PORT", 50053),
         envoy=_port(env, "INLET_ENVOY_PORT", 8081) if env.flag("INLET_ENVOY", False) else None,
+        # Unset: METRICS_PORTS, or any free port for a service on port 0.
         metrics={
-            name: _port(env, f"INLET_{name.upper()}_METRICS_PORT", default)
-            for name, default in METRICS_PORTS.items()
+            name: _port(env, f"INLET_{name.upper()}_METRICS_PORT", 0)
+            for name in METRICS_PORTS
+            if env.optional(f"INLET_{name.upper()}_METRICS_PORT") is not None
         },
     )
     log_dir = Path(env.text("INLET_LOG_DIR", str(state_dir / "logs"))).resolve()
