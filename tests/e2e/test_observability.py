@@ -5,6 +5,8 @@ every span and the trace id in the activity log."""
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
@@ -214,6 +216,24 @@ async def test_one_push_is_one_trace_across_every_hop_with_its_request_id(
     # The request id the client got is on every span of the trace.
     for span in spans.values():
         assert span.attributes.get("inlet.request_id") == request_id, span
+    # And the trace id is on the log lines of that request, in every service.
+    for name in SERVICES:
+        await until(
+            functools.partial(logged_under, observed, name, request_id, trace_id),
+            what=f"the {name}'s log lines of the request with its trace id",
+        )
+
+
+def logged_under(stack: Stack, name: str, request_id: str, trace_id: str) -> bool:
+    """Whether service `name` wrote a JSON log line of `request_id` with `trace_id`."""
+    path = stack.services[name].log_path
+    assert path is not None
+    for line in path.read_text().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("request_id") == request_id and entry.get("trace_id") == trace_id:
+                return True
+    return False
 
 
 async def test_the_activity_log_names_each_requests_trace(

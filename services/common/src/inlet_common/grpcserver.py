@@ -142,6 +142,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         level = logging.DEBUG if method.startswith(_QUIET_METHODS) else logging.INFO
 
         async def behavior(request: Any, context: Any) -> Any:
+            if not tracing.enabled():
+                return await observed(request, context, None)
             with tracing.span(
                 method.lstrip("/"),
                 kind=SpanKind.SERVER,
