@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inlet.admin.v1 import admin_pb2_grpc
+from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
 from inlet_devstack.demo import DemoSeed
@@ -24,11 +24,12 @@ from inlet_devstack.stack import Ports, Stack, running
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing
 from inlet_notifier.service import EndpointSpec, Webhooks
-from tests.messages import bearer_header
+from tests.messages import bearer_header, key_headers
 from tests.metrics_support import Scrape, scrape
 from tests.otlp_receiver import ReceivedSpan, receiving
 from tests.otlp_receiver import Receiver as OtlpReceiver
 from tests.polling import until
+from tests.stream_support import sales_stream
 from tests.webhook_receiver import Receiver
 from tests.webhook_receiver import receiving as receiving_webhooks
 
@@ -259,3 +260,42 @@ async def test_the_activity_log_names_each_requests_trace(
         ),
         what="the request's spans under the logged trace id",
     )
+
+
+async def test_a_stream_request_is_one_trace_from_its_202_through_the_worker_to_its_webhooks(
+    observed: Stack, workspace: DemoSeed, webhook: Receiver, otlp: OtlpReceiver
+) -> None:
+    async with channel(observed.address("store")) as ch:
+        sales = await sales_stream(
+            admin_pb2_grpc.AdminServiceStub(ch),
+            streams_pb2_grpc.StreamAdminServiceStub(ch),
+            workspace,
+        )
+    async with httpx.AsyncClient(base_url=observed.gateway_url, timeout=10) as client:
+        answer = await client.post(
+            "/api/ingest", json={"region": "West", "revenue": 1}, headers=key_headers(sales.key)
+        )
+    assert answer.status_code == 202, answer.text
+    request_id = answer.json()["data"]["request_id"]
+    got = await until(
+        lambda: [r for r in webhook.at("/hook") if request_id.encode() in r.body],
+        what="the stream request's webhooks",
+    )
+    trace_id = got[0].headers["traceparent"].split("-")[1]
+
+    def worked() -> list[ReceivedSpan] | None:
+        spans = otlp.trace(trace_id)
+        names = {s.name for s in spans}
+        wanted = {"POST /api/ingest", "inbox process", "webhook deliver"}
+        return spans if wanted <= names else None
+
+    spans = {s.span_id: s for s in await until(worked, what="the worker's spans in the trace")}
+    (edge,) = [s for s in spans.values() if s.name == "POST /api/ingest"]
+    assert edge.attributes["http.response.status_code"] == 202
+    (work,) = [s for s in spans.values() if s.name == "inbox process"]
+    assert work.service == "inlet-matcher"
+    # The worker continues the store's span that accepted the request.
+    assert spans[work.parent_span_id].service == "inlet-store"
+    assert work.attributes["inlet.request_id"] == request_id
+    # Every webhook of the request (each record, then request.completed) in that trace.
+    assert {r.headers["traceparent"].split("-")[1] for r in got} == {trace_id}

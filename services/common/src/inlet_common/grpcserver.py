@@ -141,8 +141,11 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         method = handler_call_details.method
         level = logging.DEBUG if method.startswith(_QUIET_METHODS) else logging.INFO
 
+        quiet = method.startswith(_QUIET_METHODS)
+
         async def behavior(request: Any, context: Any) -> Any:
-            if not tracing.enabled():
+            if not tracing.enabled() or (quiet and not _traced(context)):
+                # Probes and idle polls would be a trace each, every second.
                 return await observed(request, context, None)
             with tracing.span(
                 method.lstrip("/"),
@@ -200,6 +203,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+def _traced(context: Any) -> bool:
+    return any(key == tracing.TRACEPARENT_KEY for key, _ in context.invocation_metadata() or ())
 
 
 Registrar = Callable[[grpc.aio.Server], None]
