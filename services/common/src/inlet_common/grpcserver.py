@@ -139,9 +139,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return handler
         inner = handler.unary_unary
         method = handler_call_details.method
-        level = logging.DEBUG if method.startswith(_QUIET_METHODS) else logging.INFO
-
         quiet = method.startswith(_QUIET_METHODS)
+        level = logging.DEBUG if quiet else logging.INFO
 
         async def behavior(request: Any, context: Any) -> Any:
             if not tracing.enabled() or (quiet and not _traced(context)):

@@ -114,8 +114,15 @@ def span(
     links = [
         trace.Link(found) for value in links_from if (found := span_context_of(value)) is not None
     ]
+    # Failure is the caller's call (tracing.fail): an aborted RPC with INVALID_ARGUMENT
+    # raises through here, and is an answer, not a fault.
     with _TRACER.start_as_current_span(
-        name, context=ctx, kind=kind, links=links, record_exception=False
+        name,
+        context=ctx,
+        kind=kind,
+        links=links,
+        record_exception=False,
+        set_status_on_exception=False,
     ) as current:
         if request_id:
             current.set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
