@@ -30,6 +30,9 @@ ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}
         ({**ENDPOINT, "OTEL_SDK_DISABLED": "true"}, None),
         ({**ENDPOINT, "OTEL_SDK_DISABLED": "TRUE"}, None),
         ({**ENDPOINT, "OTEL_SDK_DISABLED": "false"}, "otlp"),
+        ({**ENDPOINT, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "otlp"),
+        ({**ENDPOINT, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, None),
+        ({**ENDPOINT, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, None),
     ],
 )
 def test_tracing_is_off_unless_the_standard_variables_ask(

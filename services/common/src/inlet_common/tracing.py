@@ -45,7 +45,18 @@ def _wanted(environ: Mapping[str, str]) -> str | None:
     configured = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
-    return "otlp" if configured or exporter == "otlp" else None
+    if not configured and exporter != "otlp":
+        return None
+    protocol = (
+        environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "grpc"
+    )
+    if protocol.strip().lower() != "grpc":
+        # Sending gRPC to an OTLP/HTTP port would fail on every export: refuse it plainly.
+        log.warning("OTLP protocol %r is not supported (grpc only); tracing is off", protocol)
+        return None
+    return "otlp"
 
 
 def configure(
