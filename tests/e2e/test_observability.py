@@ -24,6 +24,7 @@ from inlet_devstack.stack import Ports, Stack, running
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing
 from inlet_notifier.service import EndpointSpec, Webhooks
+from tests.e2e.console_support import signed_in
 from tests.messages import bearer_header, key_headers
 from tests.metrics_support import Scrape, scrape
 from tests.otlp_receiver import ReceivedSpan, receiving
@@ -253,6 +254,13 @@ async def test_the_activity_log_names_each_requests_trace(
     trace_id = entry["trace_id"]
     assert len(trace_id) == 32
     assert int(trace_id, 16)
+    # The console's activity log shows it too.
+    workspace_id = workspace.workspace.split("/", 1)[1]
+    async with signed_in(observed.gateway_url, workspace_id, workspace.admin_token) as console:
+        endpoint = workspace.endpoints["contact"].rsplit("/", 1)[1]
+        page = await console.get(f"/console/endpoints/{endpoint}/activity")
+    assert page.status_code == 200, page.text
+    assert f'<code data-testid="trace-id">{trace_id}</code>' in page.text
     # The id names the trace that request's spans were exported under.
     await until(
         lambda: any(
