@@ -33,10 +33,16 @@ async def _carry_trace(conn: psycopg.AsyncConnection[Any]) -> None:
 
 
 async def open_pool(
-    url: str, *, min_size: int = 2, max_size: int = 20, name: str = "main"
+    url: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 20,
+    name: str = "main",
+    carry_trace: bool = False,
 ) -> AsyncConnectionPool[Any]:
     """An open pool on `url` (waits up to 30 s for its first connections); its usage is
-    exported as inlet_db_pool_* metrics labelled `name`."""
+    exported as inlet_db_pool_* metrics labelled `name`. `carry_trace`: with tracing on,
+    each checkout sets inlet.traceparent (the store's columns default to it)."""
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url,
         min_size=min_size,
@@ -45,7 +51,7 @@ async def open_pool(
         kwargs={"autocommit": True},
         configure=_exact_json,
         # Only with tracing on: one statement per checkout whose trace changed.
-        check=_carry_trace if tracing.enabled() else None,
+        check=_carry_trace if carry_trace and tracing.enabled() else None,
     )
     await pool.open(wait=True, timeout=30)
     metrics.POOLS.watch(name, pool)
