@@ -1,4 +1,5 @@
-"""JSON logging with the current request id (and the client's own) on every line."""
+"""JSON logging with the current request id (and the client's own, and the trace id when
+tracing is on) on every line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
+
+from inlet_common import tracing
 
 # Set per request by the gateway and by every service's interceptor (inlet_common.requestids).
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -24,6 +27,9 @@ class _RequestIdFilter(logging.Filter):
         client = client_request_id.get()
         if client:
             record.client_request_id = client
+        trace_id = tracing.trace_id()
+        if trace_id:
+            record.trace_id = trace_id
         return True
 
 

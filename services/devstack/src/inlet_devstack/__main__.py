@@ -16,7 +16,7 @@ from inlet_common.channels import channel
 from inlet_common.config import ConfigError, Env
 from inlet_common.keyring import new_key_ring, parse_key_ring
 from inlet_devstack import banner, postgres, reuse, saved
-from inlet_devstack.stack import CONSOLE_KEYS_ENV, Ports, StackError, running
+from inlet_devstack.stack import CONSOLE_KEYS_ENV, METRICS_PORTS, Ports, StackError, running
 from inlet_notifier.config import KEYS_ENV
 
 log = logging.getLogger("inlet_devstack")
@@ -104,6 +104,12 @@ def prepare() -> Setup:
         store=_port(env, "INLET_STORE_PORT", 50052),
         notifier=_port(env, "INLET_NOTIFIER_PORT", 50053),
         envoy=_port(env, "INLET_ENVOY_PORT", 8081) if env.flag("INLET_ENVOY", False) else None,
+        # Unset: METRICS_PORTS, or any free port for a service on port 0.
+        metrics={
+            name: _port(env, f"INLET_{name.upper()}_METRICS_PORT", 0)
+            for name in METRICS_PORTS
+            if env.optional(f"INLET_{name.upper()}_METRICS_PORT") is not None
+        },
     )
     log_dir = Path(env.text("INLET_LOG_DIR", str(state_dir / "logs"))).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -147,6 +153,7 @@ async def serve(setup: Setup) -> None:
                 store=stack.address("store"),
                 notifier=stack.address("notifier"),
                 envoy_url=stack.envoy_url,
+                metrics={name: stack.metrics_url(name) for name in METRICS_PORTS},
             )
             sys.stdout.write(
                 banner.render(

@@ -55,6 +55,9 @@ class ServiceProcess:
     host: str = ""
     env: dict[str, str] = field(default_factory=dict)
     pump: asyncio.Task[None] | None = None
+    # host:port of its Prometheus /metrics, and the port asked for (a restart keeps it).
+    metrics_address: str = ""
+    metrics_port: int = 0
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -73,6 +76,20 @@ class Ports:
     host: str = "127.0.0.1"
     # The Envoy edge beside the gateway (`make run-envoy`); None: not started.
     envoy: int | None = None
+    # Each service's /metrics port (by service name); a service missing here gets its
+    # METRICS_PORTS default, or any free port when its own port is 0.
+    metrics: Mapping[str, int] = field(default_factory=dict)
+
+    def metrics_port(self, name: str) -> int:
+        if name in self.metrics:
+            return self.metrics[name]
+        return 0 if getattr(self, name) == 0 else METRICS_PORTS[name]
+
+
+# `make run`'s /metrics ports (INLET_<SERVICE>_METRICS_PORT changes one).
+METRICS_PORTS = {"gateway": 9464, "matcher": 9465, "store": 9466, "notifier": 9467}
+# Stopped in this order (replicas with their service): edges first, the store last.
+STOP_ORDER = ("gateway", "matcher", "notifier", "store")
 
 
 @dataclass
@@ -109,8 +126,15 @@ class Stack:
     def address(self, name: str) -> str:
         return self.services[name].address
 
-    async def start_service(self, name: str, port: int, host: str, env: dict[str, str]) -> str:
-        service = await self._spawn(name, host, env)
+    def metrics_url(self, name: str) -> str:
+        """Where service `name` serves Prometheus metrics."""
+        return f"http://{self.services[name].metrics_address}/metrics"
+
+    async def start_service(
+        self, name: str, port: int, host: str, env: dict[str, str], *, metrics_port: int = 0
+    ) -> str:
+        """Start `name` (a service, or a replica named service-N) and wait until healthy."""
+        service = await self._spawn(name, host, env, metrics_port)
         bound = await self._ready(service)
         service.address = f"{host}:{bound}"
         if self.supervise:
@@ -123,11 +147,16 @@ class Stack:
             )
         return service.address
 
-    async def _spawn(self, name: str, host: str, env: dict[str, str]) -> ServiceProcess:
+    async def _spawn(
+        self, name: str, host: str, env: dict[str, str], metrics_port: int
+    ) -> ServiceProcess:
+        service_name = name.partition("-")[0]
         port_file = self.workdir / f"{name}.port"
         port_file.unlink(missing_ok=True)
-        keys = {KEYS_ENV: self.webhook_secret_keys} if name == "notifier" else {}
-        if name == "gateway":
+        metrics_port_file = self.workdir / f"{name}.metrics-port"
+        metrics_port_file.unlink(missing_ok=True)
+        keys = {KEYS_ENV: self.webhook_secret_keys} if service_name == "notifier" else {}
+        if service_name == "gateway":
             keys = {CONSOLE_KEYS_ENV: self.console_session_keys}
         full_env = {
             **os.environ,
@@ -135,12 +164,15 @@ class Stack:
             **keys,
             **env,
             "INLET_PORT_FILE": str(port_file),
+            "INLET_METRICS_PORT": str(metrics_port),
+            "INLET_METRICS_HOST": host,
+            "INLET_METRICS_PORT_FILE": str(metrics_port_file),
         }
         log_path = self.log_dir / f"{name}.log" if self.log_dir is not None else None
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            f"inlet_{name}",
+            f"inlet_{service_name}",
             env=full_env,
             stdin=asyncio.subprocess.DEVNULL,
             # Through the launcher, which keeps each log under its size bound.
@@ -149,7 +181,9 @@ class Stack:
             start_new_session=True,  # Ctrl-C reaches the launcher, which stops us in order
             preexec_fn=_die_with_parent,
         )
-        service = ServiceProcess(name, process, "", log_path, host=host, env=dict(env))
+        service = ServiceProcess(
+            name, process, "", log_path, host=host, env=dict(env), metrics_port=metrics_port
+        )
         if log_path is not None and process.stdout is not None:
             rotating = RotatingLog(log_path, self.log_max_bytes, self.log_backups)
             service.pump = asyncio.create_task(pump(process.stdout, rotating), name=f"log-{name}")
@@ -162,7 +196,12 @@ class Stack:
 
     async def _ready(self, service: ServiceProcess) -> int:
         bound = await self._wait_for_port(service, self.workdir / f"{service.name}.port")
-        if service.name == "gateway":
+        # Written before the service port: there by now.
+        metrics_bound = await self._wait_for_port(
+            service, self.workdir / f"{service.name}.metrics-port"
+        )
+        service.metrics_address = f"{service.host}:{metrics_bound}"
+        if service.name.partition("-")[0] == "gateway":
             await self._wait_http(service, f"{service.host}:{bound}")
         else:
             await self._wait_grpc(service, f"{service.host}:{bound}")
@@ -189,8 +228,9 @@ class Stack:
             if self._stopping or self.services.get(name) is not service:
                 return
             env = dict(service.env)
-            env[_ADDRESS_ENV.get(name, _GRPC_ADDRESS_ENV)] = service.address
-            service = await self._spawn(name, service.host, env)
+            env[_ADDRESS_ENV.get(name.partition("-")[0], _GRPC_ADDRESS_ENV)] = service.address
+            metrics_port = int(service.metrics_address.rpartition(":")[2] or service.metrics_port)
+            service = await self._spawn(name, service.host, env, metrics_port)
             service.restarts += 1
             try:
                 await self._ready(service)
@@ -259,18 +299,10 @@ class Stack:
         if self.envoy is not None:
             await self.envoy.stop(grace)
             self.envoy = None
-        for name in ("gateway", "matcher", "notifier", "store"):
-            service = self.services.pop(name, None)
-            if service is None or service.process.returncode is not None:
-                continue
-            service.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(service.process.wait(), grace)
-            except TimeoutError:
-                service.process.kill()
-                await service.process.wait()
-            if service.pump is not None:
-                await service.pump
+        for kind in STOP_ORDER:
+            names = [n for n in self.services if n.partition("-")[0] == kind]
+            stopping = [self.services.pop(n) for n in names]
+            await asyncio.gather(*(_stop_process(s, grace) for s in stopping))
 
 
 @contextlib.asynccontextmanager
@@ -285,8 +317,12 @@ async def running(
     supervise: bool = True,
     log_max_bytes: int = 10 * 1024 * 1024,
     log_backups: int = 3,
+    replicas: int = 1,
 ) -> AsyncIterator[Stack]:
     """Migrate `database_url`, start every service, yield the stack, stop it.
+
+    replicas: how many of each service, all on the one database; the N-th (N ≥ 2) is named
+    service-N, listens on free ports, and calls the N-th of the others.
 
     webhook_secret_keys: the notifier's INLET_WEBHOOK_SECRET_KEYS (else extra_env's, else
     a fresh key ring); a database whose rows outlive the stack needs the same one again.
@@ -314,43 +350,10 @@ async def running(
             log_max_bytes=log_max_bytes,
             log_backups=log_backups,
         )
-        host = ports.host
         try:
-            # The notifier first: the store's outbox relay publishes to it.
-            notifier = await stack.start_service(
-                "notifier",
-                ports.notifier,
-                host,
-                {"INLET_DATABASE_URL": database_url, "INLET_GRPC_ADDR": f"{host}:{ports.notifier}"},
-            )
-            store = await stack.start_service(
-                "store",
-                ports.store,
-                host,
-                {
-                    "INLET_DATABASE_URL": database_url,
-                    "INLET_NOTIFIER_ADDR": notifier,
-                    "INLET_GRPC_ADDR": f"{host}:{ports.store}",
-                    "INLET_ADMIN_BOOTSTRAP_TOKEN": stack.bootstrap_token,
-                },
-            )
-            matcher = await stack.start_service(
-                "matcher",
-                ports.matcher,
-                host,
-                {"INLET_GRPC_ADDR": f"{host}:{ports.matcher}", "INLET_STORE_ADDR": store},
-            )
-            await stack.start_service(
-                "gateway",
-                ports.gateway,
-                host,
-                {
-                    "INLET_GATEWAY_ADDR": f"{host}:{ports.gateway}",
-                    "INLET_MATCHER_ADDR": matcher,
-                    "INLET_STORE_ADDR": store,
-                    "INLET_NOTIFIER_ADDR": notifier,
-                },
-            )
+            for replica in range(1, replicas + 1):
+                await _start_replica(stack, ports, replica)
+            matcher, store, notifier = (stack.address(n) for n in ("matcher", "store", "notifier"))
             if ports.envoy is not None:
                 try:
                     stack.envoy = await envoy_edge.start(
@@ -366,6 +369,71 @@ async def running(
             yield stack
         finally:
             await stack.stop()
+
+
+async def _start_replica(stack: Stack, ports: Ports, replica: int) -> None:
+    """The `replica`-th of every service, the notifier first (the store's outbox relay
+    publishes to it), each pointing at the same-numbered replica of the others."""
+    host = ports.host
+    suffix = "" if replica == 1 else f"-{replica}"
+
+    def port(name: str) -> int:
+        return int(getattr(ports, name)) if replica == 1 else 0
+
+    def metrics(name: str) -> int:
+        return ports.metrics_port(name) if replica == 1 else 0
+
+    url = stack.database_url
+    notifier = await stack.start_service(
+        f"notifier{suffix}",
+        port("notifier"),
+        host,
+        {"INLET_DATABASE_URL": url, "INLET_GRPC_ADDR": f"{host}:{port('notifier')}"},
+        metrics_port=metrics("notifier"),
+    )
+    store = await stack.start_service(
+        f"store{suffix}",
+        port("store"),
+        host,
+        {
+            "INLET_DATABASE_URL": url,
+            "INLET_NOTIFIER_ADDR": notifier,
+            "INLET_GRPC_ADDR": f"{host}:{port('store')}",
+            "INLET_ADMIN_BOOTSTRAP_TOKEN": stack.bootstrap_token,
+        },
+        metrics_port=metrics("store"),
+    )
+    matcher = await stack.start_service(
+        f"matcher{suffix}",
+        port("matcher"),
+        host,
+        {"INLET_GRPC_ADDR": f"{host}:{port('matcher')}", "INLET_STORE_ADDR": store},
+        metrics_port=metrics("matcher"),
+    )
+    await stack.start_service(
+        f"gateway{suffix}",
+        port("gateway"),
+        host,
+        {
+            "INLET_GATEWAY_ADDR": f"{host}:{port('gateway')}",
+            "INLET_MATCHER_ADDR": matcher,
+            "INLET_STORE_ADDR": store,
+            "INLET_NOTIFIER_ADDR": notifier,
+        },
+        metrics_port=metrics("gateway"),
+    )
+
+
+async def _stop_process(service: ServiceProcess, grace: float) -> None:
+    if service.process.returncode is None:
+        service.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(service.process.wait(), grace)
+        except TimeoutError:
+            service.process.kill()
+            await service.process.wait()
+    if service.pump is not None:
+        await service.pump
 
 
 def _die_with_parent() -> None:

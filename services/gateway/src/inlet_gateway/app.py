@@ -16,7 +16,6 @@ import google.rpc.status_pb2 as status_pb2
 import grpc
 from google.api import httpbody_pb2
 from google.protobuf import descriptor, message
-from prometheus_client import Counter, Histogram
 
 from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
 from inlet.ingest.v1 import external_pb2, ingest_pb2
@@ -34,6 +33,7 @@ from inlet_common.errors import (
     status_from_rpc_error,
     unpack,
 )
+from inlet_common.httpobserve import ROUTE_SCOPE_KEY
 from inlet_common.httpstatus import http_status
 from inlet_gateway import docs, edge_headers, limits
 from inlet_gateway.config import GatewayConfig
@@ -59,11 +59,6 @@ Receive = Callable[[], Awaitable[Event]]
 Send = Callable[[Event], Awaitable[None]]
 ChannelFactory = Callable[[str], grpc.aio.Channel]
 Metadata = list[tuple[str, str]]
-
-REQUESTS = Counter(
-    "inlet_gateway_requests_total", "HTTP requests answered", ["route", "method", "status"]
-)
-REQUEST_SECONDS = Histogram("inlet_gateway_request_seconds", "HTTP handling time", ["route"])
 
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
@@ -301,6 +296,8 @@ class Gateway:
                 log.exception("unhandled error in the gateway")
                 internal = InletError("internal error").to_status()
                 answer = self._render(None, internal, request)
+            # For the observing middleware (inlet_common.httpobserve), which counts it.
+            scope[ROUTE_SCOPE_KEY] = route_label
             await send(
                 {
                     "type": "http.response.start",
@@ -328,8 +325,6 @@ class Gateway:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
-            REQUESTS.labels(route_label, scope["method"], str(answer.status)).inc()
-            REQUEST_SECONDS.labels(route_label).observe(elapsed)
 
     # --- one request ---------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ class GatewayConfig:
     port_file: str | None = None
     log_level: str = "INFO"
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port_file: str | None = None
     # The console at /console/ (INLET_CONSOLE).
     console: bool = True
     # Key ring sealing console session cookies; None: a key made at start (sessions end
@@ -63,7 +65,7 @@ class GatewayConfig:
             )
         metrics_port: int | None = None
         if env.optional("INLET_METRICS_PORT") is not None:
-            metrics_port = env.integer("INLET_METRICS_PORT", 0, minimum=1, maximum=65535)
+            metrics_port = env.integer("INLET_METRICS_PORT", 0, minimum=0, maximum=65535)
         keys = env.optional("INLET_CONSOLE_SESSION_KEYS")
         if keys is not None:
             try:
@@ -91,6 +93,8 @@ class GatewayConfig:
             port_file=env.optional("INLET_PORT_FILE"),
             log_level=level,
             metrics_port=metrics_port,
+            metrics_host=env.text("INLET_METRICS_HOST", "127.0.0.1"),
+            metrics_port_file=env.optional("INLET_METRICS_PORT_FILE"),
             console=env.flag("INLET_CONSOLE", True),
             console_session_keys=keys,
             console_session_seconds=env.integer(

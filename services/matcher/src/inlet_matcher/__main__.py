@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from inlet_common import entrypoint, grpcserver, logs
+from inlet_common import entrypoint, grpcserver, logs, tracing
 from inlet_common.channels import channel
 from inlet_common.metrics import serve_metrics
 from inlet_matcher import app
@@ -20,7 +20,12 @@ from inlet_matcher.worker import Workers
 async def serve() -> None:
     config = MatcherConfig.from_env(os.environ)
     logs.configure("matcher", config.service.log_level)
-    serve_metrics(config.service.metrics_port)
+    tracing.configure("matcher")
+    serve_metrics(
+        config.service.metrics_port,
+        host=config.service.metrics_host,
+        port_file=config.service.metrics_port_file,
+    )
     store_channel = channel(config.store_addr)
     stream_store = GrpcStreamStore(store_channel, config.store_timeout_seconds)
     workers = Workers(

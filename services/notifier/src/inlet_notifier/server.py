@@ -67,6 +67,7 @@ class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
                     if e.HasField("target")
                     else None
                 ),
+                traceparent=e.traceparent or None,
             )
             for e in request.events
         ]

@@ -344,6 +344,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                     create_time=_timestamp(entry.create_time),
                     previous_token=entry.previous_token,
                     client_request_id=entry.client_request_id,
+                    trace_id=entry.trace_id,
                 )
                 for entry in entries
             ],

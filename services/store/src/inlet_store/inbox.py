@@ -172,6 +172,8 @@ class Claimed:
     integration: IntegrationSpec | None = None
     body: bytes = b""
     referenced: dict[str, EntityTypeDef] = field(default_factory=dict)
+    # W3C traceparent of the call that accepted it ("" when not traced).
+    traceparent: str = ""
 
 
 @dataclass(frozen=True)
@@ -613,6 +615,7 @@ class Inbox:
             integration=integration,
             body=bytes(found["body"] or b""),
             referenced=referenced,
+            traceparent=found["traceparent"] or "",
         )
 
     async def apply(

@@ -379,6 +379,7 @@ class ClaimStreamRequestResponse(_message.Message):
     BODY_FIELD_NUMBER: _builtins.int
     REFERENCED_TYPES_FIELD_NUMBER: _builtins.int
     PUSH_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
     claimed: _builtins.bool
     """False when nothing is waiting."""
     request_id: _builtins.str
@@ -397,6 +398,10 @@ class ClaimStreamRequestResponse(_message.Message):
     """"stream", "integration" or "push": how the items are found."""
     body: _builtins.bytes
     """For an integration request: the body as it was sent."""
+    traceparent: _builtins.str
+    """W3C traceparent of the call that accepted the request (empty: not traced); the
+    worker's processing continues that trace.
+    """
     @_builtins.property
     def entity_type(self) -> _entity_pb2.EntityType:
         """The stream's entity type."""
@@ -446,10 +451,11 @@ class ClaimStreamRequestResponse(_message.Message):
         body: _builtins.bytes = ...,
         referenced_types: _abc.Mapping[_builtins.str, _entity_pb2.EntityType] | None = ...,
         push: Global___PushClaim | None = ...,
+        traceparent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "integration", b"integration", "items", b"items", "push", b"push"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "push", b"push", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "push", b"push", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "traceparent", b"traceparent", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -113,9 +113,9 @@ UPDATE stream_requests r
                 LIMIT 1
                   FOR UPDATE SKIP LOCKED)
 RETURNING r.id, r.lease_token, r.item_key, r.items, r.single, r.stream_id, r.integration_id,
-          r.body, r.transfer_id
+          r.body, r.transfer_id, r.traceparent
 )
-SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, c.transfer_id,
+SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, c.transfer_id, c.traceparent,
        src.kind AS source,
        src.workspace_id, src.entity_type_id, src.default_region, src.integration,
        src.integration_type, src.mapping,
