@@ -57,10 +57,7 @@ class PgPushRepository:
             cur = await conn.execute(
                 PUSH.sql["commit_pushes"], {"pushes": batch.decode(), "attempts": attempts}
             )
-            return [
-                orjson.loads(r[0]) if isinstance(r[0], str | bytes) else r[0]
-                for r in await cur.fetchall()
-            ]
+            return [orjson.loads(r[0]) for r in await cur.fetchall()]
 
     async def log_failures(self, entries: list[FailureEntry]) -> None:
         async with wrap_exceptions(), self.pool.connection() as conn:

@@ -126,7 +126,9 @@ class PushCommitter:
         *,
         idempotency_ttl_seconds: int = 86400,
         race_attempts: int = 8,
-        max_batch: int = 128,
+        # Each push applies in a subtransaction; PostgreSQL caches 64 subtransaction ids
+        # per transaction, past which every snapshot in the database gets slower.
+        max_batch: int = 48,
     ) -> None:
         self.repository = repository
         self.idempotency_ttl_seconds = idempotency_ttl_seconds

@@ -724,25 +724,26 @@ RETURNS void LANGUAGE sql AS $$
 $$;
 
 -- The match decision for one planned entity, against the unique index (record_keys):
--- the record its keys hit (none: create), or a conflict when they hit different records.
--- Raises push_failure (detail: json) for a conflict; writes nothing.
-CREATE FUNCTION decide_matches(ws uuid, planned json, entity text,
+-- the record its keys (slugs[i] = keys[i]) hit (none: create), or a conflict when they
+-- hit different records. Raises push_failure (detail: json) for a conflict; writes nothing.
+CREATE FUNCTION decide_matches(ws uuid, type_id uuid, slugs text[], keys text[], entity text,
                                OUT record_id uuid, OUT matched_on text[])
 LANGUAGE plpgsql AS $$
 DECLARE
   hits record;
 BEGIN
-  SELECT coalesce(array_agg(k.field_slug ORDER BY ord), '{}') AS slugs,
-         coalesce(array_agg(k.record_id ORDER BY ord), '{}') AS ids,
-         coalesce(json_agg(json_build_array(k.field_slug, v.value, json_build_array(k.record_id))
-                           ORDER BY ord), '[]') AS matches
+  -- One primary-key probe per key: OFFSET 0 keeps the planner from turning the lateral
+  -- subquery into a join over a scan of record_keys.
+  SELECT coalesce(array_agg(w.slug ORDER BY w.ord), '{}') AS slugs,
+         coalesce(array_agg(k.id ORDER BY w.ord), '{}') AS ids,
+         coalesce(json_agg(json_build_array(w.slug, w.value, json_build_array(k.id))
+                           ORDER BY w.ord), '[]') AS matches
     INTO hits
-    FROM json_array_elements_text(planned -> 'unique_fields') WITH ORDINALITY AS w(slug, ord)
-    JOIN json_array_elements_text(planned -> 'key_values') WITH ORDINALITY AS v(value, ord)
-   USING (ord)
-    JOIN record_keys k
-      ON k.workspace_id = ws AND k.entity_type_id = (planned ->> 'entity_type_id')::uuid
-     AND k.field_slug = w.slug AND k.value = v.value;
+    FROM unnest(slugs, keys) WITH ORDINALITY AS w(slug, value, ord)
+    JOIN LATERAL (SELECT r.record_id AS id FROM record_keys r
+                   WHERE r.workspace_id = ws AND r.entity_type_id = type_id
+                     AND r.field_slug = w.slug AND r.value = w.value
+                  OFFSET 0) AS k ON true;
   IF (SELECT count(DISTINCT i) FROM unnest(hits.ids) AS i) > 1 THEN
     RAISE EXCEPTION 'push_failure' USING DETAIL = json_build_object(
       'failure', 'conflict', 'entity', entity, 'matches', hits.matches)::text;
@@ -763,6 +764,8 @@ DECLARE
   dangling json;
   decided record;
   rid uuid;
+  slugs text[] := ARRAY(SELECT json_array_elements_text(planned -> 'unique_fields'));
+  keys text[] := ARRAY(SELECT json_array_elements_text(planned -> 'key_values'));
   new_slugs text[];
   new_values text[];
   moved text[];
@@ -778,14 +781,12 @@ BEGIN
     RAISE EXCEPTION 'push_failure' USING DETAIL = json_build_object(
       'failure', 'dangling', 'entity', entity, 'references', dangling)::text;
   END IF;
-  SELECT * INTO decided FROM decide_matches(ws, planned, entity);
-  SELECT coalesce(array_agg(s.slug ORDER BY ord), '{}'),
-         coalesce(array_agg(v.value ORDER BY ord), '{}')
+  SELECT * INTO decided FROM decide_matches(ws, type_id, slugs, keys, entity);
+  SELECT coalesce(array_agg(k.slug ORDER BY k.ord), '{}'),
+         coalesce(array_agg(k.value ORDER BY k.ord), '{}')
     INTO new_slugs, new_values
-    FROM json_array_elements_text(planned -> 'unique_fields') WITH ORDINALITY AS s(slug, ord)
-    JOIN json_array_elements_text(planned -> 'key_values') WITH ORDINALITY AS v(value, ord)
-   USING (ord)
-   WHERE s.slug <> ALL (decided.matched_on);
+    FROM unnest(slugs, keys) WITH ORDINALITY AS k(slug, value, ord)
+   WHERE k.slug <> ALL (decided.matched_on);
   IF decided.record_id IS NOT NULL THEN
     rid := decided.record_id;
     PERFORM 1 FROM records WHERE id = rid FOR UPDATE;
@@ -797,7 +798,7 @@ BEGIN
     moved := new_slugs || ARRAY(
       SELECT c.key FROM json_each(vals) AS c
        WHERE json_typeof(c.value) = 'null'
-         AND c.key NOT IN (SELECT json_array_elements_text(planned -> 'unique_fields')));
+         AND c.key <> ALL (slugs));
     IF cardinality(moved) > 0 THEN
       DELETE FROM record_keys WHERE record_id = rid AND field_slug = ANY (moved);
     END IF;
@@ -909,7 +910,9 @@ $$;
 -- count it against the endpoint's rate limit; refuse or replay its Idempotency-Key; log
 -- the matcher's refusal; else apply it in a subtransaction of its own, deciding again
 -- when a concurrent writer won a key. Refusals are logged here, in the same transaction.
-CREATE FUNCTION push_commit_one(push json, attempts integer) RETURNS json
+-- `checked`: the version this transaction already found current for this token (and
+-- holds the locks of), so it is not looked up again.
+CREATE FUNCTION push_commit_one(push json, attempts integer, checked text) RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
   th bytea := decode(push ->> 'token_hash', 'hex');
@@ -943,7 +946,8 @@ BEGIN
       'code', 'ENDPOINT_DISABLED', 'message', 'endpoint is disabled')));
     RETURN json_build_object('status', 'not_found');
   END IF;
-  IF (push ->> 'check_schema')::boolean THEN
+  IF (push ->> 'check_schema')::boolean
+     AND checked IS DISTINCT FROM push ->> 'schema_version' THEN
     -- FOR KEY SHARE conflicts with the FOR UPDATE a change of fields takes: the version
     -- read next (a new snapshot, after any wait) holds until this transaction commits.
     PERFORM 1 FROM entity_types t
@@ -1046,10 +1050,20 @@ CREATE FUNCTION push_commit(pushes json, attempts integer) RETURNS SETOF json
 LANGUAGE plpgsql AS $$
 DECLARE
   push json;
+  answer json;
+  token text;
+  checked jsonb := '{}';
 BEGIN
   FOR push IN SELECT p.value FROM json_array_elements(pushes) WITH ORDINALITY AS p(value, n)
                ORDER BY p.n LOOP
-    RETURN NEXT push_commit_one(push, attempts);
+    token := push ->> 'token_hash';
+    answer := push_commit_one(push, attempts, checked ->> token);
+    -- Past the version check, the version held (and its locks are this transaction's).
+    IF (push ->> 'check_schema')::boolean
+       AND answer ->> 'status' NOT IN ('stale', 'not_found') THEN
+      checked := checked || jsonb_build_object(token, push ->> 'schema_version');
+    END IF;
+    RETURN NEXT answer;
   END LOOP;
 END
 $$;
