@@ -4,9 +4,12 @@
 
 -- The version of what a push is planned against: the endpoint's region and target type,
 -- and every type the target references, with their fields. Changes whenever any of it does.
+-- (PL/pgSQL functions here and below: their plans are cached across calls, where a SQL
+-- function's would be made again on every call.)
 CREATE FUNCTION push_schema_version(endpoint uuid) RETURNS text
-LANGUAGE sql STABLE AS $$
-  SELECT md5(e.default_region || '|' || e.entity_type_id::text || '|' || coalesce(string_agg(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT md5(e.default_region || '|' || e.entity_type_id::text || '|' || coalesce(string_agg(
            concat_ws(':', t.id, t.slug, f.slug, f.type, f.is_unique, f.is_required,
                      f.reference_entity_type_id),
            ',' ORDER BY t.id, f.position), ''))
@@ -17,17 +20,20 @@ LANGUAGE sql STABLE AS $$
                    WHERE rf.entity_type_id = e.entity_type_id AND rf.type = 'reference')
     LEFT JOIN fields f ON f.entity_type_id = t.id
    WHERE e.id = endpoint
-   GROUP BY e.default_region, e.entity_type_id
+   GROUP BY e.default_region, e.entity_type_id);
+END
 $$;
 
 -- One activity-log entry of a push, with the client's own request id.
 CREATE FUNCTION push_log(endpoint uuid, push json, status integer, outcome json,
                          written uuid[] DEFAULT '{}')
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO activity_entries
          (endpoint_id, request_id, client_request_id, status_code, outcome, record_ids)
   VALUES (endpoint, push ->> 'request_id', coalesce(push ->> 'client_request_id', ''), status,
-          outcome, written)
+          outcome, written);
+END
 $$;
 
 -- The match decision for one planned entity, against the unique index (record_keys):
@@ -37,26 +43,29 @@ CREATE FUNCTION decide_matches(ws uuid, type_id uuid, slugs text[], keys text[],
                                OUT record_id uuid, OUT matched_on text[])
 LANGUAGE plpgsql AS $$
 DECLARE
-  hits record;
+  ids uuid[];
+  hit uuid;
 BEGIN
   -- One primary-key probe per key: OFFSET 0 keeps the planner from turning the lateral
   -- subquery into a join over a scan of record_keys.
-  SELECT coalesce(array_agg(w.slug ORDER BY w.ord), '{}') AS slugs,
-         coalesce(array_agg(k.id ORDER BY w.ord), '{}') AS ids,
-         coalesce(json_agg(json_build_array(w.slug, w.value, json_build_array(k.id))
-                           ORDER BY w.ord), '[]') AS matches
-    INTO hits
+  SELECT coalesce(array_agg(w.slug ORDER BY w.ord), '{}'),
+         coalesce(array_agg(k.id ORDER BY w.ord), '{}')
+    INTO matched_on, ids
     FROM unnest(slugs, keys) WITH ORDINALITY AS w(slug, value, ord)
     JOIN LATERAL (SELECT r.record_id AS id FROM record_keys r
                    WHERE r.workspace_id = ws AND r.entity_type_id = type_id
                      AND r.field_slug = w.slug AND r.value = w.value
                   OFFSET 0) AS k ON true;
-  IF (SELECT count(DISTINCT i) FROM unnest(hits.ids) AS i) > 1 THEN
-    RAISE EXCEPTION 'push_failure' USING DETAIL = json_build_object(
-      'failure', 'conflict', 'entity', entity, 'matches', hits.matches)::text;
-  END IF;
-  record_id := hits.ids[1];
-  matched_on := hits.slugs;
+  record_id := ids[1];
+  FOREACH hit IN ARRAY ids LOOP
+    IF hit <> record_id THEN
+      RAISE EXCEPTION 'push_failure' USING DETAIL = json_build_object(
+        'failure', 'conflict', 'entity', entity,
+        'matches', (SELECT json_agg(json_build_array(m.slug, keys[array_position(slugs, m.slug)],
+                                                     json_build_array(m.id)) ORDER BY m.n)
+                      FROM unnest(matched_on, ids) WITH ORDINALITY AS m(slug, id, n)))::text;
+    END IF;
+  END LOOP;
 END
 $$;
 
@@ -202,14 +211,16 @@ $$;
 
 -- record.created or record.updated for one written record.
 CREATE FUNCTION push_record_event(planned json, vals json, outcome json, source json)
-RETURNS json LANGUAGE sql IMMUTABLE AS $$
-  SELECT json_build_object(
+RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RETURN json_build_object(
     'type', CASE WHEN outcome ->> 'action' = 'created' THEN 'record.created'
                  ELSE 'record.updated' END,
     'data', json_build_object(
       'request_id', source ->> 'request_id', 'id', outcome ->> 'id',
       'entity_type_id', planned ->> 'entity_type_id', 'fields', json_strip_nulls(vals),
-      'matched_on', coalesce(outcome -> 'matched_on', '[]'::json), 'source', source))
+      'matched_on', coalesce(outcome -> 'matched_on', '[]'::json), 'source', source));
+END
 $$;
 
 -- One push: resolve its token (a rotated-out one inside its grace period too); answer
