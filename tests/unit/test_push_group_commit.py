@@ -13,7 +13,7 @@ from inlet_store.errors import NotFound, UniqueConflictError
 from inlet_store.guards import RateLimited
 from inlet_store.push.group_commit import GroupCommit
 from inlet_store.push.repository import FailureEntry, Schema
-from inlet_store.push.use_case import Planned, PushCommand, PushCommitter
+from inlet_store.push.use_case import Planned, PushCommand, PushCommitter, PushOutcome
 
 
 async def test_a_lone_submission_is_flushed_at_once() -> None:
@@ -129,9 +129,9 @@ class FakePushRepository:
         return SCHEMA if token_hash == b"known" else None
 
 
-def command(request_id: str) -> PushCommand:
+def command(request_id: str, token: bytes = b"known") -> PushCommand:
     return PushCommand(
-        token_hash=b"known",
+        token_hash=token,
         schema_version="v1",
         request_id=request_id,
         record=Planned(entity_type_id="t1", values_json='{"email":"a@b.no"}'),
@@ -215,3 +215,21 @@ async def test_a_stale_push_gets_the_current_schema_and_an_unknown_token_not_fou
     repository.answers["req_b"] = {"status": "not_found"}
     with pytest.raises(NotFound):
         await committer.commit(command("req_b"))
+
+
+async def test_a_batch_is_sent_in_endpoint_order_and_answered_in_arrival_order() -> None:
+    repository = FakePushRepository(
+        {"req_b1": APPLIED, "req_a": {"status": "not_found"}, "req_b2": APPLIED}
+    )
+    committer = PushCommitter(repository)
+    results = await asyncio.gather(
+        committer.commit(command("req_b1", b"b")),
+        committer.commit(command("req_a", b"a")),
+        committer.commit(command("req_b2", b"b")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], PushOutcome)
+    assert isinstance(results[1], NotFound)
+    assert isinstance(results[2], PushOutcome)
+    # One order of rate-limit rows for every batch; one endpoint's pushes as they came.
+    assert repository.batches == [["req_a", "req_b1", "req_b2"]]
