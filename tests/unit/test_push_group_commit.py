@@ -9,7 +9,7 @@ import pytest
 
 from inlet_common import exactjson
 from inlet_store.domain import EntityTypeDef, ResolvedEndpoint
-from inlet_store.errors import NotFound, UniqueConflictError
+from inlet_store.errors import KeyRace, NotFound, UniqueConflictError
 from inlet_store.guards import RateLimited
 from inlet_store.push.group_commit import GroupCommit
 from inlet_store.push.repository import FailureEntry, Schema
@@ -233,3 +233,13 @@ async def test_a_batch_is_sent_in_endpoint_order_and_answered_in_arrival_order()
     assert isinstance(results[2], PushOutcome)
     # One order of rate-limit rows for every batch; one endpoint's pushes as they came.
     assert repository.batches == [["req_a", "req_b1", "req_b2"]]
+
+
+async def test_a_push_that_keeps_losing_races_is_aborted_and_logged() -> None:
+    race = {**CONFLICT, "failure": {"failure": "race"}}
+    repository = FakePushRepository({"req_a": race})
+    committer = PushCommitter(repository)
+    with pytest.raises(KeyRace):
+        await committer.commit(command("req_a"))
+    [entry] = repository.logged
+    assert exactjson.loads(entry.outcome)["error"]["code"] == "UNIQUE_KEY_RACE"

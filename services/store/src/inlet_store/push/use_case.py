@@ -92,7 +92,10 @@ def _refusal(error: InletError) -> dict[str, Any]:
 
 
 def failure_error(failure: dict[str, Any]) -> InletError:
-    """The error of a push the store refused while applying it (push_upsert's detail)."""
+    """The error of a push the store refused while applying it (push_upsert's detail), or
+    that lost a unique-key race more often than its attempts allow."""
+    if failure["failure"] == "race":
+        return KeyRace("another request wrote the same unique value first; retry")
     entity = failure["entity"]
     if failure["failure"] == "conflict":
         return UniqueConflictError(entity, [(f, v, list(ids)) for f, v, ids in failure["matches"]])
@@ -160,8 +163,6 @@ class PushCommitter:
             raise self._key_error(command.idempotency_key)
         if status == "key_reused":
             raise IdempotencyKeyReused(self.idempotency_ttl_seconds)
-        if status == "race":
-            raise KeyRace("another request wrote the same unique value first; retry")
         raise AssertionError(f"unknown push status {status!r}")
 
     async def _commit_batch(self, commands: list[PushCommand]) -> list[dict[str, Any] | Exception]:

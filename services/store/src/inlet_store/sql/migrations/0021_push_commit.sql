@@ -359,7 +359,9 @@ BEGIN
         NULL;  -- lost a race: decided again
     END;
   END LOOP;
-  RETURN json_build_object('status', 'race', 'rate', rate);
+  RETURN json_build_object('status', 'failed', 'rate', rate,
+                           'failure', json_build_object('failure', 'race'),
+                           'endpoint_id', ep.id, 'workspace_id', ep.workspace_id);
 END
 $$;
 
