@@ -218,3 +218,16 @@ def conflicts_of(status: status_pb2.Status) -> list[dict[str, Any]]:
         if isinstance(c, problem_pb2.UniqueConflict)
         for m in c.matches
     ]
+
+
+def describe(error: InletError) -> dict[str, Any]:
+    """An error as the activity log keeps it: code, message, fields and conflicts."""
+    status = error.to_status()
+    body: dict[str, Any] = {"code": error.reason, "message": status.message}
+    violations = violations_of(status)
+    if violations:
+        body["errors"] = [v.as_json() for v in violations]
+    conflicts = conflicts_of(status)
+    if conflicts:
+        body["conflicts"] = conflicts
+    return body

@@ -10,7 +10,7 @@ from inlet_common.metrics import serve_metrics
 from inlet_matcher import app
 from inlet_matcher.config import MatcherConfig
 from inlet_matcher.external import ExternalIngest
-from inlet_matcher.service import Ingest
+from inlet_matcher.push.use_case import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_matcher.stream import GrpcStreamStore, StreamIngest
 from inlet_matcher.transfer import GrpcTransferStore, PushTransfers
