@@ -1,0 +1,256 @@
+"""HTTP twins: each public RPC also served answering google.api.HttpBody, rendered here.
+
+Both HTTP edges (the gateway and Envoy's transcoder) call the twin of an annotated RPC,
+`/<package>.<Service>Http/<Method>`: same request message, same google.api.http binding
+(without `response_body`), and a google.api.HttpBody answer holding the exact bytes the
+client gets — the success as proto3 JSON with every RawJson as its value, or the error in
+its dialect's envelope — with its HTTP status as initial metadata `x-http-code` and its
+headers as initial metadata. The edges copy them through, so the two answer alike by
+construction. The typed RPC is untouched for gRPC callers (google.rpc.Status errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import google.rpc.error_details_pb2 as error_details_pb2
+import grpc
+from google.api import annotations_pb2, http_pb2, httpbody_pb2
+from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, message
+
+from inlet_common import exactjson, logs, nul, protojson
+from inlet_common.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
+from inlet_common.errors import InletError, reason_of, unpack
+from inlet_common.httpstatus import http_status
+
+log = logging.getLogger(__name__)
+
+TWIN_SUFFIX = "Http"
+HTTP_CODE_KEY = "x-http-code"
+HTTP_BODY = "google.api.HttpBody"
+_HTTP_RULE = cast("Any", annotations_pb2.http)
+
+Behavior = Callable[[Any, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """What an HTTP answer depends on beyond the RPC: the integration dialect's problem
+    `type` base (INLET_EXTERNAL_PROBLEM_BASE)."""
+
+    external_type_base: str = DEFAULT_EXTERNAL_TYPE_BASE
+
+
+def twin_service_name(service_full_name: str) -> str:
+    """inlet.ingest.v1.IngestService → inlet.ingest.v1.IngestServiceHttp."""
+    return service_full_name + TWIN_SUFFIX
+
+
+def twin_path(method: descriptor.MethodDescriptor) -> str:
+    """The gRPC path both edges call for an annotated RPC."""
+    return f"/{twin_service_name(method.containing_service.full_name)}/{method.name}"
+
+
+def http_rule(method: descriptor.MethodDescriptor) -> http_pb2.HttpRule | None:
+    """The method's google.api.http rule, or None."""
+    options = method.GetOptions()
+    if not options.HasExtension(_HTTP_RULE):
+        return None
+    return cast(http_pb2.HttpRule, options.Extensions[_HTTP_RULE])
+
+
+def twinned(service: descriptor.ServiceDescriptor) -> list[descriptor.MethodDescriptor]:
+    """The service's RPCs that have a twin: unary, with a google.api.http rule."""
+    return [
+        m
+        for m in service.methods
+        if http_rule(m) is not None and not m.client_streaming and not m.server_streaming
+    ]
+
+
+def _without_response_body(rule: http_pb2.HttpRule) -> http_pb2.HttpRule:
+    copied = http_pb2.HttpRule()
+    copied.CopyFrom(rule)
+    copied.response_body = ""
+    for extra in copied.additional_bindings:
+        extra.response_body = ""
+    return copied
+
+
+def twin_files(
+    files: Iterable[descriptor_pb2.FileDescriptorProto],
+) -> list[descriptor_pb2.FileDescriptorProto]:
+    """The twin services' files for a descriptor set (Envoy's transcoder loads them): for
+    each file with annotated services, `<name>_http.proto` in the same package."""
+    twins: list[descriptor_pb2.FileDescriptorProto] = []
+    for source in files:
+        twin = descriptor_pb2.FileDescriptorProto(
+            name=source.name.removesuffix(".proto") + "_http.proto",
+            package=source.package,
+            syntax="proto3",
+            dependency=[source.name, "google/api/annotations.proto", "google/api/httpbody.proto"],
+        )
+        for service in source.service:
+            methods = [
+                m
+                for m in service.method
+                if m.options.HasExtension(_HTTP_RULE)
+                and not m.client_streaming
+                and not m.server_streaming
+            ]
+            if not methods:
+                continue
+            added = twin.service.add(name=service.name + TWIN_SUFFIX)
+            for method in methods:
+                twin_method = added.method.add(
+                    name=method.name, input_type=method.input_type, output_type="." + HTTP_BODY
+                )
+                rule = _without_response_body(method.options.Extensions[_HTTP_RULE])
+                twin_method.options.Extensions[_HTTP_RULE].CopyFrom(rule)
+        if twin.service:
+            # Imports the source already has (its request types' files) resolve through it.
+            twins.append(twin)
+    return twins
+
+
+# --- serving ----------------------------------------------------------------------------
+
+
+class _Recorder:
+    """Initial metadata a typed handler sends, kept to go out with the rendered answer."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self.headers: list[tuple[str, str]] = []
+
+    async def send_initial_metadata(self, metadata: Sequence[tuple[str, str]]) -> None:
+        self.headers.extend(metadata)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the twin answers: the HTTP status, headers and body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: httpbody_pb2.HttpBody
+
+
+def render_success(
+    method: descriptor.MethodDescriptor,
+    response: message.Message,
+    headers: Sequence[tuple[str, str]],
+) -> Answer:
+    """A typed answer as the client gets it (the rule's response_body applied)."""
+    status = success_status(headers)
+    kept = [(k, v) for k, v in headers if k != HTTP_CODE_KEY]
+    if status == 204:
+        return Answer(204, kept, httpbody_pb2.HttpBody())
+    rule = http_rule(method)
+    selected = rule.response_body if rule is not None else ""
+    if selected:
+        field = response.DESCRIPTOR.fields_by_name.get(selected)
+        inner = getattr(response, selected) if field is not None else None
+        if isinstance(inner, httpbody_pb2.HttpBody):
+            return Answer(status, kept, inner)
+    payload: Any = protojson.to_json(response)
+    if selected:
+        payload = payload.get(selected, {})
+    body = httpbody_pb2.HttpBody(content_type="application/json", data=exactjson.dumps(payload))
+    return Answer(status, kept, body)
+
+
+def render_error(
+    method_full_name: str | None,
+    error: InletError,
+    headers: Sequence[tuple[str, str]],
+    settings: HttpSettings,
+    *,
+    path: str = "",
+) -> Answer:
+    """An error in its dialect's envelope, with Retry-After from its RetryInfo."""
+    status = error.to_status()
+    code = http_status(status.code, reason_of(status))
+    context = ErrorContext(status, code, logs.request_id.get(), settings.external_type_base)
+    rendered = envelope_for(method_full_name, path)(context)
+    kept = [(k, v) for k, v in headers if k != HTTP_CODE_KEY]
+    if not any(k == "retry-after" for k, _ in kept):
+        for info in unpack(status, error_details_pb2.RetryInfo):
+            assert isinstance(info, error_details_pb2.RetryInfo)
+            delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+            kept.append(("retry-after", str(max(1, math.ceil(delay)))))
+            break
+    body = httpbody_pb2.HttpBody(content_type=rendered.content_type, data=rendered.body)
+    return Answer(code, kept, body)
+
+
+def success_status(headers: Iterable[tuple[str, Any]]) -> int:
+    """The 2xx a typed handler asked for with x-http-code (200 when it did not)."""
+    for key, value in headers:
+        if key == HTTP_CODE_KEY:
+            text = str(value).strip()
+            if text.isdigit() and 200 <= int(text) <= 299:
+                return int(text)
+    return 200
+
+
+def twin_behavior(
+    method: descriptor.MethodDescriptor, typed: Behavior, settings: HttpSettings
+) -> Behavior:
+    """The twin of one RPC: the typed handler, its answer or error rendered."""
+    full_name = method.full_name
+
+    async def behavior(request: Any, context: Any) -> httpbody_pb2.HttpBody:
+        recorder = _Recorder(context)
+        try:
+            # No string with a NUL gets in: PostgreSQL could not store it.
+            nul.refuse_in_message(request)
+            answer = render_success(method, await typed(request, recorder), recorder.headers)
+        except InletError as error:
+            answer = render_error(full_name, error, recorder.headers, settings)
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unhandled error in %s", full_name)
+            internal = InletError("internal error")
+            answer = render_error(full_name, internal, recorder.headers, settings)
+        await context.send_initial_metadata([(HTTP_CODE_KEY, str(answer.status)), *answer.headers])
+        return answer.body
+
+    return behavior
+
+
+def twin_handler(
+    service: descriptor.ServiceDescriptor,
+    typed_handlers: Mapping[str, grpc.RpcMethodHandler[Any, Any]],
+    settings: HttpSettings,
+) -> grpc.GenericRpcHandler[Any, Any] | None:
+    """The generic handler of a service's twin, over its registered typed handlers."""
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method in twinned(service):
+        typed = typed_handlers.get(method.name)
+        if typed is None or typed.unary_unary is None:
+            continue
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            twin_behavior(method, typed.unary_unary, settings),
+            request_deserializer=typed.request_deserializer,
+            response_serializer=httpbody_pb2.HttpBody.SerializeToString,
+        )
+    if not handlers:
+        return None
+    return grpc.method_handlers_generic_handler(twin_service_name(service.full_name), handlers)
+
+
+def service_descriptor(full_name: str) -> descriptor.ServiceDescriptor | None:
+    """A service of the generated protos, by full name."""
+    try:
+        return descriptor_pool.Default().FindServiceByName(full_name)
+    except KeyError:
+        return None
