@@ -50,7 +50,7 @@ class _Reply(InletError):
 # (HTTP status, gRPC code the gateway's error has, reason, message). No route is judged
 # by the gateway with no RPC (envelope_for(None, path)); the others by the route's RPC.
 REPLIES: tuple[tuple[int, int, str, str, bool], ...] = (
-    (404, 5, "ROUTE_NOT_FOUND", "no route matches %REQ(:METHOD)% %PATH(WQ:ORIG)%", False),
+    (404, 5, "ROUTE_NOT_FOUND", "no route matches %REQ(:METHOD)% %PATH(NQ:PATH)%", False),
     (405, 12, "METHOD_NOT_ALLOWED", "%REQ(:METHOD)% is not allowed here; use GET, HEAD", False),
     (413, 8, "PAYLOAD_TOO_LARGE", LOCAL_BODY, True),
     (400, 3, "INVALID_REQUEST", LOCAL_BODY, True),

@@ -1,0 +1,327 @@
+"""The conformance suite's cases: one HTTP request each, sent alike through both edges.
+
+A case's path, headers and body are templates filled from one edge's own workspace
+(`{token}`, `{key}`, …) and `{u}`, a value unique to the edge and case, so that what one
+edge creates never changes what the other answers. `exception` documents a case whose
+answers may differ, and why (the README lists the same).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KIB = 1024
+MIB = 1024 * 1024
+
+# Envoy's transcoder judges an unknown query parameter or an admin body that is not the
+# request message before any service sees it: same status and envelope, its own message.
+TRANSCODER_400 = (
+    "Envoy's transcoder refuses it before any service: 400 in the route's envelope with"
+    " code INVALID_REQUEST and the transcoder's message (the gateway names the parameter)"
+)
+WRONG_METHOD = (
+    "Envoy's transcoder cannot tell a wrong method from an unknown route: 404"
+    " ROUTE_NOT_FOUND, where the gateway answers 405 with Allow"
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | bytes | None = None
+    # Why this case may answer differently through Envoy ("" = identical).
+    exception: str = ""
+
+
+JSON = {"content-type": "application/json"}
+
+
+def _stream(**extra: str) -> dict[str, str]:
+    return {"authorization": "Bearer {key}", **JSON, **extra}
+
+
+def _project(**extra: str) -> dict[str, str]:
+    return {"authorization": "Bearer {project}", **JSON, **extra}
+
+
+def _push(**extra: str) -> dict[str, str]:
+    return {"authorization": "Bearer {api_key}", **JSON, **extra}
+
+
+def _admin(**extra: str) -> dict[str, str]:
+    return {"authorization": "Bearer {admin}", **extra}
+
+
+def _form(**extra: str) -> dict[str, str]:
+    return {"x-client-token": "{client}", "origin": "https://www.example.com", **extra}
+
+
+CASES: tuple[Case, ...] = (
+    # --- endpoint push -----------------------------------------------------------------
+    Case(
+        "push: created",
+        "POST",
+        "/api/v1/ingest/{token}",
+        JSON,
+        '{"fields": {"email": "{u}@acme.no", "name": "Ada", "phone": "+47 400 00 000"}}',
+    ),
+    Case(
+        "push: updated (matched on email)",
+        "POST",
+        "/api/v1/ingest/{token}",
+        JSON,
+        '{"fields": {"email": "{u-1}@acme.no", "name": "Ada Lovelace"}}',
+    ),
+    Case(
+        "push: unknown field",
+        "POST",
+        "/api/v1/ingest/{token}",
+        JSON,
+        '{"fields": {"email": "{u}@acme.no", "nope": 1}}',
+    ),
+    Case("push: unknown top-level key", "POST", "/api/v1/ingest/{token}", JSON, '{"x": {}}'),
+    Case("push: malformed JSON", "POST", "/api/v1/ingest/{token}", JSON, '{"fields": '),
+    Case("push: not an object", "POST", "/api/v1/ingest/{token}", JSON, "[1, 2]"),
+    Case("push: empty body", "POST", "/api/v1/ingest/{token}", JSON, ""),
+    Case(
+        "push: invalid e-mail", "POST", "/api/v1/ingest/{token}", JSON, '{"fields": {"email": "x"}}'
+    ),
+    Case(
+        "push: NUL in a value",
+        "POST",
+        "/api/v1/ingest/{token}",
+        JSON,
+        '{"fields": {"name": "a\\u0000"}}',
+    ),
+    Case("push: unknown token", "POST", "/api/v1/ingest/nope{u}", JSON, '{"fields": {}}'),
+    Case("push: over 100 KB", "POST", "/api/v1/ingest/{token}", JSON, b"x" * (100 * KIB + 1)),
+    Case(
+        "push: Idempotency-Key first",
+        "POST",
+        "/api/v1/ingest/{token}",
+        {**JSON, "idempotency-key": "k-{u}"},
+        '{"fields": {"email": "{u}-i@acme.no"}}',
+    ),
+    Case(
+        "push: Idempotency-Key replayed",
+        "POST",
+        "/api/v1/ingest/{token}",
+        {**JSON, "idempotency-key": "k-{u-1}"},
+        '{"fields": {"email": "{u-1}-i@acme.no"}}',
+    ),
+    Case(
+        "push: Idempotency-Key reused with another body",
+        "POST",
+        "/api/v1/ingest/{token}",
+        {**JSON, "idempotency-key": "k-{u-2}"},
+        '{"fields": {"email": "other-{u}@acme.no"}}',
+    ),
+    Case(
+        "push: client X-Request-Id echoed",
+        "POST",
+        "/api/v1/ingest/{token}",
+        {**JSON, "x-request-id": "client-42"},
+        '{"fields": {"email": "{u}@acme.no"}}',
+    ),
+    Case(
+        "push: unknown query parameter",
+        "POST",
+        "/api/v1/ingest/{token}?foo=1",
+        JSON,
+        '{"fields": {"email": "{u}@acme.no"}}',
+        exception=TRANSCODER_400,
+    ),
+    Case("push: wrong method", "GET", "/api/v1/ingest/{token}", exception=WRONG_METHOD),
+    # --- stream ingest -----------------------------------------------------------------
+    Case(
+        "stream: one item",
+        "POST",
+        "/api/ingest",
+        _stream(),
+        '{"region": "{u}", "revenue": 1.50, "target": 12345678901234567890}',
+    ),
+    Case(
+        "stream: array",
+        "POST",
+        "/api/ingest",
+        _stream(),
+        '[{"region": "{u}-a"}, {"region": "{u}-b", "revenue": 2}]',
+    ),
+    Case("stream: no key", "POST", "/api/ingest", JSON, '{"email": "a@b.no"}'),
+    Case(
+        "stream: unknown key",
+        "POST",
+        "/api/ingest",
+        {**JSON, "authorization": "Bearer ik_live_nope"},
+        "{}",
+    ),
+    Case("stream: malformed JSON", "POST", "/api/ingest", _stream(), "{"),
+    Case("stream: unknown field", "POST", "/api/ingest", _stream(), '{"nope": 1}'),
+    Case("stream: over 1 MB", "POST", "/api/ingest", _stream(), b"[" + b" " * MIB + b"]"),
+    Case(
+        "stream: Idempotency-Key first",
+        "POST",
+        "/api/ingest",
+        _stream(**{"idempotency-key": "s-{u}"}),
+        '{"region": "{u}"}',
+    ),
+    Case(
+        "stream: Idempotency-Key replayed",
+        "POST",
+        "/api/ingest",
+        _stream(**{"idempotency-key": "s-{u-1}"}),
+        '{"region": "{u-1}"}',
+    ),
+    Case("stream: other stream", "POST", "/api/ingest?stream=nope", _stream(), "{}"),
+    Case("stream: status of an unknown request", "GET", "/api/ingest/requests/req_nope", _stream()),
+    Case("stream: status without a key", "GET", "/api/ingest/requests/req_nope"),
+    Case("stream: wrong method", "PUT", "/api/ingest", _stream(), "{}", exception=WRONG_METHOD),
+    # --- integration ingest ------------------------------------------------------------
+    Case(
+        "external: accepted",
+        "POST",
+        "/api/v1/external/data-ingestion/{integration}",
+        _project(),
+        '{"email": "{u}@acme.no", "name": "Ext"}',
+    ),
+    Case("external: no token", "POST", "/api/v1/external/data-ingestion/{integration}", JSON, "{}"),
+    Case(
+        "external: unknown integration",
+        "POST",
+        "/api/v1/external/data-ingestion/nope",
+        _project(),
+        "{}",
+    ),
+    Case(
+        "external: malformed JSON",
+        "POST",
+        "/api/v1/external/data-ingestion/{integration}",
+        _project(),
+        "{",
+    ),
+    Case(
+        "external: over 1 MiB",
+        "POST",
+        "/api/v1/external/data-ingestion/{integration}",
+        _project(),
+        b"[" + b" " * MIB + b"]",
+    ),
+    Case(
+        "external: status of an unknown request",
+        "GET",
+        "/api/v1/external/data-ingestion/requests/req_nope",
+        _project(),
+    ),
+    Case("external: ping", "GET", "/api/v1/external/ping", _project()),
+    Case("external: ping without a token", "GET", "/api/v1/external/ping"),
+    Case("external: unknown route", "GET", "/api/v1/external/nope"),
+    Case(
+        "form: JSON",
+        "POST",
+        "/api/v1/external/form",
+        _form(**JSON),
+        '{"email": "{u}-f@acme.no", "name": "Form"}',
+    ),
+    Case(
+        "form: urlencoded",
+        "POST",
+        "/api/v1/external/form",
+        _form(**{"content-type": "application/x-www-form-urlencoded"}),
+        "email={u}-g%40acme.no&name=Form",
+    ),
+    Case("form: bad e-mail", "POST", "/api/v1/external/form", _form(**JSON), '{"email": "x"}'),
+    Case(
+        "form: origin not allowed",
+        "POST",
+        "/api/v1/external/form",
+        {**_form(**JSON), "origin": "https://evil.example"},
+        "{}",
+    ),
+    Case(
+        "form: over 64 KiB", "POST", "/api/v1/external/form", _form(**JSON), b"x" * (64 * KIB + 1)
+    ),
+    Case(
+        "form: preflight",
+        "OPTIONS",
+        "/api/v1/external/form",
+        {
+            "origin": "https://www.example.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type, x-client-token",
+        },
+    ),
+    # --- push transfer -----------------------------------------------------------------
+    Case(
+        "transfer: accepted",
+        "POST",
+        "/api/push/transfer",
+        _push(),
+        '{"endgrate_type": "crm-contact", "session_id": "{session}", "transfer_data":'
+        ' [{"data": {"first_name": "Bob", "last_name": "{u}"}, "internal_id": "C1"}]}',
+    ),
+    Case("transfer: no key", "POST", "/api/push/transfer", JSON, "{}"),
+    Case(
+        "transfer: unknown session",
+        "POST",
+        "/api/push/transfer",
+        _push(),
+        '{"endgrate_type": "crm-contact", "session_id": "nope", "transfer_data": [{"data": {}}]}',
+    ),
+    Case("transfer: malformed JSON", "POST", "/api/push/transfer", _push(), "{"),
+    Case(
+        "transfer: data of an unknown transfer",
+        "GET",
+        "/api/push/data?transfer_id=0123456789abcdef01234567",
+        _push(),
+    ),
+    Case("transfer: data without transfer_id", "GET", "/api/push/data", _push()),
+    # --- admin and webhook admin APIs ----------------------------------------------------
+    Case("admin: list entity types", "GET", "/admin/v1/{workspace}/entityTypes", _admin()),
+    Case("admin: get an endpoint", "GET", "/admin/v1/{endpoint}", _admin()),
+    Case("admin: no token", "GET", "/admin/v1/{workspace}/entityTypes"),
+    Case("admin: unknown entity type", "GET", "/admin/v1/{workspace}/entityTypes/nope", _admin()),
+    Case(
+        "admin: records (RawJson values)",
+        "GET",
+        "/admin/v1/{workspace}/entityTypes/contact/records",
+        _admin(),
+    ),
+    Case("admin: an endpoint's example", "GET", "/admin/v1/{endpoint}/example", _admin()),
+    Case(
+        "admin: create with an unknown field",
+        "POST",
+        "/admin/v1/{workspace}/entityTypes",
+        _admin(**JSON),
+        '{"slug": "t{u}", "nope": 1}',
+        exception=TRANSCODER_400,
+    ),
+    Case(
+        "admin: malformed JSON",
+        "POST",
+        "/admin/v1/{workspace}/entityTypes",
+        _admin(**JSON),
+        "{",
+        exception=TRANSCODER_400,
+    ),
+    Case(
+        "admin: wrong method",
+        "PUT",
+        "/admin/v1/{workspace}/entityTypes",
+        _admin(**JSON),
+        "{}",
+        exception=WRONG_METHOD,
+    ),
+    Case("webhooks: list", "GET", "/admin/v1/{workspace}/webhookEndpoints", _admin()),
+    Case(
+        "webhooks: unknown endpoint", "GET", "/admin/v1/{workspace}/webhookEndpoints/nope", _admin()
+    ),
+    Case("streams: list", "GET", "/admin/v1/{workspace}/streams", _admin()),
+    # --- the edge itself ---------------------------------------------------------------
+    Case("health", "GET", "/healthz"),
+    Case("health: wrong method", "POST", "/healthz", JSON, "{}"),
+    Case("unknown route", "GET", "/nope/{u}"),
+    Case("unknown route (POST)", "POST", "/api/v2/nope", JSON, "{}"),
+)
