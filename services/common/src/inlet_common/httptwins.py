@@ -15,16 +15,25 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, cast
 
 import google.rpc.error_details_pb2 as error_details_pb2
 import grpc
 from google.api import annotations_pb2, http_pb2, httpbody_pb2
-from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, message
+from google.protobuf import (
+    any_pb2,
+    descriptor,
+    descriptor_pb2,
+    descriptor_pool,
+    message,
+    message_factory,
+)
+from google.protobuf.message import DecodeError
 
-from inlet_common import exactjson, logs, nul, protojson
+from inlet_common import exactjson, httprules, logs, nul, protojson
 from inlet_common.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
-from inlet_common.errors import InletError, reason_of, unpack
+from inlet_common.errors import InletError, InvalidArgument, Violation, reason_of, unpack
 from inlet_common.httpstatus import http_status
 
 log = logging.getLogger(__name__)
@@ -32,6 +41,10 @@ log = logging.getLogger(__name__)
 TWIN_SUFFIX = "Http"
 HTTP_CODE_KEY = "x-http-code"
 HTTP_BODY = "google.api.HttpBody"
+# The field of a twin's request that holds a JSON body as sent (a number far above any
+# request message's own, so it never collides; the typed request ignores it).
+HTTP_BODY_FIELD = "http_body"
+HTTP_BODY_NUMBER = 536_870_911
 _HTTP_RULE = cast("Any", annotations_pb2.http)
 
 Behavior = Callable[[Any, Any], Awaitable[Any]]
@@ -85,14 +98,28 @@ def twin_files(
     files: Iterable[descriptor_pb2.FileDescriptorProto],
 ) -> list[descriptor_pb2.FileDescriptorProto]:
     """The twin services' files for a descriptor set (Envoy's transcoder loads them): for
-    each file with annotated services, `<name>_http.proto` in the same package."""
+    each file with annotated services, `<name>_http.proto` in the same package. An RPC
+    whose body is JSON for its request's fields takes `<Request>Http` instead: the same
+    fields (for the URL's path and query) and the body as sent, in `http_body`."""
+    given = list(files)
+    messages = {f".{f.package}.{m.name}": m for f in given for m in f.message_type if f.package}
     twins: list[descriptor_pb2.FileDescriptorProto] = []
-    for source in files:
+    for source in given:
         twin = descriptor_pb2.FileDescriptorProto(
             name=source.name.removesuffix(".proto") + "_http.proto",
             package=source.package,
             syntax="proto3",
-            dependency=[source.name, "google/api/annotations.proto", "google/api/httpbody.proto"],
+            # The source's own imports too: a copied request field may name their types.
+            dependency=list(
+                dict.fromkeys(
+                    [
+                        source.name,
+                        *source.dependency,
+                        "google/api/annotations.proto",
+                        "google/api/httpbody.proto",
+                    ]
+                )
+            ),
         )
         for service in source.service:
             methods = [
@@ -106,15 +133,48 @@ def twin_files(
                 continue
             added = twin.service.add(name=service.name + TWIN_SUFFIX)
             for method in methods:
-                twin_method = added.method.add(
-                    name=method.name, input_type=method.input_type, output_type="." + HTTP_BODY
-                )
                 rule = _without_response_body(method.options.Extensions[_HTTP_RULE])
+                input_type = method.input_type
+                request = messages.get(input_type)
+                if request is not None and _json_body(request, rule):
+                    carrier = twin.message_type.add(name=request.name + TWIN_SUFFIX)
+                    carrier.field.extend(request.field)
+                    carrier.oneof_decl.extend(request.oneof_decl)
+                    carrier.field.add(
+                        name=HTTP_BODY_FIELD,
+                        number=HTTP_BODY_NUMBER,
+                        label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+                        type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+                        type_name="." + HTTP_BODY,
+                        json_name="httpBody",
+                    )
+                    input_type = f".{source.package}.{carrier.name}"
+                    _body_to_carrier(rule)
+                twin_method = added.method.add(
+                    name=method.name, input_type=input_type, output_type="." + HTTP_BODY
+                )
                 twin_method.options.Extensions[_HTTP_RULE].CopyFrom(rule)
         if twin.service:
-            # Imports the source already has (its request types' files) resolve through it.
             twins.append(twin)
     return twins
+
+
+def _json_body(request: descriptor_pb2.DescriptorProto, rule: http_pb2.HttpRule) -> bool:
+    if not rule.body:
+        return False
+    if rule.body == "*":
+        return True
+    for field in request.field:
+        if field.name == rule.body:
+            return field.type_name != "." + HTTP_BODY
+    return False
+
+
+def _body_to_carrier(rule: http_pb2.HttpRule) -> None:
+    if rule.body:
+        rule.body = HTTP_BODY_FIELD
+    for extra in rule.additional_bindings:
+        _body_to_carrier(extra)
 
 
 # --- serving ----------------------------------------------------------------------------
@@ -202,14 +262,19 @@ def success_status(headers: Iterable[tuple[str, Any]]) -> int:
 
 
 def twin_behavior(
-    method: descriptor.MethodDescriptor, typed: Behavior, settings: HttpSettings
+    method: descriptor.MethodDescriptor,
+    typed: Behavior,
+    settings: HttpSettings,
+    build: Callable[[Any], message.Message] | None = None,
 ) -> Behavior:
-    """The twin of one RPC: the typed handler, its answer or error rendered."""
+    """The twin of one RPC: the typed handler, its answer or error rendered. `build` makes
+    the typed request from what arrived (a twin whose body is JSON gets bytes)."""
     full_name = method.full_name
 
-    async def behavior(request: Any, context: Any) -> httpbody_pb2.HttpBody:
+    async def behavior(arrived: Any, context: Any) -> httpbody_pb2.HttpBody:
         recorder = _Recorder(context)
         try:
+            request = build(arrived) if build is not None else arrived
             # No string with a NUL gets in: PostgreSQL could not store it.
             nul.refuse_in_message(request)
             answer = render_success(method, await typed(request, recorder), recorder.headers)
@@ -227,6 +292,62 @@ def twin_behavior(
     return behavior
 
 
+@cache
+def _carrier() -> type[message.Message]:
+    """A message of the one field every JSON-body twin request adds (http_body), to read
+    it from (and write it into) a twin request's bytes."""
+    pool = descriptor_pool.DescriptorPool()
+    for dependency in (any_pb2.DESCRIPTOR, httpbody_pb2.DESCRIPTOR):
+        pool.AddSerializedFile(dependency.serialized_pb)
+    carrier = descriptor_pb2.FileDescriptorProto(
+        name="inlet/edge/carrier.proto",
+        package="inlet.edge",
+        syntax="proto3",
+        dependency=["google/api/httpbody.proto"],
+    )
+    carrier.message_type.add(name="Carrier").field.add(
+        name=HTTP_BODY_FIELD,
+        number=HTTP_BODY_NUMBER,
+        label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+        type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+        type_name="." + HTTP_BODY,
+    )
+    pool.Add(carrier)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("inlet.edge.Carrier"))
+
+
+def with_json_body(carried: message.Message, body: bytes, content_type: str) -> bytes:
+    """A JSON-body twin's request: the URL's fields (`carried`) and the body as sent."""
+    carrier: Any = _carrier()()
+    carrier.http_body.data = body
+    carrier.http_body.content_type = content_type
+    return bytes(carried.SerializeToString() + carrier.SerializeToString())
+
+
+def _json_body_builder(route: httprules.Route) -> Callable[[bytes], message.Message]:
+    def build(raw: bytes) -> message.Message:
+        try:
+            carried = route.request_class.FromString(raw)
+            found: Any = _carrier().FromString(raw)
+        except DecodeError:
+            raise InvalidArgument("request is not a valid message") from None
+        carried.DiscardUnknownFields()
+        try:
+            return httprules.request_with_body(route, carried, found.http_body.data)
+        except httprules.TranscodeError as bad:
+            violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
+            raise InvalidArgument(bad.message, reason=bad.reason, violations=violations) from None
+
+    return build
+
+
+def _json_body_route(method: descriptor.MethodDescriptor) -> httprules.Route | None:
+    for route in httprules.build_routes([(method.containing_service, "")]).routes:
+        if route.full_name == method.full_name and httprules.carries_json_body(route):
+            return route
+    return None
+
+
 def twin_handler(
     service: descriptor.ServiceDescriptor,
     typed_handlers: Mapping[str, grpc.RpcMethodHandler[Any, Any]],
@@ -238,9 +359,17 @@ def twin_handler(
         typed = typed_handlers.get(method.name)
         if typed is None or typed.unary_unary is None:
             continue
+        route = _json_body_route(method)
+        if route is None:
+            behavior = twin_behavior(method, typed.unary_unary, settings)
+            deserializer = typed.request_deserializer
+        else:
+            build = _json_body_builder(route)
+            behavior = twin_behavior(method, typed.unary_unary, settings, build)
+            deserializer = None  # the bytes, read by build
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            twin_behavior(method, typed.unary_unary, settings),
-            request_deserializer=typed.request_deserializer,
+            behavior,
+            request_deserializer=deserializer,
             response_serializer=httpbody_pb2.HttpBody.SerializeToString,
         )
     if not handlers:

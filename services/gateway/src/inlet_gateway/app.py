@@ -34,21 +34,22 @@ from inlet_common.errors import (
     status_from_rpc_error,
     unpack,
 )
-from inlet_common.httpstatus import http_status
-from inlet_common.httptwins import twin_path
-from inlet_gateway import docs, limits
-from inlet_gateway.config import GatewayConfig
-from inlet_gateway.console import Console, build_console
-from inlet_gateway.routes import (
+from inlet_common.httprules import (
     MethodNotAllowed,
     Route,
     RouteMatch,
     RouteTable,
     TranscodeError,
     build_routes,
+    carries_json_body,
     path_only_request,
     transcode,
 )
+from inlet_common.httpstatus import http_status
+from inlet_common.httptwins import twin_path, with_json_body
+from inlet_gateway import docs, limits
+from inlet_gateway.config import GatewayConfig
+from inlet_gateway.console import Console, build_console
 
 log = logging.getLogger(__name__)
 
@@ -349,21 +350,30 @@ class Gateway:
         except limits.BodyTooLarge as too_large:
             return await self._rejected(found, request, _too_large(too_large)), label
         query = scope.get("query_string", b"").decode("latin-1")
+        content_type = request.headers.get(b"content-type", b"").decode("latin-1")
+        # A JSON body for the request's fields goes to the RPC's twin as sent (its service
+        # parses it, as behind Envoy); the URL's path and query are read here, as by Envoy.
+        json_body = carries_json_body(route)
         try:
-            rpc_request = transcode(
+            rpc_request: message.Message | bytes = transcode(
                 route,
                 found.variables,
                 query,
-                body,
-                content_type=request.headers.get(b"content-type", b"").decode("latin-1"),
+                b"" if json_body else body,
+                content_type=content_type,
             )
+            if json_body:
+                assert isinstance(rpc_request, message.Message)
+                rpc_request = with_json_body(rpc_request, body, content_type)
         except TranscodeError as bad:
             violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
             edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
             return await self._rejected(found, request, edge, edge_field=bad.field), label
         return await self._call(route, rpc_request, request), label
 
-    async def _call(self, route: Route, rpc_request: message.Message, request: _Request) -> Answer:
+    async def _call(
+        self, route: Route, rpc_request: message.Message | bytes, request: _Request
+    ) -> Answer:
         """The RPC's HTTP twin called: its google.api.HttpBody is the answer, its initial
         metadata the status (x-http-code) and headers, exactly as Envoy passes them on."""
         try:
@@ -494,8 +504,8 @@ class Gateway:
         return found
 
 
-def _serialize(request: message.Message) -> bytes:
-    return request.SerializeToString()
+def _serialize(request: message.Message | bytes) -> bytes:
+    return request if isinstance(request, bytes) else request.SerializeToString()
 
 
 def _metadata(scope: Scope, headers: dict[bytes, bytes]) -> Metadata:

@@ -390,28 +390,54 @@ def transcode(
         target.data = body
         if query:
             _refuse_body_query(route.body, query)
-    # An empty body is an empty message, as for any other transcoder.
-    elif route.body and body.strip():
-        if holds_raw(_desc(request)):
-            # Values of RawJson fields (a mapping) keep their exact text: read with exactjson,
-            # and each written in its field's place as {"json": text} for ParseDict.
-            document = _lift_raw(_body_descriptor(route, request), parse_exact(body))
-        else:
-            document = parse_json(body)
-        if route.body == "*":
-            if not isinstance(document, dict):
-                raise TranscodeError(
-                    INVALID_BODY,
-                    f"request body must be a JSON object, got {kind_of(document)}",
-                )
-            _merge(request, document)
-        else:
-            _merge_body_field(request, route.body, document)
+    else:
+        document = _parse_body_into(route, request, body)
     if route.body != "*" and query:
         _apply_query(request, query, bound=set(variables))
     _derive_update_mask(route, request, document, variables)
     _apply_path(request, variables)
     return request
+
+
+def carries_json_body(route: Route) -> bool:
+    """Whether the route's body is JSON for a message field: what the RPC's HTTP twin takes
+    raw (inlet_common.httptwins) and its service parses, so both edges pass bytes."""
+    return bool(route.body) and not _is_http_body(route)
+
+
+def request_with_body(route: Route, carried: message.Message, body: bytes) -> message.Message:
+    """The RPC request for the URL's fields (`carried`: path variables and query parameters,
+    already set) and a JSON body, as transcode() builds it: the URL's fields win over the
+    body's, and a PATCH without update_mask gets the body's keys as its mask."""
+    request = route.request_class()
+    document = _parse_body_into(route, request, body)
+    request.MergeFrom(carried)
+    bound = dict.fromkeys(route.template.variables, "")
+    _derive_update_mask(route, request, document, bound)
+    return request
+
+
+def _parse_body_into(route: Route, request: message.Message, body: bytes) -> Any:
+    """Merge a JSON body into `request` by the route's body rule; the parsed document."""
+    # An empty body is an empty message, as for any other transcoder.
+    if not route.body or not body.strip():
+        return None
+    if holds_raw(_desc(request)):
+        # Values of RawJson fields (a mapping) keep their exact text: read with exactjson,
+        # and each written in its field's place as {"json": text} for ParseDict.
+        document = _lift_raw(_body_descriptor(route, request), parse_exact(body))
+    else:
+        document = parse_json(body)
+    if route.body == "*":
+        if not isinstance(document, dict):
+            raise TranscodeError(
+                INVALID_BODY,
+                f"request body must be a JSON object, got {kind_of(document)}",
+            )
+        _merge(request, document)
+    else:
+        _merge_body_field(request, route.body, document)
+    return document
 
 
 def _is_http_body(route: Route) -> bool:
