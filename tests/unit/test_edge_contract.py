@@ -102,3 +102,17 @@ def test_a_local_reply_is_the_gateways_envelope_with_envoys_operators() -> None:
             "request_id": "%REQ(X-REQUEST-ID)%",
         },
     }
+
+
+def test_envoy_answers_a_wrong_method_with_the_gateways_allow_list() -> None:
+    allowed = dict(envoy_replies.allowed_methods())
+    assert allowed["/api/v1/ingest/(?P<v0>[^/:]+)"] == ["POST"]
+    assert allowed["/api/v1/external/form"] == ["POST", "OPTIONS"]
+    assert allowed["/healthz"] == ["GET", "HEAD"]
+    config = yaml.safe_load(envoy_replies.CONFIG.read_text())
+    routes = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+        "typed_config"
+    ]["route_config"]["virtual_hosts"][0]["routes"]
+    # Before every other route, so a capped route's prefix never takes a wrong method.
+    first = routes[: len(allowed)]
+    assert all(route["direct_response"]["status"] == 405 for route in first)
