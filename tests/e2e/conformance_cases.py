@@ -30,6 +30,8 @@ class Case:
     body: str | bytes | None = None
     # Why this case may answer differently through Envoy ("" = identical).
     exception: str = ""
+    # Headers both edges' answers must have (so "identical" is not "both missing").
+    expect: tuple[str, ...] = ()
 
 
 JSON = {"content-type": "application/json"}
@@ -107,6 +109,7 @@ CASES: tuple[Case, ...] = (
         "/api/v1/ingest/{token}",
         {**JSON, "idempotency-key": "k-{u-1}"},
         '{"fields": {"email": "{u-1}-i@acme.no"}}',
+        expect=("idempotency-replayed",),
     ),
     Case(
         "push: Idempotency-Key reused with another body",
@@ -121,6 +124,7 @@ CASES: tuple[Case, ...] = (
         "/api/v1/ingest/{token}",
         {**JSON, "x-request-id": "client-42"},
         '{"fields": {"email": "{u}@acme.no"}}',
+        expect=("x-client-request-id",),
     ),
     Case(
         "push: unknown query parameter",
@@ -130,7 +134,7 @@ CASES: tuple[Case, ...] = (
         '{"fields": {"email": "{u}@acme.no"}}',
         exception=TRANSCODER_400,
     ),
-    Case("push: wrong method", "GET", "/api/v1/ingest/{token}"),
+    Case("push: wrong method", "GET", "/api/v1/ingest/{token}", expect=("allow",)),
     # --- stream ingest -----------------------------------------------------------------
     Case(
         "stream: one item",
@@ -170,6 +174,22 @@ CASES: tuple[Case, ...] = (
         "/api/ingest",
         _stream(**{"idempotency-key": "s-{u-1}"}),
         '{"region": "{u-1}"}',
+        expect=("idempotency-replayed",),
+    ),
+    Case(
+        "stream: within its rate limit",
+        "POST",
+        "/api/ingest",
+        {**_stream(), "authorization": "Bearer {limited_key}"},
+        '{"region": "{u}"}',
+    ),
+    Case(
+        "stream: over its rate limit (429, Retry-After, RateLimit-*)",
+        "POST",
+        "/api/ingest",
+        {**_stream(), "authorization": "Bearer {limited_key}"},
+        '{"region": "{u}"}',
+        expect=("retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"),
     ),
     Case("stream: other stream", "POST", "/api/ingest?stream=nope", _stream(), "{}"),
     Case("stream: status of an unknown request", "GET", "/api/ingest/requests/req_nope", _stream()),
@@ -183,6 +203,7 @@ CASES: tuple[Case, ...] = (
         "/api/v1/external/data-ingestion/{integration}",
         _project(),
         '{"email": "{u}@acme.no", "name": "Ext"}',
+        expect=("location",),
     ),
     Case("external: no token", "POST", "/api/v1/external/data-ingestion/{integration}", JSON, "{}"),
     Case(
@@ -250,6 +271,7 @@ CASES: tuple[Case, ...] = (
             "access-control-request-method": "POST",
             "access-control-request-headers": "content-type, x-client-token",
         },
+        expect=("access-control-allow-origin", "access-control-allow-methods"),
     ),
     # --- push transfer -----------------------------------------------------------------
     Case(

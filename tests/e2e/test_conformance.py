@@ -110,7 +110,10 @@ async def _seed(stack: Stack) -> Seeded:
         made = await demo.seed(
             admin, bootstrap_token=stack.bootstrap_token, workspace_slug=f"c{tag}"
         )
-        stream = await sales_stream(admin, streams_pb2_grpc.StreamAdminServiceStub(ch), made)
+        streams = streams_pb2_grpc.StreamAdminServiceStub(ch)
+        stream = await sales_stream(admin, streams, made)
+        # One request an hour: the second is 429 with Retry-After and RateLimit-*.
+        limited = await sales_stream(admin, streams, made, rate_limit=1, rate_window_seconds=3600)
         integrations = ext.stub(ch)
         project = await ext.project_token(integrations, made)
         integration = await ext.integration(
@@ -125,6 +128,8 @@ async def _seed(stack: Stack) -> Seeded:
         "workspace": made.workspace,
         "key": stream.key,
         "stream": stream.slug,
+        "limited_key": limited.key,
+        "limited_stream": limited.slug,
         "project": project.secret,
         "integration": integration_id,
         "client": client.secret,
@@ -292,6 +297,8 @@ async def test_both_edges_answer_alike(edged: tuple[Stack, Path]) -> None:
             for edge, outcome in got.items():
                 # One request id per answer, the body's (when it shows one) the header's.
                 assert outcome.raw_request_id, (case.name, edge)
+                missing = [h for h in case.expect if h not in outcome.headers]
+                assert not missing, (case.name, edge, missing)
                 # (A replay answers the first request's, as the stored answer has it.)
                 replayed = "idempotency-replayed" in outcome.headers
                 if outcome.body_request_id is not None and not replayed:
