@@ -42,7 +42,6 @@ EDGES = ("gateway", "envoy")
 COMPARED_HEADERS = (
     "content-type",
     "allow",
-    "retry-after",
     "ratelimit-limit",
     "ratelimit-remaining",
     "ratelimit-policy",
@@ -56,8 +55,8 @@ COMPARED_HEADERS = (
     "access-control-max-age",
     "vary",
 )
-# Compared by presence only: its value counts down the seconds.
-PRESENT_HEADERS = ("x-request-id", "ratelimit-reset")
+# Compared by presence only: their values count down the seconds.
+PRESENT_HEADERS = ("x-request-id", "ratelimit-reset", "retry-after")
 
 _MASKS = (
     # inlet's request ids (the gateway's) and UUIDs (Envoy's request ids, record ids).
@@ -69,6 +68,8 @@ _MASKS = (
     ),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?"), "<time>"),
     (re.compile(r"\b[0-9a-f]{24}\b"), "<hex-id>"),
+    # Seconds left in a rate window (a clock, like a timestamp).
+    (re.compile(r"retry after \d+s"), "retry after <n>s"),
     # A credential's public id in a log entry.
     (re.compile(r"\b[0-9a-f]{16}\b"), "<hex-id>"),
 )

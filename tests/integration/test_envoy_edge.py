@@ -25,7 +25,7 @@ import pytest
 from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet.type.v1 import result_pb2
 from inlet_common import grpcserver
-from inlet_common.errors import FailedPrecondition, NotFound, ResourceExhausted
+from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from tests.integration.gateway_fixtures import PushOnlyIngest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,8 +50,10 @@ class StubIngest(PushOnlyIngest):
         self.calls.append((request.token, metadata))
         self.bodies.append(request.body.data)
         edge_error = metadata.get("x-inlet-edge-error")
-        if edge_error:
+        if edge_error == "PAYLOAD_TOO_LARGE":
             raise ResourceExhausted(metadata.get("x-inlet-edge-message", ""), reason=edge_error)
+        if edge_error:
+            raise InvalidArgument(metadata.get("x-inlet-edge-message", ""), reason=edge_error)
         if request.token == "missing":
             raise NotFound("no such endpoint", reason="ENDPOINT_NOT_FOUND")
         if request.token == "replayed":
@@ -410,16 +412,23 @@ async def test_deployments_point_the_matcher_cluster_at_inlet_matcher_addr() -> 
     assert b"INLET_MATCHER_ADDR must be host:port" in output
 
 
-async def test_unknown_query_parameter_is_rejected(
+async def test_an_unknown_query_parameter_is_refused_by_the_service(
     client: httpx.AsyncClient, upstream: Upstream
 ) -> None:
     response = await client.post("/api/v1/ingest/ok?debug=1", json=PUSH)
 
+    # The transcoder passes it over; the service, given the query as sent, refuses it as
+    # an edge refusal (credential checked, attempt logged), as behind the gateway.
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == "INVALID_REQUEST"
+    assert response.json()["code"] == "INVALID_QUERY"
+    assert response.json()["detail"] == 'unknown query parameter "debug"'
     assert response.json()["request_id"] == response.headers["x-request-id"]
-    assert upstream.servicer.calls == []
+    ((token, metadata),) = upstream.servicer.calls
+    assert token == "ok"
+    assert metadata["x-inlet-query"] == "debug=1"
+    assert metadata["x-inlet-edge-error"] == "INVALID_QUERY"
+    assert upstream.servicer.bodies == [b""]
 
 
 async def test_the_access_log_never_holds_a_credential(

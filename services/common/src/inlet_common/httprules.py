@@ -379,8 +379,11 @@ def transcode(
     body: bytes,
     *,
     content_type: str = "",
+    ignore_unknown_query: bool = False,
 ) -> message.Message:
-    """The RPC request for an HTTP request: body, then query parameters, then path variables."""
+    """The RPC request for an HTTP request: body, then query parameters, then path variables.
+    With `ignore_unknown_query`, a parameter naming no field is passed over (the service
+    refuses it: unknown_query_parameter)."""
     request = route.request_class()
     document: Any = None
     if _is_http_body(route):
@@ -388,12 +391,12 @@ def transcode(
         target = getattr(request, route.body)
         target.content_type = content_type
         target.data = body
-        if query:
+        if query and not ignore_unknown_query:
             _refuse_body_query(route.body, query)
     else:
         document = _parse_body_into(route, request, body)
     if route.body != "*" and query:
-        _apply_query(request, query, bound=set(variables))
+        _apply_query(request, query, bound=set(variables), ignore_unknown=ignore_unknown_query)
     _derive_update_mask(route, request, document, variables)
     _apply_path(request, variables)
     return request
@@ -616,7 +619,43 @@ def _merge_body_field(request: message.Message, name: str, document: Any) -> Non
         raise TranscodeError(INVALID_BODY, text, field=path or None, code=code) from None
 
 
-def _apply_query(request: message.Message, query: str, *, bound: set[str]) -> None:
+def unknown_query_parameter(route: Route, query: str) -> TranscodeError | None:
+    """The refusal of the first query parameter the route's request has no field for (or
+    that names its raw body), as the gateway's transcoding would refuse it; else None."""
+    for key, _ in parse_qsl(query, keep_blank_values=True):
+        raw_body = _is_http_body(route) and (key == route.body or key.startswith(route.body + "."))
+        try:
+            if not raw_body:
+                _resolve(_desc(route.request_class()), key.split("."), leaf_scalar=True)
+        except KeyError:
+            raw_body = True
+        if raw_body:
+            return TranscodeError(
+                INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
+            )
+    return None
+
+
+def path_fields_only(route: Route, request: message.Message) -> message.Message:
+    """A request with only the fields `request` took from the URL's path."""
+    kept = route.request_class()
+    for field_path in route.template.variables:
+        chain = _resolve(_desc(request), field_path.split("."), leaf_scalar=True)
+        source: Any = request
+        target: Any = kept
+        for step in chain[:-1]:
+            source, target = getattr(source, step.name), getattr(target, step.name)
+        leaf = chain[-1].name
+        if chain[-1].is_repeated:
+            getattr(target, leaf).extend(getattr(source, leaf))
+        else:
+            setattr(target, leaf, getattr(source, leaf))
+    return kept
+
+
+def _apply_query(
+    request: message.Message, query: str, *, bound: set[str], ignore_unknown: bool = False
+) -> None:
     grouped: dict[str, list[str]] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         grouped.setdefault(key, []).append(value)
@@ -624,6 +663,8 @@ def _apply_query(request: message.Message, query: str, *, bound: set[str]) -> No
         try:
             chain = _resolve(_desc(request), key.split("."), leaf_scalar=True)
         except KeyError:
+            if ignore_unknown:
+                continue
             raise TranscodeError(
                 INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
             ) from None

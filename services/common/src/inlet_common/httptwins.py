@@ -32,6 +32,13 @@ from google.protobuf import (
 from google.protobuf.message import DecodeError
 
 from inlet_common import exactjson, httprules, logs, nul, protojson
+from inlet_common.edge import (
+    EDGE_ERROR_KEY,
+    EDGE_FIELD_KEY,
+    EDGE_JUDGED_RPCS,
+    EDGE_MESSAGE_KEY,
+    QUERY_KEY,
+)
 from inlet_common.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
 from inlet_common.errors import InletError, InvalidArgument, Violation, reason_of, unpack
 from inlet_common.httpstatus import http_status
@@ -181,14 +188,19 @@ def _body_to_carrier(rule: http_pb2.HttpRule) -> None:
 
 
 class _Recorder:
-    """Initial metadata a typed handler sends, kept to go out with the rendered answer."""
+    """Initial metadata a typed handler sends, kept to go out with the rendered answer; and
+    the call's metadata as the handler sees it (with an edge refusal added)."""
 
     def __init__(self, context: Any) -> None:
         self._context = context
         self.headers: list[tuple[str, str]] = []
+        self.added: list[tuple[str, str]] = []
 
     async def send_initial_metadata(self, metadata: Sequence[tuple[str, str]]) -> None:
         self.headers.extend(metadata)
+
+    def invocation_metadata(self) -> tuple[tuple[str, Any], ...]:
+        return (*(self._context.invocation_metadata() or ()), *self.added)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
@@ -266,9 +278,11 @@ def twin_behavior(
     typed: Behavior,
     settings: HttpSettings,
     build: Callable[[Any], message.Message] | None = None,
+    route: httprules.Route | None = None,
 ) -> Behavior:
     """The twin of one RPC: the typed handler, its answer or error rendered. `build` makes
-    the typed request from what arrived (a twin whose body is JSON gets bytes)."""
+    the typed request from what arrived (a twin whose body is JSON gets bytes); `route`
+    judges the query as sent."""
     full_name = method.full_name
 
     async def behavior(arrived: Any, context: Any) -> httpbody_pb2.HttpBody:
@@ -277,6 +291,16 @@ def twin_behavior(
             request = build(arrived) if build is not None else arrived
             # No string with a NUL gets in: PostgreSQL could not store it.
             nul.refuse_in_message(request)
+            refused = _unknown_query(route, context)
+            if refused is not None and full_name not in EDGE_JUDGED_RPCS:
+                raise refused
+            if refused is not None and route is not None:
+                # As for an edge's refusal: the handler sees the URL's fields and the
+                # refusal, checks the credential, logs the attempt and raises it.
+                request = httprules.path_fields_only(route, request)
+                recorder.added = _edge_metadata(refused)
+                await typed(request, recorder)
+                raise refused
             answer = render_success(method, await typed(request, recorder), recorder.headers)
         except InletError as error:
             answer = render_error(full_name, error, recorder.headers, settings)
@@ -290,6 +314,28 @@ def twin_behavior(
         return answer.body
 
     return behavior
+
+
+def _unknown_query(route: httprules.Route | None, context: Any) -> InletError | None:
+    if route is None:
+        return None
+    for key, value in context.invocation_metadata() or ():
+        if key == QUERY_KEY and isinstance(value, str):
+            bad = httprules.unknown_query_parameter(route, value)
+            if bad is None:
+                return None
+            return InvalidArgument(
+                bad.message,
+                reason=bad.reason,
+                violations=[Violation(bad.field or "", bad.message, bad.code)],
+            )
+    return None
+
+
+def _edge_metadata(refused: InletError) -> list[tuple[str, str]]:
+    added = [(EDGE_ERROR_KEY, refused.reason), (EDGE_MESSAGE_KEY, refused.message)]
+    added.extend((EDGE_FIELD_KEY, v.field) for v in refused.violations[:1])
+    return added
 
 
 @cache
@@ -341,11 +387,15 @@ def _json_body_builder(route: httprules.Route) -> Callable[[bytes], message.Mess
     return build
 
 
-def _json_body_route(method: descriptor.MethodDescriptor) -> httprules.Route | None:
-    for route in httprules.build_routes([(method.containing_service, "")]).routes:
-        if route.full_name == method.full_name and httprules.carries_json_body(route):
-            return route
-    return None
+def _route_of(method: descriptor.MethodDescriptor) -> httprules.Route | None:
+    """The method's HTTP route (its first binding; one with a JSON body first)."""
+    found = [
+        route
+        for route in httprules.build_routes([(method.containing_service, "")]).routes
+        if route.full_name == method.full_name
+    ]
+    found.sort(key=lambda route: not httprules.carries_json_body(route))
+    return found[0] if found else None
 
 
 def twin_handler(
@@ -359,13 +409,13 @@ def twin_handler(
         typed = typed_handlers.get(method.name)
         if typed is None or typed.unary_unary is None:
             continue
-        route = _json_body_route(method)
-        if route is None:
-            behavior = twin_behavior(method, typed.unary_unary, settings)
+        route = _route_of(method)
+        if route is None or not httprules.carries_json_body(route):
+            behavior = twin_behavior(method, typed.unary_unary, settings, route=route)
             deserializer = typed.request_deserializer
         else:
             build = _json_body_builder(route)
-            behavior = twin_behavior(method, typed.unary_unary, settings, build)
+            behavior = twin_behavior(method, typed.unary_unary, settings, build, route)
             deserializer = None  # the bytes, read by build
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             behavior,

@@ -7,7 +7,7 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import google.rpc.error_details_pb2 as error_details_pb2
@@ -21,7 +21,13 @@ from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
 from inlet.ingest.v1 import external_pb2, ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
 from inlet_common import channels, requestids
-from inlet_common.edge import EDGE_ERROR_KEY, EDGE_FIELD_KEY, EDGE_MESSAGE_KEY
+from inlet_common.edge import (
+    EDGE_ERROR_KEY,
+    EDGE_FIELD_KEY,
+    EDGE_JUDGED_RPCS,
+    EDGE_MESSAGE_KEY,
+    QUERY_KEY,
+)
 from inlet_common.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
 from inlet_common.errors import (
     InletError,
@@ -113,19 +119,6 @@ _NO_VERDICT = {
     grpc.StatusCode.CANCELLED,
     grpc.StatusCode.UNIMPLEMENTED,
 }
-
-# The only RPCs shown an edge rejection, so they can check the credential (in the URL
-# or a header) and log the attempt. An explicit list: any other RPC called with its body
-# missing might act on the URL alone (a `:rotateToken` would rotate), so it never is.
-EDGE_JUDGED_RPCS = frozenset(
-    {
-        "inlet.ingest.v1.IngestService.PushEndpoint",
-        "inlet.ingest.v1.IngestService.IngestStream",
-        "inlet.ingest.v1.IngestService.PushTransfer",
-        "inlet.ingest.v1.ExternalIngestService.IngestData",
-        "inlet.ingest.v1.ExternalIngestService.SubmitForm",
-    }
-)
 
 # RPCs that may take longer than the gateway's timeout by design: their extra seconds.
 PUSH_TRANSFER = "inlet.ingest.v1.IngestService.PushTransfer"
@@ -355,12 +348,15 @@ class Gateway:
         # parses it, as behind Envoy); the URL's path and query are read here, as by Envoy.
         json_body = carries_json_body(route)
         try:
+            # An unknown query parameter is the service's to refuse, as behind Envoy (it
+            # gets the query as sent, x-inlet-query).
             rpc_request: message.Message | bytes = transcode(
                 route,
                 found.variables,
                 query,
                 b"" if json_body else body,
                 content_type=content_type,
+                ignore_unknown_query=True,
             )
             if json_body:
                 assert isinstance(rpc_request, message.Message)
@@ -369,6 +365,8 @@ class Gateway:
             violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
             edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
             return await self._rejected(found, request, edge, edge_field=bad.field), label
+        if query and _PRINTABLE.fullmatch(query):
+            request = replace(request, metadata=[*request.metadata, (QUERY_KEY, query)])
         return await self._call(route, rpc_request, request), label
 
     async def _call(
