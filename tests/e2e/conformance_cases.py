@@ -365,6 +365,13 @@ CASES: tuple[Case, ...] = (
         _admin(**JSON),
         "{}",
     ),
+    Case(
+        "admin: a query parameter where the body is every field",
+        "POST",
+        "/admin/v1/{workspace}/adminTokens?display_name=x",
+        _admin(**JSON),
+        '{"display_name": "t"}',
+    ),
     Case("webhooks: list", "GET", "/admin/v1/{workspace}/webhookEndpoints", _admin()),
     Case(
         "webhooks: unknown endpoint", "GET", "/admin/v1/{workspace}/webhookEndpoints/nope", _admin()

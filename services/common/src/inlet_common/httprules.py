@@ -621,9 +621,12 @@ def _merge_body_field(request: message.Message, name: str, document: Any) -> Non
 
 def unknown_query_parameter(route: Route, query: str) -> TranscodeError | None:
     """The refusal of the first query parameter the route's request has no field for (or
-    that names its raw body), as the gateway's transcoding would refuse it; else None."""
+    that names its raw body; with body "*" every field is the body's, so every parameter is
+    unknown), as the gateway's transcoding would refuse it; else None."""
     for key, _ in parse_qsl(query, keep_blank_values=True):
-        raw_body = _is_http_body(route) and (key == route.body or key.startswith(route.body + "."))
+        raw_body = route.body == "*" or (
+            _is_http_body(route) and (key == route.body or key.startswith(route.body + "."))
+        )
         try:
             if not raw_body:
                 _resolve(_desc(route.request_class()), key.split("."), leaf_scalar=True)
