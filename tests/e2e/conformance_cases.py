@@ -32,6 +32,8 @@ class Case:
     exception: str = ""
     # Headers both edges' answers must have (so "identical" is not "both missing").
     expect: tuple[str, ...] = ()
+    # Sent without Content-Length (chunked), so only reading it tells its size.
+    chunked: bool = False
 
 
 JSON = {"content-type": "application/json"}
@@ -160,6 +162,14 @@ CASES: tuple[Case, ...] = (
     Case("stream: malformed JSON", "POST", "/api/ingest", _stream(), "{"),
     Case("stream: unknown field", "POST", "/api/ingest", _stream(), '{"nope": 1}'),
     Case("stream: over 1 MB", "POST", "/api/ingest", _stream(), b"[" + b" " * MIB + b"]"),
+    Case(
+        "stream: over 1 MB, chunked",
+        "POST",
+        "/api/ingest",
+        _stream(),
+        b"[" + b" " * MIB + b"]",
+        chunked=True,
+    ),
     Case(
         "stream: Idempotency-Key first",
         "POST",

@@ -189,8 +189,11 @@ async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: in
     headers = {k: _fill(v, seeded, index) for k, v in case.headers.items()}
     raw = case.body
     body = _fill(raw, seeded, index).encode() if isinstance(raw, str) else raw
+    content: bytes | AsyncIterator[bytes] | None = body
+    if case.chunked and body is not None:
+        content = _chunks(body)
     answer = await client.request(
-        case.method, _fill(case.path, seeded, index), headers=headers, content=body
+        case.method, _fill(case.path, seeded, index), headers=headers, content=content
     )
     try:
         parsed: Any = orjson.loads(answer.content) if answer.content else None
@@ -211,6 +214,11 @@ async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: in
         answer.headers.get("x-request-id", ""),
         _request_id_in(parsed),
     )
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), 65_536):
+        yield body[start : start + 65_536]
 
 
 def _differences(a: Outcome, b: Outcome) -> list[str]:

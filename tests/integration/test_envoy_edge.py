@@ -364,10 +364,11 @@ async def test_the_cap_holds_for_chunked_bodies_too(
     )
 
     assert response.status_code == status
-    # Past the cap, a chunked body is refused by Envoy itself (its headers have gone by
-    # the time its length is known), in the dialect's envelope.
-    assert len(upstream.servicer.calls) == (1 if status == 200 else 0)
+    # Past the cap, a chunked body too reaches the service emptied, with the refusal.
+    assert upstream.servicer.bodies == ([body] if status == 200 else [b""])
     if status == 413:
+        ((_, metadata),) = upstream.servicer.calls
+        assert metadata["x-inlet-edge-error"] == "PAYLOAD_TOO_LARGE"
         assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
         assert response.json()["detail"] == TOO_LARGE
         assert response.json()["request_id"] == response.headers["x-request-id"]
