@@ -379,11 +379,8 @@ def transcode(
     body: bytes,
     *,
     content_type: str = "",
-    ignore_unknown_query: bool = False,
 ) -> message.Message:
-    """The RPC request for an HTTP request: body, then query parameters, then path variables.
-    With `ignore_unknown_query`, a parameter naming no field is passed over (the service
-    refuses it: unknown_query_parameter)."""
+    """The RPC request for an HTTP request: body, then query parameters, then path variables."""
     request = route.request_class()
     document: Any = None
     if _is_http_body(route):
@@ -391,12 +388,12 @@ def transcode(
         target = getattr(request, route.body)
         target.content_type = content_type
         target.data = body
-        if query and not ignore_unknown_query:
+        if query:
             _refuse_body_query(route.body, query)
     else:
         document = _parse_body_into(route, request, body)
     if route.body != "*" and query:
-        _apply_query(request, query, bound=set(variables), ignore_unknown=ignore_unknown_query)
+        _apply_query(request, query, bound=set(variables))
     _derive_update_mask(route, request, document, variables)
     _apply_path(request, variables)
     return request
@@ -408,16 +405,37 @@ def carries_json_body(route: Route) -> bool:
     return bool(route.body) and not _is_http_body(route)
 
 
-def request_with_body(route: Route, carried: message.Message, body: bytes) -> message.Message:
-    """The RPC request for the URL's fields (`carried`: path variables and query parameters,
-    already set) and a JSON body, as transcode() builds it: the URL's fields win over the
-    body's, and a PATCH without update_mask gets the body's keys as its mask."""
+def request_with_body(
+    route: Route, carried: message.Message, body: bytes, query: str = ""
+) -> message.Message:
+    """The RPC request for the URL's path fields (`carried`, already set), its query and a
+    JSON body, as transcode() builds it: body, then query, then path (the URL wins over the
+    body), and a PATCH without update_mask gets the body's keys as its mask."""
     request = route.request_class()
     document = _parse_body_into(route, request, body)
     request.MergeFrom(carried)
+    apply_query(route, request, query)
     bound = dict.fromkeys(route.template.variables, "")
     _derive_update_mask(route, request, document, bound)
     return request
+
+
+def apply_query(route: Route, request: message.Message, query: str) -> None:
+    """Set the query's parameters on `request` (its path fields already set, and winning),
+    as transcode() does; TranscodeError (INVALID_QUERY) for a parameter naming no field or
+    the body, or a value that does not fit. With body "*" every field is the body's, so
+    there is no query parameter to set."""
+    if not query:
+        return
+    if route.body == "*":
+        for key, _ in parse_qsl(query, keep_blank_values=True):
+            raise TranscodeError(
+                INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
+            )
+        return
+    if _is_http_body(route):
+        _refuse_body_query(route.body, query)
+    _apply_query(request, query, bound=set(route.template.variables))
 
 
 def _parse_body_into(route: Route, request: message.Message, body: bytes) -> Any:
@@ -619,26 +637,6 @@ def _merge_body_field(request: message.Message, name: str, document: Any) -> Non
         raise TranscodeError(INVALID_BODY, text, field=path or None, code=code) from None
 
 
-def unknown_query_parameter(route: Route, query: str) -> TranscodeError | None:
-    """The refusal of the first query parameter the route's request has no field for (or
-    that names its raw body; with body "*" every field is the body's, so every parameter is
-    unknown), as the gateway's transcoding would refuse it; else None."""
-    for key, _ in parse_qsl(query, keep_blank_values=True):
-        raw_body = route.body == "*" or (
-            _is_http_body(route) and (key == route.body or key.startswith(route.body + "."))
-        )
-        try:
-            if not raw_body:
-                _resolve(_desc(route.request_class()), key.split("."), leaf_scalar=True)
-        except KeyError:
-            raw_body = True
-        if raw_body:
-            return TranscodeError(
-                INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
-            )
-    return None
-
-
 def path_fields_only(route: Route, request: message.Message) -> message.Message:
     """A request with only the fields `request` took from the URL's path."""
     kept = route.request_class()
@@ -656,9 +654,7 @@ def path_fields_only(route: Route, request: message.Message) -> message.Message:
     return kept
 
 
-def _apply_query(
-    request: message.Message, query: str, *, bound: set[str], ignore_unknown: bool = False
-) -> None:
+def _apply_query(request: message.Message, query: str, *, bound: set[str]) -> None:
     grouped: dict[str, list[str]] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         grouped.setdefault(key, []).append(value)
@@ -666,8 +662,6 @@ def _apply_query(
         try:
             chain = _resolve(_desc(request), key.split("."), leaf_scalar=True)
         except KeyError:
-            if ignore_unknown:
-                continue
             raise TranscodeError(
                 INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
             ) from None

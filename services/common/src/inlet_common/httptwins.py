@@ -277,30 +277,33 @@ def twin_behavior(
     method: descriptor.MethodDescriptor,
     typed: Behavior,
     settings: HttpSettings,
-    build: Callable[[Any], message.Message] | None = None,
+    build: Callable[[Any, str], message.Message] | None = None,
     route: httprules.Route | None = None,
 ) -> Behavior:
-    """The twin of one RPC: the typed handler, its answer or error rendered. `build` makes
-    the typed request from what arrived (a twin whose body is JSON gets bytes); `route`
-    judges the query as sent."""
+    """The twin of one RPC: the typed handler, its answer or error rendered. The request
+    arrives with the URL's path fields; the query as sent (x-inlet-query) is applied here,
+    by `route`, and `build` adds a JSON body (that twin gets bytes)."""
     full_name = method.full_name
 
     async def behavior(arrived: Any, context: Any) -> httpbody_pb2.HttpBody:
         recorder = _Recorder(context)
         try:
-            request = build(arrived) if build is not None else arrived
+            query = _query_of(context)
+            try:
+                request = build(arrived, query) if build is not None else arrived
+                if build is None and route is not None:
+                    httprules.apply_query(route, request, query)
+            except httprules.TranscodeError as bad:
+                refused = _invalid(bad)
+                if build is not None or route is None or full_name not in EDGE_JUDGED_RPCS:
+                    raise refused from None
+                # As for an edge's refusal: the handler sees the URL's path fields and the
+                # refusal, checks the credential, logs the attempt and raises it.
+                recorder.added = _edge_metadata(refused)
+                await typed(httprules.path_fields_only(route, arrived), recorder)
+                raise refused from None
             # No string with a NUL gets in: PostgreSQL could not store it.
             nul.refuse_in_message(request)
-            refused = _unknown_query(route, context)
-            if refused is not None and full_name not in EDGE_JUDGED_RPCS:
-                raise refused
-            if refused is not None and route is not None:
-                # As for an edge's refusal: the handler sees the URL's fields and the
-                # refusal, checks the credential, logs the attempt and raises it.
-                request = httprules.path_fields_only(route, request)
-                recorder.added = _edge_metadata(refused)
-                await typed(request, recorder)
-                raise refused
             answer = render_success(method, await typed(request, recorder), recorder.headers)
         except InletError as error:
             answer = render_error(full_name, error, recorder.headers, settings)
@@ -316,20 +319,16 @@ def twin_behavior(
     return behavior
 
 
-def _unknown_query(route: httprules.Route | None, context: Any) -> InletError | None:
-    if route is None:
-        return None
+def _query_of(context: Any) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == QUERY_KEY and isinstance(value, str):
-            bad = httprules.unknown_query_parameter(route, value)
-            if bad is None:
-                return None
-            return InvalidArgument(
-                bad.message,
-                reason=bad.reason,
-                violations=[Violation(bad.field or "", bad.message, bad.code)],
-            )
-    return None
+            return value
+    return ""
+
+
+def _invalid(bad: httprules.TranscodeError) -> InletError:
+    violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
+    return InvalidArgument(bad.message, reason=bad.reason, violations=violations)
 
 
 def _edge_metadata(refused: InletError) -> list[tuple[str, str]]:
@@ -370,19 +369,15 @@ def with_json_body(carried: message.Message, body: bytes, content_type: str) -> 
     return bytes(carried.SerializeToString() + carrier.SerializeToString())
 
 
-def _json_body_builder(route: httprules.Route) -> Callable[[bytes], message.Message]:
-    def build(raw: bytes) -> message.Message:
+def _json_body_builder(route: httprules.Route) -> Callable[[bytes, str], message.Message]:
+    def build(raw: bytes, query: str) -> message.Message:
         try:
             carried = route.request_class.FromString(raw)
             found: Any = _carrier().FromString(raw)
         except DecodeError:
             raise InvalidArgument("request is not a valid message") from None
         carried.DiscardUnknownFields()
-        try:
-            return httprules.request_with_body(route, carried, found.http_body.data)
-        except httprules.TranscodeError as bad:
-            violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
-            raise InvalidArgument(bad.message, reason=bad.reason, violations=violations) from None
+        return httprules.request_with_body(route, carried, found.http_body.data, query)
 
     return build
 

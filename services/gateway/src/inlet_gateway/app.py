@@ -348,15 +348,13 @@ class Gateway:
         # parses it, as behind Envoy); the URL's path and query are read here, as by Envoy.
         json_body = carries_json_body(route)
         try:
-            # An unknown query parameter is the service's to refuse, as behind Envoy (it
-            # gets the query as sent, x-inlet-query).
+            # The query is the service's to read (x-inlet-query, below), as behind Envoy.
             rpc_request: message.Message | bytes = transcode(
                 route,
                 found.variables,
-                query,
+                "",
                 b"" if json_body else body,
                 content_type=content_type,
-                ignore_unknown_query=True,
             )
             if json_body:
                 assert isinstance(rpc_request, message.Message)
