@@ -20,7 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
 
-from inlet_common import httptwins, logs, nul, requestids
+from inlet_common import httprender, httptwins, logs, nul, requestids
 from inlet_common.errors import STATUS_DETAILS_KEY, InletError
 from inlet_common.portfile import write_port_file
 
@@ -216,7 +216,7 @@ class _Registered:
 
 
 def _add_twins(
-    server: grpc.aio.Server, registered: _Registered, settings: httptwins.HttpSettings
+    server: grpc.aio.Server, registered: _Registered, settings: httprender.HttpSettings
 ) -> None:
     for name, handlers in registered.handlers.items():
         service = httptwins.service_descriptor(name)
@@ -233,7 +233,7 @@ async def start(
     address: str,
     *,
     max_message_bytes: int = 4 * 1024 * 1024,
-    http: httptwins.HttpSettings | None = None,
+    http: httprender.HttpSettings | None = None,
 ) -> Service:
     """Start a server on `address` (port 0 picks a free one) with `register`'s services,
     and the HTTP twin of each public one (inlet_common.httptwins)."""
@@ -247,7 +247,7 @@ async def start(
     )
     registered = _Registered(server)
     register(cast(grpc.aio.Server, registered))
-    _add_twins(server, registered, http or httptwins.HttpSettings())
+    _add_twins(server, registered, http or httprender.HttpSettings())
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]

@@ -1,24 +1,23 @@
-"""HTTP twins: each public RPC also served answering google.api.HttpBody, rendered here.
+"""HTTP twins: each public RPC also served answering google.api.HttpBody.
 
 Both HTTP edges (the gateway and Envoy's transcoder) call the twin of an annotated RPC,
-`/<package>.<Service>Http/<Method>`: same request message, same google.api.http binding
-(without `response_body`), and a google.api.HttpBody answer holding the exact bytes the
-client gets — the success as proto3 JSON with every RawJson as its value, or the error in
-its dialect's envelope — with its HTTP status as initial metadata `x-http-code` and its
-headers as initial metadata. The edges copy them through, so the two answer alike by
-construction. The typed RPC is untouched for gRPC callers (google.rpc.Status errors).
+`/<package>.<Service>Http/<Method>`: the same google.api.http binding (without
+`response_body`), a request with the URL's path fields, and a google.api.HttpBody answer
+holding the exact bytes the client gets (inlet_common.httprender), its HTTP status as
+initial metadata `x-http-code` and its headers as initial metadata. The query as sent
+(x-inlet-query) and a JSON body (in `http_body` of a `<Request>Http` message) are read
+here, with the one transcoding (inlet_common.httprules). The edges copy everything
+through, so the two answer alike by construction. The typed RPC is untouched for gRPC
+callers (google.rpc.Status errors).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
-import google.rpc.error_details_pb2 as error_details_pb2
 import grpc
 from google.api import annotations_pb2, http_pb2, httpbody_pb2
 from google.protobuf import (
@@ -31,7 +30,7 @@ from google.protobuf import (
 )
 from google.protobuf.message import DecodeError
 
-from inlet_common import exactjson, httprules, logs, nul, protojson
+from inlet_common import httprules, nul
 from inlet_common.edge import (
     EDGE_ERROR_KEY,
     EDGE_FIELD_KEY,
@@ -39,14 +38,18 @@ from inlet_common.edge import (
     EDGE_MESSAGE_KEY,
     QUERY_KEY,
 )
-from inlet_common.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
-from inlet_common.errors import InletError, InvalidArgument, Violation, reason_of, unpack
-from inlet_common.httpstatus import http_status
+from inlet_common.errors import InletError, InvalidArgument, Violation
+from inlet_common.httprender import (
+    HTTP_CODE_KEY,
+    HttpSettings,
+    http_rule,
+    render_error,
+    render_success,
+)
 
 log = logging.getLogger(__name__)
 
 TWIN_SUFFIX = "Http"
-HTTP_CODE_KEY = "x-http-code"
 HTTP_BODY = "google.api.HttpBody"
 # The field of a twin's request that holds a JSON body as sent (a number far above any
 # request message's own, so it never collides; the typed request ignores it).
@@ -57,14 +60,6 @@ _HTTP_RULE = cast("Any", annotations_pb2.http)
 Behavior = Callable[[Any, Any], Awaitable[Any]]
 
 
-@dataclass(frozen=True)
-class HttpSettings:
-    """What an HTTP answer depends on beyond the RPC: the integration dialect's problem
-    `type` base (INLET_EXTERNAL_PROBLEM_BASE)."""
-
-    external_type_base: str = DEFAULT_EXTERNAL_TYPE_BASE
-
-
 def twin_service_name(service_full_name: str) -> str:
     """inlet.ingest.v1.IngestService → inlet.ingest.v1.IngestServiceHttp."""
     return service_full_name + TWIN_SUFFIX
@@ -73,14 +68,6 @@ def twin_service_name(service_full_name: str) -> str:
 def twin_path(method: descriptor.MethodDescriptor) -> str:
     """The gRPC path both edges call for an annotated RPC."""
     return f"/{twin_service_name(method.containing_service.full_name)}/{method.name}"
-
-
-def http_rule(method: descriptor.MethodDescriptor) -> http_pb2.HttpRule | None:
-    """The method's google.api.http rule, or None."""
-    options = method.GetOptions()
-    if not options.HasExtension(_HTTP_RULE):
-        return None
-    return cast(http_pb2.HttpRule, options.Extensions[_HTTP_RULE])
 
 
 def twinned(service: descriptor.ServiceDescriptor) -> list[descriptor.MethodDescriptor]:
@@ -204,73 +191,6 @@ class _Recorder:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the twin answers: the HTTP status, headers and body."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: httpbody_pb2.HttpBody
-
-
-def render_success(
-    method: descriptor.MethodDescriptor,
-    response: message.Message,
-    headers: Sequence[tuple[str, str]],
-) -> Answer:
-    """A typed answer as the client gets it (the rule's response_body applied)."""
-    status = success_status(headers)
-    kept = [(k, v) for k, v in headers if k != HTTP_CODE_KEY]
-    if status == 204:
-        return Answer(204, kept, httpbody_pb2.HttpBody())
-    rule = http_rule(method)
-    selected = rule.response_body if rule is not None else ""
-    if selected:
-        field = response.DESCRIPTOR.fields_by_name.get(selected)
-        inner = getattr(response, selected) if field is not None else None
-        if isinstance(inner, httpbody_pb2.HttpBody):
-            return Answer(status, kept, inner)
-    payload: Any = protojson.to_json(response)
-    if selected:
-        payload = payload.get(selected, {})
-    body = httpbody_pb2.HttpBody(content_type="application/json", data=exactjson.dumps(payload))
-    return Answer(status, kept, body)
-
-
-def render_error(
-    method_full_name: str | None,
-    error: InletError,
-    headers: Sequence[tuple[str, str]],
-    settings: HttpSettings,
-    *,
-    path: str = "",
-) -> Answer:
-    """An error in its dialect's envelope, with Retry-After from its RetryInfo."""
-    status = error.to_status()
-    code = http_status(status.code, reason_of(status))
-    context = ErrorContext(status, code, logs.request_id.get(), settings.external_type_base)
-    rendered = envelope_for(method_full_name, path)(context)
-    kept = [(k, v) for k, v in headers if k != HTTP_CODE_KEY]
-    if not any(k == "retry-after" for k, _ in kept):
-        for info in unpack(status, error_details_pb2.RetryInfo):
-            assert isinstance(info, error_details_pb2.RetryInfo)
-            delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
-            kept.append(("retry-after", str(max(1, math.ceil(delay)))))
-            break
-    body = httpbody_pb2.HttpBody(content_type=rendered.content_type, data=rendered.body)
-    return Answer(code, kept, body)
-
-
-def success_status(headers: Iterable[tuple[str, Any]]) -> int:
-    """The 2xx a typed handler asked for with x-http-code (200 when it did not)."""
-    for key, value in headers:
-        if key == HTTP_CODE_KEY:
-            text = str(value).strip()
-            if text.isdigit() and 200 <= int(text) <= 299:
-                return int(text)
-    return 200
 
 
 def twin_behavior(

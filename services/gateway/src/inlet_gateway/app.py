@@ -110,16 +110,6 @@ RETURNED_METADATA = (
     "vary",
 )
 
-# Answers of an edge-rejection call that mean "the service could not look": the edge's own
-# verdict is rendered instead.
-_NO_VERDICT = {
-    grpc.StatusCode.OK,
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.UNIMPLEMENTED,
-}
-
 # RPCs that may take longer than the gateway's timeout by design: their extra seconds.
 PUSH_TRANSFER = "inlet.ingest.v1.IngestService.PushTransfer"
 

@@ -6,7 +6,7 @@ import os
 
 from inlet_common import entrypoint, grpcserver, logs
 from inlet_common.channels import channel
-from inlet_common.httptwins import HttpSettings
+from inlet_common.httprender import HttpSettings
 from inlet_common.metrics import serve_metrics
 from inlet_matcher import app
 from inlet_matcher.config import MatcherConfig

@@ -6,7 +6,7 @@ import grpc
 
 from inlet.ingest.v1 import external_pb2, external_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from inlet_common import grpcserver
-from inlet_common.httptwins import HttpSettings
+from inlet_common.httprender import HttpSettings
 from inlet_matcher.external import ExternalIngest
 from inlet_matcher.external_server import ExternalIngestServicer
 from inlet_matcher.server import IngestServicer
