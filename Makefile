@@ -8,7 +8,7 @@ PYTHON ?= python3
 # The browser tests (tests/browser) drive Debian's chromium through Playwright.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run run-envoy test check lint types fmt protos protos-check buf-lint envoy-check deploy-check bench chaos soak clean
+.PHONY: install run run-envoy test check lint types fmt protos protos-check buf-lint envoy-check deploy-check bench chaos soak conformance clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt constraints.txt gen/python/pyproject.toml services/*/pyproject.toml
@@ -82,6 +82,10 @@ chaos: install
 # The same mixed load for INLET_SOAK_SECONDS (600): throughput, p99 and RSS per minute.
 soak: install
 	$(PY) -m bench.soak
+
+# The same requests through the gateway and Envoy on one stack, compared; prints the table.
+conformance: install
+	$(BIN)/pytest tests/e2e/test_conformance.py -q -s -p no:randomly
 
 clean:
 	rm -rf $(VENV) .inlet tools/node_modules

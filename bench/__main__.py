@@ -33,7 +33,7 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
     workload = contact_pushes(
         settings.warmup, settings.requests, seed=settings.seed, new_share=settings.new_share
     )
-    progress("starting the suite (store, notifier, matcher, gateway)")
+    progress("starting the suite (store, notifier, matcher, gateway, Envoy)")
     async with environment.suite(database_url) as suite:
         postgres = await environment.postgres_pid(database_url)
         probe = CpuProbe({"bench": os.getpid(), **suite.processes, POSTGRES: postgres})
@@ -62,7 +62,15 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
             pool_size=settings.pool_size,
             postgres=postgres,
         )
-        scenarios: list[Scenario] = [minimal, chain, keyed, ceiling]
+        # The same pushes through Envoy's transcoder (the gateway's twin path, same services).
+        via_envoy = EndpointPushChain(
+            suite.envoy_push_url,
+            workload,
+            concurrency=settings.concurrency,
+            probe=probe,
+            name="full chain via Envoy",
+        )
+        scenarios: list[Scenario] = [minimal, chain, keyed, via_envoy, ceiling]
         scenarios.append(WebhookDeliveries(database_url, settings.requests))
         scenarios += await stream_scenarios(
             suite.gateway_url, database_url, suite.target, streams, probe
@@ -87,6 +95,7 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
         Ratio("ratio chain/ceiling", results[chain.name], results[ceiling.name]),
     ]
     ratios.append(Ratio("ratio keyed/chain", results[keyed.name], results[chain.name]))
+    ratios.append(Ratio("ratio envoy/gateway", results[via_envoy.name], results[chain.name]))
     ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-2:])))
     notes.append(
         f"stream: accept→visible = send to completed in PostgreSQL (polled every"

@@ -30,9 +30,11 @@ class EndpointPushChain:
         concurrency: int,
         probe: CpuProbe | None = None,
         idempotency_keys: bool = False,
+        name: str | None = None,
     ) -> None:
         # With keys, every push carries a new Idempotency-Key: the cost of storing answers.
-        self.name = "full chain + Idempotency-Key" if idempotency_keys else "full chain (HTTP)"
+        default = "full chain + Idempotency-Key" if idempotency_keys else "full chain (HTTP)"
+        self.name = name or default
         self.idempotency_keys = idempotency_keys
         self.push_url = push_url
         self.probe = probe

@@ -47,10 +47,16 @@ class Suite:
     gateway_url: str
     target: Target
     processes: dict[str, int]  # service name → pid
+    # The Envoy edge beside the gateway, on the same services.
+    envoy_url: str
 
     @property
     def push_url(self) -> str:
         return f"{self.gateway_url}/api/v1/ingest/{self.target.token}"
+
+    @property
+    def envoy_push_url(self) -> str:
+        return f"{self.envoy_url}/api/v1/ingest/{self.target.token}"
 
 
 @contextlib.contextmanager
@@ -69,9 +75,11 @@ def database(server_url: str | None) -> Iterator[str]:
 
 @contextlib.asynccontextmanager
 async def suite(database_url: str) -> AsyncIterator[Suite]:
-    """Migrate, start store, notifier, matcher and gateway on free ports, seed; stop after."""
+    """Migrate, start store, notifier, matcher, gateway and Envoy on free ports, seed; stop
+    after."""
+    ports = Ports(0, 0, 0, 0, envoy=0)
     with tempfile.TemporaryDirectory(prefix="inlet-bench-logs-") as log_dir:
-        async with running(database_url, ports=Ports(0, 0, 0, 0), log_dir=Path(log_dir)) as stack:
+        async with running(database_url, ports=ports, log_dir=Path(log_dir)) as stack:
             async with channel(stack.address("store")) as ch:
                 admin = admin_pb2_grpc.AdminServiceStub(ch)
                 seeded = await demo.seed(
@@ -92,7 +100,9 @@ async def suite(database_url: str) -> AsyncIterator[Suite]:
                 )
             target = await _target(database_url, seeded.tokens["contact"])
             pids = {name: service.process.pid for name, service in stack.services.items()}
-            yield Suite(stack.gateway_url, target, pids)
+            assert stack.envoy is not None
+            pids["envoy"] = stack.envoy.process.pid
+            yield Suite(stack.gateway_url, target, pids, stack.envoy.url)
 
 
 async def _target(database_url: str, token: str) -> Target:

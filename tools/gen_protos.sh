@@ -26,6 +26,11 @@ mapfile -t files < <(cd protos && find inlet -name '*.proto' | LC_ALL=C sort)
 # Every generated directory is a regular package, so mypy and setuptools see one tree.
 find "$out/inlet" -type d -exec touch {}/__init__.py \;
 touch "$out/inlet/py.typed"
+# Envoy's descriptor set also gets the HTTP twin of every public service (what both edges
+# call; inlet_common.httptwins), once the generated package is whole.
+"$PY" -m tools.edge_descriptors "$dest/gen/inlet.binpb"
+# Envoy's own answers (local replies) in the gateway's envelopes, from the same Python.
+if [ "$dest" = "." ]; then "$PY" -m tools.envoy_replies deploy/envoy/envoy.yaml; fi
 # The OpenAPI document needs the comments, so it reads a descriptor set with source info.
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

@@ -21,9 +21,9 @@ TINY = {
     "INLET_BENCH_STREAM_SECONDS": "0.5",
     "INLET_BENCH_STREAM_BATCHES": "1",
 }
-# minimal path, push, keyed push, ceiling, webhooks, one steady stream rate, arrays, COPY
-# ceiling
-SCENARIOS = 8
+# minimal path, push, keyed push, push via Envoy, ceiling, webhooks, one steady stream
+# rate, arrays, COPY ceiling
+SCENARIOS = 9
 
 
 def scenario_rows(table: str) -> dict[str, str]:

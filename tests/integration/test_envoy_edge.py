@@ -1,8 +1,9 @@
 """The checked-in Envoy edge (deploy/envoy/envoy.yaml) in front of a real gRPC server.
 
-A stub IngestService runs on port 0; the real config is rendered with its ports set to 0
-(Envoy reports the ones it bound through its admin API) and the descriptor path made
-absolute, and a real Envoy from the virtualenv serves it. The requests go over HTTP.
+A stub IngestService runs on port 0 as the matcher serves it (with its HTTP twin); the
+real config is rendered with its ports set to 0 (Envoy reports the ones it bound through
+its admin API) and the descriptor path made absolute, and a real Envoy from the virtualenv
+serves it. The requests go over HTTP.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_health.v1 import _async as health_aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet.type.v1 import result_pb2
+from inlet_common import grpcserver
+from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from tests.integration.gateway_fixtures import PushOnlyIngest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,24 +41,21 @@ class StubIngest(PushOnlyIngest):
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, str]]] = []
+        self.bodies: list[bytes] = []
 
     async def PushEndpoint(
         self, request: ingest_pb2.PushEndpointRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> ingest_pb2.PushEndpointResponse:
         metadata = {key: str(value) for key, value in context.invocation_metadata() or ()}
         self.calls.append((request.token, metadata))
+        self.bodies.append(request.body.data)
+        edge_error = metadata.get("x-inlet-edge-error")
+        if edge_error == "PAYLOAD_TOO_LARGE":
+            raise ResourceExhausted(metadata.get("x-inlet-edge-message", ""), reason=edge_error)
+        if edge_error:
+            raise InvalidArgument(metadata.get("x-inlet-edge-message", ""), reason=edge_error)
         if request.token == "missing":
-            detail = any_pb2.Any()
-            info = error_details_pb2.ErrorInfo(reason="ENDPOINT_NOT_FOUND", domain="inlet.dev")
-            detail.Pack(info)
-            status = status_pb2.Status(
-                code=code_pb2.NOT_FOUND, message="no such endpoint", details=[detail]
-            )
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND,
-                status.message,
-                trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
-            )
+            raise NotFound("no such endpoint", reason="ENDPOINT_NOT_FOUND")
         if request.token == "replayed":
             await context.send_initial_metadata(
                 (("idempotency-replayed", "true"), ("ratelimit-remaining", "41"))
@@ -67,7 +63,7 @@ class StubIngest(PushOnlyIngest):
         if request.token in {"accepted", "accepted-then-fails"}:
             await context.send_initial_metadata((("x-http-code", "202"),))
         if request.token == "accepted-then-fails":
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "unique fields conflict")
+            raise FailedPrecondition("unique fields conflict", reason="UNIQUE_CONFLICT")
         return ingest_pb2.PushEndpointResponse(
             record=result_pb2.EntityResult(id="r1", action="created"),
             related={
@@ -93,18 +89,16 @@ class Edge:
 @pytest.fixture(scope="module")
 async def upstream() -> AsyncIterator[Upstream]:
     servicer = StubIngest()
-    server = grpc.aio.server()
-    ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)
-    # Envoy's cluster health-checks the service by name before it reports ready.
-    health = health_aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    await health.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
+
+    def register(server: grpc.aio.Server) -> None:
+        ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)
+
+    # As the matcher serves it: its HTTP twin, errors rendered, health for Envoy's checks.
+    service = await grpcserver.start(register, [SERVICE], "127.0.0.1:0")
     try:
-        yield Upstream(port, servicer)
+        yield Upstream(service.port, servicer)
     finally:
-        await server.stop(None)
+        await service.stop(0)
 
 
 def substitute(text: str, old: str, new: str) -> str:
@@ -194,6 +188,7 @@ async def edge(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> 
 @pytest.fixture(autouse=True)
 def _forget_calls(upstream: Upstream) -> None:
     upstream.servicer.calls.clear()
+    upstream.servicer.bodies.clear()
 
 
 @pytest.fixture
@@ -272,28 +267,26 @@ async def test_an_error_after_x_http_code_keeps_its_error_status(
     response = await client.post("/api/v1/ingest/accepted-then-fails", json=PUSH)
 
     assert response.status_code == 400
-    assert response.json() == {"code": 9, "message": "unique fields conflict"}
+    assert response.json()["code"] == "UNIQUE_CONFLICT"
     assert "x-http-code" not in response.headers
 
 
-async def test_grpc_error_becomes_http_status_with_status_json(
+async def test_an_error_is_the_dialects_envelope_rendered_by_the_service(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.post("/api/v1/ingest/missing", json=PUSH)
 
     assert response.status_code == 404
-    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
-        "code": 5,
-        "message": "no such endpoint",
-        "details": [
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "ENDPOINT_NOT_FOUND",
-                "domain": "inlet.dev",
-            }
-        ],
+        "type": "https://inlet.dev/problems/endpoint-not-found",
+        "title": "Endpoint Not Found",
+        "status": 404,
+        "detail": "no such endpoint",
+        "code": "ENDPOINT_NOT_FOUND",
+        "request_id": response.headers["x-request-id"],
     }
+    assert not {"grpc-status", "grpc-message", "x-http-code"} & set(response.headers)
 
 
 def body_of(size: int) -> bytes:
@@ -304,42 +297,56 @@ def body_of(size: int) -> bytes:
     return body
 
 
-async def test_body_over_100_kib_is_413_and_never_reaches_the_service(
+TOO_LARGE = "request body exceeds the 100 KB limit (102400 bytes)"
+
+
+async def test_a_body_over_100_kib_reaches_the_service_emptied_with_the_edge_error(
     client: httpx.AsyncClient, upstream: Upstream
 ) -> None:
     response = await client.post(
         "/api/v1/ingest/ok", content=body_of(150_000), headers={"content-type": "application/json"}
     )
 
+    # As through the gateway: the service sees the URL (to check the credential and log
+    # the attempt), never the body, and answers in its dialect.
     assert response.status_code == 413
-    assert response.headers["content-type"] == "application/json"
-    assert response.json() == {
-        "code": 8,
-        "message": "request body exceeds 102400 bytes",
-        "details": [
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "PAYLOAD_TOO_LARGE",
-                "domain": "inlet.dev",
-            }
-        ],
-    }
-    assert response.headers["x-request-id"]
-    assert upstream.servicer.calls == []
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.json()["detail"] == TOO_LARGE
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    ((token, metadata),) = upstream.servicer.calls
+    assert token == "ok"
+    assert metadata["x-inlet-edge-error"] == "PAYLOAD_TOO_LARGE"
+    assert metadata["x-inlet-edge-message"] == TOO_LARGE
+    assert upstream.servicer.bodies == [b""]
+
+
+async def test_a_client_cannot_send_the_edges_own_headers(
+    client: httpx.AsyncClient, upstream: Upstream
+) -> None:
+    response = await client.post(
+        "/api/v1/ingest/ok",
+        json=PUSH,
+        headers={"x-inlet-edge-error": "PAYLOAD_TOO_LARGE", "x-inlet-edge-message": "forged"},
+    )
+
+    assert response.status_code == 200
+    ((_, metadata),) = upstream.servicer.calls
+    assert "x-inlet-edge-error" not in metadata
+    assert "x-inlet-edge-message" not in metadata
 
 
 @pytest.mark.parametrize(("size", "status"), [(102_400, 200), (102_401, 413)])
 async def test_the_cap_counts_the_json_bytes_sent(
     client: httpx.AsyncClient, upstream: Upstream, size: int, status: int
 ) -> None:
-    # The transcoded gRPC message of a 102400-byte body is a few bytes larger: the cap
-    # must count what the client sent, not what goes upstream.
     response = await client.post(
         "/api/v1/ingest/ok", content=body_of(size), headers={"content-type": "application/json"}
     )
 
     assert response.status_code == status
-    assert len(upstream.servicer.calls) == (1 if status == 200 else 0)
+    sent = upstream.servicer.bodies
+    assert sent == ([body_of(size)] if status == 200 else [b""])
 
 
 @pytest.mark.parametrize(("size", "status"), [(102_400, 200), (150_000, 413)])
@@ -357,7 +364,14 @@ async def test_the_cap_holds_for_chunked_bodies_too(
     )
 
     assert response.status_code == status
-    assert len(upstream.servicer.calls) == (1 if status == 200 else 0)
+    # Past the cap, a chunked body too reaches the service emptied, with the refusal.
+    assert upstream.servicer.bodies == ([body] if status == 200 else [b""])
+    if status == 413:
+        ((_, metadata),) = upstream.servicer.calls
+        assert metadata["x-inlet-edge-error"] == "PAYLOAD_TOO_LARGE"
+        assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+        assert response.json()["detail"] == TOO_LARGE
+        assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
 async def test_native_grpc_passes_through_untouched(edge: Edge) -> None:
@@ -399,13 +413,23 @@ async def test_deployments_point_the_matcher_cluster_at_inlet_matcher_addr() -> 
     assert b"INLET_MATCHER_ADDR must be host:port" in output
 
 
-async def test_unknown_query_parameter_is_rejected(
+async def test_an_unknown_query_parameter_is_refused_by_the_service(
     client: httpx.AsyncClient, upstream: Upstream
 ) -> None:
     response = await client.post("/api/v1/ingest/ok?debug=1", json=PUSH)
 
+    # The transcoder passes it over; the service, given the query as sent, refuses it as
+    # an edge refusal (credential checked, attempt logged), as behind the gateway.
     assert response.status_code == 400
-    assert upstream.servicer.calls == []
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "INVALID_QUERY"
+    assert response.json()["detail"] == 'unknown query parameter "debug"'
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    ((token, metadata),) = upstream.servicer.calls
+    assert token == "ok"
+    assert metadata["x-inlet-query"] == "debug=1"
+    assert metadata["x-inlet-edge-error"] == "INVALID_QUERY"
+    assert upstream.servicer.bodies == [b""]
 
 
 async def test_the_access_log_never_holds_a_credential(

@@ -11,16 +11,16 @@ from typing import Any
 import orjson
 import pytest
 
-from inlet_common.errors import InletError, InvalidArgument, NotFound, Unavailable, Violation
-from inlet_common.httpstatus import http_status_of
-from inlet_common.mappings import TypeNotSupported
-from inlet_gateway.envelopes import (
+from inlet_common.envelopes import (
     ErrorContext,
     envelope_for,
     external_problem,
     external_slug,
     utc_timestamp,
 )
+from inlet_common.errors import InletError, InvalidArgument, NotFound, Unavailable, Violation
+from inlet_common.httpstatus import http_status_of
+from inlet_common.mappings import TypeNotSupported
 
 BASE = "https://errors.example.com/"
 KEYS = ["type", "title", "status", "detail", "code", "timestamp"]

@@ -9,8 +9,7 @@ import orjson
 import pytest
 
 from inlet.type.v1 import problem_pb2
-from inlet_common.errors import FailedPrecondition, InvalidArgument, Violation
-from inlet_gateway.envelopes import (
+from inlet_common.envelopes import (
     DEFAULT_ENVELOPE,
     PROBLEM_JSON,
     ErrorContext,
@@ -19,6 +18,7 @@ from inlet_gateway.envelopes import (
     problem_title,
     problem_type,
 )
+from inlet_common.errors import FailedPrecondition, InvalidArgument, Violation
 
 CONFLICT = problem_pb2.UniqueConflict(
     entity="related.contact",

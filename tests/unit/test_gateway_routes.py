@@ -7,7 +7,7 @@ from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import admin_pb2
 from inlet.ingest.v1 import ingest_pb2
-from inlet_gateway.routes import (
+from inlet_common.httprules import (
     INVALID_BODY,
     INVALID_PATH,
     INVALID_QUERY,

@@ -20,10 +20,10 @@ from google.protobuf import (
 from openapi_spec_validator import validate
 
 from inlet.type.v1 import json_pb2
+from inlet_common.httprules import build_routes
 from inlet_gateway import docs
 from inlet_gateway.app import upstreams
 from inlet_gateway.config import GatewayConfig
-from inlet_gateway.routes import build_routes
 from tools.openapi.generate import _documented_errors, build, openapi_path, summary
 
 # The stubs type the extension too narrowly to index with (the gateway casts it the same way).

@@ -11,9 +11,9 @@ import pytest
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
+from inlet_common.envelopes import ErrorContext, envelope_for
 from inlet_common.errors import InvalidArgument, NotFound, Unauthenticated, Violation
 from inlet_common.httpstatus import http_status
-from inlet_gateway.envelopes import ErrorContext, envelope_for
 from inlet_matcher.headers import rate_headers
 from inlet_matcher.stream import (
     MAX_LISTED,

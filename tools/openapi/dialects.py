@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inlet_gateway import envelopes
+from inlet_common import envelopes
 
 JSON = dict[str, Any]
 

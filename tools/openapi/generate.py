@@ -12,8 +12,9 @@ import google.rpc.status_pb2 as status_pb2
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool
 
+from inlet_common import envelopes
 from inlet_common.httpstatus import REASON_HTTP_STATUS, http_status
-from inlet_gateway import envelopes, limits
+from inlet_gateway import limits
 from tools.openapi import dialects
 
 JSON = dict[str, Any]

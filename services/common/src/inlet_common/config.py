@@ -104,3 +104,17 @@ class ServiceSettings:
             metrics_host=env.text("INLET_METRICS_HOST", "127.0.0.1"),
             metrics_port_file=env.optional("INLET_METRICS_PORT_FILE"),
         )
+
+
+DEFAULT_EXTERNAL_PROBLEM_BASE = "https://api-errors.svit.one/"
+
+
+def external_problem_base(env: Env) -> str:
+    """INLET_EXTERNAL_PROBLEM_BASE: the integration dialect's problem `type` base (read by
+    the gateway and by the matcher, which renders that dialect's errors)."""
+    base = env.text("INLET_EXTERNAL_PROBLEM_BASE", DEFAULT_EXTERNAL_PROBLEM_BASE)
+    if not base.startswith(("https://", "http://")) or not base.endswith("/"):
+        raise ConfigError(
+            f"INLET_EXTERNAL_PROBLEM_BASE must be an http(s) URL ending in /, got {base!r}"
+        )
+    return base

@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 
-from inlet_common import logs, nul, requestids, tracing
+from inlet_common import httprender, httptwins, logs, nul, requestids, tracing
 from inlet_common.errors import STATUS_DETAILS_KEY, InletError
 from inlet_common.portfile import write_port_file
 
@@ -226,14 +226,46 @@ class Service:
         await self.server.stop(grace)
 
 
+class _Registered:
+    """The server `register` sees: every handler it adds is kept, so that each public
+    service's HTTP twin can be served over the same handlers."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+        self.handlers: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = {}
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        cast(Any, self._server).add_registered_method_handlers(service, handlers)
+        self.handlers[service] = handlers
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+def _add_twins(
+    server: grpc.aio.Server, registered: _Registered, settings: httprender.HttpSettings
+) -> None:
+    for name, handlers in registered.handlers.items():
+        service = httptwins.service_descriptor(name)
+        if service is None:
+            continue
+        twin = httptwins.twin_handler(service, handlers, settings)
+        if twin is not None:
+            server.add_generic_rpc_handlers((twin,))
+
+
 async def start(
     register: Registrar,
     service_names: Sequence[str],
     address: str,
     *,
     max_message_bytes: int = 4 * 1024 * 1024,
+    http: httprender.HttpSettings | None = None,
 ) -> Service:
-    """Start a server on `address` (port 0 picks a free one) with `register`'s services."""
+    """Start a server on `address` (port 0 picks a free one) with `register`'s services,
+    and the HTTP twin of each public one (inlet_common.httptwins)."""
     server = grpc.aio.server(
         interceptors=[RequestIdInterceptor(), ErrorInterceptor()],
         options=[
@@ -242,7 +274,9 @@ async def start(
             ("grpc.so_reuseport", 0),
         ],
     )
-    register(server)
+    registered = _Registered(server)
+    register(cast(grpc.aio.Server, registered))
+    _add_twins(server, registered, http or httprender.HttpSettings())
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]

@@ -8,7 +8,7 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import google.rpc.error_details_pb2 as error_details_pb2
@@ -20,8 +20,15 @@ from google.protobuf import descriptor, message
 from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
 from inlet.ingest.v1 import external_pb2, ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
-from inlet_common import channels, exactjson, protojson, requestids
-from inlet_common.edge import EDGE_ERROR_KEY, EDGE_FIELD_KEY, EDGE_MESSAGE_KEY
+from inlet_common import channels, requestids
+from inlet_common.edge import (
+    EDGE_ERROR_KEY,
+    EDGE_FIELD_KEY,
+    EDGE_JUDGED_RPCS,
+    EDGE_MESSAGE_KEY,
+    QUERY_KEY,
+)
+from inlet_common.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
 from inlet_common.errors import (
     InletError,
     InvalidArgument,
@@ -34,22 +41,22 @@ from inlet_common.errors import (
     unpack,
 )
 from inlet_common.httpobserve import ROUTE_SCOPE_KEY
-from inlet_common.httpstatus import http_status
-from inlet_gateway import docs, edge_headers, limits
-from inlet_gateway.config import GatewayConfig
-from inlet_gateway.console import Console, build_console
-from inlet_gateway.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
-from inlet_gateway.routes import (
-    HTTP_BODY,
+from inlet_common.httprules import (
     MethodNotAllowed,
     Route,
     RouteMatch,
     RouteTable,
     TranscodeError,
     build_routes,
+    carries_json_body,
     path_only_request,
     transcode,
 )
+from inlet_common.httpstatus import http_status
+from inlet_common.httptwins import twin_path, with_json_body
+from inlet_gateway import docs, edge_headers, limits
+from inlet_gateway.config import GatewayConfig
+from inlet_gateway.console import Console, build_console
 
 log = logging.getLogger(__name__)
 
@@ -97,29 +104,6 @@ RETURNED_METADATA = (
     "access-control-expose-headers",
     "access-control-max-age",
     "vary",
-)
-
-# Answers of an edge-rejection call that mean "the service could not look": the edge's own
-# verdict is rendered instead.
-_NO_VERDICT = {
-    grpc.StatusCode.OK,
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.UNIMPLEMENTED,
-}
-
-# The only RPCs shown an edge rejection, so they can check the credential (in the URL
-# or a header) and log the attempt. An explicit list: any other RPC called with its body
-# missing might act on the URL alone (a `:rotateToken` would rotate), so it never is.
-EDGE_JUDGED_RPCS = frozenset(
-    {
-        "inlet.ingest.v1.IngestService.PushEndpoint",
-        "inlet.ingest.v1.IngestService.IngestStream",
-        "inlet.ingest.v1.IngestService.PushTransfer",
-        "inlet.ingest.v1.ExternalIngestService.IngestData",
-        "inlet.ingest.v1.ExternalIngestService.SubmitForm",
-    }
 )
 
 # RPCs that may take longer than the gateway's timeout by design: their extra seconds.
@@ -382,18 +366,28 @@ class Gateway:
         if media is not None:
             return self._render(route.full_name, media.to_status(), request), label
         query = scope.get("query_string", b"").decode("latin-1")
+        content_type = request.headers.get(b"content-type", b"").decode("latin-1")
+        # A JSON body for the request's fields goes to the RPC's twin as sent (its service
+        # parses it, as behind Envoy); the URL's path and query are read here, as by Envoy.
+        json_body = carries_json_body(route)
         try:
-            rpc_request = transcode(
+            # The query is the service's to read (x-inlet-query, below), as behind Envoy.
+            rpc_request: message.Message | bytes = transcode(
                 route,
                 found.variables,
-                query,
-                body,
-                content_type=request.headers.get(b"content-type", b"").decode("latin-1"),
+                "",
+                b"" if json_body else body,
+                content_type=content_type,
             )
+            if json_body:
+                assert isinstance(rpc_request, message.Message)
+                rpc_request = with_json_body(rpc_request, body, content_type)
         except TranscodeError as bad:
             violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
             edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
             return await self._rejected(found, request, edge, edge_field=bad.field), label
+        if query and _PRINTABLE.fullmatch(query):
+            request = replace(request, metadata=[*request.metadata, (QUERY_KEY, query)])
         return await self._call(route, rpc_request, request), label
 
     def _headers_too_large(
@@ -420,7 +414,11 @@ class Gateway:
             body=bool(body),
         )
 
-    async def _call(self, route: Route, rpc_request: message.Message, request: _Request) -> Answer:
+    async def _call(
+        self, route: Route, rpc_request: message.Message | bytes, request: _Request
+    ) -> Answer:
+        """The RPC's HTTP twin called: its google.api.HttpBody is the answer, its initial
+        metadata the status (x-http-code) and headers, exactly as Envoy passes them on."""
         try:
             timeout = self.timeout_seconds + self.extra_seconds.get(route.full_name, 0.0)
             call = self._callable(route)(rpc_request, metadata=request.metadata, timeout=timeout)
@@ -428,19 +426,7 @@ class Gateway:
             initial = await call.initial_metadata()
         except grpc.aio.AioRpcError as error:
             return self._upstream_error(route, error, request)
-        headers = _returned_headers(initial)
-        status = _success_status(initial)
-        if status == 204:
-            return Answer(204, b"", "", headers=headers)
-        raw = _http_body(route, response)
-        if raw is not None:
-            # google.api.HttpBody: its bytes and content type are the answer, as they are
-            # for grpc-gateway and Envoy's transcoder.
-            return Answer(status, raw.data, raw.content_type or "application/octet-stream", headers)
-        payload: Any = protojson.to_json(response)
-        if route.response_body:
-            payload = payload.get(route.response_body, {})
-        return Answer(status, exactjson.dumps(payload), headers=headers)
+        return _piped(response, initial)
 
     async def _rejected(
         self,
@@ -475,18 +461,21 @@ class Gateway:
             call = self._callable(route)(
                 rpc_request, metadata=metadata, timeout=self.timeout_seconds
             )
-            await call
+            response = await call
+            initial = await call.initial_metadata()
         except grpc.aio.AioRpcError as error:
-            if error.code() in _NO_VERDICT:
-                log.warning(
-                    "service did not judge an edge rejection",
-                    extra={"rpc": route.full_name, "grpc_code": error.code().name},
-                )
-                return self._render(route.full_name, own, request)
-            status = status_from_rpc_error(error)
-            return self._render(route.full_name, status, request, headers=_error_headers(error))
-        log.warning("service accepted a request the edge rejected", extra={"rpc": route.full_name})
-        return self._render(route.full_name, own, request)
+            log.warning(
+                "service did not judge an edge rejection",
+                extra={"rpc": route.full_name, "grpc_code": error.code().name},
+            )
+            return self._render(route.full_name, own, request)
+        answer = _piped(response, initial)
+        if answer.status < 400:
+            log.warning(
+                "service accepted a request the edge rejected", extra={"rpc": route.full_name}
+            )
+            return self._render(route.full_name, own, request)
+        return answer
 
     def _upstream_error(
         self, route: Route, error: grpc.aio.AioRpcError, request: _Request
@@ -550,16 +539,16 @@ class Gateway:
         if found is None:
             # Generic call by path: the gateway needs no generated stubs, only descriptors.
             found = self.channel(route.upstream).unary_unary(
-                route.grpc_path,
+                twin_path(route.method),
                 request_serializer=_serialize,
-                response_deserializer=route.response_class.FromString,
+                response_deserializer=httpbody_pb2.HttpBody.FromString,
             )
             self._callables[route.full_name] = found
         return found
 
 
-def _serialize(request: message.Message) -> bytes:
-    return request.SerializeToString()
+def _serialize(request: message.Message | bytes) -> bytes:
+    return request if isinstance(request, bytes) else request.SerializeToString()
 
 
 def _metadata(scope: Scope, headers: dict[bytes, bytes]) -> Metadata:
@@ -602,18 +591,13 @@ def _content_type(content_type: str) -> list[tuple[bytes, bytes]]:
     return [(b"content-type", content_type.encode())] if content_type else []
 
 
-def _http_body(route: Route, response: message.Message) -> httpbody_pb2.HttpBody | None:
-    """The answer's google.api.HttpBody when the route's response_body field is one."""
-    if not route.response_body:
-        return None
-    field = response.DESCRIPTOR.fields_by_name.get(route.response_body)
-    if field is None or field.message_type is None:
-        return None
-    if field.message_type.full_name != HTTP_BODY:
-        return None
-    found = getattr(response, route.response_body)
-    assert isinstance(found, httpbody_pb2.HttpBody)
-    return found
+def _piped(response: httpbody_pb2.HttpBody, initial: Any) -> Answer:
+    """A twin's answer as the client gets it: its status, headers and bytes."""
+    status = _http_code(initial)
+    headers = _returned_headers(initial)
+    if status == 204:
+        return Answer(204, b"", "", headers=headers)
+    return Answer(status, response.data, response.content_type, headers)
 
 
 def _client_request_id_header(client_request_id: str) -> list[tuple[bytes, bytes]]:
@@ -638,11 +622,11 @@ def _ascii(text: str, limit: int = 1024) -> str:
     return cleaned[:limit]
 
 
-def _success_status(initial: Any) -> int:
+def _http_code(initial: Any) -> int:
     for key, value in initial or ():
         if key == HTTP_CODE_KEY:
             text = str(value).strip()
-            if text.isdigit() and 200 <= int(text) <= 299:
+            if text.isdigit() and 100 <= int(text) <= 599:
                 return int(text)
             log.warning("ignored x-http-code", extra={"value": text[:16]})
     return 200

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from inlet_common.config import ConfigError, Env
+from inlet_common.config import (
+    DEFAULT_EXTERNAL_PROBLEM_BASE,
+    ConfigError,
+    Env,
+    external_problem_base,
+)
 from inlet_common.keyring import parse_key_ring
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-DEFAULT_EXTERNAL_PROBLEM_BASE = "https://api-errors.svit.one/"
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,7 @@ class GatewayConfig:
                 raise ConfigError(f"INLET_CONSOLE_SESSION_KEYS: {error}") from None
         secure_text = env.text("INLET_CONSOLE_SECURE_COOKIE", "auto").strip().lower()
         secure = None if secure_text == "auto" else env.flag("INLET_CONSOLE_SECURE_COOKIE", False)
-        base = env.text("INLET_EXTERNAL_PROBLEM_BASE", DEFAULT_EXTERNAL_PROBLEM_BASE)
-        if not base.startswith(("https://", "http://")) or not base.endswith("/"):
-            raise ConfigError(
-                f"INLET_EXTERNAL_PROBLEM_BASE must be an http(s) URL ending in /, got {base!r}"
-            )
+        base = external_problem_base(env)
         return cls(
             external_problem_base=base,
             listen_host=host,

@@ -6,6 +6,7 @@ import os
 
 from inlet_common import entrypoint, grpcserver, logs, tracing
 from inlet_common.channels import channel
+from inlet_common.httprender import HttpSettings
 from inlet_common.metrics import serve_metrics
 from inlet_matcher import app
 from inlet_matcher.config import MatcherConfig
@@ -44,6 +45,7 @@ async def serve() -> None:
             sync_max_seconds=config.push_sync_max_seconds,
         ),
         external=ExternalIngest(stream_store, workers.wake),
+        http=HttpSettings(config.external_problem_base),
     )
     workers.start()
 

@@ -6,6 +6,7 @@ import grpc
 
 from inlet.ingest.v1 import external_pb2, external_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from inlet_common import grpcserver
+from inlet_common.httprender import HttpSettings
 from inlet_matcher.external import ExternalIngest
 from inlet_matcher.external_server import ExternalIngestServicer
 from inlet_matcher.push.use_case import Ingest
@@ -24,6 +25,7 @@ async def start(
     streams: StreamIngest | None = None,
     external: ExternalIngest | None = None,
     transfers: PushTransfers | None = None,
+    http: HttpSettings | None = None,
 ) -> grpcserver.Service:
     """Serve IngestService on `address` (port 0: any free port); stream ingest with
     `streams`, push transfer with `transfers`, and ExternalIngestService (integration
@@ -39,4 +41,4 @@ async def start(
             )
 
     names = (*SERVICE_NAMES, EXTERNAL_SERVICE_NAME) if external is not None else SERVICE_NAMES
-    return await grpcserver.start(register, names, address)
+    return await grpcserver.start(register, names, address, http=http)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from inlet_common.config import Env, ServiceSettings
+from inlet_common.config import (
+    DEFAULT_EXTERNAL_PROBLEM_BASE,
+    Env,
+    ServiceSettings,
+    external_problem_base,
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,8 @@ class MatcherConfig:
     stream_lease_seconds: int = 30
     stream_poll_seconds: float = 0.2
     push_sync_max_seconds: float = 300.0
+    # The integration dialect's problem `type` base (its errors are rendered here).
+    external_problem_base: str = DEFAULT_EXTERNAL_PROBLEM_BASE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MatcherConfig:
@@ -31,4 +38,5 @@ class MatcherConfig:
             ),
             stream_poll_seconds=env.number("INLET_STREAM_POLL_SECONDS", 0.2, minimum=0.01),
             push_sync_max_seconds=env.number("INLET_PUSH_SYNC_MAX_SECONDS", 300.0, minimum=0.1),
+            external_problem_base=external_problem_base(env),
         )

@@ -390,28 +390,75 @@ def transcode(
         target.data = body
         if query:
             _refuse_body_query(route.body, query)
-    # An empty body is an empty message, as for any other transcoder.
-    elif route.body and body.strip():
-        if holds_raw(_desc(request)):
-            # Values of RawJson fields (a mapping) keep their exact text: read with exactjson,
-            # and each written in its field's place as {"json": text} for ParseDict.
-            document = _lift_raw(_body_descriptor(route, request), parse_exact(body))
-        else:
-            document = parse_json(body)
-        if route.body == "*":
-            if not isinstance(document, dict):
-                raise TranscodeError(
-                    INVALID_BODY,
-                    f"request body must be a JSON object, got {kind_of(document)}",
-                )
-            _merge(request, document)
-        else:
-            _merge_body_field(request, route.body, document)
+    else:
+        document = _parse_body_into(route, request, body)
     if route.body != "*" and query:
         _apply_query(request, query, bound=set(variables))
     _derive_update_mask(route, request, document, variables)
     _apply_path(request, variables)
     return request
+
+
+def carries_json_body(route: Route) -> bool:
+    """Whether the route's body is JSON for a message field: what the RPC's HTTP twin takes
+    raw (inlet_common.httptwins) and its service parses, so both edges pass bytes."""
+    return bool(route.body) and not _is_http_body(route)
+
+
+def request_with_body(
+    route: Route, carried: message.Message, body: bytes, query: str = ""
+) -> message.Message:
+    """The RPC request for the URL's path fields (`carried`, already set), its query and a
+    JSON body, as transcode() builds it: body, then query, then path (the URL wins over the
+    body), and a PATCH without update_mask gets the body's keys as its mask."""
+    request = route.request_class()
+    document = _parse_body_into(route, request, body)
+    request.MergeFrom(carried)
+    apply_query(route, request, query)
+    bound = dict.fromkeys(route.template.variables, "")
+    _derive_update_mask(route, request, document, bound)
+    return request
+
+
+def apply_query(route: Route, request: message.Message, query: str) -> None:
+    """Set the query's parameters on `request` (its path fields already set, and winning),
+    as transcode() does; TranscodeError (INVALID_QUERY) for a parameter naming no field or
+    the body, or a value that does not fit. With body "*" every field is the body's, so
+    there is no query parameter to set."""
+    if not query:
+        return
+    if route.body == "*":
+        for key, _ in parse_qsl(query, keep_blank_values=True):
+            raise TranscodeError(
+                INVALID_QUERY, f'unknown query parameter "{key}"', field=key, code=UNKNOWN_FIELD
+            )
+        return
+    if _is_http_body(route):
+        _refuse_body_query(route.body, query)
+    _apply_query(request, query, bound=set(route.template.variables))
+
+
+def _parse_body_into(route: Route, request: message.Message, body: bytes) -> Any:
+    """Merge a JSON body into `request` by the route's body rule; the parsed document."""
+    # An empty body is an empty message, as for any other transcoder.
+    if not route.body or not body.strip():
+        return None
+    if holds_raw(_desc(request)):
+        # Values of RawJson fields (a mapping) keep their exact text: read with exactjson,
+        # and each written in its field's place as {"json": text} for ParseDict.
+        document = _lift_raw(_body_descriptor(route, request), parse_exact(body))
+    else:
+        document = parse_json(body)
+    if route.body == "*":
+        if not isinstance(document, dict):
+            raise TranscodeError(
+                INVALID_BODY,
+                f"request body must be a JSON object, got {kind_of(document)}",
+            )
+        _merge(request, document)
+    else:
+        _merge_body_field(request, route.body, document)
+    return document
 
 
 def _is_http_body(route: Route) -> bool:
@@ -588,6 +635,23 @@ def _merge_body_field(request: message.Message, name: str, document: Any) -> Non
             raise TranscodeError(INVALID_BODY, f"request body does not fit: {error}") from None
         path, code, text = problem
         raise TranscodeError(INVALID_BODY, text, field=path or None, code=code) from None
+
+
+def path_fields_only(route: Route, request: message.Message) -> message.Message:
+    """A request with only the fields `request` took from the URL's path."""
+    kept = route.request_class()
+    for field_path in route.template.variables:
+        chain = _resolve(_desc(request), field_path.split("."), leaf_scalar=True)
+        source: Any = request
+        target: Any = kept
+        for step in chain[:-1]:
+            source, target = getattr(source, step.name), getattr(target, step.name)
+        leaf = chain[-1].name
+        if chain[-1].is_repeated:
+            getattr(target, leaf).extend(getattr(source, leaf))
+        else:
+            setattr(target, leaf, getattr(source, leaf))
+    return kept
 
 
 def _apply_query(request: message.Message, query: str, *, bound: set[str]) -> None:

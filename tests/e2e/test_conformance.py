@@ -1,0 +1,342 @@
+"""Conformance: the same requests through the gateway and through Envoy, on one stack.
+
+Each edge gets its own workspace, seeded alike (endpoint tokens, a stream key, a project
+token and integration, a form client token, a push session and API key), so that what one
+edge's requests create never changes the other's answers. Every case of
+conformance_cases.py is sent through both; status, the headers of the contract and the
+body must be the same once ids, timestamps and the workspace's own names are masked. The
+activity logs each edge leaves are compared the same way. The result table is written to
+$INLET_CONFORMANCE_TABLE (default: conformance.md in the stack's log directory) and shown
+with `pytest -s` (`make conformance`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from inlet.admin.v1 import admin_pb2_grpc, push_pb2_grpc, streams_pb2_grpc
+from inlet_common.channels import channel
+from inlet_devstack import demo
+from inlet_devstack.stack import Ports, Stack, running
+from tests import external_support as ext
+from tests.e2e.conformance_cases import CASES, Case
+from tests.push_support import push_session
+from tests.stream_support import sales_stream
+
+pytestmark = pytest.mark.e2e
+
+EDGES = ("gateway", "envoy")
+# Headers of the contract, compared by value (after masking).
+COMPARED_HEADERS = (
+    "content-type",
+    "allow",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-policy",
+    "idempotency-replayed",
+    "location",
+    "x-client-request-id",
+    "access-control-allow-origin",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
+    "vary",
+)
+# Compared by presence only: their values count down the seconds.
+PRESENT_HEADERS = ("x-request-id", "ratelimit-reset", "retry-after")
+
+_MASKS = (
+    # inlet's request ids (the gateway's) and UUIDs (Envoy's request ids, record ids).
+    # (Envoy makes UUIDs, the gateway req_…: ids aside, as the contract says.)
+    (re.compile(r"req_[a-z2-7]{26}"), "<id>"),
+    (
+        re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+        "<id>",
+    ),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?"), "<time>"),
+    (re.compile(r"\b[0-9a-f]{24}\b"), "<hex-id>"),
+    # Seconds left in a rate window (a clock, like a timestamp).
+    (re.compile(r"retry after \d+s"), "retry after <n>s"),
+    # A credential's public id in a log entry.
+    (re.compile(r"\b[0-9a-f]{16}\b"), "<hex-id>"),
+)
+_PLACEHOLDER = re.compile(r"\{([a-z_]+(?:-\d)?)\}")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """One edge's workspace and credentials, as template values."""
+
+    values: dict[str, str]
+    tag: str  # in every value the edge's requests make unique ({u})
+    seed: demo.DemoSeed
+    stream: str
+    integration: str
+    session: str
+
+
+@dataclass
+class Outcome:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    raw_request_id: str
+    body_request_id: str | None
+
+
+@pytest.fixture(scope="module")
+async def edged(database_url: str) -> AsyncIterator[tuple[Stack, Path]]:
+    log_dir = Path(tempfile.mkdtemp(prefix="inlet-conformance-"))
+    async with running(database_url, ports=Ports(0, 0, 0, 0, envoy=0), log_dir=log_dir) as stack:
+        yield stack, log_dir
+
+
+async def _seed(stack: Stack) -> Seeded:
+    tag = secrets.token_hex(4)
+    async with channel(stack.address("store")) as ch:
+        admin = admin_pb2_grpc.AdminServiceStub(ch)
+        made = await demo.seed(
+            admin, bootstrap_token=stack.bootstrap_token, workspace_slug=f"c{tag}"
+        )
+        streams = streams_pb2_grpc.StreamAdminServiceStub(ch)
+        stream = await sales_stream(admin, streams, made)
+        # One request an hour: the second is 429 with Retry-After and RateLimit-*.
+        limited = await sales_stream(admin, streams, made, rate_limit=1, rate_window_seconds=3600)
+        integrations = ext.stub(ch)
+        project = await ext.project_token(integrations, made)
+        integration = await ext.integration(
+            integrations, made, f"i{tag}", "GENERIC", "contact", default_region="NO"
+        )
+        client = await ext.client_token(integrations, made, default_region="NO")
+        session = await push_session(push_pb2_grpc.PushAdminServiceStub(ch), made)
+    integration_id = integration.name.rsplit("/", 1)[-1]
+    values = {
+        "token": made.tokens["contact"],
+        "endpoint": made.endpoints["contact"],
+        "workspace": made.workspace,
+        "key": stream.key,
+        "stream": stream.slug,
+        "limited_key": limited.key,
+        "limited_stream": limited.slug,
+        "project": project.secret,
+        "integration": integration_id,
+        "client": client.secret,
+        "api_key": session.api_key,
+        "session": session.session_id,
+        "admin": made.admin_token,
+    }
+    return Seeded(values, tag, made, stream.name, integration.name, session.session_id)
+
+
+def _fill(text: str, seeded: Seeded, index: int) -> str:
+    def one(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name == "u":
+            return f"u{index}x{seeded.tag}"
+        if name.startswith("u-"):
+            return f"u{index - int(name[2:])}x{seeded.tag}"
+        return seeded.values.get(name, found.group(0))
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def _mask(text: str, seeded: Seeded) -> str:
+    for value in sorted(seeded.values.values(), key=len, reverse=True):
+        if len(value) >= 6:
+            text = text.replace(value, "<own>")
+    text = text.replace(seeded.tag, "<tag>")
+    for pattern, replacement in _MASKS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _masked(value: Any, seeded: Seeded) -> Any:
+    if isinstance(value, str):
+        return _mask(value, seeded)
+    if isinstance(value, list):
+        return [_masked(v, seeded) for v in value]
+    if isinstance(value, dict):
+        return {_mask(k, seeded): _masked(v, seeded) for k, v in value.items()}
+    return value
+
+
+def _request_id_in(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("request_id",):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+        for inner in ("error", "data"):
+            found = _request_id_in(body.get(inner))
+            if found is not None:
+                return found
+    return None
+
+
+async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: int) -> Outcome:
+    headers = {k: _fill(v, seeded, index) for k, v in case.headers.items()}
+    raw = case.body
+    body = _fill(raw, seeded, index).encode() if isinstance(raw, str) else raw
+    content: bytes | AsyncIterator[bytes] | None = body
+    if case.chunked and body is not None:
+        content = _chunks(body)
+    answer = await client.request(
+        case.method, _fill(case.path, seeded, index), headers=headers, content=content
+    )
+    try:
+        parsed: Any = orjson.loads(answer.content) if answer.content else None
+    except orjson.JSONDecodeError:
+        parsed = answer.text
+    kept = {
+        name: _mask(answer.headers[name], seeded)
+        for name in COMPARED_HEADERS
+        if name in answer.headers
+    }
+    for name in PRESENT_HEADERS:
+        if name in answer.headers:
+            kept[name] = "<present>"
+    return Outcome(
+        answer.status_code,
+        kept,
+        _masked(parsed, seeded),
+        answer.headers.get("x-request-id", ""),
+        _request_id_in(parsed),
+    )
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), 65_536):
+        yield body[start : start + 65_536]
+
+
+def _differences(a: Outcome, b: Outcome) -> list[str]:
+    found: list[str] = []
+    if a.status != b.status:
+        found.append(f"status {a.status} != {b.status}")
+    for name in sorted(set(a.headers) | set(b.headers)):
+        if a.headers.get(name) != b.headers.get(name):
+            found.append(f"{name}: {a.headers.get(name)!r} != {b.headers.get(name)!r}")
+    if a.body != b.body:
+        found.append(f"body {a.body!r} != {b.body!r}")
+    return found
+
+
+def _table(rows: list[tuple[str, int | str, int | str, str]]) -> str:
+    lines = [
+        "| case | gateway | envoy | result |",
+        "|---|---|---|---|",
+        *(f"| {name} | {g} | {e} | {result} |" for name, g, e, result in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+async def _activity(
+    client: httpx.AsyncClient, seeded: Seeded, excepted: set[str]
+) -> dict[str, Any]:
+    """What the edge's requests left in each dialect's log, masked; without the entries of
+    documented exceptions (`excepted`: their request ids)."""
+    auth = {"authorization": f"Bearer {seeded.values['admin']}"}
+    logs: dict[str, Any] = {}
+    for label, path in (
+        ("endpoint push", f"/admin/v1/{seeded.values['endpoint']}/activityEntries"),
+        ("stream ingest", f"/admin/v1/{seeded.stream}/connectorLogEntries"),
+        ("integration ingest", f"/admin/v1/{seeded.integration}/activityEntries"),
+        (
+            "push transfer",
+            f"/admin/v1/{seeded.seed.workspace}/sessions/{seeded.session}/logEntries",
+        ),
+    ):
+        got = await client.get(path, params={"page_size": 100}, headers=auth)
+        assert got.status_code == 200, (label, got.text)
+        listed = {
+            key: [e for e in entries if e.get("request_id") not in excepted]
+            for key, entries in got.json().items()
+            if isinstance(entries, list)
+        }
+        logs[label] = _masked(_without_times(listed), seeded)
+    return logs
+
+
+# When it was, and its place in the log's sequence (both workspaces share one).
+_VOLATILE = {"create_time", "id"}
+
+
+def _without_times(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if k not in _VOLATILE}
+    return value
+
+
+def _write(table: str, log_dir: Path) -> Path:
+    target = Path(os.environ.get("INLET_CONFORMANCE_TABLE") or log_dir / "conformance.md")
+    target.write_text(table)
+    sys.stdout.write("\n" + table)
+    return target
+
+
+async def test_both_edges_answer_alike(edged: tuple[Stack, Path]) -> None:
+    stack, log_dir = edged
+    assert stack.envoy_url is not None
+    urls: Mapping[str, str] = {"gateway": stack.gateway_url, "envoy": stack.envoy_url}
+    seeded = {edge: await _seed(stack) for edge in EDGES}
+    rows: list[tuple[str, int | str, int | str, str]] = []
+    failures: list[str] = []
+    excepted: dict[str, set[str]] = {edge: set() for edge in EDGES}
+    async with (
+        httpx.AsyncClient(base_url=urls["gateway"], timeout=30) as gateway,
+        httpx.AsyncClient(base_url=urls["envoy"], timeout=30) as envoy,
+    ):
+        clients = {"gateway": gateway, "envoy": envoy}
+        for index, case in enumerate(CASES):
+            got = {edge: await _send(clients[edge], case, seeded[edge], index) for edge in EDGES}
+            for edge, outcome in got.items():
+                # One request id per answer, the body's (when it shows one) the header's.
+                assert outcome.raw_request_id, (case.name, edge)
+                missing = [h for h in case.expect if h not in outcome.headers]
+                assert not missing, (case.name, edge, missing)
+                # (A replay answers the first request's, as the stored answer has it.)
+                replayed = "idempotency-replayed" in outcome.headers
+                if outcome.body_request_id is not None and not replayed:
+                    assert outcome.body_request_id == outcome.raw_request_id, (case.name, edge)
+            differs = _differences(got["gateway"], got["envoy"])
+            if not differs:
+                result = "identical"
+            elif case.exception:
+                result = f"documented exception: {case.exception}"
+                for edge in EDGES:
+                    excepted[edge].add(got[edge].raw_request_id)
+            else:
+                result = "DIFFERENT: " + "; ".join(differs)
+                failures.append(f"{case.name}: {'; '.join(differs)}")
+            rows.append((case.name, got["gateway"].status, got["envoy"].status, result))
+        logs = {edge: await _activity(gateway, seeded[edge], excepted[edge]) for edge in EDGES}
+    for label in logs["gateway"]:
+        same = logs["gateway"][label] == logs["envoy"][label]
+        if not same:
+            failures.append(
+                f"activity log of {label}: {logs['gateway'][label]!r} != {logs['envoy'][label]!r}"
+            )
+        rows.append(
+            (
+                f"activity log: {label}",
+                "-",
+                "-",
+                "identical" if same else "DIFFERENT (see failures)",
+            )
+        )
+    _write(_table(rows), log_dir)
+    assert not failures, "\n".join(failures)
