@@ -381,6 +381,29 @@ async def test_repeat_while_first_is_being_accepted_is_409(
     assert reason_of(status_from_rpc_error(error)) == "IDEMPOTENCY_KEY_IN_USE"
 
 
+async def test_a_claim_whose_store_died_before_the_accept_is_taken_over_by_the_retry(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    # A store killed between the claim and the accept leaves the key 'accepting': past the
+    # accept lease the client's retry takes it over instead of 409 until the key expires.
+    from inlet_store.inbox import ACCEPT_LEASE_SECONDS, body_hash
+
+    async with ss.pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO stream_idempotency_keys (scope_id, idempotency_key, body_hash,"
+            " request_id, create_time, expire_time)"
+            " SELECT id, 'k-orphan', %s, 'req_dead', now() - make_interval(secs => %s),"
+            " now() + interval '1 day' FROM streams WHERE slug = %s",
+            (body_hash([SEED_SINGLE], True, ""), ACCEPT_LEASE_SECONDS + 1, sales.slug),
+        )
+    answer, headers = await ingest(ss, sales.key, SEED_SINGLE, idempotency_key="k-orphan")
+    assert answer["data"]["request_id"] != "req_dead"
+    assert "idempotency-replayed" not in headers
+    again, replayed = await ingest(ss, sales.key, SEED_SINGLE, idempotency_key="k-orphan")
+    assert again["data"]["request_id"] == answer["data"]["request_id"]
+    assert replayed["idempotency-replayed"] == "true"
+
+
 async def test_concurrent_identical_requests_are_one(ss: StreamServers, sales: SalesStream) -> None:
     async def attempt() -> str:
         try:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+import io
+import os
 from pathlib import Path
 
-from inlet_devstack.supervise import Backoff, RotatingLog, pump
+from inlet_devstack.supervise import Backoff, RotatingLog, pump, pump_in_thread
 
 
 def test_a_crash_loop_backs_off_doubling_and_a_stable_run_resets_it() -> None:
@@ -28,14 +29,18 @@ def test_a_log_continues_an_existing_file_and_keeps_lines_whole(tmp_path: Path) 
     path = tmp_path / "gateway.log"
     path.write_bytes(b"x" * 90 + b"\n")
     log = RotatingLog(path, max_bytes=100, backups=1)
-
-    async def feed() -> None:
-        reader = asyncio.StreamReader()
-        reader.feed_data(b"first half of a line")
-        reader.feed_data(b", its end\nanother")
-        reader.feed_eof()
-        await pump(reader, log)
-
-    asyncio.run(feed())
+    read_fd, write_fd = os.pipe()
+    thread = pump_in_thread(read_fd, log, "gateway")
+    os.write(write_fd, b"first half of a line")
+    os.write(write_fd, b", its end\nanother")
+    os.close(write_fd)
+    thread.join(10)
+    assert not thread.is_alive()
     assert path.read_bytes() == b"first half of a line, its end\nanother\n"
     assert (tmp_path / "gateway.log.1").read_bytes() == b"x" * 90 + b"\n"
+
+
+def test_pump_reads_whole_chunks_and_flushes_a_last_partial_line(tmp_path: Path) -> None:
+    log = RotatingLog(tmp_path / "store.log", max_bytes=1000, backups=1)
+    pump(io.BytesIO(b"a\nb\nc"), log)
+    assert (tmp_path / "store.log").read_bytes() == b"a\nb\nc\n"

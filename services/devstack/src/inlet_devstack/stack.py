@@ -13,6 +13,7 @@ import secrets
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inlet_common.keyring import new_key_ring
 from inlet_devstack import envoy as envoy_edge
-from inlet_devstack.supervise import Backoff, RotatingLog, pump
+from inlet_devstack.supervise import Backoff, RotatingLog, pump_in_thread
 from inlet_notifier.config import KEYS_ENV
 from inlet_store.migrations import migrate
 
@@ -54,7 +55,7 @@ class ServiceProcess:
     # What it was started with, to start it again the same way.
     host: str = ""
     env: dict[str, str] = field(default_factory=dict)
-    pump: asyncio.Task[None] | None = None
+    pump: threading.Thread | None = None
     # host:port of its Prometheus /metrics, and the port asked for (a restart keeps it).
     metrics_address: str = ""
     metrics_port: int = 0
@@ -169,24 +170,34 @@ class Stack:
             "INLET_METRICS_PORT_FILE": str(metrics_port_file),
         }
         log_path = self.log_dir / f"{name}.log" if self.log_dir is not None else None
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            f"inlet_{service_name}",
-            env=full_env,
-            stdin=asyncio.subprocess.DEVNULL,
-            # Through the launcher, which keeps each log under its size bound.
-            stdout=asyncio.subprocess.PIPE if log_path else None,
-            stderr=asyncio.subprocess.STDOUT if log_path else None,
-            start_new_session=True,  # Ctrl-C reaches the launcher, which stops us in order
-            preexec_fn=_die_with_parent,
-        )
+        # Through a pipe the launcher reads on a thread of its own, keeping each log under
+        # its size bound.
+        read_fd, write_fd = os.pipe() if log_path is not None else (-1, -1)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                f"inlet_{service_name}",
+                env=full_env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd if log_path else None,
+                stderr=write_fd if log_path else None,
+                start_new_session=True,  # Ctrl-C reaches the launcher, which stops us in order
+                preexec_fn=_die_with_parent,
+            )
+        except BaseException:
+            if log_path is not None:
+                os.close(read_fd)
+            raise
+        finally:
+            if log_path is not None:
+                os.close(write_fd)  # the child holds it now
         service = ServiceProcess(
             name, process, "", log_path, host=host, env=dict(env), metrics_port=metrics_port
         )
-        if log_path is not None and process.stdout is not None:
+        if log_path is not None:
             rotating = RotatingLog(log_path, self.log_max_bytes, self.log_backups)
-            service.pump = asyncio.create_task(pump(process.stdout, rotating), name=f"log-{name}")
+            service.pump = pump_in_thread(read_fd, rotating, name)
         previous = self.services.get(name)
         if previous is not None:
             service.restarts = previous.restarts
@@ -433,7 +444,7 @@ async def _stop_process(service: ServiceProcess, grace: float) -> None:
             service.process.kill()
             await service.process.wait()
     if service.pump is not None:
-        await service.pump
+        await asyncio.to_thread(service.pump.join, grace)
 
 
 def _die_with_parent() -> None:

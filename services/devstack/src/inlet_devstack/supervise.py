@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 # A service that ran this long before exiting is restarted at once again (its crash was
 # not a crash loop); quicker exits back off, doubling up to MAX_BACKOFF_SECONDS.
@@ -68,22 +69,35 @@ class RotatingLog:
         self._size = 0
 
 
-async def pump(reader: asyncio.StreamReader, log: RotatingLog) -> None:
+def pump(source: BinaryIO, log: RotatingLog) -> None:
     """Copy a child's output into `log` line by line (a line never straddles two files)
-    until the child closes it."""
+    until every writer has closed it."""
     pending = b""
     while True:
-        chunk = await reader.read(_CHUNK)
+        chunk = source.read(_CHUNK)
         if not chunk:
             break
         pending += chunk
         cut = pending.rfind(b"\n") + 1
         if cut:
-            await asyncio.to_thread(log.write, pending[:cut])
+            log.write(pending[:cut])
             pending = pending[cut:]
         elif len(pending) > log.max_bytes:
-            await asyncio.to_thread(log.write, pending + b"\n")
+            log.write(pending + b"\n")
             pending = b""
     if pending:
-        with contextlib.suppress(OSError):
-            log.write(pending + b"\n")
+        log.write(pending + b"\n")
+
+
+def pump_in_thread(read_fd: int, log: RotatingLog, name: str) -> threading.Thread:
+    """pump() on its own thread: a service must never wait on its log because the
+    launcher's event loop is busy (a test blocking it would stall every service)."""
+
+    def run() -> None:
+        # OSError: the log's disk is gone; the service's output is dropped.
+        with os.fdopen(read_fd, "rb", buffering=0) as source, contextlib.suppress(OSError):
+            pump(source, log)
+
+    thread = threading.Thread(target=run, name=f"log-{name}", daemon=True)
+    thread.start()
+    return thread
