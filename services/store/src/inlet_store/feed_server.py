@@ -125,11 +125,6 @@ class StreamFeedServicer(feed_pb2_grpc.StreamFeedServiceServicer):
             if isinstance(entry, InletError):
                 raise entry
             if isinstance(entry, _Dropped):
-                DROPPED.inc()
-                log.info(
-                    "feed reader dropped: it fell behind its buffer",
-                    extra={"stream": reader.stream, "position": entry.position},
-                )
                 reason = (
                     f"the reader fell more than {self.settings.buffer} changes behind;"
                     " reconnect with Last-Event-ID to resume"
@@ -153,20 +148,27 @@ class StreamFeedServicer(feed_pb2_grpc.StreamFeedServiceServicer):
         wake: asyncio.Event,
     ) -> None:
         settings = self.settings
+        page = max(1, min(settings.page, settings.buffer))
         try:
             while True:
                 # Cleared before looking, so a change committed meanwhile wakes us again.
                 wake.clear()
-                rows = await self.feed.after(reader.stream_id, fetched, settings.page)
+                # Never more than the buffer holds: at most two buffers' worth in memory.
+                rows = await self.feed.after(reader.stream_id, fetched, page)
                 for row in rows:
                     try:
                         await asyncio.wait_for(queue.put(row), settings.stall_seconds)
                     except TimeoutError:
-                        # Waits for room behind what is queued: bounded, and in order.
+                        DROPPED.inc()
+                        log.info(
+                            "feed reader dropped: it fell behind its buffer",
+                            extra={"stream": reader.stream, "position": fetched},
+                        )
+                        # Sent once the reader took what is queued: bounded, and in order.
                         await queue.put(_Dropped(fetched))
                         return
                     fetched = row["position"]
-                if len(rows) == settings.page:
+                if len(rows) == page:
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), settings.poll_seconds)
