@@ -60,11 +60,9 @@ async def blob(tiny_stack: Stack) -> FedStream:
             admin_pb2.CreateEntityTypeRequest(parent=seed.workspace, entity_type=BLOB),
             metadata=seed.auth,
         )
-        return await fed_stream(admin, streams_admin_stub(ch), seed, entity_type=BLOB)
-
-
-def streams_admin_stub(ch: object) -> streams_pb2_grpc.StreamAdminServiceAsyncStub:
-    return streams_pb2_grpc.StreamAdminServiceStub(ch)  # type: ignore[arg-type]
+        return await fed_stream(
+            admin, streams_pb2_grpc.StreamAdminServiceStub(ch), seed, entity_type=BLOB
+        )
 
 
 def dropped_logged(stack: Stack) -> bool:
