@@ -50,6 +50,7 @@ from inlet_gateway.routes import (
     path_only_request,
     transcode,
 )
+from inlet_gateway.sse import Streaming
 
 log = logging.getLogger(__name__)
 
@@ -156,15 +157,6 @@ class Answer:
     body: bytes
     content_type: str = "application/json"
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-
-@dataclass
-class Streaming:
-    """A server-streaming call that answered its first message: sent as Server-Sent Events."""
-
-    call: Any
-    first: message.Message
-    route: Route
 
 
 @dataclass(frozen=True)
@@ -359,6 +351,8 @@ class Gateway:
             return self._method_not_allowed(request, method, ("GET", "HEAD")), path
         if self.console is not None and (path == "/console" or path.startswith("/console/")):
             reply, label = await self.console.handle(scope, receive, request.headers)
+            if reply.stream is not None:
+                return reply.stream, label
             return Answer(reply.status, reply.body, reply.content_type, reply.headers), label
         found = self.routes.match(method, path)
         if found is None:
@@ -419,7 +413,7 @@ class Gateway:
             call.cancel()
             return Answer(204, b"", "")
         assert isinstance(first, message.Message)
-        return Streaming(call, first, route)
+        return Streaming(call, first, route.full_name)
 
     async def _stream(
         self,
@@ -465,7 +459,8 @@ class Gateway:
                 except grpc.aio.AioRpcError as error:
                     if error.code() == grpc.StatusCode.CANCELLED:
                         return
-                    rendered = self._upstream_error(streaming.route, error, request)
+                    status = status_from_rpc_error(error)
+                    rendered = self._render(streaming.rpc, status, request)
                     chunk = sse.error_event(rendered.body)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                     break

@@ -10,6 +10,7 @@ the last event, `event: error`, with the dialect's error body as its data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import message
@@ -25,6 +26,16 @@ HEADERS: list[tuple[bytes, bytes]] = [
 # How long an EventSource waits before reconnecting, in milliseconds.
 RETRY_MS = 1000
 HEARTBEAT = "heartbeat"
+
+
+@dataclass
+class Streaming:
+    """A server-streaming call that answered its first message, to send as events; an
+    error after it is rendered in the envelope of `rpc` (None: the default)."""
+
+    call: Any
+    first: message.Message
+    rpc: str | None = None
 
 
 def opening() -> bytes:
