@@ -13,9 +13,10 @@ from bench.ceiling import RawCeiling
 from bench.config import Settings
 from bench.cpu import CpuProbe
 from bench.endpoint_push import EndpointPushChain
+from bench.feed import FeedLatency
 from bench.report import Ratio, render
 from bench.scenario import Result, Scenario
-from bench.stream_ingest import POLL_SECONDS, StreamSettings
+from bench.stream_ingest import POLL_SECONDS, StreamSettings, create_stream
 from bench.stream_ingest import scenarios as stream_scenarios
 from bench.webhooks import WebhookDeliveries
 from bench.workload import contact_pushes
@@ -58,6 +59,17 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
         scenarios += await stream_scenarios(
             suite.gateway_url, database_url, suite.target, streams, probe
         )
+        # The live feed under the steadiest stream load the bench runs.
+        scenarios.append(
+            FeedLatency(
+                suite.gateway_url,
+                database_url,
+                await create_stream(database_url, suite.target),
+                rate=streams.rates[0],
+                seconds=streams.seconds,
+                probe=probe,
+            )
+        )
         results: dict[str, Result] = {}
         for scenario in scenarios:
             await environment.reset(database_url)
@@ -74,10 +86,14 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
     ]
     ratios = [Ratio("ratio chain/ceiling", results[chain.name], results[ceiling.name])]
     ratios.append(Ratio("ratio keyed/chain", results[keyed.name], results[chain.name]))
-    ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-2:])))
+    ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-3:-1])))
     notes.append(
         f"stream: accept→visible = send to completed in PostgreSQL (polled every"
         f" {POLL_SECONDS * 1000:g} ms); (items) rows count items/s, p-columns are per array"
+    )
+    notes.append(
+        "feed: push→SSE = send of a single-item request to its change on an SSE subscriber"
+        " of the stream through the gateway (processing included)"
     )
     return render(title, list(results.values()), ratios, notes, cores=settings.cores)
 
