@@ -21,6 +21,8 @@ class FedStream:
     sales: SalesStream
     read_key: str
     read_key_name: str
+    # The workspace admin token's metadata.
+    auth: tuple[tuple[str, str]]
 
 
 async def fed_stream(
@@ -37,7 +39,7 @@ async def fed_stream(
         ),
         metadata=seed.auth,
     )
-    return FedStream(sales, made.secret, made.read_key.name)
+    return FedStream(sales, made.secret, made.read_key.name, seed.auth)
 
 
 @dataclass

@@ -1,6 +1,7 @@
-"""A slow feed reader is dropped, never held: on a stack whose feed buffer is tiny, an SSE
-reader that stops reading is sent what was queued, then `dropped` with the position to
-resume after; resuming from there gets every later change exactly once."""
+"""On a stack with a tiny feed buffer and frequent heartbeats: a slow SSE reader is dropped,
+never held (it is sent what was queued, then `dropped` with the position to resume after;
+resuming from there gets every later change exactly once), and an open feed ends when its
+read key is revoked."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2_grpc
+from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
 from inlet.type.v1 import entity_pb2
 from inlet_common.channels import channel
 from inlet_devstack import demo
@@ -40,7 +41,11 @@ PER_PUSH = 4
 @pytest.fixture(scope="module")
 async def tiny_stack(database_url: str) -> AsyncIterator[Stack]:
     log_dir = Path(tempfile.mkdtemp(prefix="inlet-feed-logs-"))
-    env = {"INLET_FEED_BUFFER": "2", "INLET_FEED_STALL_SECONDS": "0.2"}
+    env = {
+        "INLET_FEED_BUFFER": "2",
+        "INLET_FEED_STALL_SECONDS": "0.2",
+        "INLET_FEED_HEARTBEAT_SECONDS": "0.3",
+    }
     async with running(
         database_url, ports=Ports(0, 0, 0, 0), log_dir=log_dir, extra_env=env
     ) as started:
@@ -141,3 +146,34 @@ async def test_a_slow_reader_is_dropped_and_resumes(tiny_stack: Stack, blob: Fed
                     seen.append(int(got.id or 0))
                     resume_at = seen[-1]
     assert seen == list(range(1, total + 1))
+
+
+async def test_an_open_feed_ends_when_its_read_key_is_revoked(
+    tiny_stack: Stack, blob: FedStream
+) -> None:
+    async with (
+        channel(tiny_stack.address("store")) as ch,
+        httpx.AsyncClient(base_url=tiny_stack.gateway_url, timeout=60) as client,
+        client.stream(
+            "GET",
+            f"/api/streams/{blob.sales.slug}/feed",
+            headers=read_headers(blob.read_key),
+        ) as response,
+    ):
+        assert response.status_code == 200
+        events = Events(response)
+        first = await events.next()
+        assert first is not None
+        assert first.comment is not None
+        await streams_pb2_grpc.StreamAdminServiceStub(ch).RevokeReadKey(
+            streams_pb2.RevokeReadKeyRequest(name=blob.read_key_name),
+            metadata=blob.auth,
+        )
+        while True:
+            got = await events.next(within=30)
+            assert got is not None, "the feed ended without an error event"
+            if got.comment is None:
+                break
+        assert got.event == "error"
+        assert got.json()["error"]["code"] == "UNAUTHORIZED"
+        assert await events.next(within=30) is None
