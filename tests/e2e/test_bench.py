@@ -21,8 +21,9 @@ TINY = {
     "INLET_BENCH_STREAM_SECONDS": "0.5",
     "INLET_BENCH_STREAM_BATCHES": "1",
 }
-# push, ceiling, keyed push, webhooks, one steady stream rate, arrays, COPY ceiling, feed
-SCENARIOS = 8
+# push, ceiling, keyed push, webhooks, one steady stream rate, arrays, COPY ceiling, and
+# the feed from push and from processing
+SCENARIOS = 9
 
 
 def scenario_rows(table: str) -> dict[str, str]:

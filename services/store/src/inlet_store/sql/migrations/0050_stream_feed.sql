@@ -80,10 +80,13 @@ BEGIN
               FROM new_items i JOIN stream_requests r ON r.id = i.request_id
              WHERE r.stream_id = changed.stream_id AND i.action IN ('created', 'updated')
         ), feed AS (
+            -- clock_timestamp(): when the item was applied (now() is when its transaction
+            -- began), so a change's time is its processing time.
             INSERT INTO stream_feed
-                   (stream_id, position, record_id, item_key, action, data, request_id)
+                   (stream_id, position, record_id, item_key, action, data, request_id,
+                    create_time)
             SELECT changed.stream_id, head.base + a.n, a.record_id, a.item_key, a.action,
-                   coalesce(rec.data, '{}'::json), a.request_id
+                   coalesce(rec.data, '{}'::json), a.request_id, clock_timestamp()
               FROM applied a CROSS JOIN head LEFT JOIN records rec ON rec.id = a.record_id
         )
         INSERT INTO stream_items AS s (stream_id, record_id, item_key, position)
