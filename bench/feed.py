@@ -10,6 +10,7 @@ import asyncio
 import secrets
 import time
 from collections import Counter
+from datetime import datetime
 
 import aiohttp
 import orjson
@@ -86,8 +87,12 @@ class FeedLatency:
                     if line.startswith(b":"):
                         opened.set()
                     elif line.startswith(b"data: "):
-                        item = orjson.loads(line[6:])["item_key"]
-                        received.setdefault(item, time.perf_counter())
+                        now, wall = time.perf_counter(), time.time()
+                        change = orjson.loads(line[6:])
+                        item = change["item_key"]
+                        received.setdefault(item, now)
+                        applied = datetime.fromisoformat(change["change_time"])
+                        since_processed.setdefault(item, wall - applied.timestamp())
                         if len(received) >= self.count:
                             everything.set()
                             return

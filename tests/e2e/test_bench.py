@@ -53,3 +53,5 @@ def test_every_bench_scenario_runs_without_errors(server_url: str) -> None:
     errors = scenario_rows(done.stdout)
     assert len(errors) == SCENARIOS, done.stdout
     assert all(count == "0" for count in errors.values()), done.stdout
+    # Every row measured something (no latency left empty).
+    assert "nan" not in done.stdout.split("\n\n", 1)[0], done.stdout
