@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,12 +113,19 @@ class StreamFeedServicer(feed_pb2_grpc.StreamFeedServiceServicer):
         await context.write(
             feed_pb2.WatchStreamResponse(heartbeat=feed_pb2.Heartbeat(position=position))
         )
+        checked = time.monotonic()
         while True:
+            if time.monotonic() - checked >= heartbeat:
+                # A busy feed is checked as often as an idle one.
+                if not await self.feed.key_live(reader):
+                    raise FeedUnauthorized("the read key was revoked")
+                checked = time.monotonic()
             try:
                 entry = await asyncio.wait_for(queue.get(), heartbeat)
             except TimeoutError:
                 if not await self.feed.key_live(reader):
                     raise FeedUnauthorized("the read key was revoked") from None
+                checked = time.monotonic()
                 await context.write(
                     feed_pb2.WatchStreamResponse(heartbeat=feed_pb2.Heartbeat(position=position))
                 )
