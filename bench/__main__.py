@@ -13,10 +13,11 @@ from bench.ceiling import RawCeiling
 from bench.config import Settings
 from bench.cpu import POSTGRES, CpuProbe
 from bench.endpoint_push import EndpointPushChain
+from bench.feed import FeedLatency
 from bench.minimal_path import MinimalPath
 from bench.report import Ratio, render
 from bench.scenario import Result, Scenario
-from bench.stream_ingest import POLL_SECONDS, StreamSettings
+from bench.stream_ingest import POLL_SECONDS, StreamSettings, create_stream
 from bench.stream_ingest import scenarios as stream_scenarios
 from bench.webhooks import WebhookDeliveries
 from bench.workload import contact_pushes
@@ -75,6 +76,19 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
         scenarios += await stream_scenarios(
             suite.gateway_url, database_url, suite.target, streams, probe
         )
+        # The live feed at the lowest steady stream rate (the one the machine keeps up with).
+        scenarios += [
+            FeedLatency(
+                suite.gateway_url,
+                database_url,
+                await create_stream(database_url, suite.target),
+                rate=min(streams.rates),
+                seconds=streams.seconds,
+                probe=probe,
+                from_processing=from_processing,
+            )
+            for from_processing in (False, True)
+        ]
         results: dict[str, Result] = {}
         for scenario in scenarios:
             await environment.reset(database_url)
@@ -96,10 +110,15 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
     ]
     ratios.append(Ratio("ratio keyed/chain", results[keyed.name], results[chain.name]))
     ratios.append(Ratio("ratio envoy/gateway", results[via_envoy.name], results[chain.name]))
-    ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-2:])))
+    ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-4:-2])))
     notes.append(
         f"stream: accept→visible = send to completed in PostgreSQL (polled every"
         f" {POLL_SECONDS * 1000:g} ms); (items) rows count items/s, p-columns are per array"
+    )
+    notes.append(
+        "feed: push→SSE = send of a single-item request to its change on an SSE subscriber"
+        " of the stream through the gateway; processed→SSE = from the item's apply (its"
+        " change time, in the transaction) to that receipt"
     )
     return render(title, list(results.values()), ratios, notes, cores=settings.cores)
 

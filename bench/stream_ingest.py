@@ -85,9 +85,11 @@ class Completions:
 
 
 async def _post(
-    client: aiohttp.ClientSession, url: str, key: str, body: bytes
+    client: aiohttp.ClientSession, url: str, key: str, body: bytes, *, item_key: str = ""
 ) -> tuple[str | None, str]:
     headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    if item_key:
+        headers["x-item-key"] = item_key
     try:
         async with client.post(url, data=body, headers=headers) as reply:
             if reply.status != 202:

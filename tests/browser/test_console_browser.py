@@ -137,6 +137,8 @@ async def test_stream_key_and_a_pushed_item_appearing_live(
     await shot(page, screenshots, "11-ingest-key-created")
     await page.get_by_role("link", name="Back to the stream").click()
     await expect(page.get_by_test_id("keys")).to_contain_text("Browser connector")
+    # The live items panel follows the stream's feed.
+    await expect(page.get_by_test_id("feed-state")).to_have_text("● live")
 
     answer = await http.post(
         "/api/ingest",
@@ -148,7 +150,30 @@ async def test_stream_key_and_a_pushed_item_appearing_live(
     await expect(entry.get_by_test_id("status")).to_have_text("completed")
     # The item itself, its number exactly as sent.
     await expect(page.get_by_test_id("latest-items")).to_contain_text('"revenue":123.450')
+    live = page.get_by_test_id("live-feed")
+    await expect(live).to_contain_text("Browserland")
+    await expect(live).to_contain_text('"revenue":123.450')
     await shot(page, screenshots, "12-stream-connector-log")
+
+    # A read key for a renderer: shown once, listed, revoked.
+    await page.get_by_label("Name of the read key").fill("Dashboard")
+    await page.get_by_role("button", name="Create read key").click()
+    read_key = await page.get_by_test_id("secret").inner_text()
+    assert read_key.startswith("rk_")
+    await page.get_by_role("link", name="Back to the stream").click()
+    read_keys = page.get_by_test_id("read-keys")
+    await expect(read_keys).to_contain_text("Dashboard")
+    items = await http.get(
+        "/api/streams/web-sales/items", headers={"Authorization": f"Bearer {read_key}"}
+    )
+    assert items.status_code == 200, items.text
+    assert items.json()["items"][0]["item_key"] == items.json()["items"][0]["record_id"]
+    await read_keys.get_by_role("button", name="Revoke").click()
+    await expect(read_keys).to_contain_text("revoked")
+    refused = await http.get(
+        "/api/streams/web-sales/items", headers={"Authorization": f"Bearer {read_key}"}
+    )
+    assert refused.status_code == 401
 
 
 async def test_records_browse_find_and_the_requests_that_wrote_one(

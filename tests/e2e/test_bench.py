@@ -22,8 +22,8 @@ TINY = {
     "INLET_BENCH_STREAM_BATCHES": "1",
 }
 # minimal path, push, keyed push, push via Envoy, ceiling, webhooks, one steady stream
-# rate, arrays, COPY ceiling
-SCENARIOS = 9
+# rate, arrays, COPY ceiling, and the feed from push and from processing
+SCENARIOS = 11
 
 
 def scenario_rows(table: str) -> dict[str, str]:
@@ -53,3 +53,5 @@ def test_every_bench_scenario_runs_without_errors(server_url: str) -> None:
     errors = scenario_rows(done.stdout)
     assert len(errors) == SCENARIOS, done.stdout
     assert all(count == "0" for count in errors.values()), done.stdout
+    # Every row measured something (no latency left empty).
+    assert "nan" not in done.stdout.split("\n\n", 1)[0], done.stdout

@@ -9,13 +9,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
-from inlet.admin.v1 import admin_pb2_grpc
+from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo
 from inlet_devstack.stack import Ports, Stack, running
+from tests.feed_support import fed_stream, read_headers
+from tests.messages import key_headers
 from tests.polling import until
+from tests.stream_support import SEED_BATCH
 
 pytestmark = pytest.mark.e2e
 
@@ -81,3 +85,40 @@ async def test_every_service_answers_through_envoy(
     assert "/api/v1/ingest/{token}" in text
     assert token not in text
     assert seed.auth[0][1].removeprefix("Bearer ") not in text
+
+
+async def test_a_streams_items_and_feed_through_envoy(
+    edged: tuple[Stack, Path], seed: demo.DemoSeed
+) -> None:
+    stack, _ = edged
+    assert stack.envoy_url is not None
+    async with channel(stack.address("store")) as ch:
+        fed = await fed_stream(
+            admin_pb2_grpc.AdminServiceStub(ch), streams_pb2_grpc.StreamAdminServiceStub(ch), seed
+        )
+    path = f"/api/streams/{fed.sales.slug}"
+    async with (
+        httpx.AsyncClient(base_url=stack.envoy_url, timeout=30) as http,
+        http.stream("GET", f"{path}/feed", headers=read_headers(fed.read_key)) as feed,
+    ):
+        assert feed.status_code == 200
+        lines = feed.aiter_lines()
+        # Envoy's transcoder writes each message as `data: <message JSON>` (no `id:` lines).
+        assert (await anext(lines)).startswith('data: {"heartbeat"')
+        pushed = await http.post(
+            "/api/ingest",
+            json=SEED_BATCH,
+            headers=key_headers(fed.sales.key, **{"X-Item-Key": "region"}),
+        )
+        assert pushed.status_code == 202, pushed.text
+        changes = []
+        async for line in lines:
+            if line.startswith('data: {"change"'):
+                changes.append(orjson.loads(line.removeprefix("data: "))["change"])
+                if len(changes) == 3:
+                    break
+        assert [c["item_key"] for c in changes] == ["North", "South", "East"]
+        assert [c["position"] for c in changes] == ["1", "2", "3"]
+        items = await http.get(f"{path}/items", headers=read_headers(fed.read_key))
+        assert items.status_code == 200, items.text
+        assert [i["item_key"] for i in items.json()["items"]] == ["East", "North", "South"]

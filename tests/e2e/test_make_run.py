@@ -162,6 +162,25 @@ def count(dirs: Dirs, sql: str) -> int:
     return int(found[0])
 
 
+def feed_events(command: str) -> list[Any]:
+    """The `data:` of each event a printed `curl -N` of a feed got before its --max-time."""
+    done = subprocess.run(
+        ["bash", "-c", command],
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # 28: curl stopped at --max-time, as meant (a feed never ends by itself).
+    assert done.returncode == 28, (command, done.stdout, done.stderr)
+    return [
+        json.loads(line.removeprefix("data: "))
+        for line in done.stdout.splitlines()
+        if line.startswith("data: ")
+    ]
+
+
 def shell_text(command: str) -> str:
     """A printed command run by bash exactly as printed; its answer as text."""
     done = subprocess.run(
@@ -208,7 +227,12 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
 ) -> None:
     first = await start(dirs)
     try:
-        push, single, batch, status, ingestion, job, ping, form, transfer, returned = first.curls
+        push, single, batch, status, ingestion, job, ping, form, transfer, returned, *rest = (
+            first.curls
+        )
+        feed, items = rest
+        assert feed.startswith("curl -sS -N ")
+        assert "/api/streams/sales/feed" in feed
         assert "/api/v1/ingest/iep_" in push
         assert "$REQUEST_ID" in job
         assert "/api/push/transfer" in transfer
@@ -245,6 +269,11 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert [i["index"] for i in done["data"]["items"]] == [0, 1, 2]
         assert done["data"]["items_failed"] == 0
         await status_of(first, one["data"]["request_id"])
+        # The live feed, from its start (Last-Event-ID: 0), and the current items.
+        replayed = feed_events(f"{feed} -H 'Last-Event-ID: 0' --max-time 3")
+        assert [e["item_key"] for e in replayed][-3:] == ["North", "South", "East"]
+        current = await asyncio.to_thread(shell, items)
+        assert {"North", "South", "East"} <= {i["item_key"] for i in current["items"]}
 
         # Integration ingest: raw JSON into the demo integration, its status, a ping, the form.
         queued = await asyncio.to_thread(shell, ingestion)
@@ -338,6 +367,7 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
         assert count(dirs, "SELECT count(*) FROM client_tokens") == 1
         assert count(dirs, "SELECT count(*) FROM push_sessions") == 1
         assert count(dirs, "SELECT count(*) FROM api_keys") == 1
+        assert count(dirs, "SELECT count(*) FROM read_keys") == 1
         again = await asyncio.to_thread(shell, second.curls[8])
         data = await transfer_data(second.curls[9], again["transfer_id"])
         assert [i["action"] for i in data["transfer_data"]] == ["updated", "updated"]

@@ -29,6 +29,7 @@ DEMO = DemoCredentials(
     client_token=Secret("workspaces/w/clientTokens/c", "pct_c_s"),
     api_key=Secret("workspaces/w/apiKeys/0123456789abcdef", "ak_0123456789abcdef_s"),
     push_session=Secret("workspaces/w/sessions/6566e85e7cf20dca9cef0c0a", "whsec_x"),
+    read_key=Secret("workspaces/w/streams/sales/readKeys/r", "rk_r_s"),
 )
 
 
@@ -73,7 +74,7 @@ def test_every_printed_curl_is_one_shell_word_list_with_its_json_body() -> None:
         allow_private=False,
     )
     curls = [line.strip() for line in text.splitlines() if line.startswith("  curl ")]
-    assert len(curls) == 10
+    assert len(curls) == 12
     for curl in curls:
         words = shlex.split(curl)
         assert words[0] == "curl"
@@ -91,6 +92,15 @@ def test_every_printed_curl_is_one_shell_word_list_with_its_json_body() -> None:
     assert [i["internal_id"] for i in body["transfer_data"]] == ["Contact1", "Contact2"]
     assert "Authorization: Bearer ak_0123456789abcdef_s" in transfer
     assert "transfer_id=$TRANSFER_ID" in curls[9]
+    assert shlex.split(curls[10]) == [
+        "curl",
+        "-sS",
+        "-N",
+        "http://127.0.0.1:18080/api/streams/sales/feed",
+        "-H",
+        "Authorization: Bearer rk_r_s",
+    ]
+    assert "/api/streams/sales/items -H 'Authorization: Bearer rk_r_s'" in curls[11]
     assert "refused (INLET_WEBHOOK_ALLOW_PRIVATE=false)" in text
     assert "(0600): contact endpoint has a new URL" in text
 

@@ -165,6 +165,18 @@ DIALECTS: Mapping[str, Dialect] = {
 }
 
 
+DIALECTS = {  # the stream's live feed
+    **DIALECTS,
+    "inlet.ingest.v1.StreamFeedService.WatchStream": Dialect(
+        success_description=(
+            "The feed, as Server-Sent Events until the client leaves (or is dropped for"
+            " falling behind: `event: dropped`, resumable)."
+        ),
+        headers=("Last-Event-ID",),
+    ),
+}
+
+
 DIALECTS = {  # the integration dialect's raw routes
     **DIALECTS,
     "inlet.ingest.v1.ExternalIngestService.IngestData": Dialect(
@@ -205,6 +217,14 @@ SECURITY_SCHEMES: JSON = {
         "scheme": "bearer",
         "description": "A stream's ingest key (`ik_live_…`, `ik_test_…`).",
     },
+    "readKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "A stream's read key (`rk_…`): its items and live feed, read-only (a workspace"
+            " admin token reads its streams too)."
+        ),
+    },
 }
 
 # RPC → security requirement; an empty list means the URL itself is the credential.
@@ -217,6 +237,7 @@ SECURITY_BY_SERVICE: Mapping[str, list[JSON]] = {
     "inlet.admin.v1.AdminService": [{"adminToken": []}],
     "inlet.admin.v1.StreamAdminService": [{"adminToken": []}],
     "inlet.notifier.v1.WebhookService": [{"adminToken": []}],
+    "inlet.ingest.v1.StreamFeedService": [{"readKey": []}],
 }
 
 
@@ -265,6 +286,16 @@ HEADER_PARAMETERS: Mapping[str, JSON] = {
         "in": "header",
         "required": False,
         "description": "The stream the caller means; must be the ingest key's stream.",
+        "schema": {"type": "string"},
+    },
+    "Last-Event-ID": {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "required": False,
+        "description": (
+            "Resume the feed right after this position (the `id:` of the last event received;"
+            " a reconnecting EventSource sends it by itself)."
+        ),
         "schema": {"type": "string"},
     },
 }

@@ -22,6 +22,11 @@ FD = descriptor.FieldDescriptor
 
 OPENAPI_VERSION = "3.1.0"
 HTTP_BODY = "google.api.HttpBody"
+EVENT_STREAM = (
+    "Server-Sent Events: `event: <kind>` with the message's field as JSON in `data:` and its"
+    " `position` as `id:` (send it back as `Last-Event-ID` to resume); heartbeats are"
+    " comment lines."
+)
 RAW_JSON = "inlet.type.v1.RawJson"
 _HTTP_RULE = cast("Any", annotations_pb2.http)
 _VERBS = ("get", "put", "post", "delete", "patch")
@@ -520,7 +525,13 @@ class Generator:
             "description": dialect.success_description or "OK",
             "headers": _headers([*every, *dialect.success_headers]),
         }
-        if dialect.success_status != 204:  # No Content has none
+        if method.server_streaming:
+            # The gateway serves a server-streaming RPC as Server-Sent Events (one event per
+            # message; inlet_gateway.sse).
+            success["content"] = {
+                "text/event-stream": {"schema": _describe({"type": "string"}, EVENT_STREAM)}
+            }
+        elif dialect.success_status != 204:  # No Content has none
             success["content"] = {"application/json": {"schema": schema}}
         responses: JSON = {str(dialect.success_status): success}
         content_type, envelope_schema = _envelope(rpc)

@@ -1,5 +1,5 @@
-"""`inlet streams …`: streams, their ingest keys (create, list, revoke, rotate, rate limit)
-and the connector log."""
+"""`inlet streams …`: streams, their ingest keys (create, list, revoke, rotate, rate limit),
+read keys (inlet_cli.read_keys) and the connector log."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from google.protobuf import field_mask_pb2
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
-from inlet_cli import render
+from inlet_cli import read_keys, render
 from inlet_cli.client import (
     Client,
     Settings,
@@ -32,6 +32,7 @@ app = typer.Typer(
 )
 keys = typer.Typer(help="Ingest keys (ik_live_…/ik_test_…) of a stream.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
+app.add_typer(read_keys.app, name="read-keys")
 
 MODES = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KEY_MODE_TEST}
 MODE_LABELS = {v: k for k, v in MODES.items()}

@@ -194,6 +194,8 @@ ENVELOPES: Mapping[str, Envelope] = {
     "inlet.ingest.v1.IngestService.PushEndpoint": problem_json,
     "inlet.ingest.v1.IngestService.IngestStream": stream_error,
     "inlet.ingest.v1.IngestService.GetIngestRequestStatus": stream_error,
+    "inlet.ingest.v1.StreamFeedService.ListStreamItems": stream_error,
+    "inlet.ingest.v1.StreamFeedService.WatchStream": stream_error,
     "inlet.ingest.v1.IngestService.PushTransfer": push_error,
     "inlet.ingest.v1.IngestService.GetPushData": push_error,
     "inlet.ingest.v1.ExternalIngestService.IngestData": external_problem,

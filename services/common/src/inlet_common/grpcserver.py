@@ -135,9 +135,18 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> Any:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
-        inner = handler.unary_unary
+        if handler.unary_unary is not None:
+            inner, wrap = handler.unary_unary, grpc.unary_unary_rpc_method_handler
+        elif handler.unary_stream is not None and not inspect.isasyncgenfunction(
+            handler.unary_stream
+        ):
+            # A server-streaming servicer that writes with context.write() and returns: its
+            # errors (before or between messages) end the call the same way.
+            inner, wrap = handler.unary_stream, grpc.unary_stream_rpc_method_handler
+        else:
+            return handler
         method = handler_call_details.method
         quiet = method.startswith(_QUIET_METHODS)
         level = logging.DEBUG if quiet else logging.INFO
@@ -197,7 +206,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                     extra={"rpc": method, "code": code, "duration_ms": round(elapsed * 1000, 2)},
                 )
 
-        return grpc.unary_unary_rpc_method_handler(
+        return wrap(
             behavior,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,

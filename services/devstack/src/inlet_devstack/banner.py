@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inlet_devstack.reuse import FORM_ORIGIN, INTEGRATION
+from inlet_devstack.reuse import FORM_ORIGIN, INTEGRATION, STREAM
 from inlet_devstack.saved import DemoCredentials
 
 CONTACT = {"fields": {"name": "Ola Nordmann", "email": "ola@acme.no", "phone": "+4799887766"}}
@@ -139,6 +139,8 @@ def render(
     assert demo.push_session is not None
     assert demo.project_token is not None
     assert demo.client_token is not None
+    assert demo.read_key is not None
+    reader = f"Authorization: Bearer {demo.read_key.secret}"
     bearer = f"Authorization: Bearer {demo.ingest_key.secret}"
     push_bearer = f"Authorization: Bearer {demo.api_key.secret}"
     session_id = demo.push_session.name.rsplit("/", 1)[1]
@@ -183,7 +185,7 @@ def render(
         f"{envoy_line}"
         f"  matcher   {at.matcher} (gRPC IngestService, ExternalIngestService)\n"
         f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService,"
-        " IntegrationAdminService, PushAdminService)\n"
+        " IntegrationAdminService, PushAdminService, StreamFeedService)\n"
         f"  notifier  {at.notifier} (gRPC NotifierService, WebhookService)\n"
         f"{_metrics_line(at)}"
         f"  logs      {log_dir}/\n"
@@ -215,6 +217,12 @@ def render(
         f"  {curl_post(transfer, seed_transfer(session_id), push_bearer)}\n\n"
         "and its returned data (TRANSFER_ID: the transfer_id of the answer):\n\n"
         f"  {data}\n\n"
+        "Live feed of stream sales (the read key is the bearer token; it cannot ingest): run"
+        " this in another terminal, then push to the stream — each item arrives as it is"
+        " processed:\n\n"
+        f"  curl -sS -N {at.public_url}/api/streams/{STREAM}/feed -H {shlex.quote(reader)}\n\n"
+        "and the stream's current items, by item key:\n\n"
+        f"  {curl_get(f'{at.public_url}/api/streams/{STREAM}/items', reader)}\n\n"
         "The inlet CLI (.venv/bin/inlet) reads:\n\n"
         f"{exports}\n\n"
         "  .venv/bin/inlet endpoints list\n\n"

@@ -1,7 +1,7 @@
 """`make run`'s demo on every start: the saved credentials that still work are kept, and
 only what is missing or no longer works is made again (one workspace, one admin token,
-one endpoint per type, one stream key, one integration with a project token and a client
-token, one push session and API key — however often the stack restarts)."""
+one endpoint per type, one stream key and read key, one integration with a project token
+and a client token, one push session and API key — however often the stack restarts)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from inlet.admin.v1 import (
     streams_pb2,
     streams_pb2_grpc,
 )
+from inlet.ingest.v1 import feed_pb2, feed_pb2_grpc
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_common.credentials import token_hash
 from inlet_devstack.demo import DEMO_TYPES, SALES, bearer, ensure_types
@@ -83,6 +84,8 @@ async def ensure(
     }
     stream = await _stream(streams, auth, workspace, note)
     key = await _ingest_key(streams, store, auth, stream, saved.ingest_key, note)
+    feed = feed_pb2_grpc.StreamFeedServiceStub(channel)
+    read_key = await _read_key(streams, feed, auth, stream, saved.read_key, note)
     integrations = integrations_pb2_grpc.IntegrationAdminServiceStub(channel)
     await _integration(integrations, auth, workspace, note)
     project = await _project_token(integrations, store, auth, workspace, saved.project_token, note)
@@ -99,6 +102,7 @@ async def ensure(
         push_session=session,
         project_token=project,
         client_token=form,
+        read_key=read_key,
     )
     return ready
 
@@ -283,6 +287,36 @@ async def _ingest_key(
         else "ingest key created"
     )
     return Secret(made.ingest_key.name, made.secret)
+
+
+async def _read_key(
+    streams: streams_pb2_grpc.StreamAdminServiceAsyncStub,
+    feed: feed_pb2_grpc.StreamFeedServiceAsyncStub,
+    auth: Metadata,
+    stream: str,
+    saved: Secret | None,
+    note: Callable[[str], None],
+) -> Secret:
+    """The saved read key of the stream if it still reads it, else a new one."""
+    if saved is not None and saved.name.startswith(f"{stream}/readKeys/"):
+        try:
+            await feed.ListStreamItems(
+                feed_pb2.ListStreamItemsRequest(stream=STREAM, page_size=1),
+                metadata=bearer(saved.secret),
+            )
+            return saved
+        except grpc.aio.AioRpcError as error:
+            _code(error, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+    made = await streams.CreateReadKey(
+        streams_pb2.CreateReadKeyRequest(
+            parent=stream, read_key=streams_pb2.ReadKey(display_name="Demo renderer")
+        ),
+        metadata=auth,
+    )
+    note(
+        "new read key (the saved one no longer works)" if saved is not None else "read key created"
+    )
+    return Secret(made.read_key.name, made.secret)
 
 
 async def _integration(

@@ -34,6 +34,7 @@ class DemoCredentials:
     push_session: Secret | None = None  # the session, and its webhook signing secret
     project_token: Secret | None = None  # integration ingest's server token
     client_token: Secret | None = None  # the external form's token
+    read_key: Secret | None = None  # the demo stream's read key (its live feed)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +59,7 @@ class DemoCredentials:
             push_session=_secret(raw.get("push_session")),
             project_token=_secret(raw.get("project_token")),
             client_token=_secret(raw.get("client_token")),
+            read_key=_secret(raw.get("read_key")),
         )
 
 

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import google.rpc.error_details_pb2 as error_details_pb2
 import google.rpc.status_pb2 as status_pb2
@@ -18,7 +18,7 @@ from google.api import httpbody_pb2
 from google.protobuf import descriptor, message
 
 from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
-from inlet.ingest.v1 import external_pb2, ingest_pb2
+from inlet.ingest.v1 import external_pb2, feed_pb2, ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
 from inlet_common import channels, requestids
 from inlet_common.edge import (
@@ -54,9 +54,10 @@ from inlet_common.httprules import (
 )
 from inlet_common.httpstatus import http_status
 from inlet_common.httptwins import twin_path, with_json_body
-from inlet_gateway import docs, edge_headers, limits
+from inlet_gateway import docs, edge_headers, limits, sse
 from inlet_gateway.config import GatewayConfig
 from inlet_gateway.console import Console, build_console
+from inlet_gateway.sse import Streaming
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ Receive = Callable[[], Awaitable[Event]]
 Send = Callable[[Event], Awaitable[None]]
 ChannelFactory = Callable[[str], grpc.aio.Channel]
 Metadata = list[tuple[str, str]]
+
+# The end of a server-streaming call (grpc's stubs do not declare it).
+_EOF: Any = cast("Any", grpc.aio).EOF
 
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
@@ -78,6 +82,8 @@ FORWARDED_HEADERS: dict[bytes, str] = {
     b"x-item-key": "x-item-key",
     b"x-stream": "x-stream",
     b"x-client-token": "x-client-token",
+    # Where a reconnecting EventSource resumes a feed.
+    b"last-event-id": "last-event-id",
     # The external form checks it against its client token's allowed origins.
     b"origin": "origin",
     # gRPC replaces a user-agent entry with its own, so the client's travels under this key.
@@ -172,6 +178,7 @@ def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor,
             integrations_pb2.DESCRIPTOR.services_by_name["IntegrationAdminService"],
             config.store_addr,
         ),
+        (feed_pb2.DESCRIPTOR.services_by_name["StreamFeedService"], config.store_addr),
     ]
 
 
@@ -228,6 +235,7 @@ class Gateway:
         self._channel_factory = channel_factory or channels.channel
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
+        self._streams: dict[str, grpc.aio.UnaryStreamMultiCallable[Any, Any]] = {}
         # Served before the RPC routes, over the same upstream channels.
         self.console: Console | None = None
 
@@ -243,6 +251,7 @@ class Gateway:
         """Close every upstream channel (in-flight calls are cancelled)."""
         opened, self._channels = self._channels, {}
         self._callables.clear()
+        self._streams.clear()
         for channel in opened.values():
             await channel.close(None)
 
@@ -271,7 +280,21 @@ class Gateway:
             request = _Request(request_id, _metadata(scope, headers), headers, scope["path"])
             route_label = "unmatched"
             try:
-                answer, route_label = await self._answer(scope, receive, request)
+                answered, route_label = await self._answer(scope, receive, request)
+                if isinstance(answered, Streaming):
+                    scope[ROUTE_SCOPE_KEY] = route_label
+                    await self._stream(answered, request, receive, send, client_id)
+                    log.info(
+                        "request",
+                        extra={
+                            "method": scope["method"],
+                            "route": route_label,
+                            "status": 200,
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        },
+                    )
+                    return
+                answer = answered
             except limits.ClientDisconnected:
                 log.info("client disconnected", extra={"route": route_label})
                 return
@@ -314,7 +337,7 @@ class Gateway:
 
     async def _answer(
         self, scope: Scope, receive: Receive, request: _Request
-    ) -> tuple[Answer, str]:
+    ) -> tuple[Answer | Streaming, str]:
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1")
@@ -328,6 +351,8 @@ class Gateway:
             return self._method_not_allowed(request, method, ("GET", "HEAD")), path
         if self.console is not None and (path == "/console" or path.startswith("/console/")):
             reply, label = await self.console.handle(scope, receive, request.headers)
+            if reply.stream is not None:
+                return reply.stream, label
             return Answer(reply.status, reply.body, reply.content_type, reply.headers), label
         found = self.routes.match(method, path)
         if found is None:
@@ -386,6 +411,15 @@ class Gateway:
             violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
             edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
             return await self._rejected(found, request, edge, edge_field=bad.field), label
+        if route.method.server_streaming:
+            # A feed has no twin: its query is read here, into the typed request.
+            try:
+                typed = transcode(route, found.variables, query, body, content_type=content_type)
+            except TranscodeError as bad:
+                violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
+                edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
+                return await self._rejected(found, request, edge, edge_field=bad.field), label
+            return await self._open_stream(route, typed, request), label
         if query and _PRINTABLE.fullmatch(query):
             request = replace(request, metadata=[*request.metadata, (QUERY_KEY, query)])
         return await self._call(route, rpc_request, request), label
@@ -413,6 +447,93 @@ class Gateway:
             required=route.full_name in _CONTENT_TYPE_REQUIRED,
             body=bool(body),
         )
+
+    async def _open_stream(
+        self, route: Route, rpc_request: message.Message, request: _Request
+    ) -> Answer | Streaming:
+        """The call and its first message; an error before it is an ordinary answer."""
+        found = self._streams.get(route.full_name)
+        if found is None:
+            found = self.channel(route.upstream).unary_stream(
+                route.grpc_path,
+                request_serializer=_serialize,
+                response_deserializer=route.response_class.FromString,
+            )
+            self._streams[route.full_name] = found
+        # No deadline: a feed lasts as long as its reader stays.
+        call = found(rpc_request, metadata=request.metadata)
+        try:
+            first = await call.read()
+        except grpc.aio.AioRpcError as error:
+            return self._upstream_error(route, error, request)
+        if first is _EOF:
+            call.cancel()
+            return Answer(204, b"", "")
+        assert isinstance(first, message.Message)
+        return Streaming(call, first, route.full_name)
+
+    async def _stream(
+        self,
+        streaming: Streaming,
+        request: _Request,
+        receive: Receive,
+        send: Send,
+        client_id: str,
+    ) -> None:
+        """Each message as an event, written as it comes: the next is read only once the
+        client took this one, so a slow reader slows only its own call (whose server drops
+        it past its buffer), and the edge holds one message per connection."""
+        call = streaming.call
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", sse.CONTENT_TYPE.encode()),
+                    (b"x-request-id", request.request_id.encode()),
+                    *_client_request_id_header(client_id),
+                    *sse.HEADERS,
+                    edge_headers.NOSNIFF,
+                ],
+            }
+        )
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            call.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch_disconnect())
+        try:
+            chunk = sse.opening() + sse.event(streaming.first)
+            while True:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                try:
+                    message_ = await call.read()
+                except asyncio.CancelledError:
+                    if watcher.done():
+                        return  # the client went away
+                    raise
+                except grpc.aio.AioRpcError as error:
+                    if error.code() == grpc.StatusCode.CANCELLED:
+                        return
+                    status = status_from_rpc_error(error)
+                    rendered = self._render(streaming.rpc, status, request)
+                    chunk = sse.error_event(rendered.body)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    break
+                if message_ is _EOF:
+                    break
+                chunk = sse.event(message_)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
+        except OSError:
+            call.cancel()
+        finally:
+            watcher.cancel()
+            call.cancel()
 
     async def _call(
         self, route: Route, rpc_request: message.Message | bytes, request: _Request

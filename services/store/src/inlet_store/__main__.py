@@ -11,6 +11,7 @@ from inlet_common.channels import channel
 from inlet_common.metrics import serve_metrics
 from inlet_store import app, gauges
 from inlet_store.config import StoreConfig
+from inlet_store.feed_hub import FeedHub
 from inlet_store.migrations import migrate
 from inlet_store.push_admin import GrpcSessionSigner
 from inlet_store.relay import Relay, grpc_publisher
@@ -33,12 +34,15 @@ async def serve() -> None:
     )
     unwatch = gauges.watch(pool)
     notifier = channel(config.notifier_addr)
+    hub = FeedHub(config.database_url)
     service = await app.start(
         pool,
         config.service.grpc_addr,
         bootstrap_token=config.admin_bootstrap_token,
         idempotency_ttl_seconds=config.idempotency_ttl_seconds,
         signer=GrpcSessionSigner(notifier),
+        feed=config.feed,
+        hub=hub,
     )
     outbox_relay = Relay(
         pool, grpc_publisher(notifier, timeout=10.0), poll_seconds=config.outbox_poll_seconds
@@ -56,6 +60,7 @@ async def serve() -> None:
 
     async def stop() -> None:
         await janitor.stop()
+        await hub.aclose()
         await outbox_relay.stop()
         await notifier.close(grace=None)
         unwatch()

@@ -17,12 +17,16 @@ from inlet.admin.v1 import (
     streams_pb2,
     streams_pb2_grpc,
 )
+from inlet.ingest.v1 import feed_pb2, feed_pb2_grpc
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_common import database, grpcserver
 from inlet_store.admin import Admin
 from inlet_store.admin_server import AdminServicer
 from inlet_store.auth import Authenticator
 from inlet_store.external import External
+from inlet_store.feed import Feed, FeedSettings
+from inlet_store.feed_hub import FeedHub
+from inlet_store.feed_server import StreamFeedServicer
 from inlet_store.inbox import Inbox
 from inlet_store.integrations_admin import IntegrationAdmin
 from inlet_store.integrations_server import IntegrationAdminServicer
@@ -39,6 +43,7 @@ SERVICE_NAMES = (
     streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"].full_name,
     push_pb2.DESCRIPTOR.services_by_name["PushAdminService"].full_name,
     integrations_pb2.DESCRIPTOR.services_by_name["IntegrationAdminService"].full_name,
+    feed_pb2.DESCRIPTOR.services_by_name["StreamFeedService"].full_name,
 )
 
 
@@ -54,13 +59,17 @@ async def start(
     bootstrap_token: str | None = None,
     idempotency_ttl_seconds: int = 86400,
     signer: SessionSigner | None = None,
+    feed: FeedSettings | None = None,
+    hub: FeedHub | None = None,
 ) -> grpcserver.Service:
     """Serve StoreService and the admin services over `pool` on `address` (port 0: any).
 
     `bootstrap_token` authorises creating workspaces; without one, none can be created
     over the API. `signer` (the notifier) keeps push sessions' webhook signing secrets;
-    without one, no session can be created.
+    without one, no session can be created. `hub` wakes live feeds (by default one
+    listening on the pool's database, stopped with the process).
     """
+    feed_hub = hub or FeedHub(str(pool.conninfo))
 
     def register(server: grpc.aio.Server) -> None:
         store = Store(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
@@ -82,6 +91,9 @@ async def start(
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(Admin(pool), Authenticator(pool, bootstrap_token)), server
+        )
+        feed_pb2_grpc.add_StreamFeedServiceServicer_to_server(
+            StreamFeedServicer(Feed(pool), feed_hub, feed or FeedSettings()), server
         )
 
     return await grpcserver.start(register, SERVICE_NAMES, address)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from inlet_common.config import ConfigError, Env, ServiceSettings
 from inlet_common.retention import retention_seconds
+from inlet_store.feed import FeedSettings
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class StoreConfig:
     log_retention_seconds: int
     # How often a store tries a retention pass (replicas take turns under a lock).
     retention_interval_seconds: float
+    # Live feeds: buffer per subscription, how long a full one waits, heartbeats.
+    feed: FeedSettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StoreConfig:
@@ -56,5 +59,10 @@ class StoreConfig:
             log_retention_seconds=retention_seconds(env, "INLET_LOG_RETENTION_SECONDS", 90 * 86400),
             retention_interval_seconds=env.number(
                 "INLET_RETENTION_INTERVAL_SECONDS", 600.0, minimum=1.0
+            ),
+            feed=FeedSettings(
+                buffer=env.integer("INLET_FEED_BUFFER", 1000, minimum=1, maximum=1_000_000),
+                stall_seconds=env.number("INLET_FEED_STALL_SECONDS", 10.0, minimum=0.01),
+                heartbeat_seconds=env.number("INLET_FEED_HEARTBEAT_SECONDS", 15.0, minimum=0.1),
             ),
         )

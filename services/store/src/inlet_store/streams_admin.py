@@ -1,5 +1,6 @@
-"""StreamAdminService: streams, ingest keys (create, list, update, revoke, rotate) and
-the connector log; authenticated with the workspace's admin tokens."""
+"""StreamAdminService: streams, ingest keys (create, list, update, revoke, rotate), read
+keys (create, list, revoke) and the connector log; authenticated with the workspace's
+admin tokens."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from inlet_store import guards, names, paging
 from inlet_store import repository as repo
 from inlet_store.auth import Authenticator, WorkspaceScoped
 from inlet_store.errors import wrap_exceptions
+from inlet_store.read_keys import ReadKeys, read_key_pb
 from inlet_store.streams import KEY_MODES, new_key, prefix
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -38,6 +40,7 @@ class StreamAdmin:
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
+        self.read_keys = ReadKeys(pool, self._stream)
 
     async def _workspace_id(self, conn: repo.Conn, key: str) -> str:
         found = await repo.row(conn, "workspace_by_key", key=key)
@@ -387,6 +390,41 @@ class StreamAdminServicer(WorkspaceScoped, streams_pb2_grpc.StreamAdminServiceSe
             secret=secret,
             previous=key_pb(workspace, stream, previous),
         )
+
+    async def CreateReadKey(
+        self, request: streams_pb2.CreateReadKeyRequest, context: Any
+    ) -> streams_pb2.CreateReadKeyResponse:
+        workspace, stream = await self._authorised(
+            context, "parent", request.parent, "workspaces", "streams"
+        )
+        created, secret = await self.admin.read_keys.create(
+            workspace, stream, request.read_key.display_name
+        )
+        return streams_pb2.CreateReadKeyResponse(
+            read_key=read_key_pb(workspace, stream, created), secret=secret
+        )
+
+    async def ListReadKeys(
+        self, request: streams_pb2.ListReadKeysRequest, context: Any
+    ) -> streams_pb2.ListReadKeysResponse:
+        workspace, stream = await self._authorised(
+            context, "parent", request.parent, "workspaces", "streams"
+        )
+        page, token = await self.admin.read_keys.list(
+            workspace, stream, request.page_size, request.page_token
+        )
+        return streams_pb2.ListReadKeysResponse(
+            read_keys=[read_key_pb(workspace, stream, k) for k in page], next_page_token=token
+        )
+
+    async def RevokeReadKey(
+        self, request: streams_pb2.RevokeReadKeyRequest, context: Any
+    ) -> streams_pb2.RevokeReadKeyResponse:
+        workspace, stream, key_id = await self._authorised(
+            context, "name", request.name, "workspaces", "streams", "readKeys"
+        )
+        revoked = await self.admin.read_keys.revoke(workspace, stream, key_id)
+        return streams_pb2.RevokeReadKeyResponse(read_key=read_key_pb(workspace, stream, revoked))
 
     async def ListConnectorLogEntries(
         self, request: streams_pb2.ListConnectorLogEntriesRequest, context: Any

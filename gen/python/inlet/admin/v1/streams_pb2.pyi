@@ -717,3 +717,205 @@ class ListConnectorLogEntriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListConnectorLogEntriesResponse: _TypeAlias = ListConnectorLogEntriesResponse  # noqa: Y015
+
+@_typing.final
+class ReadKey(_message.Message):
+    """ReadKey is a read-only credential for one stream (its secret is never shown again)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    REVOKE_TIME_FIELD_NUMBER: _builtins.int
+    PREFIX_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name: workspaces/{workspace}/streams/{stream}/readKeys/{key}."""
+    display_name: _builtins.str
+    """Human-readable name."""
+    prefix: _builtins.str
+    """The start of the key (rk_<id>), safe to show."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """Creation time."""
+
+    @_builtins.property
+    def revoke_time(self) -> _timestamp_pb2.Timestamp:
+        """When the key was revoked."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        revoke_time: _timestamp_pb2.Timestamp | None = ...,
+        prefix: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "revoke_time", b"revoke_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "name", b"name", "prefix", b"prefix", "revoke_time", b"revoke_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadKey: _TypeAlias = ReadKey  # noqa: Y015
+
+@_typing.final
+class CreateReadKeyRequest(_message.Message):
+    """CreateReadKeyRequest creates a read key."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    READ_KEY_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}/streams/{stream}."""
+    @_builtins.property
+    def read_key(self) -> Global___ReadKey:
+        """display_name."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        read_key: Global___ReadKey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_key", b"read_key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent", "read_key", b"read_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateReadKeyRequest: _TypeAlias = CreateReadKeyRequest  # noqa: Y015
+
+@_typing.final
+class CreateReadKeyResponse(_message.Message):
+    """CreateReadKeyResponse carries the secret, once."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    READ_KEY_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """The whole key to put in Authorization: Bearer …; shown only here."""
+    @_builtins.property
+    def read_key(self) -> Global___ReadKey:
+        """The key."""
+
+    def __init__(
+        self,
+        *,
+        read_key: Global___ReadKey | None = ...,
+        secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_key", b"read_key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_key", b"read_key", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateReadKeyResponse: _TypeAlias = CreateReadKeyResponse  # noqa: Y015
+
+@_typing.final
+class ListReadKeysRequest(_message.Message):
+    """ListReadKeysRequest pages a stream's read keys."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """workspaces/{workspace}/streams/{stream}."""
+    page_size: _builtins.int
+    """At most this many (default 50, max 1000)."""
+    page_token: _builtins.str
+    """From a previous answer."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReadKeysRequest: _TypeAlias = ListReadKeysRequest  # noqa: Y015
+
+@_typing.final
+class ListReadKeysResponse(_message.Message):
+    """ListReadKeysResponse is one page."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    READ_KEYS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def read_keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReadKey]:
+        """Keys, newest first."""
+
+    def __init__(
+        self,
+        *,
+        read_keys: _abc.Iterable[Global___ReadKey] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "read_keys", b"read_keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReadKeysResponse: _TypeAlias = ListReadKeysResponse  # noqa: Y015
+
+@_typing.final
+class RevokeReadKeyRequest(_message.Message):
+    """RevokeReadKeyRequest names a read key."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """workspaces/{workspace}/streams/{stream}/readKeys/{key}."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeReadKeyRequest: _TypeAlias = RevokeReadKeyRequest  # noqa: Y015
+
+@_typing.final
+class RevokeReadKeyResponse(_message.Message):
+    """RevokeReadKeyResponse is the revoked key."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    READ_KEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def read_key(self) -> Global___ReadKey:
+        """The key."""
+
+    def __init__(
+        self,
+        *,
+        read_key: Global___ReadKey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_key", b"read_key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["read_key", b"read_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeReadKeyResponse: _TypeAlias = RevokeReadKeyResponse  # noqa: Y015

@@ -81,6 +81,21 @@ class StreamAdminServiceStub:
                 request_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.RotateIngestKeyRequest.SerializeToString,
                 response_deserializer=inlet_dot_admin_dot_v1_dot_streams__pb2.RotateIngestKeyResponse.FromString,
                 _registered_method=True)
+        self.CreateReadKey = channel.unary_unary(
+                '/inlet.admin.v1.StreamAdminService/CreateReadKey',
+                request_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.CreateReadKeyRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_streams__pb2.CreateReadKeyResponse.FromString,
+                _registered_method=True)
+        self.ListReadKeys = channel.unary_unary(
+                '/inlet.admin.v1.StreamAdminService/ListReadKeys',
+                request_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.ListReadKeysRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_streams__pb2.ListReadKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeReadKey = channel.unary_unary(
+                '/inlet.admin.v1.StreamAdminService/RevokeReadKey',
+                request_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.RevokeReadKeyRequest.SerializeToString,
+                response_deserializer=inlet_dot_admin_dot_v1_dot_streams__pb2.RevokeReadKeyResponse.FromString,
+                _registered_method=True)
         self.ListConnectorLogEntries = channel.unary_unary(
                 '/inlet.admin.v1.StreamAdminService/ListConnectorLogEntries',
                 request_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.ListConnectorLogEntriesRequest.SerializeToString,
@@ -177,6 +192,35 @@ class StreamAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateReadKey(self, request, context):
+        """CreateReadKey creates a read-only key for a stream (StreamFeedService: its items and
+        live feed); the secret is in this answer only. A read key cannot ingest.
+
+        Errors: NOT_FOUND (no such stream).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReadKeys(self, request, context):
+        """ListReadKeys lists a stream's read keys, newest first (never their secrets).
+
+        Errors: NOT_FOUND (no such stream), INVALID_ARGUMENT (bad page token or size).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeReadKey(self, request, context):
+        """RevokeReadKey stops a read key at once (open feeds end within a heartbeat);
+        revoking twice is harmless.
+
+        Errors: NOT_FOUND (no such key).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListConnectorLogEntries(self, request, context):
         """ListConnectorLogEntries lists the requests made with the stream's keys, newest
         first: time, request id, items received, processing status and errors.
@@ -229,6 +273,21 @@ def add_StreamAdminServiceServicer_to_server(servicer, server):
                     servicer.RotateIngestKey,
                     request_deserializer=inlet_dot_admin_dot_v1_dot_streams__pb2.RotateIngestKeyRequest.FromString,
                     response_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.RotateIngestKeyResponse.SerializeToString,
+            ),
+            'CreateReadKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReadKey,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_streams__pb2.CreateReadKeyRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.CreateReadKeyResponse.SerializeToString,
+            ),
+            'ListReadKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReadKeys,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_streams__pb2.ListReadKeysRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.ListReadKeysResponse.SerializeToString,
+            ),
+            'RevokeReadKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeReadKey,
+                    request_deserializer=inlet_dot_admin_dot_v1_dot_streams__pb2.RevokeReadKeyRequest.FromString,
+                    response_serializer=inlet_dot_admin_dot_v1_dot_streams__pb2.RevokeReadKeyResponse.SerializeToString,
             ),
             'ListConnectorLogEntries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListConnectorLogEntries,
@@ -459,6 +518,87 @@ class StreamAdminService:
             '/inlet.admin.v1.StreamAdminService/RotateIngestKey',
             inlet_dot_admin_dot_v1_dot_streams__pb2.RotateIngestKeyRequest.SerializeToString,
             inlet_dot_admin_dot_v1_dot_streams__pb2.RotateIngestKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReadKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.StreamAdminService/CreateReadKey',
+            inlet_dot_admin_dot_v1_dot_streams__pb2.CreateReadKeyRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_streams__pb2.CreateReadKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReadKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.StreamAdminService/ListReadKeys',
+            inlet_dot_admin_dot_v1_dot_streams__pb2.ListReadKeysRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_streams__pb2.ListReadKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeReadKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.admin.v1.StreamAdminService/RevokeReadKey',
+            inlet_dot_admin_dot_v1_dot_streams__pb2.RevokeReadKeyRequest.SerializeToString,
+            inlet_dot_admin_dot_v1_dot_streams__pb2.RevokeReadKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

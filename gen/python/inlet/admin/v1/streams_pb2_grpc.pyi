@@ -87,6 +87,23 @@ class StreamAdminServiceStub:
     Errors: NOT_FOUND (no such key), FAILED_PRECONDITION (the key is revoked),
     INVALID_ARGUMENT (negative grace).
     """
+    CreateReadKey: _grpc.UnaryUnaryMultiCallable[_streams_pb2.CreateReadKeyRequest, _streams_pb2.CreateReadKeyResponse]
+    """CreateReadKey creates a read-only key for a stream (StreamFeedService: its items and
+    live feed); the secret is in this answer only. A read key cannot ingest.
+
+    Errors: NOT_FOUND (no such stream).
+    """
+    ListReadKeys: _grpc.UnaryUnaryMultiCallable[_streams_pb2.ListReadKeysRequest, _streams_pb2.ListReadKeysResponse]
+    """ListReadKeys lists a stream's read keys, newest first (never their secrets).
+
+    Errors: NOT_FOUND (no such stream), INVALID_ARGUMENT (bad page token or size).
+    """
+    RevokeReadKey: _grpc.UnaryUnaryMultiCallable[_streams_pb2.RevokeReadKeyRequest, _streams_pb2.RevokeReadKeyResponse]
+    """RevokeReadKey stops a read key at once (open feeds end within a heartbeat);
+    revoking twice is harmless.
+
+    Errors: NOT_FOUND (no such key).
+    """
     ListConnectorLogEntries: _grpc.UnaryUnaryMultiCallable[_streams_pb2.ListConnectorLogEntriesRequest, _streams_pb2.ListConnectorLogEntriesResponse]
     """ListConnectorLogEntries lists the requests made with the stream's keys, newest
     first: time, request id, items received, processing status and errors.
@@ -152,6 +169,23 @@ class StreamAdminServiceAsyncStub(StreamAdminServiceStub):
 
     Errors: NOT_FOUND (no such key), FAILED_PRECONDITION (the key is revoked),
     INVALID_ARGUMENT (negative grace).
+    """
+    CreateReadKey: _aio.UnaryUnaryMultiCallable[_streams_pb2.CreateReadKeyRequest, _streams_pb2.CreateReadKeyResponse]  # type: ignore[assignment]
+    """CreateReadKey creates a read-only key for a stream (StreamFeedService: its items and
+    live feed); the secret is in this answer only. A read key cannot ingest.
+
+    Errors: NOT_FOUND (no such stream).
+    """
+    ListReadKeys: _aio.UnaryUnaryMultiCallable[_streams_pb2.ListReadKeysRequest, _streams_pb2.ListReadKeysResponse]  # type: ignore[assignment]
+    """ListReadKeys lists a stream's read keys, newest first (never their secrets).
+
+    Errors: NOT_FOUND (no such stream), INVALID_ARGUMENT (bad page token or size).
+    """
+    RevokeReadKey: _aio.UnaryUnaryMultiCallable[_streams_pb2.RevokeReadKeyRequest, _streams_pb2.RevokeReadKeyResponse]  # type: ignore[assignment]
+    """RevokeReadKey stops a read key at once (open feeds end within a heartbeat);
+    revoking twice is harmless.
+
+    Errors: NOT_FOUND (no such key).
     """
     ListConnectorLogEntries: _aio.UnaryUnaryMultiCallable[_streams_pb2.ListConnectorLogEntriesRequest, _streams_pb2.ListConnectorLogEntriesResponse]  # type: ignore[assignment]
     """ListConnectorLogEntries lists the requests made with the stream's keys, newest
@@ -263,6 +297,41 @@ class StreamAdminServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Errors: NOT_FOUND (no such key), FAILED_PRECONDITION (the key is revoked),
         INVALID_ARGUMENT (negative grace).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateReadKey(
+        self,
+        request: _streams_pb2.CreateReadKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_streams_pb2.CreateReadKeyResponse, _abc.Awaitable[_streams_pb2.CreateReadKeyResponse]]:
+        """CreateReadKey creates a read-only key for a stream (StreamFeedService: its items and
+        live feed); the secret is in this answer only. A read key cannot ingest.
+
+        Errors: NOT_FOUND (no such stream).
+        """
+
+    @_abc_1.abstractmethod
+    def ListReadKeys(
+        self,
+        request: _streams_pb2.ListReadKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_streams_pb2.ListReadKeysResponse, _abc.Awaitable[_streams_pb2.ListReadKeysResponse]]:
+        """ListReadKeys lists a stream's read keys, newest first (never their secrets).
+
+        Errors: NOT_FOUND (no such stream), INVALID_ARGUMENT (bad page token or size).
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeReadKey(
+        self,
+        request: _streams_pb2.RevokeReadKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_streams_pb2.RevokeReadKeyResponse, _abc.Awaitable[_streams_pb2.RevokeReadKeyResponse]]:
+        """RevokeReadKey stops a read key at once (open feeds end within a heartbeat);
+        revoking twice is harmless.
+
+        Errors: NOT_FOUND (no such key).
         """
 
     @_abc_1.abstractmethod

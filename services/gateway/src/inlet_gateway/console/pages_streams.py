@@ -1,4 +1,5 @@
-"""Streams: their ingest keys (create, rotate, revoke), the connector log and the latest items."""
+"""Streams: their ingest keys (create, rotate, revoke), read keys (create, revoke), the
+connector log, the latest items and the live feed of item changes."""
 
 from __future__ import annotations
 
@@ -137,6 +138,11 @@ async def _get_stream(console: Console, request: Request) -> Any:
 async def stream_detail(console: Console, request: Request) -> Reply:
     session = request.signed_in
     stream = await _get_stream(console, request)
+    read_keys = await console.upstream.call(
+        console.upstream.streams.ListReadKeys,
+        streams_pb2.ListReadKeysRequest(parent=stream.name, page_size=PAGE_SIZE),
+        session.token,
+    )
     keys = await console.upstream.call(
         console.upstream.streams.ListIngestKeys,
         streams_pb2.ListIngestKeysRequest(
@@ -157,6 +163,9 @@ async def stream_detail(console: Console, request: Request) -> Reply:
         mode_labels=MODE_LABELS,
         done=request.query.get("done", ""),
         ingest_url=f"{request.origin}/api/ingest",
+        read_keys=read_keys.read_keys,
+        feed_url=f"{request.origin}/api/streams/{request.params['stream']}/feed",
+        live_feed_url=f"/console/streams/{request.params['stream']}/feed",
         **await _live(console, request, stream),
     )
 
@@ -241,6 +250,56 @@ async def key_rotate(console: Console, request: Request) -> Reply:
     )
 
 
+async def stream_feed(console: Console, request: Request) -> Reply:
+    """The stream's live feed for the page's EventSource: the same feed a read key gets,
+    opened with the session's admin token."""
+    last = request.headers.get(b"last-event-id", b"").decode("latin-1").strip()
+    try:
+        opened = await console.upstream.watch(
+            request.params["stream"], request.signed_in.token, last
+        )
+    except ApiError as error:
+        status = 400 if error.reason == "INVALID_PAYLOAD" else 404
+        raise PageError(status, "Refused", error.message) from None
+    return Reply(200, b"", stream=opened)
+
+
+async def read_key_create(console: Console, request: Request) -> Reply:
+    made = await console.upstream.call(
+        console.upstream.streams.CreateReadKey,
+        streams_pb2.CreateReadKeyRequest(
+            parent=_stream_name(request),
+            read_key=streams_pb2.ReadKey(display_name=request.form.get("display_name", "").strip()),
+        ),
+        request.signed_in.token,
+    )
+    return console.page(
+        request,
+        "secret_once.html",
+        current="streams",
+        title=f"Read key {made.read_key.prefix} created",
+        what="read key",
+        secret=made.secret,
+        explain=(
+            "Send it as Authorization: Bearer … to read the stream's items and follow its live"
+            " feed; it cannot ingest. It is shown once and inlet keeps only its hash: copy it now."
+        ),
+        next_href=f"/console/streams/{request.params['stream']}",
+        next_label="Back to the stream",
+    )
+
+
+async def read_key_revoke(console: Console, request: Request) -> Reply:
+    await console.upstream.call(
+        console.upstream.streams.RevokeReadKey,
+        streams_pb2.RevokeReadKeyRequest(
+            name=f"{_stream_name(request)}/readKeys/{request.params['key']}"
+        ),
+        request.signed_in.token,
+    )
+    return redirect(f"/console/streams/{request.params['stream']}?done=revoked")
+
+
 ROUTES = [
     Route("GET", "/console/streams", stream_list),
     Route("POST", "/console/streams", stream_create),
@@ -249,4 +308,7 @@ ROUTES = [
     Route("POST", "/console/streams/{stream}/keys", key_create),
     Route("POST", "/console/streams/{stream}/keys/{key}/revoke", key_revoke),
     Route("POST", "/console/streams/{stream}/keys/{key}/rotate", key_rotate),
+    Route("GET", "/console/streams/{stream}/feed", stream_feed),
+    Route("POST", "/console/streams/{stream}/read-keys", read_key_create),
+    Route("POST", "/console/streams/{stream}/read-keys/{key}/revoke", read_key_revoke),
 ]

@@ -10,9 +10,11 @@ import grpc
 from google.protobuf import message
 
 from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
+from inlet.ingest.v1 import feed_pb2, feed_pb2_grpc
 from inlet.notifier.v1 import webhooks_pb2_grpc
 from inlet_common import requestids
 from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
+from inlet_gateway.sse import Streaming
 
 R = TypeVar("R", bound=message.Message)
 ChannelFor = Callable[[str], grpc.aio.Channel]
@@ -60,6 +62,24 @@ class Upstream:
     @property
     def streams(self) -> Any:
         return streams_pb2_grpc.StreamAdminServiceStub(self.channel_for(self.store_addr))
+
+    @property
+    def feed(self) -> Any:
+        return feed_pb2_grpc.StreamFeedServiceStub(self.channel_for(self.store_addr))
+
+    async def watch(self, stream: str, token: str, last_event_id: str) -> Streaming:
+        """A stream's live feed, opened (its first message read), for the signed-in token;
+        ApiError when refused."""
+        metadata = [*requestids.outgoing(), ("authorization", f"Bearer {token}")]
+        if last_event_id:
+            metadata.append(("last-event-id", last_event_id))
+        # No deadline: it lasts as long as the page stays open.
+        call = self.feed.WatchStream(feed_pb2.WatchStreamRequest(stream=stream), metadata=metadata)
+        try:
+            first = await call.read()
+        except grpc.aio.AioRpcError as error:
+            raise ApiError.of(error) from None
+        return Streaming(call, first)
 
     @property
     def webhooks(self) -> Any:

@@ -16,6 +16,7 @@ from google.protobuf import timestamp_pb2
 from inlet_common import exactjson
 from inlet_common.durations import format_duration
 from inlet_gateway.console.session import Session
+from inlet_gateway.sse import Streaming
 
 if TYPE_CHECKING:
     from inlet_gateway.console.app import Console
@@ -52,6 +53,8 @@ class Reply:
     body: bytes
     content_type: str = HTML
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # A live feed: the gateway sends its messages as Server-Sent Events instead of `body`.
+    stream: Streaming | None = None
 
 
 Handler = Callable[["Console", Request], Awaitable[Reply]]

@@ -59,4 +59,51 @@
     });
     opened = [];
   });
+
+  // A stream's live items: the stream's feed (Server-Sent Events), newest first. The
+  // EventSource reconnects by itself and resumes after the last change it got.
+  var MAX_LIVE_ROWS = 50;
+  var feedTable = document.querySelector("table[data-feed-url]");
+  if (feedTable && window.EventSource) {
+    var state = document.querySelector("[data-testid=feed-state]");
+    var body = feedTable.querySelector("tbody");
+    var source = new EventSource(feedTable.getAttribute("data-feed-url"));
+    var cell = function (row, text, code) {
+      var td = document.createElement("td");
+      var inner = code ? document.createElement("code") : td;
+      inner.textContent = text;
+      if (code) {
+        td.appendChild(inner);
+      }
+      row.appendChild(td);
+    };
+    source.addEventListener("open", function () {
+      state.textContent = "● live";
+    });
+    source.addEventListener("error", function () {
+      state.textContent = "● reconnecting…";
+    });
+    source.addEventListener("change", function (event) {
+      var change = JSON.parse(event.data);
+      var empty = body.querySelector("tr.empty");
+      if (empty) {
+        empty.remove();
+      }
+      var row = document.createElement("tr");
+      row.setAttribute("data-position", event.lastEventId);
+      cell(row, event.lastEventId, false);
+      cell(row, change.item_key, true);
+      cell(row, change.action, false);
+      // The values' JSON text as the feed sent it (numbers keep every digit).
+      var raw = event.data.match(/"values":(\{.*\}),"request_id"/);
+      cell(row, raw ? raw[1] : JSON.stringify(change.values), true);
+      cell(row, (change.change_time || "").replace("T", " ").replace(/\.\d+Z$/, " UTC"), false);
+      body.insertBefore(row, body.firstChild);
+      // The connector log tail refreshes on this (hx-trigger "inlet-feed from:body").
+      document.body.dispatchEvent(new CustomEvent("inlet-feed"));
+      while (body.rows.length > MAX_LIVE_ROWS) {
+        body.deleteRow(body.rows.length - 1);
+      }
+    });
+  }
 })();
