@@ -119,14 +119,17 @@ def twin_files(
             methods = [
                 m
                 for m in service.method
-                if m.options.HasExtension(_HTTP_RULE)
-                and not m.client_streaming
-                and not m.server_streaming
+                if m.options.HasExtension(_HTTP_RULE) and not m.client_streaming
             ]
             if not methods:
                 continue
             added = twin.service.add(name=service.name + TWIN_SUFFIX)
             for method in methods:
+                if method.server_streaming:
+                    # A feed is served by its twin as itself (the same messages, streamed),
+                    # so one transcoder list names every public route.
+                    added.method.add().CopyFrom(method)
+                    continue
                 rule = _without_response_body(method.options.Extensions[_HTTP_RULE])
                 input_type = method.input_type
                 request = messages.get(input_type)
@@ -320,6 +323,12 @@ def twin_handler(
 ) -> grpc.GenericRpcHandler[Any, Any] | None:
     """The generic handler of a service's twin, over its registered typed handlers."""
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method in service.methods:
+        if http_rule(method) is None or not method.server_streaming:
+            continue
+        streamed = typed_handlers.get(method.name)
+        if streamed is not None and streamed.unary_stream is not None:
+            handlers[method.name] = streamed  # the twin's feed is the feed itself
     for method in twinned(service):
         typed = typed_handlers.get(method.name)
         if typed is None or typed.unary_unary is None:
