@@ -17,6 +17,9 @@ class MatcherConfig:
     stream_lease_seconds: int = 30
     stream_poll_seconds: float = 0.2
     push_sync_max_seconds: float = 300.0
+    # Test-only (inlet_matcher.hold): pause the workers after this many chunks; 0: never.
+    hold_after_chunks: int = 0
+    hold_file: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MatcherConfig:
@@ -31,4 +34,6 @@ class MatcherConfig:
             ),
             stream_poll_seconds=env.number("INLET_STREAM_POLL_SECONDS", 0.2, minimum=0.01),
             push_sync_max_seconds=env.number("INLET_PUSH_SYNC_MAX_SECONDS", 300.0, minimum=0.1),
+            hold_after_chunks=env.integer("INLET_TEST_HOLD_AFTER_CHUNKS", 0, minimum=0),
+            hold_file=env.text("INLET_TEST_HOLD_FILE", ""),
         )
