@@ -35,6 +35,9 @@ class Number(Decimal):
 
 
 def _parse_int(text: str) -> int | Number:
+    if len(text) > 20:
+        # Beyond 64 bits anyway; and int() refuses more than 4,300 digits.
+        return Number(text)
     value = int(text)
     if text == "-0" or not _INT_MIN <= value <= _INT_MAX:
         return Number(text)
