@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.integration.gateway_fixtures import (
     RecordingIngestService,
     start_ingest_service,
 )
+from tests.polling import until
 from tests.ports import dead_port
 
 PUSH = "/api/v1/ingest/{}"
@@ -435,14 +435,12 @@ def read_if_written(path: Path) -> str | None:
 
 
 async def wait_for_file(path: Path, process: asyncio.subprocess.Process) -> str:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = read_if_written(path)
-        if text:
-            return text
+    def written() -> str | None:
         assert process.returncode is None, "gateway exited early"
-        await asyncio.sleep(0.05)
-    raise AssertionError("gateway did not write its port file")
+        return read_if_written(path) or None
+
+    text: str = await until(written, within=20, what="the gateway's port file")
+    return text
 
 
 async def test_runs_as_a_process_and_stops_on_sigterm(
