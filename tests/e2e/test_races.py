@@ -56,8 +56,12 @@ async def bounded(calls: Sequence[Callable[[], Awaitable[T]]], limit: int = IN_F
 @pytest.fixture
 async def racer(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """A client with as many connections as requests in flight."""
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(base_url=stack.gateway_url, limits=limits, timeout=60) as client:
+    # Idle connections are dropped well before the gateway's keep-alive timeout (uvicorn's
+    # 5 s), so a request is never sent on one the server is closing.
+    limits = httpx.Limits(
+        max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=1.0
+    )
+    async with httpx.AsyncClient(base_url=stack.gateway_url, limits=limits, timeout=120) as client:
         yield client
 
 
