@@ -324,7 +324,9 @@ async def test_fuzzed_ids_in_paths_and_queries_stay_inside_the_contract(fixture:
     transfer = fixture.routes["transfer"]
 
     def send_one(client: httpx.Client, part: str) -> None:
-        quoted = urllib.parse.quote(part, safe="") or "x"
+        # "." and ".." are dot segments: every client removes them (RFC 3986), so they
+        # name another path, not an id.
+        quoted = urllib.parse.quote(part, safe="") if part.strip(".") else "x"
         for route, path, params in (
             (status, f"/api/ingest/requests/{quoted}", None),
             (
@@ -350,7 +352,8 @@ async def test_fuzzed_ids_in_paths_and_queries_stay_inside_the_contract(fixture:
             where = f"GET {path} {params}: {answer.status_code}"
             assert answer.status_code < 500, f"{where} {answer.text[:2000]}"
             assert re.match(r"[24]\d\d$", str(answer.status_code)), where
-            assert answer.headers["content-type"].startswith(documented(route, answer.status_code))
+            kind = documented(route, answer.status_code)
+            assert answer.headers["content-type"].startswith(kind), f"{where} {answer.text}"
             if answer.status_code >= 400:
                 check_envelope(route, answer)
 
