@@ -14,6 +14,7 @@ from google.protobuf import field_mask_pb2
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_devstack.demo import DemoSeed
 from tests.messages import PROBLEM, activity, push_url, records
+from tests.windows import steady_window
 
 pytestmark = pytest.mark.e2e
 
@@ -145,23 +146,26 @@ async def test_concurrent_repeats_apply_once_and_all_get_the_first_answer(
     assert len(await records(admin, seeded, "contact")) == 1
 
 
-async def limit_endpoint(admin: Admin, seed: DemoSeed, slug: str, limit: int) -> None:
-    # A day-long window: the test cannot straddle two windows unless it runs at midnight UTC.
+async def limit_endpoint(admin: Admin, seed: DemoSeed, slug: str, limit: int) -> int:
+    """Limit the endpoint to `limit` pushes in a window that cannot roll over during the
+    test; that window's length."""
+    window = steady_window()
     await admin.UpdateIngestEndpoint(
         admin_pb2.UpdateIngestEndpointRequest(
             ingest_endpoint=admin_pb2.IngestEndpoint(
-                name=seed.endpoints[slug], rate_limit=limit, rate_window_seconds=86400
+                name=seed.endpoints[slug], rate_limit=limit, rate_window_seconds=window
             ),
             update_mask=field_mask_pb2.FieldMask(paths=["rate_limit", "rate_window_seconds"]),
         ),
         metadata=seed.auth,
     )
+    return window
 
 
 async def test_over_the_rate_limit_is_429_with_headers_logged_and_nothing_written(
     http: httpx.AsyncClient, seeded: DemoSeed, admin: Admin
 ) -> None:
-    await limit_endpoint(admin, seeded, "contact", 3)
+    window = await limit_endpoint(admin, seeded, "contact", 3)
     answers = [
         await http.post(push_url(seeded, "contact"), json={"fields": {"email": f"r{n}@acme.no"}})
         for n in range(4)
@@ -169,11 +173,11 @@ async def test_over_the_rate_limit_is_429_with_headers_logged_and_nothing_writte
     assert [a.status_code for a in answers] == [200, 200, 200, 429], answers[3].text
     assert [a.headers["ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
     assert {a.headers["ratelimit-limit"] for a in answers} == {"3"}
-    assert {a.headers["ratelimit-policy"] for a in answers} == {"3;w=86400"}
+    assert {a.headers["ratelimit-policy"] for a in answers} == {f"3;w={window}"}
     limited = answers[3]
     assert limited.headers["content-type"].startswith(PROBLEM)
     assert limited.json()["code"] == "RATE_LIMITED"
-    assert 1 <= int(limited.headers["retry-after"]) <= 86400
+    assert 1 <= int(limited.headers["retry-after"]) <= window
     assert int(limited.headers["ratelimit-reset"]) == int(limited.headers["retry-after"])
     assert len(await records(admin, seeded, "contact")) == 3
     log = await activity(admin, seeded, "contact")

@@ -22,6 +22,9 @@ from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 
+# The workers apply a request's items in chunks of this many (inlet_matcher.worker).
+CHUNK = 100
+HELD_CHUNKS = 3
 ITEMS = 800
 MAPPING = {
     "items": "/orders",
@@ -35,7 +38,16 @@ async def test_kill_9_mid_request_applies_every_item_exactly_once(server_url: st
     logs = Path(tempfile.mkdtemp(prefix="inlet-ext-crash-logs-"))
     # A short lease so the dead matcher's claim comes back quickly; small chunks so that
     # the request is cut off between two committed ones.
-    env = {"INLET_STREAM_LEASE_SECONDS": "1", "INLET_STREAM_WORKERS": "2"}
+    # One worker, held after HELD_CHUNKS chunks (a test-only hook, inlet_matcher.hold): the
+    # kill lands mid-way every time, and no second worker of the held matcher takes the
+    # expired lease.
+    release = logs / "release"
+    env = {
+        "INLET_STREAM_LEASE_SECONDS": "1",
+        "INLET_STREAM_WORKERS": "1",
+        "INLET_TEST_HOLD_AFTER_CHUNKS": str(HELD_CHUNKS),
+        "INLET_TEST_HOLD_FILE": str(release),
+    }
     try:
         # The test kills the matcher and starts the next one itself: no supervisor.
         async with running(
@@ -70,21 +82,25 @@ async def test_kill_9_mid_request_applies_every_item_exactly_once(server_url: st
             request_id = answer.headers["x-request-id"]
             count_items = "SELECT count(*) FROM stream_request_items WHERE request_id = %s"
 
-            async def some_done() -> bool:
-                return bool(await one(url, count_items, request_id))
-
-            await until(some_done, every=0.005)
+            held = release.with_name("release.held")
+            await until(held.exists, within=60, what="the worker to be held")
             matcher = stack.services["matcher"]
             matcher.process.send_signal(signal.SIGKILL)
             await matcher.process.wait()
             done_at_kill = await one(url, count_items, request_id)
+            assert done_at_kill == HELD_CHUNKS * CHUNK
             assert 0 < done_at_kill < ITEMS, "the request must be cut off mid-way"
 
             await stack.start_service(
                 "matcher",
                 0,
                 "127.0.0.1",
-                {"INLET_GRPC_ADDR": "127.0.0.1:0", "INLET_STORE_ADDR": stack.address("store")},
+                {
+                    "INLET_GRPC_ADDR": "127.0.0.1:0",
+                    "INLET_STORE_ADDR": stack.address("store"),
+                    "INLET_STREAM_WORKERS": "2",
+                    "INLET_TEST_HOLD_AFTER_CHUNKS": "0",
+                },
             )
 
             async def completed() -> bool:

@@ -17,6 +17,7 @@ from inlet_devstack import demo
 from inlet_devstack.demo import DemoSeed
 from inlet_devstack.stack import Stack
 from tests.push_support import PushSession, push_session, seed_body
+from tests.windows import steady_window
 
 pytestmark = pytest.mark.e2e
 
@@ -205,9 +206,11 @@ async def test_a_body_over_2_mb_is_413(http: httpx.AsyncClient, session: PushSes
 async def test_over_the_rate_limit_is_429_with_retry_after(
     http: httpx.AsyncClient, push_admin: Any, seeded: DemoSeed
 ) -> None:
+    window = steady_window()
     made = await push_admin.CreateApiKey(
         push_pb2.CreateApiKeyRequest(
-            parent=seeded.workspace, api_key=push_pb2.ApiKey(rate_limit=2, rate_window_seconds=60)
+            parent=seeded.workspace,
+            api_key=push_pb2.ApiKey(rate_limit=2, rate_window_seconds=window),
         ),
         metadata=seeded.auth,
     )
@@ -225,7 +228,7 @@ async def test_over_the_rate_limit_is_429_with_retry_after(
     assert answer.status_code == 429, answer.text
     assert answer.json()["code"] == "RATE_LIMITED"
     assert int(answer.headers["retry-after"]) >= 1
-    assert answer.headers["ratelimit-policy"] == "2;w=60"
+    assert answer.headers["ratelimit-policy"] == f"2;w={window}"
 
 
 async def test_idempotency_key_replays_the_same_body_and_refuses_another(

@@ -23,6 +23,9 @@ from tests.stream_support import sales_stream
 
 pytestmark = pytest.mark.e2e
 
+# The workers apply a request's items in chunks of this many (inlet_matcher.worker).
+CHUNK = 100
+HELD_CHUNKS = 3
 ITEMS = 1500
 
 
@@ -37,7 +40,16 @@ async def test_kill_9_mid_batch_loses_and_duplicates_nothing(server_url: str) ->
     url = postgres.create_database(server_url, f"inlet_crash_{secrets.token_hex(4)}")
     logs = Path(tempfile.mkdtemp(prefix="inlet-crash-logs-"))
     # A short lease so the dead matcher's claim comes back quickly.
-    env = {"INLET_STREAM_LEASE_SECONDS": "1", "INLET_STREAM_WORKERS": "2"}
+    # One worker, held after HELD_CHUNKS chunks (a test-only hook, inlet_matcher.hold): the
+    # kill lands mid-way every time, and no second worker of the held matcher takes the
+    # expired lease.
+    release = logs / "release"
+    env = {
+        "INLET_STREAM_LEASE_SECONDS": "1",
+        "INLET_STREAM_WORKERS": "1",
+        "INLET_TEST_HOLD_AFTER_CHUNKS": str(HELD_CHUNKS),
+        "INLET_TEST_HOLD_FILE": str(release),
+    }
     try:
         # The test kills the matcher and starts the next one itself: no supervisor.
         async with running(
@@ -56,21 +68,25 @@ async def test_kill_9_mid_batch_loses_and_duplicates_nothing(server_url: str) ->
             request_id = answer.json()["data"]["request_id"]
             count_items = "SELECT count(*) FROM stream_request_items WHERE request_id = %s"
 
-            async def some_done() -> bool:
-                return bool(await one(url, count_items, request_id))
-
-            await until(some_done, every=0.005)
+            held = release.with_name("release.held")
+            await until(held.exists, within=60, what="the worker to be held")
             matcher = stack.services["matcher"]
             matcher.process.send_signal(signal.SIGKILL)
             await matcher.process.wait()
             done_at_kill = await one(url, count_items, request_id)
+            assert done_at_kill == HELD_CHUNKS * CHUNK
             assert 0 < done_at_kill < ITEMS, "the batch must be cut off mid-way"
 
             await stack.start_service(
                 "matcher",
                 0,
                 "127.0.0.1",
-                {"INLET_GRPC_ADDR": "127.0.0.1:0", "INLET_STORE_ADDR": stack.address("store")},
+                {
+                    "INLET_GRPC_ADDR": "127.0.0.1:0",
+                    "INLET_STORE_ADDR": stack.address("store"),
+                    "INLET_STREAM_WORKERS": "2",
+                    "INLET_TEST_HOLD_AFTER_CHUNKS": "0",
+                },
             )
 
             async def completed() -> bool:

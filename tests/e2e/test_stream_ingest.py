@@ -25,6 +25,7 @@ from tests.stream_support import (
     finished_over_http,
     sales_stream,
 )
+from tests.windows import steady_window
 
 pytestmark = pytest.mark.e2e
 
@@ -310,7 +311,10 @@ async def test_error_429_rate_limited(
     streams_admin: streams_pb2_grpc.StreamAdminServiceAsyncStub,
     seeded: DemoSeed,
 ) -> None:
-    limited = await sales_stream(admin, streams_admin, seeded, rate_limit=1, rate_window_seconds=60)
+    window = steady_window()
+    limited = await sales_stream(
+        admin, streams_admin, seeded, rate_limit=1, rate_window_seconds=window
+    )
     ok = await http.post("/api/ingest", json=SEED_SINGLE, headers=key_headers(limited.key))
     assert ok.status_code == 202
     assert ok.headers["RateLimit-Limit"] == "1"
@@ -318,7 +322,8 @@ async def test_error_429_rate_limited(
     refused = await http.post("/api/ingest", json=SEED_SINGLE, headers=key_headers(limited.key))
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "RATE_LIMITED"
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert 1 <= int(refused.headers["Retry-After"]) <= window
+    assert refused.headers["RateLimit-Policy"] == f"1;w={window}"
     assert refused.headers["RateLimit-Remaining"] == "0"
     assert int(refused.headers["RateLimit-Reset"]) >= 1
 

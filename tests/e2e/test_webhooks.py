@@ -6,7 +6,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from inlet_notifier.service import EndpointSpec, Webhooks
 from inlet_store.tokens import token_hash
 from tests.messages import bearer_header, number_in
 from tests.polling import until
+from tests.ports import fixed_port
 from tests.webhook_receiver import Answer, Receiver, receiving
 
 pytestmark = pytest.mark.e2e
@@ -41,12 +41,6 @@ FAST_ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 async def own_url(server_url: str) -> AsyncIterator[str]:
     """A database of its own: these tests kill and restart the store and notifier."""
@@ -57,8 +51,9 @@ async def own_url(server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="module")
 async def suite(own_url: str) -> AsyncIterator[Stack]:
-    # Fixed store and notifier ports: restarted processes come back where others call them.
-    ports = Ports(gateway=0, matcher=0, store=free_port(), notifier=free_port())
+    # Fixed store and notifier ports: restarted processes come back where others call them
+    # (below the ephemeral range, so nothing started on port 0 takes them meanwhile).
+    ports = Ports(gateway=0, matcher=0, store=fixed_port(), notifier=fixed_port())
     logs = Path(tempfile.mkdtemp(prefix="inlet-e2e-webhooks-"))
     async with running(own_url, ports=ports, log_dir=logs, extra_env=FAST_ENV) as stack:
         yield stack

@@ -125,12 +125,11 @@ class RecordingIngestService(PushOnlyIngest):
 
 
 def _edge_error(reason: str, metadata: dict[str, str]) -> InletError:
+    # As the matcher does (inlet_matcher.service): the edge's reason and message, re-raised.
     message = metadata.get("x-inlet-edge-message", reason)
     if reason == "PAYLOAD_TOO_LARGE":
         return ResourceExhausted(message, reason=reason)
-    field_path = metadata.get("x-inlet-edge-field")
-    violations = [Violation(field_path, message, "INVALID_TYPE")] if field_path else []
-    return InvalidArgument(message, reason=reason, violations=violations)
+    return InvalidArgument(message, reason=reason)
 
 
 async def start_ingest_service(servicer: RecordingIngestService) -> grpcserver.Service:

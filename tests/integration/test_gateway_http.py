@@ -6,9 +6,7 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +26,8 @@ from tests.integration.gateway_fixtures import (
     RecordingIngestService,
     start_ingest_service,
 )
+from tests.polling import until
+from tests.ports import dead_port
 
 PUSH = "/api/v1/ingest/{}"
 GENERATED_ID = re.compile(r"req_[a-z2-7]{26}")
@@ -42,13 +42,6 @@ def config_for(matcher_addr: str, *, timeout: float = 5.0) -> GatewayConfig:
         matcher_addr=matcher_addr,
         timeout_seconds=timeout,
     )
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound once, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -394,9 +387,10 @@ async def test_edge_rejection_with_an_unknown_token_is_the_service_404(
 @pytest.fixture(scope="module")
 async def orphan_gateway() -> AsyncIterator[server.RunningGateway]:
     """A gateway whose matcher address has nothing listening."""
-    running = await server.start(config_for(f"127.0.0.1:{free_port()}"))
-    yield running
-    await running.stop()
+    with dead_port() as port:
+        running = await server.start(config_for(f"127.0.0.1:{port}"))
+        yield running
+        await running.stop()
 
 
 async def test_upstream_down_is_503(orphan_gateway: server.RunningGateway) -> None:
@@ -441,14 +435,12 @@ def read_if_written(path: Path) -> str | None:
 
 
 async def wait_for_file(path: Path, process: asyncio.subprocess.Process) -> str:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = read_if_written(path)
-        if text:
-            return text
+    def written() -> str | None:
         assert process.returncode is None, "gateway exited early"
-        await asyncio.sleep(0.05)
-    raise AssertionError("gateway did not write its port file")
+        return read_if_written(path) or None
+
+    text: str = await until(written, within=20, what="the gateway's port file")
+    return text
 
 
 async def test_runs_as_a_process_and_stops_on_sigterm(

@@ -166,7 +166,10 @@ async def test_old_finished_deliveries_go_with_their_attempts_and_their_events(
     async def all_finished() -> bool:
         rows = await sql(
             webhooks.pool,
-            "SELECT status, count(*) FROM webhook_deliveries GROUP BY status ORDER BY status",
+            "SELECT d.status, count(*) FROM webhook_deliveries d"
+            " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.workspace_id = %s"
+            " GROUP BY d.status ORDER BY d.status",
+            workspace,
         )
         return rows == [("failed", 2), ("succeeded", 2)]
 

@@ -259,8 +259,9 @@ def test_rate_headers() -> None:
 )
 def test_stream_envelope(error: Any, http: int, code: str) -> None:
     status = error.to_status()
+    assert http_status(status.code, error.reason) == http
     rendered = envelope_for("inlet.ingest.v1.IngestService.IngestStream")(
-        ErrorContext(status, http_status(status.code, error.reason), "req_1")
+        ErrorContext(status, http, "req_1")
     )
     body = orjson.loads(rendered.body)
     assert body == {

@@ -35,6 +35,9 @@ class Number(Decimal):
 
 
 def _parse_int(text: str) -> int | Number:
+    if len(text) > 20:
+        # Beyond 64 bits anyway; and int() refuses more than 4,300 digits.
+        return Number(text)
     value = int(text)
     if text == "-0" or not _INT_MIN <= value <= _INT_MAX:
         return Number(text)
@@ -62,19 +65,113 @@ class DecodeError(ValueError):
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
-    """The JSON document in `data`, ints as int, every other number as a Number."""
+    """The JSON document in `data`, ints as int, every other number as a Number.
+
+    A string escape of half a UTF-16 surrogate pair (`"\\ud800"`) is refused like bad
+    UTF-8: it is no Unicode text, so nothing downstream (UTF-8, PostgreSQL) can hold it."""
     try:
         text = bytes(data).decode("utf-8") if not isinstance(data, str) else data
     except UnicodeDecodeError as error:
         raise DecodeError(f"not UTF-8 ({error.reason})", 1, error.start + 1) from None
     try:
-        return _DECODER.decode(text)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as error:
         raise DecodeError(error.msg, error.lineno, error.colno) from None
     except ValueError as error:
         raise DecodeError(str(error), 1, 1) from None
     except RecursionError:
         raise DecodeError("nested too deeply", 1, 1) from None
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(text, value)
+    if text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise DecodeError(f"nested deeper than {MAX_DEPTH} arrays or objects", 1, 1)
+    return value
+
+
+# Deeper documents are refused: inlet wraps values in a few levels of its own, and orjson
+# (every answer, log line and stored value) writes at most 254.
+MAX_DEPTH = 128
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+# Only an escape can put a surrogate in a decoded string (UTF-8 input cannot hold one).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(text: str, value: Any) -> None:
+    where = _surrogate_path(value, "")
+    if where is None:
+        return  # every escape was a pair (or an escaped backslash before "u")
+    position = next(
+        (m.start() for m in _SURROGATE_ESCAPE.finditer(text) if _lone_at(text, m.start())), 0
+    )
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    raise DecodeError(
+        f"{where or 'the document'} holds an unpaired UTF-16 surrogate escape, not text",
+        line,
+        column,
+    )
+
+
+def _lone_at(text: str, at: int) -> bool:
+    """Whether the escape at `at` is half a pair (and an escape: an odd run of backslashes)."""
+    backslashes = len(text[:at]) - len(text[:at].rstrip("\\"))
+    if backslashes % 2:
+        return False
+    unit = int(text[at + 2 : at + 6], 16)
+    if unit >= 0xDC00:
+        return not (at >= 6 and _high_before(text, at))
+    follows = text[at + 6 : at + 12]
+    return not (
+        len(follows) == 6
+        and follows[:2] in ("\\u", "\\U")
+        and 0xDC00 <= _hex(follows[2:]) <= 0xDFFF
+    )
+
+
+def _high_before(text: str, at: int) -> bool:
+    before = text[at - 6 : at]
+    return before[:2] in ("\\u", "\\U") and 0xD800 <= _hex(before[2:]) <= 0xDBFF
+
+
+def _hex(digits: str) -> int:
+    try:
+        return int(digits, 16)
+    except ValueError:
+        return -1
+
+
+def _surrogate_path(value: Any, path: str) -> str | None:
+    """The path of the first key or string of a parsed document holding a lone surrogate."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else key
+            if _SURROGATE.search(key):
+                return here.encode("utf-8", "backslashreplace").decode()
+            found = _surrogate_path(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _surrogate_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _default(value: Any) -> Any:

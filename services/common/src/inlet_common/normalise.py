@@ -170,6 +170,10 @@ def normalise(field: entity_pb2.Field, value: Any, region: str) -> Any:
     raise FieldProblem("UNSUPPORTED_FIELD_TYPE", f"field type {kind} is not supported")
 
 
+# Integral numbers with up to this many digits are keyed as an int's text.
+_INT_KEY_DIGITS = 4000
+
+
 def key_text(value: Any) -> str:
     """The text a normalised unique value is indexed under."""
     if isinstance(value, bool):
@@ -178,6 +182,13 @@ def key_text(value: Any) -> str:
         # One key per numeric value: 1000, 1000.0 and 1e3 are the same number (the record
         # keeps the text it was sent with; the key does not).
         if value == value.to_integral_value():
-            return str(int(value))
+            if value.adjusted() < _INT_KEY_DIGITS:
+                return str(int(value))
+            # Too many digits for an int's text (and 1e999999 would take a while to make):
+            # the exact digits and exponent, which no shorter spelling shares.
+            sign, digits, exponent = value.as_tuple()
+            text = "".join(map(str, digits)).rstrip("0") or "0"
+            shift = len(digits) - len(text)
+            return f"{'-' if sign else ''}{text}e{int(exponent) + shift}"
         return format(value, "f").rstrip("0")  # normalize() would round to 28 digits
     return str(value)

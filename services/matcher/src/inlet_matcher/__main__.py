@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from inlet_common import entrypoint, grpcserver, logs, tracing
 from inlet_common.channels import channel
@@ -11,6 +12,7 @@ from inlet_common.metrics import serve_metrics
 from inlet_matcher import app
 from inlet_matcher.config import MatcherConfig
 from inlet_matcher.external import ExternalIngest
+from inlet_matcher.hold import Hold
 from inlet_matcher.push.use_case import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_matcher.stream import GrpcStreamStore, StreamIngest
@@ -34,6 +36,11 @@ async def serve() -> None:
         count=config.stream_workers,
         lease_seconds=config.stream_lease_seconds,
         poll_seconds=config.stream_poll_seconds,
+        hold=(
+            Hold(config.hold_after_chunks, Path(config.hold_file))
+            if config.hold_after_chunks and config.hold_file
+            else None
+        ),
     )
     service = await app.start(
         Ingest(GrpcStore(store_channel, config.store_timeout_seconds)),

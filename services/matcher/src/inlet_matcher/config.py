@@ -24,6 +24,9 @@ class MatcherConfig:
     push_sync_max_seconds: float = 300.0
     # The integration dialect's problem `type` base (its errors are rendered here).
     external_problem_base: str = DEFAULT_EXTERNAL_PROBLEM_BASE
+    # Test-only (inlet_matcher.hold): pause the workers after this many chunks; 0: never.
+    hold_after_chunks: int = 0
+    hold_file: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MatcherConfig:
@@ -39,4 +42,6 @@ class MatcherConfig:
             stream_poll_seconds=env.number("INLET_STREAM_POLL_SECONDS", 0.2, minimum=0.01),
             push_sync_max_seconds=env.number("INLET_PUSH_SYNC_MAX_SECONDS", 300.0, minimum=0.1),
             external_problem_base=external_problem_base(env),
+            hold_after_chunks=env.integer("INLET_TEST_HOLD_AFTER_CHUNKS", 0, minimum=0),
+            hold_file=env.text("INLET_TEST_HOLD_FILE", ""),
         )

@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind
 from inlet.store.v1 import store_pb2
 from inlet_common import requestids, tracing
 from inlet_common.errors import InletError
+from inlet_matcher.hold import Hold
 from inlet_matcher.stream import GrpcStreamStore, plan_items
 from inlet_matcher.transfer_items import plan_transfer
 
@@ -30,12 +31,14 @@ class Workers:
         lease_seconds: int = 30,
         poll_seconds: float = 0.2,
         chunk_size: int = 100,
+        hold: Hold | None = None,
     ) -> None:
         self.store = store
         self.count = count
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.chunk_size = chunk_size
+        self.hold = hold  # tests only
         # One event per idle worker: an accepted request wakes one of them, not all.
         self._idle: list[asyncio.Event] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,6 +138,8 @@ class Workers:
                     )
                 )
                 status = applied.status
+                if self.hold is not None:
+                    await self.hold.chunk_applied()
             log.info("stream request processed", extra={"status": status, "items": len(items)})
             return status
 

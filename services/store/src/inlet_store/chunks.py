@@ -54,7 +54,7 @@ class ChunkPlan:
 
     def upsert(self, planned: PlannedRecord, entity: str) -> Outcome:
         """Store._upsert's decision for one item; raises its domain errors, writes nothing."""
-        keys = unique_keys(planned)
+        keys = unique_keys(planned, entity)
         hits = {s: self.keys[(s, v)] for s, v in keys.items() if (s, v) in self.keys}
         decision = decide(planned, keys, hits, entity)
         if decision.record_id is not None:

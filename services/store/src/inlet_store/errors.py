@@ -1,7 +1,7 @@
 """The store's errors, and the one place driver errors become domain errors.
 
 inlet_common.errors.InletError
-├── InvalidArgument ── MissingRequired, DanglingReference
+├── InvalidArgument ── MissingRequired, DanglingReference, ValidationFailed
 ├── NotFound
 ├── AlreadyExists
 ├── Unauthenticated                             (admin API: missing or unknown token)
@@ -45,6 +45,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "UniqueConflictError",
+    "ValidationFailed",
     "wrap_exceptions",
 ]
 
@@ -55,6 +56,12 @@ class MissingRequired(InvalidArgument):
 
 class DanglingReference(InvalidArgument):
     reason = "UNKNOWN_REFERENCE"
+
+
+class ValidationFailed(InvalidArgument):
+    """Values the matcher could not judge alone (a unique value too long to index)."""
+
+    reason = "VALIDATION_FAILED"
 
 
 class UniqueConflictError(FailedPrecondition):
@@ -94,6 +101,11 @@ async def wrap_exceptions() -> AsyncIterator[None]:
     except pg.ForeignKeyViolation as error:
         raise NotFound(
             f"the {_resource(error.diag.table_name)} refers to something that does not exist"
+        ) from error
+    except pg.ProgramLimitExceeded as error:
+        # A value over one of PostgreSQL's size limits: the request, not the database.
+        raise InvalidArgument(
+            "a value is too large for the database to store", reason="VALUE_TOO_LARGE"
         ) from error
     except psycopg.OperationalError as error:
         raise Unavailable("database unavailable") from error

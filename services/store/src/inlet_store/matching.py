@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from inlet_common.errors import Violation
 from inlet_common.normalise import key_text
 from inlet_store.domain import PlannedRecord
-from inlet_store.errors import MissingRequired, UniqueConflictError
+from inlet_store.errors import MissingRequired, UniqueConflictError, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,29 @@ def field_path(entity: str, slug: str) -> str:
     return f"fields.{slug}" if entity == "record" else f"{entity}.{slug}"
 
 
-def unique_keys(planned: PlannedRecord) -> dict[str, str]:
-    """slug → indexed text of every unique value the entity carries."""
-    return {slug: key_text(planned.values[slug]) for slug in planned.unique_fields}
+# A unique value is indexed as text (record_keys' primary key): PostgreSQL's btree cannot
+# hold an entry over about 2.7 KB, so longer values are refused before they reach it.
+MAX_KEY_BYTES = 1000
+
+
+def unique_keys(planned: PlannedRecord, entity: str) -> dict[str, str]:
+    """slug → indexed text of every unique value the entity carries; a value too long to
+    index is refused naming its field."""
+    keys = {slug: key_text(planned.values[slug]) for slug in planned.unique_fields}
+    long = [slug for slug, text in keys.items() if len(text.encode()) > MAX_KEY_BYTES]
+    if long:
+        raise ValidationFailed(
+            f"{entity or 'the record'}: unique values longer than {MAX_KEY_BYTES} bytes",
+            violations=[
+                Violation(
+                    field_path(entity, slug),
+                    f"{slug} is unique and longer than {MAX_KEY_BYTES} bytes, too long to match on",
+                    "VALUE_TOO_LONG",
+                )
+                for slug in long
+            ],
+        )
+    return keys
 
 
 def decide(

@@ -39,7 +39,7 @@ class Store:
         unique = await current_unique_fields(conn, planned.entity_type_id)
         planned = with_unique_fields(planned, unique)
         await self._check_references(conn, planned, entity)
-        keys = unique_keys(planned)
+        keys = unique_keys(planned, entity)
         hits: dict[str, str] = {}
         if keys:
             for hit in await repo.rows(

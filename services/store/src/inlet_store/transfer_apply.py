@@ -422,7 +422,7 @@ class TransferApplier:
                 planned, await current_unique_fields(conn, planned.entity_type_id)
             )
             await Store._check_references(conn, planned, f"{path}.data")
-            keys = unique_keys(planned)
+            keys = unique_keys(planned, f"{path}.data")
             if keys:
                 for hit in await repo.rows(
                     conn,
