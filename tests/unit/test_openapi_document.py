@@ -238,7 +238,7 @@ def test_an_undeclared_raw_body_rpc_gets_any_json_and_generic_answers() -> None:
     assert "type" not in schema
     assert "No schema is declared" in schema["description"]
     assert "security" not in raw
-    assert set(raw["responses"]) == {"200", "400", "413", "500", "503", "504"}
+    assert set(raw["responses"]) == {"200", "400", "408", "413", "415", "431", "500", "503", "504"}
     assert raw["responses"]["400"]["content"] == {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
     }

@@ -33,6 +33,8 @@ _VERBS = ("get", "put", "post", "delete", "patch")
 
 # The edge's own answers, possible on any route (inlet_gateway.app and .routes).
 _EDGE_400 = "MALFORMED_JSON, INVALID_BODY, INVALID_QUERY, INVALID_PATH (the edge)"
+# Routes that read their body themselves in more than one media type (the gateway's own list).
+_OWN_MEDIA_TYPES = frozenset({"inlet.ingest.v1.ExternalIngestService.SubmitForm"})
 _EDGE_ERRORS: Mapping[int, str] = {
     500: "INTERNAL: a bug; the answer still carries its request id",
     503: "UPSTREAM_UNAVAILABLE: the service could not be reached; safe to retry",
@@ -573,6 +575,17 @@ class Generator:
             found.setdefault(413, []).append(
                 f"PAYLOAD_TOO_LARGE: body over {limits.describe(cap)} ({cap} bytes)"
             )
+        if binding.body:
+            found.setdefault(408, []).append(
+                "REQUEST_TIMEOUT: the body did not arrive in time (a slow client)"
+            )
+            if method.full_name not in _OWN_MEDIA_TYPES:
+                found.setdefault(415, []).append(
+                    "UNSUPPORTED_MEDIA_TYPE: a Content-Type other than application/json"
+                )
+        found.setdefault(431, []).append(
+            "REQUEST_HEADER_FIELDS_TOO_LARGE: the header block is over 64 KiB"
+        )
         for status, text in _EDGE_ERRORS.items():
             found.setdefault(status, []).append(text)
         return found

@@ -174,6 +174,16 @@ def normalise(field: entity_pb2.Field, value: Any, region: str) -> Any:
 _INT_KEY_DIGITS = 4000
 
 
+# A unique value is indexed as text (record_keys' primary key): PostgreSQL's btree cannot
+# hold an entry over about 2.7 KB, so longer values are refused before they reach it.
+MAX_KEY_BYTES = 1000
+
+
+def key_too_long(text: str) -> bool:
+    """Whether a unique value's indexed text is too long to match on."""
+    return len(text.encode()) > MAX_KEY_BYTES
+
+
 def key_text(value: Any) -> str:
     """The text a normalised unique value is indexed under."""
     if isinstance(value, bool):

@@ -10,7 +10,7 @@ from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
 from inlet_common.errors import Violation
-from inlet_common.normalise import FieldProblem, key_text, normalise
+from inlet_common.normalise import MAX_KEY_BYTES, FieldProblem, key_text, key_too_long, normalise
 from inlet_matcher.errors import ValidationFailed
 
 
@@ -128,6 +128,15 @@ def plan_entity(
             continue
         normalised[slug] = value
     unique = [f.slug for f in entity_type.fields if f.unique and normalised.get(f.slug) is not None]
+    for slug in unique:
+        if key_too_long(key_text(normalised[slug])):
+            problems.append(
+                Violation(
+                    f"{path}.{slug}" if path else slug,
+                    f"{slug} is unique and longer than {MAX_KEY_BYTES} bytes, too long to match on",
+                    "VALUE_TOO_LONG",
+                )
+            )
     planned = store_pb2.PlannedRecord(
         entity_type_id=entity_type.id,
         values=exactjson.to_raw(normalised),

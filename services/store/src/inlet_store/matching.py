@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from inlet_common.errors import Violation
-from inlet_common.normalise import key_text
+from inlet_common.normalise import MAX_KEY_BYTES, key_text, key_too_long
 from inlet_store.domain import PlannedRecord
 from inlet_store.errors import MissingRequired, UniqueConflictError, ValidationFailed
 
@@ -28,16 +28,11 @@ def field_path(entity: str, slug: str) -> str:
     return f"fields.{slug}" if entity == "record" else f"{entity}.{slug}"
 
 
-# A unique value is indexed as text (record_keys' primary key): PostgreSQL's btree cannot
-# hold an entry over about 2.7 KB, so longer values are refused before they reach it.
-MAX_KEY_BYTES = 1000
-
-
 def unique_keys(planned: PlannedRecord, entity: str) -> dict[str, str]:
     """slug → indexed text of every unique value the entity carries; a value too long to
     index is refused naming its field."""
     keys = {slug: key_text(planned.values[slug]) for slug in planned.unique_fields}
-    long = [slug for slug, text in keys.items() if len(text.encode()) > MAX_KEY_BYTES]
+    long = [slug for slug, text in keys.items() if key_too_long(text)]
     if long:
         raise ValidationFailed(
             f"{entity or 'the record'}: unique values longer than {MAX_KEY_BYTES} bytes",
