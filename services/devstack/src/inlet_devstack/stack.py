@@ -215,7 +215,7 @@ async def running(
         )
         host = ports.host
         try:
-            # The notifier first: the store's outbox relay publishes to it.
+            # The notifier first: the store asks it for push sessions' signing secrets.
             notifier = await stack.start_service(
                 "notifier",
                 ports.notifier,

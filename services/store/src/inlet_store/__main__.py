@@ -13,7 +13,6 @@ from inlet_store import app
 from inlet_store.config import StoreConfig
 from inlet_store.migrations import migrate
 from inlet_store.push_admin import GrpcSessionSigner
-from inlet_store.relay import Relay, grpc_publisher
 from inlet_store.retention import Janitor, Retention
 
 log = logging.getLogger("inlet_store")
@@ -34,10 +33,6 @@ async def serve() -> None:
         idempotency_ttl_seconds=config.idempotency_ttl_seconds,
         signer=GrpcSessionSigner(notifier),
     )
-    outbox_relay = Relay(
-        pool, grpc_publisher(notifier, timeout=10.0), poll_seconds=config.outbox_poll_seconds
-    )
-    outbox_relay.start()
     janitor = Janitor(
         pool,
         Retention(
@@ -50,7 +45,6 @@ async def serve() -> None:
 
     async def stop() -> None:
         await janitor.stop()
-        await outbox_relay.stop()
         await notifier.close(grace=None)
         await pool.close()
 
