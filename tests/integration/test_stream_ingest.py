@@ -535,10 +535,10 @@ async def test_expired_lease_is_reclaimed_and_a_stale_worker_cannot_write(
 
 
 async def _claim(ss: StreamServers, *, lease: int) -> Any:
-    got = await ss.store.ClaimStreamRequest(
-        store_pb2.ClaimStreamRequestRequest(worker="test", lease_seconds=lease)
+    got = await ss.store.ClaimStreamRequests(
+        store_pb2.ClaimStreamRequestsRequest(worker="test", lease_seconds=lease, max_requests=1)
     )
-    return got if got.claimed else None
+    return got.claims[0] if got.claims else None
 
 
 async def test_racing_requests_with_the_same_item_keys_end_as_one_record_each(

@@ -33,7 +33,7 @@ RPC_SECONDS = Histogram("inlet_grpc_request_seconds", "RPC handling time", ["met
 _QUIET_METHODS = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.",
-    "/inlet.store.v1.StoreService/ClaimStreamRequest",
+    "/inlet.store.v1.StoreService/ClaimStreamRequests",
 )
 
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Any]]

@@ -15,7 +15,8 @@ class MatcherConfig:
     store_timeout_seconds: float
     stream_workers: int = 4
     stream_lease_seconds: int = 30
-    stream_poll_seconds: float = 0.2
+    # How long a worker's claim waits in the store for work (NOTIFY ends it early).
+    stream_poll_seconds: float = 10.0
     push_sync_max_seconds: float = 300.0
 
     @classmethod
@@ -29,6 +30,6 @@ class MatcherConfig:
             stream_lease_seconds=env.integer(
                 "INLET_STREAM_LEASE_SECONDS", 30, minimum=1, maximum=3600
             ),
-            stream_poll_seconds=env.number("INLET_STREAM_POLL_SECONDS", 0.2, minimum=0.01),
+            stream_poll_seconds=env.number("INLET_STREAM_POLL_SECONDS", 10.0, minimum=0.01),
             push_sync_max_seconds=env.number("INLET_PUSH_SYNC_MAX_SECONDS", 300.0, minimum=0.1),
         )

@@ -1,5 +1,6 @@
-"""Workers that process accepted stream requests: claim under a lease (the store uses
-FOR UPDATE SKIP LOCKED), plan the items, apply them in chunks, finish."""
+"""Workers that process accepted inbox requests: claim a batch under leases (the store uses
+FOR UPDATE SKIP LOCKED and holds the call until there is work), plan each request's items,
+apply them in chunks, finish."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ log = logging.getLogger(__name__)
 
 
 class Workers:
-    """`count` claim loops; wake() starts them at once, otherwise they poll."""
+    """`count` claim loops. Each asks the store for a batch of requests (up to
+    `batch_size`, `batch_items` items in all) and processes them in order; with none
+    waiting the store holds the call until one is committed (LISTEN/NOTIFY) or
+    `poll_seconds` pass, so an idle matcher makes one call per loop per `poll_seconds`."""
 
     def __init__(
         self,
@@ -26,22 +30,28 @@ class Workers:
         *,
         count: int = 4,
         lease_seconds: int = 30,
-        poll_seconds: float = 0.2,
+        poll_seconds: float = 10.0,
         chunk_size: int = 100,
+        batch_size: int = 32,
+        batch_items: int = 1000,
+        max_backoff_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.count = count
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.chunk_size = chunk_size
-        # One event per idle worker: an accepted request wakes one of them, not all.
-        self._idle: list[asyncio.Event] = []
+        self.batch_size = batch_size
+        self.batch_items = batch_items
+        self.max_backoff_seconds = max_backoff_seconds
+        # Loops backing off after a failed claim; a wake-up (an accepted request: the
+        # store answers again) ends their pause early.
+        self._resume = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.name = f"matcher-{secrets.token_hex(4)}"
 
     def wake(self) -> None:
-        if self._idle:
-            self._idle.pop().set()
+        self._resume.set()
 
     def start(self) -> None:
         self._tasks = [
@@ -59,29 +69,38 @@ class Workers:
 
     async def _loop(self, n: int) -> None:
         worker = f"{self.name}-{n}"
+        backoff = 0.1
         while True:
             try:
-                worked = await self.run_once(worker)
+                await self.run_once(worker)
+                backoff = 0.1
+                continue
             except InletError:
-                # Store unavailable: nothing was claimed; try again after the poll.
+                # Store unavailable: nothing was claimed; try again after a pause.
                 log.warning("stream worker could not claim", exc_info=True)
-                worked = False
             except Exception:
                 log.exception("stream worker step crashed")
-                worked = False
-            if not worked:
-                woken = asyncio.Event()
-                self._idle.append(woken)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self.poll_seconds)
-                if woken in self._idle:
-                    self._idle.remove(woken)
+            self._resume.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._resume.wait(), backoff)
+            backoff = min(backoff * 2, self.max_backoff_seconds)
 
-    async def run_once(self, worker: str = "") -> bool:
-        """Process one request if any is waiting; False when there was none or it failed."""
-        claimed = await self.store.claim(worker or self.name, self.lease_seconds)
-        if not claimed.claimed:
-            return False
+    async def run_once(self, worker: str = "") -> int:
+        """Claim a batch (waiting up to poll_seconds for one) and process it; how many
+        requests were processed to the end."""
+        claims = await self.store.claim(
+            worker or self.name,
+            self.lease_seconds,
+            max_requests=self.batch_size,
+            max_items=self.batch_items,
+            wait_seconds=self.poll_seconds,
+        )
+        done = 0
+        for claimed in claims:
+            done += await self._process_logged(claimed)
+        return done
+
+    async def _process_logged(self, claimed: store_pb2.ClaimedStreamRequest) -> bool:
         # Failures are logged under the request's id, where its other lines are.
         with requestids.bound(claimed.request_id):
             try:
@@ -95,7 +114,7 @@ class Workers:
                 return False
         return True
 
-    async def process(self, claimed: store_pb2.ClaimStreamRequestResponse) -> str:
+    async def process(self, claimed: store_pb2.ClaimedStreamRequest) -> str:
         # Under the id the request was accepted with: every line logged and every store
         # call made while processing it carries the id its client was shown.
         with requestids.bound(claimed.request_id):
@@ -121,7 +140,7 @@ class Workers:
             log.info("stream request processed", extra={"status": status, "items": len(items)})
             return status
 
-    async def process_transfer(self, claimed: store_pb2.ClaimStreamRequestResponse) -> str:
+    async def process_transfer(self, claimed: store_pb2.ClaimedStreamRequest) -> str:
         """A push transfer's items in chunks, in order; each chunk's results, records and
         webhook events commit together, and the last one finishes the transfer."""
         items = plan_transfer(claimed)

@@ -8,9 +8,11 @@ import sys
 
 from inlet_common import entrypoint, grpcserver, logs
 from inlet_common.channels import channel
+from inlet_common.listen import Listener
 from inlet_common.metrics import serve_metrics
 from inlet_store import app
 from inlet_store.config import StoreConfig
+from inlet_store.inbox.waiting import Wakeups
 from inlet_store.migrations import migrate
 from inlet_store.push_admin import GrpcSessionSigner
 from inlet_store.retention import Janitor, Retention
@@ -26,12 +28,17 @@ async def serve() -> None:
         config.database_url, min_size=config.pool_min, max_size=config.pool_max
     )
     notifier = channel(config.notifier_addr)
+    # Workers' claims wait in the store for work; a committed request wakes one (NOTIFY).
+    wakeups = Wakeups()
+    listener = Listener(config.database_url, {"inlet_inbox": wakeups.wake})
+    listener.start()
     service = await app.start(
         pool,
         config.service.grpc_addr,
         bootstrap_token=config.admin_bootstrap_token,
         idempotency_ttl_seconds=config.idempotency_ttl_seconds,
         signer=GrpcSessionSigner(notifier),
+        wakeups=wakeups,
     )
     janitor = Janitor(
         pool,
@@ -45,6 +52,7 @@ async def serve() -> None:
 
     async def stop() -> None:
         await janitor.stop()
+        await listener.stop()
         await notifier.close(grace=None)
         await pool.close()
 

@@ -24,6 +24,7 @@ from inlet_store.admin_server import AdminServicer
 from inlet_store.auth import Authenticator
 from inlet_store.external import External
 from inlet_store.inbox import Inbox
+from inlet_store.inbox.waiting import Wakeups
 from inlet_store.integrations_admin import IntegrationAdmin
 from inlet_store.integrations_server import IntegrationAdminServicer
 from inlet_store.push_admin import PushAdmin, SessionSigner
@@ -53,17 +54,19 @@ async def start(
     bootstrap_token: str | None = None,
     idempotency_ttl_seconds: int = 86400,
     signer: SessionSigner | None = None,
+    wakeups: Wakeups | None = None,
 ) -> grpcserver.Service:
     """Serve StoreService and the admin services over `pool` on `address` (port 0: any).
 
     `bootstrap_token` authorises creating workspaces; without one, none can be created
     over the API. `signer` (the notifier) keeps push sessions' webhook signing secrets;
-    without one, no session can be created.
+    without one, no session can be created. `wakeups` releases long-polled claims when a
+    request is committed (the caller LISTENs and wakes it); without it they wait their time.
     """
 
     def register(server: grpc.aio.Server) -> None:
         store = Store(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
-        inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds)
+        inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds, wakeups=wakeups)
         transfers = Transfers(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
         store_pb2_grpc.add_StoreServiceServicer_to_server(
             PushStoreServicer(store, inbox, External(pool, inbox), transfers), server

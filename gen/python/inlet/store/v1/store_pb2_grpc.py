@@ -60,10 +60,10 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusResponse.FromString,
                 _registered_method=True)
-        self.ClaimStreamRequest = channel.unary_unary(
-                '/inlet.store.v1.StoreService/ClaimStreamRequest',
-                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.SerializeToString,
-                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.FromString,
+        self.ClaimStreamRequests = channel.unary_unary(
+                '/inlet.store.v1.StoreService/ClaimStreamRequests',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsResponse.FromString,
                 _registered_method=True)
         self.ApplyStreamItems = channel.unary_unary(
                 '/inlet.store.v1.StoreService/ApplyStreamItems',
@@ -174,9 +174,12 @@ class StoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ClaimStreamRequest(self, request, context):
-        """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
-        with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+    def ClaimStreamRequests(self, request, context):
+        """ClaimStreamRequests leases the oldest queued requests of the inbox (or ones whose
+        lease expired) in one statement with FOR UPDATE SKIP LOCKED: up to max_requests, and
+        no more than max_items items in all unless the first alone has more. With none
+        waiting it holds the call (a long poll) until a request is committed (the store
+        LISTENs for it) or a lease runs out, for at most wait_seconds; then it answers none.
 
         Errors: none besides UNAVAILABLE.
         """
@@ -321,10 +324,10 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusResponse.SerializeToString,
             ),
-            'ClaimStreamRequest': grpc.unary_unary_rpc_method_handler(
-                    servicer.ClaimStreamRequest,
-                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.FromString,
-                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.SerializeToString,
+            'ClaimStreamRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimStreamRequests,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsResponse.SerializeToString,
             ),
             'ApplyStreamItems': grpc.unary_unary_rpc_method_handler(
                     servicer.ApplyStreamItems,
@@ -519,7 +522,7 @@ class StoreService:
             _registered_method=True)
 
     @staticmethod
-    def ClaimStreamRequest(request,
+    def ClaimStreamRequests(request,
             target,
             options=(),
             channel_credentials=None,
@@ -532,9 +535,9 @@ class StoreService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/inlet.store.v1.StoreService/ClaimStreamRequest',
-            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.SerializeToString,
-            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.FromString,
+            '/inlet.store.v1.StoreService/ClaimStreamRequests',
+            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,9 +71,12 @@ class StoreServiceStub:
 
     Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
     """
-    ClaimStreamRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestRequest, _store_pb2.ClaimStreamRequestResponse]
-    """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
-    with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+    ClaimStreamRequests: _grpc.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestsRequest, _store_pb2.ClaimStreamRequestsResponse]
+    """ClaimStreamRequests leases the oldest queued requests of the inbox (or ones whose
+    lease expired) in one statement with FOR UPDATE SKIP LOCKED: up to max_requests, and
+    no more than max_items items in all unless the first alone has more. With none
+    waiting it holds the call (a long poll) until a request is committed (the store
+    LISTENs for it) or a lease runs out, for at most wait_seconds; then it answers none.
 
     Errors: none besides UNAVAILABLE.
     """
@@ -194,9 +197,12 @@ class StoreServiceAsyncStub(StoreServiceStub):
 
     Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
     """
-    ClaimStreamRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestRequest, _store_pb2.ClaimStreamRequestResponse]  # type: ignore[assignment]
-    """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
-    with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+    ClaimStreamRequests: _aio.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestsRequest, _store_pb2.ClaimStreamRequestsResponse]  # type: ignore[assignment]
+    """ClaimStreamRequests leases the oldest queued requests of the inbox (or ones whose
+    lease expired) in one statement with FOR UPDATE SKIP LOCKED: up to max_requests, and
+    no more than max_items items in all unless the first alone has more. With none
+    waiting it holds the call (a long poll) until a request is committed (the store
+    LISTENs for it) or a lease runs out, for at most wait_seconds; then it answers none.
 
     Errors: none besides UNAVAILABLE.
     """
@@ -346,13 +352,16 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
-    def ClaimStreamRequest(
+    def ClaimStreamRequests(
         self,
-        request: _store_pb2.ClaimStreamRequestRequest,
+        request: _store_pb2.ClaimStreamRequestsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_store_pb2.ClaimStreamRequestResponse, _abc.Awaitable[_store_pb2.ClaimStreamRequestResponse]]:
-        """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
-        with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+    ) -> _typing.Union[_store_pb2.ClaimStreamRequestsResponse, _abc.Awaitable[_store_pb2.ClaimStreamRequestsResponse]]:
+        """ClaimStreamRequests leases the oldest queued requests of the inbox (or ones whose
+        lease expired) in one statement with FOR UPDATE SKIP LOCKED: up to max_requests, and
+        no more than max_items items in all unless the first alone has more. With none
+        waiting it holds the call (a long poll) until a request is committed (the store
+        LISTENs for it) or a lease runs out, for at most wait_seconds; then it answers none.
 
         Errors: none besides UNAVAILABLE.
         """

@@ -1,4 +1,4 @@
-"""StoreService's stream-ingest RPCs: protobuf ↔ domain only, the work is in inbox.Inbox."""
+"""StoreService's inbox RPCs: protobuf ↔ domain only; the work is in Inbox and Claims."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from inlet.type.v1 import json_pb2, result_pb2
 from inlet_common import exactjson, logs
 from inlet_common.errors import Violation
 from inlet_store.domain import EntityTypeDef
-from inlet_store.inbox import (
+from inlet_store.inbox.claims import Claimed
+from inlet_store.inbox.requests import (
     Inbox,
     ItemOutcome,
     Rejection,
@@ -21,6 +22,10 @@ from inlet_store.inbox import (
 from inlet_store.server import StoreServicer, entity_type_pb
 from inlet_store.server import _planned as planned
 from inlet_store.service import Store
+
+# A claim leases at most this many requests, and waits at most this long for work.
+MAX_CLAIMS = 256
+MAX_WAIT_SECONDS = 60.0
 
 
 def list_value(items: json_pb2.RawJson) -> list[Any]:
@@ -89,6 +94,37 @@ def status_pb(s: RequestStatus) -> ingest_pb2.IngestRequestStatus:
     )
 
 
+def claimed_pb(claimed: Claimed) -> store_pb2.ClaimedStreamRequest:
+    return store_pb2.ClaimedStreamRequest(
+        request_id=claimed.request_id,
+        lease_token=claimed.lease_token,
+        workspace_id=claimed.workspace_id,
+        default_region=claimed.default_region,
+        entity_type=entity_type_pb(claimed.entity_type),
+        item_key=claimed.item_key,
+        items=exactjson.to_raw(claimed.items),
+        done_indices=claimed.done_indices,
+        single=claimed.single,
+        reference_type_ids=reference_type_ids(claimed.entity_type),
+        source=claimed.source,
+        integration=(
+            store_pb2.IntegrationSpec(
+                id=claimed.integration.id,
+                type=claimed.integration.type,
+                mapping=(
+                    exactjson.to_raw(claimed.integration.mapping)
+                    if claimed.integration.mapping is not None
+                    else None
+                ),
+            )
+            if claimed.integration is not None
+            else None
+        ),
+        body=claimed.body,
+        referenced_types={slug: entity_type_pb(t) for slug, t in claimed.referenced.items()},
+    )
+
+
 class InboxStoreServicer(StoreServicer):
     """StoreService with the stream-ingest RPCs (inbox, leases, item outcomes)."""
 
@@ -129,41 +165,16 @@ class InboxStoreServicer(StoreServicer):
         )
         return store_pb2.GetStreamRequestStatusResponse(status=status_pb(found))
 
-    async def ClaimStreamRequest(
-        self, request: store_pb2.ClaimStreamRequestRequest, context: Any
-    ) -> store_pb2.ClaimStreamRequestResponse:
-        claimed = await self.inbox.claim(lease_seconds=max(1, request.lease_seconds))
-        if claimed is None:
-            return store_pb2.ClaimStreamRequestResponse(claimed=False)
-        return store_pb2.ClaimStreamRequestResponse(
-            claimed=True,
-            request_id=claimed.request_id,
-            lease_token=claimed.lease_token,
-            workspace_id=claimed.workspace_id,
-            default_region=claimed.default_region,
-            entity_type=entity_type_pb(claimed.entity_type),
-            item_key=claimed.item_key,
-            items=exactjson.to_raw(claimed.items),
-            done_indices=claimed.done_indices,
-            single=claimed.single,
-            reference_type_ids=reference_type_ids(claimed.entity_type),
-            source=claimed.source,
-            integration=(
-                store_pb2.IntegrationSpec(
-                    id=claimed.integration.id,
-                    type=claimed.integration.type,
-                    mapping=(
-                        exactjson.to_raw(claimed.integration.mapping)
-                        if claimed.integration.mapping is not None
-                        else None
-                    ),
-                )
-                if claimed.integration is not None
-                else None
-            ),
-            body=claimed.body,
-            referenced_types={slug: entity_type_pb(t) for slug, t in claimed.referenced.items()},
+    async def ClaimStreamRequests(
+        self, request: store_pb2.ClaimStreamRequestsRequest, context: Any
+    ) -> store_pb2.ClaimStreamRequestsResponse:
+        claims = await self.inbox.claims.claim(
+            limit=min(max(1, request.max_requests), MAX_CLAIMS),
+            max_items=max(0, request.max_items),
+            lease_seconds=max(1, request.lease_seconds),
+            wait_seconds=min(max(0.0, request.wait_seconds), MAX_WAIT_SECONDS),
         )
+        return store_pb2.ClaimStreamRequestsResponse(claims=[claimed_pb(c) for c in claims])
 
     async def ApplyStreamItems(
         self, request: store_pb2.ApplyStreamItemsRequest, context: Any

@@ -1,5 +1,5 @@
-"""The durable inbox of every asynchronous dialect (stream ingest, integration ingest):
-accept a request, lease it to workers, apply its items exactly once, report status."""
+"""The inbox's requests: accept one (stream ingest; integration ingest and push transfer
+build on it), apply a leased one's items exactly once, report status."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ from inlet_store import repository as repo
 from inlet_store.domain import EntityTypeDef, Outcome, PlannedRecord
 from inlet_store.errors import KeyRace, UniqueConflictError, wrap_exceptions
 from inlet_store.flags import current_unique_fields, with_unique_fields
+from inlet_store.inbox.claims import Claims, SqlClaims
+from inlet_store.inbox.sources import INTEGRATION, STREAM, entity_type_of
+from inlet_store.inbox.waiting import Wakeups
 from inlet_store.service import Store
 from inlet_store.streams import (
     IdempotencyKeyInUse,
@@ -49,10 +52,6 @@ class StreamSchema:
     version: str
     entity_type: EntityTypeDef
     default_region: str
-
-
-STREAM = "stream"
-INTEGRATION = "integration"
 
 
 @dataclass(frozen=True)
@@ -148,30 +147,6 @@ class InboxRow:
 
 
 @dataclass(frozen=True)
-class IntegrationSpec:
-    id: str
-    type: str
-    mapping: Any  # its JSON, or None
-
-
-@dataclass(frozen=True)
-class Claimed:
-    request_id: str
-    lease_token: str
-    workspace_id: str
-    default_region: str
-    entity_type: EntityTypeDef
-    item_key: str
-    items: list[Any]
-    single: bool
-    done_indices: list[int]
-    source: str = STREAM
-    integration: IntegrationSpec | None = None
-    body: bytes = b""
-    referenced: dict[str, EntityTypeDef] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class StreamItem:
     index: int
     record: PlannedRecord | None = None
@@ -217,17 +192,6 @@ class RequestStatus:
     items: list[ItemOutcome] = field(default_factory=list)
 
 
-def entity_type_of(described: dict[str, Any]) -> EntityTypeDef:
-    """An entity type as the stream queries describe it in one jsonb object."""
-    return EntityTypeDef(
-        id=str(described["id"]),
-        workspace_id=str(described["workspace_id"]),
-        slug=described["slug"],
-        display_name=described["display_name"],
-        fields=tuple(repo.field_def(f) for f in described["fields"]),
-    )
-
-
 def invalid_message(violations: tuple[Violation, ...], count: int) -> str:
     """INVALID_PAYLOAD's message: the first few bad fields, and how many there are."""
     count = max(count, len(violations))
@@ -259,11 +223,18 @@ class Inbox:
     and item by item with Store._upsert when a concurrent writer won a key."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Any], store: Store, *, idempotency_ttl_seconds: int = 86400
+        self,
+        pool: AsyncConnectionPool[Any],
+        store: Store,
+        *,
+        idempotency_ttl_seconds: int = 86400,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.pool = pool
         self.store = store
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        # Claiming, long-polled: `wakeups` is what the store's LISTEN connection wakes.
+        self.claims = Claims(SqlClaims(pool), wakeups)
 
     # -- authentication -------------------------------------------------------------------
 
@@ -568,48 +539,6 @@ class Inbox:
         )
 
     # -- workers --------------------------------------------------------------------------
-
-    async def claim(self, *, lease_seconds: int) -> Claimed | None:
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            found = await repo.row(conn, "claim_stream_request", lease_seconds=lease_seconds)
-            if found is None:
-                return None
-            entity_type = (
-                entity_type_of(found["entity_type"])
-                if found["entity_type"] is not None
-                # A transfer whose type left its session: its items fail in planning.
-                else EntityTypeDef("", str(found["workspace_id"]), "", "")
-            )
-            referenced: dict[str, EntityTypeDef] = {}
-            if found["source"] == INTEGRATION:
-                # Related records are planned against the types the reference fields name.
-                ids = {
-                    f.slug: f.reference_entity_type_id
-                    for f in entity_type.fields
-                    if f.reference_entity_type_id
-                }
-                types = await repo.entity_types(conn, sorted(set(ids.values())))
-                referenced = {slug: types[i] for slug, i in ids.items() if i in types}
-        integration = (
-            IntegrationSpec(found["integration"], found["integration_type"], found["mapping"])
-            if found["source"] == INTEGRATION
-            else None
-        )
-        return Claimed(
-            request_id=found["id"],
-            lease_token=str(found["lease_token"]),
-            workspace_id=str(found["workspace_id"]),
-            default_region=found["default_region"],
-            entity_type=entity_type,
-            item_key=found["item_key"],
-            items=found["items"] or [],
-            single=found["single"],
-            done_indices=list(found["done_indices"]),
-            source=found["source"],
-            integration=integration,
-            body=bytes(found["body"] or b""),
-            referenced=referenced,
-        )
 
     async def apply(
         self,
