@@ -14,16 +14,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 
 from inlet_common import exactjson, requestids
-from inlet_notifier import guard, signing
+from inlet_notifier import signing
 from inlet_notifier.config import DeliverySettings
 from inlet_notifier.delivery import repository as repo
 from inlet_notifier.delivery.attempts import Result, retry_after_seconds, signing_secrets
 from inlet_notifier.delivery.bookkeeping import Bookkeeper, decide
+from inlet_notifier.delivery.http import Poster
 from inlet_notifier.secrets_at_rest import KeyRing, SecretKeyError
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 ATTEMPTS = Counter("inlet_webhook_attempts_total", "Webhook attempts", ["outcome"])
 ATTEMPT_SECONDS = Histogram("inlet_webhook_attempt_seconds", "Webhook attempt latency")
 
-SNIPPET_BYTES = 1024
 # Due deliveries that cannot be claimed yet (their endpoint's cap is full, an earlier one
 # of their order is in flight elsewhere) are looked at again this often at most.
 BLOCKED_RECHECK_SECONDS = 1.0
@@ -46,19 +45,17 @@ class Worker:
         settings: DeliverySettings,
         *,
         keys: KeyRing,
-        client: httpx.AsyncClient | None = None,
+        poster: Poster | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.keys = keys
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.client = client or httpx.AsyncClient(
-            transport=guard.transport(
-                allow_private=settings.allow_private, max_connections=settings.max_in_flight
-            ),
+        self.poster = poster or Poster(
+            allow_private=settings.allow_private,
+            max_connections=settings.max_in_flight,
             timeout=settings.timeout,
-            follow_redirects=False,
         )
         self.bookkeeper = Bookkeeper(pool, self.worker_id, settings.disable_after)
         self._wake = asyncio.Event()
@@ -81,7 +78,7 @@ class Worker:
             await self._task
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
-        await self.client.aclose()
+        await self.poster.close()
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -185,26 +182,19 @@ class Worker:
             )
             return Result(0, str(failure), "", None, started, datetime.now(UTC), 0, key_error=True)
         clock = time.perf_counter()
-        status, error, snippet, retry_after = 0, "", "", None
-        try:
-            headers = signing.headers(claim["event_id"], payload, with_secrets, started)
-            answer = await self.client.post(claim["url"], content=payload, headers=headers)
-            status = answer.status_code
-            snippet = answer.content[:SNIPPET_BYTES].decode("utf-8", "replace")
-            if status in (429, 503):
-                retry_after = retry_after_seconds(answer.headers.get("retry-after"), started)
-        except httpx.TimeoutException:
-            error = f"timed out after {self.settings.timeout} s"
-        except (httpx.HTTPError, httpx.InvalidURL) as failure:
-            # InvalidURL: a URL given with a push transfer that httpx cannot use.
-            error = str(failure) or type(failure).__name__
+        headers = signing.headers(claim["event_id"], payload, with_secrets, started)
+        answer = await self.poster.post(claim["url"], payload, headers)
         elapsed = time.perf_counter() - clock
         ATTEMPT_SECONDS.observe(elapsed)
         return Result(
-            status_code=status,
-            error=error,
-            snippet=snippet,
-            retry_after=retry_after,
+            status_code=answer.status,
+            error=answer.error,
+            snippet=answer.snippet,
+            retry_after=(
+                retry_after_seconds(answer.retry_after, started)
+                if answer.status in (429, 503)
+                else None
+            ),
             start_time=started,
             end_time=datetime.now(UTC),
             latency_ms=int(elapsed * 1000),
