@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.store.v1 import store_pb2
 from inlet_devstack import demo
 from inlet_devstack.demo import bearer
+from inlet_matcher.stream import plan_items
 from tests.messages import stream_request
 from tests.polling import until
 from tests.stream_support import (
@@ -106,3 +107,39 @@ async def test_workers_waiting_in_long_polls_process_what_arrives(
     for request_id in request_ids:
         status = await finished(ss, sales.key, request_id)
         assert status["status"] == "completed"
+
+
+async def test_requests_applied_together_commit_apart_from_one_whose_lease_was_lost(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    await ss.workers.stop()
+    try:
+        ids = [await accept(ss, sales.key, {"region": f"t{i}"}) for i in range(3)]
+        claims = await claim(ss, max_requests=3)
+        assert [c.request_id for c in claims] == ids
+        requests = [
+            store_pb2.ApplyStreamItemsRequest(
+                request_id=c.request_id,
+                # The middle one's lease is not ours (any more).
+                lease_token=c.lease_token if i != 1 else "00000000-0000-0000-0000-000000000000",
+                lease_seconds=30,
+                workspace_id=c.workspace_id,
+                items=plan_items(c),
+                finish=True,
+            )
+            for i, c in enumerate(claims)
+        ]
+        applied = await ss.store.ApplyStreamRequests(
+            store_pb2.ApplyStreamRequestsRequest(requests=requests)
+        )
+        assert [(r.request_id, r.status, r.error_reason) for r in applied.results] == [
+            (ids[0], "completed", ""),
+            (ids[1], "", "LEASE_LOST"),
+            (ids[2], "completed", ""),
+        ]
+        assert (await finished(ss, sales.key, ids[0]))["status"] == "completed"
+        assert (await finished(ss, sales.key, ids[2]))["status"] == "completed"
+        # Nothing of the refused one was written; its worker still finishes it.
+        assert await ss.workers.process(claims[1]) == "completed"
+    finally:
+        ss.workers.start()

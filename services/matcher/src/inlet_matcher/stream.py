@@ -218,6 +218,11 @@ class GrpcStreamStore(GrpcStore):
     ) -> store_pb2.ApplyStreamItemsResponse:
         return await self._call(self._stub.ApplyStreamItems, request)
 
+    async def apply_many(
+        self, request: store_pb2.ApplyStreamRequestsRequest
+    ) -> store_pb2.ApplyStreamRequestsResponse:
+        return await self._call(self._stub.ApplyStreamRequests, request)
+
     async def apply_transfer(
         self, request: store_pb2.ApplyPushItemsRequest
     ) -> store_pb2.ApplyPushItemsResponse:

@@ -31,7 +31,7 @@ class Workers:
         count: int = 4,
         lease_seconds: int = 30,
         poll_seconds: float = 10.0,
-        chunk_size: int = 100,
+        chunk_size: int = 500,
         batch_size: int = 32,
         batch_items: int = 1000,
         max_backoff_seconds: float = 5.0,
@@ -95,9 +95,69 @@ class Workers:
             max_items=self.batch_items,
             wait_seconds=self.poll_seconds,
         )
-        done = 0
+        # Requests that fit in one chunk are applied together, one commit for them all;
+        # the rest (big ones, push transfers) one by one, chunk after chunk.
+        together: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]] = []
+        alone: list[store_pb2.ClaimedStreamRequest] = []
         for claimed in claims:
+            items = self._planned(claimed) if claimed.source != "push" else None
+            if items is not None and len(items) <= self.chunk_size:
+                together.append((claimed, items))
+            else:
+                alone.append(claimed)
+        done = await self._apply_together(together) if together else 0
+        for claimed in alone:
             done += await self._process_logged(claimed)
+        return done
+
+    def _planned(
+        self, claimed: store_pb2.ClaimedStreamRequest
+    ) -> list[store_pb2.StreamItem] | None:
+        with requestids.bound(claimed.request_id):
+            try:
+                return plan_items(claimed)
+            except Exception:
+                log.exception("planning a stream request crashed")
+                return None
+
+    async def _apply_together(
+        self, batch: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]]
+    ) -> int:
+        """One ApplyStreamRequests call; a request it could not apply for a reason of its
+        own (not a lost lease) is tried again alone, where its failure is logged."""
+        try:
+            applied = await self.store.apply_many(
+                store_pb2.ApplyStreamRequestsRequest(
+                    requests=[
+                        store_pb2.ApplyStreamItemsRequest(
+                            request_id=claimed.request_id,
+                            lease_token=claimed.lease_token,
+                            lease_seconds=self.lease_seconds,
+                            workspace_id=claimed.workspace_id,
+                            items=items,
+                            finish=True,
+                        )
+                        for claimed, items in batch
+                    ]
+                )
+            )
+        except InletError:
+            # Store unavailable: every lease runs out and the requests come back.
+            log.warning("applying stream requests failed", exc_info=True)
+            return 0
+        done = 0
+        for (claimed, items), result in zip(batch, applied.results, strict=True):
+            with requestids.bound(claimed.request_id):
+                if not result.error_reason:
+                    log.info(
+                        "stream request processed",
+                        extra={"status": result.status, "items": len(items)},
+                    )
+                    done += 1
+                elif result.error_reason == "LEASE_LOST":
+                    log.warning("stream request lease lost: %s", result.error_message)
+                else:
+                    done += await self._process_logged(claimed)
         return done
 
     async def _process_logged(self, claimed: store_pb2.ClaimedStreamRequest) -> bool:

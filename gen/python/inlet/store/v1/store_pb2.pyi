@@ -763,6 +763,90 @@ class ApplyStreamItemsResponse(_message.Message):
 Global___ApplyStreamItemsResponse: _TypeAlias = ApplyStreamItemsResponse  # noqa: Y015
 
 @_typing.final
+class ApplyStreamRequestsRequest(_message.Message):
+    """ApplyStreamRequestsRequest is several whole requests (finish is implied for each)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApplyStreamItemsRequest]:
+        """Each request's items, as ApplyStreamItems takes them."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___ApplyStreamItemsRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyStreamRequestsRequest: _TypeAlias = ApplyStreamRequestsRequest  # noqa: Y015
+
+@_typing.final
+class ApplyStreamRequestsResponse(_message.Message):
+    """ApplyStreamRequestsResponse is each request's result, in the order sent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedStreamRequest]:
+        """One per request."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___AppliedStreamRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyStreamRequestsResponse: _TypeAlias = ApplyStreamRequestsResponse  # noqa: Y015
+
+@_typing.final
+class AppliedStreamRequest(_message.Message):
+    """AppliedStreamRequest is one request's result: its final status, or why it was not
+    applied (nothing of it was written then).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_REASON_FIELD_NUMBER: _builtins.int
+    ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The request's id."""
+    status: _builtins.str
+    """Completed or failed; empty when not applied."""
+    error_reason: _builtins.str
+    """Why it was not applied (e.g. LEASE_LOST), or empty."""
+    error_message: _builtins.str
+    """What went wrong, or empty."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        error_reason: _builtins.str = ...,
+        error_message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_message", b"error_message", "error_reason", b"error_reason", "request_id", b"request_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppliedStreamRequest: _TypeAlias = AppliedStreamRequest  # noqa: Y015
+
+@_typing.final
 class FinishStreamRequestRequest(_message.Message):
     """FinishStreamRequestRequest ends a claim."""
 

@@ -75,6 +75,11 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.FromString,
                 _registered_method=True)
+        self.ApplyStreamRequests = channel.unary_unary(
+                '/inlet.store.v1.StoreService/ApplyStreamRequests',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsResponse.FromString,
+                _registered_method=True)
         self.AcceptIntegrationRequest = channel.unary_unary(
                 '/inlet.store.v1.StoreService/AcceptIntegrationRequest',
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptIntegrationRequestRequest.SerializeToString,
@@ -209,6 +214,18 @@ class StoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyStreamRequests(self, request, context):
+        """ApplyStreamRequests applies several leased requests, each whole (finish is implied),
+        as ApplyStreamItems would, in one transaction and one commit: each request in a
+        savepoint of its own, so one whose lease was lost (or that fails) changes nothing of
+        the others and is reported in its own result.
+
+        Errors: none of its own besides UNAVAILABLE (each request's error is in its result).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AcceptIntegrationRequest(self, request, context):
         """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
         its rate limit, body cap and the Idempotency-Key, checks the body is JSON, and stores
@@ -338,6 +355,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.FinishStreamRequest,
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.SerializeToString,
+            ),
+            'ApplyStreamRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyStreamRequests,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsResponse.SerializeToString,
             ),
             'AcceptIntegrationRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.AcceptIntegrationRequest,
@@ -592,6 +614,33 @@ class StoreService:
             '/inlet.store.v1.StoreService/FinishStreamRequest',
             inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.SerializeToString,
             inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyStreamRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/ApplyStreamRequests',
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

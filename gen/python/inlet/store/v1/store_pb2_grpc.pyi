@@ -94,6 +94,14 @@ class StoreServiceStub:
 
     Errors: FAILED_PRECONDITION (LEASE_LOST).
     """
+    ApplyStreamRequests: _grpc.UnaryUnaryMultiCallable[_store_pb2.ApplyStreamRequestsRequest, _store_pb2.ApplyStreamRequestsResponse]
+    """ApplyStreamRequests applies several leased requests, each whole (finish is implied),
+    as ApplyStreamItems would, in one transaction and one commit: each request in a
+    savepoint of its own, so one whose lease was lost (or that fails) changes nothing of
+    the others and is reported in its own result.
+
+    Errors: none of its own besides UNAVAILABLE (each request's error is in its result).
+    """
     AcceptIntegrationRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptIntegrationRequestRequest, _store_pb2.AcceptIntegrationRequestResponse]
     """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
     its rate limit, body cap and the Idempotency-Key, checks the body is JSON, and stores
@@ -219,6 +227,14 @@ class StoreServiceAsyncStub(StoreServiceStub):
     item succeeded) and releases the lease.
 
     Errors: FAILED_PRECONDITION (LEASE_LOST).
+    """
+    ApplyStreamRequests: _aio.UnaryUnaryMultiCallable[_store_pb2.ApplyStreamRequestsRequest, _store_pb2.ApplyStreamRequestsResponse]  # type: ignore[assignment]
+    """ApplyStreamRequests applies several leased requests, each whole (finish is implied),
+    as ApplyStreamItems would, in one transaction and one commit: each request in a
+    savepoint of its own, so one whose lease was lost (or that fails) changes nothing of
+    the others and is reported in its own result.
+
+    Errors: none of its own besides UNAVAILABLE (each request's error is in its result).
     """
     AcceptIntegrationRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptIntegrationRequestRequest, _store_pb2.AcceptIntegrationRequestResponse]  # type: ignore[assignment]
     """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
@@ -390,6 +406,20 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         item succeeded) and releases the lease.
 
         Errors: FAILED_PRECONDITION (LEASE_LOST).
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyStreamRequests(
+        self,
+        request: _store_pb2.ApplyStreamRequestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.ApplyStreamRequestsResponse, _abc.Awaitable[_store_pb2.ApplyStreamRequestsResponse]]:
+        """ApplyStreamRequests applies several leased requests, each whole (finish is implied),
+        as ApplyStreamItems would, in one transaction and one commit: each request in a
+        savepoint of its own, so one whose lease was lost (or that fails) changes nothing of
+        the others and is reported in its own result.
+
+        Errors: none of its own besides UNAVAILABLE (each request's error is in its result).
         """
 
     @_abc_1.abstractmethod

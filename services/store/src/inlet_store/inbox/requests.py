@@ -156,6 +156,17 @@ class StreamItem:
 
 
 @dataclass(frozen=True)
+class RequestChunk:
+    """Items of one leased request, to apply under its lease."""
+
+    request_id: str
+    lease_token: str
+    lease_seconds: int
+    workspace_id: str
+    items: list[StreamItem]
+
+
+@dataclass(frozen=True)
 class ItemOutcome:
     index: int
     action: str  # created | updated | superseded | failed
@@ -553,42 +564,65 @@ class Inbox:
         """Apply a chunk: outcomes commit with the upserts (and, for the last chunk, with the
         request's final status) in one transaction."""
         async with wrap_exceptions(), self.pool.connection() as conn:
-            # Items with related records take the item-by-item path: each writes its related
-            # records first and points its reference fields at them.
-            if not any(i.related for i in items):
+            return await self._apply_on(
+                conn,
+                RequestChunk(request_id, lease_token, lease_seconds, workspace_id, items),
+                finish,
+            )
+
+    async def apply_many(self, chunks: list[RequestChunk]) -> list[tuple[str, InletError | None]]:
+        """Whole requests in one transaction (one commit), each in a savepoint of its own:
+        each one's final status, or the error that left it unwritten."""
+        results: list[tuple[str, InletError | None]] = []
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            for chunk in chunks:
                 try:
-                    # Fast path: the whole chunk set-based (inlet_store.chunks). The store's
-                    # domain errors are decided before anything is written, so a bad item
-                    # needs no rollback; only a lost key race does, and it rolls back the chunk.
-                    async with wrap_exceptions(), conn.transaction():
-                        source = await self.hold_lease(
-                            conn, request_id, lease_token, lease_seconds, finish
-                        )
-                        outcomes = await self._apply_chunk(
-                            conn, workspace_id, source, request_id, items
-                        )
-                        status = (
-                            await self.finish_request(conn, request_id, lease_token)
-                            if finish
-                            else ""
-                        )
-                    return outcomes, status
-                except KeyRace:
-                    log.info(
-                        "chunk lost a key race; applying it item by item",
-                        extra={"request": request_id},
+                    async with conn.transaction():
+                        _, status = await self._apply_on(conn, chunk, True)
+                    results.append((status, None))
+                except InletError as error:
+                    results.append(("", error))
+        return results
+
+    async def _apply_on(
+        self, conn: repo.Conn, chunk: RequestChunk, finish: bool
+    ) -> tuple[list[ItemOutcome], str]:
+        request_id, lease_token = chunk.request_id, chunk.lease_token
+        lease_seconds, workspace_id, items = chunk.lease_seconds, chunk.workspace_id, chunk.items
+        # Items with related records take the item-by-item path: each writes its related
+        # records first and points its reference fields at them.
+        if not any(i.related for i in items):
+            try:
+                # Fast path: the whole chunk set-based (inlet_store.chunks). The store's
+                # domain errors are decided before anything is written, so a bad item
+                # needs no rollback; only a lost key race does, and it rolls back the chunk.
+                async with wrap_exceptions(), conn.transaction():
+                    source = await self.hold_lease(
+                        conn, request_id, lease_token, lease_seconds, finish
                     )
-            async with conn.transaction():
-                source = await self.hold_lease(conn, request_id, lease_token, lease_seconds, finish)
-                outcomes = [await self._apply_item(conn, workspace_id, source, i) for i in items]
-                if outcomes:
-                    await repo.execute(
-                        conn,
-                        "insert_item_outcomes",
-                        request_id=request_id,
-                        outcomes=repo.json([o.row() for o in outcomes]),
+                    outcomes = await self._apply_chunk(
+                        conn, workspace_id, source, request_id, items
                     )
-                status = await self.finish_request(conn, request_id, lease_token) if finish else ""
+                    status = (
+                        await self.finish_request(conn, request_id, lease_token) if finish else ""
+                    )
+                return outcomes, status
+            except KeyRace:
+                log.info(
+                    "chunk lost a key race; applying it item by item",
+                    extra={"request": request_id},
+                )
+        async with wrap_exceptions(), conn.transaction():
+            source = await self.hold_lease(conn, request_id, lease_token, lease_seconds, finish)
+            outcomes = [await self._apply_item(conn, workspace_id, source, i) for i in items]
+            if outcomes:
+                await repo.execute(
+                    conn,
+                    "insert_item_outcomes",
+                    request_id=request_id,
+                    outcomes=repo.json([o.row() for o in outcomes]),
+                )
+            status = await self.finish_request(conn, request_id, lease_token) if finish else ""
         return outcomes, status
 
     @staticmethod

@@ -15,6 +15,7 @@ from inlet_store.inbox.requests import (
     Inbox,
     ItemOutcome,
     Rejection,
+    RequestChunk,
     RequestStatus,
     StreamItem,
     StreamSchema,
@@ -91,6 +92,26 @@ def status_pb(s: RequestStatus) -> ingest_pb2.IngestRequestStatus:
         created_at=s.create_time.isoformat().replace("+00:00", "Z"),
         completed_at=s.finish_time.isoformat().replace("+00:00", "Z") if s.finish_time else "",
         items=[outcome_pb(o) for o in s.items],
+    )
+
+
+def request_chunk(request: store_pb2.ApplyStreamItemsRequest) -> RequestChunk:
+    """A request's planned items as the inbox applies them."""
+    return RequestChunk(
+        request_id=request.request_id,
+        lease_token=request.lease_token,
+        lease_seconds=max(1, request.lease_seconds),
+        workspace_id=request.workspace_id,
+        items=[
+            StreamItem(
+                index=i.index,
+                record=planned(i.record) if i.HasField("record") else None,
+                error=exactjson.from_raw(i.error) if i.HasField("error") else None,
+                superseded_by=i.superseded_by if i.HasField("superseded_by") else None,
+                related={slug: planned(r) for slug, r in i.related.items()},
+            )
+            for i in request.items
+        ],
     )
 
 
@@ -179,26 +200,34 @@ class InboxStoreServicer(StoreServicer):
     async def ApplyStreamItems(
         self, request: store_pb2.ApplyStreamItemsRequest, context: Any
     ) -> store_pb2.ApplyStreamItemsResponse:
-        items = [
-            StreamItem(
-                index=i.index,
-                record=planned(i.record) if i.HasField("record") else None,
-                error=exactjson.from_raw(i.error) if i.HasField("error") else None,
-                superseded_by=i.superseded_by if i.HasField("superseded_by") else None,
-                related={slug: planned(r) for slug, r in i.related.items()},
-            )
-            for i in request.items
-        ]
+        chunk = request_chunk(request)
         outcomes, status = await self.inbox.apply(
-            request_id=request.request_id,
-            lease_token=request.lease_token,
-            lease_seconds=max(1, request.lease_seconds),
-            workspace_id=request.workspace_id,
-            items=items,
+            request_id=chunk.request_id,
+            lease_token=chunk.lease_token,
+            lease_seconds=chunk.lease_seconds,
+            workspace_id=chunk.workspace_id,
+            items=chunk.items,
             finish=request.finish,
         )
         return store_pb2.ApplyStreamItemsResponse(
             outcomes=[outcome_pb(o) for o in outcomes], status=status
+        )
+
+    async def ApplyStreamRequests(
+        self, request: store_pb2.ApplyStreamRequestsRequest, context: Any
+    ) -> store_pb2.ApplyStreamRequestsResponse:
+        chunks = [request_chunk(r) for r in request.requests]
+        results = await self.inbox.apply_many(chunks)
+        return store_pb2.ApplyStreamRequestsResponse(
+            results=[
+                store_pb2.AppliedStreamRequest(
+                    request_id=chunk.request_id,
+                    status=status,
+                    error_reason=error.reason if error else "",
+                    error_message=error.message if error else "",
+                )
+                for chunk, (status, error) in zip(chunks, results, strict=True)
+            ]
         )
 
     async def FinishStreamRequest(
