@@ -125,22 +125,25 @@ class Workers:
     ) -> int:
         """One ApplyStreamRequests call; a request it could not apply for a reason of its
         own (not a lost lease) is tried again alone, where its failure is logged."""
+        # A batch of one is sent under its request's id, as ApplyStreamItems would be.
+        alone_id = batch[0][0].request_id if len(batch) == 1 else ""
         try:
-            applied = await self.store.apply_many(
-                store_pb2.ApplyStreamRequestsRequest(
-                    requests=[
-                        store_pb2.ApplyStreamItemsRequest(
-                            request_id=claimed.request_id,
-                            lease_token=claimed.lease_token,
-                            lease_seconds=self.lease_seconds,
-                            workspace_id=claimed.workspace_id,
-                            items=items,
-                            finish=True,
-                        )
-                        for claimed, items in batch
-                    ]
+            with requestids.bound(alone_id):
+                applied = await self.store.apply_many(
+                    store_pb2.ApplyStreamRequestsRequest(
+                        requests=[
+                            store_pb2.ApplyStreamItemsRequest(
+                                request_id=claimed.request_id,
+                                lease_token=claimed.lease_token,
+                                lease_seconds=self.lease_seconds,
+                                workspace_id=claimed.workspace_id,
+                                items=items,
+                                finish=True,
+                            )
+                            for claimed, items in batch
+                        ]
+                    )
                 )
-            )
         except InletError:
             # Store unavailable: every lease runs out and the requests come back.
             log.warning("applying stream requests failed", exc_info=True)

@@ -32,12 +32,16 @@ class OutboxConsumer:
         batch_size: int = 500,
         poll_seconds: float = 5.0,
         max_backoff_seconds: float = 5.0,
+        gather_seconds: float = 0.005,
     ) -> None:
         self.outbox = outbox
         self.on_deliveries = on_deliveries
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.max_backoff_seconds = max_backoff_seconds
+        # Woken, it waits this long before taking: every commit notifies, and under load
+        # one take then gathers the events of many commits.
+        self.gather_seconds = gather_seconds
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -84,3 +88,5 @@ class OutboxConsumer:
                 pause = self.max_backoff_seconds
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
+            if self._wake.is_set() and not self._stopping.is_set() and self.gather_seconds:
+                await asyncio.sleep(self.gather_seconds)

@@ -12,7 +12,7 @@ from psycopg import errors as pg
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.store.v1 import store_pb2
-from inlet_common import idempotency, logs
+from inlet_common import idempotency, logs, requestids
 from inlet_common.errors import InletError, Violation
 from inlet_common.httpstatus import http_status_of
 from inlet_store import chunks, guards, outbox
@@ -576,12 +576,16 @@ class Inbox:
         results: list[tuple[str, InletError | None]] = []
         async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
             for chunk in chunks:
-                try:
-                    async with conn.transaction():
-                        _, status = await self._apply_on(conn, chunk, True)
-                    results.append((status, None))
-                except InletError as error:
-                    results.append(("", error))
+                # Each request's lines under its own id, as if it came alone.
+                with requestids.bound(chunk.request_id):
+                    try:
+                        async with conn.transaction():
+                            _, status = await self._apply_on(conn, chunk, True)
+                        results.append((status, None))
+                        log.info("stream request applied", extra={"status": status})
+                    except InletError as error:
+                        results.append(("", error))
+                        log.warning("stream request not applied: %s", error.message)
         return results
 
     async def _apply_on(
