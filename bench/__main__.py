@@ -11,7 +11,7 @@ import uvloop
 from bench import environment
 from bench.ceiling import RawCeiling
 from bench.config import Settings
-from bench.cpu import CpuProbe
+from bench.cpu import CpuProbe, peak_rss_mb
 from bench.endpoint_push import EndpointPushChain
 from bench.report import Ratio, render
 from bench.scenario import Result, Scenario
@@ -55,7 +55,9 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
         )
         scenarios: list[Scenario] = [chain, ceiling, keyed]
         scenarios.append(WebhookDeliveries(database_url, settings.requests))
-        scenarios.append(WebhookDeliveries(database_url, settings.requests, rate=1500))
+        scenarios.append(
+            WebhookDeliveries(database_url, settings.requests, rate=1500, seconds=streams.seconds)
+        )
         scenarios += await stream_scenarios(
             suite.gateway_url, database_url, suite.target, streams, probe
         )
@@ -68,6 +70,7 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
             await environment.reset(database_url)
             progress(f"{scenario.name}: {settings.warmup} warm-up + {settings.requests} measured")
             results[scenario.name] = await scenario.run()
+        peaks = {name: peak_rss_mb(pid) for name, pid in suite.processes.items()}
     title = (
         f"inlet bench — endpoint push, {settings.requests} requests, "
         f"{settings.concurrency} in flight ({settings.cores} cores)"
@@ -88,6 +91,9 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
     notes.append(
         f"stream: accept→visible = send to completed in PostgreSQL (polled every"
         f" {POLL_SECONDS * 1000:g} ms); (items) rows count items/s, p-columns are per array"
+    )
+    notes.append(
+        "peak RSS (MB): " + ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(peaks.items()))
     )
     return render(title, list(results.values()), ratios, notes, cores=settings.cores)
 

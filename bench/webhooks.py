@@ -77,7 +77,7 @@ class WebhookDeliveries:
             f"webhooks event→receipt @{rate}/s" if rate else "webhook deliveries (signed, loopback)"
         )
         self.database_url = database_url
-        self.deliveries = rate * int(seconds) if rate else deliveries
+        self.deliveries = max(ENDPOINTS, int(rate * seconds)) if rate else deliveries
         self.seconds = seconds
         self.in_flight = in_flight
 

@@ -22,7 +22,7 @@ TINY = {
     "INLET_BENCH_STREAM_BATCHES": "1",
 }
 # push, ceiling, keyed push, webhooks, one steady stream rate, arrays, COPY ceiling
-SCENARIOS = 7
+SCENARIOS = 8
 
 
 def scenario_rows(table: str) -> dict[str, str]:
