@@ -74,3 +74,18 @@ async def test_a_parked_claim_wakes_when_a_lease_runs_out() -> None:
         claims.claim(limit=1, max_items=0, lease_seconds=30, wait_seconds=30), 5
     )
     assert [c.request_id for c in found] == ["dead"]
+
+
+async def test_closing_releases_parked_claims_empty_handed_and_parks_none_again() -> None:
+    fake = FakeClaims()
+    claims = Claims(fake)
+    parked = asyncio.create_task(
+        claims.claim(limit=5, max_items=0, lease_seconds=30, wait_seconds=60)
+    )
+    await until(lambda: claims.wakeups.parked == 1, within=5, what="a parked claim")
+    claims.wakeups.close()
+    assert await asyncio.wait_for(parked, 5) == []
+    later = await asyncio.wait_for(
+        claims.claim(limit=5, max_items=0, lease_seconds=30, wait_seconds=60), 5
+    )
+    assert later == []

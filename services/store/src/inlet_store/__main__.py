@@ -62,6 +62,8 @@ async def serve() -> None:
         grace=config.service.grace_seconds,
         port_file=config.service.port_file,
         on_stop=stop,
+        # Parked claims answer at once (empty): workers are not kept waiting for the drain.
+        on_signal=wakeups.close,
     )
 
 

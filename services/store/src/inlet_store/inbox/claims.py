@@ -151,10 +151,12 @@ class Claims:
                     self.wakeups.wake()
                 return found
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or self.wakeups.closed:
                 return []
             # A request whose worker died comes back when its lease runs out: wake then.
             expiry = await self.claims.next_lease_expiry()
             if expiry is not None:
                 left = min(left, max(expiry, 0.0) + 0.01)
             await self.wakeups.wait(left)
+            if self.wakeups.closed:
+                return []

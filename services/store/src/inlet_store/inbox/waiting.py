@@ -15,6 +15,15 @@ class Wakeups:
     def __init__(self) -> None:
         self._parked: deque[asyncio.Future[None]] = deque()
         self._kept = False
+        self.closed = False
+
+    def close(self) -> None:
+        """Shutting down: release every parked claim now (empty-handed), park none again."""
+        self.closed = True
+        while self._parked:
+            waiter = self._parked.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
     def wake(self) -> None:
         while self._parked:
@@ -29,7 +38,7 @@ class Wakeups:
         if self._kept:
             self._kept = False
             return True
-        if seconds <= 0:
+        if seconds <= 0 or self.closed:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parked.append(waiter)
