@@ -2,7 +2,7 @@
 
 -- name: insert_events
 -- Fan-out in one statement: events already seen (same id) are skipped and so get no
--- second set of deliveries, which makes PublishEvents safe to repeat.
+-- second set of deliveries, which makes publishing safe to repeat.
 WITH incoming AS (
     SELECT * FROM unnest(%(ids)s::text[], %(workspace_ids)s::uuid[], %(types)s::text[],
                          %(occur_times)s::timestamptz[], %(datas)s::json[])
