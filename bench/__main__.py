@@ -11,7 +11,7 @@ import uvloop
 from bench import environment
 from bench.ceiling import RawCeiling
 from bench.config import Settings
-from bench.cpu import POSTGRES, CpuProbe
+from bench.cpu import POSTGRES, CpuProbe, peak_rss_mb
 from bench.endpoint_push import EndpointPushChain
 from bench.feed import FeedLatency
 from bench.minimal_path import MinimalPath
@@ -73,6 +73,9 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
         )
         scenarios: list[Scenario] = [minimal, chain, keyed, via_envoy, ceiling]
         scenarios.append(WebhookDeliveries(database_url, settings.requests))
+        scenarios.append(
+            WebhookDeliveries(database_url, settings.requests, rate=1500, seconds=streams.seconds)
+        )
         scenarios += await stream_scenarios(
             suite.gateway_url, database_url, suite.target, streams, probe
         )
@@ -90,10 +93,15 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
             for from_processing in (False, True)
         ]
         results: dict[str, Result] = {}
+        # INLET_BENCH_ONLY=word,…: only the lines whose name contains one of the words.
+        only = [w.strip() for w in os.environ.get("INLET_BENCH_ONLY", "").split(",") if w.strip()]
         for scenario in scenarios:
+            if only and not any(w in scenario.name for w in only):
+                continue
             await environment.reset(database_url)
             progress(f"{scenario.name}: {settings.warmup} warm-up + {settings.requests} measured")
             results[scenario.name] = await scenario.run()
+        peaks = {name: peak_rss_mb(pid) for name, pid in suite.processes.items()}
     title = (
         f"inlet bench — endpoint push, {settings.requests} requests, "
         f"{settings.concurrency} in flight ({settings.cores} cores)"
@@ -103,14 +111,18 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
         f"{settings.requests - workload.expected_creates} repeats (seed {settings.seed}); "
         f"ceiling pool {settings.pool_size} connections, as the store's"
     ]
-    ratios = [
-        Ratio("ratio chain/minimal", results[chain.name], results[minimal.name]),
-        Ratio("ratio keyed/minimal", results[keyed.name], results[minimal.name]),
-        Ratio("ratio chain/ceiling", results[chain.name], results[ceiling.name]),
+    pairs = [
+        ("ratio chain/minimal", chain.name, minimal.name),
+        ("ratio keyed/minimal", keyed.name, minimal.name),
+        ("ratio chain/ceiling", chain.name, ceiling.name),
+        ("ratio keyed/chain", keyed.name, chain.name),
+        ("ratio envoy/gateway", via_envoy.name, chain.name),
+        # The feed's two rows come last, after arrays and their COPY ceiling.
+        ("ratio arrays/COPY", scenarios[-4].name, scenarios[-3].name),
     ]
-    ratios.append(Ratio("ratio keyed/chain", results[keyed.name], results[chain.name]))
-    ratios.append(Ratio("ratio envoy/gateway", results[via_envoy.name], results[chain.name]))
-    ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-4:-2])))
+    ratios = [
+        Ratio(n, results[a], results[b]) for n, a, b in pairs if a in results and b in results
+    ]
     notes.append(
         f"stream: accept→visible = send to completed in PostgreSQL (polled every"
         f" {POLL_SECONDS * 1000:g} ms); (items) rows count items/s, p-columns are per array"
@@ -119,6 +131,9 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
         "feed: push→SSE = send of a single-item request to its change on an SSE subscriber"
         " of the stream through the gateway; processed→SSE = from the item's apply (its"
         " change time, in the transaction) to that receipt"
+    )
+    notes.append(
+        "peak RSS (MB): " + ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(peaks.items()))
     )
     return render(title, list(results.values()), ratios, notes, cores=settings.cores)
 

@@ -83,3 +83,14 @@ def _busy() -> float:
     idle = ticks[3] + ticks[4]  # idle + iowait
     # guest time is already counted in user; the first eight are the whole time.
     return (sum(ticks[:8]) - idle) / _TICK
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM) in MB; 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0

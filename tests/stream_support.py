@@ -19,6 +19,7 @@ from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet.store.v1 import store_pb2_grpc
 from inlet.type.v1 import entity_pb2
 from inlet_common.channels import channel
+from inlet_common.listen import Listener
 from inlet_devstack import demo, postgres
 from inlet_devstack.demo import DemoSeed, bearer
 from inlet_matcher import app as matcher_app
@@ -27,6 +28,7 @@ from inlet_matcher.store_client import GrpcStore
 from inlet_matcher.stream import GrpcStreamStore, StreamIngest
 from inlet_matcher.worker import Workers
 from inlet_store import app as store_app
+from inlet_store.inbox.waiting import Wakeups
 from inlet_store.migrations import migrate
 from tests.messages import as_dict, key_headers
 from tests.polling import until
@@ -76,6 +78,8 @@ class StreamServers:
     pool: AsyncConnectionPool[Any]
     bootstrap_token: str
     workers: Workers
+    # What the store's LISTEN connection wakes: claims parked for work.
+    wakeups: Wakeups | None = None
 
 
 @asynccontextmanager
@@ -93,9 +97,14 @@ async def own_database(server_url: str, name: str) -> AsyncIterator[AsyncConnect
 
 @asynccontextmanager
 async def stream_servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
-    """The store on `pool` and the matcher with two stream workers, on port 0, as stubs."""
+    """The store on `pool` (LISTENing for inbox requests, as it runs) and the matcher with
+    two stream workers, on port 0, as stubs."""
     bootstrap = secrets.token_urlsafe(32)
-    store = await store_app.start(pool, "127.0.0.1:0", bootstrap_token=bootstrap)
+    wakeups = Wakeups()
+    assert isinstance(pool.conninfo, str)
+    listener = Listener(pool.conninfo, {"inlet_inbox": wakeups.wake})
+    listener.start()
+    store = await store_app.start(pool, "127.0.0.1:0", bootstrap_token=bootstrap, wakeups=wakeups)
     store_channel = channel(f"127.0.0.1:{store.port}")
     stream_store = GrpcStreamStore(store_channel, 10.0)
     workers = Workers(stream_store, count=2, lease_seconds=30, poll_seconds=0.05, chunk_size=50)
@@ -115,6 +124,7 @@ async def stream_servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[Stream
             pool=pool,
             bootstrap_token=bootstrap,
             workers=workers,
+            wakeups=wakeups,
         )
     finally:
         await workers.stop()
@@ -122,6 +132,7 @@ async def stream_servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[Stream
         await matcher.stop(0)
         await store_channel.close(grace=None)
         await store.stop(0)
+        await listener.stop()
 
 
 async def seed_workspace(servers: StreamServers, prefix: str) -> DemoSeed:

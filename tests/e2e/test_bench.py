@@ -21,9 +21,10 @@ TINY = {
     "INLET_BENCH_STREAM_SECONDS": "0.5",
     "INLET_BENCH_STREAM_BATCHES": "1",
 }
-# minimal path, push, keyed push, push via Envoy, ceiling, webhooks, one steady stream
-# rate, arrays, COPY ceiling, and the feed from push and from processing
-SCENARIOS = 11
+# minimal path, push, keyed push, push via Envoy, ceiling, webhooks (as fast as they go and
+# offered at 1,500/s), one steady stream rate, arrays, COPY ceiling, and the feed from push
+# and from processing
+SCENARIOS = 12
 
 
 def scenario_rows(table: str) -> dict[str, str]:

@@ -23,8 +23,8 @@ from tests.polling import until
 pytestmark = pytest.mark.e2e
 
 # The workers apply a request's items in chunks of this many (inlet_matcher.worker).
-CHUNK = 100
-HELD_CHUNKS = 3
+CHUNK = 500
+HELD_CHUNKS = 1
 ITEMS = 800
 MAPPING = {
     "items": "/orders",

@@ -24,8 +24,8 @@ from tests.stream_support import sales_stream
 pytestmark = pytest.mark.e2e
 
 # The workers apply a request's items in chunks of this many (inlet_matcher.worker).
-CHUNK = 100
-HELD_CHUNKS = 3
+CHUNK = 500
+HELD_CHUNKS = 1
 ITEMS = 1500
 
 

@@ -1,36 +1,37 @@
-"""The outbox: written in the change's transaction, relayed at least once, deduplicated."""
+"""The outbox: written in the change's transaction, taken by the notifier straight from the
+table (one atomic statement per batch, SKIP LOCKED), each event once, woken by NOTIFY."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-import grpc
+import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from inlet.notifier.v1 import notifier_pb2
-from inlet_common.channels import channel
-from inlet_common.errors import Unauthenticated
+from inlet_common.listen import Listener
 from inlet_devstack import postgres
-from inlet_notifier import app as notifier_app
+from inlet_notifier.outbox.consumer import OutboxConsumer
+from inlet_notifier.outbox.repository import SqlOutbox, take_batch
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
-from inlet_notifier.server import TokenWorkspace
 from inlet_notifier.service import EndpointSpec, Webhooks
 from inlet_store import app as store_app
 from inlet_store.errors import MissingRequired
 from inlet_store.migrations import migrate
 from inlet_store.push.repository import PgPushRepository
 from inlet_store.push.use_case import PushCommitter
-from inlet_store.relay import Relay, grpc_publisher
+from tests.integration.webhook_fixtures import url_of
+from tests.polling import until
 from tests.push_commit_support import commit, planned
 
 
 @pytest.fixture(scope="module")
 async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    """A database of its own, so no other relay (the e2e store's) takes these rows."""
+    """A database of its own, so no other notifier (the e2e stack's) takes these rows."""
     url = postgres.create_database(server_url, "inlet_outbox")
     await migrate(url)
     pool = await store_app.open_pool(url, min_size=2, max_size=20)
@@ -132,58 +133,112 @@ async def test_a_change_that_fails_writes_no_event_but_the_failure_is_one(
     }
 
 
-async def _deny(header: str | None) -> TokenWorkspace:
-    raise Unauthenticated("not in this test")
+async def outbox_ids(pool: AsyncConnectionPool[Any], workspace: str) -> list[str]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT id FROM outbox_events WHERE workspace_id = %s ORDER BY seq", (workspace,)
+        )
+        return [r[0] for r in await cur.fetchall()]
 
 
-async def test_relay_crash_after_publish_republishes_and_the_notifier_dedupes(
-    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
-) -> None:
-    webhooks = Webhooks(own_pool, keys=KeyRing.parse(new_key_ring()), allow_private=True)
+async def delivered_ids(pool: AsyncConnectionPool[Any], endpoint_id: str) -> dict[str, int]:
+    """Event id → deliveries of it to the endpoint."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT ev.id, count(d.id) FROM webhook_events ev"
+            "  JOIN webhook_deliveries d ON d.event_id = ev.id"
+            " WHERE d.endpoint_id = %s GROUP BY ev.id",
+            (endpoint_id,),
+        )
+        return {r[0]: r[1] for r in await cur.fetchall()}
+
+
+async def subscriber(pool: AsyncConnectionPool[Any], workspace: str) -> str:
+    webhooks = Webhooks(pool, keys=KeyRing.parse(new_key_ring()), allow_private=True)
     endpoint, _ = await webhooks.create_endpoint(
-        target["workspace"], EndpointSpec(url="http://example.com/hook")
+        workspace, EndpointSpec(url="http://example.com/hook")
     )
-    notifier = await notifier_app.start(webhooks, _deny, "127.0.0.1:0")
-    try:
-        async with channel(f"127.0.0.1:{notifier.port}") as ch:
-            publish = grpc_publisher(ch, timeout=5)
-            for i in range(3):
-                await push(own_pool, target, f"p{i}@example.com")
-            published: list[str] = []
-
-            async def then_crash(events: Sequence[notifier_pb2.Event]) -> None:
-                await publish(events)
-                published.extend(e.id for e in events if e.workspace_id == target["workspace"])
-                raise ConnectionError("relay died before deleting its rows")
-
-            with pytest.raises(ConnectionError):
-                await Relay(own_pool, then_crash).relay_once()
-            assert len(await outbox_rows(own_pool, target["workspace"])) == 3
-            relay = Relay(own_pool, publish)
-            while await relay.relay_once():
-                pass
-            assert await outbox_rows(own_pool, target["workspace"]) == []
-        async with own_pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT ev.id, count(d.id) FROM webhook_events ev"
-                "  JOIN webhook_deliveries d ON d.event_id = ev.id"
-                " WHERE d.endpoint_id = %s GROUP BY ev.id",
-                (endpoint["id"],),
-            )
-            counts = dict(await cur.fetchall())
-        assert set(published) == set(counts)
-        assert len(counts) == 3
-        assert set(counts.values()) == {1}
-    finally:
-        await notifier.stop(0)
+    return str(endpoint["id"])
 
 
-async def test_relay_keeps_rows_while_the_notifier_is_down(
+async def drain(pool: AsyncConnectionPool[Any]) -> int:
+    return await OutboxConsumer(SqlOutbox(pool), batch_size=2).drain()
+
+
+async def test_the_notifier_takes_each_event_once_under_its_outbox_id(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:
-    await push(own_pool, target, "down@example.com")
-    async with channel("127.0.0.1:9") as ch:  # nothing listens there
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await Relay(own_pool, grpc_publisher(ch, timeout=1)).relay_once()
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert len(await outbox_rows(own_pool, target["workspace"])) >= 1
+    endpoint = await subscriber(own_pool, target["workspace"])
+    for i in range(5):
+        await push(own_pool, target, f"p{i}@example.com")
+    # Nothing takes the events while no notifier runs: they wait in the outbox.
+    ids = await outbox_ids(own_pool, target["workspace"])
+    assert len(ids) == 5
+    woken: list[int] = []
+    consumer = OutboxConsumer(
+        SqlOutbox(own_pool), batch_size=2, on_deliveries=lambda: woken.append(1)
+    )
+    assert await consumer.drain() >= 5
+    assert await outbox_ids(own_pool, target["workspace"]) == []
+    # The outbox id is the event's id, so every attempt carries it as webhook-id.
+    assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
+    assert woken
+    assert await drain(own_pool) == 0
+    assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
+
+
+async def test_a_take_cut_off_before_its_commit_loses_and_doubles_nothing(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    endpoint = await subscriber(own_pool, target["workspace"])
+    for i in range(3):
+        await push(own_pool, target, f"cut{i}@example.com")
+    ids = await outbox_ids(own_pool, target["workspace"])
+    # A notifier killed mid-take: its connection goes without a commit.
+    conn = await psycopg.AsyncConnection.connect(url_of(own_pool))
+    taken = await take_batch(conn, 100)
+    assert taken.events >= 3
+    await conn.close()
+    assert await outbox_ids(own_pool, target["workspace"]) == ids
+    assert await delivered_ids(own_pool, endpoint) == {}
+
+    async def taken_once() -> bool:
+        # The dead take's row locks go when its backend has rolled back: until then
+        # SKIP LOCKED passes its rows by.
+        await drain(own_pool)
+        return await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
+
+    await until(taken_once, within=15, what="the events taken, each once")
+
+
+async def test_notifiers_take_disjoint_batches_side_by_side(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    endpoint = await subscriber(own_pool, target["workspace"])
+    for i in range(6):
+        await push(own_pool, target, f"side{i}@example.com")
+    ids = await outbox_ids(own_pool, target["workspace"])
+    async with await psycopg.AsyncConnection.connect(url_of(own_pool)) as slow:
+        async with slow.transaction():
+            first = await take_batch(slow, 2)
+            # The other notifier is not held up by the rows the first has locked.
+            second = await asyncio.wait_for(drain(own_pool), timeout=10)
+        assert first.events == 2
+    assert second >= 4
+    assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
+
+
+async def test_a_committed_event_wakes_the_listening_notifier(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    woken = asyncio.Event()
+    listener = Listener(url_of(own_pool), {"inlet_outbox": woken.set})
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.connected.wait(), timeout=10)
+        woken.clear()  # every (re)connect wakes once
+        await push(own_pool, target, "wake@example.com")
+        await asyncio.wait_for(woken.wait(), timeout=10)
+    finally:
+        await listener.stop()
+        await drain(own_pool)

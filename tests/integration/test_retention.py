@@ -216,10 +216,10 @@ async def test_queued_and_processing_requests_are_kept_however_old(
     waiting: list[str] = []
     try:
         waiting = [await accept(rs, sales.key, SEED_BATCH) for _ in range(2)]
-        claimed = await rs.store.ClaimStreamRequest(
-            store_pb2.ClaimStreamRequestRequest(worker="test", lease_seconds=300)
+        claimed = await rs.store.ClaimStreamRequests(
+            store_pb2.ClaimStreamRequestsRequest(worker="test", lease_seconds=300, max_requests=1)
         )
-        assert claimed.request_id == waiting[0]
+        assert [c.request_id for c in claimed.claims] == waiting[:1]
         # Even with a finish time in the far past, only the status decides.
         await sql(
             rs.pool,

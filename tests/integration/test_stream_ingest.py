@@ -391,7 +391,7 @@ async def test_a_claim_whose_store_died_before_the_accept_is_taken_over_by_the_r
 ) -> None:
     # A store killed between the claim and the accept leaves the key 'accepting': past the
     # accept lease the client's retry takes it over instead of 409 until the key expires.
-    from inlet_store.inbox import ACCEPT_LEASE_SECONDS, body_hash
+    from inlet_store.inbox.requests import ACCEPT_LEASE_SECONDS, body_hash
 
     async with ss.pool.connection() as conn:
         await conn.execute(
@@ -566,10 +566,10 @@ async def test_expired_lease_is_reclaimed_and_a_stale_worker_cannot_write(
 
 
 async def _claim(ss: StreamServers, *, lease: int) -> Any:
-    got = await ss.store.ClaimStreamRequest(
-        store_pb2.ClaimStreamRequestRequest(worker="test", lease_seconds=lease)
+    got = await ss.store.ClaimStreamRequests(
+        store_pb2.ClaimStreamRequestsRequest(worker="test", lease_seconds=lease, max_requests=1)
     )
-    return got if got.claimed else None
+    return got.claims[0] if got.claims else None
 
 
 async def test_racing_requests_with_the_same_item_keys_end_as_one_record_each(

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 import standardwebhooks
 import svix
@@ -346,7 +346,7 @@ async def test_endpoints_page(webhooks: Webhooks, workspace: str) -> None:
     assert seen == [f"http://example.com/{i}" for i in range(5)]
 
 
-_ = httpx  # the worker's client library; imported so a missing install fails here first
+_ = aiohttp  # the worker's client library; imported so a missing install fails here first
 
 
 async def test_racing_claimers_never_lease_more_than_the_per_endpoint_cap(
@@ -374,5 +374,5 @@ async def test_racing_claimers_never_lease_more_than_the_per_endpoint_cap(
                 )
     finally:
         for claimer, pool in zip(claimers, pools, strict=True):
-            await claimer.client.aclose()
+            await claimer.poster.close()
             await pool.close()

@@ -219,7 +219,7 @@ async def test_pending_leased_and_recent_deliveries_stay_however_old_their_event
     try:
         [claim] = await claimer.claim(10)
     finally:
-        await claimer.client.aclose()
+        await claimer.poster.close()
     assert claim["event_id"] == leased[0]
     # Finished yet under a live lease (no worker leaves one so; never pruned all the same).
     odd_in = await new_workspace(pool)

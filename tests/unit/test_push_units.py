@@ -149,7 +149,7 @@ def test_default_keys_in_the_order_they_are_tried() -> None:
     assert match_keys("my-lead", {"email": "a@b.c"}) == {}
 
 
-def claim(items: list[Any], **push: Any) -> store_pb2.ClaimStreamRequestResponse:
+def claim(items: list[Any], **push: Any) -> store_pb2.ClaimedStreamRequest:
     types = [
         store_pb2.PushSessionType(endgrate_type="crm-contact", entity_type=CONTACT),
         store_pb2.PushSessionType(
@@ -158,8 +158,7 @@ def claim(items: list[Any], **push: Any) -> store_pb2.ClaimStreamRequestResponse
             field_map={"full_name": "name", "work_email": "email"},
         ),
     ]
-    return store_pb2.ClaimStreamRequestResponse(
-        claimed=True,
+    return store_pb2.ClaimedStreamRequest(
         source="push",
         items=exactjson.to_raw(items),
         push=store_pb2.PushClaim(

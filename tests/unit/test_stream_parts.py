@@ -173,8 +173,8 @@ def test_bearer_needs_the_scheme() -> None:
 
 
 def claimed(items: list[Any], item_key: str = "", done: tuple[int, ...] = ()) -> Any:
-    found = store_pb2.ClaimStreamRequestResponse(
-        claimed=True, entity_type=SALES, item_key=item_key, done_indices=list(done)
+    found = store_pb2.ClaimedStreamRequest(
+        entity_type=SALES, item_key=item_key, done_indices=list(done)
     )
     found.entity_type.id = "t1"
     found.items.CopyFrom(exactjson.to_raw(items))
@@ -207,9 +207,7 @@ def test_item_key_comes_before_the_types_unique_fields() -> None:
     with_unique = entity_pb2.EntityType()
     with_unique.CopyFrom(SALES)
     with_unique.fields.add(slug="code", type=entity_pb2.FIELD_TYPE_TEXT, unique=True)
-    request = store_pb2.ClaimStreamRequestResponse(
-        claimed=True, entity_type=with_unique, item_key="region"
-    )
+    request = store_pb2.ClaimedStreamRequest(entity_type=with_unique, item_key="region")
     request.items.CopyFrom(exactjson.to_raw([{"region": "N", "code": "c1"}]))
     [item] = plan_items(request)
     assert list(item.record.unique_fields) == ["region", "code"]

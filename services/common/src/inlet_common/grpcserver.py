@@ -34,7 +34,7 @@ RPC_SECONDS = Histogram("inlet_grpc_request_seconds", "RPC handling time", ["met
 _QUIET_METHODS = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.",
-    "/inlet.store.v1.StoreService/ClaimStreamRequest",
+    "/inlet.store.v1.StoreService/ClaimStreamRequests",
 )
 
 # Codes that mark a server span failed (OpenTelemetry's gRPC conventions): the caller's
@@ -304,8 +304,10 @@ async def run_until_signalled(
     grace: float,
     port_file: str | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    on_signal: Callable[[], None] | None = None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT, then: health NOT_SERVING, drain, run on_stop."""
+    """Serve until SIGTERM/SIGINT, then: run on_signal (end long-held calls, so draining
+    does not wait for them), health NOT_SERVING, drain, run on_stop."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Handlers before the port file: a supervisor that saw the port may SIGTERM at once,
@@ -317,6 +319,8 @@ async def run_until_signalled(
     log.info("%s listening", name, extra={"port": service.port})
     await stopping.wait()
     log.info("%s stopping", name, extra={"grace_seconds": grace})
+    if on_signal is not None:
+        on_signal()
     await service.stop(grace)
     if on_stop is not None:
         await on_stop()

@@ -23,7 +23,7 @@ def _failed(index: int, code: str, message: str, problems: list[Violation]) -> s
     )
 
 
-def plan_integration(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.StreamItem]:
+def plan_integration(claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.StreamItem]:
     """Every not-yet-done item of the request, planned or failed with its reasons. A body the
     integration cannot read as a whole is one failed item that says why."""
     spec = claimed.integration
@@ -58,7 +58,7 @@ def plan_integration(claimed: store_pb2.ClaimStreamRequestResponse) -> list[stor
 
 
 def _plan_item(
-    claimed: store_pb2.ClaimStreamRequestResponse,
+    claimed: store_pb2.ClaimedStreamRequest,
     index: int,
     values: dict[str, Any],
     related: dict[str, dict[str, Any]],

@@ -27,13 +27,15 @@ class GrpcStore:
         self._stub = store_pb2_grpc.StoreServiceStub(channel)
         self._timeout = timeout
 
-    async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
+    async def _call(
+        self, method: Callable[..., Awaitable[T]], request: Any, *, deadline: float | None = None
+    ) -> T:
         try:
             # wait_for_ready: while the store restarts the call waits (within its deadline)
             # for the connection instead of failing at once; it is sent only once connected.
             return await method(
                 request,
-                timeout=self._timeout,
+                timeout=deadline or self._timeout,
                 wait_for_ready=True,
                 # The request's ids travel on, so the store logs under the same id.
                 metadata=requestids.outgoing(),

@@ -189,16 +189,39 @@ class GrpcStreamStore(GrpcStore):
     ) -> store_pb2.GetStreamRequestStatusResponse:
         return await self._call(self._stub.GetStreamRequestStatus, request)
 
-    async def claim(self, worker: str, lease_seconds: int) -> store_pb2.ClaimStreamRequestResponse:
-        return await self._call(
-            self._stub.ClaimStreamRequest,
-            store_pb2.ClaimStreamRequestRequest(worker=worker, lease_seconds=lease_seconds),
+    async def claim(
+        self,
+        worker: str,
+        lease_seconds: int,
+        *,
+        max_requests: int = 1,
+        max_items: int = 0,
+        wait_seconds: float = 0.0,
+    ) -> list[store_pb2.ClaimedStreamRequest]:
+        """A batch of leased requests; none after `wait_seconds` without work."""
+        found: store_pb2.ClaimStreamRequestsResponse = await self._call(
+            self._stub.ClaimStreamRequests,
+            store_pb2.ClaimStreamRequestsRequest(
+                worker=worker,
+                lease_seconds=lease_seconds,
+                max_requests=max_requests,
+                max_items=max_items,
+                wait_seconds=wait_seconds,
+            ),
+            # The store may hold the call that long before answering.
+            deadline=self._timeout + wait_seconds,
         )
+        return list(found.claims)
 
     async def apply(
         self, request: store_pb2.ApplyStreamItemsRequest
     ) -> store_pb2.ApplyStreamItemsResponse:
         return await self._call(self._stub.ApplyStreamItems, request)
+
+    async def apply_many(
+        self, request: store_pb2.ApplyStreamRequestsRequest
+    ) -> store_pb2.ApplyStreamRequestsResponse:
+        return await self._call(self._stub.ApplyStreamRequests, request)
 
     async def apply_transfer(
         self, request: store_pb2.ApplyPushItemsRequest
@@ -299,7 +322,7 @@ class StreamIngest:
 # -- planning a claimed request -------------------------------------------------------------
 
 
-def plan_items(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.StreamItem]:
+def plan_items(claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.StreamItem]:
     """Every not-yet-done item as a planned record, an error, or superseded by a later one;
     an integration's request is read from its body by the integration's type and mapping."""
     if claimed.source == "integration":
@@ -325,7 +348,7 @@ def plan_items(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.
 
 
 def _plan_one(
-    claimed: store_pb2.ClaimStreamRequestResponse, index: int, values: Any
+    claimed: store_pb2.ClaimedStreamRequest, index: int, values: Any
 ) -> tuple[store_pb2.StreamItem, dict[str, Any]]:
     # Judged again: the entity type may have changed since the request was accepted.
     path = "body" if claimed.single else f"items[{index}]"

@@ -77,7 +77,7 @@ def plan_push_entity(
     return entity
 
 
-def plan_transfer(claimed: store_pb2.ClaimStreamRequestResponse) -> list[store_pb2.PlannedPushItem]:
+def plan_transfer(claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.PlannedPushItem]:
     """Every not-yet-done item, planned or with the reason it cannot be applied."""
     push = claimed.push
     items = exactjson.from_raw(claimed.items, [])

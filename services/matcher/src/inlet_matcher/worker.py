@@ -1,5 +1,6 @@
-"""Workers that process accepted stream requests: claim under a lease (the store uses
-FOR UPDATE SKIP LOCKED), plan the items, apply them in chunks, finish."""
+"""Workers that process accepted inbox requests: claim a batch under leases (the store uses
+FOR UPDATE SKIP LOCKED and holds the call until there is work), plan each request's items,
+apply them in chunks, finish."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Iterator
 
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 
 from inlet.store.v1 import store_pb2
 from inlet_common import requestids, tracing
@@ -21,7 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class Workers:
-    """`count` claim loops; wake() starts them at once, otherwise they poll."""
+    """`count` claim loops. Each asks the store for a batch of requests (up to
+    `batch_size`, `batch_items` items in all) and processes them in order; with none
+    waiting the store holds the call until one is committed (LISTEN/NOTIFY) or
+    `poll_seconds` pass, so an idle matcher makes one call per loop per `poll_seconds`."""
 
     def __init__(
         self,
@@ -29,8 +34,11 @@ class Workers:
         *,
         count: int = 4,
         lease_seconds: int = 30,
-        poll_seconds: float = 0.2,
-        chunk_size: int = 100,
+        poll_seconds: float = 10.0,
+        chunk_size: int = 500,
+        batch_size: int = 32,
+        batch_items: int = 1000,
+        max_backoff_seconds: float = 5.0,
         hold: Hold | None = None,
     ) -> None:
         self.store = store
@@ -38,15 +46,18 @@ class Workers:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.chunk_size = chunk_size
+        self.batch_size = batch_size
+        self.batch_items = batch_items
+        self.max_backoff_seconds = max_backoff_seconds
         self.hold = hold  # tests only
-        # One event per idle worker: an accepted request wakes one of them, not all.
-        self._idle: list[asyncio.Event] = []
+        # Loops backing off after a failed claim; a wake-up (an accepted request: the
+        # store answers again) ends their pause early.
+        self._resume = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.name = f"matcher-{secrets.token_hex(4)}"
 
     def wake(self) -> None:
-        if self._idle:
-            self._idle.pop().set()
+        self._resume.set()
 
     def start(self) -> None:
         self._tasks = [
@@ -64,44 +75,106 @@ class Workers:
 
     async def _loop(self, n: int) -> None:
         worker = f"{self.name}-{n}"
+        backoff = 0.1
         while True:
             try:
-                worked = await self.run_once(worker)
+                await self.run_once(worker)
+                backoff = 0.1
+                continue
             except InletError:
-                # Store unavailable: nothing was claimed; try again after the poll.
+                # Store unavailable: nothing was claimed; try again after a pause.
                 log.warning("stream worker could not claim", exc_info=True)
-                worked = False
             except Exception:
                 log.exception("stream worker step crashed")
-                worked = False
-            if not worked:
-                woken = asyncio.Event()
-                self._idle.append(woken)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self.poll_seconds)
-                if woken in self._idle:
-                    self._idle.remove(woken)
+            self._resume.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._resume.wait(), backoff)
+            backoff = min(backoff * 2, self.max_backoff_seconds)
 
-    async def run_once(self, worker: str = "") -> bool:
-        """Process one request if any is waiting; False when there was none or it failed."""
-        claimed = await self.store.claim(worker or self.name, self.lease_seconds)
-        if not claimed.claimed:
-            return False
+    async def run_once(self, worker: str = "") -> int:
+        """Claim a batch (waiting up to poll_seconds for one) and process it; how many
+        requests were processed to the end."""
+        claims = await self.store.claim(
+            worker or self.name,
+            self.lease_seconds,
+            max_requests=self.batch_size,
+            max_items=self.batch_items,
+            wait_seconds=self.poll_seconds,
+        )
+        # Requests that fit in one chunk are applied together, one commit for them all;
+        # the rest (big ones, push transfers) one by one, chunk after chunk.
+        together: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]] = []
+        alone: list[store_pb2.ClaimedStreamRequest] = []
+        for claimed in claims:
+            items = self._planned(claimed) if claimed.source != "push" else None
+            if items is not None and len(items) <= self.chunk_size:
+                together.append((claimed, items))
+            else:
+                alone.append(claimed)
+        done = await self._apply_together(together) if together else 0
+        for claimed in alone:
+            done += await self._process_logged(claimed)
+        return done
+
+    def _planned(
+        self, claimed: store_pb2.ClaimedStreamRequest
+    ) -> list[store_pb2.StreamItem] | None:
+        with requestids.bound(claimed.request_id):
+            try:
+                return plan_items(claimed)
+            except Exception:
+                log.exception("planning a stream request crashed")
+                return None
+
+    async def _apply_together(
+        self, batch: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]]
+    ) -> int:
+        """One ApplyStreamRequests call; a request it could not apply for a reason of its
+        own (not a lost lease) is tried again alone, where its failure is logged."""
+        # A batch of one is sent under its request's id, as ApplyStreamItems would be.
+        alone_id = batch[0][0].request_id if len(batch) == 1 else ""
+        # A batch of one continues its request's trace; a larger one starts its own.
+        traced = _traced(batch[0][0]) if len(batch) == 1 else contextlib.nullcontext(None)
+        try:
+            with requestids.bound(alone_id), traced:
+                applied = await self.store.apply_many(
+                    store_pb2.ApplyStreamRequestsRequest(
+                        requests=[
+                            store_pb2.ApplyStreamItemsRequest(
+                                request_id=claimed.request_id,
+                                lease_token=claimed.lease_token,
+                                lease_seconds=self.lease_seconds,
+                                workspace_id=claimed.workspace_id,
+                                items=items,
+                                finish=True,
+                            )
+                            for claimed, items in batch
+                        ]
+                    )
+                )
+        except InletError:
+            # Store unavailable: every lease runs out and the requests come back.
+            log.warning("applying stream requests failed", exc_info=True)
+            return 0
+        done = 0
+        for (claimed, items), result in zip(batch, applied.results, strict=True):
+            with requestids.bound(claimed.request_id):
+                if not result.error_reason:
+                    log.info(
+                        "stream request processed",
+                        extra={"status": result.status, "items": len(items)},
+                    )
+                    done += 1
+                elif result.error_reason == "LEASE_LOST":
+                    log.warning("stream request lease lost: %s", result.error_message)
+                else:
+                    done += await self._process_logged(claimed)
+        return done
+
+    async def _process_logged(self, claimed: store_pb2.ClaimedStreamRequest) -> bool:
         # Failures are logged under the request's id, where its other lines are; the work
         # continues the trace of the call that accepted the request.
-        with (
-            requestids.bound(claimed.request_id),
-            tracing.span(
-                "inbox process",
-                kind=SpanKind.CONSUMER,
-                parent=(
-                    {tracing.TRACEPARENT_KEY: claimed.traceparent} if claimed.traceparent else None
-                ),
-                request_id=claimed.request_id,
-            ) as span,
-        ):
-            if span is not None:
-                span.set_attribute("inlet.inbox.source", claimed.source)
+        with requestids.bound(claimed.request_id), _traced(claimed) as span:
             try:
                 await self.process(claimed)
             except InletError:
@@ -115,7 +188,7 @@ class Workers:
                 return False
         return True
 
-    async def process(self, claimed: store_pb2.ClaimStreamRequestResponse) -> str:
+    async def process(self, claimed: store_pb2.ClaimedStreamRequest) -> str:
         # Under the id the request was accepted with: every line logged and every store
         # call made while processing it carries the id its client was shown.
         with requestids.bound(claimed.request_id):
@@ -143,7 +216,7 @@ class Workers:
             log.info("stream request processed", extra={"status": status, "items": len(items)})
             return status
 
-    async def process_transfer(self, claimed: store_pb2.ClaimStreamRequestResponse) -> str:
+    async def process_transfer(self, claimed: store_pb2.ClaimedStreamRequest) -> str:
         """A push transfer's items in chunks, in order; each chunk's results, records and
         webhook events commit together, and the last one finishes the transfer."""
         items = plan_transfer(claimed)
@@ -165,3 +238,15 @@ class Workers:
             extra={"transfer_id": claimed.push.transfer_id, "items": len(items)},
         )
         return status
+
+
+@contextlib.contextmanager
+def _traced(claimed: store_pb2.ClaimedStreamRequest) -> Iterator[Span | None]:
+    """The span of processing `claimed`, under the trace of the call that accepted it."""
+    parent = {tracing.TRACEPARENT_KEY: claimed.traceparent} if claimed.traceparent else None
+    with tracing.span(
+        "inbox process", kind=SpanKind.CONSUMER, parent=parent, request_id=claimed.request_id
+    ) as span:
+        if span is not None:
+            span.set_attribute("inlet.inbox.source", claimed.source)
+        yield span

@@ -1,4 +1,5 @@
-"""`python -m inlet_notifier`: serve NotifierService and WebhookService, deliver, until SIGTERM."""
+"""`python -m inlet_notifier`: serve NotifierService and WebhookService, take the outbox and
+deliver, until SIGTERM."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import logging
 import os
 
 from inlet_common import entrypoint, grpcserver, logs, tracing
+from inlet_common.listen import Listener
 from inlet_common.metrics import serve_metrics
 from inlet_notifier import app, auth, gauges
 from inlet_notifier.config import NotifierConfig
 from inlet_notifier.delivery import Worker
+from inlet_notifier.outbox.consumer import OutboxConsumer
+from inlet_notifier.outbox.repository import SqlOutbox
 from inlet_notifier.retention import Janitor
 from inlet_notifier.service import Webhooks
 
@@ -43,6 +47,17 @@ async def serve() -> None:
     await webhooks.seal_stored_secrets()
     service = await app.start(webhooks, auth.authenticator(pool), config.service.grpc_addr)
     worker.start()
+    # The store's events straight from its outbox; NOTIFY wakes both loops, which poll
+    # only as a fallback.
+    consumer = OutboxConsumer(
+        SqlOutbox(pool), on_deliveries=worker.nudge, poll_seconds=config.delivery.poll
+    )
+    consumer.start()
+    listener = Listener(
+        config.database_url,
+        {"inlet_outbox": consumer.wake, "inlet_webhook_deliveries": worker.nudge},
+    )
+    listener.start()
     janitor = Janitor(
         pool,
         config.webhook_retention_seconds,
@@ -52,6 +67,8 @@ async def serve() -> None:
 
     async def stop() -> None:
         await janitor.stop()
+        await listener.stop()
+        await consumer.stop()
         await worker.stop()
         unwatch()
         await pool.close()

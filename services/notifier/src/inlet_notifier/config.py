@@ -26,7 +26,8 @@ class DeliverySettings:
     timeout: float = 15.0
     # A claim outlives the attempt's timeout, so a live worker never loses one.
     lease: float = 30.0
-    poll: float = 0.5
+    # The fallback poll: new deliveries wake the worker (NOTIFY), retries are slept to.
+    poll: float = 5.0
     max_in_flight: int = 64
     per_endpoint: int = 4
     disable_after: float = 5 * 24 * 3600.0

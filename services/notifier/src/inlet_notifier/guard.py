@@ -1,8 +1,9 @@
 """Refusing webhook targets on loopback, link-local and private networks (SSRF guard).
 
 Checked twice: when an endpoint is created or changed (the URL and what its host
-resolves to), and when each delivery connects: the connection goes to the address that
-was checked, so a DNS answer that changes in between (rebinding) cannot slip through.
+resolves to), and when each delivery connects (delivery.http's resolver): the connection
+goes to the address that was checked, so a DNS answer that changes in between
+(rebinding) cannot slip through.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 
-import httpcore
 import httpx
 
 from inlet_notifier.errors import BadWebhookUrl, PrivateTarget
@@ -79,59 +79,3 @@ async def check_url(url: str, *, allow_private: bool) -> str:
             addresses = []
         refuse_private(parsed.host, addresses)
     return str(parsed)
-
-
-class PrivateAddressRefused(httpcore.ConnectError):
-    """Raised inside the connection: the target resolved to a non-public address."""
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves, refuses non-public addresses, and connects to the checked address."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self.inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await resolve(host, port)
-        except OSError as error:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {error}") from error
-        try:
-            refuse_private(host, addresses)
-        except PrivateTarget as refused:
-            raise PrivateAddressRefused(refused.message) from None
-        return await self.inner.connect_tcp(
-            str(addresses[0]), port, timeout, local_address, socket_options
-        )
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not webhook targets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-def transport(*, allow_private: bool, max_connections: int) -> httpx.AsyncHTTPTransport:
-    """httpx transport for deliveries; guarded unless private targets are allowed."""
-    limits = httpx.Limits(max_connections=max_connections)
-    made = httpx.AsyncHTTPTransport(limits=limits)
-    if not allow_private:
-        # httpx has no resolver hook; httpcore's network backend is the documented seam.
-        made._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=max_connections,
-            network_backend=GuardedBackend(),
-        )
-    return made

@@ -14,9 +14,9 @@ What goes, with a retention of `seconds` (0 keeps everything forever):
   `seconds` ago.
 
 So a failed delivery can be replayed or recovered for `seconds` after its last attempt.
-PublishEvents ignores an id it has seen only while that event is kept: one published
-again after it was pruned is delivered again (the store's relay republishes only what it
-could not confirm, on its next poll; retention is at least an hour).
+An event taken from the outbox leaves it in the same statement that keeps it, so nothing
+comes back after it is pruned; an event published straight in again after its pruning
+would be delivered again (publishing skips only ids it still keeps).
 
 A pass takes a session advisory lock of its own (not the store janitor's) on its own
 connection: a notifier that finds it taken skips its pass, so replicas never prune side

@@ -13,11 +13,10 @@ from typing import Any, NamedTuple
 from google.protobuf import timestamp_pb2
 
 from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
-from inlet_common import exactjson
 from inlet_common.errors import InvalidArgument, Violation
 from inlet_common.masks import update_paths
 from inlet_notifier.errors import PermissionDenied
-from inlet_notifier.service import STATUSES, UPDATABLE, EndpointSpec, Event, Target, Webhooks
+from inlet_notifier.service import STATUSES, UPDATABLE, EndpointSpec, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -38,43 +37,6 @@ _SEGMENT = r"([^/]+)"
 class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
     def __init__(self, webhooks: Webhooks) -> None:
         self.webhooks = webhooks
-
-    async def PublishEvents(
-        self, request: notifier_pb2.PublishEventsRequest, context: Any
-    ) -> notifier_pb2.PublishEventsResponse:
-        bad = [
-            Violation(f"events[{i}].{name}", f"{name} is required", "REQUIRED_FIELD_MISSING")
-            for i, event in enumerate(request.events)
-            for name in ("id", "workspace_id", "type")
-            if not getattr(event, name)
-        ]
-        if bad:
-            raise InvalidArgument("events need an id, a workspace_id and a type", violations=bad)
-        events = [
-            Event(
-                id=e.id,
-                workspace_id=e.workspace_id,
-                type=e.type,
-                occur_time=e.occur_time.ToDatetime(tzinfo=_UTC),
-                data=exactjson.from_raw(e.data, {}),
-                target=(
-                    Target(
-                        endpoint_id=e.target.endpoint_id,
-                        url=e.target.url,
-                        ordering_key=e.target.ordering_key,
-                        ordering_seq=e.target.ordering_seq,
-                    )
-                    if e.HasField("target")
-                    else None
-                ),
-                traceparent=e.traceparent or None,
-            )
-            for e in request.events
-        ]
-        accepted = await self.webhooks.publish(events)
-        # Per call: its `rpc` line is the INFO one.
-        log.debug("events received", extra={"count": len(events), "accepted": accepted})
-        return notifier_pb2.PublishEventsResponse(accepted=accepted)
 
     async def CreateSessionEndpoint(
         self, request: notifier_pb2.CreateSessionEndpointRequest, context: Any

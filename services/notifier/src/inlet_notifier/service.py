@@ -156,7 +156,9 @@ class Webhooks:
     # -- events in ------------------------------------------------------------------------
 
     async def publish(self, events: Sequence[Event]) -> int:
-        """Store new events and their deliveries; ids seen before are skipped. The number new."""
+        """Store new events and their deliveries; ids seen before are skipped. The number new.
+        The store's events do not come this way (the outbox consumer takes them from its
+        table); this is for tools and tests that put events in directly."""
         if not events:
             return 0
         broadcast = [e for e in events if e.target is None]

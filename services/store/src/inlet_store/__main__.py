@@ -8,13 +8,14 @@ import sys
 
 from inlet_common import entrypoint, grpcserver, logs, tracing
 from inlet_common.channels import channel
+from inlet_common.listen import Listener
 from inlet_common.metrics import serve_metrics
 from inlet_store import app, gauges
 from inlet_store.config import StoreConfig
 from inlet_store.feed_hub import FeedHub
+from inlet_store.inbox.waiting import Wakeups
 from inlet_store.migrations import migrate
 from inlet_store.push_admin import GrpcSessionSigner
-from inlet_store.relay import Relay, grpc_publisher
 from inlet_store.retention import Janitor, Retention
 
 log = logging.getLogger("inlet_store")
@@ -35,6 +36,10 @@ async def serve() -> None:
     unwatch = gauges.watch(pool)
     notifier = channel(config.notifier_addr)
     hub = FeedHub(config.database_url)
+    # Workers' claims wait in the store for work; a committed request wakes one (NOTIFY).
+    wakeups = Wakeups()
+    listener = Listener(config.database_url, {"inlet_inbox": wakeups.wake})
+    listener.start()
     service = await app.start(
         pool,
         config.service.grpc_addr,
@@ -43,11 +48,8 @@ async def serve() -> None:
         signer=GrpcSessionSigner(notifier),
         feed=config.feed,
         hub=hub,
+        wakeups=wakeups,
     )
-    outbox_relay = Relay(
-        pool, grpc_publisher(notifier, timeout=10.0), poll_seconds=config.outbox_poll_seconds
-    )
-    outbox_relay.start()
     janitor = Janitor(
         pool,
         Retention(
@@ -61,7 +63,7 @@ async def serve() -> None:
     async def stop() -> None:
         await janitor.stop()
         await hub.aclose()
-        await outbox_relay.stop()
+        await listener.stop()
         await notifier.close(grace=None)
         unwatch()
         await pool.close()
@@ -72,6 +74,8 @@ async def serve() -> None:
         grace=config.service.grace_seconds,
         port_file=config.service.port_file,
         on_stop=stop,
+        # Parked claims answer at once (empty): workers are not kept waiting for the drain.
+        on_signal=wakeups.close,
     )
 
 

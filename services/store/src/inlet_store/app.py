@@ -28,6 +28,7 @@ from inlet_store.feed import Feed, FeedSettings
 from inlet_store.feed_hub import FeedHub
 from inlet_store.feed_server import StreamFeedServicer
 from inlet_store.inbox import Inbox
+from inlet_store.inbox.waiting import Wakeups
 from inlet_store.integrations_admin import IntegrationAdmin
 from inlet_store.integrations_server import IntegrationAdminServicer
 from inlet_store.push_admin import PushAdmin, SessionSigner
@@ -61,6 +62,7 @@ async def start(
     signer: SessionSigner | None = None,
     feed: FeedSettings | None = None,
     hub: FeedHub | None = None,
+    wakeups: Wakeups | None = None,
 ) -> grpcserver.Service:
     """Serve StoreService and the admin services over `pool` on `address` (port 0: any).
 
@@ -68,12 +70,14 @@ async def start(
     over the API. `signer` (the notifier) keeps push sessions' webhook signing secrets;
     without one, no session can be created. `hub` wakes live feeds (by default one
     listening on the pool's database, stopped with the process).
+    `wakeups` releases long-polled claims when a request is committed (the caller LISTENs
+    and wakes it); without it they wait their time.
     """
     feed_hub = hub or FeedHub(str(pool.conninfo))
 
     def register(server: grpc.aio.Server) -> None:
         store = Store(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
-        inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds)
+        inbox = Inbox(pool, store, idempotency_ttl_seconds=idempotency_ttl_seconds, wakeups=wakeups)
         transfers = Transfers(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)
         store_pb2_grpc.add_StoreServiceServicer_to_server(
             PushStoreServicer(store, inbox, External(pool, inbox), transfers), server

@@ -19,8 +19,8 @@ class StoreConfig:
     idempotency_ttl_seconds: int
     # Authorises creating workspaces over the admin API (unset: none can be created).
     admin_bootstrap_token: str | None
+    # The notifier keeps push sessions' signing secrets (events reach it through the outbox).
     notifier_addr: str
-    outbox_poll_seconds: float
     # Finished stream requests (with their item outcomes) are deleted this long after they
     # finished; connector and activity log entries this long after they were written.
     # 0 keeps them forever.
@@ -54,7 +54,6 @@ class StoreConfig:
             idempotency_ttl_seconds=idempotency_ttl_seconds,
             admin_bootstrap_token=env.optional("INLET_ADMIN_BOOTSTRAP_TOKEN"),
             notifier_addr=env.address("INLET_NOTIFIER_ADDR", "127.0.0.1:50053"),
-            outbox_poll_seconds=env.number("INLET_OUTBOX_POLL_SECONDS", 0.1, minimum=0.01),
             request_retention_seconds=request_retention,
             log_retention_seconds=retention_seconds(env, "INLET_LOG_RETENTION_SECONDS", 90 * 86400),
             retention_interval_seconds=env.number(

@@ -12,7 +12,7 @@ from inlet_common import exactjson, logs
 from inlet_common.errors import Violation
 from inlet_store.external import External, FormSubmission
 from inlet_store.inbox import Inbox, StreamSchema
-from inlet_store.inbox_server import InboxStoreServicer, outcome_pb, schema_pb
+from inlet_store.inbox.server import InboxStoreServicer, outcome_pb, schema_pb
 from inlet_store.server import _planned as planned
 from inlet_store.service import Store
 from inlet_store.streams import PayloadTooLarge

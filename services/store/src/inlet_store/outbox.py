@@ -14,7 +14,7 @@ REQUEST_COMPLETED = "request.completed"
 
 
 async def add(conn: repo.Conn, workspace_id: str, type_: str, data: dict[str, Any]) -> None:
-    """Queue an event; it is relayed only if the surrounding transaction commits."""
+    """Queue an event; the notifier sees it only if the surrounding transaction commits."""
     await repo.execute(
         conn, "insert_outbox_event", workspace_id=workspace_id, type=type_, data=repo.json(data)
     )

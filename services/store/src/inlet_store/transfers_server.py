@@ -13,7 +13,7 @@ from inlet_store.errors import wrap_exceptions
 from inlet_store.external import External
 from inlet_store.external_server import ExternalStoreServicer
 from inlet_store.inbox import Inbox
-from inlet_store.inbox_server import list_value, reference_type_ids
+from inlet_store.inbox.server import list_value, reference_type_ids
 from inlet_store.server import _planned as planned
 from inlet_store.server import entity_type_pb
 from inlet_store.service import Store
@@ -117,13 +117,14 @@ class PushStoreServicer(ExternalStoreServicer):
         self.transfers = transfers
         self.applier = TransferApplier(transfers.pool, store)
 
-    async def ClaimStreamRequest(
-        self, request: store_pb2.ClaimStreamRequestRequest, context: Any
-    ) -> store_pb2.ClaimStreamRequestResponse:
-        claimed = await super().ClaimStreamRequest(request, context)
-        if claimed.claimed and claimed.source == "push":
-            claimed.push.CopyFrom(await self._push_claim(claimed.request_id))
-        return claimed
+    async def ClaimStreamRequests(
+        self, request: store_pb2.ClaimStreamRequestsRequest, context: Any
+    ) -> store_pb2.ClaimStreamRequestsResponse:
+        found = await super().ClaimStreamRequests(request, context)
+        for claimed in found.claims:
+            if claimed.source == "push":
+                claimed.push.CopyFrom(await self._push_claim(claimed.request_id))
+        return found
 
     async def _push_claim(self, request_id: str) -> store_pb2.PushClaim:
         """The claimed transfer's session types (each with its entity type and map)."""

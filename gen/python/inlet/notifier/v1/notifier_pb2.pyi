@@ -3,12 +3,8 @@
 isort:skip_file
 """
 
-from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
-from google.protobuf.internal import containers as _containers
-from inlet.type.v1 import json_pb2 as _json_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,98 +15,6 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-@_typing.final
-class Event(_message.Message):
-    """Event is something that happened in a workspace."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ID_FIELD_NUMBER: _builtins.int
-    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
-    TYPE_FIELD_NUMBER: _builtins.int
-    OCCUR_TIME_FIELD_NUMBER: _builtins.int
-    DATA_FIELD_NUMBER: _builtins.int
-    TARGET_FIELD_NUMBER: _builtins.int
-    TRACEPARENT_FIELD_NUMBER: _builtins.int
-    id: _builtins.str
-    """Stable id; the webhook-id of every delivery of it."""
-    workspace_id: _builtins.str
-    """Workspace id."""
-    type: _builtins.str
-    """Event type, e.g. "record.created"."""
-    traceparent: _builtins.str
-    """W3C traceparent of the change that wrote the event (empty: not traced); the spans of
-    its deliveries continue that trace.
-    """
-    @_builtins.property
-    def occur_time(self) -> _timestamp_pb2.Timestamp:
-        """When it happened."""
-
-    @_builtins.property
-    def data(self) -> _json_pb2.RawJson:
-        """Event payload (exact JSON: numbers as sent)."""
-
-    @_builtins.property
-    def target(self) -> Global___Target:
-        """Set: delivered to this one target only (not to the workspace's subscribers), with
-        `data` itself as the body (the dialect's payload, not {type, timestamp, data}).
-        """
-
-    def __init__(
-        self,
-        *,
-        id: _builtins.str = ...,
-        workspace_id: _builtins.str = ...,
-        type: _builtins.str = ...,
-        occur_time: _timestamp_pb2.Timestamp | None = ...,
-        data: _json_pb2.RawJson | None = ...,
-        target: Global___Target | None = ...,
-        traceparent: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "occur_time", b"occur_time", "target", b"target"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "id", b"id", "occur_time", b"occur_time", "target", b"target", "traceparent", b"traceparent", "type", b"type", "workspace_id", b"workspace_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Event: _TypeAlias = Event  # noqa: Y015
-
-@_typing.final
-class Target(_message.Message):
-    """Target is where a targeted event goes: one URL, signed by one (session's) endpoint."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ENDPOINT_ID_FIELD_NUMBER: _builtins.int
-    URL_FIELD_NUMBER: _builtins.int
-    ORDERING_KEY_FIELD_NUMBER: _builtins.int
-    ORDERING_SEQ_FIELD_NUMBER: _builtins.int
-    endpoint_id: _builtins.str
-    """The webhook endpoint that signs the delivery and lists it (a session's endpoint)."""
-    url: _builtins.str
-    """The URL to POST to."""
-    ordering_key: _builtins.str
-    """Deliveries sharing a non-empty ordering_key go one at a time, in ordering_seq order:
-    each waits until every earlier one has succeeded or failed for good.
-    """
-    ordering_seq: _builtins.int
-    """The position within ordering_key."""
-    def __init__(
-        self,
-        *,
-        endpoint_id: _builtins.str = ...,
-        url: _builtins.str = ...,
-        ordering_key: _builtins.str = ...,
-        ordering_seq: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint_id", b"endpoint_id", "ordering_key", b"ordering_key", "ordering_seq", b"ordering_seq", "url", b"url"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Target: _TypeAlias = Target  # noqa: Y015
 
 @_typing.final
 class CreateSessionEndpointRequest(_message.Message):
@@ -163,49 +67,3 @@ class CreateSessionEndpointResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateSessionEndpointResponse: _TypeAlias = CreateSessionEndpointResponse  # noqa: Y015
-
-@_typing.final
-class PublishEventsRequest(_message.Message):
-    """PublishEventsRequest is a batch of events."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    EVENTS_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___Event]:
-        """Events, in outbox order."""
-
-    def __init__(
-        self,
-        *,
-        events: _abc.Iterable[Global___Event] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___PublishEventsRequest: _TypeAlias = PublishEventsRequest  # noqa: Y015
-
-@_typing.final
-class PublishEventsResponse(_message.Message):
-    """PublishEventsResponse acknowledges the batch."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ACCEPTED_FIELD_NUMBER: _builtins.int
-    accepted: _builtins.int
-    """How many were new (the rest were duplicates)."""
-    def __init__(
-        self,
-        *,
-        accepted: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___PublishEventsResponse: _TypeAlias = PublishEventsResponse  # noqa: Y015

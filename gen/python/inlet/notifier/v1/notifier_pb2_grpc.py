@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class NotifierServiceStub:
-    """NotifierService takes events from the store's outbox relay and delivers them to
-    webhook subscribers. Internal.
+    """NotifierService keeps push sessions' webhook signing secrets for the store. Internal.
+    (Events need no RPC: the notifier takes them from the store's outbox table itself.)
     """
 
     def __init__(self, channel):
@@ -36,11 +36,6 @@ class NotifierServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.PublishEvents = channel.unary_unary(
-                '/inlet.notifier.v1.NotifierService/PublishEvents',
-                request_serializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsRequest.SerializeToString,
-                response_deserializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsResponse.FromString,
-                _registered_method=True)
         self.CreateSessionEndpoint = channel.unary_unary(
                 '/inlet.notifier.v1.NotifierService/CreateSessionEndpoint',
                 request_serializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.CreateSessionEndpointRequest.SerializeToString,
@@ -49,19 +44,9 @@ class NotifierServiceStub:
 
 
 class NotifierServiceServicer:
-    """NotifierService takes events from the store's outbox relay and delivers them to
-    webhook subscribers. Internal.
+    """NotifierService keeps push sessions' webhook signing secrets for the store. Internal.
+    (Events need no RPC: the notifier takes them from the store's outbox table itself.)
     """
-
-    def PublishEvents(self, request, context):
-        """PublishEvents accepts events at least once; an event id seen before is
-        acknowledged without being queued again.
-
-        Errors: INVALID_ARGUMENT (event without id or type).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
 
     def CreateSessionEndpoint(self, request, context):
         """CreateSessionEndpoint creates the webhook endpoint that signs a push session's
@@ -77,11 +62,6 @@ class NotifierServiceServicer:
 
 def add_NotifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'PublishEvents': grpc.unary_unary_rpc_method_handler(
-                    servicer.PublishEvents,
-                    request_deserializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsRequest.FromString,
-                    response_serializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsResponse.SerializeToString,
-            ),
             'CreateSessionEndpoint': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSessionEndpoint,
                     request_deserializer=inlet_dot_notifier_dot_v1_dot_notifier__pb2.CreateSessionEndpointRequest.FromString,
@@ -96,36 +76,9 @@ def add_NotifierServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class NotifierService:
-    """NotifierService takes events from the store's outbox relay and delivers them to
-    webhook subscribers. Internal.
+    """NotifierService keeps push sessions' webhook signing secrets for the store. Internal.
+    (Events need no RPC: the notifier takes them from the store's outbox table itself.)
     """
-
-    @staticmethod
-    def PublishEvents(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/inlet.notifier.v1.NotifierService/PublishEvents',
-            inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsRequest.SerializeToString,
-            inlet_dot_notifier_dot_v1_dot_notifier__pb2.PublishEventsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def CreateSessionEndpoint(request,

@@ -27,20 +27,14 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class NotifierServiceStub:
-    """NotifierService takes events from the store's outbox relay and delivers them to
-    webhook subscribers. Internal.
+    """NotifierService keeps push sessions' webhook signing secrets for the store. Internal.
+    (Events need no RPC: the notifier takes them from the store's outbox table itself.)
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> NotifierServiceAsyncStub: ...
-    PublishEvents: _grpc.UnaryUnaryMultiCallable[_notifier_pb2.PublishEventsRequest, _notifier_pb2.PublishEventsResponse]
-    """PublishEvents accepts events at least once; an event id seen before is
-    acknowledged without being queued again.
-
-    Errors: INVALID_ARGUMENT (event without id or type).
-    """
     CreateSessionEndpoint: _grpc.UnaryUnaryMultiCallable[_notifier_pb2.CreateSessionEndpointRequest, _notifier_pb2.CreateSessionEndpointResponse]
     """CreateSessionEndpoint creates the webhook endpoint that signs a push session's
     webhooks (and keeps their deliveries and attempts); its secret is in the answer only.
@@ -51,17 +45,11 @@ class NotifierServiceStub:
 
 @_typing.type_check_only
 class NotifierServiceAsyncStub(NotifierServiceStub):
-    """NotifierService takes events from the store's outbox relay and delivers them to
-    webhook subscribers. Internal.
+    """NotifierService keeps push sessions' webhook signing secrets for the store. Internal.
+    (Events need no RPC: the notifier takes them from the store's outbox table itself.)
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    PublishEvents: _aio.UnaryUnaryMultiCallable[_notifier_pb2.PublishEventsRequest, _notifier_pb2.PublishEventsResponse]  # type: ignore[assignment]
-    """PublishEvents accepts events at least once; an event id seen before is
-    acknowledged without being queued again.
-
-    Errors: INVALID_ARGUMENT (event without id or type).
-    """
     CreateSessionEndpoint: _aio.UnaryUnaryMultiCallable[_notifier_pb2.CreateSessionEndpointRequest, _notifier_pb2.CreateSessionEndpointResponse]  # type: ignore[assignment]
     """CreateSessionEndpoint creates the webhook endpoint that signs a push session's
     webhooks (and keeps their deliveries and attempts); its secret is in the answer only.
@@ -71,21 +59,9 @@ class NotifierServiceAsyncStub(NotifierServiceStub):
     """
 
 class NotifierServiceServicer(metaclass=_abc_1.ABCMeta):
-    """NotifierService takes events from the store's outbox relay and delivers them to
-    webhook subscribers. Internal.
+    """NotifierService keeps push sessions' webhook signing secrets for the store. Internal.
+    (Events need no RPC: the notifier takes them from the store's outbox table itself.)
     """
-
-    @_abc_1.abstractmethod
-    def PublishEvents(
-        self,
-        request: _notifier_pb2.PublishEventsRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_notifier_pb2.PublishEventsResponse, _abc.Awaitable[_notifier_pb2.PublishEventsResponse]]:
-        """PublishEvents accepts events at least once; an event id seen before is
-        acknowledged without being queued again.
-
-        Errors: INVALID_ARGUMENT (event without id or type).
-        """
 
     @_abc_1.abstractmethod
     def CreateSessionEndpoint(

@@ -291,34 +291,72 @@ class GetStreamRequestStatusResponse(_message.Message):
 Global___GetStreamRequestStatusResponse: _TypeAlias = GetStreamRequestStatusResponse  # noqa: Y015
 
 @_typing.final
-class ClaimStreamRequestRequest(_message.Message):
-    """ClaimStreamRequestRequest asks for work."""
+class ClaimStreamRequestsRequest(_message.Message):
+    """ClaimStreamRequestsRequest asks for work."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     WORKER_FIELD_NUMBER: _builtins.int
     LEASE_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_REQUESTS_FIELD_NUMBER: _builtins.int
+    MAX_ITEMS_FIELD_NUMBER: _builtins.int
+    WAIT_SECONDS_FIELD_NUMBER: _builtins.int
     worker: _builtins.str
     """Worker name, for logs."""
     lease_seconds: _builtins.int
-    """How long the claim lasts unless renewed."""
+    """How long each claim lasts unless renewed."""
+    max_requests: _builtins.int
+    """The most requests one call leases (at least 1)."""
+    max_items: _builtins.int
+    """The most items they may hold in all (0: no limit); the first request is leased
+    whatever its size.
+    """
+    wait_seconds: _builtins.float
+    """How long the call may wait for work when there is none (0: answer at once)."""
     def __init__(
         self,
         *,
         worker: _builtins.str = ...,
         lease_seconds: _builtins.int = ...,
+        max_requests: _builtins.int = ...,
+        max_items: _builtins.int = ...,
+        wait_seconds: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_seconds", b"lease_seconds", "worker", b"worker"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_seconds", b"lease_seconds", "max_items", b"max_items", "max_requests", b"max_requests", "wait_seconds", b"wait_seconds", "worker", b"worker"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ClaimStreamRequestRequest: _TypeAlias = ClaimStreamRequestRequest  # noqa: Y015
+Global___ClaimStreamRequestsRequest: _TypeAlias = ClaimStreamRequestsRequest  # noqa: Y015
 
 @_typing.final
-class ClaimStreamRequestResponse(_message.Message):
-    """ClaimStreamRequestResponse is a leased request with what is needed to plan it."""
+class ClaimStreamRequestsResponse(_message.Message):
+    """ClaimStreamRequestsResponse is the requests leased, oldest first (none: no work came)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClaimedStreamRequest]:
+        """Each leased request with what is needed to plan it."""
+
+    def __init__(
+        self,
+        *,
+        claims: _abc.Iterable[Global___ClaimedStreamRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimStreamRequestsResponse: _TypeAlias = ClaimStreamRequestsResponse  # noqa: Y015
+
+@_typing.final
+class ClaimedStreamRequest(_message.Message):
+    """ClaimedStreamRequest is a leased request with what is needed to plan it."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -363,7 +401,6 @@ class ClaimStreamRequestResponse(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-    CLAIMED_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     LEASE_TOKEN_FIELD_NUMBER: _builtins.int
     WORKSPACE_ID_FIELD_NUMBER: _builtins.int
@@ -380,8 +417,6 @@ class ClaimStreamRequestResponse(_message.Message):
     REFERENCED_TYPES_FIELD_NUMBER: _builtins.int
     PUSH_FIELD_NUMBER: _builtins.int
     TRACEPARENT_FIELD_NUMBER: _builtins.int
-    claimed: _builtins.bool
-    """False when nothing is waiting."""
     request_id: _builtins.str
     """Request id."""
     lease_token: _builtins.str
@@ -435,7 +470,6 @@ class ClaimStreamRequestResponse(_message.Message):
     def __init__(
         self,
         *,
-        claimed: _builtins.bool = ...,
         request_id: _builtins.str = ...,
         lease_token: _builtins.str = ...,
         workspace_id: _builtins.str = ...,
@@ -455,11 +489,11 @@ class ClaimStreamRequestResponse(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "integration", b"integration", "items", b"items", "push", b"push"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "push", b"push", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "traceparent", b"traceparent", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "push", b"push", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "traceparent", b"traceparent", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ClaimStreamRequestResponse: _TypeAlias = ClaimStreamRequestResponse  # noqa: Y015
+Global___ClaimedStreamRequest: _TypeAlias = ClaimedStreamRequest  # noqa: Y015
 
 @_typing.final
 class PushClaim(_message.Message):
@@ -733,6 +767,90 @@ class ApplyStreamItemsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ApplyStreamItemsResponse: _TypeAlias = ApplyStreamItemsResponse  # noqa: Y015
+
+@_typing.final
+class ApplyStreamRequestsRequest(_message.Message):
+    """ApplyStreamRequestsRequest is several whole requests (finish is implied for each)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApplyStreamItemsRequest]:
+        """Each request's items, as ApplyStreamItems takes them."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___ApplyStreamItemsRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyStreamRequestsRequest: _TypeAlias = ApplyStreamRequestsRequest  # noqa: Y015
+
+@_typing.final
+class ApplyStreamRequestsResponse(_message.Message):
+    """ApplyStreamRequestsResponse is each request's result, in the order sent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedStreamRequest]:
+        """One per request."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___AppliedStreamRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyStreamRequestsResponse: _TypeAlias = ApplyStreamRequestsResponse  # noqa: Y015
+
+@_typing.final
+class AppliedStreamRequest(_message.Message):
+    """AppliedStreamRequest is one request's result: its final status, or why it was not
+    applied (nothing of it was written then).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_REASON_FIELD_NUMBER: _builtins.int
+    ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The request's id."""
+    status: _builtins.str
+    """Completed or failed; empty when not applied."""
+    error_reason: _builtins.str
+    """Why it was not applied (e.g. LEASE_LOST), or empty."""
+    error_message: _builtins.str
+    """What went wrong, or empty."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        error_reason: _builtins.str = ...,
+        error_message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_message", b"error_message", "error_reason", b"error_reason", "request_id", b"request_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppliedStreamRequest: _TypeAlias = AppliedStreamRequest  # noqa: Y015
 
 @_typing.final
 class FinishStreamRequestRequest(_message.Message):

@@ -50,10 +50,10 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusResponse.FromString,
                 _registered_method=True)
-        self.ClaimStreamRequest = channel.unary_unary(
-                '/inlet.store.v1.StoreService/ClaimStreamRequest',
-                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.SerializeToString,
-                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.FromString,
+        self.ClaimStreamRequests = channel.unary_unary(
+                '/inlet.store.v1.StoreService/ClaimStreamRequests',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsResponse.FromString,
                 _registered_method=True)
         self.ApplyStreamItems = channel.unary_unary(
                 '/inlet.store.v1.StoreService/ApplyStreamItems',
@@ -64,6 +64,11 @@ class StoreServiceStub:
                 '/inlet.store.v1.StoreService/FinishStreamRequest',
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.FromString,
+                _registered_method=True)
+        self.ApplyStreamRequests = channel.unary_unary(
+                '/inlet.store.v1.StoreService/ApplyStreamRequests',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsResponse.FromString,
                 _registered_method=True)
         self.AcceptIntegrationRequest = channel.unary_unary(
                 '/inlet.store.v1.StoreService/AcceptIntegrationRequest',
@@ -153,9 +158,12 @@ class StoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ClaimStreamRequest(self, request, context):
-        """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
-        with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+    def ClaimStreamRequests(self, request, context):
+        """ClaimStreamRequests leases the oldest queued requests of the inbox (or ones whose
+        lease expired) in one statement with FOR UPDATE SKIP LOCKED: up to max_requests, and
+        no more than max_items items in all unless the first alone has more. With none
+        waiting it holds the call (a long poll) until a request is committed (the store
+        LISTENs for it) or a lease runs out, for at most wait_seconds; then it answers none.
 
         Errors: none besides UNAVAILABLE.
         """
@@ -180,6 +188,18 @@ class StoreServiceServicer:
         item succeeded) and releases the lease.
 
         Errors: FAILED_PRECONDITION (LEASE_LOST).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyStreamRequests(self, request, context):
+        """ApplyStreamRequests applies several leased requests, each whole (finish is implied),
+        as ApplyStreamItems would, in one transaction and one commit: each request in a
+        savepoint of its own, so one whose lease was lost (or that fails) changes nothing of
+        the others and is reported in its own result.
+
+        Errors: none of its own besides UNAVAILABLE (each request's error is in its result).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -290,10 +310,10 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusResponse.SerializeToString,
             ),
-            'ClaimStreamRequest': grpc.unary_unary_rpc_method_handler(
-                    servicer.ClaimStreamRequest,
-                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.FromString,
-                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.SerializeToString,
+            'ClaimStreamRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimStreamRequests,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsResponse.SerializeToString,
             ),
             'ApplyStreamItems': grpc.unary_unary_rpc_method_handler(
                     servicer.ApplyStreamItems,
@@ -304,6 +324,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     servicer.FinishStreamRequest,
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.SerializeToString,
+            ),
+            'ApplyStreamRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyStreamRequests,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsResponse.SerializeToString,
             ),
             'AcceptIntegrationRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.AcceptIntegrationRequest,
@@ -434,7 +459,7 @@ class StoreService:
             _registered_method=True)
 
     @staticmethod
-    def ClaimStreamRequest(request,
+    def ClaimStreamRequests(request,
             target,
             options=(),
             channel_credentials=None,
@@ -447,9 +472,9 @@ class StoreService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/inlet.store.v1.StoreService/ClaimStreamRequest',
-            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestRequest.SerializeToString,
-            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestResponse.FromString,
+            '/inlet.store.v1.StoreService/ClaimStreamRequests',
+            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.ClaimStreamRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -504,6 +529,33 @@ class StoreService:
             '/inlet.store.v1.StoreService/FinishStreamRequest',
             inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestRequest.SerializeToString,
             inlet_dot_store_dot_v1_dot_store__pb2.FinishStreamRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyStreamRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/ApplyStreamRequests',
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.ApplyStreamRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

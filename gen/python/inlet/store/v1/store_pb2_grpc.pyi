@@ -68,9 +68,12 @@ class StoreServiceStub:
 
     Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
     """
-    ClaimStreamRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestRequest, _store_pb2.ClaimStreamRequestResponse]
-    """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
-    with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+    ClaimStreamRequests: _grpc.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestsRequest, _store_pb2.ClaimStreamRequestsResponse]
+    """ClaimStreamRequests leases the oldest queued requests of the inbox (or ones whose
+    lease expired) in one statement with FOR UPDATE SKIP LOCKED: up to max_requests, and
+    no more than max_items items in all unless the first alone has more. With none
+    waiting it holds the call (a long poll) until a request is committed (the store
+    LISTENs for it) or a lease runs out, for at most wait_seconds; then it answers none.
 
     Errors: none besides UNAVAILABLE.
     """
@@ -87,6 +90,14 @@ class StoreServiceStub:
     item succeeded) and releases the lease.
 
     Errors: FAILED_PRECONDITION (LEASE_LOST).
+    """
+    ApplyStreamRequests: _grpc.UnaryUnaryMultiCallable[_store_pb2.ApplyStreamRequestsRequest, _store_pb2.ApplyStreamRequestsResponse]
+    """ApplyStreamRequests applies several leased requests, each whole (finish is implied),
+    as ApplyStreamItems would, in one transaction and one commit: each request in a
+    savepoint of its own, so one whose lease was lost (or that fails) changes nothing of
+    the others and is reported in its own result.
+
+    Errors: none of its own besides UNAVAILABLE (each request's error is in its result).
     """
     AcceptIntegrationRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptIntegrationRequestRequest, _store_pb2.AcceptIntegrationRequestResponse]
     """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
@@ -188,9 +199,12 @@ class StoreServiceAsyncStub(StoreServiceStub):
 
     Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
     """
-    ClaimStreamRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestRequest, _store_pb2.ClaimStreamRequestResponse]  # type: ignore[assignment]
-    """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
-    with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+    ClaimStreamRequests: _aio.UnaryUnaryMultiCallable[_store_pb2.ClaimStreamRequestsRequest, _store_pb2.ClaimStreamRequestsResponse]  # type: ignore[assignment]
+    """ClaimStreamRequests leases the oldest queued requests of the inbox (or ones whose
+    lease expired) in one statement with FOR UPDATE SKIP LOCKED: up to max_requests, and
+    no more than max_items items in all unless the first alone has more. With none
+    waiting it holds the call (a long poll) until a request is committed (the store
+    LISTENs for it) or a lease runs out, for at most wait_seconds; then it answers none.
 
     Errors: none besides UNAVAILABLE.
     """
@@ -207,6 +221,14 @@ class StoreServiceAsyncStub(StoreServiceStub):
     item succeeded) and releases the lease.
 
     Errors: FAILED_PRECONDITION (LEASE_LOST).
+    """
+    ApplyStreamRequests: _aio.UnaryUnaryMultiCallable[_store_pb2.ApplyStreamRequestsRequest, _store_pb2.ApplyStreamRequestsResponse]  # type: ignore[assignment]
+    """ApplyStreamRequests applies several leased requests, each whole (finish is implied),
+    as ApplyStreamItems would, in one transaction and one commit: each request in a
+    savepoint of its own, so one whose lease was lost (or that fails) changes nothing of
+    the others and is reported in its own result.
+
+    Errors: none of its own besides UNAVAILABLE (each request's error is in its result).
     """
     AcceptIntegrationRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptIntegrationRequestRequest, _store_pb2.AcceptIntegrationRequestResponse]  # type: ignore[assignment]
     """AcceptIntegrationRequest authenticates a project token, finds the integration, applies
@@ -325,13 +347,16 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
-    def ClaimStreamRequest(
+    def ClaimStreamRequests(
         self,
-        request: _store_pb2.ClaimStreamRequestRequest,
+        request: _store_pb2.ClaimStreamRequestsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_store_pb2.ClaimStreamRequestResponse, _abc.Awaitable[_store_pb2.ClaimStreamRequestResponse]]:
-        """ClaimStreamRequest leases the oldest queued request (or one whose lease expired)
-        with FOR UPDATE SKIP LOCKED; claimed is false when there is none.
+    ) -> _typing.Union[_store_pb2.ClaimStreamRequestsResponse, _abc.Awaitable[_store_pb2.ClaimStreamRequestsResponse]]:
+        """ClaimStreamRequests leases the oldest queued requests of the inbox (or ones whose
+        lease expired) in one statement with FOR UPDATE SKIP LOCKED: up to max_requests, and
+        no more than max_items items in all unless the first alone has more. With none
+        waiting it holds the call (a long poll) until a request is committed (the store
+        LISTENs for it) or a lease runs out, for at most wait_seconds; then it answers none.
 
         Errors: none besides UNAVAILABLE.
         """
@@ -360,6 +385,20 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         item succeeded) and releases the lease.
 
         Errors: FAILED_PRECONDITION (LEASE_LOST).
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyStreamRequests(
+        self,
+        request: _store_pb2.ApplyStreamRequestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.ApplyStreamRequestsResponse, _abc.Awaitable[_store_pb2.ApplyStreamRequestsResponse]]:
+        """ApplyStreamRequests applies several leased requests, each whole (finish is implied),
+        as ApplyStreamItems would, in one transaction and one commit: each request in a
+        savepoint of its own, so one whose lease was lost (or that fails) changes nothing of
+        the others and is reported in its own result.
+
+        Errors: none of its own besides UNAVAILABLE (each request's error is in its result).
         """
 
     @_abc_1.abstractmethod

@@ -102,9 +102,9 @@ CREATE INDEX activity_entries_endpoint_idx ON activity_entries (endpoint_id, id 
 
 -- issue 5: outbox and webhooks
 
--- Written in the same transaction as the change it describes; the relay publishes a
--- row to the notifier and then deletes it (at least once: the id is the event's stable
--- id, and the notifier ignores an id it has seen).
+-- Written in the same transaction as the change it describes; the notifier takes rows
+-- (SKIP LOCKED) and, in the same statement, keeps them as webhook events under the same
+-- id (the webhook-id of every attempt) with their deliveries.
 CREATE TABLE outbox_events (
     id           text PRIMARY KEY DEFAULT 'msg_' || replace(gen_random_uuid()::text, '-', ''),
     seq          bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -1212,3 +1212,19 @@ CREATE TRIGGER stream_request_items_feed
     AFTER INSERT ON stream_request_items
     REFERENCING NEW TABLE AS new_items
     FOR EACH STATEMENT EXECUTE FUNCTION stream_feed_append();
+
+-- Wake-ups (0030): see the migration.
+CREATE FUNCTION inlet_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- One notification per statement; NOTIFY folds repeats within a transaction.
+    PERFORM pg_notify(TG_ARGV[0], '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER outbox_events_notify AFTER INSERT ON outbox_events
+    FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_outbox');
+CREATE TRIGGER webhook_deliveries_notify AFTER INSERT ON webhook_deliveries
+    FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_webhook_deliveries');
+CREATE TRIGGER stream_requests_notify AFTER INSERT ON stream_requests
+    FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_inbox');

@@ -1,5 +1,5 @@
-"""The durable inbox of every asynchronous dialect (stream ingest, integration ingest):
-accept a request, lease it to workers, apply its items exactly once, report status."""
+"""The inbox's requests: accept one (stream ingest; integration ingest and push transfer
+build on it), apply a leased one's items exactly once, report status."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from psycopg import errors as pg
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.store.v1 import store_pb2
-from inlet_common import idempotency, logs
+from inlet_common import idempotency, logs, requestids
 from inlet_common.errors import InletError, Violation
 from inlet_common.httpstatus import http_status_of
 from inlet_store import chunks, guards, outbox
@@ -20,6 +20,9 @@ from inlet_store import repository as repo
 from inlet_store.domain import EntityTypeDef, Outcome, PlannedRecord
 from inlet_store.errors import KeyRace, UniqueConflictError, wrap_exceptions
 from inlet_store.flags import current_unique_fields, with_unique_fields
+from inlet_store.inbox.claims import Claims, SqlClaims
+from inlet_store.inbox.sources import INTEGRATION, STREAM, entity_type_of
+from inlet_store.inbox.waiting import Wakeups
 from inlet_store.service import Store
 from inlet_store.streams import (
     IdempotencyKeyInUse,
@@ -52,10 +55,6 @@ class StreamSchema:
     version: str
     entity_type: EntityTypeDef
     default_region: str
-
-
-STREAM = "stream"
-INTEGRATION = "integration"
 
 
 @dataclass(frozen=True)
@@ -151,38 +150,23 @@ class InboxRow:
 
 
 @dataclass(frozen=True)
-class IntegrationSpec:
-    id: str
-    type: str
-    mapping: Any  # its JSON, or None
-
-
-@dataclass(frozen=True)
-class Claimed:
-    request_id: str
-    lease_token: str
-    workspace_id: str
-    default_region: str
-    entity_type: EntityTypeDef
-    item_key: str
-    items: list[Any]
-    single: bool
-    done_indices: list[int]
-    source: str = STREAM
-    integration: IntegrationSpec | None = None
-    body: bytes = b""
-    referenced: dict[str, EntityTypeDef] = field(default_factory=dict)
-    # W3C traceparent of the call that accepted it ("" when not traced).
-    traceparent: str = ""
-
-
-@dataclass(frozen=True)
 class StreamItem:
     index: int
     record: PlannedRecord | None = None
     error: dict[str, Any] | None = None
     superseded_by: int | None = None
     related: dict[str, PlannedRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequestChunk:
+    """Items of one leased request, to apply under its lease."""
+
+    request_id: str
+    lease_token: str
+    lease_seconds: int
+    workspace_id: str
+    items: list[StreamItem]
 
 
 @dataclass(frozen=True)
@@ -222,17 +206,6 @@ class RequestStatus:
     items: list[ItemOutcome] = field(default_factory=list)
 
 
-def entity_type_of(described: dict[str, Any]) -> EntityTypeDef:
-    """An entity type as the stream queries describe it in one jsonb object."""
-    return EntityTypeDef(
-        id=str(described["id"]),
-        workspace_id=str(described["workspace_id"]),
-        slug=described["slug"],
-        display_name=described["display_name"],
-        fields=tuple(repo.field_def(f) for f in described["fields"]),
-    )
-
-
 def invalid_message(violations: tuple[Violation, ...], count: int) -> str:
     """INVALID_PAYLOAD's message: the first few bad fields, and how many there are."""
     count = max(count, len(violations))
@@ -264,11 +237,18 @@ class Inbox:
     and item by item with Store._upsert when a concurrent writer won a key."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Any], store: Store, *, idempotency_ttl_seconds: int = 86400
+        self,
+        pool: AsyncConnectionPool[Any],
+        store: Store,
+        *,
+        idempotency_ttl_seconds: int = 86400,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.pool = pool
         self.store = store
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        # Claiming, long-polled: `wakeups` is what the store's LISTEN connection wakes.
+        self.claims = Claims(SqlClaims(pool), wakeups)
 
     # -- authentication -------------------------------------------------------------------
 
@@ -575,49 +555,6 @@ class Inbox:
 
     # -- workers --------------------------------------------------------------------------
 
-    async def claim(self, *, lease_seconds: int) -> Claimed | None:
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            found = await repo.row(conn, "claim_stream_request", lease_seconds=lease_seconds)
-            if found is None:
-                return None
-            entity_type = (
-                entity_type_of(found["entity_type"])
-                if found["entity_type"] is not None
-                # A transfer whose type left its session: its items fail in planning.
-                else EntityTypeDef("", str(found["workspace_id"]), "", "")
-            )
-            referenced: dict[str, EntityTypeDef] = {}
-            if found["source"] == INTEGRATION:
-                # Related records are planned against the types the reference fields name.
-                ids = {
-                    f.slug: f.reference_entity_type_id
-                    for f in entity_type.fields
-                    if f.reference_entity_type_id
-                }
-                types = await repo.entity_types(conn, sorted(set(ids.values())))
-                referenced = {slug: types[i] for slug, i in ids.items() if i in types}
-        integration = (
-            IntegrationSpec(found["integration"], found["integration_type"], found["mapping"])
-            if found["source"] == INTEGRATION
-            else None
-        )
-        return Claimed(
-            request_id=found["id"],
-            lease_token=str(found["lease_token"]),
-            workspace_id=str(found["workspace_id"]),
-            default_region=found["default_region"],
-            entity_type=entity_type,
-            item_key=found["item_key"],
-            items=found["items"] or [],
-            single=found["single"],
-            done_indices=list(found["done_indices"]),
-            source=found["source"],
-            integration=integration,
-            body=bytes(found["body"] or b""),
-            referenced=referenced,
-            traceparent=found["traceparent"] or "",
-        )
-
     async def apply(
         self,
         *,
@@ -631,42 +568,69 @@ class Inbox:
         """Apply a chunk: outcomes commit with the upserts (and, for the last chunk, with the
         request's final status) in one transaction."""
         async with wrap_exceptions(), self.pool.connection() as conn:
-            # Items with related records take the item-by-item path: each writes its related
-            # records first and points its reference fields at them.
-            if not any(i.related for i in items):
-                try:
-                    # Fast path: the whole chunk set-based (inlet_store.chunks). The store's
-                    # domain errors are decided before anything is written, so a bad item
-                    # needs no rollback; only a lost key race does, and it rolls back the chunk.
-                    async with wrap_exceptions(), conn.transaction():
-                        source = await self.hold_lease(
-                            conn, request_id, lease_token, lease_seconds, finish
-                        )
-                        outcomes = await self._apply_chunk(
-                            conn, workspace_id, source, request_id, items
-                        )
-                        status = (
-                            await self.finish_request(conn, request_id, lease_token)
-                            if finish
-                            else ""
-                        )
-                    return outcomes, status
-                except KeyRace:
-                    log.info(
-                        "chunk lost a key race; applying it item by item",
-                        extra={"request": request_id},
+            return await self._apply_on(
+                conn,
+                RequestChunk(request_id, lease_token, lease_seconds, workspace_id, items),
+                finish,
+            )
+
+    async def apply_many(self, chunks: list[RequestChunk]) -> list[tuple[str, InletError | None]]:
+        """Whole requests in one transaction (one commit), each in a savepoint of its own:
+        each one's final status, or the error that left it unwritten."""
+        results: list[tuple[str, InletError | None]] = []
+        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+            for chunk in chunks:
+                # Each request's lines under its own id, as if it came alone.
+                with requestids.bound(chunk.request_id):
+                    try:
+                        async with conn.transaction():
+                            _, status = await self._apply_on(conn, chunk, True)
+                        results.append((status, None))
+                        log.info("stream request applied", extra={"status": status})
+                    except InletError as error:
+                        results.append(("", error))
+                        log.warning("stream request not applied: %s", error.message)
+        return results
+
+    async def _apply_on(
+        self, conn: repo.Conn, chunk: RequestChunk, finish: bool
+    ) -> tuple[list[ItemOutcome], str]:
+        request_id, lease_token = chunk.request_id, chunk.lease_token
+        lease_seconds, workspace_id, items = chunk.lease_seconds, chunk.workspace_id, chunk.items
+        # Items with related records take the item-by-item path: each writes its related
+        # records first and points its reference fields at them.
+        if not any(i.related for i in items):
+            try:
+                # Fast path: the whole chunk set-based (inlet_store.chunks). The store's
+                # domain errors are decided before anything is written, so a bad item
+                # needs no rollback; only a lost key race does, and it rolls back the chunk.
+                async with wrap_exceptions(), conn.transaction():
+                    source = await self.hold_lease(
+                        conn, request_id, lease_token, lease_seconds, finish
                     )
-            async with conn.transaction():
-                source = await self.hold_lease(conn, request_id, lease_token, lease_seconds, finish)
-                outcomes = [await self._apply_item(conn, workspace_id, source, i) for i in items]
-                if outcomes:
-                    await repo.execute(
-                        conn,
-                        "insert_item_outcomes",
-                        request_id=request_id,
-                        outcomes=repo.json([o.row() for o in outcomes]),
+                    outcomes = await self._apply_chunk(
+                        conn, workspace_id, source, request_id, items
                     )
-                status = await self.finish_request(conn, request_id, lease_token) if finish else ""
+                    status = (
+                        await self.finish_request(conn, request_id, lease_token) if finish else ""
+                    )
+                return outcomes, status
+            except KeyRace:
+                log.info(
+                    "chunk lost a key race; applying it item by item",
+                    extra={"request": request_id},
+                )
+        async with wrap_exceptions(), conn.transaction():
+            source = await self.hold_lease(conn, request_id, lease_token, lease_seconds, finish)
+            outcomes = [await self._apply_item(conn, workspace_id, source, i) for i in items]
+            if outcomes:
+                await repo.execute(
+                    conn,
+                    "insert_item_outcomes",
+                    request_id=request_id,
+                    outcomes=repo.json([o.row() for o in outcomes]),
+                )
+            status = await self.finish_request(conn, request_id, lease_token) if finish else ""
         return outcomes, status
 
     @staticmethod

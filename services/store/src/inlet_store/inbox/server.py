@@ -1,4 +1,4 @@
-"""StoreService's stream-ingest RPCs: protobuf ↔ domain only, the work is in inbox.Inbox."""
+"""StoreService's inbox RPCs: protobuf ↔ domain only; the work is in Inbox and Claims."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from inlet.type.v1 import json_pb2, result_pb2
 from inlet_common import exactjson, logs
 from inlet_common.errors import Violation
 from inlet_store.domain import EntityTypeDef
-from inlet_store.inbox import (
+from inlet_store.inbox.claims import Claimed
+from inlet_store.inbox.requests import (
     Inbox,
     ItemOutcome,
     Rejection,
+    RequestChunk,
     RequestStatus,
     StreamItem,
     StreamSchema,
@@ -21,6 +23,10 @@ from inlet_store.inbox import (
 from inlet_store.server import StoreServicer, entity_type_pb
 from inlet_store.server import _planned as planned
 from inlet_store.service import Store
+
+# A claim leases at most this many requests, and waits at most this long for work.
+MAX_CLAIMS = 256
+MAX_WAIT_SECONDS = 60.0
 
 
 def list_value(items: json_pb2.RawJson) -> list[Any]:
@@ -89,6 +95,58 @@ def status_pb(s: RequestStatus) -> ingest_pb2.IngestRequestStatus:
     )
 
 
+def request_chunk(request: store_pb2.ApplyStreamItemsRequest) -> RequestChunk:
+    """A request's planned items as the inbox applies them."""
+    return RequestChunk(
+        request_id=request.request_id,
+        lease_token=request.lease_token,
+        lease_seconds=max(1, request.lease_seconds),
+        workspace_id=request.workspace_id,
+        items=[
+            StreamItem(
+                index=i.index,
+                record=planned(i.record) if i.HasField("record") else None,
+                error=exactjson.from_raw(i.error) if i.HasField("error") else None,
+                superseded_by=i.superseded_by if i.HasField("superseded_by") else None,
+                related={slug: planned(r) for slug, r in i.related.items()},
+            )
+            for i in request.items
+        ],
+    )
+
+
+def claimed_pb(claimed: Claimed) -> store_pb2.ClaimedStreamRequest:
+    return store_pb2.ClaimedStreamRequest(
+        request_id=claimed.request_id,
+        lease_token=claimed.lease_token,
+        workspace_id=claimed.workspace_id,
+        default_region=claimed.default_region,
+        entity_type=entity_type_pb(claimed.entity_type),
+        item_key=claimed.item_key,
+        items=exactjson.to_raw(claimed.items),
+        done_indices=claimed.done_indices,
+        single=claimed.single,
+        reference_type_ids=reference_type_ids(claimed.entity_type),
+        traceparent=claimed.traceparent,
+        source=claimed.source,
+        integration=(
+            store_pb2.IntegrationSpec(
+                id=claimed.integration.id,
+                type=claimed.integration.type,
+                mapping=(
+                    exactjson.to_raw(claimed.integration.mapping)
+                    if claimed.integration.mapping is not None
+                    else None
+                ),
+            )
+            if claimed.integration is not None
+            else None
+        ),
+        body=claimed.body,
+        referenced_types={slug: entity_type_pb(t) for slug, t in claimed.referenced.items()},
+    )
+
+
 class InboxStoreServicer(StoreServicer):
     """StoreService with the stream-ingest RPCs (inbox, leases, item outcomes)."""
 
@@ -129,66 +187,48 @@ class InboxStoreServicer(StoreServicer):
         )
         return store_pb2.GetStreamRequestStatusResponse(status=status_pb(found))
 
-    async def ClaimStreamRequest(
-        self, request: store_pb2.ClaimStreamRequestRequest, context: Any
-    ) -> store_pb2.ClaimStreamRequestResponse:
-        claimed = await self.inbox.claim(lease_seconds=max(1, request.lease_seconds))
-        if claimed is None:
-            return store_pb2.ClaimStreamRequestResponse(claimed=False)
-        return store_pb2.ClaimStreamRequestResponse(
-            claimed=True,
-            request_id=claimed.request_id,
-            lease_token=claimed.lease_token,
-            workspace_id=claimed.workspace_id,
-            default_region=claimed.default_region,
-            entity_type=entity_type_pb(claimed.entity_type),
-            item_key=claimed.item_key,
-            items=exactjson.to_raw(claimed.items),
-            done_indices=claimed.done_indices,
-            single=claimed.single,
-            reference_type_ids=reference_type_ids(claimed.entity_type),
-            source=claimed.source,
-            integration=(
-                store_pb2.IntegrationSpec(
-                    id=claimed.integration.id,
-                    type=claimed.integration.type,
-                    mapping=(
-                        exactjson.to_raw(claimed.integration.mapping)
-                        if claimed.integration.mapping is not None
-                        else None
-                    ),
-                )
-                if claimed.integration is not None
-                else None
-            ),
-            body=claimed.body,
-            referenced_types={slug: entity_type_pb(t) for slug, t in claimed.referenced.items()},
-            traceparent=claimed.traceparent,
+    async def ClaimStreamRequests(
+        self, request: store_pb2.ClaimStreamRequestsRequest, context: Any
+    ) -> store_pb2.ClaimStreamRequestsResponse:
+        claims = await self.inbox.claims.claim(
+            limit=min(max(1, request.max_requests), MAX_CLAIMS),
+            max_items=max(0, request.max_items),
+            lease_seconds=max(1, request.lease_seconds),
+            wait_seconds=min(max(0.0, request.wait_seconds), MAX_WAIT_SECONDS),
         )
+        return store_pb2.ClaimStreamRequestsResponse(claims=[claimed_pb(c) for c in claims])
 
     async def ApplyStreamItems(
         self, request: store_pb2.ApplyStreamItemsRequest, context: Any
     ) -> store_pb2.ApplyStreamItemsResponse:
-        items = [
-            StreamItem(
-                index=i.index,
-                record=planned(i.record) if i.HasField("record") else None,
-                error=exactjson.from_raw(i.error) if i.HasField("error") else None,
-                superseded_by=i.superseded_by if i.HasField("superseded_by") else None,
-                related={slug: planned(r) for slug, r in i.related.items()},
-            )
-            for i in request.items
-        ]
+        chunk = request_chunk(request)
         outcomes, status = await self.inbox.apply(
-            request_id=request.request_id,
-            lease_token=request.lease_token,
-            lease_seconds=max(1, request.lease_seconds),
-            workspace_id=request.workspace_id,
-            items=items,
+            request_id=chunk.request_id,
+            lease_token=chunk.lease_token,
+            lease_seconds=chunk.lease_seconds,
+            workspace_id=chunk.workspace_id,
+            items=chunk.items,
             finish=request.finish,
         )
         return store_pb2.ApplyStreamItemsResponse(
             outcomes=[outcome_pb(o) for o in outcomes], status=status
+        )
+
+    async def ApplyStreamRequests(
+        self, request: store_pb2.ApplyStreamRequestsRequest, context: Any
+    ) -> store_pb2.ApplyStreamRequestsResponse:
+        chunks = [request_chunk(r) for r in request.requests]
+        results = await self.inbox.apply_many(chunks)
+        return store_pb2.ApplyStreamRequestsResponse(
+            results=[
+                store_pb2.AppliedStreamRequest(
+                    request_id=chunk.request_id,
+                    status=status,
+                    error_reason=error.reason if error else "",
+                    error_message=error.message if error else "",
+                )
+                for chunk, (status, error) in zip(chunks, results, strict=True)
+            ]
         )
 
     async def FinishStreamRequest(
