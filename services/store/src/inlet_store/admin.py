@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,6 +12,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson, normalise
+from inlet_common.admin import paging
+from inlet_common.admin.paging import PageTokens
 from inlet_common.errors import FailedPrecondition, Violation
 from inlet_common.normalise import key_text
 from inlet_store import guards
@@ -237,18 +237,20 @@ class Admin:
         start_time: datetime | None = None,
         end_time: datetime | None = None,
     ) -> tuple[list[ActivityEntry], str]:
-        endpoint = await self.get_endpoint(workspace_key, endpoint_key)
-        limit = _page_size(page_size)
+        limit = paging.page_size(page_size)
         # The filter travels in the token, so a page is never read with another filter.
-        scope = hashlib.sha256(
-            f"{endpoint.id}|{status_code}|{errors_only}|{start_time}|{end_time}".encode()
-        ).hexdigest()[:16]
-        before = 2**63 - 1
-        if page_token:
-            last, token_scope = _decode_page_token(page_token, "a", 2)
-            if token_scope != scope:
-                raise _bad_page_token("the page_token was issued for another filter")
-            before = _int(last)
+        tokens = PageTokens(
+            "activityEntries",
+            workspace_key,
+            endpoint_key,
+            status_code,
+            errors_only,
+            start_time,
+            end_time,
+        )
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_int(cursor[0]) if cursor else 2**63 - 1
+        endpoint = await self.get_endpoint(workspace_key, endpoint_key)
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.rows(
                 conn,
@@ -273,10 +275,7 @@ class Admin:
             )
             for r in found[:limit]
         ]
-        next_token = (
-            _encode_page_token("a", str(entries[-1].id), scope) if len(found) > limit else ""
-        )
-        return entries, next_token
+        return entries, tokens.page(found, limit, lambda r: (r["id"],))[1]
 
     async def get_record(self, record_id: str) -> dict[str, Any] | None:
         async with wrap_exceptions(), self.pool.connection() as conn:
@@ -287,9 +286,11 @@ class Admin:
     async def list_entity_types(
         self, workspace_key: str, page_size: int, page_token: str
     ) -> tuple[list[EntityTypeDef], str]:
+        limit = paging.page_size(page_size)
+        tokens = PageTokens("entityTypes", workspace_key)
+        cursor = tokens.decode(page_token, 1)
+        after = paging.as_text(cursor[0]) if cursor else ""
         workspace = await self.get_workspace(workspace_key)
-        limit = _page_size(page_size)
-        after = _decode_page_token(page_token, "t", 1)[0] if page_token else ""
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.rows(
                 conn, "list_entity_types", workspace_id=workspace.id, after=after, limit=limit + 1
@@ -297,8 +298,7 @@ class Admin:
             ids = [str(r["id"]) for r in found[:limit]]
             types = await repo.entity_types(conn, ids)
         page = sorted(types.values(), key=lambda t: t.slug)
-        next_token = _encode_page_token("t", page[-1].slug) if len(found) > limit else ""
-        return page, next_token
+        return page, tokens.page(found, limit, lambda r: (r["slug"],))[1]
 
     async def delete_entity_type(self, workspace_key: str, key: str) -> None:
         entity_type = await self.get_entity_type(workspace_key, key)
@@ -455,19 +455,15 @@ class Admin:
     async def _newest_first(
         self,
         query: str,
-        kind: str,
-        page_size: int,
-        page_token: str,
+        tokens: PageTokens,
+        limit: int,
+        cursor: list[str | int] | None,
         make: Callable[[dict[str, Any]], T],
         **params: Any,
     ) -> tuple[list[T], str]:
         """One page of `query`'s rows, newest first, keyed by (create_time, id)."""
-        limit = _page_size(page_size)
-        before_time: datetime | None = None
-        before_id: str | None = None
-        if page_token:
-            when, before_id = _decode_page_token(page_token, kind, 2)
-            before_time = _time(when)
+        before_time = paging.as_time(cursor[0]) if cursor else None
+        before_id = paging.as_text(cursor[1]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.rows(
                 conn,
@@ -477,20 +473,20 @@ class Admin:
                 limit=limit + 1,
                 **params,
             )
-        next_token = ""
-        if len(found) > limit:
-            last = found[limit - 1]
-            next_token = _encode_page_token(kind, last["create_time"].isoformat(), str(last["id"]))
-        return [make(r) for r in found[:limit]], next_token
+        page, next_token = tokens.page(found, limit, lambda r: (r["create_time"], str(r["id"])))
+        return [make(r) for r in page], next_token
 
     # -- endpoints --------------------------------------------------------------------------
 
     async def list_endpoints(
         self, workspace_key: str, page_size: int, page_token: str
     ) -> tuple[list[Endpoint], str]:
+        limit = paging.page_size(page_size)
+        tokens = PageTokens("ingestEndpoints", workspace_key)
+        cursor = tokens.decode(page_token, 2)
         workspace = await self.get_workspace(workspace_key)
         return await self._newest_first(
-            "list_endpoints", "e", page_size, page_token, _endpoint, workspace_id=workspace.id
+            "list_endpoints", tokens, limit, cursor, _endpoint, workspace_id=workspace.id
         )
 
     async def rotate_endpoint_token(
@@ -580,12 +576,15 @@ class Admin:
     async def list_records(
         self, workspace_key: str, type_key: str, page_size: int, page_token: str
     ) -> tuple[list[StoredRecord], str]:
+        limit = paging.page_size(page_size)
+        tokens = PageTokens("records", workspace_key, type_key)
+        cursor = tokens.decode(page_token, 2)
         entity_type = await self.get_entity_type(workspace_key, type_key)
         return await self._newest_first(
             "list_records",
-            "r",
-            page_size,
-            page_token,
+            tokens,
+            limit,
+            cursor,
             lambda row: _record(entity_type, row),
             entity_type_id=entity_type.id,
         )
@@ -646,20 +645,15 @@ class Admin:
         self, workspace_key: str, type_key: str, record_id: str, page_size: int, page_token: str
     ) -> tuple[list[RecordRequest], str]:
         """The requests that created or updated the record, newest first."""
-        record = await self.get_record_in(workspace_key, type_key, record_id)
-        limit = _page_size(page_size)
+        limit = paging.page_size(page_size)
+        tokens = PageTokens("recordRequests", workspace_key, type_key, record_id)
+        cursor = tokens.decode(page_token, 3)
         before: dict[str, Any] = {
-            "before_time": None,
-            "before_request": None,
-            "before_position": None,
+            "before_time": paging.as_time(cursor[0]) if cursor else None,
+            "before_request": paging.as_text(cursor[1]) if cursor else None,
+            "before_position": paging.as_int(cursor[2]) if cursor else None,
         }
-        if page_token:
-            when, request_id, position = _decode_page_token(page_token, "q", 3)
-            before = {
-                "before_time": _time(when),
-                "before_request": request_id,
-                "before_position": _int(position),
-            }
+        record = await self.get_record_in(workspace_key, type_key, record_id)
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.rows(
                 conn,
@@ -669,14 +663,10 @@ class Admin:
                 limit=limit + 1,
                 **before,
             )
-        page = [_record_request(row, record) for row in found[:limit]]
-        next_token = ""
-        if len(found) > limit:
-            last = found[limit - 1]
-            next_token = _encode_page_token(
-                "q", last["create_time"].isoformat(), last["request_id"], str(last["position"])
-            )
-        return page, next_token
+        rows, next_token = tokens.page(
+            found, limit, lambda r: (r["create_time"], r["request_id"], r["position"])
+        )
+        return [_record_request(row, record) for row in rows], next_token
 
     # -- the overview -------------------------------------------------------------------------
 
@@ -851,47 +841,9 @@ async def _reference_target(conn: repo.Conn, workspace_id: str, slug: str, field
     return target["id"]
 
 
-def _page_size(page_size: int) -> int:
-    return min(max(page_size or 50, 1), 500)
-
-
 def _check_slug(field: str, slug: str) -> None:
     if not _SLUG.match(slug):
         raise InvalidArgument(
             f"{field} must match {_SLUG.pattern}",
             violations=[Violation(field, f"bad slug {slug!r}", "INVALID_SLUG")],
         )
-
-
-def _encode_page_token(kind: str, *parts: str) -> str:
-    return base64.urlsafe_b64encode("\x1f".join((kind, *parts)).encode()).decode()
-
-
-def _decode_page_token(token: str, kind: str, count: int) -> list[str]:
-    try:
-        parts = base64.urlsafe_b64decode(token.encode()).decode().split("\x1f")
-    except ValueError:
-        raise _bad_page_token("page_token is not one this API issued") from None
-    if parts[0] != kind or len(parts) != count + 1:
-        raise _bad_page_token("page_token is not one this API issued")
-    return parts[1:]
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise _bad_page_token("page_token is not one this API issued") from None
-
-
-def _time(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise _bad_page_token("page_token is not one this API issued") from None
-
-
-def _bad_page_token(message: str) -> InvalidArgument:
-    return InvalidArgument(
-        message, violations=[Violation("page_token", message, "INVALID_PAGE_TOKEN")]
-    )

@@ -14,9 +14,11 @@ from urllib.parse import urlsplit
 from psycopg_pool import AsyncConnectionPool
 
 from inlet_common import exactjson, mappings
+from inlet_common.admin import paging
+from inlet_common.admin.paging import PageTokens
 from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
 from inlet_common.integration_bodies import MappedBody, map_body
-from inlet_store import guards, paging
+from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.domain import EntityTypeDef
 from inlet_store.errors import wrap_exceptions
@@ -132,7 +134,9 @@ class IntegrationAdmin:
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[str, list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_time(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("projectTokens", workspace)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_time(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
@@ -142,13 +146,8 @@ class IntegrationAdmin:
                 before=before,
                 limit=limit + 1,
             )
-        page = found[:limit]
-        more = len(found) > limit
-        return (
-            workspace_id,
-            page,
-            paging.encode(page[-1]["create_time"].isoformat()) if more else "",
-        )
+        page, token = tokens.page(found, limit, lambda r: (r["create_time"],))
+        return workspace_id, page, token
 
     async def revoke_project_token(self, workspace: str, token_id: str) -> dict[str, Any]:
         async with wrap_exceptions(), self.pool.connection() as conn:
@@ -332,14 +331,15 @@ class IntegrationAdmin:
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        after = paging.decode(page_token) if page_token else ""
+        tokens = PageTokens("integrations", workspace)
+        cursor = tokens.decode(page_token, 1)
+        after = paging.as_text(cursor[0]) if cursor else ""
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
                 conn, "list_integrations", workspace_id=workspace_id, after=after, limit=limit + 1
             )
-        page = found[:limit]
-        return page, paging.encode(page[-1]["slug"]) if len(found) > limit else ""
+        return tokens.page(found, limit, lambda r: (r["slug"],))
 
     async def update_integration(
         self, workspace: str, slug: str, given: IntegrationValues, mask: Collection[str]
@@ -456,7 +456,9 @@ class IntegrationAdmin:
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[str, list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_time(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("clientTokens", workspace)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_time(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
@@ -466,13 +468,8 @@ class IntegrationAdmin:
                 before=before,
                 limit=limit + 1,
             )
-        page = found[:limit]
-        more = len(found) > limit
-        return (
-            workspace_id,
-            page,
-            paging.encode(page[-1]["create_time"].isoformat()) if more else "",
-        )
+        page, token = tokens.page(found, limit, lambda r: (r["create_time"],))
+        return workspace_id, page, token
 
     async def update_client_token(
         self, workspace: str, token_id: str, values: ClientTokenValues, mask: Collection[str]
@@ -520,7 +517,9 @@ class IntegrationAdmin:
     ) -> tuple[list[dict[str, Any]], str]:
         """Newest first: an integration's requests, or a project or client token's."""
         limit = paging.page_size(page_size)
-        before = paging.as_int(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("externalActivityEntries", workspace, collection, key)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_int(cursor[0]) if cursor else None
         params: dict[str, Any] = {"integration_id": None, "key_id": None, "routes": None}
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
@@ -539,8 +538,7 @@ class IntegrationAdmin:
             found = await repo.rows(
                 conn, "list_external_activity", before=before, limit=limit + 1, **params
             )
-        page = found[:limit]
-        return page, paging.encode(str(page[-1]["id"])) if len(found) > limit else ""
+        return tokens.page(found, limit, lambda r: (r["id"],))
 
 
 _UPDATABLE = (

@@ -14,6 +14,8 @@ import grpc
 
 from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc
 from inlet_common import pushwebhooks
+from inlet_common.admin import paging
+from inlet_common.admin.paging import PageTokens
 from inlet_common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -21,7 +23,7 @@ from inlet_common.errors import (
     Unavailable,
     Violation,
 )
-from inlet_store import apikeys, guards, paging
+from inlet_store import apikeys, guards
 from inlet_store import repository as repo
 from inlet_store.admin import sample_value
 from inlet_store.domain import EntityTypeDef
@@ -185,19 +187,16 @@ class PushAdmin:
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[str, list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_time(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("apiKeys", workspace)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_time(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
                 conn, "list_api_keys", workspace_id=workspace_id, before=before, limit=limit + 1
             )
-        page = found[:limit]
-        more = len(found) > limit
-        return (
-            workspace_id,
-            page,
-            paging.encode(page[-1]["create_time"].isoformat()) if more else "",
-        )
+        page, token = tokens.page(found, limit, lambda r: (r["create_time"],))
+        return workspace_id, page, token
 
     async def revoke_key(self, workspace: str, key_id: str) -> tuple[str, dict[str, Any]]:
         async with wrap_exceptions(), self.pool.connection() as conn:
@@ -439,11 +438,10 @@ class PushAdmin:
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[list[Session], str]:
         limit = paging.page_size(page_size)
-        after_time: datetime | None = None
-        after_id = ""
-        if page_token:
-            when, _, after_id = paging.decode(page_token).partition("|")
-            after_time = paging.as_time(when)
+        tokens = PageTokens("sessions", workspace)
+        cursor = tokens.decode(page_token, 2)
+        after_time = paging.as_time(cursor[0]) if cursor else None
+        after_id = paging.as_text(cursor[1]) if cursor else ""
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
@@ -455,9 +453,7 @@ class PushAdmin:
                 limit=limit + 1,
             )
             sessions = await self._with_types(conn, found[:limit])
-        more = len(found) > limit
-        last = sessions[-1] if sessions else None
-        token = paging.encode(f"{last.create_time.isoformat()}|{last.id}") if more and last else ""
+        _, token = tokens.page(found, limit, lambda r: (r["create_time"], str(r["id"])))
         return sessions, token
 
     async def update_session(
@@ -582,15 +578,16 @@ class PushAdmin:
         self, workspace: str, session_id: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_int(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("pushLogEntries", workspace, session_id)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_int(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             session = await self._session(conn, workspace_id, _session_id(session_id))
             found = await repo.rows(
                 conn, "list_push_log", session_id=session.id, before=before, limit=limit + 1
             )
-        page = found[:limit]
-        return page, paging.encode(str(page[-1]["id"])) if len(found) > limit else ""
+        return tokens.page(found, limit, lambda r: (r["id"],))
 
 
 def _map_problems(path: str, spec: TypeSpec, entity_type: EntityTypeDef) -> list[Violation]:

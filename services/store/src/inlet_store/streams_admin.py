@@ -11,9 +11,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_common import exactjson
+from inlet_common.admin import paging
+from inlet_common.admin.names import name
+from inlet_common.admin.paging import PageTokens
+from inlet_common.admin.timestamps import timestamp
 from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
 from inlet_common.masks import update_paths
-from inlet_store import guards, names, paging
+from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.auth import Authenticator, WorkspaceScoped
 from inlet_store.errors import wrap_exceptions
@@ -92,14 +96,15 @@ class StreamAdmin:
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        after = paging.decode(page_token) if page_token else ""
+        tokens = PageTokens("streams", workspace)
+        cursor = tokens.decode(page_token, 1)
+        after = paging.as_text(cursor[0]) if cursor else ""
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
                 conn, "list_streams", workspace_id=workspace_id, after=after, limit=limit + 1
             )
-        page = found[:limit]
-        return page, paging.encode(page[-1]["slug"]) if len(found) > limit else ""
+        return tokens.page(found, limit, lambda r: (r["slug"],))
 
     async def create_key(
         self, workspace: str, stream: str, key: streams_pb2.IngestKey
@@ -145,7 +150,9 @@ class StreamAdmin:
         self, workspace: str, stream: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_time(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("ingestKeys", workspace, stream)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_time(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             found_stream = await self._stream(conn, workspace, stream)
             found = await repo.rows(
@@ -155,9 +162,7 @@ class StreamAdmin:
                 before=before,
                 limit=limit + 1,
             )
-        page = found[:limit]
-        more = len(found) > limit
-        return page, paging.encode(page[-1]["create_time"].isoformat()) if more else ""
+        return tokens.page(found, limit, lambda r: (r["create_time"],))
 
     async def _key_query(
         self, query: str, workspace: str, stream: str, key_id: str, **params: Any
@@ -230,7 +235,9 @@ class StreamAdmin:
         self, workspace: str, stream: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_int(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("connectorLogEntries", workspace, stream)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_int(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             found_stream = await self._stream(conn, workspace, stream)
             found = await repo.rows(
@@ -240,8 +247,7 @@ class StreamAdmin:
                 before=before,
                 limit=limit + 1,
             )
-        page = found[:limit]
-        return page, paging.encode(str(page[-1]["id"])) if len(found) > limit else ""
+        return tokens.page(found, limit, lambda r: (r["id"],))
 
 
 # -- protobuf ------------------------------------------------------------------------------
@@ -249,24 +255,24 @@ class StreamAdmin:
 
 def stream_pb(workspace_id: str, s: dict[str, Any]) -> streams_pb2.Stream:
     return streams_pb2.Stream(
-        name=f"workspaces/{workspace_id}/streams/{s['slug']}",
+        name=name("workspaces", workspace_id, "streams", s["slug"]),
         display_name=s["display_name"],
         entity_type=s["entity_type"],
         default_region=s["default_region"],
-        create_time=names.timestamp(s["create_time"]),
+        create_time=timestamp(s["create_time"]),
     )
 
 
 def key_pb(workspace_id: str, stream: str, k: dict[str, Any]) -> streams_pb2.IngestKey:
     return streams_pb2.IngestKey(
-        name=f"workspaces/{workspace_id}/streams/{stream}/ingestKeys/{k['id']}",
+        name=name("workspaces", workspace_id, "streams", stream, "ingestKeys", k["id"]),
         mode=_MODE_ENUMS[k["mode"]],
         display_name=k["display_name"],
         rate_limit=k["rate_limit"],
         rate_window_seconds=k["rate_window_seconds"],
-        create_time=names.timestamp(k["create_time"]),
-        expire_time=names.timestamp(k["expire_time"]),
-        revoke_time=names.timestamp(k["revoke_time"]),
+        create_time=timestamp(k["create_time"]),
+        expire_time=timestamp(k["expire_time"]),
+        revoke_time=timestamp(k["revoke_time"]),
         prefix=prefix(k["mode"], k["id"]),
     )
 
@@ -274,7 +280,7 @@ def key_pb(workspace_id: str, stream: str, k: dict[str, Any]) -> streams_pb2.Ing
 def log_pb(e: dict[str, Any]) -> streams_pb2.ConnectorLogEntry:
     errors = [e["error"]] if e["error"] else list(e["item_errors"] or [])
     return streams_pb2.ConnectorLogEntry(
-        create_time=names.timestamp(e["create_time"]),
+        create_time=timestamp(e["create_time"]),
         request_id=e["request_id"],
         items_received=e["items_received"],
         status=e["status"],
