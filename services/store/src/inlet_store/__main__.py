@@ -10,9 +10,9 @@ from inlet_common import entrypoint, grpcserver, logs
 from inlet_common.channels import channel
 from inlet_common.metrics import serve_metrics
 from inlet_store import app
+from inlet_store.admin.push import GrpcSessionSigner
 from inlet_store.config import StoreConfig
 from inlet_store.migrations import migrate
-from inlet_store.push_admin import GrpcSessionSigner
 from inlet_store.relay import Relay, grpc_publisher
 from inlet_store.retention import Janitor, Retention
 

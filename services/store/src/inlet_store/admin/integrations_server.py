@@ -12,9 +12,9 @@ from inlet_common import exactjson
 from inlet_common.admin.timestamps import timestamp
 from inlet_common.errors import InvalidArgument
 from inlet_common.masks import update_paths
-from inlet_store.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.integrations import ClientTokenValues, IntegrationAdmin, IntegrationValues
 from inlet_store.external_tokens import CLIENT, PROJECT, prefix
-from inlet_store.integrations_admin import ClientTokenValues, IntegrationAdmin, IntegrationValues
 
 _ACTIVITY_PARENTS = ("integrations", "projectTokens", "clientTokens")
 

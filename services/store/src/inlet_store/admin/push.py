@@ -25,7 +25,7 @@ from inlet_common.errors import (
 )
 from inlet_store import apikeys, guards
 from inlet_store import repository as repo
-from inlet_store.admin import sample_value
+from inlet_store.admin.service import sample_value
 from inlet_store.domain import EntityTypeDef
 from inlet_store.errors import wrap_exceptions
 from inlet_store.push_standard import STANDARD_TYPES, upsert_keys

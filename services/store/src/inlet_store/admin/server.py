@@ -9,8 +9,8 @@ from inlet_common import exactjson
 from inlet_common.admin import names
 from inlet_common.admin.timestamps import optional_time, timestamp
 from inlet_common.masks import update_paths
-from inlet_store.admin import Admin
-from inlet_store.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.service import Admin
 from inlet_store.domain import Endpoint, FieldDef, StoredRecord
 from inlet_store.server import TYPE_NAMES, entity_type_pb
 

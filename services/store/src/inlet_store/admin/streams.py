@@ -19,7 +19,7 @@ from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, V
 from inlet_common.masks import update_paths
 from inlet_store import guards
 from inlet_store import repository as repo
-from inlet_store.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.auth import Authenticator, WorkspaceScoped
 from inlet_store.errors import wrap_exceptions
 from inlet_store.streams import KEY_MODES, new_key, prefix
 
