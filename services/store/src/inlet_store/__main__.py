@@ -10,7 +10,7 @@ from inlet_common import entrypoint, grpcserver, logs
 from inlet_common.channels import channel
 from inlet_common.metrics import serve_metrics
 from inlet_store import app
-from inlet_store.admin.push import GrpcSessionSigner
+from inlet_store.admin.session_signer import GrpcSessionSigner
 from inlet_store.config import StoreConfig
 from inlet_store.migrations import migrate
 from inlet_store.relay import Relay, grpc_publisher

@@ -13,7 +13,8 @@ from inlet_common.admin.timestamps import timestamp
 from inlet_common.errors import InvalidArgument
 from inlet_common.masks import update_paths
 from inlet_store.admin.auth import Authenticator, WorkspaceScoped
-from inlet_store.admin.integrations import ClientTokenValues, IntegrationAdmin, IntegrationValues
+from inlet_store.admin.integration_tokens import ClientTokenValues
+from inlet_store.admin.integrations import IntegrationAdmin, IntegrationValues
 from inlet_store.external_tokens import CLIENT, PROJECT, prefix
 
 _ACTIVITY_PARENTS = ("integrations", "projectTokens", "clientTokens")

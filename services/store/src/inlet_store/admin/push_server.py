@@ -10,7 +10,8 @@ from inlet_common.admin.timestamps import timestamp
 from inlet_common.masks import update_paths
 from inlet_store import apikeys
 from inlet_store.admin.auth import Authenticator, WorkspaceScoped
-from inlet_store.admin.push import UPDATABLE, PushAdmin, Session, SessionSpec, TypeSpec
+from inlet_store.admin.push import PushAdmin
+from inlet_store.admin.push_specs import UPDATABLE, Session, SessionSpec, TypeSpec
 from inlet_store.server import TYPE_NAMES
 
 _TYPE_ENUMS = {name: value for value, name in TYPE_NAMES.items()}

@@ -15,11 +15,12 @@ from inlet_common.admin import paging
 from inlet_common.admin.names import name
 from inlet_common.admin.paging import PageTokens
 from inlet_common.admin.timestamps import timestamp
-from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
+from inlet_common.errors import InvalidArgument, NotFound, Violation
 from inlet_common.masks import update_paths
 from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.admin.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.credentials import INGEST_KEY, Credentials
 from inlet_store.errors import wrap_exceptions
 from inlet_store.streams import KEY_MODES, new_key, prefix
 
@@ -30,6 +31,7 @@ _MODES = {
     streams_pb2.INGEST_KEY_MODE_LIVE: "live",
     streams_pb2.INGEST_KEY_MODE_TEST: "test",
 }
+_KEYS = Credentials(INGEST_KEY)
 _MODE_ENUMS = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KEY_MODE_TEST}
 
 
@@ -150,19 +152,11 @@ class StreamAdmin:
         self, workspace: str, stream: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        tokens = PageTokens("ingestKeys", workspace, stream)
+        tokens = _KEYS.page_tokens(workspace, stream)
         cursor = tokens.decode(page_token, 1)
-        before = paging.as_time(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             found_stream = await self._stream(conn, workspace, stream)
-            found = await repo.rows(
-                conn,
-                "list_ingest_keys",
-                stream_id=found_stream["id"],
-                before=before,
-                limit=limit + 1,
-            )
-        return tokens.page(found, limit, lambda r: (r["create_time"],))
+            return await _KEYS.page(conn, str(found_stream["id"]), tokens, limit, cursor)
 
     async def _key_query(
         self, query: str, workspace: str, stream: str, key_id: str, **params: Any
@@ -171,7 +165,7 @@ class StreamAdmin:
             found_stream = await self._stream(conn, workspace, stream)
             found = await repo.row(conn, query, id=key_id, stream_id=found_stream["id"], **params)
         if found is None:
-            raise NotFound(f"no ingest key {key_id!r} on stream {stream!r}")
+            raise INGEST_KEY.not_found(key_id)
         return found
 
     async def update_key(
@@ -198,38 +192,27 @@ class StreamAdmin:
         )
 
     async def revoke_key(self, workspace: str, stream: str, key_id: str) -> dict[str, Any]:
-        return await self._key_query("revoke_ingest_key", workspace, stream, key_id)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found_stream = await self._stream(conn, workspace, stream)
+            return await _KEYS.revoke(conn, str(found_stream["id"]), key_id)
 
     async def rotate_key(
         self, workspace: str, stream: str, key_id: str, grace_seconds: int
     ) -> tuple[dict[str, Any], str, dict[str, Any]]:
-        if grace_seconds < 0:
-            raise _bad("grace_seconds", "grace_seconds must not be negative", "INVALID_GRACE")
         async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
-            found_stream = await self._stream(conn, workspace, stream)
-            stream_id = str(found_stream["id"])
-            old = await repo.row(conn, "get_ingest_key", id=key_id, stream_id=stream_id)
-            if old is None:
-                raise NotFound(f"no ingest key {key_id!r} on stream {stream!r}")
-            if old["revoke_time"] is not None:
-                raise FailedPrecondition(f"ingest key {key_id} is revoked; create a new one")
-            previous = await repo.row(
-                conn,
-                "expire_ingest_key",
-                id=key_id,
-                stream_id=stream_id,
-                grace_seconds=grace_seconds,
-            )
-            assert previous is not None
-            created, secret = await self._insert_key(
-                conn,
-                stream_id,
-                old["mode"],
-                old["display_name"],
-                old["rate_limit"],
-                old["rate_window_seconds"],
-            )
-        return created, secret, previous
+            stream_id = str((await self._stream(conn, workspace, stream))["id"])
+
+            async def like(conn: repo.Conn, old: dict[str, Any]) -> tuple[dict[str, Any], str]:
+                return await self._insert_key(
+                    conn,
+                    stream_id,
+                    old["mode"],
+                    old["display_name"],
+                    old["rate_limit"],
+                    old["rate_window_seconds"],
+                )
+
+            return await _KEYS.rotate(conn, stream_id, key_id, grace_seconds, "grace_seconds", like)
 
     async def connector_log(
         self, workspace: str, stream: str, page_size: int, page_token: str
