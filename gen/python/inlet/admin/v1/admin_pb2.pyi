@@ -504,9 +504,11 @@ class ListActivityEntriesRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/ingestEndpoints/{endpoint}."""
     page_size: _builtins.int
-    """At most this many entries (default 50, at most 500)."""
+    """At most this many entries (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     status_code: _builtins.int
     """Only entries answered with this HTTP status (0: any)."""
     errors_only: _builtins.bool
@@ -622,9 +624,11 @@ class ListEntityTypesRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -908,9 +912,11 @@ class ListIngestEndpointsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -1297,9 +1303,11 @@ class ListRecordsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/entityTypes/{entity_type}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -1557,9 +1565,11 @@ class ListRecordRequestsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/entityTypes/{entity_type}/records/{record}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
