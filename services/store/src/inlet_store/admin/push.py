@@ -18,6 +18,7 @@ from inlet_common.errors import (
 )
 from inlet_store import apikeys
 from inlet_store import repository as repo
+from inlet_store.admin.endpoints import sample_value
 from inlet_store.admin.push_keys import ApiKeys
 from inlet_store.admin.push_specs import (
     UPDATABLE,
@@ -27,7 +28,6 @@ from inlet_store.admin.push_specs import (
     TypeSpec,
     check_webhooks,
 )
-from inlet_store.admin.service import sample_value
 from inlet_store.admin.session_signer import NoSigner, SessionSigner
 from inlet_store.domain import EntityTypeDef
 from inlet_store.errors import wrap_exceptions

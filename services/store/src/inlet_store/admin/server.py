@@ -10,7 +10,7 @@ from inlet_common.admin import names
 from inlet_common.admin.timestamps import optional_time, timestamp
 from inlet_common.masks import update_paths
 from inlet_store.admin.auth import Authenticator, WorkspaceScoped
-from inlet_store.admin.service import Admin
+from inlet_store.admin.use_cases import Admin
 from inlet_store.domain import Endpoint, FieldDef, StoredRecord
 from inlet_store.server import TYPE_NAMES, entity_type_pb
 
