@@ -179,18 +179,11 @@ def _show_type(ctx: typer.Context, t: entity_pb2.EntityType) -> None:
 def entity_types_list(ctx: typer.Context) -> None:
     """List entity types."""
     with admin_api(ctx) as api:
-        found = [
-            item
-            for page in every_page(
-                lambda token: api.call(
-                    api.stub.ListEntityTypes,
-                    admin_pb2.ListEntityTypesRequest(
-                        parent=api.workspace, page_size=500, page_token=token
-                    ),
-                )
-            )
-            for item in page.entity_types
-        ]
+        found = api.every(
+            api.stub.ListEntityTypes,
+            admin_pb2.ListEntityTypesRequest(parent=api.workspace),
+            "entity_types",
+        )
     if json_mode(ctx):
         render.emit_json([render.as_dict(t) for t in found])
         return
@@ -356,18 +349,11 @@ def _endpoint_name(api: Admin, key: str) -> str:
 
 
 def _all_endpoints(api: Admin) -> list[admin_pb2.IngestEndpoint]:
-    return [
-        item
-        for page in every_page(
-            lambda token: api.call(
-                api.stub.ListIngestEndpoints,
-                admin_pb2.ListIngestEndpointsRequest(
-                    parent=api.workspace, page_size=500, page_token=token
-                ),
-            )
-        )
-        for item in page.ingest_endpoints
-    ]
+    return api.every(
+        api.stub.ListIngestEndpoints,
+        admin_pb2.ListIngestEndpointsRequest(parent=api.workspace),
+        "ingest_endpoints",
+    )
 
 
 def _url(ctx: typer.Context, path: str) -> str:
