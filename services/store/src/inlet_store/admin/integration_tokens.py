@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 from psycopg_pool import AsyncConnectionPool
 
 from inlet_common.admin import paging
-from inlet_common.errors import InvalidArgument, NotFound, Violation
+from inlet_common.errors import InvalidArgument, Violation
 from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.admin.credentials import CLIENT_TOKEN, PROJECT_TOKEN, Credentials
+from inlet_store.admin.workspaces import workspace_id
 from inlet_store.domain import EntityTypeDef
 from inlet_store.errors import wrap_exceptions
 from inlet_store.external_tokens import CLIENT, PROJECT, new_token
@@ -75,10 +76,7 @@ class IntegrationTokens:
         self.pool = pool
 
     async def _workspace_id(self, conn: repo.Conn, key: str) -> str:
-        found = await repo.row(conn, "workspace_by_key", key=key)
-        if found is None:
-            raise NotFound(f"no workspace {key!r}", reason="WORKSPACE_NOT_FOUND")
-        return str(found["id"])
+        return await workspace_id(conn, key)
 
     async def _entity_type(
         self, conn: repo.Conn, workspace_id: str, slug: str, field: str

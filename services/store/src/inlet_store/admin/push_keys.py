@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from inlet_common.admin import paging
-from inlet_common.errors import NotFound
 from inlet_store import apikeys, guards
 from inlet_store import repository as repo
 from inlet_store.admin.credentials import API_KEY, Credentials
+from inlet_store.admin.workspaces import workspace_id
 from inlet_store.errors import wrap_exceptions
 
 _KEYS = Credentials(API_KEY)
@@ -21,10 +21,7 @@ class ApiKeys:
         self.pool = pool
 
     async def _workspace_id(self, conn: repo.Conn, key: str) -> str:
-        found = await repo.row(conn, "workspace_by_key", key=key)
-        if found is None:
-            raise NotFound(f"no workspace {key!r}", reason="WORKSPACE_NOT_FOUND")
-        return str(found["id"])
+        return await workspace_id(conn, key)
 
     async def create_key(
         self, workspace: str, display_name: str, rate_limit: int, window: int

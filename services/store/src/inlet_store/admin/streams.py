@@ -21,6 +21,7 @@ from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.admin.auth import Authenticator, WorkspaceScoped
 from inlet_store.admin.credentials import INGEST_KEY, Credentials
+from inlet_store.admin.workspaces import workspace_id
 from inlet_store.errors import wrap_exceptions
 from inlet_store.streams import KEY_MODES, new_key, prefix
 
@@ -46,10 +47,7 @@ class StreamAdmin:
         self.pool = pool
 
     async def _workspace_id(self, conn: repo.Conn, key: str) -> str:
-        found = await repo.row(conn, "workspace_by_key", key=key)
-        if found is None:
-            raise NotFound(f"no workspace {key!r}")
-        return str(found["id"])
+        return await workspace_id(conn, key)
 
     async def _stream(self, conn: repo.Conn, workspace: str, slug: str) -> dict[str, Any]:
         workspace_id = await self._workspace_id(conn, workspace)
