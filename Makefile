@@ -8,7 +8,7 @@ PYTHON ?= python3
 # The browser tests (tests/browser) drive Debian's chromium through Playwright.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run run-envoy test check lint types fmt protos protos-check buf-lint envoy-check deploy-check bench clean
+.PHONY: install run run-envoy test check lint types fmt protos protos-check buf-lint envoy-check deploy-check bench chaos soak clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt constraints.txt gen/python/pyproject.toml services/*/pyproject.toml
@@ -73,6 +73,15 @@ fmt: install
 
 bench: install
 	$(PY) -m bench
+
+# A mixed load over every dialect; kill -9 of each service in turn and an immediate
+# PostgreSQL restart; the ledger of acknowledged requests afterwards (bench/mixed).
+chaos: install
+	$(PY) -m bench.chaos
+
+# The same mixed load for INLET_SOAK_SECONDS (600): throughput, p99 and RSS per minute.
+soak: install
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf $(VENV) .inlet tools/node_modules

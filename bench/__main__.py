@@ -11,8 +11,9 @@ import uvloop
 from bench import environment
 from bench.ceiling import RawCeiling
 from bench.config import Settings
-from bench.cpu import CpuProbe
+from bench.cpu import POSTGRES, CpuProbe
 from bench.endpoint_push import EndpointPushChain
+from bench.minimal_path import MinimalPath
 from bench.report import Ratio, render
 from bench.scenario import Result, Scenario
 from bench.stream_ingest import POLL_SECONDS, StreamSettings
@@ -34,7 +35,8 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
     )
     progress("starting the suite (store, notifier, matcher, gateway)")
     async with environment.suite(database_url) as suite:
-        probe = CpuProbe({"bench": os.getpid(), **suite.processes})
+        postgres = await environment.postgres_pid(database_url)
+        probe = CpuProbe({"bench": os.getpid(), **suite.processes, POSTGRES: postgres})
         chain = EndpointPushChain(
             suite.push_url, workload, concurrency=settings.concurrency, probe=probe
         )
@@ -53,7 +55,14 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
             probe=probe,
             idempotency_keys=True,
         )
-        scenarios: list[Scenario] = [chain, ceiling, keyed]
+        minimal = MinimalPath(
+            database_url,
+            workload,
+            concurrency=settings.concurrency,
+            pool_size=settings.pool_size,
+            postgres=postgres,
+        )
+        scenarios: list[Scenario] = [minimal, chain, keyed, ceiling]
         scenarios.append(WebhookDeliveries(database_url, settings.requests))
         scenarios += await stream_scenarios(
             suite.gateway_url, database_url, suite.target, streams, probe
@@ -72,7 +81,11 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
         f"{settings.requests - workload.expected_creates} repeats (seed {settings.seed}); "
         f"ceiling pool {settings.pool_size} connections, as the store's"
     ]
-    ratios = [Ratio("ratio chain/ceiling", results[chain.name], results[ceiling.name])]
+    ratios = [
+        Ratio("ratio chain/minimal", results[chain.name], results[minimal.name]),
+        Ratio("ratio keyed/minimal", results[keyed.name], results[minimal.name]),
+        Ratio("ratio chain/ceiling", results[chain.name], results[ceiling.name]),
+    ]
     ratios.append(Ratio("ratio keyed/chain", results[keyed.name], results[chain.name]))
     ratios.append(Ratio("ratio arrays/COPY", *(results[s.name] for s in scenarios[-2:])))
     notes.append(

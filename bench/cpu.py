@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-REST = "postgres+rest"  # machine busy time not spent in a named process
+REST = "rest"  # machine busy time not spent in a named process (other work on the machine)
+POSTGRES = "postgres"  # a named process counted with every child it has or had
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,13 @@ class CpuProbe:
     def snapshot(self) -> Usage:
         if not self.available:
             return Usage({}, 0.0)
-        return Usage({name: _process_seconds(pid) for name, pid in self.processes.items()}, _busy())
+        return Usage(
+            {
+                name: _tree_seconds(pid) if name == POSTGRES else _process_seconds(pid)
+                for name, pid in self.processes.items()
+            },
+            _busy(),
+        )
 
     @staticmethod
     def since(before: Usage, after: Usage) -> Usage:
@@ -51,6 +58,23 @@ def _process_seconds(pid: int) -> float:
     # Fields after the parenthesised command; utime and stime are the 14th and 15th.
     fields = stat.rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _tree_seconds(pid: int) -> float:
+    """CPU of a process and all its children: live ones, and (cutime, cstime) the exited
+    ones it reaped, as PostgreSQL's postmaster does its backends."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = sum(int(v) for v in fields[11:15]) / _TICK
+    return own + sum(_process_seconds(int(child)) for child in children)
+
+
+def postmaster_pid(backend_pid: int) -> int:
+    """The postmaster of a backend (its parent), to count PostgreSQL's CPU by itself."""
+    return int(Path(f"/proc/{backend_pid}/stat").read_text().rpartition(")")[2].split()[1])
 
 
 def _busy() -> float:

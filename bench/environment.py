@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 from google.protobuf import field_mask_pb2
 
+from bench.cpu import postmaster_pid
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
@@ -105,6 +106,15 @@ async def _target(database_url: str, token: str) -> Target:
         workspace_id=found.workspace_id,
         entity_type_id=found.entity_type.id,
     )
+
+
+async def postgres_pid(database_url: str) -> int:
+    """The pid of the PostgreSQL server holding `database_url` (its postmaster)."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute("SELECT pg_backend_pid()")
+        found = await cur.fetchone()
+    assert found is not None
+    return postmaster_pid(int(found[0]))
 
 
 async def reset(database_url: str) -> None:

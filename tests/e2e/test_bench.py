@@ -21,8 +21,9 @@ TINY = {
     "INLET_BENCH_STREAM_SECONDS": "0.5",
     "INLET_BENCH_STREAM_BATCHES": "1",
 }
-# push, ceiling, keyed push, webhooks, one steady stream rate, arrays, COPY ceiling
-SCENARIOS = 7
+# minimal path, push, keyed push, ceiling, webhooks, one steady stream rate, arrays, COPY
+# ceiling
+SCENARIOS = 8
 
 
 def scenario_rows(table: str) -> dict[str, str]:

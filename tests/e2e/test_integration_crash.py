@@ -37,7 +37,10 @@ async def test_kill_9_mid_request_applies_every_item_exactly_once(server_url: st
     # the request is cut off between two committed ones.
     env = {"INLET_STREAM_LEASE_SECONDS": "1", "INLET_STREAM_WORKERS": "2"}
     try:
-        async with running(url, ports=Ports(0, 0, 0, 0), log_dir=logs, extra_env=env) as stack:
+        # The test kills the matcher and starts the next one itself: no supervisor.
+        async with running(
+            url, ports=Ports(0, 0, 0, 0), log_dir=logs, extra_env=env, supervise=False
+        ) as stack:
             async with channel(stack.address("store")) as ch:
                 admin = admin_pb2_grpc.AdminServiceStub(ch)
                 seed = await demo.seed(admin, bootstrap_token=stack.bootstrap_token)

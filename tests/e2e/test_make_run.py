@@ -223,6 +223,16 @@ async def test_make_run_seeds_every_dialect_reuses_its_demo_and_stops_cleanly(
             docs = await client.get(docs_url)
         assert docs.status_code == 200
         assert docs.headers["content-type"] == "text/html; charset=utf-8"
+        # Every service's Prometheus metrics, where the banner says.
+        metrics = dict(
+            pair.rsplit(" ", 1) for pair in first.line("metrics").split(None, 1)[1].split(", ")
+        )
+        assert set(metrics) == {"gateway", "matcher", "store", "notifier"}
+        async with httpx.AsyncClient() as client:
+            for url in metrics.values():
+                scraped = await client.get(url)
+                assert scraped.status_code == 200
+                assert "_requests_total counter" in scraped.text, url
 
         pushed = await asyncio.to_thread(shell, push)
         assert pushed["record"]["action"] == "created"

@@ -172,7 +172,9 @@ async def test_activity_summary_per_dialect(
     )
     assert bad.status_code == 400
     refused = await http.post(
-        "/api/ingest", content=b"{", headers={"Authorization": f"Bearer {sales.key}"}
+        "/api/ingest",
+        content=b"{",
+        headers={"Authorization": f"Bearer {sales.key}", "Content-Type": "application/json"},
     )
     assert refused.status_code == 400
     after = {

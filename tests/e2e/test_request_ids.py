@@ -190,10 +190,7 @@ async def test_a_push_has_one_id_everywhere_and_the_clients_id_beside_it(
     matcher = await logged(suite, "matcher", request_id, "rpc")
     assert {line["client_request_id"] for line in matcher} == {client_id}
     store = await logged(suite, "store", request_id, "rpc")
-    assert {line["rpc"] for line in store} >= {
-        "/inlet.store.v1.StoreService/ResolveEndpoint",
-        "/inlet.store.v1.StoreService/ApplyPlan",
-    }
+    assert {line["rpc"] for line in store} >= {"/inlet.store.v1.StoreService/CommitPush"}
     await logged(suite, "notifier", request_id, "webhook attempt")
     never_our_id(suite, client_id)
 

@@ -435,3 +435,22 @@ async def test_the_access_log_never_holds_a_credential(
     assert text is not None, read(edge.log)
     for secret in (token, bearer, client_token, "QuerySecretMustNotBeLogged", "SecretToken"):
         assert secret not in text
+
+
+async def test_envoy_answers_are_nosniff_no_store_without_a_server_banner(
+    client: httpx.AsyncClient,
+) -> None:
+    for answer in (
+        await client.get("/healthz"),
+        await client.post("/api/v1/ingest/tok_ok", json={"fields": {"name": "A"}}),
+    ):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"
+        assert "server" not in answer.headers
+
+
+async def test_envoy_refuses_a_header_block_past_64_kib_with_431(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.get("/healthz", headers={"X-Padding": "p" * 70_000})
+    assert answer.status_code == 431

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,11 +19,12 @@ from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
 from inlet_notifier.server import TokenWorkspace
 from inlet_notifier.service import EndpointSpec, Webhooks
 from inlet_store import app as store_app
-from inlet_store.domain import PlannedRecord
 from inlet_store.errors import MissingRequired
 from inlet_store.migrations import migrate
+from inlet_store.push.repository import PgPushRepository
+from inlet_store.push.use_case import PushCommitter
 from inlet_store.relay import Relay, grpc_publisher
-from inlet_store.service import Store
+from tests.push_commit_support import commit, planned
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,7 @@ async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
 @pytest.fixture
 async def target(own_pool: AsyncConnectionPool[Any]) -> dict[str, str]:
     """A workspace with a contact type (unique email) and an ingest endpoint."""
+    token = secrets.token_bytes(32)
     async with own_pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
             "INSERT INTO workspaces (slug, display_name) VALUES (%s, 'w') RETURNING id",
@@ -59,10 +62,15 @@ async def target(own_pool: AsyncConnectionPool[Any]) -> dict[str, str]:
         cur = await conn.execute(
             "INSERT INTO ingest_endpoints (workspace_id, entity_type_id, display_name, token_hash)"
             " VALUES (%s, %s, 'e', %s) RETURNING id",
-            (workspace, type_id, secrets.token_bytes(32)),
+            (workspace, type_id, token),
         )
         endpoint = str((await cur.fetchone() or [""])[0])
-    return {"workspace": workspace, "type": type_id, "endpoint": endpoint}
+    return {
+        "workspace": workspace,
+        "type": type_id,
+        "endpoint": endpoint,
+        "token_hash": token.hex(),
+    }
 
 
 async def outbox_rows(pool: AsyncConnectionPool[Any], workspace: str) -> list[tuple[Any, ...]]:
@@ -74,26 +82,27 @@ async def outbox_rows(pool: AsyncConnectionPool[Any], workspace: str) -> list[tu
         return list(await cur.fetchall())
 
 
-async def push(store: Store, target: dict[str, str], email: str, **more: Any) -> None:
-    await store.apply_plan(
-        workspace_id=target["workspace"],
-        endpoint_id=target["endpoint"],
-        request_id=f"req_{secrets.token_hex(4)}",
-        record=PlannedRecord(
-            entity_type_id=target["type"],
-            values={"email": email, **more},
-            unique_fields=("email",),
-        ),
-        related={},
+async def push(pool: AsyncConnectionPool[Any], target: dict[str, str], email: str) -> None:
+    await commit(
+        PushCommitter(PgPushRepository(pool)),
+        bytes.fromhex(target["token_hash"]),
+        planned(target["type"], {"email": email}, ("email",)),
     )
 
 
 async def test_changes_write_outbox_events_in_their_transaction(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:
-    store = Store(own_pool)
-    await push(store, target, "ada@example.com")
-    await push(store, target, "ada@example.com", name="Ada")
+    committer = PushCommitter(PgPushRepository(own_pool))
+    token = bytes.fromhex(target["token_hash"])
+    await commit(
+        committer, token, planned(target["type"], {"email": "ada@example.com"}, ("email",))
+    )
+    await commit(
+        committer,
+        token,
+        planned(target["type"], {"email": "ada@example.com", "name": "Ada"}, ("email",)),
+    )
     rows = await outbox_rows(own_pool, target["workspace"])
     assert [r[0] for r in rows] == ["record.created", "record.updated"]
     created, updated = (r[1] for r in rows)
@@ -104,30 +113,17 @@ async def test_changes_write_outbox_events_in_their_transaction(
     assert created["entity_type_id"] == target["type"]
 
 
-async def test_a_change_that_fails_writes_no_event_and_the_failure_is_one(
+async def test_a_change_that_fails_writes_no_event_but_the_failure_is_one(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:
-    store = Store(own_pool)
+    committer = PushCommitter(PgPushRepository(own_pool))
+    empty = replace(planned(target["type"], {}), missing_required=("email",))
     with pytest.raises(MissingRequired):
-        await store.apply_plan(
-            workspace_id=target["workspace"],
-            endpoint_id=target["endpoint"],
-            request_id="req_x",
-            record=PlannedRecord(
-                entity_type_id=target["type"], values={}, missing_required=("email",)
-            ),
-            related={},
-        )
-    assert await outbox_rows(own_pool, target["workspace"]) == []
-    await store.record_activity(
-        endpoint_id=target["endpoint"],
-        request_id="req_x",
-        status_code=400,
-        outcome={"error": {"code": "REQUIRED_FIELD_MISSING"}},
-    )
+        await commit(committer, bytes.fromhex(target["token_hash"]), empty, request_id="req_x")
     ((type_, data),) = await outbox_rows(own_pool, target["workspace"])
     assert type_ == "ingest.failed"
     assert data["status_code"] == 400
+    assert data["outcome"]["error"]["code"] == "REQUIRED_FIELD_MISSING"
     assert data["source"] == {
         "type": "ingest_endpoint",
         "id": target["endpoint"],
@@ -150,9 +146,8 @@ async def test_relay_crash_after_publish_republishes_and_the_notifier_dedupes(
     try:
         async with channel(f"127.0.0.1:{notifier.port}") as ch:
             publish = grpc_publisher(ch, timeout=5)
-            store = Store(own_pool)
             for i in range(3):
-                await push(store, target, f"p{i}@example.com")
+                await push(own_pool, target, f"p{i}@example.com")
             published: list[str] = []
 
             async def then_crash(events: Sequence[notifier_pb2.Event]) -> None:
@@ -185,7 +180,7 @@ async def test_relay_crash_after_publish_republishes_and_the_notifier_dedupes(
 async def test_relay_keeps_rows_while_the_notifier_is_down(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:
-    await push(Store(own_pool), target, "down@example.com")
+    await push(own_pool, target, "down@example.com")
     async with channel("127.0.0.1:9") as ch:  # nothing listens there
         with pytest.raises(Exception, match=r"UNAVAILABLE|unavailable|connect"):
             await Relay(own_pool, grpc_publisher(ch, timeout=1)).relay_once()

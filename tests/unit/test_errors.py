@@ -72,3 +72,15 @@ def test_bad_config_names_the_key(environ: dict[str, str], key: str) -> None:
 def test_missing_required_config_names_the_key() -> None:
     with pytest.raises(ConfigError, match="INLET_DATABASE_URL"):
         Env({}).text("INLET_DATABASE_URL")
+
+
+def test_a_status_stays_small_enough_for_grpc_trailers_whatever_the_client_sent() -> None:
+    name = "f" * 20_000
+    many = [Violation(f"items[{i}].{name}", "x" * 5_000, "UNKNOWN_FIELD") for i in range(200)]
+    status = InvalidArgument("m" * 50_000, violations=many).to_status()
+    assert status.ByteSize() < 6 * 1024
+    listed = violations_of(status)
+    assert listed
+    assert listed[0].field.startswith("items[0].fff")
+    assert listed[0].field.endswith("…")
+    assert status.message.endswith("…")

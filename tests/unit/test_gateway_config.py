@@ -53,7 +53,7 @@ def test_everything_set() -> None:
         ("INLET_GATEWAY_TIMEOUT_SECONDS", "0"),
         ("INLET_LOG_LEVEL", "LOUD"),
         ("INLET_METRICS_PORT", "x"),
-        ("INLET_METRICS_PORT", "0"),
+        ("INLET_METRICS_PORT", "70000"),
     ],
 )
 def test_bad_values_name_their_key(key: str, value: str) -> None:

@@ -34,7 +34,7 @@ DEAL = entity_pb2.EntityType(
         ),
     ],
 )
-ENDPOINT = store_pb2.ResolveEndpointResponse(
+ENDPOINT = store_pb2.PushSchema(
     workspace_id="w",
     endpoint_id="e",
     default_region="NO",

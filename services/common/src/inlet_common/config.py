@@ -82,6 +82,10 @@ class ServiceSettings:
     log_level: str
     metrics_port: int | None
     grace_seconds: float
+    # Where /metrics listens (INLET_METRICS_HOST), and a file to write its bound port to
+    # (INLET_METRICS_PORT_FILE: a supervisor starting it on port 0 learns the port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Env, default_addr: str) -> ServiceSettings:
@@ -97,4 +101,6 @@ class ServiceSettings:
             log_level=level,
             metrics_port=env.integer("INLET_METRICS_PORT", 0, maximum=65535) if metrics else None,
             grace_seconds=env.number("INLET_SHUTDOWN_GRACE_SECONDS", 10.0),
+            metrics_host=env.text("INLET_METRICS_HOST", "127.0.0.1"),
+            metrics_port_file=env.optional("INLET_METRICS_PORT_FILE"),
         )

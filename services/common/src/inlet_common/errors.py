@@ -70,23 +70,46 @@ class InletError(Exception):
             error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN)
         ]
         if self.violations:
-            packed.append(
-                error_details_pb2.BadRequest(
-                    field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description, reason=v.reason
-                        )
-                        for v in self.violations
-                    ]
-                )
-            )
+            packed.append(_bounded_violations(self.violations))
         packed.extend(self.details)
-        status = status_pb2.Status(code=self.code.value[0], message=self.message)
+        status = status_pb2.Status(
+            code=self.code.value[0], message=clip(self.message, MAX_MESSAGE_CHARS)
+        )
         for detail in packed:
             any_detail = any_pb2.Any()
             any_detail.Pack(detail)
             status.details.append(any_detail)
         return status
+
+
+# A status crosses gRPC as trailing metadata, which gRPC caps (8 KiB soft, 16 KiB hard): a
+# client's 20,000-character field name must come back clipped, not as RESOURCE_EXHAUSTED.
+MAX_MESSAGE_CHARS = 1024
+MAX_FIELD_CHARS = 200
+MAX_DESCRIPTION_CHARS = 300
+VIOLATIONS_BUDGET_BYTES = 4608
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marked with an ellipsis when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded_violations(violations: Sequence[Violation]) -> error_details_pb2.BadRequest:
+    """The violations, each clipped, as many as fit the budget (the first ones: in order)."""
+    found = error_details_pb2.BadRequest()
+    size = 0
+    for v in violations:
+        entry = error_details_pb2.BadRequest.FieldViolation(
+            field=clip(v.field, MAX_FIELD_CHARS),
+            description=clip(v.description, MAX_DESCRIPTION_CHARS),
+            reason=v.reason,
+        )
+        size += entry.ByteSize()
+        if found.field_violations and size > VIOLATIONS_BUDGET_BYTES:
+            break
+        found.field_violations.append(entry)
+    return found
 
 
 class InvalidArgument(InletError):
@@ -195,3 +218,16 @@ def conflicts_of(status: status_pb2.Status) -> list[dict[str, Any]]:
         if isinstance(c, problem_pb2.UniqueConflict)
         for m in c.matches
     ]
+
+
+def describe(error: InletError) -> dict[str, Any]:
+    """An error as the activity log keeps it: code, message, fields and conflicts."""
+    status = error.to_status()
+    body: dict[str, Any] = {"code": error.reason, "message": status.message}
+    violations = violations_of(status)
+    if violations:
+        body["errors"] = [v.as_json() for v in violations]
+    conflicts = conflicts_of(status)
+    if conflicts:
+        body["conflicts"] = conflicts
+    return body

@@ -18,9 +18,10 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 
-from inlet_common import logs, nul, requestids
+from inlet_common import logs, nul, requestids, tracing
 from inlet_common.errors import STATUS_DETAILS_KEY, InletError
 from inlet_common.portfile import write_port_file
 
@@ -34,6 +35,12 @@ _QUIET_METHODS = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.",
     "/inlet.store.v1.StoreService/ClaimStreamRequest",
+)
+
+# Codes that mark a server span failed (OpenTelemetry's gRPC conventions): the caller's
+# own mistakes (INVALID_ARGUMENT, NOT_FOUND, …) are answers, not faults.
+_SERVER_FAULTS = frozenset(
+    {"UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS"}
 )
 
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Any]]
@@ -119,7 +126,8 @@ def _public(method: str) -> bool:
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Maps InletError to google.rpc.Status; counts RPCs and logs one line for each.
+    """Maps InletError to google.rpc.Status; counts, times, traces (a server span that
+    continues the caller's traceparent) and logs one line for each RPC.
 
     Runs inside RequestIdInterceptor, so the request id is already bound."""
 
@@ -131,9 +139,22 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return handler
         inner = handler.unary_unary
         method = handler_call_details.method
-        level = logging.DEBUG if method.startswith(_QUIET_METHODS) else logging.INFO
+        quiet = method.startswith(_QUIET_METHODS)
+        level = logging.DEBUG if quiet else logging.INFO
 
         async def behavior(request: Any, context: Any) -> Any:
+            if not tracing.enabled() or (quiet and not _traced(context)):
+                # Probes and idle polls would be a trace each, every second.
+                return await observed(request, context, None)
+            with tracing.span(
+                method.lstrip("/"),
+                kind=SpanKind.SERVER,
+                parent=context.invocation_metadata(),
+                request_id=logs.request_id.get(),
+            ) as span:
+                return await observed(request, context, span)
+
+        async def observed(request: Any, context: Any, span: Any) -> Any:
             started = time.perf_counter()
             code = "OK"
             try:
@@ -164,6 +185,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
                 elapsed = time.perf_counter() - started
+                if span is not None:
+                    span.set_attribute("rpc.grpc.status_code", code)
+                    if code in _SERVER_FAULTS:
+                        tracing.fail(span, code)
                 RPCS.labels(method, code).inc()
                 RPC_SECONDS.labels(method).observe(elapsed)
                 log.log(
@@ -177,6 +202,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+def _traced(context: Any) -> bool:
+    return any(key == tracing.TRACEPARENT_KEY for key, _ in context.invocation_metadata() or ())
 
 
 Registrar = Callable[[grpc.aio.Server], None]

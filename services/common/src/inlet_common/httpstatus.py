@@ -36,6 +36,9 @@ REASON_HTTP_STATUS: dict[str, int] = {
     "IDEMPOTENCY_KEY_REUSED": 422,
     # A body of a media type the route does not read (the external form).
     "UNSUPPORTED_MEDIA_TYPE": 415,
+    # The edge's own refusals of slow or oversized requests.
+    "REQUEST_TIMEOUT": 408,
+    "REQUEST_HEADER_FIELDS_TOO_LARGE": 431,
 }
 
 

@@ -18,5 +18,6 @@ def body_hash(value: Any) -> bytes:
 def key_problem(key: str) -> str | None:
     """Why an Idempotency-Key is refused, or None when it is fine ("" means absent)."""
     if len(key) > MAX_KEY_LENGTH:
-        return f"Idempotency-Key is {len(key)} characters; at most {MAX_KEY_LENGTH} are allowed"
+        # No count: the edge cuts a longer key to one past the limit before it crosses.
+        return f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters"
     return None

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from inlet_common import logs
+from inlet_common import logs, tracing
 
 # gRPC metadata keys. x-request-id is inlet's id of the request; x-client-request-id is
 # the caller's own X-Request-Id, kept beside it as a correlation id and never used as ours.
@@ -47,13 +47,15 @@ def from_metadata(metadata: Iterable[tuple[str, Any]] | None) -> tuple[str, str]
 
 
 def outgoing() -> tuple[tuple[str, str], ...]:
-    """Metadata that carries the current request's ids to the next service."""
+    """Metadata that carries the current request's ids (and trace) to the next service."""
     request_id, client_request_id = logs.request_id.get(), logs.client_request_id.get()
     carried: list[tuple[str, str]] = []
     if request_id:
         carried.append((REQUEST_ID_KEY, request_id))
     if client_request_id:
         carried.append((CLIENT_REQUEST_ID_KEY, client_request_id))
+    # The trace goes along too (W3C traceparent; nothing when tracing is off).
+    carried.extend(tracing.outgoing())
     return tuple(carried)
 
 

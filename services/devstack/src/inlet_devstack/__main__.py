@@ -16,7 +16,7 @@ from inlet_common.channels import channel
 from inlet_common.config import ConfigError, Env
 from inlet_common.keyring import new_key_ring, parse_key_ring
 from inlet_devstack import banner, postgres, reuse, saved
-from inlet_devstack.stack import CONSOLE_KEYS_ENV, Ports, StackError, running
+from inlet_devstack.stack import CONSOLE_KEYS_ENV, METRICS_PORTS, Ports, StackError, running
 from inlet_notifier.config import KEYS_ENV
 
 log = logging.getLogger("inlet_devstack")
@@ -37,6 +37,9 @@ class Setup:
     # Local receivers (a webhook test server on this machine) are the point of a dev
     # stack, so it allows loopback and private targets unless told otherwise.
     allow_private: bool
+    # Each service's log rotates past this size, keeping this many old files.
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 3
 
 
 def _port(env: Env, key: str, default: int) -> int:
@@ -90,7 +93,9 @@ def prepare() -> Setup:
     allow_private = env.flag(ALLOW_PRIVATE_ENV, True)
     if url is None:
         data_dir = Path(env.text("INLET_DATA_DIR", str(state_dir / "pgdata"))).resolve()
-        server_url, _server = postgres.embedded(data_dir, cleanup="stop")
+        server_url, server = postgres.embedded(data_dir, cleanup="stop")
+        # Stopped at exit even when it was restarted meanwhile (a new postmaster).
+        postgres.stop_at_exit(server)
         url = postgres.ensure_database(server_url, "inlet")
         log.info("embedded PostgreSQL running", extra={"data_dir": str(data_dir)})
     ports = Ports(
@@ -99,9 +104,17 @@ def prepare() -> Setup:
         store=_port(env, "INLET_STORE_PORT", 50052),
         notifier=_port(env, "INLET_NOTIFIER_PORT", 50053),
         envoy=_port(env, "INLET_ENVOY_PORT", 8081) if env.flag("INLET_ENVOY", False) else None,
+        # Unset: METRICS_PORTS, or any free port for a service on port 0.
+        metrics={
+            name: _port(env, f"INLET_{name.upper()}_METRICS_PORT", 0)
+            for name in METRICS_PORTS
+            if env.optional(f"INLET_{name.upper()}_METRICS_PORT") is not None
+        },
     )
     log_dir = Path(env.text("INLET_LOG_DIR", str(state_dir / "logs"))).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
+    log_max_bytes = env.integer("INLET_LOG_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024)
+    log_backups = env.integer("INLET_LOG_BACKUPS", 3, minimum=0, maximum=100)
     return Setup(
         url,
         ports,
@@ -110,6 +123,8 @@ def prepare() -> Setup:
         console_keys,
         state_dir / "demo-credentials.json",
         allow_private,
+        log_max_bytes,
+        log_backups,
     )
 
 
@@ -122,6 +137,8 @@ async def serve(setup: Setup) -> None:
             extra_env={ALLOW_PRIVATE_ENV: "true" if setup.allow_private else "false"},
             webhook_secret_keys=setup.webhook_secret_keys,
             console_session_keys=setup.console_session_keys,
+            log_max_bytes=setup.log_max_bytes,
+            log_backups=setup.log_backups,
         ) as stack:
             async with channel(stack.address("store")) as ch:
                 ready = await reuse.ensure(
@@ -136,6 +153,7 @@ async def serve(setup: Setup) -> None:
                 store=stack.address("store"),
                 notifier=stack.address("notifier"),
                 envoy_url=stack.envoy_url,
+                metrics={name: stack.metrics_url(name) for name in METRICS_PORTS},
             )
             sys.stdout.write(
                 banner.render(

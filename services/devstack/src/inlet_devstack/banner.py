@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,8 @@ class Addresses:
     notifier: str
     # Envoy beside the gateway (`make run-envoy`): the curls then go through it.
     envoy_url: str | None = None
+    # Each service's Prometheus /metrics URL, by service name.
+    metrics: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def public_url(self) -> str:
@@ -112,6 +115,13 @@ def cli_environment(at: Addresses, demo: DemoCredentials, workspace_slug: str) -
 
 def endpoint_url(at: Addresses, demo: DemoCredentials, slug: str) -> str:
     return f"{at.public_url}/api/v1/ingest/{demo.endpoints[slug].secret}"
+
+
+def _metrics_line(at: Addresses) -> str:
+    if not at.metrics:
+        return ""
+    urls = ", ".join(f"{name} {url}" for name, url in at.metrics.items())
+    return f"  metrics   {urls}\n"
 
 
 def render(
@@ -175,6 +185,7 @@ def render(
         f"  store     {at.store} (gRPC StoreService, AdminService, StreamAdminService,"
         " IntegrationAdminService, PushAdminService)\n"
         f"  notifier  {at.notifier} (gRPC NotifierService, WebhookService)\n"
+        f"{_metrics_line(at)}"
         f"  logs      {log_dir}/\n"
         f"  webhooks  {webhooks}\n"
         f"  demo      workspace {workspace_slug}: contact, company, deal, sales; "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import secrets
 import warnings
 from pathlib import Path
@@ -27,6 +29,50 @@ def embedded(data_dir: Path, *, cleanup: str = "stop") -> tuple[str, Any]:
     mode = None if cleanup == "none" else cleanup
     server = pgserver.get_server(data_dir, cleanup_mode=mode)  # type: ignore[attr-defined]
     return str(server.get_uri()), server
+
+
+def follow_restart(server: Any) -> None:
+    """Point pgserver's handle at the postmaster running the data directory now.
+
+    pgserver stops the process it found at start; after a PostgreSQL restart that one is
+    gone, and without this the new postmaster would outlive its owner."""
+    with warnings.catch_warnings():  # see embedded()
+        warnings.simplefilter("ignore")
+        from pgserver.utils import PostmasterInfo
+
+    current = PostmasterInfo.read_from_pgdata(server.pgdata)
+    if current is not None:
+        server._postmaster_info = current
+
+
+def stop_at_exit(server: Any) -> None:
+    """Stop the embedded server at exit even when it was restarted meanwhile."""
+    # atexit runs last-registered first: this runs before pgserver's own handler.
+    atexit.register(follow_restart, server)
+
+
+def restart(server: Any, *, immediate: bool = True) -> None:
+    """Restart the embedded server (immediate: as after a crash, no checkpoint, every
+    connection cut), with the options it was started with; blocks until it is up."""
+    restart_data_dir(Path(server.pgdata), immediate=immediate)
+    follow_restart(server)
+
+
+def restart_data_dir(data_dir: Path, *, immediate: bool = True) -> None:
+    """Restart the embedded server of `data_dir` without holding a pgserver handle on it
+    (a handle would make this process one of its owners)."""
+    with warnings.catch_warnings():  # see embedded()
+        warnings.simplefilter("ignore")
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+    # As root, pgserver runs PostgreSQL as its own user; pg_ctl must run as that one too.
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(
+        ["-w", "-m", "immediate" if immediate else "fast", "-l", str(data_dir / "log"), "restart"],
+        pgdata=data_dir,
+        user=user,
+        timeout=60,
+    )
 
 
 def with_database(url: str, dbname: str) -> str:

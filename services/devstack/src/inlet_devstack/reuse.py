@@ -22,6 +22,7 @@ from inlet.admin.v1 import (
     streams_pb2_grpc,
 )
 from inlet.store.v1 import store_pb2, store_pb2_grpc
+from inlet_common.credentials import token_hash
 from inlet_devstack.demo import DEMO_TYPES, SALES, bearer, ensure_types
 from inlet_devstack.saved import DemoCredentials, Secret
 
@@ -207,9 +208,10 @@ async def _saved_endpoint(
 
 
 async def _token_works(store: store_pb2_grpc.StoreServiceAsyncStub, token: str) -> bool:
-    """Whether an (enabled) endpoint answers to `token`, as a push would resolve it."""
+    """Whether an (enabled) endpoint answers to `token`, as a push would resolve it (a push
+    planned against no schema is answered with the schema alone: nothing is counted)."""
     try:
-        await store.ResolveEndpoint(store_pb2.ResolveEndpointRequest(token=token))
+        await store.CommitPush(store_pb2.CommitPushRequest(token_hash=token_hash(token)))
     except grpc.aio.AioRpcError as error:
         _code(error, grpc.StatusCode.NOT_FOUND)
         return False

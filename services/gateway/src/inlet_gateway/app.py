@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -15,7 +16,6 @@ import google.rpc.status_pb2 as status_pb2
 import grpc
 from google.api import httpbody_pb2
 from google.protobuf import descriptor, message
-from prometheus_client import Counter, Histogram
 
 from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
 from inlet.ingest.v1 import external_pb2, ingest_pb2
@@ -33,8 +33,9 @@ from inlet_common.errors import (
     status_from_rpc_error,
     unpack,
 )
+from inlet_common.httpobserve import ROUTE_SCOPE_KEY
 from inlet_common.httpstatus import http_status
-from inlet_gateway import docs, limits
+from inlet_gateway import docs, edge_headers, limits
 from inlet_gateway.config import GatewayConfig
 from inlet_gateway.console import Console, build_console
 from inlet_gateway.envelopes import DEFAULT_EXTERNAL_TYPE_BASE, ErrorContext, envelope_for
@@ -58,11 +59,6 @@ Receive = Callable[[], Awaitable[Event]]
 Send = Callable[[Event], Awaitable[None]]
 ChannelFactory = Callable[[str], grpc.aio.Channel]
 Metadata = list[tuple[str, str]]
-
-REQUESTS = Counter(
-    "inlet_gateway_requests_total", "HTTP requests answered", ["route", "method", "status"]
-)
-REQUEST_SECONDS = Histogram("inlet_gateway_request_seconds", "HTTP handling time", ["route"])
 
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
@@ -132,10 +128,23 @@ PUSH_TRANSFER = "inlet.ingest.v1.IngestService.PushTransfer"
 # A body this much past the cap is not worth draining to keep the connection alive.
 _DRAIN_ALLOWANCE = 1024 * 1024
 
+# The one dialect whose contract marks Content-Type: application/json as required.
+_CONTENT_TYPE_REQUIRED = frozenset({"inlet.ingest.v1.IngestService.IngestStream"})
+# Routes that read their body themselves in more than one media type.
+_OWN_MEDIA_TYPES = frozenset({"inlet.ingest.v1.ExternalIngestService.SubmitForm"})
+# Edge routes whose answers a cache may keep (they hold nothing per caller).
+_CACHEABLE = frozenset({"/openapi.json", "/docs"})
+
 
 class _DeadlineExceeded(InletError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
     reason = "DEADLINE_EXCEEDED"
+
+
+class _RequestTimeout(InletError):
+    # DEADLINE_EXCEEDED would say 504 (ours); the reason says 408 (the client's).
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "REQUEST_TIMEOUT"
 
 
 class _MethodNotAllowed(InletError):
@@ -192,6 +201,7 @@ def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None 
         # A synchronous transfer answers once it has completed (or its wait ran out).
         extra_seconds={PUSH_TRANSFER: config.push_sync_max_seconds},
         external_type_base=config.external_problem_base,
+        body_timeout_seconds=config.body_timeout_seconds,
     )
     if config.console:
         gateway.console = build_console(config, gateway.channel)
@@ -210,9 +220,12 @@ class Gateway:
         openapi_document: bytes | None = None,
         extra_seconds: Mapping[str, float] | None = None,
         external_type_base: str = DEFAULT_EXTERNAL_TYPE_BASE,
+        body_timeout_seconds: float = 30.0,
     ) -> None:
         self.routes = routes
         self.timeout_seconds = timeout_seconds
+        # A body not fully received by then is a slow client holding a connection: 408.
+        self.body_timeout_seconds = body_timeout_seconds
         self.extra_seconds = dict(extra_seconds or {})
         self.external_type_base = external_type_base
         document = docs.load_document() if openapi_document is None else openapi_document
@@ -283,6 +296,8 @@ class Gateway:
                 log.exception("unhandled error in the gateway")
                 internal = InletError("internal error").to_status()
                 answer = self._render(None, internal, request)
+            # For the observing middleware (inlet_common.httpobserve), which counts it.
+            scope[ROUTE_SCOPE_KEY] = route_label
             await send(
                 {
                     "type": "http.response.start",
@@ -294,6 +309,7 @@ class Gateway:
                         (b"x-request-id", request_id.encode()),
                         *_client_request_id_header(client_id),
                         *answer.headers,
+                        *_security_headers(answer, scope["path"]),
                     ],
                 }
             )
@@ -309,8 +325,6 @@ class Gateway:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
-            REQUESTS.labels(route_label, scope["method"], str(answer.status)).inc()
-            REQUEST_SECONDS.labels(route_label).observe(elapsed)
 
     # --- one request ---------------------------------------------------------------------
 
@@ -320,6 +334,9 @@ class Gateway:
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1")
+        crowded = edge_headers.check_block(scope["headers"])
+        if crowded is not None:
+            return self._headers_too_large(method, path, crowded, request)
         own = self._own.get(path)
         if own is not None:
             if method in ("GET", "HEAD"):
@@ -345,9 +362,25 @@ class Gateway:
                 answer.headers.append((b"connection", b"close"))
             return answer, label
         try:
-            body = await limits.read_body(receive, limit)
+            async with asyncio.timeout(self.body_timeout_seconds):
+                body = await limits.read_body(receive, limit)
         except limits.BodyTooLarge as too_large:
             return await self._rejected(found, request, _too_large(too_large)), label
+        except TimeoutError:
+            log.info("request body timed out", extra={"route": label})
+            slow = _RequestTimeout(
+                f"the request body was not received within {self.body_timeout_seconds:g}s"
+            )
+            # The request's framing (its media type, a body that never came, its header
+            # block) is the edge's own verdict, answered in the dialect before any
+            # credential is looked at, as Envoy's local replies are; its content is the
+            # service's to judge (and log).
+            answer = self._render(route.full_name, slow.to_status(), request)
+            answer.headers.append((b"connection", b"close"))
+            return answer, label
+        media = self._media_problem(route, request.headers, body)
+        if media is not None:
+            return self._render(route.full_name, media.to_status(), request), label
         query = scope.get("query_string", b"").decode("latin-1")
         try:
             rpc_request = transcode(
@@ -362,6 +395,30 @@ class Gateway:
             edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
             return await self._rejected(found, request, edge, edge_field=bad.field), label
         return await self._call(route, rpc_request, request), label
+
+    def _headers_too_large(
+        self, method: str, path: str, error: InletError, request: _Request
+    ) -> tuple[Answer, str]:
+        """431: nothing of the request crosses to a service; answered in the route's
+        dialect, and the connection closed."""
+        matched = self.routes.match(method, path)
+        route = matched.route if isinstance(matched, RouteMatch) else None
+        answer = self._render(route.full_name if route else None, error.to_status(), request)
+        answer.headers.append((b"connection", b"close"))
+        return answer, route.template.source if route else "unmatched"
+
+    @staticmethod
+    def _media_problem(
+        route: Route, headers: Mapping[bytes, bytes], body: bytes
+    ) -> InletError | None:
+        """A JSON route's Content-Type, judged at the edge (the form judges its own)."""
+        if not route.body or route.full_name in _OWN_MEDIA_TYPES:
+            return None
+        return edge_headers.check_json_content_type(
+            headers.get(b"content-type"),
+            required=route.full_name in _CONTENT_TYPE_REQUIRED,
+            body=bool(body),
+        )
 
     async def _call(self, route: Route, rpc_request: message.Message, request: _Request) -> Answer:
         try:
@@ -512,7 +569,7 @@ def _metadata(scope: Scope, headers: dict[bytes, bytes]) -> Metadata:
         key = FORWARDED_HEADERS.get(name.lower())
         if key is None:
             continue
-        text = value.decode("latin-1")
+        text = edge_headers.forwarded(name.lower(), value.decode("latin-1"))
         # gRPC refuses non-printable metadata values; never log the value (credentials).
         if not _PRINTABLE.fullmatch(text):
             log.info("header dropped: not printable ASCII", extra={"header": key})
@@ -522,6 +579,17 @@ def _metadata(scope: Scope, headers: dict[bytes, bytes]) -> Metadata:
     if client:
         metadata.append((CLIENT_ADDRESS_KEY, str(client[0])))
     return metadata
+
+
+def _security_headers(answer: Answer, path: str) -> list[tuple[bytes, bytes]]:
+    """nosniff on every answer; no-store unless the answer says otherwise or is public."""
+    present = {name.lower() for name, _ in answer.headers}
+    headers = []
+    if b"x-content-type-options" not in present:
+        headers.append(edge_headers.NOSNIFF)
+    if b"cache-control" not in present and path not in _CACHEABLE:
+        headers.append(edge_headers.NO_STORE)
+    return headers
 
 
 def _content_length(answer: Answer) -> list[tuple[bytes, bytes]]:

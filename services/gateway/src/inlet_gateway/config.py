@@ -23,9 +23,15 @@ class GatewayConfig:
     # A synchronous push transfer may wait this long for its completion (the matcher's
     # INLET_PUSH_SYNC_MAX_SECONDS); its call's deadline is this plus timeout_seconds.
     push_sync_max_seconds: float = 300.0
+    # A slow client's request head (its headers) must arrive within header_timeout_seconds
+    # of the connection (or of the previous answer), and its body within body_timeout_seconds.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
     port_file: str | None = None
     log_level: str = "INFO"
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port_file: str | None = None
     # The console at /console/ (INLET_CONSOLE).
     console: bool = True
     # Key ring sealing console session cookies; None: a key made at start (sessions end
@@ -49,6 +55,8 @@ class GatewayConfig:
         timeout = env.number("INLET_GATEWAY_TIMEOUT_SECONDS", 10.0)
         if timeout <= 0:
             raise ConfigError(f"INLET_GATEWAY_TIMEOUT_SECONDS must be positive, got {timeout}")
+        header_timeout = env.number("INLET_GATEWAY_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+        body_timeout = env.number("INLET_GATEWAY_BODY_TIMEOUT_SECONDS", 30.0, minimum=0.1)
         push_sync_max = env.number("INLET_PUSH_SYNC_MAX_SECONDS", 300.0, minimum=0.1)
         level = env.text("INLET_LOG_LEVEL", "INFO").upper()
         if level not in _LOG_LEVELS:
@@ -57,7 +65,7 @@ class GatewayConfig:
             )
         metrics_port: int | None = None
         if env.optional("INLET_METRICS_PORT") is not None:
-            metrics_port = env.integer("INLET_METRICS_PORT", 0, minimum=1, maximum=65535)
+            metrics_port = env.integer("INLET_METRICS_PORT", 0, minimum=0, maximum=65535)
         keys = env.optional("INLET_CONSOLE_SESSION_KEYS")
         if keys is not None:
             try:
@@ -80,9 +88,13 @@ class GatewayConfig:
             notifier_addr=notifier_addr,
             timeout_seconds=timeout,
             push_sync_max_seconds=push_sync_max,
+            header_timeout_seconds=header_timeout,
+            body_timeout_seconds=body_timeout,
             port_file=env.optional("INLET_PORT_FILE"),
             log_level=level,
             metrics_port=metrics_port,
+            metrics_host=env.text("INLET_METRICS_HOST", "127.0.0.1"),
+            metrics_port_file=env.optional("INLET_METRICS_PORT_FILE"),
             console=env.flag("INLET_CONSOLE", True),
             console_session_keys=keys,
             console_session_seconds=env.integer(

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from inlet_common.httpobserve import ObservedApp
 from inlet_common.portfile import write_port_file
 from inlet_gateway.app import Gateway, create_app
 from inlet_gateway.config import GatewayConfig
+from inlet_gateway.slowclients import protocol_with
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,10 @@ class _Server(uvicorn.Server):
 
 def uvicorn_config(app: Gateway, config: GatewayConfig) -> uvicorn.Config:
     return uvicorn.Config(
-        app,
-        http="httptools",
+        # Counted, timed and traced by the one HTTP middleware.
+        ObservedApp(app),
+        # httptools, with a deadline for each request's head (slow clients are closed).
+        http=protocol_with(config.header_timeout_seconds),
         ws="none",
         lifespan="on",
         log_config=None,

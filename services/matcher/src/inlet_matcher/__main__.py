@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 
-from inlet_common import entrypoint, grpcserver, logs
+from inlet_common import entrypoint, grpcserver, logs, tracing
 from inlet_common.channels import channel
 from inlet_common.metrics import serve_metrics
 from inlet_matcher import app
 from inlet_matcher.config import MatcherConfig
 from inlet_matcher.external import ExternalIngest
-from inlet_matcher.service import Ingest
+from inlet_matcher.push.use_case import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_matcher.stream import GrpcStreamStore, StreamIngest
 from inlet_matcher.transfer import GrpcTransferStore, PushTransfers
@@ -20,7 +20,12 @@ from inlet_matcher.worker import Workers
 async def serve() -> None:
     config = MatcherConfig.from_env(os.environ)
     logs.configure("matcher", config.service.log_level)
-    serve_metrics(config.service.metrics_port)
+    tracing.configure("matcher")
+    serve_metrics(
+        config.service.metrics_port,
+        host=config.service.metrics_host,
+        port_file=config.service.metrics_port_file,
+    )
     store_channel = channel(config.store_addr)
     stream_store = GrpcStreamStore(store_channel, config.store_timeout_seconds)
     workers = Workers(

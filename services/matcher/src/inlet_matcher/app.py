@@ -8,8 +8,8 @@ from inlet.ingest.v1 import external_pb2, external_pb2_grpc, ingest_pb2, ingest_
 from inlet_common import grpcserver
 from inlet_matcher.external import ExternalIngest
 from inlet_matcher.external_server import ExternalIngestServicer
+from inlet_matcher.push.use_case import Ingest
 from inlet_matcher.server import IngestServicer
-from inlet_matcher.service import Ingest
 from inlet_matcher.stream import StreamIngest
 from inlet_matcher.transfer import PushTransfers
 

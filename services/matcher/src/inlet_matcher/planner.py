@@ -10,7 +10,7 @@ from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
 from inlet_common.errors import Violation
-from inlet_common.normalise import FieldProblem, normalise
+from inlet_common.normalise import FieldProblem, key_text, normalise
 from inlet_matcher.errors import ValidationFailed
 
 
@@ -21,7 +21,7 @@ class Plan:
 
 
 def plan_push(
-    endpoint: store_pb2.ResolveEndpointResponse,
+    endpoint: store_pb2.PushSchema,
     fields: dict[str, Any],
     related: dict[str, dict[str, Any]],
 ) -> Plan:
@@ -127,12 +127,12 @@ def plan_entity(
             )
             continue
         normalised[slug] = value
+    unique = [f.slug for f in entity_type.fields if f.unique and normalised.get(f.slug) is not None]
     planned = store_pb2.PlannedRecord(
         entity_type_id=entity_type.id,
         values=exactjson.to_raw(normalised),
-        unique_fields=[
-            f.slug for f in entity_type.fields if f.unique and normalised.get(f.slug) is not None
-        ],
+        unique_fields=unique,
+        key_values=[key_text(normalised[slug]) for slug in unique],
         missing_required=[
             f.slug
             for f in entity_type.fields

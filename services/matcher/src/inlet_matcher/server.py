@@ -8,7 +8,7 @@ from inlet.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from inlet_common.edge import EDGE_ERROR_KEY, EDGE_MESSAGE_KEY
 from inlet_common.errors import InletError, InvalidArgument, Violation
 from inlet_matcher.headers import REPLAYED, rate_headers, rate_state_of
-from inlet_matcher.service import EdgeError, Ingest
+from inlet_matcher.push.use_case import EdgeError, Ingest
 from inlet_matcher.stream import StreamIngest, StreamsDisabled
 from inlet_matcher.transfer import PushTransfers
 

@@ -15,15 +15,9 @@ T = TypeVar("T")
 
 
 class StorePort(Protocol):
-    async def resolve_endpoint(
-        self, request: store_pb2.ResolveEndpointRequest
-    ) -> store_pb2.ResolveEndpointResponse: ...
-
-    async def apply_plan(
-        self, request: store_pb2.ApplyPlanRequest
-    ) -> store_pb2.ApplyPlanResponse: ...
-
-    async def record_activity(self, request: store_pb2.RecordActivityRequest) -> None: ...
+    async def commit_push(
+        self, request: store_pb2.CommitPushRequest
+    ) -> store_pb2.CommitPushResponse: ...
 
 
 class GrpcStore:
@@ -49,13 +43,7 @@ class GrpcStore:
                 raise Unavailable(f"store unavailable: {error.details()}") from error
             raise UpstreamError(status_from_rpc_error(error)) from error
 
-    async def resolve_endpoint(
-        self, request: store_pb2.ResolveEndpointRequest
-    ) -> store_pb2.ResolveEndpointResponse:
-        return await self._call(self._stub.ResolveEndpoint, request)
-
-    async def apply_plan(self, request: store_pb2.ApplyPlanRequest) -> store_pb2.ApplyPlanResponse:
-        return await self._call(self._stub.ApplyPlan, request)
-
-    async def record_activity(self, request: store_pb2.RecordActivityRequest) -> None:
-        await self._call(self._stub.RecordActivity, request)
+    async def commit_push(
+        self, request: store_pb2.CommitPushRequest
+    ) -> store_pb2.CommitPushResponse:
+        return await self._call(self._stub.CommitPush, request)

@@ -8,8 +8,10 @@ import contextlib
 import logging
 import secrets
 
+from opentelemetry.trace import SpanKind
+
 from inlet.store.v1 import store_pb2
-from inlet_common import requestids
+from inlet_common import requestids, tracing
 from inlet_common.errors import InletError
 from inlet_matcher.stream import GrpcStreamStore, plan_items
 from inlet_matcher.transfer_items import plan_transfer
@@ -82,16 +84,31 @@ class Workers:
         claimed = await self.store.claim(worker or self.name, self.lease_seconds)
         if not claimed.claimed:
             return False
-        # Failures are logged under the request's id, where its other lines are.
-        with requestids.bound(claimed.request_id):
+        # Failures are logged under the request's id, where its other lines are; the work
+        # continues the trace of the call that accepted the request.
+        with (
+            requestids.bound(claimed.request_id),
+            tracing.span(
+                "inbox process",
+                kind=SpanKind.CONSUMER,
+                parent=(
+                    {tracing.TRACEPARENT_KEY: claimed.traceparent} if claimed.traceparent else None
+                ),
+                request_id=claimed.request_id,
+            ) as span,
+        ):
+            if span is not None:
+                span.set_attribute("inlet.inbox.source", claimed.source)
             try:
                 await self.process(claimed)
             except InletError:
                 # Store unavailable or lease lost: the request comes back to some worker.
                 log.warning("stream request step failed", exc_info=True)
+                tracing.fail(span, "step failed")
                 return False
             except Exception:
                 log.exception("stream request step crashed")
+                tracing.fail(span, "step crashed")
                 return False
         return True
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 
-from inlet_common import entrypoint, grpcserver, logs
+from inlet_common import entrypoint, grpcserver, logs, tracing
 from inlet_common.metrics import serve_metrics
-from inlet_notifier import app, auth
+from inlet_notifier import app, auth, gauges
 from inlet_notifier.config import NotifierConfig
 from inlet_notifier.delivery import Worker
 from inlet_notifier.retention import Janitor
@@ -19,8 +19,14 @@ log = logging.getLogger("inlet_notifier")
 async def serve() -> None:
     config = NotifierConfig.from_env(os.environ)
     logs.configure("notifier", config.service.log_level)
-    serve_metrics(config.service.metrics_port)
+    tracing.configure("notifier")
+    serve_metrics(
+        config.service.metrics_port,
+        host=config.service.metrics_host,
+        port_file=config.service.metrics_port_file,
+    )
     pool = await app.open_pool(config.database_url, max_size=config.pool_max)
+    unwatch = gauges.watch(pool)
     keys = config.secret_keys
     # Key ids only: the key ring itself is never logged.
     log.info("webhook secret keys", extra={"encrypt_with": keys.primary, "key_ids": keys.kids})
@@ -47,6 +53,7 @@ async def serve() -> None:
     async def stop() -> None:
         await janitor.stop()
         await worker.stop()
+        unwatch()
         await pool.close()
 
     await grpcserver.run_until_signalled(

@@ -17,10 +17,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 
-from inlet_common import exactjson, requestids
+from inlet_common import exactjson, requestids, tracing
 from inlet_notifier import guard, signing
 from inlet_notifier import repository as repo
 from inlet_notifier.config import DeliverySettings
@@ -171,12 +172,33 @@ class Worker:
     async def _attempt_logged(self, claim: dict[str, Any]) -> None:
         # Under the id of the request that caused the event, so its lines join the others.
         data = claim["data"] if isinstance(claim["data"], dict) else {}
-        with requestids.bound(str(data.get("request_id") or "")):
+        request_id = str(data.get("request_id") or "")
+        # The span continues the trace of the change that wrote the event.
+        traceparent = claim.get("traceparent")
+        with (
+            requestids.bound(request_id),
+            tracing.span(
+                "webhook deliver",
+                kind=SpanKind.CLIENT,
+                parent={tracing.TRACEPARENT_KEY: traceparent} if traceparent else None,
+                request_id=request_id,
+            ) as span,
+        ):
+            if span is not None:
+                span.set_attribute("inlet.webhook.event_id", str(claim["event_id"]))
+                span.set_attribute("inlet.webhook.event_type", str(claim["type"]))
+                span.set_attribute("inlet.webhook.endpoint_id", str(claim["endpoint_id"]))
+                span.set_attribute("inlet.webhook.attempt", int(claim["attempt_count"]))
             try:
                 result = await self.attempt(claim)
             except Exception:
                 log.exception("delivery attempt failed", extra={"delivery_id": str(claim["id"])})
+                tracing.fail(span, "delivery attempt failed")
                 return
+            if span is not None:
+                span.set_attribute("http.response.status_code", result.status_code)
+                if not result.ok:
+                    tracing.fail(span, result.error or f"HTTP {result.status_code}")
             log.info(
                 "webhook attempt",
                 extra={
@@ -212,6 +234,8 @@ class Worker:
         status, error, snippet, retry_after = 0, "", "", None
         try:
             headers = signing.headers(claim["event_id"], payload, with_secrets, started)
+            # The receiver can join the trace (W3C traceparent; none when tracing is off).
+            headers.update(tracing.outgoing())
             answer = await self.client.post(claim["url"], content=payload, headers=headers)
             status = answer.status_code
             snippet = answer.content[:SNIPPET_BYTES].decode("utf-8", "replace")

@@ -13,10 +13,10 @@ Conn = AsyncConnection[Any]
 
 
 # Run a named query on a connection (inlet_common.sqlfiles holds the one implementation).
-_QUERIES = NamedQueries("inlet_notifier")
-rows = _QUERIES.rows
-row = _QUERIES.row
-execute = _QUERIES.execute
+QUERIES = NamedQueries("inlet_notifier")
+rows = QUERIES.rows
+row = QUERIES.row
+execute = QUERIES.execute
 
 
 def jsonb(value: Any) -> Jsonb:

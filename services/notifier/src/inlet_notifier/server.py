@@ -66,11 +66,13 @@ class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
                     if e.HasField("target")
                     else None
                 ),
+                traceparent=e.traceparent or None,
             )
             for e in request.events
         ]
         accepted = await self.webhooks.publish(events)
-        log.info("events received", extra={"count": len(events), "accepted": accepted})
+        # Per call: its `rpc` line is the INFO one.
+        log.debug("events received", extra={"count": len(events), "accepted": accepted})
         return notifier_pb2.PublishEventsResponse(accepted=accepted)
 
     async def CreateSessionEndpoint(

@@ -50,6 +50,8 @@ class Event:
     occur_time: datetime
     data: dict[str, Any]
     target: Target | None = None
+    # W3C traceparent of the change that wrote it; its deliveries' spans continue it.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def _columns(events: Sequence[Event]) -> dict[str, list[Any]]:
         "types": [e.type for e in events],
         "occur_times": [e.occur_time for e in events],
         "datas": [repo.json(e.data) for e in events],
+        "traceparents": [e.traceparent for e in events],
     }
 
 

@@ -6,10 +6,10 @@ import logging
 import os
 import sys
 
-from inlet_common import entrypoint, grpcserver, logs
+from inlet_common import entrypoint, grpcserver, logs, tracing
 from inlet_common.channels import channel
 from inlet_common.metrics import serve_metrics
-from inlet_store import app
+from inlet_store import app, gauges
 from inlet_store.admin.session_signer import GrpcSessionSigner
 from inlet_store.config import StoreConfig
 from inlet_store.migrations import migrate
@@ -22,10 +22,16 @@ log = logging.getLogger("inlet_store")
 async def serve() -> None:
     config = StoreConfig.from_env(os.environ)
     logs.configure("store", config.service.log_level)
-    serve_metrics(config.service.metrics_port)
+    tracing.configure("store")
+    serve_metrics(
+        config.service.metrics_port,
+        host=config.service.metrics_host,
+        port_file=config.service.metrics_port_file,
+    )
     pool = await app.open_pool(
         config.database_url, min_size=config.pool_min, max_size=config.pool_max
     )
+    unwatch = gauges.watch(pool)
     notifier = channel(config.notifier_addr)
     service = await app.start(
         pool,
@@ -52,6 +58,7 @@ async def serve() -> None:
         await janitor.stop()
         await outbox_relay.stop()
         await notifier.close(grace=None)
+        unwatch()
         await pool.close()
 
     await grpcserver.run_until_signalled(

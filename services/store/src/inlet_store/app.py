@@ -44,7 +44,8 @@ SERVICE_NAMES = (
 
 
 async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncConnectionPool[Any]:
-    return await database.open_pool(url, min_size=min_size, max_size=max_size)
+    # Outbox events, inbox requests and activity entries keep the writer's trace.
+    return await database.open_pool(url, min_size=min_size, max_size=max_size, carry_trace=True)
 
 
 async def start(

@@ -120,6 +120,8 @@ class ActivityEntry:
     create_time: datetime
     previous_token: bool = False
     client_request_id: str = ""
+    # The request's trace (32 hex digits), when tracing was on.
+    trace_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ async def current_unique_fields(conn: repo.Conn, entity_type_id: str) -> tuple[s
     """The type's unique field slugs, with the type locked against flag changes until commit.
 
     A plan's `unique_fields` can be stale: turning `unique` on (or off) may commit between
-    the matcher's ResolveEndpoint and this transaction. Writing keys from a stale list would
+    the matcher resolving its schema and this transaction. Writing keys from a stale list would
     leave record_keys and the data disagreeing, so every apply reads the flags here.
     """
     await repo.execute(conn, "share_entity_type", entity_type_id=entity_type_id)

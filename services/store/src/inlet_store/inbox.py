@@ -37,6 +37,9 @@ from inlet_store.streams import (
 log = logging.getLogger(__name__)
 
 _ITEM_RACE_ATTEMPTS = 8
+# A claimed Idempotency-Key is settled by the accept in the same breath; one still
+# 'accepting' this long after its claim lost its store, and a retry may take it over.
+ACCEPT_LEASE_SECONDS = 30
 # Bad fields named in INVALID_PAYLOAD's message (its details list them).
 _MESSAGE_FIELDS = 3
 
@@ -169,6 +172,8 @@ class Claimed:
     integration: IntegrationSpec | None = None
     body: bytes = b""
     referenced: dict[str, EntityTypeDef] = field(default_factory=dict)
+    # W3C traceparent of the call that accepted it ("" when not traced).
+    traceparent: str = ""
 
 
 @dataclass(frozen=True)
@@ -381,6 +386,7 @@ class Inbox:
                 body_hash=digest,
                 request_id=request_id,
                 ttl=self.idempotency_ttl_seconds,
+                accept_lease=ACCEPT_LEASE_SECONDS,
             )
             if claimed is None:
                 replayed = await self.replay(
@@ -609,6 +615,7 @@ class Inbox:
             integration=integration,
             body=bytes(found["body"] or b""),
             referenced=referenced,
+            traceparent=found["traceparent"] or "",
         )
 
     async def apply(

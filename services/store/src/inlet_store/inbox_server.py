@@ -163,6 +163,7 @@ class InboxStoreServicer(StoreServicer):
             ),
             body=claimed.body,
             referenced_types={slug: entity_type_pb(t) for slug, t in claimed.referenced.items()},
+            traceparent=claimed.traceparent,
         )
 
     async def ApplyStreamItems(

@@ -51,6 +51,7 @@ def event_pb(row: dict[str, Any]) -> notifier_pb2.Event:
             if target
             else None
         ),
+        traceparent=row.get("traceparent") or "",
     )
 
 

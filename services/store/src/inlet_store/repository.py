@@ -44,8 +44,11 @@ def field_def(f: dict[str, Any]) -> FieldDef:
 async def resolve_endpoint(conn: Conn, token_hash: bytes) -> ResolvedEndpoint | None:
     """An endpoint by token hash, with its target and referenced types."""
     found = await rows(conn, "resolve_endpoint", token_hash=token_hash)
-    if not found:
-        return None
+    return endpoint_of_rows(found) if found else None
+
+
+def endpoint_of_rows(found: list[dict[str, Any]]) -> ResolvedEndpoint:
+    """An endpoint from resolve_endpoint's rows: one per field of each of its types."""
     first = found[0]
     fields: dict[str, list[FieldDef]] = {}
     heads: dict[str, dict[str, Any]] = {}

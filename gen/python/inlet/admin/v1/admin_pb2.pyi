@@ -134,6 +134,7 @@ class ActivityEntry(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     PREVIOUS_TOKEN_FIELD_NUMBER: _builtins.int
     CLIENT_REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TRACE_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Entry id."""
     request_id: _builtins.str
@@ -145,6 +146,10 @@ class ActivityEntry(_message.Message):
     client_request_id: _builtins.str
     """The caller's own X-Request-Id (its correlation id), when it sent a well-formed one;
     never used as request_id.
+    """
+    trace_id: _builtins.str
+    """The OpenTelemetry trace id of the request (32 hex digits), when tracing was on: the
+    trace of every hop, the webhooks included.
     """
     @_builtins.property
     def outcome(self) -> _json_pb2.RawJson:
@@ -164,10 +169,11 @@ class ActivityEntry(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         previous_token: _builtins.bool = ...,
         client_request_id: _builtins.str = ...,
+        trace_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "outcome", b"outcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_request_id", b"client_request_id", "create_time", b"create_time", "id", b"id", "outcome", b"outcome", "previous_token", b"previous_token", "request_id", b"request_id", "status_code", b"status_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_request_id", b"client_request_id", "create_time", b"create_time", "id", b"id", "outcome", b"outcome", "previous_token", b"previous_token", "request_id", b"request_id", "status_code", b"status_code", "trace_id", b"trace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

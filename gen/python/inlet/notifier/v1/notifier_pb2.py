@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from inlet.type.v1 import json_pb2 as inlet_dot_type_dot_v1_dot_json__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n inlet/notifier/v1/notifier.proto\x12\x11inlet.notifier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18inlet/type/v1/json.proto\"\xb8\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\x12)\n\x06target\x18\x06 \x01(\x0b\x32\x19.inlet.notifier.v1.Target\"V\n\x06Target\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x14\n\x0cordering_key\x18\x03 \x01(\t\x12\x14\n\x0cordering_seq\x18\x04 \x01(\x03\"H\n\x1c\x43reateSessionEndpointRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"D\n\x1d\x43reateSessionEndpointResponse\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"@\n\x14PublishEventsRequest\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.inlet.notifier.v1.Event\")\n\x15PublishEventsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x32\xf1\x01\n\x0fNotifierService\x12\x62\n\rPublishEvents\x12\'.inlet.notifier.v1.PublishEventsRequest\x1a(.inlet.notifier.v1.PublishEventsResponse\x12z\n\x15\x43reateSessionEndpoint\x12/.inlet.notifier.v1.CreateSessionEndpointRequest\x1a\x30.inlet.notifier.v1.CreateSessionEndpointResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n inlet/notifier/v1/notifier.proto\x12\x11inlet.notifier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18inlet/type/v1/json.proto\"\xcd\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x16.inlet.type.v1.RawJson\x12)\n\x06target\x18\x06 \x01(\x0b\x32\x19.inlet.notifier.v1.Target\x12\x13\n\x0btraceparent\x18\x07 \x01(\t\"V\n\x06Target\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x14\n\x0cordering_key\x18\x03 \x01(\t\x12\x14\n\x0cordering_seq\x18\x04 \x01(\x03\"H\n\x1c\x43reateSessionEndpointRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"D\n\x1d\x43reateSessionEndpointResponse\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"@\n\x14PublishEventsRequest\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.inlet.notifier.v1.Event\")\n\x15PublishEventsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x32\xf1\x01\n\x0fNotifierService\x12\x62\n\rPublishEvents\x12\'.inlet.notifier.v1.PublishEventsRequest\x1a(.inlet.notifier.v1.PublishEventsResponse\x12z\n\x15\x43reateSessionEndpoint\x12/.inlet.notifier.v1.CreateSessionEndpointRequest\x1a\x30.inlet.notifier.v1.CreateSessionEndpointResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,17 +34,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'inlet.notifier.v1.notifier_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT']._serialized_start=115
-  _globals['_EVENT']._serialized_end=299
-  _globals['_TARGET']._serialized_start=301
-  _globals['_TARGET']._serialized_end=387
-  _globals['_CREATESESSIONENDPOINTREQUEST']._serialized_start=389
-  _globals['_CREATESESSIONENDPOINTREQUEST']._serialized_end=461
-  _globals['_CREATESESSIONENDPOINTRESPONSE']._serialized_start=463
-  _globals['_CREATESESSIONENDPOINTRESPONSE']._serialized_end=531
-  _globals['_PUBLISHEVENTSREQUEST']._serialized_start=533
-  _globals['_PUBLISHEVENTSREQUEST']._serialized_end=597
-  _globals['_PUBLISHEVENTSRESPONSE']._serialized_start=599
-  _globals['_PUBLISHEVENTSRESPONSE']._serialized_end=640
-  _globals['_NOTIFIERSERVICE']._serialized_start=643
-  _globals['_NOTIFIERSERVICE']._serialized_end=884
+  _globals['_EVENT']._serialized_end=320
+  _globals['_TARGET']._serialized_start=322
+  _globals['_TARGET']._serialized_end=408
+  _globals['_CREATESESSIONENDPOINTREQUEST']._serialized_start=410
+  _globals['_CREATESESSIONENDPOINTREQUEST']._serialized_end=482
+  _globals['_CREATESESSIONENDPOINTRESPONSE']._serialized_start=484
+  _globals['_CREATESESSIONENDPOINTRESPONSE']._serialized_end=552
+  _globals['_PUBLISHEVENTSREQUEST']._serialized_start=554
+  _globals['_PUBLISHEVENTSREQUEST']._serialized_end=618
+  _globals['_PUBLISHEVENTSRESPONSE']._serialized_start=620
+  _globals['_PUBLISHEVENTSRESPONSE']._serialized_end=661
+  _globals['_NOTIFIERSERVICE']._serialized_start=664
+  _globals['_NOTIFIERSERVICE']._serialized_end=905
 # @@protoc_insertion_point(module_scope)

@@ -32,12 +32,17 @@ class Event(_message.Message):
     OCCUR_TIME_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
     TARGET_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable id; the webhook-id of every delivery of it."""
     workspace_id: _builtins.str
     """Workspace id."""
     type: _builtins.str
     """Event type, e.g. "record.created"."""
+    traceparent: _builtins.str
+    """W3C traceparent of the change that wrote the event (empty: not traced); the spans of
+    its deliveries continue that trace.
+    """
     @_builtins.property
     def occur_time(self) -> _timestamp_pb2.Timestamp:
         """When it happened."""
@@ -61,10 +66,11 @@ class Event(_message.Message):
         occur_time: _timestamp_pb2.Timestamp | None = ...,
         data: _json_pb2.RawJson | None = ...,
         target: Global___Target | None = ...,
+        traceparent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "occur_time", b"occur_time", "target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "id", b"id", "occur_time", b"occur_time", "target", b"target", "type", b"type", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "id", b"id", "occur_time", b"occur_time", "target", b"target", "traceparent", b"traceparent", "type", b"type", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -379,6 +379,7 @@ class ClaimStreamRequestResponse(_message.Message):
     BODY_FIELD_NUMBER: _builtins.int
     REFERENCED_TYPES_FIELD_NUMBER: _builtins.int
     PUSH_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
     claimed: _builtins.bool
     """False when nothing is waiting."""
     request_id: _builtins.str
@@ -397,6 +398,10 @@ class ClaimStreamRequestResponse(_message.Message):
     """"stream", "integration" or "push": how the items are found."""
     body: _builtins.bytes
     """For an integration request: the body as it was sent."""
+    traceparent: _builtins.str
+    """W3C traceparent of the call that accepted the request (empty: not traced); the
+    worker's processing continues that trace.
+    """
     @_builtins.property
     def entity_type(self) -> _entity_pb2.EntityType:
         """The stream's entity type."""
@@ -446,10 +451,11 @@ class ClaimStreamRequestResponse(_message.Message):
         body: _builtins.bytes = ...,
         referenced_types: _abc.Mapping[_builtins.str, _entity_pb2.EntityType] | None = ...,
         push: Global___PushClaim | None = ...,
+        traceparent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "integration", b"integration", "items", b"items", "push", b"push"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "push", b"push", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "claimed", b"claimed", "default_region", b"default_region", "done_indices", b"done_indices", "entity_type", b"entity_type", "integration", b"integration", "item_key", b"item_key", "items", b"items", "lease_token", b"lease_token", "push", b"push", "reference_type_ids", b"reference_type_ids", "referenced_types", b"referenced_types", "request_id", b"request_id", "single", b"single", "source", b"source", "traceparent", b"traceparent", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -777,40 +783,119 @@ class FinishStreamRequestResponse(_message.Message):
 Global___FinishStreamRequestResponse: _TypeAlias = FinishStreamRequestResponse  # noqa: Y015
 
 @_typing.final
-class ResolveEndpointRequest(_message.Message):
-    """ResolveEndpointRequest carries the token from the URL and, when the caller sent
-    one, its Idempotency-Key.
+class CommitPushRequest(_message.Message):
+    """CommitPushRequest is one POST /api/v1/ingest/{token}, planned (or refused) by the
+    matcher.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    TOKEN_FIELD_NUMBER: _builtins.int
+    @_typing.final
+    class RelatedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___PlannedRecord: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___PlannedRecord | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TOKEN_HASH_FIELD_NUMBER: _builtins.int
+    SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     BODY_HASH_FIELD_NUMBER: _builtins.int
-    token: _builtins.str
-    """Secret token; only its hash is compared."""
+    RECORD_FIELD_NUMBER: _builtins.int
+    RELATED_FIELD_NUMBER: _builtins.int
+    REFUSAL_FIELD_NUMBER: _builtins.int
+    token_hash: _builtins.bytes
+    """SHA-256 of the secret token from the URL; the token itself never leaves the matcher."""
+    schema_version: _builtins.str
+    """Version of the PushSchema the plan or refusal was made against ("" when none)."""
     idempotency_key: _builtins.str
     """Idempotency-Key header ("" without)."""
     body_hash: _builtins.bytes
     """SHA-256 of the canonical request body (with idempotency_key)."""
+    @_builtins.property
+    def record(self) -> Global___PlannedRecord:
+        """The primary record (unset with refusal)."""
+
+    @_builtins.property
+    def related(self) -> _containers.MessageMap[_builtins.str, Global___PlannedRecord]:
+        """Related records by the primary type's reference-field slug: written first, and the
+        record's reference field set to each one's id.
+        """
+
+    @_builtins.property
+    def refusal(self) -> Global___PushRefusal:
+        """Set when the matcher or the edge refused the push: logged, nothing applied."""
+
     def __init__(
         self,
         *,
-        token: _builtins.str = ...,
+        token_hash: _builtins.bytes = ...,
+        schema_version: _builtins.str = ...,
         idempotency_key: _builtins.str = ...,
         body_hash: _builtins.bytes = ...,
+        record: Global___PlannedRecord | None = ...,
+        related: _abc.Mapping[_builtins.str, Global___PlannedRecord] | None = ...,
+        refusal: Global___PushRefusal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "refusal", b"refusal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_hash", b"body_hash", "idempotency_key", b"idempotency_key", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_hash", b"body_hash", "idempotency_key", b"idempotency_key", "record", b"record", "refusal", b"refusal", "related", b"related", "schema_version", b"schema_version", "token_hash", b"token_hash"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ResolveEndpointRequest: _TypeAlias = ResolveEndpointRequest  # noqa: Y015
+Global___CommitPushRequest: _TypeAlias = CommitPushRequest  # noqa: Y015
 
 @_typing.final
-class ResolveEndpointResponse(_message.Message):
-    """ResolveEndpointResponse is the endpoint and its schema."""
+class PushRefusal(_message.Message):
+    """PushRefusal is why a push is refused before anything is applied."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_CODE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    AGAINST_SCHEMA_FIELD_NUMBER: _builtins.int
+    status_code: _builtins.int
+    """HTTP status the caller is answered with."""
+    against_schema: _builtins.bool
+    """Found by checking the body against the schema (a validation failure): it holds for
+    schema_version only.
+    """
+    @_builtins.property
+    def outcome(self) -> _json_pb2.RawJson:
+        """What happened: the error code, message and field violations."""
+
+    def __init__(
+        self,
+        *,
+        status_code: _builtins.int = ...,
+        outcome: _json_pb2.RawJson | None = ...,
+        against_schema: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["against_schema", b"against_schema", "outcome", b"outcome", "status_code", b"status_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushRefusal: _TypeAlias = PushRefusal  # noqa: Y015
+
+@_typing.final
+class PushSchema(_message.Message):
+    """PushSchema is what an endpoint's pushes are planned against."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -835,13 +920,14 @@ class ResolveEndpointResponse(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    VERSION_FIELD_NUMBER: _builtins.int
     WORKSPACE_ID_FIELD_NUMBER: _builtins.int
     ENDPOINT_ID_FIELD_NUMBER: _builtins.int
     DEFAULT_REGION_FIELD_NUMBER: _builtins.int
     ENTITY_TYPE_FIELD_NUMBER: _builtins.int
     REFERENCED_TYPES_FIELD_NUMBER: _builtins.int
-    RATE_LIMIT_FIELD_NUMBER: _builtins.int
-    REPLAY_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """Opaque; changes whenever the endpoint's region or entity types' fields do."""
     workspace_id: _builtins.str
     """Owning workspace id."""
     endpoint_id: _builtins.str
@@ -856,34 +942,96 @@ class ResolveEndpointResponse(_message.Message):
     def referenced_types(self) -> _containers.MessageMap[_builtins.str, _entity_pb2.EntityType]:
         """Entity types referenced by the target's reference fields, keyed by field slug."""
 
-    @_builtins.property
-    def rate_limit(self) -> Global___RateLimitState:
-        """The endpoint's rate-limit window after counting this request."""
-
-    @_builtins.property
-    def replay(self) -> Global___ApplyPlanResponse:
-        """Set when the Idempotency-Key was already used with this body: the stored answer,
-        to be replayed without doing anything again.
-        """
-
     def __init__(
         self,
         *,
+        version: _builtins.str = ...,
         workspace_id: _builtins.str = ...,
         endpoint_id: _builtins.str = ...,
         default_region: _builtins.str = ...,
         entity_type: _entity_pb2.EntityType | None = ...,
         referenced_types: _abc.Mapping[_builtins.str, _entity_pb2.EntityType] | None = ...,
-        rate_limit: Global___RateLimitState | None = ...,
-        replay: Global___ApplyPlanResponse | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type", "rate_limit", b"rate_limit", "replay", b"replay"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entity_type", b"entity_type"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_region", b"default_region", "endpoint_id", b"endpoint_id", "entity_type", b"entity_type", "rate_limit", b"rate_limit", "referenced_types", b"referenced_types", "replay", b"replay", "workspace_id", b"workspace_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_region", b"default_region", "endpoint_id", b"endpoint_id", "entity_type", b"entity_type", "referenced_types", b"referenced_types", "version", b"version", "workspace_id", b"workspace_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ResolveEndpointResponse: _TypeAlias = ResolveEndpointResponse  # noqa: Y015
+Global___PushSchema: _TypeAlias = PushSchema  # noqa: Y015
+
+@_typing.final
+class CommitPushResponse(_message.Message):
+    """CommitPushResponse says what happened to each entity, or carries the schema to plan
+    against.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class RelatedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _result_pb2.EntityResult: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _result_pb2.EntityResult | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    SCHEMA_FIELD_NUMBER: _builtins.int
+    RECORD_FIELD_NUMBER: _builtins.int
+    RELATED_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    replayed: _builtins.bool
+    """The answer is the stored one of an earlier request with the same Idempotency-Key."""
+    refused: _builtins.bool
+    """The request's refusal was logged; the caller answers with it."""
+    @_builtins.property
+    def schema(self) -> Global___PushSchema:
+        """Set (alone) when the push was not planned against the current schema: nothing done."""
+
+    @_builtins.property
+    def record(self) -> _result_pb2.EntityResult:
+        """The primary record."""
+
+    @_builtins.property
+    def related(self) -> _containers.MessageMap[_builtins.str, _result_pb2.EntityResult]:
+        """Related records by reference-field slug."""
+
+    @_builtins.property
+    def rate_limit(self) -> Global___RateLimitState:
+        """The endpoint's rate-limit window after counting this request."""
+
+    def __init__(
+        self,
+        *,
+        schema: Global___PushSchema | None = ...,
+        record: _result_pb2.EntityResult | None = ...,
+        related: _abc.Mapping[_builtins.str, _result_pb2.EntityResult] | None = ...,
+        replayed: _builtins.bool = ...,
+        refused: _builtins.bool = ...,
+        rate_limit: Global___RateLimitState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit", "record", b"record", "schema", b"schema"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit", "record", b"record", "refused", b"refused", "related", b"related", "replayed", b"replayed", "schema", b"schema"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitPushResponse: _TypeAlias = CommitPushResponse  # noqa: Y015
 
 @_typing.final
 class PlannedRecord(_message.Message):
@@ -916,6 +1064,7 @@ class PlannedRecord(_message.Message):
     UNIQUE_FIELDS_FIELD_NUMBER: _builtins.int
     MISSING_REQUIRED_FIELD_NUMBER: _builtins.int
     REFERENCES_FIELD_NUMBER: _builtins.int
+    KEY_VALUES_FIELD_NUMBER: _builtins.int
     entity_type_id: _builtins.str
     """Entity type id."""
     @_builtins.property
@@ -936,6 +1085,12 @@ class PlannedRecord(_message.Message):
         value must be the id of an existing record of that type.
         """
 
+    @_builtins.property
+    def key_values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The indexed text of each unique_fields value, in the same order (endpoint push: the
+        store matches on these as given).
+        """
+
     def __init__(
         self,
         *,
@@ -944,195 +1099,15 @@ class PlannedRecord(_message.Message):
         unique_fields: _abc.Iterable[_builtins.str] | None = ...,
         missing_required: _abc.Iterable[_builtins.str] | None = ...,
         references: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        key_values: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entity_type_id", b"entity_type_id", "missing_required", b"missing_required", "references", b"references", "unique_fields", b"unique_fields", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entity_type_id", b"entity_type_id", "key_values", b"key_values", "missing_required", b"missing_required", "references", b"references", "unique_fields", b"unique_fields", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlannedRecord: _TypeAlias = PlannedRecord  # noqa: Y015
-
-@_typing.final
-class ApplyPlanRequest(_message.Message):
-    """ApplyPlanRequest is a planned push."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    @_typing.final
-    class RelatedEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        @_builtins.property
-        def value(self) -> Global___PlannedRecord: ...
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: Global___PlannedRecord | None = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-    WORKSPACE_ID_FIELD_NUMBER: _builtins.int
-    ENDPOINT_ID_FIELD_NUMBER: _builtins.int
-    REQUEST_ID_FIELD_NUMBER: _builtins.int
-    RECORD_FIELD_NUMBER: _builtins.int
-    RELATED_FIELD_NUMBER: _builtins.int
-    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
-    BODY_HASH_FIELD_NUMBER: _builtins.int
-    workspace_id: _builtins.str
-    """Workspace id."""
-    endpoint_id: _builtins.str
-    """Endpoint the push came through (for the activity log)."""
-    request_id: _builtins.str
-    """Request id for the activity log."""
-    idempotency_key: _builtins.str
-    """Idempotency-Key ("" without): taken in the same transaction as the writes, so of
-    two racing requests with one key only one applies; the other gets its answer.
-    """
-    body_hash: _builtins.bytes
-    """SHA-256 of the canonical request body (with idempotency_key)."""
-    @_builtins.property
-    def record(self) -> Global___PlannedRecord:
-        """The primary record."""
-
-    @_builtins.property
-    def related(self) -> _containers.MessageMap[_builtins.str, Global___PlannedRecord]:
-        """Related records keyed by the primary type's reference-field slug."""
-
-    def __init__(
-        self,
-        *,
-        workspace_id: _builtins.str = ...,
-        endpoint_id: _builtins.str = ...,
-        request_id: _builtins.str = ...,
-        record: Global___PlannedRecord | None = ...,
-        related: _abc.Mapping[_builtins.str, Global___PlannedRecord] | None = ...,
-        idempotency_key: _builtins.str = ...,
-        body_hash: _builtins.bytes = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_hash", b"body_hash", "endpoint_id", b"endpoint_id", "idempotency_key", b"idempotency_key", "record", b"record", "related", b"related", "request_id", b"request_id", "workspace_id", b"workspace_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ApplyPlanRequest: _TypeAlias = ApplyPlanRequest  # noqa: Y015
-
-@_typing.final
-class ApplyPlanResponse(_message.Message):
-    """ApplyPlanResponse says what happened to each entity."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    @_typing.final
-    class RelatedEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        @_builtins.property
-        def value(self) -> _result_pb2.EntityResult: ...
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _result_pb2.EntityResult | None = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-    RECORD_FIELD_NUMBER: _builtins.int
-    RELATED_FIELD_NUMBER: _builtins.int
-    REPLAYED_FIELD_NUMBER: _builtins.int
-    replayed: _builtins.bool
-    """The answer is the stored one of an earlier request with the same Idempotency-Key."""
-    @_builtins.property
-    def record(self) -> _result_pb2.EntityResult:
-        """The primary record."""
-
-    @_builtins.property
-    def related(self) -> _containers.MessageMap[_builtins.str, _result_pb2.EntityResult]:
-        """Related records by reference-field slug."""
-
-    def __init__(
-        self,
-        *,
-        record: _result_pb2.EntityResult | None = ...,
-        related: _abc.Mapping[_builtins.str, _result_pb2.EntityResult] | None = ...,
-        replayed: _builtins.bool = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "related", b"related", "replayed", b"replayed"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ApplyPlanResponse: _TypeAlias = ApplyPlanResponse  # noqa: Y015
-
-@_typing.final
-class RecordActivityRequest(_message.Message):
-    """RecordActivityRequest is one activity-log entry for a failed request."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ENDPOINT_ID_FIELD_NUMBER: _builtins.int
-    REQUEST_ID_FIELD_NUMBER: _builtins.int
-    STATUS_CODE_FIELD_NUMBER: _builtins.int
-    OUTCOME_FIELD_NUMBER: _builtins.int
-    endpoint_id: _builtins.str
-    """Endpoint id."""
-    request_id: _builtins.str
-    """Request id."""
-    status_code: _builtins.int
-    """HTTP status the caller was answered with."""
-    @_builtins.property
-    def outcome(self) -> _json_pb2.RawJson:
-        """What happened: the error code, message and field violations."""
-
-    def __init__(
-        self,
-        *,
-        endpoint_id: _builtins.str = ...,
-        request_id: _builtins.str = ...,
-        status_code: _builtins.int = ...,
-        outcome: _json_pb2.RawJson | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint_id", b"endpoint_id", "outcome", b"outcome", "request_id", b"request_id", "status_code", b"status_code"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___RecordActivityRequest: _TypeAlias = RecordActivityRequest  # noqa: Y015
-
-@_typing.final
-class RecordActivityResponse(_message.Message):
-    """RecordActivityResponse is empty."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    def __init__(
-        self,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___RecordActivityResponse: _TypeAlias = RecordActivityResponse  # noqa: Y015
 
 @_typing.final
 class AcceptIntegrationRequestRequest(_message.Message):

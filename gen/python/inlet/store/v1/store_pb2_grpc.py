@@ -35,20 +35,10 @@ class StoreServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.ResolveEndpoint = channel.unary_unary(
-                '/inlet.store.v1.StoreService/ResolveEndpoint',
-                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ResolveEndpointRequest.SerializeToString,
-                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ResolveEndpointResponse.FromString,
-                _registered_method=True)
-        self.ApplyPlan = channel.unary_unary(
-                '/inlet.store.v1.StoreService/ApplyPlan',
-                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPlanRequest.SerializeToString,
-                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPlanResponse.FromString,
-                _registered_method=True)
-        self.RecordActivity = channel.unary_unary(
-                '/inlet.store.v1.StoreService/RecordActivity',
-                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityRequest.SerializeToString,
-                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityResponse.FromString,
+        self.CommitPush = channel.unary_unary(
+                '/inlet.store.v1.StoreService/CommitPush',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushResponse.FromString,
                 _registered_method=True)
         self.AcceptStreamRequest = channel.unary_unary(
                 '/inlet.store.v1.StoreService/AcceptStreamRequest',
@@ -116,32 +106,21 @@ class StoreServiceServicer:
     """StoreService owns PostgreSQL. Internal: called by the matcher, never by clients.
     """
 
-    def ResolveEndpoint(self, request, context):
-        """ResolveEndpoint finds an enabled ingest endpoint by its secret token and
-        returns the schema needed to validate a push.
+    def CommitPush(self, request, context):
+        """CommitPush is one endpoint push in one call: the credential (the token's hash),
+        its rate-limit hit, its Idempotency-Key, and the plan with the schema version it was
+        made against, or the matcher's refusal to log. Pushes that arrive together are
+        committed in one transaction, each with an outcome of its own. When the push was
+        planned against another version of the endpoint's schema than the current one (or
+        none), it answers with the schema alone, having counted, stored and logged nothing:
+        plan against it and call again.
 
-        Errors: NOT_FOUND (unknown or disabled token).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ApplyPlan(self, request, context):
-        """ApplyPlan matches and writes a record and its related records in one
-        transaction, and logs the activity in that same transaction.
-
-        Errors: FAILED_PRECONDITION (UniqueConflict detail; nothing changed),
-        INVALID_ARGUMENT (missing required field on create, dangling reference),
-        ABORTED (lost a uniqueness race more often than the retry budget allows).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def RecordActivity(self, request, context):
-        """RecordActivity logs a request that failed before or during ApplyPlan.
-
-        Errors: NOT_FOUND (unknown endpoint).
+        Errors: NOT_FOUND (ENDPOINT_NOT_FOUND: unknown or disabled token),
+        RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details),
+        INVALID_ARGUMENT (INVALID_IDEMPOTENCY_KEY; REQUIRED_FIELD_MISSING on create;
+        UNKNOWN_REFERENCE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED; UNIQUE_CONFLICT
+        with a UniqueConflict detail, nothing changed), ABORTED (UNIQUE_KEY_RACE: lost a
+        uniqueness race more often than the retry budget allows).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -296,20 +275,10 @@ class StoreServiceServicer:
 
 def add_StoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'ResolveEndpoint': grpc.unary_unary_rpc_method_handler(
-                    servicer.ResolveEndpoint,
-                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ResolveEndpointRequest.FromString,
-                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ResolveEndpointResponse.SerializeToString,
-            ),
-            'ApplyPlan': grpc.unary_unary_rpc_method_handler(
-                    servicer.ApplyPlan,
-                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPlanRequest.FromString,
-                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.ApplyPlanResponse.SerializeToString,
-            ),
-            'RecordActivity': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordActivity,
-                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityRequest.FromString,
-                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityResponse.SerializeToString,
+            'CommitPush': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitPush,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushResponse.SerializeToString,
             ),
             'AcceptStreamRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.AcceptStreamRequest,
@@ -384,7 +353,7 @@ class StoreService:
     """
 
     @staticmethod
-    def ResolveEndpoint(request,
+    def CommitPush(request,
             target,
             options=(),
             channel_credentials=None,
@@ -397,63 +366,9 @@ class StoreService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/inlet.store.v1.StoreService/ResolveEndpoint',
-            inlet_dot_store_dot_v1_dot_store__pb2.ResolveEndpointRequest.SerializeToString,
-            inlet_dot_store_dot_v1_dot_store__pb2.ResolveEndpointResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ApplyPlan(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/inlet.store.v1.StoreService/ApplyPlan',
-            inlet_dot_store_dot_v1_dot_store__pb2.ApplyPlanRequest.SerializeToString,
-            inlet_dot_store_dot_v1_dot_store__pb2.ApplyPlanResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RecordActivity(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/inlet.store.v1.StoreService/RecordActivity',
-            inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityRequest.SerializeToString,
-            inlet_dot_store_dot_v1_dot_store__pb2.RecordActivityResponse.FromString,
+            '/inlet.store.v1.StoreService/CommitPush',
+            inlet_dot_store_dot_v1_dot_store__pb2.CommitPushRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.CommitPushResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -33,24 +33,21 @@ class StoreServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> StoreServiceAsyncStub: ...
-    ResolveEndpoint: _grpc.UnaryUnaryMultiCallable[_store_pb2.ResolveEndpointRequest, _store_pb2.ResolveEndpointResponse]
-    """ResolveEndpoint finds an enabled ingest endpoint by its secret token and
-    returns the schema needed to validate a push.
+    CommitPush: _grpc.UnaryUnaryMultiCallable[_store_pb2.CommitPushRequest, _store_pb2.CommitPushResponse]
+    """CommitPush is one endpoint push in one call: the credential (the token's hash),
+    its rate-limit hit, its Idempotency-Key, and the plan with the schema version it was
+    made against, or the matcher's refusal to log. Pushes that arrive together are
+    committed in one transaction, each with an outcome of its own. When the push was
+    planned against another version of the endpoint's schema than the current one (or
+    none), it answers with the schema alone, having counted, stored and logged nothing:
+    plan against it and call again.
 
-    Errors: NOT_FOUND (unknown or disabled token).
-    """
-    ApplyPlan: _grpc.UnaryUnaryMultiCallable[_store_pb2.ApplyPlanRequest, _store_pb2.ApplyPlanResponse]
-    """ApplyPlan matches and writes a record and its related records in one
-    transaction, and logs the activity in that same transaction.
-
-    Errors: FAILED_PRECONDITION (UniqueConflict detail; nothing changed),
-    INVALID_ARGUMENT (missing required field on create, dangling reference),
-    ABORTED (lost a uniqueness race more often than the retry budget allows).
-    """
-    RecordActivity: _grpc.UnaryUnaryMultiCallable[_store_pb2.RecordActivityRequest, _store_pb2.RecordActivityResponse]
-    """RecordActivity logs a request that failed before or during ApplyPlan.
-
-    Errors: NOT_FOUND (unknown endpoint).
+    Errors: NOT_FOUND (ENDPOINT_NOT_FOUND: unknown or disabled token),
+    RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details),
+    INVALID_ARGUMENT (INVALID_IDEMPOTENCY_KEY; REQUIRED_FIELD_MISSING on create;
+    UNKNOWN_REFERENCE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED; UNIQUE_CONFLICT
+    with a UniqueConflict detail, nothing changed), ABORTED (UNIQUE_KEY_RACE: lost a
+    uniqueness race more often than the retry budget allows).
     """
     AcceptStreamRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptStreamRequestRequest, _store_pb2.AcceptStreamRequestResponse]
     """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
@@ -156,24 +153,21 @@ class StoreServiceAsyncStub(StoreServiceStub):
     """StoreService owns PostgreSQL. Internal: called by the matcher, never by clients."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    ResolveEndpoint: _aio.UnaryUnaryMultiCallable[_store_pb2.ResolveEndpointRequest, _store_pb2.ResolveEndpointResponse]  # type: ignore[assignment]
-    """ResolveEndpoint finds an enabled ingest endpoint by its secret token and
-    returns the schema needed to validate a push.
+    CommitPush: _aio.UnaryUnaryMultiCallable[_store_pb2.CommitPushRequest, _store_pb2.CommitPushResponse]  # type: ignore[assignment]
+    """CommitPush is one endpoint push in one call: the credential (the token's hash),
+    its rate-limit hit, its Idempotency-Key, and the plan with the schema version it was
+    made against, or the matcher's refusal to log. Pushes that arrive together are
+    committed in one transaction, each with an outcome of its own. When the push was
+    planned against another version of the endpoint's schema than the current one (or
+    none), it answers with the schema alone, having counted, stored and logged nothing:
+    plan against it and call again.
 
-    Errors: NOT_FOUND (unknown or disabled token).
-    """
-    ApplyPlan: _aio.UnaryUnaryMultiCallable[_store_pb2.ApplyPlanRequest, _store_pb2.ApplyPlanResponse]  # type: ignore[assignment]
-    """ApplyPlan matches and writes a record and its related records in one
-    transaction, and logs the activity in that same transaction.
-
-    Errors: FAILED_PRECONDITION (UniqueConflict detail; nothing changed),
-    INVALID_ARGUMENT (missing required field on create, dangling reference),
-    ABORTED (lost a uniqueness race more often than the retry budget allows).
-    """
-    RecordActivity: _aio.UnaryUnaryMultiCallable[_store_pb2.RecordActivityRequest, _store_pb2.RecordActivityResponse]  # type: ignore[assignment]
-    """RecordActivity logs a request that failed before or during ApplyPlan.
-
-    Errors: NOT_FOUND (unknown endpoint).
+    Errors: NOT_FOUND (ENDPOINT_NOT_FOUND: unknown or disabled token),
+    RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details),
+    INVALID_ARGUMENT (INVALID_IDEMPOTENCY_KEY; REQUIRED_FIELD_MISSING on create;
+    UNKNOWN_REFERENCE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED; UNIQUE_CONFLICT
+    with a UniqueConflict detail, nothing changed), ABORTED (UNIQUE_KEY_RACE: lost a
+    uniqueness race more often than the retry budget allows).
     """
     AcceptStreamRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptStreamRequestRequest, _store_pb2.AcceptStreamRequestResponse]  # type: ignore[assignment]
     """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
@@ -278,40 +272,25 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
     """StoreService owns PostgreSQL. Internal: called by the matcher, never by clients."""
 
     @_abc_1.abstractmethod
-    def ResolveEndpoint(
+    def CommitPush(
         self,
-        request: _store_pb2.ResolveEndpointRequest,
+        request: _store_pb2.CommitPushRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_store_pb2.ResolveEndpointResponse, _abc.Awaitable[_store_pb2.ResolveEndpointResponse]]:
-        """ResolveEndpoint finds an enabled ingest endpoint by its secret token and
-        returns the schema needed to validate a push.
+    ) -> _typing.Union[_store_pb2.CommitPushResponse, _abc.Awaitable[_store_pb2.CommitPushResponse]]:
+        """CommitPush is one endpoint push in one call: the credential (the token's hash),
+        its rate-limit hit, its Idempotency-Key, and the plan with the schema version it was
+        made against, or the matcher's refusal to log. Pushes that arrive together are
+        committed in one transaction, each with an outcome of its own. When the push was
+        planned against another version of the endpoint's schema than the current one (or
+        none), it answers with the schema alone, having counted, stored and logged nothing:
+        plan against it and call again.
 
-        Errors: NOT_FOUND (unknown or disabled token).
-        """
-
-    @_abc_1.abstractmethod
-    def ApplyPlan(
-        self,
-        request: _store_pb2.ApplyPlanRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_store_pb2.ApplyPlanResponse, _abc.Awaitable[_store_pb2.ApplyPlanResponse]]:
-        """ApplyPlan matches and writes a record and its related records in one
-        transaction, and logs the activity in that same transaction.
-
-        Errors: FAILED_PRECONDITION (UniqueConflict detail; nothing changed),
-        INVALID_ARGUMENT (missing required field on create, dangling reference),
-        ABORTED (lost a uniqueness race more often than the retry budget allows).
-        """
-
-    @_abc_1.abstractmethod
-    def RecordActivity(
-        self,
-        request: _store_pb2.RecordActivityRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_store_pb2.RecordActivityResponse, _abc.Awaitable[_store_pb2.RecordActivityResponse]]:
-        """RecordActivity logs a request that failed before or during ApplyPlan.
-
-        Errors: NOT_FOUND (unknown endpoint).
+        Errors: NOT_FOUND (ENDPOINT_NOT_FOUND: unknown or disabled token),
+        RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details),
+        INVALID_ARGUMENT (INVALID_IDEMPOTENCY_KEY; REQUIRED_FIELD_MISSING on create;
+        UNKNOWN_REFERENCE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED; UNIQUE_CONFLICT
+        with a UniqueConflict detail, nothing changed), ABORTED (UNIQUE_KEY_RACE: lost a
+        uniqueness race more often than the retry budget allows).
         """
 
     @_abc_1.abstractmethod

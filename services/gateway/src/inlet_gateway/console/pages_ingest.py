@@ -276,6 +276,8 @@ class ActivityView:
     error: dict[str, Any] | None
     replay_of: str
     summary: str
+    # The request's trace id, when tracing was on (only endpoint activity keeps one).
+    trace_id: str = ""
 
 
 def activity_view(entry: Any, entity_type: str, references: dict[str, str]) -> ActivityView:
@@ -323,6 +325,7 @@ def activity_view(entry: Any, entity_type: str, references: dict[str, str]) -> A
         id=entry.id,
         request_id=entry.request_id,
         client_request_id=entry.client_request_id,
+        trace_id=getattr(entry, "trace_id", ""),
         status_code=entry.status_code,
         create_time=entry.create_time,
         previous_token=entry.previous_token,

@@ -169,6 +169,7 @@ class EndpointAdmin(EntityTypeAdmin):
                 r["create_time"],
                 previous_token=r["previous_token"],
                 client_request_id=r["client_request_id"],
+                trace_id=r["trace_id"] or "",
             )
             for r in found[:limit]
         ]

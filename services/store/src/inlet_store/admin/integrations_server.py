@@ -1,5 +1,5 @@
 """IntegrationAdminService: protobuf ↔ domain only; the work is in
-integrations_admin.IntegrationAdmin. Authenticated with the workspace's admin tokens."""
+integrations.IntegrationAdmin. Authenticated with the workspace's admin tokens."""
 
 from __future__ import annotations
 

@@ -309,6 +309,7 @@ class AdminServicer(WorkspaceScoped, admin_pb2_grpc.AdminServiceServicer):
                     create_time=timestamp(entry.create_time),
                     previous_token=entry.previous_token,
                     client_request_id=entry.client_request_id,
+                    trace_id=entry.trace_id,
                 )
                 for entry in entries
             ],

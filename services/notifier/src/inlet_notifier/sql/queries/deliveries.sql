@@ -5,11 +5,12 @@
 -- second set of deliveries, which makes PublishEvents safe to repeat.
 WITH incoming AS (
     SELECT * FROM unnest(%(ids)s::text[], %(workspace_ids)s::uuid[], %(types)s::text[],
-                         %(occur_times)s::timestamptz[], %(datas)s::json[])
-             AS e(id, workspace_id, type, occur_time, data)
+                         %(occur_times)s::timestamptz[], %(datas)s::json[],
+                         %(traceparents)s::text[])
+             AS e(id, workspace_id, type, occur_time, data, traceparent)
 ), inserted AS (
-    INSERT INTO webhook_events (id, workspace_id, type, occur_time, data)
-    SELECT id, workspace_id, type, occur_time, data FROM incoming
+    INSERT INTO webhook_events (id, workspace_id, type, occur_time, data, traceparent)
+    SELECT id, workspace_id, type, occur_time, data, traceparent FROM incoming
     ON CONFLICT (id) DO NOTHING
     RETURNING id, workspace_id, type, data
 ), fanned AS (
@@ -35,12 +36,12 @@ WITH incoming AS (
     SELECT * FROM unnest(%(ids)s::text[], %(workspace_ids)s::uuid[], %(types)s::text[],
                          %(occur_times)s::timestamptz[], %(datas)s::json[],
                          %(endpoint_ids)s::uuid[], %(urls)s::text[], %(ordering_keys)s::text[],
-                         %(ordering_seqs)s::bigint[])
+                         %(ordering_seqs)s::bigint[], %(traceparents)s::text[])
              AS e(id, workspace_id, type, occur_time, data, endpoint_id, url, ordering_key,
-                  ordering_seq)
+                  ordering_seq, traceparent)
 ), inserted AS (
-    INSERT INTO webhook_events (id, workspace_id, type, occur_time, data)
-    SELECT id, workspace_id, type, occur_time, data FROM incoming
+    INSERT INTO webhook_events (id, workspace_id, type, occur_time, data, traceparent)
+    SELECT id, workspace_id, type, occur_time, data, traceparent FROM incoming
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), targeted AS (
@@ -113,7 +114,7 @@ UPDATE webhook_deliveries d
 RETURNING d.id, d.attempt_count, d.endpoint_id, e.workspace_id, coalesce(d.url, e.url) AS url,
           (d.url IS NOT NULL) AS targeted, e.secret,
           e.previous_secret, e.previous_secret_until, ev.id AS event_id, ev.type,
-          ev.occur_time, ev.data;
+          ev.occur_time, ev.data, ev.traceparent;
 
 -- name: insert_attempt
 INSERT INTO webhook_attempts (delivery_id, worker, start_time, end_time, status_code, error,

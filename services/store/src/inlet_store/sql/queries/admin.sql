@@ -161,7 +161,7 @@ DELETE FROM ingest_endpoints WHERE id = %(id)s;
 
 -- name: list_activity_filtered
 SELECT a.id, a.request_id, a.client_request_id, a.status_code, a.outcome, a.create_time,
-       (g.request_id IS NOT NULL) AS previous_token
+       (g.request_id IS NOT NULL) AS previous_token, a.trace_id
   FROM activity_entries a
   LEFT JOIN endpoint_grace_uses g ON g.endpoint_id = a.endpoint_id AND g.request_id = a.request_id
  WHERE a.endpoint_id = %(endpoint_id)s AND a.id < %(before_id)s

@@ -1,4 +1,5 @@
--- Queries of the ingest path: resolve an endpoint, match keys, write records, log.
+-- Queries of the shared write path (inbox, form, push transfer): match keys, write
+-- records; endpoint push's own are in push/sql/push.sql.
 
 -- name: resolve_endpoint
 -- One round trip per push: the endpoint, its target type and every type the target
@@ -69,31 +70,6 @@ INSERT INTO activity_entries
        (endpoint_id, request_id, client_request_id, status_code, outcome, record_ids)
 VALUES (%(endpoint_id)s, %(request_id)s, %(client_request_id)s, %(status_code)s, %(outcome)s,
         %(record_ids)s::uuid[]);
-
--- name: endpoint_idempotency_key
--- A live stored answer for (endpoint, Idempotency-Key); expired rows do not count.
-SELECT body_hash, request_id, response
-  FROM endpoint_idempotency_keys
- WHERE endpoint_id = %(endpoint_id)s AND idempotency_key = %(idempotency_key)s
-   AND expire_time > now() AND response IS NOT NULL;
-
--- name: claim_endpoint_idempotency_key
--- First statement of a push's transaction: takes the key (or an expired row of it). A
--- concurrent push holding it makes this wait for that push's commit or rollback; no row
--- back means a live answer exists.
-INSERT INTO endpoint_idempotency_keys AS ik
-       (endpoint_id, idempotency_key, body_hash, request_id, expire_time)
-VALUES (%(endpoint_id)s, %(idempotency_key)s, %(body_hash)s, %(request_id)s,
-        now() + make_interval(secs => %(ttl)s))
-ON CONFLICT (endpoint_id, idempotency_key) DO UPDATE
-   SET body_hash = excluded.body_hash, request_id = excluded.request_id, response = NULL,
-       create_time = now(), expire_time = excluded.expire_time
- WHERE ik.expire_time <= now()
-RETURNING request_id;
-
--- name: settle_endpoint_idempotency_key
-UPDATE endpoint_idempotency_keys SET response = %(response)s
- WHERE endpoint_id = %(endpoint_id)s AND idempotency_key = %(idempotency_key)s;
 
 -- name: prune_endpoint_idempotency_keys
 DELETE FROM endpoint_idempotency_keys WHERE expire_time < now() - interval '1 hour';

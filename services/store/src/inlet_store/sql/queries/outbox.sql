@@ -13,7 +13,7 @@ VALUES (%(workspace_id)s, %(type)s, %(data)s, %(target)s);
 -- name: claim_outbox_events
 -- SKIP LOCKED: store replicas relay disjoint batches; a row stays locked (and so
 -- unpublished by anyone else) until its publisher commits the delete or dies.
-SELECT id, workspace_id, type, data, occur_time, target
+SELECT id, workspace_id, type, data, occur_time, target, traceparent
   FROM outbox_events
  ORDER BY seq
  LIMIT %(limit)s

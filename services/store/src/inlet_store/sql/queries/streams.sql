@@ -29,7 +29,9 @@ SELECT k.id, k.secret_hash, k.rate_limit, k.rate_window_seconds,
  WHERE k.id = %(id)s;
 
 -- name: claim_idempotency_key
--- Takes the key for this request unless a live row holds it; an expired row is reused. The
+-- Takes the key for this request unless a live row holds it; an expired row is reused, and
+-- so is a claim still 'accepting' after the accept lease (its store died before the accept
+-- committed: the client's retry must not be refused as "in use" until the key expires). The
 -- scope is the stream's id, or the integration's.
 INSERT INTO stream_idempotency_keys AS ik
        (scope_id, idempotency_key, body_hash, request_id, expire_time)
@@ -40,6 +42,8 @@ ON CONFLICT (scope_id, idempotency_key) DO UPDATE
        state = 'accepting', items_received = 0, create_time = now(),
        expire_time = excluded.expire_time
  WHERE ik.expire_time < now()
+    OR (ik.state = 'accepting'
+        AND ik.create_time < now() - make_interval(secs => %(accept_lease)s))
 RETURNING request_id;
 
 -- name: get_idempotency_key
@@ -109,9 +113,9 @@ UPDATE stream_requests r
                 LIMIT 1
                   FOR UPDATE SKIP LOCKED)
 RETURNING r.id, r.lease_token, r.item_key, r.items, r.single, r.stream_id, r.integration_id,
-          r.body, r.transfer_id
+          r.body, r.transfer_id, r.traceparent
 )
-SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, c.transfer_id,
+SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, c.transfer_id, c.traceparent,
        src.kind AS source,
        src.workspace_id, src.entity_type_id, src.default_region, src.integration,
        src.integration_type, src.mapping,

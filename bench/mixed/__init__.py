@@ -1,0 +1,1 @@
+"""A mixed load over every dialect with a ledger of what was acknowledged (chaos and soak)."""

@@ -1,0 +1,1 @@
+"""Endpoint push: one call per push, concurrent pushes committed together."""
