@@ -52,7 +52,7 @@ async def test_api_keys_are_shown_once_stored_hashed_rotated_and_revoked(
     assert revoked.json()["api_key"]["revoke_time"]
     again = await http.post(f"/admin/v1/{key['name']}:rotate", json={}, headers=admin(seeded))
     assert again.status_code == 400
-    assert again.json()["code"] == "FAILED_PRECONDITION"
+    assert again.json()["code"] == "API_KEY_REVOKED"  # as every credential type: <TYPE>_REVOKED
 
 
 async def test_bad_api_key_settings_are_named(http: httpx.AsyncClient, seeded: DemoSeed) -> None:

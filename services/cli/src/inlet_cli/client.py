@@ -37,6 +37,8 @@ _EXIT_BY_CODE = {
 }
 
 R = TypeVar("R", bound=message.Message)
+# The admin API's largest page (inlet_common.admin.paging.MAX_PAGE_SIZE).
+MAX_PAGE_SIZE = 1000
 S = TypeVar("S")
 
 
@@ -112,6 +114,22 @@ class Client(Generic[S]):
             raise from_rpc_error(
                 error, f"the {self.service} at {self.address} ({self.setting})"
             ) from None
+
+    def every(self, method: Callable[..., Any], request: message.Message, field: str) -> list[Any]:
+        """Every item (`field` of each page) of a paged list, first page to last, asked for
+        at the API's largest page size."""
+        items: list[Any] = []
+        for page in every_page(lambda token: self.call(method, _page_of(request, token))):
+            items.extend(getattr(page, field))
+        return items
+
+
+def _page_of(request: message.Message, token: str) -> message.Message:
+    asked = type(request)()
+    asked.CopyFrom(request)
+    setattr(asked, "page_size", MAX_PAGE_SIZE)  # noqa: B010 - every list request has one
+    setattr(asked, "page_token", token)  # noqa: B010
+    return asked
 
 
 class Admin(Client[admin_pb2_grpc.AdminServiceStub]):

@@ -18,7 +18,6 @@ from inlet_cli.client import (
     Client,
     Settings,
     duration,
-    every_page,
     json_mode,
     opened,
     output_mode,
@@ -196,18 +195,11 @@ def integrations_create(
 
 
 def _all_integrations(client: Api) -> list[integrations_pb2.Integration]:
-    return [
-        item
-        for page in every_page(
-            lambda token: client.call(
-                client.stub.ListIntegrations,
-                integrations_pb2.ListIntegrationsRequest(
-                    parent=client.workspace, page_size=1000, page_token=token
-                ),
-            )
-        )
-        for item in page.integrations
-    ]
+    return client.every(
+        client.stub.ListIntegrations,
+        integrations_pb2.ListIntegrationsRequest(parent=client.workspace),
+        "integrations",
+    )
 
 
 @integrations.command("list")
@@ -449,18 +441,11 @@ def integrations_log(
 
 
 def _all_project_tokens(client: Api) -> list[integrations_pb2.ProjectToken]:
-    return [
-        item
-        for page in every_page(
-            lambda token: client.call(
-                client.stub.ListProjectTokens,
-                integrations_pb2.ListProjectTokensRequest(
-                    parent=client.workspace, page_token=token
-                ),
-            )
-        )
-        for item in page.project_tokens
-    ]
+    return client.every(
+        client.stub.ListProjectTokens,
+        integrations_pb2.ListProjectTokensRequest(parent=client.workspace),
+        "project_tokens",
+    )
 
 
 def _token_state(revoke_time: Any, expire_time: Any = None) -> str:
@@ -566,16 +551,11 @@ def project_tokens_log(
 
 
 def _all_client_tokens(client: Api) -> list[integrations_pb2.ClientToken]:
-    return [
-        item
-        for page in every_page(
-            lambda token: client.call(
-                client.stub.ListClientTokens,
-                integrations_pb2.ListClientTokensRequest(parent=client.workspace, page_token=token),
-            )
-        )
-        for item in page.client_tokens
-    ]
+    return client.every(
+        client.stub.ListClientTokens,
+        integrations_pb2.ListClientTokensRequest(parent=client.workspace),
+        "client_tokens",
+    )
 
 
 def _show_client_tokens(ctx: typer.Context, found: list[integrations_pb2.ClientToken]) -> None:

@@ -15,7 +15,6 @@ from inlet_cli import render
 from inlet_cli.client import (
     Client,
     Settings,
-    every_page,
     json_mode,
     opened,
     output_mode,
@@ -122,16 +121,11 @@ def keys_create(
 def keys_list(ctx: typer.Context) -> None:
     """List the workspace's API keys (never their secrets)."""
     with api(ctx) as client:
-        found = [
-            item
-            for page in every_page(
-                lambda token: client.call(
-                    client.stub.ListApiKeys,
-                    push_pb2.ListApiKeysRequest(parent=client.workspace, page_token=token),
-                )
-            )
-            for item in page.api_keys
-        ]
+        found = client.every(
+            client.stub.ListApiKeys,
+            push_pb2.ListApiKeysRequest(parent=client.workspace),
+            "api_keys",
+        )
     _show_keys(ctx, found)
 
 
@@ -308,16 +302,11 @@ def sessions_create(
 def sessions_list(ctx: typer.Context) -> None:
     """List the workspace's sessions."""
     with api(ctx) as client:
-        found = [
-            item
-            for page in every_page(
-                lambda token: client.call(
-                    client.stub.ListSessions,
-                    push_pb2.ListSessionsRequest(parent=client.workspace, page_token=token),
-                )
-            )
-            for item in page.sessions
-        ]
+        found = client.every(
+            client.stub.ListSessions,
+            push_pb2.ListSessionsRequest(parent=client.workspace),
+            "sessions",
+        )
     _show_sessions(ctx, found)
 
 

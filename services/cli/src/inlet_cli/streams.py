@@ -14,7 +14,6 @@ from inlet_cli import read_keys, render
 from inlet_cli.client import (
     Client,
     Settings,
-    every_page,
     json_mode,
     name_and_rate_changes,
     opened,
@@ -136,16 +135,11 @@ def create(
 def list_(ctx: typer.Context) -> None:
     """List the workspace's streams."""
     with api(ctx) as client:
-        found = [
-            item
-            for page in every_page(
-                lambda token: client.call(
-                    client.stub.ListStreams,
-                    streams_pb2.ListStreamsRequest(parent=client.workspace, page_token=token),
-                )
-            )
-            for item in page.streams
-        ]
+        found = client.every(
+            client.stub.ListStreams,
+            streams_pb2.ListStreamsRequest(parent=client.workspace),
+            "streams",
+        )
     _show_streams(ctx, found)
 
 
@@ -219,18 +213,11 @@ def keys_create(
 def keys_list(ctx: typer.Context, stream: str) -> None:
     """List a stream's keys (never their secrets)."""
     with api(ctx) as client:
-        found = [
-            item
-            for page in every_page(
-                lambda token: client.call(
-                    client.stub.ListIngestKeys,
-                    streams_pb2.ListIngestKeysRequest(
-                        parent=client.stream(stream), page_token=token
-                    ),
-                )
-            )
-            for item in page.ingest_keys
-        ]
+        found = client.every(
+            client.stub.ListIngestKeys,
+            streams_pb2.ListIngestKeysRequest(parent=client.stream(stream)),
+            "ingest_keys",
+        )
     _show_keys(ctx, found)
 
 

@@ -74,18 +74,11 @@ class Api(Client[webhooks_pb2_grpc.WebhookServiceStub]):
 
 
 def all_endpoints(client: Api) -> list[webhooks_pb2.WebhookEndpoint]:
-    return [
-        item
-        for page in every_page(
-            lambda token: client.call(
-                client.stub.ListWebhookEndpoints,
-                webhooks_pb2.ListWebhookEndpointsRequest(
-                    parent=client.workspace, page_size=500, page_token=token
-                ),
-            )
-        )
-        for item in page.webhook_endpoints
-    ]
+    return client.every(
+        client.stub.ListWebhookEndpoints,
+        webhooks_pb2.ListWebhookEndpointsRequest(parent=client.workspace),
+        "webhook_endpoints",
+    )
 
 
 # A short delivery id is looked up among this many of the newest deliveries.

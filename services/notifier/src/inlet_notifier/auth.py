@@ -7,11 +7,12 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from inlet_common.admin.auth import TokenWorkspace
 from inlet_common.credentials import bearer_token, token_hash
 from inlet_common.errors import Unauthenticated
 from inlet_notifier import repository as repo
 from inlet_notifier.errors import wrap_exceptions
-from inlet_notifier.server import Authenticate, TokenWorkspace
+from inlet_notifier.server import Authenticate
 
 
 def authenticator(pool: AsyncConnectionPool[Any]) -> Authenticate:

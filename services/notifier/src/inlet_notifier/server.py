@@ -4,34 +4,33 @@ use cases only."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC as _UTC
-from datetime import datetime
-from typing import Any, NamedTuple
-
-from google.protobuf import timestamp_pb2
+from datetime import UTC
+from typing import Any
 
 from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
+from inlet_common.admin.auth import Metadata, WorkspaceAuth
+from inlet_common.admin.auth import TokenWorkspace as TokenWorkspace  # what Authenticate gives
+from inlet_common.admin.timestamps import timestamp
 from inlet_common.errors import InvalidArgument, Violation
 from inlet_common.masks import update_paths
-from inlet_notifier.errors import PermissionDenied
 from inlet_notifier.service import STATUSES, UPDATABLE, EndpointSpec, Webhooks
 
 log = logging.getLogger(__name__)
 
 
-class TokenWorkspace(NamedTuple):
-    """The workspace an admin token belongs to."""
-
-    id: str
-    slug: str
-
-
 # authorization metadata value → the workspace its admin token belongs to.
 Authenticate = Callable[[str | None], Awaitable[TokenWorkspace]]
 
-_SEGMENT = r"([^/]+)"
+
+class _HeaderAuth(WorkspaceAuth):
+    """The admin API's workspace auth over an `Authenticate` of the authorization header."""
+
+    def __init__(self, authenticate: Authenticate) -> None:
+        self._authenticate = authenticate
+
+    async def token_workspace(self, metadata: Metadata) -> TokenWorkspace:
+        return await self._authenticate(dict(metadata or ()).get("authorization"))
 
 
 class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
@@ -47,14 +46,6 @@ class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
         return notifier_pb2.CreateSessionEndpointResponse(endpoint_id=endpoint_id, secret=secret)
 
 
-def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def endpoint_pb(row: dict[str, Any]) -> webhooks_pb2.WebhookEndpoint:
     return webhooks_pb2.WebhookEndpoint(
         name=f"workspaces/{row['workspace_id']}/webhookEndpoints/{row['id']}",
@@ -65,8 +56,8 @@ def endpoint_pb(row: dict[str, Any]) -> webhooks_pb2.WebhookEndpoint:
         source_ids=row["source_ids"],
         enabled=row["enabled"],
         disabled_reason=row["disabled_reason"],
-        create_time=_ts(row["create_time"]),
-        update_time=_ts(row["update_time"]),
+        create_time=timestamp(row["create_time"]),
+        update_time=timestamp(row["update_time"]),
     )
 
 
@@ -89,9 +80,11 @@ def delivery_pb(workspace_id: str, row: dict[str, Any]) -> webhooks_pb2.WebhookD
         event_type=row["event_type"],
         status=_STATUS_PB[row["status"]],
         attempt_count=row["attempt_count"],
-        next_attempt_time=_ts(row["next_attempt_time"]) if row["status"] == "pending" else None,
+        next_attempt_time=timestamp(row["next_attempt_time"])
+        if row["status"] == "pending"
+        else None,
         last_status_code=row["last_status_code"] or 0,
-        create_time=_ts(row["create_time"]),
+        create_time=timestamp(row["create_time"]),
         url=row["url"] or row.get("endpoint_url") or "",
     )
 
@@ -99,26 +92,13 @@ def delivery_pb(workspace_id: str, row: dict[str, Any]) -> webhooks_pb2.WebhookD
 def attempt_pb(row: dict[str, Any]) -> webhooks_pb2.WebhookAttempt:
     return webhooks_pb2.WebhookAttempt(
         id=str(row["id"]),
-        start_time=_ts(row["start_time"]),
-        end_time=_ts(row["end_time"]),
+        start_time=timestamp(row["start_time"]),
+        end_time=timestamp(row["end_time"]),
         status_code=row["status_code"] or 0,
         error=row["error"],
         response_snippet=row["response_snippet"],
         latency_ms=row["latency_ms"],
     )
-
-
-def parse_name(field: str, value: str, *collections: str) -> list[str]:
-    """Ids of a resource name such as workspaces/{w}/webhookEndpoints/{e}."""
-    pattern = "/".join(f"{c}/{_SEGMENT}" for c in collections)
-    match = re.fullmatch(pattern, value)
-    if match is None:
-        shape = "/".join(f"{c}/{{{c[:-1] if c.endswith('s') else c}}}" for c in collections)
-        raise InvalidArgument(
-            f"{field} must look like {shape}, got {value!r}",
-            violations=[Violation(field, f"expected {shape}", "INVALID_RESOURCE_NAME")],
-        )
-    return list(match.groups())
 
 
 def spec_of(endpoint: webhooks_pb2.WebhookEndpoint) -> EndpointSpec:
@@ -135,22 +115,12 @@ def spec_of(endpoint: webhooks_pb2.WebhookEndpoint) -> EndpointSpec:
 class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
     def __init__(self, webhooks: Webhooks, authenticate: Authenticate) -> None:
         self.webhooks = webhooks
-        self.authenticate = authenticate
-
-    async def _workspace(self, context: Any, key: str) -> str:
-        """The id of the token's workspace, named by `key` (its id or slug); a name in
-        another workspace is refused."""
-        metadata = dict(context.invocation_metadata() or ())
-        authorized = await self.authenticate(metadata.get("authorization"))
-        if key not in (authorized.id, authorized.slug):
-            raise PermissionDenied("the admin token belongs to another workspace")
-        return authorized.id
+        self.auth = _HeaderAuth(authenticate)
 
     async def CreateWebhookEndpoint(
         self, request: webhooks_pb2.CreateWebhookEndpointRequest, context: Any
     ) -> webhooks_pb2.CreateWebhookEndpointResponse:
-        (workspace,) = parse_name("parent", request.parent, "workspaces")
-        workspace = await self._workspace(context, workspace)
+        (workspace,) = await self.auth.authorise(context, "parent", request.parent, "workspaces")
         spec = spec_of(request.webhook_endpoint)
         created, secret = await self.webhooks.create_endpoint(workspace, spec)
         return webhooks_pb2.CreateWebhookEndpointResponse(
@@ -160,16 +130,16 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
     async def GetWebhookEndpoint(
         self, request: webhooks_pb2.GetWebhookEndpointRequest, context: Any
     ) -> webhooks_pb2.GetWebhookEndpointResponse:
-        workspace, endpoint = parse_name("name", request.name, "workspaces", "webhookEndpoints")
-        workspace = await self._workspace(context, workspace)
+        workspace, endpoint = await self.auth.authorise(
+            context, "name", request.name, "workspaces", "webhookEndpoints"
+        )
         found = await self.webhooks.get_endpoint(workspace, endpoint)
         return webhooks_pb2.GetWebhookEndpointResponse(webhook_endpoint=endpoint_pb(found))
 
     async def ListWebhookEndpoints(
         self, request: webhooks_pb2.ListWebhookEndpointsRequest, context: Any
     ) -> webhooks_pb2.ListWebhookEndpointsResponse:
-        (workspace,) = parse_name("parent", request.parent, "workspaces")
-        workspace = await self._workspace(context, workspace)
+        (workspace,) = await self.auth.authorise(context, "parent", request.parent, "workspaces")
         found, token = await self.webhooks.list_endpoints(
             workspace, request.page_size, request.page_token
         )
@@ -180,10 +150,13 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
     async def UpdateWebhookEndpoint(
         self, request: webhooks_pb2.UpdateWebhookEndpointRequest, context: Any
     ) -> webhooks_pb2.UpdateWebhookEndpointResponse:
-        workspace, endpoint = parse_name(
-            "webhook_endpoint.name", request.webhook_endpoint.name, "workspaces", "webhookEndpoints"
+        workspace, endpoint = await self.auth.authorise(
+            context,
+            "webhook_endpoint.name",
+            request.webhook_endpoint.name,
+            "workspaces",
+            "webhookEndpoints",
         )
-        workspace = await self._workspace(context, workspace)
         paths = update_paths(
             request.update_mask,
             request.webhook_endpoint,
@@ -198,16 +171,18 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
     async def DeleteWebhookEndpoint(
         self, request: webhooks_pb2.DeleteWebhookEndpointRequest, context: Any
     ) -> webhooks_pb2.DeleteWebhookEndpointResponse:
-        workspace, endpoint = parse_name("name", request.name, "workspaces", "webhookEndpoints")
-        workspace = await self._workspace(context, workspace)
+        workspace, endpoint = await self.auth.authorise(
+            context, "name", request.name, "workspaces", "webhookEndpoints"
+        )
         await self.webhooks.delete_endpoint(workspace, endpoint)
         return webhooks_pb2.DeleteWebhookEndpointResponse()
 
     async def RotateWebhookEndpointSecret(
         self, request: webhooks_pb2.RotateWebhookEndpointSecretRequest, context: Any
     ) -> webhooks_pb2.RotateWebhookEndpointSecretResponse:
-        workspace, endpoint = parse_name("name", request.name, "workspaces", "webhookEndpoints")
-        workspace = await self._workspace(context, workspace)
+        workspace, endpoint = await self.auth.authorise(
+            context, "name", request.name, "workspaces", "webhookEndpoints"
+        )
         grace = (
             request.grace_period.ToTimedelta().total_seconds()
             if request.HasField("grace_period")
@@ -215,14 +190,15 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
         )
         secret, until = await self.webhooks.rotate_secret(workspace, endpoint, grace)
         return webhooks_pb2.RotateWebhookEndpointSecretResponse(
-            secret=secret, previous_secret_expire_time=_ts(until)
+            secret=secret, previous_secret_expire_time=timestamp(until)
         )
 
     async def ListWebhookDeliveries(
         self, request: webhooks_pb2.ListWebhookDeliveriesRequest, context: Any
     ) -> webhooks_pb2.ListWebhookDeliveriesResponse:
-        workspace, endpoint = parse_name("parent", request.parent, "workspaces", "webhookEndpoints")
-        workspace = await self._workspace(context, workspace)
+        workspace, endpoint = await self.auth.authorise(
+            context, "parent", request.parent, "workspaces", "webhookEndpoints"
+        )
         if request.status and request.status not in _STATUS_NAME:
             raise InvalidArgument(
                 f"status {request.status} is not a delivery status",
@@ -242,10 +218,9 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
     async def ListWebhookAttempts(
         self, request: webhooks_pb2.ListWebhookAttemptsRequest, context: Any
     ) -> webhooks_pb2.ListWebhookAttemptsResponse:
-        workspace, endpoint, delivery = parse_name(
-            "parent", request.parent, "workspaces", "webhookEndpoints", "deliveries"
+        workspace, endpoint, delivery = await self.auth.authorise(
+            context, "parent", request.parent, "workspaces", "webhookEndpoints", "deliveries"
         )
-        workspace = await self._workspace(context, workspace)
         found = await self.webhooks.list_attempts(workspace, endpoint, delivery)
         return webhooks_pb2.ListWebhookAttemptsResponse(
             webhook_attempts=[attempt_pb(r) for r in found]
@@ -254,10 +229,9 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
     async def ReplayWebhookDelivery(
         self, request: webhooks_pb2.ReplayWebhookDeliveryRequest, context: Any
     ) -> webhooks_pb2.ReplayWebhookDeliveryResponse:
-        workspace, endpoint, delivery = parse_name(
-            "name", request.name, "workspaces", "webhookEndpoints", "deliveries"
+        workspace, endpoint, delivery = await self.auth.authorise(
+            context, "name", request.name, "workspaces", "webhookEndpoints", "deliveries"
         )
-        workspace = await self._workspace(context, workspace)
         replayed = await self.webhooks.replay(workspace, endpoint, delivery)
         return webhooks_pb2.ReplayWebhookDeliveryResponse(
             webhook_delivery=delivery_pb(workspace, replayed)
@@ -266,14 +240,15 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
     async def RecoverWebhookDeliveries(
         self, request: webhooks_pb2.RecoverWebhookDeliveriesRequest, context: Any
     ) -> webhooks_pb2.RecoverWebhookDeliveriesResponse:
-        workspace, endpoint = parse_name("parent", request.parent, "workspaces", "webhookEndpoints")
-        workspace = await self._workspace(context, workspace)
+        workspace, endpoint = await self.auth.authorise(
+            context, "parent", request.parent, "workspaces", "webhookEndpoints"
+        )
         if not request.HasField("since"):
             raise InvalidArgument(
                 "since is required",
                 violations=[Violation("since", "since is required", "REQUIRED_FIELD_MISSING")],
             )
         count = await self.webhooks.recover(
-            workspace, endpoint, request.since.ToDatetime(tzinfo=_UTC)
+            workspace, endpoint, request.since.ToDatetime(tzinfo=UTC)
         )
         return webhooks_pb2.RecoverWebhookDeliveriesResponse(recovered_count=count)

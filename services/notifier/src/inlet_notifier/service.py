@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Callable, Collection, Sequence
@@ -11,9 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from psycopg_pool import AsyncConnectionPool
 
+from inlet_common.admin import paging
+from inlet_common.admin.paging import PageTokens
 from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
 from inlet_notifier import guard, signing
 from inlet_notifier import repository as repo
@@ -79,38 +78,6 @@ def _columns(events: Sequence[Event]) -> dict[str, list[Any]]:
         "datas": [repo.json(e.data) for e in events],
         "traceparents": [e.traceparent for e in events],
     }
-
-
-def page_size(requested: int) -> int:
-    if requested < 0:
-        raise InvalidArgument(
-            "page_size must not be negative",
-            violations=[Violation("page_size", "must not be negative", "INVALID_PAGE_SIZE")],
-        )
-    return min(requested or 50, 500)
-
-
-def encode_token(when: datetime, key: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([when.isoformat(), key])).decode()
-
-
-def decode_token(token: str) -> tuple[datetime, str]:
-    try:
-        when, key = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-        return datetime.fromisoformat(when), str(key)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise InvalidArgument(
-            "page_token is not one this API issued",
-            violations=[Violation("page_token", "unreadable page token", "INVALID_PAGE_TOKEN")],
-        ) from None
-
-
-def _page(found: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str]:
-    """The first `limit` of `found` (fetched `limit + 1`), and the token of the next page
-    when there is one: the last row's (create_time, id)."""
-    page = found[:limit]
-    more = len(found) > limit
-    return page, encode_token(page[-1]["create_time"], str(page[-1]["id"])) if more else ""
 
 
 def _refuse_disabled(endpoint: dict[str, Any], what: str) -> None:
@@ -274,8 +241,11 @@ class Webhooks:
     async def list_endpoints(
         self, workspace_id: str, size: int, token: str
     ) -> tuple[list[dict[str, Any]], str]:
-        limit = page_size(size)
-        after_time, after_id = decode_token(token) if token else (_EPOCH, _NIL)
+        limit = paging.page_size(size)
+        tokens = PageTokens("webhookEndpoints", workspace_id)
+        cursor = tokens.decode(token, 2)
+        after_time = paging.as_time(cursor[0]) if cursor else _EPOCH
+        after_id = paging.as_text(cursor[1]) if cursor else _NIL
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.rows(
                 conn,
@@ -285,7 +255,7 @@ class Webhooks:
                 after_id=after_id,
                 limit=limit + 1,
             )
-        return _page(found, limit)
+        return tokens.page(found, limit, lambda r: (r["create_time"], str(r["id"])))
 
     async def update_endpoint(
         self, workspace_id: str, endpoint_id: str, spec: EndpointSpec, paths: Collection[str]
@@ -400,8 +370,11 @@ class Webhooks:
     async def list_deliveries(
         self, workspace_id: str, endpoint_id: str, status: str | None, size: int, token: str
     ) -> tuple[list[dict[str, Any]], str]:
-        limit = page_size(size)
-        before_time, before_id = decode_token(token) if token else (_END, _MAX)
+        limit = paging.page_size(size)
+        tokens = PageTokens("webhookDeliveries", workspace_id, endpoint_id, status)
+        cursor = tokens.decode(token, 2)
+        before_time = paging.as_time(cursor[0]) if cursor else _END
+        before_id = paging.as_text(cursor[1]) if cursor else _MAX
         async with wrap_exceptions(), self.pool.connection() as conn:
             await self._endpoint(conn, workspace_id, endpoint_id)
             found = await repo.rows(
@@ -413,7 +386,7 @@ class Webhooks:
                 before_id=before_id,
                 limit=limit + 1,
             )
-        return _page(found, limit)
+        return tokens.page(found, limit, lambda r: (r["create_time"], str(r["id"])))
 
     async def _delivery(
         self, conn: repo.Conn, workspace_id: str, endpoint_id: str, delivery_id: str

@@ -11,11 +11,11 @@ from inlet_common.channels import channel
 from inlet_common.listen import Listener
 from inlet_common.metrics import serve_metrics
 from inlet_store import app, gauges
+from inlet_store.admin.session_signer import GrpcSessionSigner
 from inlet_store.config import StoreConfig
 from inlet_store.feed_hub import FeedHub
 from inlet_store.inbox.waiting import Wakeups
 from inlet_store.migrations import migrate
-from inlet_store.push_admin import GrpcSessionSigner
 from inlet_store.retention import Janitor, Retention
 
 log = logging.getLogger("inlet_store")

@@ -20,21 +20,22 @@ from inlet.admin.v1 import (
 from inlet.ingest.v1 import feed_pb2, feed_pb2_grpc
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_common import database, grpcserver
-from inlet_store.admin import Admin
-from inlet_store.admin_server import AdminServicer
-from inlet_store.auth import Authenticator
+from inlet_store.admin.auth import Authenticator
+from inlet_store.admin.integrations import IntegrationAdmin
+from inlet_store.admin.integrations_server import IntegrationAdminServicer
+from inlet_store.admin.push import PushAdmin
+from inlet_store.admin.push_server import PushAdminServicer
+from inlet_store.admin.server import AdminServicer
+from inlet_store.admin.session_signer import SessionSigner
+from inlet_store.admin.streams import StreamAdmin, StreamAdminServicer
+from inlet_store.admin.use_cases import Admin
 from inlet_store.external import External
 from inlet_store.feed import Feed, FeedSettings
 from inlet_store.feed_hub import FeedHub
 from inlet_store.feed_server import StreamFeedServicer
 from inlet_store.inbox import Inbox
 from inlet_store.inbox.waiting import Wakeups
-from inlet_store.integrations_admin import IntegrationAdmin
-from inlet_store.integrations_server import IntegrationAdminServicer
-from inlet_store.push_admin import PushAdmin, SessionSigner
-from inlet_store.push_admin_server import PushAdminServicer
 from inlet_store.service import Store
-from inlet_store.streams_admin import StreamAdmin, StreamAdminServicer
 from inlet_store.transfers import Transfers
 from inlet_store.transfers_server import PushStoreServicer
 

@@ -35,6 +35,8 @@ from inlet_common.errors import (
 from inlet_common.integration_bodies import count_items
 from inlet_store import guards, outbox
 from inlet_store import repository as repo
+from inlet_store.admin.integration_tokens import ANY_ORIGIN
+from inlet_store.admin.integrations import IntegrationNotFound
 from inlet_store.domain import Outcome, PlannedRecord
 from inlet_store.errors import wrap_exceptions
 from inlet_store.external_tokens import CLIENT, PROJECT, parse_token
@@ -49,7 +51,6 @@ from inlet_store.inbox import (
     entity_type_of,
     item_outcomes,
 )
-from inlet_store.integrations_admin import ANY_ORIGIN, IntegrationNotFound
 from inlet_store.service import InvalidIdempotencyKey
 from inlet_store.streams import PayloadTooLarge, RequestNotFound
 

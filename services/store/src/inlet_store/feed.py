@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from psycopg_pool import AsyncConnectionPool
 
+from inlet_common.admin import paging
 from inlet_common.credentials import bearer_token, token_hash
 from inlet_common.errors import InletError, PermissionDenied, Unauthenticated, Violation
-from inlet_store import paging, read_keys
+from inlet_store import read_keys
 from inlet_store import repository as repo
 from inlet_store.errors import wrap_exceptions
 from inlet_store.streams import InvalidPayload, StreamNotFound
@@ -133,12 +133,11 @@ class Feed:
     ) -> tuple[list[dict[str, Any]], str, int]:
         """One page of current items in item-key order, its next token and the feed's head."""
         limit = paging.page_size(page_size)
-        after_key, after_record = "", ""
-        if page_token:
-            try:
-                after_key, after_record = orjson.loads(paging.decode(page_token))
-            except (ValueError, TypeError):
-                raise paging.bad_token() from None
+        tokens = paging.PageTokens("items", reader.stream_id)
+        cursor = tokens.decode(page_token, 2)
+        after_key, after_record = (
+            (paging.as_text(cursor[0]), paging.as_text(cursor[1])) if cursor else ("", "")
+        )
         async with wrap_exceptions(), self.pool.connection() as conn:
             found = await repo.rows(
                 conn,
@@ -149,11 +148,7 @@ class Feed:
                 limit=limit + 1,
             )
             head = found[0]["head"] if found else await self._head(conn, reader.stream_id)
-        page = found[:limit]
-        token = ""
-        if len(found) > limit:
-            last = page[-1]
-            token = paging.encode(orjson.dumps([last["item_key"], str(last["record_id"])]).decode())
+        page, token = tokens.page(found, limit, lambda r: [r["item_key"], str(r["record_id"])])
         return page, token, int(head or 0)
 
     async def head(self, stream_id: str) -> int:

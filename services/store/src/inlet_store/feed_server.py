@@ -23,8 +23,8 @@ from prometheus_client import Counter
 
 from inlet.ingest.v1 import feed_pb2, feed_pb2_grpc
 from inlet_common import exactjson
+from inlet_common.admin.timestamps import timestamp
 from inlet_common.errors import InletError, Violation
-from inlet_store import names
 from inlet_store.feed import Feed, FeedSettings, FeedUnauthorized, Reader, last_event_id
 from inlet_store.feed_hub import FeedHub
 from inlet_store.streams import InvalidPayload
@@ -48,7 +48,7 @@ def change_pb(stream: str, row: dict[str, Any]) -> feed_pb2.StreamItemChange:
         action=row["action"],
         values=exactjson.to_raw(row["data"]),
         request_id=row["request_id"],
-        change_time=names.timestamp(row["create_time"]),
+        change_time=timestamp(row["create_time"]),
     )
 
 
@@ -58,7 +58,7 @@ def item_pb(row: dict[str, Any]) -> feed_pb2.StreamItem:
         record_id=str(row["record_id"]),
         values=exactjson.to_raw(row["data"]),
         position=row["position"],
-        update_time=names.timestamp(row["update_time"]),
+        update_time=timestamp(row["update_time"]),
     )
 
 

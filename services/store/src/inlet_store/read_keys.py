@@ -8,8 +8,10 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import streams_pb2
+from inlet_common.admin import paging
+from inlet_common.admin.timestamps import timestamp
 from inlet_common.errors import NotFound
-from inlet_store import external_tokens, names, paging
+from inlet_store import external_tokens
 from inlet_store import repository as repo
 from inlet_store.errors import wrap_exceptions
 
@@ -49,15 +51,15 @@ class ReadKeys:
         self, workspace: str, stream: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_time(paging.decode(page_token)) if page_token else None
+        tokens = paging.PageTokens("readKeys", workspace, stream)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_time(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             found_stream = await self._stream(conn, workspace, stream)
             found = await repo.rows(
                 conn, "list_read_keys", stream_id=found_stream["id"], before=before, limit=limit + 1
             )
-        page = found[:limit]
-        more = len(found) > limit
-        return page, paging.encode(page[-1]["create_time"].isoformat()) if more else ""
+        return tokens.page(found, limit, lambda k: [k["create_time"]])
 
     async def revoke(self, workspace: str, stream: str, key_id: str) -> dict[str, Any]:
         async with wrap_exceptions(), self.pool.connection() as conn:
@@ -72,7 +74,7 @@ def read_key_pb(workspace_id: str, stream: str, k: dict[str, Any]) -> streams_pb
     return streams_pb2.ReadKey(
         name=f"workspaces/{workspace_id}/streams/{stream}/readKeys/{k['id']}",
         display_name=k["display_name"],
-        create_time=names.timestamp(k["create_time"]),
-        revoke_time=names.timestamp(k["revoke_time"]),
+        create_time=timestamp(k["create_time"]),
+        revoke_time=timestamp(k["revoke_time"]),
         prefix=external_tokens.prefix(KIND, k["id"]),
     )

@@ -510,9 +510,11 @@ class ListActivityEntriesRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/ingestEndpoints/{endpoint}."""
     page_size: _builtins.int
-    """At most this many entries (default 50, at most 500)."""
+    """At most this many entries (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     status_code: _builtins.int
     """Only entries answered with this HTTP status (0: any)."""
     errors_only: _builtins.bool
@@ -628,9 +630,11 @@ class ListEntityTypesRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -914,9 +918,11 @@ class ListIngestEndpointsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -1303,9 +1309,11 @@ class ListRecordsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/entityTypes/{entity_type}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -1563,9 +1571,11 @@ class ListRecordRequestsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/entityTypes/{entity_type}/records/{record}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,

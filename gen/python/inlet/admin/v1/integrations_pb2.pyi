@@ -375,9 +375,11 @@ class ListProjectTokensRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -645,9 +647,11 @@ class ListIntegrationsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -982,9 +986,11 @@ class ListClientTokensRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -1146,9 +1152,11 @@ class ListExternalActivityEntriesRequest(_message.Message):
     …/clientTokens/{token}.
     """
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,

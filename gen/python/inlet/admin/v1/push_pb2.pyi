@@ -377,9 +377,11 @@ class ListApiKeysRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -645,9 +647,11 @@ class ListSessionsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -869,9 +873,11 @@ class ListPushLogEntriesRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/sessions/{session_id}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,

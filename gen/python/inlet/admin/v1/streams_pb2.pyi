@@ -336,9 +336,11 @@ class ListStreamsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -450,9 +452,11 @@ class ListIngestKeysRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/streams/{stream}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -672,9 +676,11 @@ class ListConnectorLogEntriesRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{workspace}/streams/{stream}."""
     page_size: _builtins.int
-    """At most this many (default 50, max 1000)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous answer."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,

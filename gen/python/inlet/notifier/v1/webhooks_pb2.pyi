@@ -342,9 +342,11 @@ class ListWebhookEndpointsRequest(_message.Message):
     parent: _builtins.str
     """workspaces/{w}."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,
@@ -559,9 +561,11 @@ class ListWebhookDeliveriesRequest(_message.Message):
     status: Global___WebhookDeliveryStatus.ValueType
     """Only deliveries with this status; UNSPECIFIED means all."""
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, at most 1000)."""
     page_token: _builtins.str
-    """From a previous response's next_page_token."""
+    """A previous response's next_page_token, for the same parent and filter (any other is
+    INVALID_ARGUMENT naming page_token).
+    """
     def __init__(
         self,
         *,

@@ -67,7 +67,7 @@ SELECT t.workspace_id, w.slug
  WHERE t.token_hash = %(token_hash)s;
 
 -- name: list_entity_types
-SELECT id FROM entity_types
+SELECT id, slug FROM entity_types
  WHERE workspace_id = %(workspace_id)s AND slug > %(after)s
  ORDER BY slug
  LIMIT %(limit)s;

@@ -6,10 +6,12 @@ from typing import Any, cast
 
 from inlet.admin.v1 import admin_pb2, push_pb2, push_pb2_grpc
 from inlet_common import exactjson
+from inlet_common.admin.timestamps import timestamp
 from inlet_common.masks import update_paths
-from inlet_store import apikeys, names
-from inlet_store.auth import Authenticator, WorkspaceScoped
-from inlet_store.push_admin import UPDATABLE, PushAdmin, Session, SessionSpec, TypeSpec
+from inlet_store import apikeys
+from inlet_store.admin.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.push import PushAdmin
+from inlet_store.admin.push_specs import UPDATABLE, Session, SessionSpec, TypeSpec
 from inlet_store.server import TYPE_NAMES
 
 _TYPE_ENUMS = {name: value for value, name in TYPE_NAMES.items()}
@@ -26,9 +28,9 @@ def key_pb(workspace_id: str, k: dict[str, Any]) -> push_pb2.ApiKey:
         display_name=k["display_name"],
         rate_limit=k["rate_limit"],
         rate_window_seconds=k["rate_window_seconds"],
-        create_time=names.timestamp(k["create_time"]),
-        expire_time=names.timestamp(k["expire_time"]),
-        revoke_time=names.timestamp(k["revoke_time"]),
+        create_time=timestamp(k["create_time"]),
+        expire_time=timestamp(k["expire_time"]),
+        revoke_time=timestamp(k["revoke_time"]),
         prefix=apikeys.prefix(k["id"]),
     )
 
@@ -62,7 +64,7 @@ def session_pb(s: Session) -> push_pb2.Session:
             if s.webhook_endpoint_id
             else ""
         ),
-        create_time=names.timestamp(s.create_time),
+        create_time=timestamp(s.create_time),
     )
     for name, short in _OPTIONS:
         option = _webhook_pb(s.webhooks.get(short))
@@ -238,7 +240,7 @@ class PushAdminServicer(WorkspaceScoped, push_pb2_grpc.PushAdminServiceServicer)
 def log_pb(e: dict[str, Any]) -> push_pb2.PushLogEntry:
     errors = [e["error"]] if e["error"] else list(e["item_errors"] or [])
     return push_pb2.PushLogEntry(
-        create_time=names.timestamp(e["create_time"]),
+        create_time=timestamp(e["create_time"]),
         request_id=e["request_id"],
         transfer_id=e["transfer_id"] or "",
         items_received=e["items_received"],

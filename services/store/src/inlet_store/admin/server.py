@@ -2,41 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
-
-from google.protobuf import timestamp_pb2
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_common import exactjson
-from inlet_common.errors import InvalidArgument, Violation
+from inlet_common.admin import names
+from inlet_common.admin.timestamps import optional_time, timestamp
 from inlet_common.masks import update_paths
-from inlet_store.admin import Admin
-from inlet_store.auth import Authenticator
+from inlet_store.admin.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.use_cases import Admin
 from inlet_store.domain import Endpoint, FieldDef, StoredRecord
 from inlet_store.server import TYPE_NAMES, entity_type_pb
 
 _TYPE_ENUMS = {name: value for value, name in TYPE_NAMES.items()}
 
 
-def _timestamp(when: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if when is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
-
-
 def _endpoint_pb(e: Endpoint) -> admin_pb2.IngestEndpoint:
     return admin_pb2.IngestEndpoint(
-        name=f"workspaces/{e.workspace_id}/ingestEndpoints/{e.id}",
+        name=names.name("workspaces", e.workspace_id, "ingestEndpoints", e.id),
         id=e.id,
         display_name=e.display_name,
         entity_type=e.entity_type,
         enabled=e.enabled,
         default_region=e.default_region,
-        create_time=_timestamp(e.create_time),
-        previous_token_expire_time=_timestamp(e.previous_token_expire_time),
+        create_time=timestamp(e.create_time),
+        previous_token_expire_time=timestamp(e.previous_token_expire_time),
         rate_limit=e.rate_limit,
         rate_window_seconds=e.rate_window_seconds,
     )
@@ -44,12 +34,14 @@ def _endpoint_pb(e: Endpoint) -> admin_pb2.IngestEndpoint:
 
 def _record_pb(r: StoredRecord) -> admin_pb2.Record:
     return admin_pb2.Record(
-        name=f"workspaces/{r.workspace_id}/entityTypes/{r.entity_type}/records/{r.id}",
+        name=names.name(
+            "workspaces", r.workspace_id, "entityTypes", r.entity_type, "records", r.id
+        ),
         id=r.id,
         entity_type=r.entity_type,
         values=exactjson.to_raw(r.values),
-        create_time=_timestamp(r.create_time),
-        update_time=_timestamp(r.update_time),
+        create_time=timestamp(r.create_time),
+        update_time=timestamp(r.update_time),
     )
 
 
@@ -64,33 +56,12 @@ def _field_def(f: Any) -> FieldDef:
     )
 
 
-def _name_parts(field: str, name: str, *collections: str) -> list[str]:
-    """Ids from a resource name such as workspaces/{w}/ingestEndpoints/{e}."""
-    parts = name.split("/")
-    expected = len(collections) * 2
-    if (
-        len(parts) != expected
-        or [parts[i] for i in range(0, expected, 2)] != list(collections)
-        or not all(parts[i] for i in range(1, expected, 2))
-    ):
-        pattern = "/".join(f"{c}/{{{c[:-1]}}}" for c in collections)
-        raise InvalidArgument(
-            f"{field} must look like {pattern}",
-            violations=[Violation(field, f"malformed resource name {name!r}", "INVALID_NAME")],
-        )
-    return [parts[i] for i in range(1, expected, 2)]
+class AdminServicer(WorkspaceScoped, admin_pb2_grpc.AdminServiceServicer):
+    auth: Authenticator
 
-
-class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, admin: Admin, auth: Authenticator) -> None:
         self.store = admin
         self.auth = auth
-
-    async def _workspace(self, context: Any, field: str, name: str, *collections: str) -> list[str]:
-        """The resource name's ids, once the caller's admin token grants its workspace."""
-        parts = _name_parts(field, name, *collections)
-        await self.auth.workspace(context.invocation_metadata(), parts[0])
-        return parts
 
     # -- workspaces and tokens --------------------------------------------------------------
 
@@ -109,7 +80,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.CreateAdminTokenRequest, context: Any
     ) -> admin_pb2.CreateAdminTokenResponse:
         self.auth.bootstrap(context.invocation_metadata())
-        (key,) = _name_parts("parent", request.parent, "workspaces")
+        (key,) = names.parts("parent", request.parent, "workspaces")
         return admin_pb2.CreateAdminTokenResponse(
             admin_token=await self.store.create_admin_token(key)
         )
@@ -117,7 +88,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def GetWorkspace(
         self, request: admin_pb2.GetWorkspaceRequest, context: Any
     ) -> admin_pb2.GetWorkspaceResponse:
-        (key,) = await self._workspace(context, "name", request.name, "workspaces")
+        (key,) = await self._authorised(context, "name", request.name, "workspaces")
         w = await self.store.get_workspace(key)
         return admin_pb2.GetWorkspaceResponse(workspace=_workspace_pb(w.id, w.slug, w.display_name))
 
@@ -126,7 +97,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def CreateEntityType(
         self, request: admin_pb2.CreateEntityTypeRequest, context: Any
     ) -> admin_pb2.CreateEntityTypeResponse:
-        (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
+        (workspace,) = await self._authorised(context, "parent", request.parent, "workspaces")
         t = request.entity_type
         created = await self.store.create_entity_type(
             workspace, t.slug, t.display_name, [_field_def(f) for f in t.fields]
@@ -136,7 +107,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def GetEntityType(
         self, request: admin_pb2.GetEntityTypeRequest, context: Any
     ) -> admin_pb2.GetEntityTypeResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "name", request.name, "workspaces", "entityTypes"
         )
         found = await self.store.get_entity_type(workspace, key)
@@ -145,7 +116,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ListEntityTypes(
         self, request: admin_pb2.ListEntityTypesRequest, context: Any
     ) -> admin_pb2.ListEntityTypesResponse:
-        (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
+        (workspace,) = await self._authorised(context, "parent", request.parent, "workspaces")
         page, next_token = await self.store.list_entity_types(
             workspace, request.page_size, request.page_token
         )
@@ -156,7 +127,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def DeleteEntityType(
         self, request: admin_pb2.DeleteEntityTypeRequest, context: Any
     ) -> admin_pb2.DeleteEntityTypeResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "name", request.name, "workspaces", "entityTypes"
         )
         await self.store.delete_entity_type(workspace, key)
@@ -165,7 +136,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def CreateField(
         self, request: admin_pb2.CreateFieldRequest, context: Any
     ) -> admin_pb2.CreateFieldResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "parent", request.parent, "workspaces", "entityTypes"
         )
         changed = await self.store.create_field(workspace, key, _field_def(request.field))
@@ -174,7 +145,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def UpdateField(
         self, request: admin_pb2.UpdateFieldRequest, context: Any
     ) -> admin_pb2.UpdateFieldResponse:
-        workspace, key, slug = await self._workspace(
+        workspace, key, slug = await self._authorised(
             context, "field.name", request.field.name, "workspaces", "entityTypes", "fields"
         )
         f = request.field.field
@@ -201,7 +172,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def DeleteField(
         self, request: admin_pb2.DeleteFieldRequest, context: Any
     ) -> admin_pb2.DeleteFieldResponse:
-        workspace, key, slug = await self._workspace(
+        workspace, key, slug = await self._authorised(
             context, "name", request.name, "workspaces", "entityTypes", "fields"
         )
         changed = await self.store.delete_field(workspace, key, slug)
@@ -212,7 +183,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def CreateIngestEndpoint(
         self, request: admin_pb2.CreateIngestEndpointRequest, context: Any
     ) -> admin_pb2.CreateIngestEndpointResponse:
-        (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
+        (workspace,) = await self._authorised(context, "parent", request.parent, "workspaces")
         e = request.ingest_endpoint
         endpoint, token = await self.store.create_endpoint(
             workspace,
@@ -231,7 +202,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ListIngestEndpoints(
         self, request: admin_pb2.ListIngestEndpointsRequest, context: Any
     ) -> admin_pb2.ListIngestEndpointsResponse:
-        (workspace,) = await self._workspace(context, "parent", request.parent, "workspaces")
+        (workspace,) = await self._authorised(context, "parent", request.parent, "workspaces")
         page, next_token = await self.store.list_endpoints(
             workspace, request.page_size, request.page_token
         )
@@ -242,7 +213,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def GetIngestEndpoint(
         self, request: admin_pb2.GetIngestEndpointRequest, context: Any
     ) -> admin_pb2.GetIngestEndpointResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "name", request.name, "workspaces", "ingestEndpoints"
         )
         found = await self.store.get_endpoint(workspace, key)
@@ -252,7 +223,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.UpdateIngestEndpointRequest, context: Any
     ) -> admin_pb2.UpdateIngestEndpointResponse:
         e = request.ingest_endpoint
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "ingest_endpoint.name", e.name, "workspaces", "ingestEndpoints"
         )
         mask = update_paths(
@@ -274,7 +245,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def RotateIngestEndpointToken(
         self, request: admin_pb2.RotateIngestEndpointTokenRequest, context: Any
     ) -> admin_pb2.RotateIngestEndpointTokenResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "name", request.name, "workspaces", "ingestEndpoints"
         )
         grace = request.grace_period.ToTimedelta().total_seconds()
@@ -283,13 +254,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             ingest_endpoint=_endpoint_pb(endpoint),
             token=token,
             url_path=f"/api/v1/ingest/{token}",
-            previous_token_expire_time=_timestamp(endpoint.previous_token_expire_time),
+            previous_token_expire_time=timestamp(endpoint.previous_token_expire_time),
         )
 
     async def DeleteIngestEndpoint(
         self, request: admin_pb2.DeleteIngestEndpointRequest, context: Any
     ) -> admin_pb2.DeleteIngestEndpointResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "name", request.name, "workspaces", "ingestEndpoints"
         )
         await self.store.delete_endpoint(workspace, key)
@@ -298,7 +269,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def GetIngestEndpointExample(
         self, request: admin_pb2.GetIngestEndpointExampleRequest, context: Any
     ) -> admin_pb2.GetIngestEndpointExampleResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "name", request.name, "workspaces", "ingestEndpoints"
         )
         payload, described = await self.store.endpoint_example(workspace, key)
@@ -315,7 +286,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ListActivityEntries(
         self, request: admin_pb2.ListActivityEntriesRequest, context: Any
     ) -> admin_pb2.ListActivityEntriesResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "parent", request.parent, "workspaces", "ingestEndpoints"
         )
         entries, next_token = await self.store.list_activity(
@@ -325,14 +296,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             request.page_token,
             status_code=request.status_code,
             errors_only=request.errors_only,
-            start_time=(
-                request.start_time.ToDatetime(tzinfo=UTC)
-                if request.HasField("start_time")
-                else None
-            ),
-            end_time=(
-                request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None
-            ),
+            start_time=optional_time(request, "start_time"),
+            end_time=optional_time(request, "end_time"),
         )
         return admin_pb2.ListActivityEntriesResponse(
             activity_entries=[
@@ -341,7 +306,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                     request_id=entry.request_id,
                     status_code=entry.status_code,
                     outcome=exactjson.to_raw(entry.outcome),
-                    create_time=_timestamp(entry.create_time),
+                    create_time=timestamp(entry.create_time),
                     previous_token=entry.previous_token,
                     client_request_id=entry.client_request_id,
                     trace_id=entry.trace_id,
@@ -356,7 +321,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def GetRecord(
         self, request: admin_pb2.GetRecordRequest, context: Any
     ) -> admin_pb2.GetRecordResponse:
-        workspace, key, record_id = await self._workspace(
+        workspace, key, record_id = await self._authorised(
             context, "name", request.name, "workspaces", "entityTypes", "records"
         )
         found = await self.store.get_record_in(workspace, key, record_id)
@@ -365,7 +330,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ListRecords(
         self, request: admin_pb2.ListRecordsRequest, context: Any
     ) -> admin_pb2.ListRecordsResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "parent", request.parent, "workspaces", "entityTypes"
         )
         page, next_token = await self.store.list_records(
@@ -378,7 +343,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def LookupRecord(
         self, request: admin_pb2.LookupRecordRequest, context: Any
     ) -> admin_pb2.LookupRecordResponse:
-        workspace, key = await self._workspace(
+        workspace, key = await self._authorised(
             context, "parent", request.parent, "workspaces", "entityTypes"
         )
         found = await self.store.lookup_record(
@@ -389,7 +354,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ListRecordRequests(
         self, request: admin_pb2.ListRecordRequestsRequest, context: Any
     ) -> admin_pb2.ListRecordRequestsResponse:
-        workspace, key, record_id = await self._workspace(
+        workspace, key, record_id = await self._authorised(
             context, "parent", request.parent, "workspaces", "entityTypes", "records"
         )
         page, next_token = await self.store.list_record_requests(
@@ -403,7 +368,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                     source=r.source,
                     action=r.action,
                     entity=r.entity,
-                    create_time=_timestamp(r.create_time),
+                    create_time=timestamp(r.create_time),
                 )
                 for r in page
             ],
@@ -415,27 +380,26 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def SummarizeActivity(
         self, request: admin_pb2.SummarizeActivityRequest, context: Any
     ) -> admin_pb2.SummarizeActivityResponse:
-        (workspace,) = await self._workspace(context, "workspace", request.workspace, "workspaces")
-        start = (
-            request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None
+        (workspace,) = await self._authorised(context, "workspace", request.workspace, "workspaces")
+        summaries, counted_from = await self.store.summarize_activity(
+            workspace, optional_time(request, "start_time")
         )
-        summaries, counted_from = await self.store.summarize_activity(workspace, start)
         return admin_pb2.SummarizeActivityResponse(
             dialects=[
                 admin_pb2.DialectActivity(
                     dialect=d.dialect,
                     request_count=d.request_count,
                     error_count=d.error_count,
-                    last_request_time=_timestamp(d.last_request_time),
+                    last_request_time=timestamp(d.last_request_time),
                     source_count=d.source_count,
                 )
                 for d in summaries
             ],
-            start_time=_timestamp(counted_from),
+            start_time=timestamp(counted_from),
         )
 
 
 def _workspace_pb(id_: str, slug: str, display_name: str) -> admin_pb2.Workspace:
     return admin_pb2.Workspace(
-        name=f"workspaces/{id_}", id=id_, slug=slug, display_name=display_name
+        name=names.name("workspaces", id_), id=id_, slug=slug, display_name=display_name
     )

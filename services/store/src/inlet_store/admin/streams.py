@@ -12,11 +12,17 @@ from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import streams_pb2, streams_pb2_grpc
 from inlet_common import exactjson
-from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
+from inlet_common.admin import paging
+from inlet_common.admin.names import name
+from inlet_common.admin.paging import PageTokens
+from inlet_common.admin.timestamps import timestamp
+from inlet_common.errors import InvalidArgument, NotFound, Violation
 from inlet_common.masks import update_paths
-from inlet_store import guards, names, paging
+from inlet_store import guards
 from inlet_store import repository as repo
-from inlet_store.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.credentials import INGEST_KEY, Credentials
+from inlet_store.admin.workspaces import workspace_id
 from inlet_store.errors import wrap_exceptions
 from inlet_store.read_keys import ReadKeys, read_key_pb
 from inlet_store.streams import KEY_MODES, new_key, prefix
@@ -28,6 +34,7 @@ _MODES = {
     streams_pb2.INGEST_KEY_MODE_LIVE: "live",
     streams_pb2.INGEST_KEY_MODE_TEST: "test",
 }
+_KEYS = Credentials(INGEST_KEY)
 _MODE_ENUMS = {"live": streams_pb2.INGEST_KEY_MODE_LIVE, "test": streams_pb2.INGEST_KEY_MODE_TEST}
 
 
@@ -43,10 +50,7 @@ class StreamAdmin:
         self.read_keys = ReadKeys(pool, self._stream)
 
     async def _workspace_id(self, conn: repo.Conn, key: str) -> str:
-        found = await repo.row(conn, "workspace_by_key", key=key)
-        if found is None:
-            raise NotFound(f"no workspace {key!r}")
-        return str(found["id"])
+        return await workspace_id(conn, key)
 
     async def _stream(self, conn: repo.Conn, workspace: str, slug: str) -> dict[str, Any]:
         workspace_id = await self._workspace_id(conn, workspace)
@@ -95,14 +99,15 @@ class StreamAdmin:
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        after = paging.decode(page_token) if page_token else ""
+        tokens = PageTokens("streams", workspace)
+        cursor = tokens.decode(page_token, 1)
+        after = paging.as_text(cursor[0]) if cursor else ""
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
                 conn, "list_streams", workspace_id=workspace_id, after=after, limit=limit + 1
             )
-        page = found[:limit]
-        return page, paging.encode(page[-1]["slug"]) if len(found) > limit else ""
+        return tokens.page(found, limit, lambda r: (r["slug"],))
 
     async def create_key(
         self, workspace: str, stream: str, key: streams_pb2.IngestKey
@@ -148,19 +153,11 @@ class StreamAdmin:
         self, workspace: str, stream: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_time(paging.decode(page_token)) if page_token else None
+        tokens = _KEYS.page_tokens(workspace, stream)
+        cursor = tokens.decode(page_token, 1)
         async with wrap_exceptions(), self.pool.connection() as conn:
             found_stream = await self._stream(conn, workspace, stream)
-            found = await repo.rows(
-                conn,
-                "list_ingest_keys",
-                stream_id=found_stream["id"],
-                before=before,
-                limit=limit + 1,
-            )
-        page = found[:limit]
-        more = len(found) > limit
-        return page, paging.encode(page[-1]["create_time"].isoformat()) if more else ""
+            return await _KEYS.page(conn, str(found_stream["id"]), tokens, limit, cursor)
 
     async def _key_query(
         self, query: str, workspace: str, stream: str, key_id: str, **params: Any
@@ -169,7 +166,7 @@ class StreamAdmin:
             found_stream = await self._stream(conn, workspace, stream)
             found = await repo.row(conn, query, id=key_id, stream_id=found_stream["id"], **params)
         if found is None:
-            raise NotFound(f"no ingest key {key_id!r} on stream {stream!r}")
+            raise INGEST_KEY.not_found(key_id)
         return found
 
     async def update_key(
@@ -196,44 +193,35 @@ class StreamAdmin:
         )
 
     async def revoke_key(self, workspace: str, stream: str, key_id: str) -> dict[str, Any]:
-        return await self._key_query("revoke_ingest_key", workspace, stream, key_id)
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found_stream = await self._stream(conn, workspace, stream)
+            return await _KEYS.revoke(conn, str(found_stream["id"]), key_id)
 
     async def rotate_key(
         self, workspace: str, stream: str, key_id: str, grace_seconds: int
     ) -> tuple[dict[str, Any], str, dict[str, Any]]:
-        if grace_seconds < 0:
-            raise _bad("grace_seconds", "grace_seconds must not be negative", "INVALID_GRACE")
         async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
-            found_stream = await self._stream(conn, workspace, stream)
-            stream_id = str(found_stream["id"])
-            old = await repo.row(conn, "get_ingest_key", id=key_id, stream_id=stream_id)
-            if old is None:
-                raise NotFound(f"no ingest key {key_id!r} on stream {stream!r}")
-            if old["revoke_time"] is not None:
-                raise FailedPrecondition(f"ingest key {key_id} is revoked; create a new one")
-            previous = await repo.row(
-                conn,
-                "expire_ingest_key",
-                id=key_id,
-                stream_id=stream_id,
-                grace_seconds=grace_seconds,
-            )
-            assert previous is not None
-            created, secret = await self._insert_key(
-                conn,
-                stream_id,
-                old["mode"],
-                old["display_name"],
-                old["rate_limit"],
-                old["rate_window_seconds"],
-            )
-        return created, secret, previous
+            stream_id = str((await self._stream(conn, workspace, stream))["id"])
+
+            async def like(conn: repo.Conn, old: dict[str, Any]) -> tuple[dict[str, Any], str]:
+                return await self._insert_key(
+                    conn,
+                    stream_id,
+                    old["mode"],
+                    old["display_name"],
+                    old["rate_limit"],
+                    old["rate_window_seconds"],
+                )
+
+            return await _KEYS.rotate(conn, stream_id, key_id, grace_seconds, "grace_seconds", like)
 
     async def connector_log(
         self, workspace: str, stream: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_int(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("connectorLogEntries", workspace, stream)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_int(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             found_stream = await self._stream(conn, workspace, stream)
             found = await repo.rows(
@@ -243,8 +231,7 @@ class StreamAdmin:
                 before=before,
                 limit=limit + 1,
             )
-        page = found[:limit]
-        return page, paging.encode(str(page[-1]["id"])) if len(found) > limit else ""
+        return tokens.page(found, limit, lambda r: (r["id"],))
 
 
 # -- protobuf ------------------------------------------------------------------------------
@@ -252,24 +239,24 @@ class StreamAdmin:
 
 def stream_pb(workspace_id: str, s: dict[str, Any]) -> streams_pb2.Stream:
     return streams_pb2.Stream(
-        name=f"workspaces/{workspace_id}/streams/{s['slug']}",
+        name=name("workspaces", workspace_id, "streams", s["slug"]),
         display_name=s["display_name"],
         entity_type=s["entity_type"],
         default_region=s["default_region"],
-        create_time=names.timestamp(s["create_time"]),
+        create_time=timestamp(s["create_time"]),
     )
 
 
 def key_pb(workspace_id: str, stream: str, k: dict[str, Any]) -> streams_pb2.IngestKey:
     return streams_pb2.IngestKey(
-        name=f"workspaces/{workspace_id}/streams/{stream}/ingestKeys/{k['id']}",
+        name=name("workspaces", workspace_id, "streams", stream, "ingestKeys", k["id"]),
         mode=_MODE_ENUMS[k["mode"]],
         display_name=k["display_name"],
         rate_limit=k["rate_limit"],
         rate_window_seconds=k["rate_window_seconds"],
-        create_time=names.timestamp(k["create_time"]),
-        expire_time=names.timestamp(k["expire_time"]),
-        revoke_time=names.timestamp(k["revoke_time"]),
+        create_time=timestamp(k["create_time"]),
+        expire_time=timestamp(k["expire_time"]),
+        revoke_time=timestamp(k["revoke_time"]),
         prefix=prefix(k["mode"], k["id"]),
     )
 
@@ -277,7 +264,7 @@ def key_pb(workspace_id: str, stream: str, k: dict[str, Any]) -> streams_pb2.Ing
 def log_pb(e: dict[str, Any]) -> streams_pb2.ConnectorLogEntry:
     errors = [e["error"]] if e["error"] else list(e["item_errors"] or [])
     return streams_pb2.ConnectorLogEntry(
-        create_time=names.timestamp(e["create_time"]),
+        create_time=timestamp(e["create_time"]),
         request_id=e["request_id"],
         items_received=e["items_received"],
         status=e["status"],

@@ -1,5 +1,5 @@
 """IntegrationAdminService: protobuf ↔ domain only; the work is in
-integrations_admin.IntegrationAdmin. Authenticated with the workspace's admin tokens."""
+integrations.IntegrationAdmin. Authenticated with the workspace's admin tokens."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from typing import Any
 from inlet.admin.v1 import integrations_pb2, integrations_pb2_grpc
 from inlet.ingest.v1 import ingest_pb2
 from inlet_common import exactjson
+from inlet_common.admin.timestamps import timestamp
 from inlet_common.errors import InvalidArgument
 from inlet_common.masks import update_paths
-from inlet_store import names
-from inlet_store.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.integration_tokens import ClientTokenValues
+from inlet_store.admin.integrations import IntegrationAdmin, IntegrationValues
 from inlet_store.external_tokens import CLIENT, PROJECT, prefix
-from inlet_store.integrations_admin import ClientTokenValues, IntegrationAdmin, IntegrationValues
 
 _ACTIVITY_PARENTS = ("integrations", "projectTokens", "clientTokens")
 
@@ -24,9 +25,9 @@ def project_token_pb(workspace_id: str, t: dict[str, Any]) -> integrations_pb2.P
         name=f"workspaces/{workspace_id}/projectTokens/{t['id']}",
         display_name=t["display_name"],
         prefix=prefix(PROJECT, t["id"]),
-        create_time=names.timestamp(t["create_time"]),
-        expire_time=names.timestamp(t["expire_time"]),
-        revoke_time=names.timestamp(t["revoke_time"]),
+        create_time=timestamp(t["create_time"]),
+        expire_time=timestamp(t["expire_time"]),
+        revoke_time=timestamp(t["revoke_time"]),
     )
 
 
@@ -43,8 +44,8 @@ def integration_pb(i: dict[str, Any]) -> integrations_pb2.Integration:
         max_body_bytes=i["max_body_bytes"],
         rate_limit=i["rate_limit"],
         rate_window_seconds=i["rate_window_seconds"],
-        create_time=names.timestamp(i["create_time"]),
-        update_time=names.timestamp(i["update_time"]),
+        create_time=timestamp(i["create_time"]),
+        update_time=timestamp(i["update_time"]),
     )
 
 
@@ -58,15 +59,15 @@ def client_token_pb(workspace_id: str, c: dict[str, Any]) -> integrations_pb2.Cl
         rate_limit=c["rate_limit"],
         rate_window_seconds=c["rate_window_seconds"],
         prefix=prefix(CLIENT, c["id"]),
-        create_time=names.timestamp(c["create_time"]),
-        revoke_time=names.timestamp(c["revoke_time"]),
+        create_time=timestamp(c["create_time"]),
+        revoke_time=timestamp(c["revoke_time"]),
     )
 
 
 def activity_pb(e: dict[str, Any]) -> integrations_pb2.ExternalActivityEntry:
     errors = [e["error"]] if e["error"] else list(e["item_errors"] or [])
     return integrations_pb2.ExternalActivityEntry(
-        create_time=names.timestamp(e["create_time"]),
+        create_time=timestamp(e["create_time"]),
         request_id=e["request_id"],
         route=e["route"],
         status=e["status"],

@@ -1,245 +1,55 @@
-"""Push transfer set-up: workspace API keys (create, list, revoke, rotate), sessions with
-their types and default webhooks, a session's example transfer and its activity log."""
+"""Push transfer set-up: sessions with their types and default webhooks, a session's
+example transfer and its activity log (API keys are in push_keys)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-import grpc
-
-from inlet.notifier.v1 import notifier_pb2, notifier_pb2_grpc
 from inlet_common import pushwebhooks
+from inlet_common.admin import paging
+from inlet_common.admin.paging import PageTokens
 from inlet_common.errors import (
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
-    Unavailable,
     Violation,
 )
-from inlet_store import apikeys, guards, paging
+from inlet_store import apikeys
 from inlet_store import repository as repo
-from inlet_store.admin import sample_value
+from inlet_store.admin.endpoints import sample_value
+from inlet_store.admin.push_keys import ApiKeys
+from inlet_store.admin.push_specs import (
+    UPDATABLE,
+    Session,
+    SessionSpec,
+    SessionType,
+    TypeSpec,
+    check_webhooks,
+)
+from inlet_store.admin.session_signer import NoSigner, SessionSigner
 from inlet_store.domain import EntityTypeDef
 from inlet_store.errors import wrap_exceptions
-from inlet_store.push_standard import STANDARD_TYPES, upsert_keys
+from inlet_store.push_standard import STANDARD_TYPES
 
 log = logging.getLogger(__name__)
 
 _ENDGRATE_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _REGION = re.compile(r"^([A-Z]{2})?$")
 _SESSION_ID = re.compile(r"^[0-9a-f]{24}$")
-UPDATABLE = (
-    "display_name",
-    "default_region",
-    "types",
-    "data_webhook",
-    "completed_webhook",
-    "error_webhook",
-)
 
 
 def bad(field_path: str, message: str, code: str) -> InvalidArgument:
     return InvalidArgument(message, violations=[Violation(field_path, message, code)])
 
 
-class SessionSigner(Protocol):
-    """Where a session's webhook signing secret is made and kept (the notifier)."""
-
-    async def create_session_endpoint(self, workspace_id: str, session_id: str) -> tuple[str, str]:
-        """The new endpoint's id and its clear secret."""
-        ...
-
-
-class GrpcSessionSigner:
-    """NotifierService.CreateSessionEndpoint over a channel the store already holds."""
-
-    def __init__(self, channel: grpc.aio.Channel, timeout: float = 10.0) -> None:
-        self.stub = notifier_pb2_grpc.NotifierServiceStub(channel)
-        self.timeout = timeout
-
-    async def create_session_endpoint(self, workspace_id: str, session_id: str) -> tuple[str, str]:
-        try:
-            made = await self.stub.CreateSessionEndpoint(
-                notifier_pb2.CreateSessionEndpointRequest(
-                    workspace_id=workspace_id, session_id=session_id
-                ),
-                timeout=self.timeout,
-            )
-        except grpc.aio.AioRpcError as error:
-            log.warning("notifier refused a session endpoint", extra={"grpc": error.code().name})
-            raise Unavailable(
-                "the notifier, which keeps the session's webhook signing secret, did not"
-                f" answer ({error.code().name}); retry",
-                reason="NOTIFIER_UNAVAILABLE",
-            ) from None
-        return made.endpoint_id, made.secret
-
-
-class NoSigner:
-    """A store started without a notifier: sessions cannot be created."""
-
-    async def create_session_endpoint(self, workspace_id: str, session_id: str) -> tuple[str, str]:
-        raise Unavailable(
-            "this store has no notifier to keep the session's webhook signing secret",
-            reason="NOTIFIER_UNAVAILABLE",
-        )
-
-
-@dataclass(frozen=True)
-class TypeSpec:
-    """A session type as asked for: entity type slug ("" for a standard type's own)."""
-
-    endgrate_type: str
-    entity_type: str = ""
-    field_map: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SessionSpec:
-    display_name: str = ""
-    default_region: str = ""
-    types: tuple[TypeSpec, ...] = ()
-    webhooks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # data → option
-
-
-@dataclass(frozen=True)
-class SessionType:
-    endgrate_type: str
-    entity_type_id: str
-    entity_type: str
-    field_map: dict[str, str]
-
-    @property
-    def upsert_keys(self) -> tuple[str, ...]:
-        return upsert_keys(self.endgrate_type) if self.entity_type == self.endgrate_type else ()
-
-
-@dataclass(frozen=True)
-class Session:
-    id: str
-    workspace_id: str
-    display_name: str
-    default_region: str
-    webhooks: dict[str, dict[str, Any] | None]
-    webhook_endpoint_id: str
-    create_time: datetime
-    types: tuple[SessionType, ...]
-
-
-def check_webhooks(
-    given: dict[str, Any], prefix: str
-) -> tuple[dict[str, dict[str, Any] | None], list[Violation]]:
-    """The webhook options of a session (data, completed, error), each checked."""
-    found: dict[str, dict[str, Any] | None] = {}
-    problems: list[Violation] = []
-    for name, short in pushwebhooks.OPTIONS.items():
-        if short not in given:
-            continue
-        option, bad_fields = pushwebhooks.webhook_option(f"{prefix}{name}", given[short])
-        found[short] = option
-        problems += bad_fields
-    return found, problems
-
-
-class PushAdmin:
+class PushAdmin(ApiKeys):
     """Use cases over one pool; the signer keeps each session's webhook secret."""
 
     def __init__(self, pool: Any, signer: SessionSigner | None = None) -> None:
-        self.pool = pool
+        super().__init__(pool)
         self.signer: SessionSigner = signer or NoSigner()
-
-    async def _workspace_id(self, conn: repo.Conn, key: str) -> str:
-        found = await repo.row(conn, "workspace_by_key", key=key)
-        if found is None:
-            raise NotFound(f"no workspace {key!r}", reason="WORKSPACE_NOT_FOUND")
-        return str(found["id"])
-
-    # -- API keys -------------------------------------------------------------------------
-
-    async def create_key(
-        self, workspace: str, display_name: str, rate_limit: int, window: int
-    ) -> tuple[str, dict[str, Any], str]:
-        guards.check_rate_settings("api_key", rate_limit or None, window or None)
-        fresh = apikeys.new_key()
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            workspace_id = await self._workspace_id(conn, workspace)
-            created = await repo.row(
-                conn,
-                "insert_api_key",
-                id=fresh.key_id,
-                workspace_id=workspace_id,
-                display_name=display_name,
-                secret_hash=fresh.secret_hash,
-                rate_limit=rate_limit or guards.DEFAULT_RATE_LIMIT,
-                rate_window_seconds=window or guards.DEFAULT_RATE_WINDOW,
-            )
-        assert created is not None
-        return workspace_id, created, fresh.full
-
-    async def list_keys(
-        self, workspace: str, page_size: int, page_token: str
-    ) -> tuple[str, list[dict[str, Any]], str]:
-        limit = paging.page_size(page_size)
-        before = paging.as_time(paging.decode(page_token)) if page_token else None
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            workspace_id = await self._workspace_id(conn, workspace)
-            found = await repo.rows(
-                conn, "list_api_keys", workspace_id=workspace_id, before=before, limit=limit + 1
-            )
-        page = found[:limit]
-        more = len(found) > limit
-        return (
-            workspace_id,
-            page,
-            paging.encode(page[-1]["create_time"].isoformat()) if more else "",
-        )
-
-    async def revoke_key(self, workspace: str, key_id: str) -> tuple[str, dict[str, Any]]:
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            workspace_id = await self._workspace_id(conn, workspace)
-            found = await repo.row(conn, "revoke_api_key", id=key_id, workspace_id=workspace_id)
-        if found is None:
-            raise NotFound(f"no API key {key_id!r}")
-        return workspace_id, found
-
-    async def rotate_key(
-        self, workspace: str, key_id: str, grace_seconds: int
-    ) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
-        if grace_seconds < 0:
-            raise bad("grace_seconds", "grace_seconds must not be negative", "INVALID_GRACE")
-        fresh = apikeys.new_key()
-        async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
-            workspace_id = await self._workspace_id(conn, workspace)
-            old = await repo.row(conn, "get_api_key", id=key_id, workspace_id=workspace_id)
-            if old is None:
-                raise NotFound(f"no API key {key_id!r}")
-            if old["revoke_time"] is not None:
-                raise FailedPrecondition(f"API key {key_id} is revoked; create a new one")
-            previous = await repo.row(
-                conn,
-                "expire_api_key",
-                id=key_id,
-                workspace_id=workspace_id,
-                grace_seconds=grace_seconds,
-            )
-            created = await repo.row(
-                conn,
-                "insert_api_key",
-                id=fresh.key_id,
-                workspace_id=workspace_id,
-                display_name=old["display_name"],
-                secret_hash=fresh.secret_hash,
-                rate_limit=old["rate_limit"],
-                rate_window_seconds=old["rate_window_seconds"],
-            )
-        assert created is not None
-        assert previous is not None
-        return workspace_id, created, fresh.full, previous
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -439,11 +249,10 @@ class PushAdmin:
         self, workspace: str, page_size: int, page_token: str
     ) -> tuple[list[Session], str]:
         limit = paging.page_size(page_size)
-        after_time: datetime | None = None
-        after_id = ""
-        if page_token:
-            when, _, after_id = paging.decode(page_token).partition("|")
-            after_time = paging.as_time(when)
+        tokens = PageTokens("sessions", workspace)
+        cursor = tokens.decode(page_token, 2)
+        after_time = paging.as_time(cursor[0]) if cursor else None
+        after_id = paging.as_text(cursor[1]) if cursor else ""
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             found = await repo.rows(
@@ -455,9 +264,7 @@ class PushAdmin:
                 limit=limit + 1,
             )
             sessions = await self._with_types(conn, found[:limit])
-        more = len(found) > limit
-        last = sessions[-1] if sessions else None
-        token = paging.encode(f"{last.create_time.isoformat()}|{last.id}") if more and last else ""
+        _, token = tokens.page(found, limit, lambda r: (r["create_time"], str(r["id"])))
         return sessions, token
 
     async def update_session(
@@ -582,15 +389,16 @@ class PushAdmin:
         self, workspace: str, session_id: str, page_size: int, page_token: str
     ) -> tuple[list[dict[str, Any]], str]:
         limit = paging.page_size(page_size)
-        before = paging.as_int(paging.decode(page_token)) if page_token else None
+        tokens = PageTokens("pushLogEntries", workspace, session_id)
+        cursor = tokens.decode(page_token, 1)
+        before = paging.as_int(cursor[0]) if cursor else None
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
             session = await self._session(conn, workspace_id, _session_id(session_id))
             found = await repo.rows(
                 conn, "list_push_log", session_id=session.id, before=before, limit=limit + 1
             )
-        page = found[:limit]
-        return page, paging.encode(str(page[-1]["id"])) if len(found) > limit else ""
+        return tokens.page(found, limit, lambda r: (r["id"],))
 
 
 def _map_problems(path: str, spec: TypeSpec, entity_type: EntityTypeDef) -> list[Violation]:

@@ -1,0 +1,1 @@
+"""Plumbing every admin API shares: resource names, paging, timestamps, workspace auth."""
