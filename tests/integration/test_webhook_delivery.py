@@ -364,8 +364,11 @@ async def test_racing_claimers_never_lease_more_than_the_per_endpoint_cap(
     try:
         for _ in range(10):
             claims = await asyncio.gather(*(c.claim(10) for c in claimers))
-            leased = [c for batch in claims for c in batch]
-            assert {str(c["endpoint_id"]) for c in leased} <= {str(endpoint["id"])}
+            # Only this endpoint's leases count: deliveries other tests of this module left
+            # due on their own endpoints may be claimed beside them.
+            leased = [
+                c for batch in claims for c in batch if str(c["endpoint_id"]) == str(endpoint["id"])
+            ]
             assert len(leased) == 3
             async with own_pool.connection() as conn:
                 await conn.execute(
