@@ -123,8 +123,9 @@ async def postgres_pid(database_url: str) -> int:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cur = await conn.execute("SELECT pg_backend_pid()")
         found = await cur.fetchone()
-    assert found is not None
-    return postmaster_pid(int(found[0]))
+        assert found is not None
+        # Read while the backend lives: it exits once this connection closes.
+        return postmaster_pid(int(found[0]))
 
 
 async def reset(database_url: str) -> None:
