@@ -19,12 +19,11 @@ from inlet_devstack import demo
 from inlet_devstack.demo import DemoSeed
 from inlet_devstack.stack import Stack
 from tests import external_support as ext
-from tests.e2e.console_support import page_csrf, signed_in
+from tests.e2e.console_support import page_csrf, secret_of, signed_in, slug_of
 from tests.polling import until
 
 pytestmark = pytest.mark.e2e
 
-SECRET = re.compile(r'data-testid="secret">([^<]+)<')
 JSON = {"Content-Type": "application/json"}
 
 
@@ -32,17 +31,6 @@ JSON = {"Content-Type": "application/json"}
 async def integrations(stack: Stack) -> AsyncIterator[Any]:
     async with channel(stack.address("store")) as ch:
         yield integrations_pb2_grpc.IntegrationAdminServiceStub(ch)
-
-
-def secret_of(page: httpx.Response) -> str:
-    assert page.status_code == 200, page.text
-    found = SECRET.search(page.text)
-    assert found, "no secret on the page"
-    return found.group(1)
-
-
-def slug_of(seed: DemoSeed) -> str:
-    return seed.workspace.split("/", 1)[1]
 
 
 def bearer(secret: str) -> dict[str, str]:
