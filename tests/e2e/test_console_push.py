@@ -84,7 +84,9 @@ async def test_push_sessions_and_api_keys_are_managed_in_the_console(
         detail = await until(logged, what="the transfer in the session's log")
         assert "crm-contact" in detail
         assert "<code>email</code>" in detail  # crm-contact's upsert keys
-        assert "/console/webhooks/" in detail
+        signer = re.search(r'href="(/console/webhooks/[^"]+)"', detail)
+        assert signer
+        assert (await client.get(signer.group(1))).status_code == 200
 
         listed = await client.get("/console/push-sessions")
         key_id = re.search(r'/console/api-keys/([^/"]+)/rotate', listed.text)
