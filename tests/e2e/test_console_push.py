@@ -150,3 +150,25 @@ async def test_push_changes_need_csrf_and_another_workspace_is_never_shown(
             answer = await client.post(path, data={"csrf_token": token})
             assert answer.status_code == 404, path
     assert await transfer(http, theirs.api_key, theirs.session_id) == 200
+
+
+async def test_a_rotation_with_a_grace_period_keeps_the_old_key_until_then(
+    stack: Stack, seeded: DemoSeed, push_admin: Any, http: httpx.AsyncClient
+) -> None:
+    made = await push_session(push_admin, seeded)
+    keys = await push_admin.ListApiKeys(
+        push_pb2.ListApiKeysRequest(parent=seeded.workspace), metadata=seeded.auth
+    )
+    key_id = keys.api_keys[0].name.rsplit("/", 1)[-1]
+    async with signed_in(stack.gateway_url, slug_of(seeded), seeded.admin_token) as client:
+        token = await page_csrf(client, "/console/push-sessions")
+        rotated = await client.post(
+            f"/console/api-keys/{key_id}/rotate", data={"csrf_token": token, "grace": "1h"}
+        )
+        new_key = secret_of(rotated)
+        assert "API key ak_" in rotated.text
+        assert "The old one keeps working until" in rotated.text
+        listed = await client.get("/console/push-sessions")
+        assert "expires" in listed.text
+    assert await transfer(http, made.api_key, made.session_id) == 200
+    assert await transfer(http, new_key, made.session_id) == 200

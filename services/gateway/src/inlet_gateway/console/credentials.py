@@ -82,3 +82,27 @@ def shown_once(
         next_href=back[0],
         next_label=back[1],
     )
+
+
+def rotated(
+    console: Console,
+    request: Request,
+    *,
+    current: str,
+    what: str,
+    made: Any,
+    secret: str,
+    previous: Any,
+    back: tuple[str, str],
+) -> Reply:
+    """The page that shows a rotation's new secret, once, and what became of the old one."""
+    return shown_once(
+        console,
+        request,
+        current=current,
+        title=f"{what[0].upper()}{what[1:]} {made.prefix} replaces {previous.prefix}",
+        what=what,
+        secret=secret,
+        explain=f"Shown once: copy it now. {retired(previous)}",
+        back=back,
+    )

@@ -14,7 +14,7 @@ from inlet_gateway.console.credentials import (
     SHOWN_ONCE,
     grace_period,
     log_view,
-    retired,
+    rotated,
     shown_once,
 )
 from inlet_gateway.console.pages_ingest import PAGE_SIZE, entity_types
@@ -209,14 +209,14 @@ async def project_token_rotate(console: Console, request: Request) -> Reply:
         ),
         request.signed_in.token,
     )
-    return shown_once(
+    return rotated(
         console,
         request,
         current="integrations",
-        title=f"Project token {made.project_token.prefix} replaces {made.previous.prefix}",
         what="project token",
+        made=made.project_token,
         secret=made.secret,
-        explain=f"Shown once: copy it now. {retired(made.previous)}",
+        previous=made.previous,
         back=BACK,
     )
 

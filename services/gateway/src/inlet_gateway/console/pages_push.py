@@ -11,7 +11,7 @@ from inlet_gateway.console.credentials import (
     SHOWN_ONCE,
     grace_period,
     log_view,
-    retired,
+    rotated,
     shown_once,
 )
 from inlet_gateway.console.pages_ingest import PAGE_SIZE
@@ -188,14 +188,14 @@ async def api_key_rotate(console: Console, request: Request) -> Reply:
         ),
         request.signed_in.token,
     )
-    return shown_once(
+    return rotated(
         console,
         request,
         current="push-sessions",
-        title=f"API key {made.api_key.prefix} replaces {made.previous.prefix}",
         what="API key",
+        made=made.api_key,
         secret=made.secret,
-        explain=f"Shown once: copy it now. {retired(made.previous)}",
+        previous=made.previous,
         back=BACK,
     )
 

@@ -11,7 +11,7 @@ from inlet_gateway.console.credentials import (
     SHOWN_ONCE,
     grace_period,
     log_view,
-    retired,
+    rotated,
     shown_once,
 )
 from inlet_gateway.console.pages_ingest import PAGE_SIZE, entity_types
@@ -225,14 +225,14 @@ async def key_rotate(console: Console, request: Request) -> Reply:
         ),
         request.signed_in.token,
     )
-    return shown_once(
+    return rotated(
         console,
         request,
         current="streams",
-        title=f"Ingest key {made.ingest_key.prefix} replaces {made.previous.prefix}",
         what="ingest key",
+        made=made.ingest_key,
         secret=made.secret,
-        explain=f"Shown once: copy it now. {retired(made.previous)}",
+        previous=made.previous,
         back=_back(request),
     )
 
