@@ -99,6 +99,8 @@ async def test_integrations_and_their_tokens_are_managed_in_the_console(
         detail = await until(logged, what="the request in the integration's log")
         assert "/api/v1/external/data-ingestion/crm" in detail
         assert "GENERIC" in detail
+        tokens = detail.split('data-testid="integration-tokens"', 1)[1].split("</table>", 1)[0]
+        assert "server" in tokens
 
         off = await client.post(
             "/console/integrations/crm/state", data={"csrf_token": token, "enabled": "false"}
@@ -195,7 +197,10 @@ async def test_integration_changes_need_csrf_and_another_workspace_is_never_show
         listed = await client.get("/console/integrations")
         assert "No project tokens yet." in listed.text
         assert "No client tokens yet." in listed.text
-        assert "enabled" in (await client.get("/console/integrations/ours")).text
+        ours = await client.get("/console/integrations/ours")
+        assert "enabled" in ours.text
+        assert "No project tokens yet" in ours.text
+        assert "their-server" not in ours.text
 
         assert "theirs" not in listed.text
         assert "their-server" not in listed.text

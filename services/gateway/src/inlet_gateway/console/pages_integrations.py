@@ -4,7 +4,7 @@ client tokens of the external form (create, revoke)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import field_mask_pb2
 
@@ -29,6 +29,18 @@ TYPES = ("GENERIC", "MAPPING", "TYPEFORM", "CALENDLY")
 BACK = ("/console/integrations", "Back to integrations")
 
 
+async def _project_tokens(console: Console, request: Request) -> Any:
+    return await console.upstream.call(
+        console.upstream.integrations.ListProjectTokens,
+        integrations_pb2.ListProjectTokensRequest(
+            parent=request.signed_in.workspace,
+            page_size=PAGE_SIZE,
+            page_token=request.query.get("project_page_token", ""),
+        ),
+        request.signed_in.token,
+    )
+
+
 async def integration_list(
     console: Console,
     request: Request,
@@ -50,15 +62,7 @@ async def integration_list(
         ),
         session.token,
     )
-    project_tokens = await console.upstream.call(
-        api.ListProjectTokens,
-        integrations_pb2.ListProjectTokensRequest(
-            parent=session.workspace,
-            page_size=PAGE_SIZE,
-            page_token=request.query.get("project_page_token", ""),
-        ),
-        session.token,
-    )
+    project_tokens = await _project_tokens(console, request)
     client_tokens = await console.upstream.call(
         api.ListClientTokens,
         integrations_pb2.ListClientTokensRequest(
@@ -144,6 +148,7 @@ async def integration_detail(console: Console, request: Request) -> Reply:
         mapping=exactjson.from_raw(integration.mapping, None),
         done=request.query.get("done", ""),
         ingest_url=f"{request.origin}/api/v1/external/data-ingestion/{integration.id}",
+        project_tokens=(await _project_tokens(console, request)).project_tokens,
         log=[
             log_view(e, [("Route", e.route), ("Token", e.token)])
             for e in log.external_activity_entries
