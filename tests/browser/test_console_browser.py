@@ -1,7 +1,8 @@
 """The console in a real browser (Debian's chromium) over the real stack: sign in, create an
 endpoint and push to its URL, watch the activity log tail, disable and regenerate, a stream
 key and its live connector log, records, replaying a failed webhook, a CSRF refusal, another
-workspace hidden, a phone's screen, sign out. Each page's screenshot is written."""
+workspace hidden, a phone's screen, sign out, an integration and its project token, a push
+session and its API key. Each page's screenshot is written."""
 
 from __future__ import annotations
 
