@@ -1,7 +1,8 @@
 """The console in a real browser (Debian's chromium) over the real stack: sign in, create an
 endpoint and push to its URL, watch the activity log tail, disable and regenerate, a stream
 key and its live connector log, records, replaying a failed webhook, a CSRF refusal, another
-workspace hidden, a phone's screen, sign out. Each page's screenshot is written."""
+workspace hidden, a phone's screen, sign out, an integration and its project token, a push
+session and its API key. Each page's screenshot is written."""
 
 from __future__ import annotations
 
@@ -309,3 +310,79 @@ async def test_a_phone_screen_and_sign_out(
     await shot(page, screenshots, "23-signed-out")
     await page.goto(f"{browser_stack.gateway_url}/console/endpoints")
     await expect(page).to_have_url(re.compile(r"/console/sign-in\?next=/console/endpoints$"))
+
+
+async def test_an_integration_and_its_tokens(
+    page: Page,
+    browser_stack: Stack,
+    workspaces: tuple[Workspace, Workspace],
+    http: httpx.AsyncClient,
+    screenshots: Path,
+) -> None:
+    ours, _ = workspaces
+    await sign_in(page, browser_stack, ours)
+    await nav(page, "Integrations")
+    await page.get_by_label("Project token name").fill("Browser server")
+    await page.get_by_role("button", name="Create project token").click()
+    token = await page.get_by_test_id("secret").inner_text()
+    await page.get_by_role("link", name="Back to integrations").click()
+    await expect(page.get_by_test_id("project-tokens")).to_contain_text("Browser server")
+    form = page.locator('form[action="/console/integrations"]')
+    await form.get_by_label("Integration id").fill("web-contacts")
+    await form.get_by_label("Name", exact=True).fill("Web contacts")
+    await form.locator('select[name="type"]').select_option("GENERIC")
+    await form.locator('select[name="entity_type"]').select_option("contact")
+    await shot(page, screenshots, "24-integrations")
+    await page.get_by_role("button", name="Create integration").click()
+    await expect(page.get_by_text("Integration created.")).to_be_visible()
+
+    answer = await http.post(
+        "/api/v1/external/data-ingestion/web-contacts",
+        content=b'{"name": "Browser Person", "email": "browser@acme.no"}',
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 202, answer.text
+    log = page.get_by_test_id("request-log")
+    await reload_until(page, log, answer.headers["x-request-id"])
+    await shot(page, screenshots, "25-integration")
+    await page.get_by_role("button", name="Disable").click()
+    await expect(page.get_by_test_id("state")).to_have_text("disabled")
+
+
+async def test_a_push_session_and_its_api_key(
+    page: Page,
+    browser_stack: Stack,
+    workspaces: tuple[Workspace, Workspace],
+    http: httpx.AsyncClient,
+    screenshots: Path,
+) -> None:
+    ours, _ = workspaces
+    await sign_in(page, browser_stack, ours)
+    await nav(page, "Push sessions")
+    await page.get_by_label("API key name").fill("Browser worker")
+    await page.get_by_role("button", name="Create API key").click()
+    key = await page.get_by_test_id("secret").inner_text()
+    assert key.startswith("ak_")
+    await page.get_by_role("link", name="Back to push sessions").click()
+    await page.get_by_label("Name", exact=True).fill("Browser sync")
+    await shot(page, screenshots, "26-push-sessions")
+    await page.get_by_role("button", name="Create session").click()
+    assert (await page.get_by_test_id("secret").inner_text()).startswith("whsec_")
+    await page.get_by_role("link", name="On to the session").click()
+    session_id = page.url.rsplit("/", 1)[-1]
+    await expect(page.get_by_test_id("session-types")).to_contain_text("crm-company")
+
+    answer = await http.post(
+        "/api/push/transfer",
+        json={
+            "endgrate_type": "crm-contact",
+            "session_id": session_id,
+            "transfer_data": [
+                {"data": {"first_name": "Browser", "last_name": "Person"}, "internal_id": "B1"}
+            ],
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert answer.status_code == 200, answer.text
+    await reload_until(page, page.get_by_test_id("transfer-log"), answer.headers["x-request-id"])
+    await shot(page, screenshots, "27-push-session")

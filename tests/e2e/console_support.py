@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from inlet_devstack.demo import DemoSeed
+
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+SECRET = re.compile(r'data-testid="secret">([^<]+)<')
 
 
 def csrf_of(page: str) -> str:
@@ -36,3 +39,15 @@ async def page_csrf(client: httpx.AsyncClient, path: str = "/console/") -> str:
     page = await client.get(path)
     assert page.status_code == 200, page.text
     return csrf_of(page.text)
+
+
+def secret_of(page: httpx.Response) -> str:
+    """The secret a shown-once page shows."""
+    assert page.status_code == 200, page.text
+    found = SECRET.search(page.text)
+    assert found, "no secret on the page"
+    return found.group(1)
+
+
+def slug_of(seed: DemoSeed) -> str:
+    return seed.workspace.split("/", 1)[1]

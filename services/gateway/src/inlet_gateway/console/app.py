@@ -16,6 +16,8 @@ from inlet_gateway import limits
 from inlet_gateway.console import (
     pages_auth,
     pages_ingest,
+    pages_integrations,
+    pages_push,
     pages_records,
     pages_streams,
     pages_webhooks,
@@ -64,8 +66,6 @@ class NavEntry:
     key: str
     label: str
     href: str
-    # Hidden until the admin service behind it exists.
-    shown: bool = True
 
 
 NAV = (
@@ -75,10 +75,8 @@ NAV = (
     NavEntry("streams", "Streams", "/console/streams"),
     NavEntry("records", "Records", "/console/records"),
     NavEntry("webhooks", "Webhooks", "/console/webhooks"),
-    # Reserved places: integration ingest and push-transfer sessions get pages here once
-    # their admin services exist (they are being built); until then not shown.
-    NavEntry("integrations", "Integrations", "/console/integrations", shown=False),
-    NavEntry("transfers", "Push transfers", "/console/transfers", shown=False),
+    NavEntry("integrations", "Integrations", "/console/integrations"),
+    NavEntry("push-sessions", "Push sessions", "/console/push-sessions"),
 )
 
 
@@ -97,6 +95,8 @@ class Console:
             *pages_auth.ROUTES,
             *pages_ingest.ROUTES,
             *pages_streams.ROUTES,
+            *pages_integrations.ROUTES,
+            *pages_push.ROUTES,
             *pages_records.ROUTES,
             *pages_webhooks.ROUTES,
         ]
@@ -111,7 +111,7 @@ class Console:
         body = self.templates.get_template(template).render(
             session=session,
             csrf=csrf,
-            nav=[entry for entry in NAV if entry.shown],
+            nav=NAV,
             current=context.pop("current", ""),
             request=request,
             **context,
@@ -268,7 +268,7 @@ class Console:
         body = self.templates.get_template("error.html").render(
             session=request.session if request else None,
             csrf=request.session.csrf if request and request.session else "",
-            nav=[entry for entry in NAV if entry.shown] if request and request.session else [],
+            nav=NAV if request and request.session else (),
             current="",
             request=request,
             status=status,

@@ -3,12 +3,17 @@ connector log, the latest items and the live feed of item changes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inlet.admin.v1 import admin_pb2, streams_pb2
 from inlet_common import exactjson
-from inlet_gateway.console.forms import FormError, optional_duration
+from inlet_gateway.console.credentials import (
+    SHOWN_ONCE,
+    grace_period,
+    log_view,
+    rotated,
+    shown_once,
+)
 from inlet_gateway.console.pages_ingest import PAGE_SIZE, entity_types
 from inlet_gateway.console.upstream import ApiError
 from inlet_gateway.console.web import PageError, Reply, Request, Route, redirect
@@ -86,12 +91,6 @@ async def stream_create(console: Console, request: Request) -> Reply:
     return redirect(f"/console/streams/{stream_id}?done=created")
 
 
-@dataclass
-class LogView:
-    entry: Any
-    errors: list[Any]
-
-
 async def _live(console: Console, request: Request, stream: Any) -> dict[str, Any]:
     """The connector log (one page) and, on the first page, the stream's latest items."""
     session = request.signed_in
@@ -115,10 +114,7 @@ async def _live(console: Console, request: Request, stream: Any) -> dict[str, An
         )
         latest = [(r, exactjson.from_raw(r.values, {})) for r in records.records]
     return {
-        "log": [
-            LogView(e, [exactjson.from_raw(raw, {}) for raw in e.errors])
-            for e in log.connector_log_entries
-        ],
+        "log": [log_view(e, [("Ingest key", e.ingest_key)]) for e in log.connector_log_entries],
         "next_page_token": log.next_page_token,
         "tail": not page_token,
         "latest": latest,
@@ -191,20 +187,20 @@ async def key_create(console: Console, request: Request) -> Reply:
         ),
         request.signed_in.token,
     )
-    return console.page(
+    return shown_once(
+        console,
         request,
-        "secret_once.html",
         current="streams",
         title=f"Ingest key {made.ingest_key.prefix} created",
         what="ingest key",
         secret=made.secret,
-        explain=(
-            "Send it as Authorization: Bearer … to /api/ingest. It is shown once and inlet "
-            "keeps only its hash: copy it now."
-        ),
-        next_href=f"/console/streams/{request.params['stream']}",
-        next_label="Back to the stream",
+        explain=f"Send it as Authorization: Bearer … to /api/ingest. {SHOWN_ONCE}",
+        back=_back(request),
     )
+
+
+def _back(request: Request) -> tuple[str, str]:
+    return f"/console/streams/{request.params['stream']}", "Back to the stream"
 
 
 def _key_name(request: Request) -> str:
@@ -221,10 +217,7 @@ async def key_revoke(console: Console, request: Request) -> Reply:
 
 
 async def key_rotate(console: Console, request: Request) -> Reply:
-    try:
-        grace = optional_duration(request.form.get("grace"), "Grace period")
-    except FormError as bad:
-        raise PageError(400, "Refused", str(bad)) from None
+    grace = grace_period(request)
     made = await console.upstream.call(
         console.upstream.streams.RotateIngestKey,
         streams_pb2.RotateIngestKeyRequest(
@@ -232,21 +225,15 @@ async def key_rotate(console: Console, request: Request) -> Reply:
         ),
         request.signed_in.token,
     )
-    if made.previous.HasField("expire_time"):
-        stamp = made.previous.expire_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
-        old = f"The old key keeps working until {stamp}."
-    else:
-        old = "The old key stopped working."
-    return console.page(
+    return rotated(
+        console,
         request,
-        "secret_once.html",
         current="streams",
-        title=f"Ingest key {made.ingest_key.prefix} replaces {made.previous.prefix}",
         what="ingest key",
+        made=made.ingest_key,
         secret=made.secret,
-        explain=f"Shown once: copy it now. {old}",
-        next_href=f"/console/streams/{request.params['stream']}",
-        next_label="Back to the stream",
+        previous=made.previous,
+        back=_back(request),
     )
 
 
@@ -273,19 +260,18 @@ async def read_key_create(console: Console, request: Request) -> Reply:
         ),
         request.signed_in.token,
     )
-    return console.page(
+    return shown_once(
+        console,
         request,
-        "secret_once.html",
         current="streams",
         title=f"Read key {made.read_key.prefix} created",
         what="read key",
         secret=made.secret,
         explain=(
             "Send it as Authorization: Bearer … to read the stream's items and follow its live"
-            " feed; it cannot ingest. It is shown once and inlet keeps only its hash: copy it now."
+            f" feed; it cannot ingest. {SHOWN_ONCE}"
         ),
-        next_href=f"/console/streams/{request.params['stream']}",
-        next_label="Back to the stream",
+        back=_back(request),
     )
 
 

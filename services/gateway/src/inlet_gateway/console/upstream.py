@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import message
 
-from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
+from inlet.admin.v1 import admin_pb2_grpc, integrations_pb2_grpc, push_pb2_grpc, streams_pb2_grpc
 from inlet.ingest.v1 import feed_pb2, feed_pb2_grpc
 from inlet.notifier.v1 import webhooks_pb2_grpc
 from inlet_common import requestids
@@ -48,7 +48,8 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class Upstream:
-    """Stubs of AdminService, StreamAdminService (store) and WebhookService (notifier)."""
+    """Stubs of AdminService, StreamAdminService, IntegrationAdminService, PushAdminService
+    (store) and WebhookService (notifier)."""
 
     channel_for: ChannelFor
     store_addr: str
@@ -62,6 +63,14 @@ class Upstream:
     @property
     def streams(self) -> Any:
         return streams_pb2_grpc.StreamAdminServiceStub(self.channel_for(self.store_addr))
+
+    @property
+    def integrations(self) -> Any:
+        return integrations_pb2_grpc.IntegrationAdminServiceStub(self.channel_for(self.store_addr))
+
+    @property
+    def push(self) -> Any:
+        return push_pb2_grpc.PushAdminServiceStub(self.channel_for(self.store_addr))
 
     @property
     def feed(self) -> Any:
