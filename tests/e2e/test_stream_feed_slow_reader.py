@@ -1,4 +1,5 @@
-"""On a stack with a tiny feed buffer and frequent heartbeats: a slow SSE reader is dropped,
+"""On a stack with a tiny feed buffer and frequent heartbeats: a slow reader (SSE or gRPC) is
+dropped,
 never held (it is sent what was queued, then `dropped` with the position to resume after;
 resuming from there gets every later change exactly once), and an open feed ends when its
 read key is revoked."""
@@ -9,14 +10,18 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
+import grpc
 import httpx
 import pytest
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
+from inlet.ingest.v1 import feed_pb2, feed_pb2_grpc
 from inlet.type.v1 import entity_pb2
 from inlet_common.channels import channel
 from inlet_devstack import demo
+from inlet_devstack.demo import bearer
 from inlet_devstack.stack import Ports, Stack, running
 from tests.feed_support import Events, FedStream, fed_stream, read_headers
 from tests.messages import key_headers
@@ -177,3 +182,77 @@ async def test_an_open_feed_ends_when_its_read_key_is_revoked(
         assert got.event == "error"
         assert got.json()["error"]["code"] == "UNAUTHORIZED"
         assert await events.next(within=30) is None
+
+
+async def _message(call: Any) -> feed_pb2.WatchStreamResponse:
+    got = await call.read()
+    assert isinstance(got, feed_pb2.WatchStreamResponse), got
+    return got
+
+
+async def test_a_slow_grpc_reader_is_dropped_and_resumes(
+    tiny_stack: Stack, blob: FedStream
+) -> None:
+    """The same over the server-streaming RPC internal callers use."""
+    pushed: list[str] = []
+    async with (
+        channel(tiny_stack.address("store")) as ch,
+        httpx.AsyncClient(base_url=tiny_stack.gateway_url, timeout=60) as writer,
+    ):
+        stub = feed_pb2_grpc.StreamFeedServiceStub(ch)
+        slow = stub.WatchStream(
+            feed_pb2.WatchStreamRequest(stream=blob.sales.slug), metadata=bearer(blob.read_key)
+        )
+        assert (await _message(slow)).WhichOneof("event") == "heartbeat"
+        logged_before = dropped_logged(tiny_stack)
+
+        async def push_until_dropped() -> bool | None:
+            items = [{"region": f"g{len(pushed)}-{i}", "note": NOTE} for i in range(PER_PUSH)]
+            answer = await writer.post(
+                "/api/ingest",
+                json=items,
+                headers=key_headers(blob.sales.key, **{"X-Item-Key": "region"}),
+            )
+            assert answer.status_code == 202, answer.text
+            pushed.append(answer.json()["data"]["request_id"])
+            log_path = tiny_stack.services["store"].log_path
+            assert log_path is not None
+            drops = log_path.read_text(errors="replace").count("feed reader dropped")
+            return True if drops > int(logged_before) else None
+
+        await until(push_until_dropped, within=90, what="the slow gRPC reader dropped", every=0.2)
+        for request_id in pushed:
+            await finished_over_http(writer, blob.sales.key, request_id)
+        seen: list[int] = []
+        while True:
+            got = await _message(slow)
+            kind = got.WhichOneof("event")
+            if kind == "heartbeat":
+                continue
+            if kind == "dropped":
+                break
+            assert kind == "change"
+            seen.append(got.change.position)
+        dropped_at = got.dropped.position
+        assert seen
+        assert seen[-1] == dropped_at
+        assert await slow.read() is cast(Any, grpc.aio).EOF  # the call ended
+        # Resuming after the dropped position (again, if dropped again) gets the rest once.
+        total_after = seen[0] - 1 + len(pushed) * PER_PUSH
+        resume_at = dropped_at
+        while resume_at < total_after:
+            again = stub.WatchStream(
+                feed_pb2.WatchStreamRequest(stream=blob.sales.slug, after_position=resume_at),
+                metadata=bearer(blob.read_key),
+            )
+            while resume_at < total_after:
+                got = await _message(again)
+                kind = got.WhichOneof("event")
+                if kind == "heartbeat":
+                    continue
+                if kind == "dropped":
+                    break
+                seen.append(got.change.position)
+                resume_at = seen[-1]
+            again.cancel()
+    assert seen == list(range(seen[0], total_after + 1))
