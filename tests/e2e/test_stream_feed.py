@@ -16,6 +16,8 @@ from inlet.ingest.v1 import feed_pb2, feed_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack.demo import DemoSeed, bearer
 from inlet_devstack.stack import Stack
+from inlet_store import app as store_app
+from inlet_store.retention import Janitor, Retention
 from tests.feed_support import Events, FedStream, fed_stream, read_headers
 from tests.messages import key_headers
 from tests.stream_support import SEED_BATCH, finished_over_http
@@ -170,6 +172,46 @@ async def test_bad_last_event_id(http: httpx.AsyncClient, fed: FedStream) -> Non
         )
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]["details"][0]["field"] == "Last-Event-ID"
+
+
+async def test_a_resume_from_a_pruned_position_is_refused_naming_it(
+    stack: Stack, http: httpx.AsyncClient, fed: FedStream
+) -> None:
+    request_id = await push(http, fed, SEED_BATCH)
+    await finished_over_http(http, fed.sales.key, request_id)
+    pool = await store_app.open_pool(stack.database_url, min_size=1, max_size=2)
+    try:
+        async with pool.connection() as conn:
+            # The first two changes grow old; retention takes them (the items stay).
+            await conn.execute(
+                "UPDATE stream_feed SET create_time = now() - interval '2 hours'"
+                " WHERE request_id = %s AND position <= 2",
+                (request_id,),
+            )
+        counts = await Janitor(pool, Retention(0, 3600)).prune_once()
+        assert counts is not None
+        assert counts["stream_feed"] >= 2
+    finally:
+        await pool.close()
+    path = f"/api/streams/{fed.sales.slug}/feed"
+    for query, headers in (
+        ("?after_position=1", {}),
+        ("", {"Last-Event-ID": "0"}),
+    ):
+        answer = await http.get(path + query, headers=read_headers(fed.read_key, **headers))
+        assert answer.status_code == 400, answer.text
+        (detail,) = answer.json()["error"]["details"]
+        assert detail["code"] == "POSITION_PRUNED"
+        assert detail["field"] == ("after_position" if query else "Last-Event-ID")
+    # From the oldest change kept on, the feed answers; the items are all still there.
+    async with http.stream(
+        "GET", path + "?after_position=2", headers=read_headers(fed.read_key)
+    ) as kept:
+        assert kept.status_code == 200
+    items = await http.get(
+        f"/api/streams/{fed.sales.slug}/items", headers=read_headers(fed.read_key)
+    )
+    assert len(items.json()["items"]) == 3, items.text
 
 
 async def next_message(call: Any) -> feed_pb2.WatchStreamResponse:

@@ -160,6 +160,15 @@ class Feed:
         found = await repo.row(conn, "feed_head", stream_id=stream_id)
         return int(found["head"]) if found else 0
 
+    async def pruned(self, stream_id: str, position: int, head: int) -> bool:
+        """Whether changes right after `position` were pruned by retention."""
+        if position >= head:
+            return False
+        async with wrap_exceptions(), self.pool.connection() as conn:
+            found = await repo.row(conn, "feed_oldest", stream_id=stream_id)
+        oldest = found["oldest"] if found else None
+        return oldest is None or position < int(oldest) - 1
+
     async def after(self, stream_id: str, position: int, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` changes after `position`, in order."""
         async with wrap_exceptions(), self.pool.connection() as conn:

@@ -90,6 +90,15 @@ class StreamFeedServicer(feed_pb2_grpc.StreamFeedServiceServicer):
             message = f"position {start} is past the stream's current position {head}"
             field = "Last-Event-ID" if resume is not None else "after_position"
             raise InvalidPayload(message, violations=[Violation(field, message, "INVALID")])
+        if await self.feed.pruned(reader.stream_id, start, head):
+            # Silently skipping would lose changes: the client re-reads the current items
+            # (ListStreamItems answers the position to resume after) instead.
+            message = (
+                f"the changes after position {start} are no longer kept; read the stream's"
+                " items and resume after the position they answer"
+            )
+            field = "Last-Event-ID" if resume is not None else "after_position"
+            raise InvalidPayload(message, violations=[Violation(field, message, "POSITION_PRUNED")])
         queue: asyncio.Queue[dict[str, Any] | _Dropped | InletError] = asyncio.Queue(
             max(1, self.settings.buffer)
         )

@@ -7,7 +7,8 @@ What goes, and when (0 for a period keeps those rows forever):
   with their item outcomes; queued and processing requests stay whatever their age; push
   transfers completed that long ago, with their items' returned data;
 - connector log, endpoint activity and push session log entries (and the marks of
-  rotated-out token uses) written more than `log_seconds` ago;
+  rotated-out token uses), and the streams' live-feed change log, written more than
+  `log_seconds` ago (a feed resumed from a pruned position is refused, naming it);
 - always, whatever the retention: Idempotency-Keys past their expiry and rate-limit
   windows long over (guards.expire), which are bookkeeping, not history.
 
@@ -51,6 +52,7 @@ TABLES = (
     "endpoint_grace_uses",
     "push_transfers",
     "push_log_entries",
+    "stream_feed",
     *guards.EXPIRED_TABLES,
 )
 
@@ -131,6 +133,7 @@ class Janitor(shared.Janitor):
                 ("prune_activity_log", "activity_entries"),
                 ("prune_grace_uses", "endpoint_grace_uses"),
                 ("prune_push_log", "push_log_entries"),
+                ("prune_stream_feed", "stream_feed"),
             ):
                 delete = functools.partial(
                     repo.execute,

@@ -45,6 +45,10 @@ SELECT i.item_key, i.record_id, r.data, i.position, i.update_time,
 SELECT coalesce((SELECT position FROM stream_feed_heads WHERE stream_id = %(stream_id)s), 0)
        AS head;
 
+-- name: feed_oldest
+-- The oldest change still kept (retention prunes the log's history); NULL: none.
+SELECT min(position) AS oldest FROM stream_feed WHERE stream_id = %(stream_id)s;
+
 -- name: feed_after
 SELECT position, record_id, item_key, action, data, request_id, create_time
   FROM stream_feed

@@ -70,3 +70,12 @@ DELETE FROM push_log_entries
                        WHERE create_time < now() - make_interval(secs => %(retention_seconds)s)
                        ORDER BY create_time
                        LIMIT %(limit)s));
+
+-- name: prune_stream_feed
+-- A stream's change log: its current items stay (stream_items), only the history goes.
+DELETE FROM stream_feed
+ WHERE (stream_id, position) IN (
+       SELECT stream_id, position FROM stream_feed
+        WHERE create_time < now() - make_interval(secs => %(retention_seconds)s)
+        ORDER BY create_time
+        LIMIT %(limit)s);
