@@ -77,6 +77,13 @@ CASES: tuple[Case, ...] = (
     ),
     Case("push: unknown top-level key", "POST", "/api/v1/ingest/{token}", JSON, '{"x": {}}'),
     Case("push: malformed JSON", "POST", "/api/v1/ingest/{token}", JSON, '{"fields": '),
+    Case(
+        "push: Content-Type not JSON",
+        "POST",
+        "/api/v1/ingest/{token}",
+        {"content-type": "text/xml"},
+        '{"fields": {"email": "x@example.com"}}',
+    ),
     Case("push: not an object", "POST", "/api/v1/ingest/{token}", JSON, "[1, 2]"),
     Case("push: empty body", "POST", "/api/v1/ingest/{token}", JSON, ""),
     Case(
@@ -153,6 +160,20 @@ CASES: tuple[Case, ...] = (
         "{}",
     ),
     Case("stream: malformed JSON", "POST", "/api/ingest", _stream(), "{"),
+    Case(
+        "stream: Content-Type not JSON",
+        "POST",
+        "/api/ingest",
+        {**_stream(), "content-type": "text/plain"},
+        '[{"region": "North"}]',
+    ),
+    Case(
+        "stream: no Content-Type",
+        "POST",
+        "/api/ingest",
+        {"authorization": "Bearer {key}"},
+        '[{"region": "North"}]',
+    ),
     Case("stream: unknown field", "POST", "/api/ingest", _stream(), '{"nope": 1}'),
     Case("stream: over 1 MB", "POST", "/api/ingest", _stream(), b"[" + b" " * MIB + b"]"),
     Case(
@@ -293,6 +314,13 @@ CASES: tuple[Case, ...] = (
         '{"endgrate_type": "crm-contact", "session_id": "nope", "transfer_data": [{"data": {}}]}',
     ),
     Case("transfer: malformed JSON", "POST", "/api/push/transfer", _push(), "{"),
+    Case(
+        "transfer: Content-Type not JSON",
+        "POST",
+        "/api/push/transfer",
+        {**_push(), "content-type": "application/x-www-form-urlencoded"},
+        "a=b",
+    ),
     Case(
         "transfer: data of an unknown transfer",
         "GET",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from inlet_common import mediatypes
 from inlet_common.errors import reason_of
 from inlet_common.httpstatus import http_status
 from inlet_gateway import edge_headers
@@ -16,14 +17,14 @@ from inlet_gateway import edge_headers
 def test_json_media_types_pass(content_type: bytes) -> None:
     for required in (True, False):
         assert (
-            edge_headers.check_json_content_type(content_type, required=required, body=True) is None
+            mediatypes.check_json_content_type(content_type, required=required, body=True) is None
         )
 
 
 def test_a_missing_type_is_refused_only_where_the_contract_requires_it() -> None:
-    assert edge_headers.check_json_content_type(None, required=False, body=True) is None
-    assert edge_headers.check_json_content_type(None, required=True, body=False) is None
-    refused = edge_headers.check_json_content_type(b"", required=True, body=True)
+    assert mediatypes.check_json_content_type(None, required=False, body=True) is None
+    assert mediatypes.check_json_content_type(None, required=True, body=False) is None
+    refused = mediatypes.check_json_content_type(b"", required=True, body=True)
     assert refused is not None
     status = refused.to_status()
     assert (http_status(status.code, reason_of(status)), reason_of(status)) == (
@@ -34,12 +35,12 @@ def test_a_missing_type_is_refused_only_where_the_contract_requires_it() -> None
 
 @pytest.mark.parametrize("content_type", [b"text/xml", b"multipart/form-data; boundary=x", b";"])
 def test_other_media_types_are_415_or_the_streams_400(content_type: bytes) -> None:
-    other = edge_headers.check_json_content_type(content_type, required=False, body=True)
+    other = mediatypes.check_json_content_type(content_type, required=False, body=True)
     assert other is not None
     status = other.to_status()
     assert http_status(status.code, reason_of(status)) == 415
     assert [v.field for v in other.violations] == ["Content-Type"]
-    stream = edge_headers.check_json_content_type(content_type, required=True, body=True)
+    stream = mediatypes.check_json_content_type(content_type, required=True, body=True)
     assert stream is not None
     assert reason_of(stream.to_status()) == "INVALID_PAYLOAD"
 

@@ -12,7 +12,7 @@ import google.rpc.status_pb2 as status_pb2
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool
 
-from inlet_common import envelopes
+from inlet_common import envelopes, mediatypes
 from inlet_common.httpstatus import REASON_HTTP_STATUS, http_status
 from inlet_gateway import limits
 from tools.openapi import dialects
@@ -33,8 +33,6 @@ _VERBS = ("get", "put", "post", "delete", "patch")
 
 # The edge's own answers, possible on any route (inlet_gateway.app and .routes).
 _EDGE_400 = "MALFORMED_JSON, INVALID_BODY, INVALID_QUERY, INVALID_PATH (the edge)"
-# Routes that read their body themselves in more than one media type (the gateway's own list).
-_OWN_MEDIA_TYPES = frozenset({"inlet.ingest.v1.ExternalIngestService.SubmitForm"})
 _EDGE_ERRORS: Mapping[int, str] = {
     500: "INTERNAL: a bug; the answer still carries its request id",
     503: "UPSTREAM_UNAVAILABLE: the service could not be reached; safe to retry",
@@ -579,7 +577,7 @@ class Generator:
             found.setdefault(408, []).append(
                 "REQUEST_TIMEOUT: the body did not arrive in time (a slow client)"
             )
-            if method.full_name not in _OWN_MEDIA_TYPES:
+            if method.full_name not in mediatypes.OWN_MEDIA_TYPES:
                 found.setdefault(415, []).append(
                     "UNSUPPORTED_MEDIA_TYPE: a Content-Type other than application/json"
                 )

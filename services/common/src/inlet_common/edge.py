@@ -24,3 +24,6 @@ EDGE_JUDGED_RPCS = frozenset(
         "inlet.ingest.v1.ExternalIngestService.SubmitForm",
     }
 )
+# The request's Content-Type as sent (the transcoder replaces the header with gRPC's): the
+# HTTP twin judges a JSON route's media type by it.
+CONTENT_TYPE_KEY = "x-inlet-content-type"

@@ -30,8 +30,9 @@ from google.protobuf import (
 )
 from google.protobuf.message import DecodeError
 
-from inlet_common import httprules, nul
+from inlet_common import httprules, mediatypes, nul
 from inlet_common.edge import (
+    CONTENT_TYPE_KEY,
     EDGE_ERROR_KEY,
     EDGE_FIELD_KEY,
     EDGE_JUDGED_RPCS,
@@ -208,9 +209,23 @@ def twin_behavior(
     by `route`, and `build` adds a JSON body (that twin gets bytes)."""
     full_name = method.full_name
 
+    judges_media = (
+        route is not None and bool(route.body) and full_name not in mediatypes.OWN_MEDIA_TYPES
+    )
+    required = full_name in mediatypes.CONTENT_TYPE_REQUIRED
+
     async def behavior(arrived: Any, context: Any) -> httpbody_pb2.HttpBody:
         recorder = _Recorder(context)
         try:
+            if judges_media:
+                # Judged before anything else, as an edge would: not logged, no credential read.
+                problem = mediatypes.check_json_content_type(
+                    _metadata_value(context, CONTENT_TYPE_KEY),
+                    required=required,
+                    body=not required or _has_body(arrived, route),
+                )
+                if problem is not None:
+                    raise problem
             query = _query_of(context)
             try:
                 request = build(arrived, query) if build is not None else arrived
@@ -243,10 +258,27 @@ def twin_behavior(
 
 
 def _query_of(context: Any) -> str:
+    return _metadata_value(context, QUERY_KEY) or ""
+
+
+def _metadata_value(context: Any, wanted: str) -> str | None:
     for key, value in context.invocation_metadata() or ():
-        if key == QUERY_KEY and isinstance(value, str):
+        if key == wanted and isinstance(value, str):
             return value
-    return ""
+    return None
+
+
+def _has_body(arrived: Any, route: httprules.Route | None) -> bool:
+    """Whether a raw-body request (google.api.HttpBody in its body field) carries bytes."""
+    if (
+        route is None
+        or not route.body
+        or route.body == "*"
+        or not isinstance(arrived, message.Message)
+    ):
+        return True
+    found = getattr(arrived, route.body, None)
+    return not isinstance(found, httpbody_pb2.HttpBody) or bool(found.data)
 
 
 def _invalid(bad: httprules.TranscodeError) -> InletError:

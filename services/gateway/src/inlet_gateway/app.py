@@ -22,6 +22,7 @@ from inlet.ingest.v1 import external_pb2, feed_pb2, ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
 from inlet_common import channels, requestids
 from inlet_common.edge import (
+    CONTENT_TYPE_KEY,
     EDGE_ERROR_KEY,
     EDGE_FIELD_KEY,
     EDGE_JUDGED_RPCS,
@@ -88,6 +89,8 @@ FORWARDED_HEADERS: dict[bytes, str] = {
     b"origin": "origin",
     # gRPC replaces a user-agent entry with its own, so the client's travels under this key.
     b"user-agent": "x-forwarded-user-agent",
+    # The media type as sent: the service's twin judges it, as behind Envoy.
+    b"content-type": CONTENT_TYPE_KEY,
 }
 CLIENT_ADDRESS_KEY = "x-forwarded-for"
 HTTP_CODE_KEY = "x-http-code"
@@ -119,9 +122,6 @@ PUSH_TRANSFER = "inlet.ingest.v1.IngestService.PushTransfer"
 _DRAIN_ALLOWANCE = 1024 * 1024
 
 # The one dialect whose contract marks Content-Type: application/json as required.
-_CONTENT_TYPE_REQUIRED = frozenset({"inlet.ingest.v1.IngestService.IngestStream"})
-# Routes that read their body themselves in more than one media type.
-_OWN_MEDIA_TYPES = frozenset({"inlet.ingest.v1.ExternalIngestService.SubmitForm"})
 # Edge routes whose answers a cache may keep (they hold nothing per caller).
 _CACHEABLE = frozenset({"/openapi.json", "/docs"})
 
@@ -387,9 +387,6 @@ class Gateway:
             answer = self._render(route.full_name, slow.to_status(), request)
             answer.headers.append((b"connection", b"close"))
             return answer, label
-        media = self._media_problem(route, request.headers, body)
-        if media is not None:
-            return self._render(route.full_name, media.to_status(), request), label
         query = scope.get("query_string", b"").decode("latin-1")
         content_type = request.headers.get(b"content-type", b"").decode("latin-1")
         # A JSON body for the request's fields goes to the RPC's twin as sent (its service
@@ -434,19 +431,6 @@ class Gateway:
         answer = self._render(route.full_name if route else None, error.to_status(), request)
         answer.headers.append((b"connection", b"close"))
         return answer, route.template.source if route else "unmatched"
-
-    @staticmethod
-    def _media_problem(
-        route: Route, headers: Mapping[bytes, bytes], body: bytes
-    ) -> InletError | None:
-        """A JSON route's Content-Type, judged at the edge (the form judges its own)."""
-        if not route.body or route.full_name in _OWN_MEDIA_TYPES:
-            return None
-        return edge_headers.check_json_content_type(
-            headers.get(b"content-type"),
-            required=route.full_name in _CONTENT_TYPE_REQUIRED,
-            body=bool(body),
-        )
 
     async def _open_stream(
         self, route: Route, rpc_request: message.Message, request: _Request

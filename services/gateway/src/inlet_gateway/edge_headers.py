@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from inlet_common import idempotency
-from inlet_common.errors import InletError, InvalidArgument, ResourceExhausted, Violation
+from inlet_common.errors import InletError, ResourceExhausted
 
 # The whole header block, names and values (Envoy's max_request_headers_kb is set to match).
 MAX_HEADER_BLOCK_BYTES = 64 * 1024
@@ -28,6 +28,7 @@ HEADER_CAPS: Mapping[bytes, int] = {
     b"x-stream": 256,
     b"x-client-token": 1024,
     b"origin": 1024,
+    b"content-type": 256,
 }
 # Forwarded for information only: cut to this length (nothing judges it).
 INFORMATIONAL_CAPS: Mapping[bytes, int] = {b"user-agent": 512}
@@ -37,20 +38,10 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 # API answers are never stored by a cache (they carry secrets, admin data, live outcomes).
 NO_STORE = (b"cache-control", b"no-store")
 
-JSON_TYPES = ("application/json",)
-
 
 class HeaderBlockTooLarge(ResourceExhausted):
     # 431 by its reason (inlet_common.httpstatus), not the 429 of RESOURCE_EXHAUSTED.
     reason = "REQUEST_HEADER_FIELDS_TOO_LARGE"
-
-
-class UnsupportedMediaType(InvalidArgument):
-    reason = "UNSUPPORTED_MEDIA_TYPE"
-
-
-class ContentTypeRequired(InvalidArgument):
-    reason = "INVALID_PAYLOAD"
 
 
 def header_block_size(headers: Iterable[tuple[bytes, bytes]]) -> int:
@@ -75,29 +66,3 @@ def forwarded(name: bytes, text: str) -> str:
         return text[: cap + 1]
     informational = INFORMATIONAL_CAPS.get(name)
     return text if informational is None else text[:informational]
-
-
-def check_json_content_type(
-    content_type: bytes | None, *, required: bool, body: bool
-) -> InletError | None:
-    """A JSON route's Content-Type: refused when present and not JSON (415), or when the
-    contract requires it and it is missing (400 in the stream dialect's own code)."""
-    if content_type is None or not content_type.strip():
-        if required and body:
-            return ContentTypeRequired(
-                "Content-Type: application/json is required",
-                violations=[Violation("Content-Type", "missing", "REQUIRED")],
-            )
-        return None
-    media = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
-    if media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json")):
-        return None
-    shown = media or "(empty)"
-    violation = Violation("Content-Type", f"{shown} is not JSON", "UNSUPPORTED_MEDIA_TYPE")
-    if required:
-        return ContentTypeRequired(
-            f"Content-Type must be application/json, got {shown}", violations=[violation]
-        )
-    return UnsupportedMediaType(
-        f"Content-Type must be application/json, got {shown}", violations=[violation]
-    )
