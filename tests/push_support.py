@@ -3,9 +3,6 @@ and webhook secret, and HTTP shorthands."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +10,7 @@ import httpx
 
 from inlet.admin.v1 import push_pb2, push_pb2_grpc
 from inlet_devstack.demo import DemoSeed
+from tests.polling import until
 
 SESSION_TYPES = (
     push_pb2.SessionType(endgrate_type="crm-contact"),
@@ -89,20 +87,6 @@ async def push_session(
     )
 
 
-async def until(check: Callable[[], Any], deadline: float = 20.0, what: str = "condition") -> Any:
-    """Poll `check()` (sync or async) until it returns something truthy; that value."""
-    end = time.monotonic() + deadline
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def completed_data(
     http: httpx.AsyncClient, session: PushSession, transfer_id: str
 ) -> dict[str, Any]:
@@ -116,5 +100,7 @@ async def completed_data(
         body: dict[str, Any] = got.json()
         return body if body["completed"] else None
 
-    found: dict[str, Any] = await until(check, what=f"transfer {transfer_id} completed")
+    found: dict[str, Any] = await until(
+        check, within=20.0, what=f"transfer {transfer_id} completed"
+    )
     return found

@@ -26,7 +26,8 @@ from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
 from inlet_devstack.demo import DemoSeed
 from inlet_devstack.stack import Ports, Stack, running
-from tests.push_support import PushSession, completed_data, push_session, seed_body, until
+from tests.polling import until
+from tests.push_support import PushSession, completed_data, push_session, seed_body
 from tests.webhook_receiver import Answer, Receiver, receiving
 
 pytestmark = pytest.mark.e2e
@@ -267,7 +268,7 @@ async def test_one_bad_item_gets_one_error_webhook_and_the_others_are_applied(
     answer = await client.post("/api/push/transfer", content=text, headers=session.headers())
     assert answer.status_code == 200, answer.text
     transfer_id = answer.json()["transfer_id"]
-    await until(lambda: receiver.at("/done"), what="the completed webhook")
+    await until(lambda: receiver.at("/done"), within=20.0, what="the completed webhook")
     (done,) = [verified(r, session.webhook_secret) for r in receiver.at("/done")]
     assert done == {
         "success": True,
@@ -468,7 +469,7 @@ async def test_without_webhook_concurrency_a_urls_deliveries_go_one_at_a_time_in
         "error_webhook": {"endpoint": url},
     }
     transfer_id = await push(client, session, body)
-    await until(lambda: len(receiver.at("/ordered")) == 6, what="all six requests")
+    await until(lambda: len(receiver.at("/ordered")) == 6, within=20.0, what="all six requests")
     arrivals = receiver.at("/ordered")
     payloads = [verified(r, session.webhook_secret) for r in arrivals]
     kinds = [
@@ -513,7 +514,9 @@ async def test_with_webhook_concurrency_deliveries_may_overlap(
         "webhook_concurrency": True,
     }
     await push(client, session, body)
-    await until(lambda: receiver.open_max.get("/concurrent", 0) >= 2, what="overlapping")
+    await until(
+        lambda: receiver.open_max.get("/concurrent", 0) >= 2, within=20.0, what="overlapping"
+    )
 
 
 async def test_session_default_webhooks_are_used_and_listed_as_deliveries(
@@ -547,7 +550,9 @@ async def test_session_default_webhooks_are_used_and_listed_as_deliveries(
         "/api/push/transfer", json=body, headers={"Authorization": f"Bearer {key.secret}"}
     )
     assert answer.status_code == 200
-    await until(lambda: receiver.at("/default-done"), what="the default completed webhook")
+    await until(
+        lambda: receiver.at("/default-done"), within=20.0, what="the default completed webhook"
+    )
     payload = verified(receiver.at("/default-done")[0], made.webhook_secret)
     assert payload["transfer_id"] == answer.json()["transfer_id"]
     assert payload["metadata"] == {}
@@ -600,7 +605,7 @@ async def test_a_custom_type_writes_through_its_field_map_with_exact_numbers(
         )
         return found if found.json()["completed"] else None
 
-    got = await until(done, what="the transfer")
+    got = await until(done, within=20.0, what="the transfer")
     assert b'"amount":19.990' in got.content
     (item,) = got.json()["transfer_data"]
     assert item["associations"]["my-lead"][0]["data"] == {

@@ -146,16 +146,6 @@ UPDATE ingest_endpoints
  WHERE id = %(id)s
 RETURNING previous_token_expire_time;
 
--- name: endpoint_by_previous_token
--- A rotated-out token inside its grace period: answers the endpoint's current hash so
--- the ingest path resolves it exactly as it resolves the current token.
-SELECT id, token_hash FROM ingest_endpoints
- WHERE previous_token_hash = %(token_hash)s AND previous_token_expire_time > now();
-
--- name: insert_grace_use
-INSERT INTO endpoint_grace_uses (endpoint_id, request_id) VALUES (%(endpoint_id)s, %(request_id)s)
-ON CONFLICT DO NOTHING;
-
 -- name: delete_endpoint
 DELETE FROM ingest_endpoints WHERE id = %(id)s;
 

@@ -9,6 +9,3 @@ VALUES (%(workspace_id)s, %(type)s, %(data)s);
 -- ordering_key, ordering_seq}.
 INSERT INTO outbox_events (workspace_id, type, data, target)
 VALUES (%(workspace_id)s, %(type)s, %(data)s, %(target)s);
-
--- name: endpoint_workspace
-SELECT workspace_id FROM ingest_endpoints WHERE id = %(id)s;
