@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from inlet_common import exactjson
+from inlet_common.group_commit import GroupCommit
 from inlet_store.domain import EntityTypeDef, ResolvedEndpoint
 from inlet_store.errors import KeyRace, NotFound, UniqueConflictError
 from inlet_store.guards import RateLimited
-from inlet_store.push.group_commit import GroupCommit
 from inlet_store.push.repository import FailureEntry, Schema
 from inlet_store.push.use_case import Planned, PushCommand, PushCommitter, PushOutcome
 

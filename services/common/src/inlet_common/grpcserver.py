@@ -35,6 +35,8 @@ _QUIET_METHODS = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.",
     "/inlet.store.v1.StoreService/ClaimStreamRequests",
+    # Each push in it gets its own line, under its own request id.
+    "/inlet.store.v1.StoreService/CommitPushes",
 )
 
 # Codes that mark a server span failed (OpenTelemetry's gRPC conventions): the caller's

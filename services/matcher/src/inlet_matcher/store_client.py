@@ -8,8 +8,9 @@ from typing import Any, Protocol, TypeVar
 import grpc
 
 from inlet.store.v1 import store_pb2, store_pb2_grpc
-from inlet_common import requestids
-from inlet_common.errors import Unavailable, UpstreamError, status_from_rpc_error
+from inlet_common import logs, requestids, tracing
+from inlet_common.errors import InletError, Unavailable, UpstreamError, status_from_rpc_error
+from inlet_common.group_commit import GroupCommit
 
 T = TypeVar("T")
 
@@ -23,12 +24,22 @@ class StorePort(Protocol):
 class GrpcStore:
     """StorePort over gRPC: errors come back as UpstreamError with the store's status."""
 
-    def __init__(self, channel: grpc.aio.Channel, timeout: float) -> None:
+    def __init__(self, channel: grpc.aio.Channel, timeout: float, *, max_batch: int = 64) -> None:
         self._stub = store_pb2_grpc.StoreServiceStub(channel)
         self._timeout = timeout
+        # Pushes in hand at once go to the store in one CommitPushes call: a call costs
+        # both processes far more CPU than the bytes of a push. A lone push goes at once.
+        self._pushes: GroupCommit[store_pb2.CommitPushCall, store_pb2.CommitPushResponse] = (
+            GroupCommit(self._commit_pushes, max_batch=max_batch)
+        )
 
     async def _call(
-        self, method: Callable[..., Awaitable[T]], request: Any, *, deadline: float | None = None
+        self,
+        method: Callable[..., Awaitable[T]],
+        request: Any,
+        *,
+        deadline: float | None = None,
+        carry_ids: bool = True,
     ) -> T:
         try:
             # wait_for_ready: while the store restarts the call waits (within its deadline)
@@ -38,7 +49,7 @@ class GrpcStore:
                 timeout=deadline or self._timeout,
                 wait_for_ready=True,
                 # The request's ids travel on, so the store logs under the same id.
-                metadata=requestids.outgoing(),
+                metadata=requestids.outgoing() if carry_ids else (),
             )
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
@@ -48,4 +59,28 @@ class GrpcStore:
     async def commit_push(
         self, request: store_pb2.CommitPushRequest
     ) -> store_pb2.CommitPushResponse:
-        return await self._call(self._stub.CommitPush, request)
+        # The ids and trace are the caller's: the batch is sent from another task.
+        call = store_pb2.CommitPushCall(
+            push=request,
+            request_id=logs.request_id.get(),
+            client_request_id=logs.client_request_id.get(),
+            traceparent=tracing.traceparent() or "",
+        )
+        return await self._pushes.submit(call)
+
+    async def _commit_pushes(
+        self, calls: list[store_pb2.CommitPushCall]
+    ) -> list[store_pb2.CommitPushResponse | Exception]:
+        request = store_pb2.CommitPushesRequest(pushes=calls)
+        try:
+            # Each push carries its own ids and trace; the call carries none of them.
+            answer = await self._call(self._stub.CommitPushes, request, carry_ids=False)
+        except InletError as error:
+            return [error] * len(calls)
+        if len(answer.results) != len(calls):
+            wrong = InletError(f"store answered {len(answer.results)} of {len(calls)} pushes")
+            return [wrong] * len(calls)
+        return [
+            UpstreamError(found.error) if found.HasField("error") else found.response
+            for found in answer.results
+        ]

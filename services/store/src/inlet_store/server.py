@@ -8,7 +8,7 @@ from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_common import exactjson
 from inlet_store.domain import PlannedRecord
 from inlet_store.push.repository import PgPushRepository
-from inlet_store.push.servicer import commit_push
+from inlet_store.push.servicer import commit_push, commit_pushes
 from inlet_store.push.use_case import PushCommitter
 from inlet_store.schema_pb import TYPE_NAMES, entity_type_pb
 from inlet_store.service import Store
@@ -39,3 +39,8 @@ class StoreServicer(store_pb2_grpc.StoreServiceServicer):
         self, request: store_pb2.CommitPushRequest, context: Any
     ) -> store_pb2.CommitPushResponse:
         return await commit_push(self.pushes, request)
+
+    async def CommitPushes(
+        self, request: store_pb2.CommitPushesRequest, context: Any
+    ) -> store_pb2.CommitPushesResponse:
+        return await commit_pushes(self.pushes, request)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.rpc import status_pb2 as _status_pb2
 from inlet.ingest.v1 import external_pb2 as _external_pb2
 from inlet.ingest.v1 import ingest_pb2 as _ingest_pb2
 from inlet.type.v1 import entity_pb2 as _entity_pb2
@@ -1077,6 +1078,118 @@ class PushSchema(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PushSchema: _TypeAlias = PushSchema  # noqa: Y015
+
+@_typing.final
+class CommitPushesRequest(_message.Message):
+    """CommitPushesRequest carries pushes to commit together."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PUSHES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def pushes(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommitPushCall]:
+        """At most 256."""
+
+    def __init__(
+        self,
+        *,
+        pushes: _abc.Iterable[Global___CommitPushCall] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pushes", b"pushes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitPushesRequest: _TypeAlias = CommitPushesRequest  # noqa: Y015
+
+@_typing.final
+class CommitPushCall(_message.Message):
+    """CommitPushCall is one push of a CommitPushes call, with what CommitPush reads from its
+    call's metadata.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PUSH_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The request id the push was made under (x-request-id)."""
+    client_request_id: _builtins.str
+    """The client's own X-Request-Id ("" without)."""
+    traceparent: _builtins.str
+    """W3C traceparent ("" when tracing is off)."""
+    @_builtins.property
+    def push(self) -> Global___CommitPushRequest: ...
+    def __init__(
+        self,
+        *,
+        push: Global___CommitPushRequest | None = ...,
+        request_id: _builtins.str = ...,
+        client_request_id: _builtins.str = ...,
+        traceparent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["push", b"push"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_request_id", b"client_request_id", "push", b"push", "request_id", b"request_id", "traceparent", b"traceparent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitPushCall: _TypeAlias = CommitPushCall  # noqa: Y015
+
+@_typing.final
+class CommitPushesResponse(_message.Message):
+    """CommitPushesResponse answers each push of a CommitPushes call, in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommitPushResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___CommitPushResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitPushesResponse: _TypeAlias = CommitPushesResponse  # noqa: Y015
+
+@_typing.final
+class CommitPushResult(_message.Message):
+    """CommitPushResult is what CommitPush would have answered one push."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def response(self) -> Global___CommitPushResponse: ...
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """The push's error, with the details CommitPush would give it."""
+
+    def __init__(
+        self,
+        *,
+        response: Global___CommitPushResponse | None = ...,
+        error: _status_pb2.Status | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "response", b"response", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "response", b"response", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["response", "error"]  # noqa: Y015
+    _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
+
+Global___CommitPushResult: _TypeAlias = CommitPushResult  # noqa: Y015
 
 @_typing.final
 class CommitPushResponse(_message.Message):

@@ -40,6 +40,11 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushResponse.FromString,
                 _registered_method=True)
+        self.CommitPushes = channel.unary_unary(
+                '/inlet.store.v1.StoreService/CommitPushes',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushesRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushesResponse.FromString,
+                _registered_method=True)
         self.AcceptStreamRequest = channel.unary_unary(
                 '/inlet.store.v1.StoreService/AcceptStreamRequest',
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestRequest.SerializeToString,
@@ -126,6 +131,19 @@ class StoreServiceServicer:
         UNKNOWN_REFERENCE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED; UNIQUE_CONFLICT
         with a UniqueConflict detail, nothing changed), ABORTED (UNIQUE_KEY_RACE: lost a
         uniqueness race more often than the retry budget allows).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitPushes(self, request, context):
+        """CommitPushes is CommitPush for the pushes a matcher has in hand at once, in one call:
+        each carries its own request ids and trace, and gets its own answer or error, exactly
+        what CommitPush would answer it. One call instead of one per push is what lets a
+        matcher keep up with many concurrent pushes.
+
+        Errors: none of its own (each push's error, as listed for CommitPush, is in its
+        result); INVALID_ARGUMENT (INVALID_BATCH) when it carries no push or too many.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -300,6 +318,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushResponse.SerializeToString,
             ),
+            'CommitPushes': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitPushes,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushesRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.CommitPushesResponse.SerializeToString,
+            ),
             'AcceptStreamRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.AcceptStreamRequest,
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestRequest.FromString,
@@ -394,6 +417,33 @@ class StoreService:
             '/inlet.store.v1.StoreService/CommitPush',
             inlet_dot_store_dot_v1_dot_store__pb2.CommitPushRequest.SerializeToString,
             inlet_dot_store_dot_v1_dot_store__pb2.CommitPushResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitPushes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/CommitPushes',
+            inlet_dot_store_dot_v1_dot_store__pb2.CommitPushesRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.CommitPushesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,15 @@ class StoreServiceStub:
     with a UniqueConflict detail, nothing changed), ABORTED (UNIQUE_KEY_RACE: lost a
     uniqueness race more often than the retry budget allows).
     """
+    CommitPushes: _grpc.UnaryUnaryMultiCallable[_store_pb2.CommitPushesRequest, _store_pb2.CommitPushesResponse]
+    """CommitPushes is CommitPush for the pushes a matcher has in hand at once, in one call:
+    each carries its own request ids and trace, and gets its own answer or error, exactly
+    what CommitPush would answer it. One call instead of one per push is what lets a
+    matcher keep up with many concurrent pushes.
+
+    Errors: none of its own (each push's error, as listed for CommitPush, is in its
+    result); INVALID_ARGUMENT (INVALID_BATCH) when it carries no push or too many.
+    """
     AcceptStreamRequest: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptStreamRequestRequest, _store_pb2.AcceptStreamRequestResponse]
     """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
     Idempotency-Key, and stores the request in the inbox; it answers only after the
@@ -179,6 +188,15 @@ class StoreServiceAsyncStub(StoreServiceStub):
     UNKNOWN_REFERENCE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED; UNIQUE_CONFLICT
     with a UniqueConflict detail, nothing changed), ABORTED (UNIQUE_KEY_RACE: lost a
     uniqueness race more often than the retry budget allows).
+    """
+    CommitPushes: _aio.UnaryUnaryMultiCallable[_store_pb2.CommitPushesRequest, _store_pb2.CommitPushesResponse]  # type: ignore[assignment]
+    """CommitPushes is CommitPush for the pushes a matcher has in hand at once, in one call:
+    each carries its own request ids and trace, and gets its own answer or error, exactly
+    what CommitPush would answer it. One call instead of one per push is what lets a
+    matcher keep up with many concurrent pushes.
+
+    Errors: none of its own (each push's error, as listed for CommitPush, is in its
+    result); INVALID_ARGUMENT (INVALID_BATCH) when it carries no push or too many.
     """
     AcceptStreamRequest: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptStreamRequestRequest, _store_pb2.AcceptStreamRequestResponse]  # type: ignore[assignment]
     """AcceptStreamRequest authenticates an ingest key, applies its rate limit and the
@@ -313,6 +331,21 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         UNKNOWN_REFERENCE), FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED; UNIQUE_CONFLICT
         with a UniqueConflict detail, nothing changed), ABORTED (UNIQUE_KEY_RACE: lost a
         uniqueness race more often than the retry budget allows).
+        """
+
+    @_abc_1.abstractmethod
+    def CommitPushes(
+        self,
+        request: _store_pb2.CommitPushesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.CommitPushesResponse, _abc.Awaitable[_store_pb2.CommitPushesResponse]]:
+        """CommitPushes is CommitPush for the pushes a matcher has in hand at once, in one call:
+        each carries its own request ids and trace, and gets its own answer or error, exactly
+        what CommitPush would answer it. One call instead of one per push is what lets a
+        matcher keep up with many concurrent pushes.
+
+        Errors: none of its own (each push's error, as listed for CommitPush, is in its
+        result); INVALID_ARGUMENT (INVALID_BATCH) when it carries no push or too many.
         """
 
     @_abc_1.abstractmethod

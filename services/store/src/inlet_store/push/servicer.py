@@ -1,14 +1,28 @@
-"""StoreService.CommitPush: protobuf ↔ domain only; the work is in PushCommitter."""
+"""StoreService.CommitPush(es): protobuf ↔ domain only; the work is in PushCommitter."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
+from opentelemetry.trace import SpanKind
+
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import result_pb2
-from inlet_common import logs
+from inlet_common import logs, requestids, tracing
+from inlet_common.errors import InletError, InvalidArgument
 from inlet_store.domain import Outcome
 from inlet_store.push.repository import Schema
 from inlet_store.push.use_case import Planned, PushCommand, PushCommitter, Refusal
 from inlet_store.schema_pb import entity_type_pb
+
+log = logging.getLogger(__name__)
+
+# What one CommitPushes call may carry (the proto says so).
+MAX_PUSHES_PER_CALL = 256
+# Each push of a CommitPushes call is logged and traced as the CommitPush it stands for.
+_COMMIT_PUSH = "/inlet.store.v1.StoreService/CommitPush"
 
 
 def planned_of(p: store_pb2.PlannedRecord) -> Planned:
@@ -71,3 +85,54 @@ async def commit_push(
             response.related[slug].CopyFrom(_outcome_pb(related))
         response.replayed = applied.replayed
     return response
+
+
+async def commit_pushes(
+    committer: PushCommitter, request: store_pb2.CommitPushesRequest
+) -> store_pb2.CommitPushesResponse:
+    """Each push as CommitPush would commit it, all at once (so they share group commits)."""
+    if not request.pushes or len(request.pushes) > MAX_PUSHES_PER_CALL:
+        raise InvalidArgument(
+            f"pushes: 1 to {MAX_PUSHES_PER_CALL} pushes per call, got {len(request.pushes)}",
+            reason="INVALID_BATCH",
+        )
+    results = await asyncio.gather(*(_commit_call(committer, call) for call in request.pushes))
+    return store_pb2.CommitPushesResponse(results=results)
+
+
+async def _commit_call(
+    committer: PushCommitter, call: store_pb2.CommitPushCall
+) -> store_pb2.CommitPushResult:
+    request_id = requestids.well_formed(call.request_id) or requestids.new_request_id()
+    client_id = requestids.well_formed(call.client_request_id) or ""
+    parent = ((tracing.TRACEPARENT_KEY, call.traceparent),) if call.traceparent else None
+    with requestids.bound(request_id, client_id):
+        started = time.perf_counter()
+        code = "OK"
+        with tracing.span(
+            _COMMIT_PUSH.lstrip("/"), kind=SpanKind.SERVER, parent=parent, request_id=request_id
+        ) as span:
+            try:
+                return store_pb2.CommitPushResult(response=await commit_push(committer, call.push))
+            except InletError as error:
+                code = error.code.name
+                return store_pb2.CommitPushResult(error=error.to_status())
+            except Exception:
+                # This push's fault is its own answer; the others in the call keep theirs.
+                code = "INTERNAL"
+                log.exception("unhandled error in %s", _COMMIT_PUSH)
+                tracing.fail(span, code)
+                internal = InletError("internal error")
+                return store_pb2.CommitPushResult(error=internal.to_status())
+            finally:
+                if span is not None:
+                    span.set_attribute("rpc.grpc.status_code", code)
+                log.info(
+                    "rpc",
+                    extra={
+                        "rpc": _COMMIT_PUSH,
+                        "code": code,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "batched": True,
+                    },
+                )

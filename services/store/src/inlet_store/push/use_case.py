@@ -11,6 +11,7 @@ import orjson
 from inlet.store.v1 import store_pb2
 from inlet_common import exactjson, idempotency, tracing
 from inlet_common.errors import InletError, Violation, describe
+from inlet_common.group_commit import GroupCommit
 from inlet_common.httpstatus import http_status_of
 from inlet_store.domain import Applied
 from inlet_store.errors import (
@@ -22,7 +23,6 @@ from inlet_store.errors import (
 )
 from inlet_store.guards import IdempotencyKeyReused, RateLimited
 from inlet_store.matching import field_path
-from inlet_store.push.group_commit import GroupCommit
 from inlet_store.push.repository import FailureEntry, PushRepository, Schema
 from inlet_store.service import InvalidIdempotencyKey
 

@@ -3,6 +3,7 @@
 A lone submission is flushed at once (on the event loop's next turn); whatever arrives
 while a batch is being applied forms the next batch. The window thus adapts to the load:
 nothing waits for a timer, and a batch is as large as what came in during the last one.
+The store commits pushes this way; the matcher sends them to the store this way.
 """
 
 from __future__ import annotations
