@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 
-from inlet_common import httprender, httptwins, logs, nul, requestids, tracing
+from inlet_common import httprender, httptwins, logs, nul, requestids, tracing, twincalls
 from inlet_common.errors import STATUS_DETAILS_KEY, InletError
 from inlet_common.portfile import write_port_file
 
@@ -35,8 +35,9 @@ _QUIET_METHODS = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.",
     "/inlet.store.v1.StoreService/ClaimStreamRequests",
-    # Each push in it gets its own line, under its own request id.
+    # Each push or call in these gets its own line, under its own request id.
     "/inlet.store.v1.StoreService/CommitPushes",
+    twincalls.CALL_TWINS,
 )
 
 # Codes that mark a server span failed (OpenTelemetry's gRPC conventions): the caller's
@@ -256,15 +257,23 @@ class _Registered:
 
 
 def _add_twins(
-    server: grpc.aio.Server, registered: _Registered, settings: httprender.HttpSettings
+    server: grpc.aio.Server,
+    registered: _Registered,
+    settings: httprender.HttpSettings,
+    interceptors: Sequence[grpc.aio.ServerInterceptor],  # type: ignore[type-arg]
 ) -> None:
+    twins: list[grpc.GenericRpcHandler[Any, Any]] = []
     for name, handlers in registered.handlers.items():
         service = httptwins.service_descriptor(name)
         if service is None:
             continue
         twin = httptwins.twin_handler(service, handlers, settings)
         if twin is not None:
-            server.add_generic_rpc_handlers((twin,))
+            twins.append(twin)
+    if twins:
+        # The gateway sends the twin calls it has in hand at once in one call.
+        batches = twincalls.TwinCallServer(twins, interceptors)
+        server.add_generic_rpc_handlers((*twins, batches.handler()))
 
 
 async def start(
@@ -277,8 +286,9 @@ async def start(
 ) -> Service:
     """Start a server on `address` (port 0 picks a free one) with `register`'s services,
     and the HTTP twin of each public one (inlet_common.httptwins)."""
+    interceptors = [RequestIdInterceptor(), ErrorInterceptor()]
     server = grpc.aio.server(
-        interceptors=[RequestIdInterceptor(), ErrorInterceptor()],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -287,7 +297,7 @@ async def start(
     )
     registered = _Registered(server)
     register(cast(grpc.aio.Server, registered))
-    _add_twins(server, registered, http or httprender.HttpSettings())
+    _add_twins(server, registered, http or httprender.HttpSettings(), interceptors)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]

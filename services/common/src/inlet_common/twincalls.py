@@ -1,0 +1,283 @@
+"""Twin calls in batches: an edge sends the HTTP-twin calls it has in hand at once in one
+TwinCallService.CallTwins call; the service runs each through its own interceptors and
+handler as if it had come alone, and answers each as it would have been answered.
+
+A gRPC call costs both processes far more CPU than the bytes of a request, so under load
+one call per request was most of what the gateway and the matcher did. A lone request is
+sent at once (inlet_common.group_commit): nothing waits for a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from inlet.edge.v1 import twin_calls_pb2
+from inlet_common.errors import InvalidArgument
+from inlet_common.group_commit import GroupCommit
+
+log = logging.getLogger(__name__)
+
+SERVICE = "inlet.edge.v1.TwinCallService"
+CALL_TWINS = f"/{SERVICE}/CallTwins"
+MAX_CALLS = 256
+
+Metadata = Sequence[tuple[str, str | bytes]]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Any]]
+
+
+def _entries(metadata: Iterable[tuple[str, Any]] | None) -> list[twin_calls_pb2.MetadataEntry]:
+    return [
+        twin_calls_pb2.MetadataEntry(
+            key=key, value=value if isinstance(value, bytes) else str(value).encode("latin-1")
+        )
+        for key, value in metadata or ()
+    ]
+
+
+def _pairs(entries: Iterable[twin_calls_pb2.MetadataEntry]) -> tuple[tuple[str, Any], ...]:
+    return tuple(
+        (e.key, e.value if e.key.endswith("-bin") else e.value.decode("latin-1")) for e in entries
+    )
+
+
+# --- serving ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Details:
+    """grpc.HandlerCallDetails of one call inside a batch."""
+
+    method: str
+    invocation_metadata: tuple[tuple[str, Any], ...]
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _CallContext:
+    """The servicer context of one call inside a batch: what it sends and how it ends are
+    kept for its reply; the rest (deadline, peer) is the batch call's."""
+
+    def __init__(self, outer: Any, metadata: tuple[tuple[str, Any], ...]) -> None:
+        self._outer = outer
+        self._metadata = metadata
+        self.initial: list[tuple[str, Any]] = []
+        self.trailing: list[tuple[str, Any]] = []
+        self.code = grpc.StatusCode.OK
+        self.details = ""
+
+    def invocation_metadata(self) -> tuple[tuple[str, Any], ...]:
+        return self._metadata
+
+    async def send_initial_metadata(self, metadata: Metadata) -> None:
+        self.initial.extend(metadata)
+
+    def set_trailing_metadata(self, metadata: Metadata) -> None:
+        self.trailing = list(metadata)
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self.code = code
+
+    def set_details(self, details: str) -> None:
+        self.details = details
+
+    async def abort(
+        self, code: grpc.StatusCode, details: str = "", trailing_metadata: Metadata = ()
+    ) -> None:
+        self.code, self.details = code, details
+        if trailing_metadata:
+            self.trailing = list(trailing_metadata)
+        # What grpc.aio raises from abort(): the interceptors let it through untouched.
+        raise grpc.aio.AbortError()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._outer, name)
+
+
+class TwinCallServer:
+    """CallTwins over a server's twin handlers, through the server's own interceptors."""
+
+    def __init__(
+        self,
+        handlers: Sequence[grpc.GenericRpcHandler[Any, Any]],
+        interceptors: Sequence[grpc.aio.ServerInterceptor],  # type: ignore[type-arg]
+    ) -> None:
+        self._handlers = list(handlers)
+        self._interceptors = list(interceptors)
+
+    def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
+        return grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                "CallTwins": grpc.unary_unary_rpc_method_handler(
+                    self.call_twins,
+                    request_deserializer=twin_calls_pb2.CallTwinsRequest.FromString,
+                    response_serializer=twin_calls_pb2.CallTwinsResponse.SerializeToString,
+                )
+            },
+        )
+
+    async def call_twins(
+        self, request: twin_calls_pb2.CallTwinsRequest, context: Any
+    ) -> twin_calls_pb2.CallTwinsResponse:
+        if not request.calls or len(request.calls) > MAX_CALLS:
+            raise InvalidArgument(
+                f"calls: 1 to {MAX_CALLS} calls per batch, got {len(request.calls)}",
+                reason="INVALID_BATCH",
+            )
+        # One after another would serialise requests that wait on I/O: run them together.
+        replies = await asyncio.gather(*(self._run(call, context) for call in request.calls))
+        return twin_calls_pb2.CallTwinsResponse(replies=replies)
+
+    async def _lookup(self, details: _Details) -> Any:
+        async def resolve(found: grpc.HandlerCallDetails) -> Any:
+            for generic in self._handlers:
+                handler = generic.service(found)
+                if handler is not None:
+                    return handler
+            return None
+
+        continuation: Continuation = resolve
+        for interceptor in reversed(self._interceptors):
+            continuation = _chained(interceptor, continuation)
+        return await continuation(details)  # type: ignore[arg-type]
+
+    async def _run(self, call: twin_calls_pb2.TwinCall, outer: Any) -> twin_calls_pb2.TwinReply:
+        metadata = _pairs(call.metadata)
+        context = _CallContext(outer, metadata)
+        handler = await self._lookup(_Details(call.method, metadata))
+        if handler is None or handler.unary_unary is None:
+            return twin_calls_pb2.TwinReply(
+                code=grpc.StatusCode.UNIMPLEMENTED.value[0],
+                details=f"no twin method {call.method}",
+            )
+        response = b""
+        try:
+            deserialize = handler.request_deserializer
+            request = deserialize(call.request) if deserialize is not None else call.request
+            answer = await handler.unary_unary(request, context)
+            serialize = handler.response_serializer
+            response = serialize(answer) if serialize is not None else answer
+        except grpc.aio.AbortError:
+            pass
+        except Exception:
+            # The interceptors map every error; this is one that got past them.
+            log.exception("unhandled error in %s", call.method)
+            context.code, context.details = grpc.StatusCode.INTERNAL, "internal error"
+        return twin_calls_pb2.TwinReply(
+            code=context.code.value[0],
+            details=context.details,
+            initial_metadata=_entries(context.initial),
+            trailing_metadata=_entries(context.trailing),
+            response=response,
+        )
+
+
+def _chained(
+    interceptor: grpc.aio.ServerInterceptor,  # type: ignore[type-arg]
+    inner: Continuation,
+) -> Continuation:
+    async def continuation(details: grpc.HandlerCallDetails) -> Any:
+        return await interceptor.intercept_service(inner, details)
+
+    return continuation
+
+
+# --- calling ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pending:
+    method: str
+    request: bytes
+    metadata: Metadata
+    timeout: float
+
+
+_CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+class TwinCaller:
+    """Twin calls to one upstream, batched: what the caller gets is the call's answer and
+    initial metadata, or the grpc.aio.AioRpcError it would have raised alone."""
+
+    def __init__(self, channel: grpc.aio.Channel, *, max_batch: int = 64) -> None:
+        self._channel = channel
+        self._alone: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
+        self._call_twins = channel.unary_unary(
+            CALL_TWINS,
+            request_serializer=twin_calls_pb2.CallTwinsRequest.SerializeToString,
+            response_deserializer=twin_calls_pb2.CallTwinsResponse.FromString,
+        )
+        self._batches: GroupCommit[_Pending, tuple[bytes, grpc.aio.Metadata]] = GroupCommit(
+            self._send, max_batch=max_batch
+        )
+
+    async def call(
+        self, method: str, request: bytes, *, metadata: Metadata, deadline: float
+    ) -> tuple[bytes, grpc.aio.Metadata]:
+        """`deadline`: seconds the call may take (the batch's is its longest)."""
+        return await self._batches.submit(_Pending(method, request, metadata, deadline))
+
+    async def _send(
+        self, pending: list[_Pending]
+    ) -> list[tuple[bytes, grpc.aio.Metadata] | Exception]:
+        request = twin_calls_pb2.CallTwinsRequest(
+            calls=[
+                twin_calls_pb2.TwinCall(
+                    method=p.method, metadata=_entries(p.metadata), request=p.request
+                )
+                for p in pending
+            ]
+        )
+        try:
+            answer = await self._call_twins(request, timeout=max(p.timeout for p in pending))
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                # An upstream that serves twins but not batches (an older release during
+                # a rolling deploy): each call alone, as before.
+                return list(await asyncio.gather(*(self._send_alone(p) for p in pending)))
+            return [error] * len(pending)
+        if len(answer.replies) != len(pending):
+            wrong = grpc.aio.AioRpcError(
+                grpc.StatusCode.INTERNAL,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(),
+                f"{len(answer.replies)} replies to {len(pending)} calls",
+                None,
+            )
+            return [wrong] * len(pending)
+        return [_outcome(reply) for reply in answer.replies]
+
+    async def _send_alone(self, pending: _Pending) -> tuple[bytes, grpc.aio.Metadata] | Exception:
+        found = self._alone.get(pending.method)
+        if found is None:
+            found = self._channel.unary_unary(
+                pending.method, request_serializer=None, response_deserializer=None
+            )
+            self._alone[pending.method] = found
+        call = found(pending.request, metadata=pending.metadata, timeout=pending.timeout)
+        try:
+            return await call, await call.initial_metadata()
+        except grpc.aio.AioRpcError as error:
+            return error
+
+
+def _outcome(reply: twin_calls_pb2.TwinReply) -> tuple[bytes, grpc.aio.Metadata] | Exception:
+    initial = grpc.aio.Metadata(*_pairs(reply.initial_metadata))
+    if reply.code == grpc.StatusCode.OK.value[0]:
+        return reply.response, initial
+    return grpc.aio.AioRpcError(
+        _CODES.get(reply.code, grpc.StatusCode.UNKNOWN),
+        initial,
+        grpc.aio.Metadata(*_pairs(reply.trailing_metadata)),
+        reply.details,
+        None,
+    )

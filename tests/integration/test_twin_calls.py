@@ -1,0 +1,138 @@
+"""TwinCallService over real gRPC: twin calls sent together answer exactly as each would
+alone, and an upstream without it is called one call at a time."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+import grpc
+import pytest
+from google.api import httpbody_pb2
+
+from inlet.edge.v1 import twin_calls_pb2
+from inlet.ingest.v1 import ingest_pb2
+from inlet_common import twincalls
+from inlet_common.channels import channel
+from inlet_common.httprender import HTTP_CODE_KEY
+from inlet_common.requestids import REQUEST_ID_KEY
+from inlet_devstack.demo import DemoSeed
+from tests.integration.conftest import Servers
+
+PUSH = "/inlet.ingest.v1.IngestServiceHttp/PushEndpoint"
+
+
+def push_call(token: str, body: bytes, request_id: str) -> twincalls._Pending:
+    request = ingest_pb2.PushEndpointRequest(
+        token=token, body=httpbody_pb2.HttpBody(content_type="application/json", data=body)
+    )
+    metadata = ((REQUEST_ID_KEY, request_id), ("x-inlet-content-type", "application/json"))
+    return twincalls._Pending(PUSH, request.SerializeToString(), metadata, 10.0)
+
+
+def masked(body: bytes) -> httpbody_pb2.HttpBody:
+    found = httpbody_pb2.HttpBody.FromString(body)
+    found.data = re.sub(rb"req_(together|alone)\d", b"req_x", found.data)
+    return found
+
+
+def shown(initial: Any) -> list[tuple[str, Any]]:
+    """Initial metadata as the client sees it, without what differs per call anyway."""
+    return sorted((k, v) for k, v in initial if k != REQUEST_ID_KEY)
+
+
+async def test_calls_sent_together_answer_as_each_alone(servers: Servers, seeded: DemoSeed) -> None:
+    token = seeded.tokens["contact"]
+    email = f"{secrets.token_hex(4)}@acme.no"
+    bodies = [
+        b'{"fields": {"email": "%s", "name": "Ola"}}' % email.encode(),
+        b'{"fields": {"email": 7}}',  # a bad field: 400 in the dialect
+        b"{not json",
+        b'{"fields": {"email": "%s"}}' % email.encode(),
+    ]
+    async with channel(servers.matcher_addr) as ch:
+        caller = twincalls.TwinCaller(ch)
+        together = await caller._send(
+            [push_call(token, body, f"req_together{i}") for i, body in enumerate(bodies)]
+        )
+        alone = [
+            await caller._send_alone(push_call(token, body, f"req_alone{i}"))
+            for i, body in enumerate(bodies)
+        ]
+        # The unknown token, alone and together.
+        unknown = [push_call("nope", bodies[0], "req_unknown")]
+        [unknown_together] = await caller._send(unknown)
+        unknown_alone = await caller._send_alone(unknown[0])
+
+    codes = []
+    for one, other in [*zip(together, alone, strict=True), (unknown_together, unknown_alone)]:
+        assert not isinstance(one, Exception), one
+        assert not isinstance(other, Exception), other
+        body, initial = one
+        body_alone, initial_alone = other
+        codes.append(dict(initial)[HTTP_CODE_KEY])
+        if codes[-1] == "200":
+            # The first of each pair created the record; the others matched it.
+            action = httpbody_pb2.HttpBody.FromString(body).data
+            assert b'"action"' in action
+            continue
+        # The same call under another request id: the same answer but for the id.
+        assert masked(body) == masked(body_alone)
+        assert shown(initial) == shown(initial_alone)
+    assert codes == ["200", "400", "400", "200", "404"]
+
+
+@pytest.mark.parametrize("count", [0, twincalls.MAX_CALLS + 1])
+async def test_no_call_or_too_many_is_refused_naming_calls(servers: Servers, count: int) -> None:
+    request = twin_calls_pb2.CallTwinsRequest(calls=[twin_calls_pb2.TwinCall(method=PUSH)] * count)
+    async with channel(servers.matcher_addr) as ch:
+        call_twins = ch.unary_unary(
+            twincalls.CALL_TWINS,
+            request_serializer=twin_calls_pb2.CallTwinsRequest.SerializeToString,
+            response_deserializer=twin_calls_pb2.CallTwinsResponse.FromString,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call_twins(request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "calls" in (caught.value.details() or "")
+
+
+async def test_a_method_that_is_no_twin_is_unimplemented_and_runs_nothing(
+    servers: Servers,
+) -> None:
+    async with channel(servers.matcher_addr) as ch:
+        caller = twincalls.TwinCaller(ch)
+        internal = twincalls._Pending("/inlet.ingest.v1.IngestService/PushEndpoint", b"", (), 5.0)
+        [answer] = await caller._send([internal])
+    assert isinstance(answer, grpc.aio.AioRpcError)
+    assert answer.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_an_upstream_without_batches_is_called_one_call_at_a_time() -> None:
+    async def echo(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        await context.send_initial_metadata(((HTTP_CODE_KEY, "201"),))
+        return request[::-1]
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "test.EchoHttp", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with channel(f"127.0.0.1:{port}") as ch:
+            caller = twincalls.TwinCaller(ch)
+            answers = await caller._send(
+                [twincalls._Pending("/test.EchoHttp/Echo", b, (), 5.0) for b in (b"ab", b"cd")]
+            )
+    finally:
+        await server.stop(None)
+    assert [(a[0], dict(a[1])[HTTP_CODE_KEY]) for a in answers if not isinstance(a, Exception)] == [
+        (b"ba", "201"),
+        (b"dc", "201"),
+    ]
