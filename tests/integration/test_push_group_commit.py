@@ -6,12 +6,15 @@ import asyncio
 import secrets
 from typing import Any
 
+import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from inlet.admin.v1 import admin_pb2
 from inlet_common import exactjson
 from inlet_common.credentials import token_hash
 from inlet_devstack.demo import DemoSeed
 from inlet_store.errors import UniqueConflictError
+from inlet_store.guards import RateLimited
 from inlet_store.push.repository import PgPushRepository
 from inlet_store.push.use_case import (
     Planned,
@@ -20,7 +23,9 @@ from inlet_store.push.use_case import (
     PushOutcome,
     Refusal,
 )
+from tests.integration.conftest import Servers
 from tests.push_commit_support import planned, schema_version
+from tests.windows import steady_window
 
 
 class RecordingRepository(PgPushRepository):
@@ -150,3 +155,54 @@ async def test_racing_pushes_of_one_new_value_end_as_one_record(
     actions = sorted(r.applied.record.action for r in results if r.applied is not None)
     assert len(records) == 1
     assert actions == ["created"] + ["updated"] * 9
+
+
+async def test_one_batch_counts_each_push_against_the_limit_and_writes_the_count_once(
+    pool: AsyncConnectionPool[Any], servers: Servers, seeded: DemoSeed
+) -> None:
+    made = await servers.admin.CreateIngestEndpoint(
+        admin_pb2.CreateIngestEndpointRequest(
+            parent=seeded.workspace,
+            ingest_endpoint=admin_pb2.IngestEndpoint(
+                entity_type="contact", rate_limit=5, rate_window_seconds=steady_window()
+            ),
+        ),
+        metadata=seeded.auth,
+    )
+    repository = RecordingRepository(pool)
+    committer = PushCommitter(repository)
+    hashed, version, type_id = await contact_schema(committer, made.token)
+    first = await committer.commit(
+        push(hashed, version, planned(type_id, {"email": "r0@acme.no"}, ("email",)))
+    )
+    assert first.rate is not None
+    assert first.rate.remaining == 4
+    batch = [
+        push(hashed, version, planned(type_id, {"email": f"r{i}@acme.no"}, ("email",)))
+        for i in range(1, 7)
+    ]
+    results = await asyncio.gather(*(committer.commit(p) for p in batch), return_exceptions=True)
+    assert repository.batch_sizes[-1] == len(batch)
+    applied = [r for r in results if isinstance(r, PushOutcome)]
+    assert [r.rate.remaining for r in applied if r.rate is not None] == [3, 2, 1, 0]
+    assert [type(r).__name__ for r in results[4:]] == ["RateLimited", "RateLimited"]
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT hits FROM rate_windows WHERE subject = 'endpoint:' || %s",
+            (made.ingest_endpoint.name.rsplit("/", 1)[1],),
+        )
+        assert [row[0] for row in await cur.fetchall()] == [7]
+        # Nothing of the count is left behind in the session for the next transaction.
+        cur = await conn.execute("SELECT current_setting('inlet.hits_endpoints', true)")
+        assert (await cur.fetchone() or [None])[0] in (None, "")
+    # The next transaction goes on from the written count.
+    with pytest.raises(RateLimited):
+        await committer.commit(
+            push(hashed, version, planned(type_id, {"email": "r9@acme.no"}, ("email",)))
+        )
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT hits FROM rate_windows WHERE subject = 'endpoint:' || %s",
+            (made.ingest_endpoint.name.rsplit("/", 1)[1],),
+        )
+        assert [row[0] for row in await cur.fetchall()] == [8]

@@ -936,6 +936,7 @@ DECLARE
   applied json;
   message text;
   detail text;
+  counted text;
 BEGIN
   SELECT e.id, e.workspace_id, e.entity_type_id, e.enabled, e.rate_limit, e.rate_window_seconds
     INTO ep FROM ingest_endpoints e WHERE e.token_hash = th;
@@ -970,21 +971,43 @@ BEGIN
       RETURN json_build_object('status', 'stale');
     END IF;
   END IF;
-  WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / ep.rate_window_seconds)
-                                 * ep.rate_window_seconds) AS start)
-  INSERT INTO rate_windows AS rw (subject, window_start, hits)
-  SELECT 'endpoint:' || ep.id, w.start, 1 FROM w
-  ON CONFLICT (subject, window_start) DO UPDATE SET hits = rw.hits + 1
-  RETURNING rw.hits,
-            greatest(1, ceil(extract(epoch FROM rw.window_start) + ep.rate_window_seconds
-                             - extract(epoch FROM clock_timestamp())))::integer AS reset_seconds
-       INTO hit;
-  IF hit.hits = 1 THEN
-    -- A new window: the endpoint's older ones are dead weight.
-    DELETE FROM rate_windows
-     WHERE subject = 'endpoint:' || ep.id
-       AND window_start < now() - make_interval(secs => ep.rate_window_seconds);
+  -- The endpoint's window row is written once per transaction (push_commit writes the
+  -- count back at its end): its first push here takes the row's lock with the upsert, so
+  -- the count kept in `inlet.hits_<endpoint>` is the row's until the commit. now() is the
+  -- transaction's, so every push of it falls in the same window.
+  counted := current_setting('inlet.hits_' || replace(ep.id::text, '-', ''), true);
+  IF coalesce(counted, '') = '' THEN
+    WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / ep.rate_window_seconds)
+                                   * ep.rate_window_seconds) AS start)
+    INSERT INTO rate_windows AS rw (subject, window_start, hits)
+    SELECT 'endpoint:' || ep.id, w.start, 1 FROM w
+    ON CONFLICT (subject, window_start) DO UPDATE SET hits = rw.hits + 1
+    RETURNING rw.hits,
+              greatest(1, ceil(extract(epoch FROM rw.window_start) + ep.rate_window_seconds
+                               - extract(epoch FROM clock_timestamp())))::integer
+                AS reset_seconds
+         INTO hit;
+    -- push_commit writes back the count of each endpoint listed here.
+    PERFORM set_config('inlet.hits_endpoints',
+                       concat_ws(',', nullif(current_setting('inlet.hits_endpoints', true), ''),
+                                 ep.id::text), true);
+    IF hit.hits = 1 THEN
+      -- A new window: the endpoint's older ones are dead weight.
+      DELETE FROM rate_windows
+       WHERE subject = 'endpoint:' || ep.id
+         AND window_start < now() - make_interval(secs => ep.rate_window_seconds);
+    END IF;
+  ELSE
+    SELECT split_part(counted, ':', 1)::integer + 1 AS hits,
+           greatest(1, ceil(floor(extract(epoch FROM now()) / ep.rate_window_seconds)
+                            * ep.rate_window_seconds + ep.rate_window_seconds
+                            - extract(epoch FROM clock_timestamp())))::integer AS reset_seconds
+      INTO hit;
   END IF;
+  -- "<hits now>:<hits written>"
+  PERFORM set_config('inlet.hits_' || replace(ep.id::text, '-', ''),
+                     hit.hits || ':' || coalesce(nullif(split_part(counted, ':', 2), ''),
+                                                 hit.hits::text), true);
   rate := json_build_object('limit', ep.rate_limit,
                             'remaining', greatest(0, ep.rate_limit - hit.hits),
                             'reset_seconds', hit.reset_seconds,
@@ -1066,6 +1089,8 @@ DECLARE
   answer json;
   token text;
   checked jsonb := '{}';
+  ep uuid;
+  counted text;
 BEGIN
   FOR push IN SELECT p.value FROM json_array_elements(pushes) WITH ORDINALITY AS p(value, n)
                ORDER BY p.n LOOP
@@ -1082,6 +1107,22 @@ BEGIN
     END IF;
     RETURN NEXT answer;
   END LOOP;
+  -- The hits counted in memory past each endpoint's first, written once.
+  FOR ep IN SELECT k::uuid
+               FROM unnest(string_to_array(
+                      nullif(current_setting('inlet.hits_endpoints', true), ''), ',')) AS k LOOP
+    counted := current_setting('inlet.hits_' || replace(ep::text, '-', ''), true);
+    IF split_part(counted, ':', 1) <> split_part(counted, ':', 2) THEN
+      UPDATE rate_windows SET hits = split_part(counted, ':', 1)::integer
+       WHERE subject = 'endpoint:' || ep
+         AND window_start = (SELECT to_timestamp(floor(extract(epoch FROM now())
+                                                       / e.rate_window_seconds)
+                                                 * e.rate_window_seconds)
+                               FROM ingest_endpoints e WHERE e.id = ep);
+    END IF;
+    PERFORM set_config('inlet.hits_' || replace(ep::text, '-', ''), '', true);
+  END LOOP;
+  PERFORM set_config('inlet.hits_endpoints', '', true);
 END
 $$;
 
