@@ -3,6 +3,7 @@ alone, and an upstream without it is called one call at a time."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from typing import Any
@@ -31,6 +32,29 @@ def push_call(token: str, body: bytes, request_id: str) -> twincalls._Pending:
     return twincalls._Pending(PUSH, request.SerializeToString(), metadata, 10.0)
 
 
+async def together(caller: twincalls.TwinCaller, calls: list[twincalls._Pending]) -> list[Any]:
+    """The calls made in one turn of the event loop: they go in one batch."""
+    return list(
+        await asyncio.gather(
+            *(
+                caller.call(c.method, c.request, metadata=c.metadata, deadline=c.timeout)
+                for c in calls
+            ),
+            return_exceptions=True,
+        )
+    )
+
+
+async def alone(caller: twincalls.TwinCaller, call: twincalls._Pending) -> Any:
+    """The call as a plain unary call of its twin, without batching."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    await caller._send_alone(call, future)
+    try:
+        return await future
+    except grpc.aio.AioRpcError as error:
+        return error
+
+
 def masked(body: bytes) -> httpbody_pb2.HttpBody:
     found = httpbody_pb2.HttpBody.FromString(body)
     found.data = re.sub(rb"req_(together|alone)\d", b"req_x", found.data)
@@ -53,20 +77,20 @@ async def test_calls_sent_together_answer_as_each_alone(servers: Servers, seeded
     ]
     async with channel(servers.matcher_addr) as ch:
         caller = twincalls.TwinCaller(ch)
-        together = await caller._send(
-            [push_call(token, body, f"req_together{i}") for i, body in enumerate(bodies)]
+        batched = await together(
+            caller, [push_call(token, body, f"req_together{i}") for i, body in enumerate(bodies)]
         )
-        alone = [
-            await caller._send_alone(push_call(token, body, f"req_alone{i}"))
+        single = [
+            await alone(caller, push_call(token, body, f"req_alone{i}"))
             for i, body in enumerate(bodies)
         ]
         # The unknown token, alone and together.
-        unknown = [push_call("nope", bodies[0], "req_unknown")]
-        [unknown_together] = await caller._send(unknown)
-        unknown_alone = await caller._send_alone(unknown[0])
+        unknown = push_call("nope", bodies[0], "req_unknown")
+        [unknown_together] = await together(caller, [unknown])
+        unknown_alone = await alone(caller, unknown)
 
     codes = []
-    for one, other in [*zip(together, alone, strict=True), (unknown_together, unknown_alone)]:
+    for one, other in [*zip(batched, single, strict=True), (unknown_together, unknown_alone)]:
         assert not isinstance(one, Exception), one
         assert not isinstance(other, Exception), other
         body, initial = one
@@ -87,13 +111,14 @@ async def test_calls_sent_together_answer_as_each_alone(servers: Servers, seeded
 async def test_no_call_or_too_many_is_refused_naming_calls(servers: Servers, count: int) -> None:
     request = twin_calls_pb2.CallTwinsRequest(calls=[twin_calls_pb2.TwinCall(method=PUSH)] * count)
     async with channel(servers.matcher_addr) as ch:
-        call_twins = ch.unary_unary(
+        call_twins = ch.unary_stream(
             twincalls.CALL_TWINS,
             request_serializer=twin_calls_pb2.CallTwinsRequest.SerializeToString,
             response_deserializer=twin_calls_pb2.CallTwinsResponse.FromString,
         )
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await call_twins(request)
+            async for _ in call_twins(request):
+                pass
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "calls" in (caught.value.details() or "")
 
@@ -104,7 +129,7 @@ async def test_a_method_that_is_no_twin_is_unimplemented_and_runs_nothing(
     async with channel(servers.matcher_addr) as ch:
         caller = twincalls.TwinCaller(ch)
         internal = twincalls._Pending("/inlet.ingest.v1.IngestService/PushEndpoint", b"", (), 5.0)
-        [answer] = await caller._send([internal])
+        [answer] = await together(caller, [internal])
     assert isinstance(answer, grpc.aio.AioRpcError)
     assert answer.code() == grpc.StatusCode.UNIMPLEMENTED
 
@@ -127,8 +152,9 @@ async def test_an_upstream_without_batches_is_called_one_call_at_a_time() -> Non
     try:
         async with channel(f"127.0.0.1:{port}") as ch:
             caller = twincalls.TwinCaller(ch)
-            answers = await caller._send(
-                [twincalls._Pending("/test.EchoHttp/Echo", b, (), 5.0) for b in (b"ab", b"cd")]
+            answers = await together(
+                caller,
+                [twincalls._Pending("/test.EchoHttp/Echo", b, (), 5.0) for b in (b"ab", b"cd")],
             )
     finally:
         await server.stop(None)
@@ -136,3 +162,50 @@ async def test_an_upstream_without_batches_is_called_one_call_at_a_time() -> Non
         (b"ba", "201"),
         (b"dc", "201"),
     ]
+
+
+async def test_a_slow_call_holds_up_no_other_call_of_its_batch() -> None:
+    release = asyncio.Event()
+
+    async def slow(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        await release.wait()
+        return b"slow"
+
+    async def fast(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        return b"fast"
+
+    twins = grpc.method_handlers_generic_handler(
+        "test.SlowHttp",
+        {
+            "Slow": grpc.unary_unary_rpc_method_handler(slow),
+            "Fast": grpc.unary_unary_rpc_method_handler(fast),
+        },
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((twincalls.TwinCallServer([twins], []).handler(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with channel(f"127.0.0.1:{port}") as ch:
+            caller = twincalls.TwinCaller(ch)
+
+            def call(method: str) -> asyncio.Future[Any]:
+                return asyncio.ensure_future(
+                    caller.call(f"/test.SlowHttp/{method}", b"", metadata=(), deadline=30.0)
+                )
+
+            # Made in one turn of the event loop: one batch.
+            slow_call, fast_call = call("Slow"), call("Fast")
+            assert (await fast_call)[0] == b"fast"
+            assert not slow_call.done()
+            # A call made while that batch is out goes past its pace, answered at once.
+            assert (await call("Fast"))[0] == b"fast"
+            assert not slow_call.done()
+            # Each call keeps its own deadline.
+            with pytest.raises(grpc.aio.AioRpcError) as late:
+                await caller.call("/test.SlowHttp/Slow", b"", metadata=(), deadline=0.2)
+            assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            release.set()
+            assert (await slow_call)[0] == b"slow"
+    finally:
+        await server.stop(None)

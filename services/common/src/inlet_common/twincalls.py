@@ -4,22 +4,22 @@ handler as if it had come alone, and answers each as it would have been answered
 
 A gRPC call costs both processes far more CPU than the bytes of a request, so under load
 one call per request was most of what the gateway and the matcher did. A lone request is
-sent at once (inlet_common.group_commit): nothing waits for a timer.
+sent at once, and what comes while a batch is out forms the next; each reply streams back
+as soon as its call is done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from inlet.edge.v1 import twin_calls_pb2
-from inlet_common.errors import InvalidArgument
-from inlet_common.group_commit import GroupCommit
+from inlet_common.errors import STATUS_DETAILS_KEY, InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class TwinCallServer:
         return grpc.method_handlers_generic_handler(
             SERVICE,
             {
-                "CallTwins": grpc.unary_unary_rpc_method_handler(
+                "CallTwins": grpc.unary_stream_rpc_method_handler(
                     self.call_twins,
                     request_deserializer=twin_calls_pb2.CallTwinsRequest.FromString,
                     response_serializer=twin_calls_pb2.CallTwinsResponse.SerializeToString,
@@ -126,15 +126,27 @@ class TwinCallServer:
 
     async def call_twins(
         self, request: twin_calls_pb2.CallTwinsRequest, context: Any
-    ) -> twin_calls_pb2.CallTwinsResponse:
+    ) -> AsyncIterator[twin_calls_pb2.CallTwinsResponse]:
         if not request.calls or len(request.calls) > MAX_CALLS:
-            raise InvalidArgument(
-                f"calls: 1 to {MAX_CALLS} calls per batch, got {len(request.calls)}",
-                reason="INVALID_BATCH",
+            message = f"calls: 1 to {MAX_CALLS} calls per batch, got {len(request.calls)}"
+            status = InvalidArgument(message, reason="INVALID_BATCH").to_status()
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                status.message,
+                trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
             )
-        # One after another would serialise requests that wait on I/O: run them together.
-        replies = await asyncio.gather(*(self._run(call, context) for call in request.calls))
-        return twin_calls_pb2.CallTwinsResponse(replies=replies)
+        # Run together; each reply goes out as soon as its call is done, so a slow call
+        # (a synchronous push transfer, a webhook test) holds up no other.
+        running = [
+            asyncio.create_task(self._run(index, call, context))
+            for index, call in enumerate(request.calls)
+        ]
+        try:
+            for done in asyncio.as_completed(running):
+                yield twin_calls_pb2.CallTwinsResponse(replies=[await done])
+        finally:
+            for task in running:
+                task.cancel()
 
     async def _lookup(self, details: _Details) -> Any:
         async def resolve(found: grpc.HandlerCallDetails) -> Any:
@@ -149,12 +161,15 @@ class TwinCallServer:
             continuation = _chained(interceptor, continuation)
         return await continuation(details)  # type: ignore[arg-type]
 
-    async def _run(self, call: twin_calls_pb2.TwinCall, outer: Any) -> twin_calls_pb2.TwinReply:
+    async def _run(
+        self, index: int, call: twin_calls_pb2.TwinCall, outer: Any
+    ) -> twin_calls_pb2.TwinReply:
         metadata = _pairs(call.metadata)
         context = _CallContext(outer, metadata)
         handler = await self._lookup(_Details(call.method, metadata))
         if handler is None or handler.unary_unary is None:
             return twin_calls_pb2.TwinReply(
+                index=index,
                 code=grpc.StatusCode.UNIMPLEMENTED.value[0],
                 details=f"no twin method {call.method}",
             )
@@ -172,6 +187,7 @@ class TwinCallServer:
             log.exception("unhandled error in %s", call.method)
             context.code, context.details = grpc.StatusCode.INTERNAL, "internal error"
         return twin_calls_pb2.TwinReply(
+            index=index,
             code=context.code.value[0],
             details=context.details,
             initial_metadata=_entries(context.initial),
@@ -202,61 +218,91 @@ class _Pending:
 
 
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
+Outcome = tuple[bytes, grpc.aio.Metadata]
+
+# The next batch waits for the one out to be answered (what comes meanwhile joins it), but
+# no longer than this: a slow call in it holds up the next calls by at most this long.
+PACE_SECONDS = 0.02
 
 
 class TwinCaller:
     """Twin calls to one upstream, batched: what the caller gets is the call's answer and
-    initial metadata, or the grpc.aio.AioRpcError it would have raised alone."""
+    initial metadata, or the grpc.aio.AioRpcError it would have raised alone.
+
+    A lone call goes at once; calls that come while a batch is out form the next one."""
 
     def __init__(self, channel: grpc.aio.Channel, *, max_batch: int = 64) -> None:
         self._channel = channel
+        self._max_batch = max_batch
         self._alone: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
-        self._call_twins = channel.unary_unary(
+        self._call_twins = channel.unary_stream(
             CALL_TWINS,
             request_serializer=twin_calls_pb2.CallTwinsRequest.SerializeToString,
             response_deserializer=twin_calls_pb2.CallTwinsResponse.FromString,
         )
-        self._batches: GroupCommit[_Pending, tuple[bytes, grpc.aio.Metadata]] = GroupCommit(
-            self._send, max_batch=max_batch
-        )
+        self._pending: list[tuple[_Pending, asyncio.Future[Outcome]]] = []
+        self._draining: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def call(
         self, method: str, request: bytes, *, metadata: Metadata, deadline: float
-    ) -> tuple[bytes, grpc.aio.Metadata]:
-        """`deadline`: seconds the call may take (the batch's is its longest)."""
-        return await self._batches.submit(_Pending(method, request, metadata, deadline))
+    ) -> Outcome:
+        """`deadline`: seconds the call may take."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending.append((_Pending(method, request, metadata, deadline), future))
+        if self._draining is None:
+            self._draining = asyncio.create_task(self._drain())
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), deadline)
+        except TimeoutError:
+            raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
 
-    async def _send(
-        self, pending: list[_Pending]
-    ) -> list[tuple[bytes, grpc.aio.Metadata] | Exception]:
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                taken = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                batch = [(p, f) for p, f in taken if not f.done()]
+                if not batch:
+                    continue
+                sending = asyncio.create_task(self._send(batch))
+                self._sending.add(sending)
+                sending.add_done_callback(self._sending.discard)
+                await asyncio.wait({sending}, timeout=PACE_SECONDS)
+        finally:
+            self._draining = None
+
+    async def _send(self, batch: list[tuple[_Pending, asyncio.Future[Outcome]]]) -> None:
+        try:
+            await self._send_batch(batch)
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                # An upstream that serves twins but not batches (an older release during
+                # a rolling deploy): each call alone, as before.
+                await asyncio.gather(*(self._send_alone(p, f) for p, f in batch))
+            else:
+                _settle_all(batch, error)
+        except Exception as error:  # noqa: BLE001 - every caller is told, none hangs
+            _settle_all(batch, _error(grpc.StatusCode.INTERNAL, f"batch failed: {error}"))
+        finally:
+            _settle_all(batch, _error(grpc.StatusCode.INTERNAL, "no reply to the call"))
+
+    async def _send_batch(self, batch: list[tuple[_Pending, asyncio.Future[Outcome]]]) -> None:
         request = twin_calls_pb2.CallTwinsRequest(
             calls=[
                 twin_calls_pb2.TwinCall(
                     method=p.method, metadata=_entries(p.metadata), request=p.request
                 )
-                for p in pending
+                for p, _ in batch
             ]
         )
-        try:
-            answer = await self._call_twins(request, timeout=max(p.timeout for p in pending))
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-                # An upstream that serves twins but not batches (an older release during
-                # a rolling deploy): each call alone, as before.
-                return list(await asyncio.gather(*(self._send_alone(p) for p in pending)))
-            return [error] * len(pending)
-        if len(answer.replies) != len(pending):
-            wrong = grpc.aio.AioRpcError(
-                grpc.StatusCode.INTERNAL,
-                grpc.aio.Metadata(),
-                grpc.aio.Metadata(),
-                f"{len(answer.replies)} replies to {len(pending)} calls",
-                None,
-            )
-            return [wrong] * len(pending)
-        return [_outcome(reply) for reply in answer.replies]
+        stream = self._call_twins(request, timeout=max(p.timeout for p, _ in batch))
+        async for answer in stream:
+            for reply in answer.replies:
+                if 0 <= reply.index < len(batch):
+                    _settle(batch[reply.index][1], _outcome(reply))
 
-    async def _send_alone(self, pending: _Pending) -> tuple[bytes, grpc.aio.Metadata] | Exception:
+    async def _send_alone(self, pending: _Pending, future: asyncio.Future[Outcome]) -> None:
         found = self._alone.get(pending.method)
         if found is None:
             found = self._channel.unary_unary(
@@ -265,12 +311,30 @@ class TwinCaller:
             self._alone[pending.method] = found
         call = found(pending.request, metadata=pending.metadata, timeout=pending.timeout)
         try:
-            return await call, await call.initial_metadata()
+            _settle(future, (await call, await call.initial_metadata()))
         except grpc.aio.AioRpcError as error:
-            return error
+            _settle(future, error)
 
 
-def _outcome(reply: twin_calls_pb2.TwinReply) -> tuple[bytes, grpc.aio.Metadata] | Exception:
+def _settle(future: asyncio.Future[Outcome], outcome: Outcome | Exception) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _settle_all(batch: list[tuple[_Pending, asyncio.Future[Outcome]]], error: Exception) -> None:
+    for _, future in batch:
+        _settle(future, error)
+
+
+def _error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
+
+
+def _outcome(reply: twin_calls_pb2.TwinReply) -> Outcome | Exception:
     initial = grpc.aio.Metadata(*_pairs(reply.initial_metadata))
     if reply.code == grpc.StatusCode.OK.value[0]:
         return reply.response, initial

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1einlet/edge/v1/twin_calls.proto\x12\rinlet.edge.v1\":\n\x10\x43\x61llTwinsRequest\x12&\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32\x17.inlet.edge.v1.TwinCall\"[\n\x08TwinCall\x12\x0e\n\x06method\x18\x01 \x01(\t\x12.\n\x08metadata\x18\x02 \x03(\x0b\x32\x1c.inlet.edge.v1.MetadataEntry\x12\x0f\n\x07request\x18\x03 \x01(\x0c\"+\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\">\n\x11\x43\x61llTwinsResponse\x12)\n\x07replies\x18\x01 \x03(\x0b\x32\x18.inlet.edge.v1.TwinReply\"\xad\x01\n\tTwinReply\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07\x64\x65tails\x18\x02 \x01(\t\x12\x36\n\x10initial_metadata\x18\x03 \x03(\x0b\x32\x1c.inlet.edge.v1.MetadataEntry\x12\x37\n\x11trailing_metadata\x18\x04 \x03(\x0b\x32\x1c.inlet.edge.v1.MetadataEntry\x12\x10\n\x08response\x18\x05 \x01(\x0c\x32\x61\n\x0fTwinCallService\x12N\n\tCallTwins\x12\x1f.inlet.edge.v1.CallTwinsRequest\x1a .inlet.edge.v1.CallTwinsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1einlet/edge/v1/twin_calls.proto\x12\rinlet.edge.v1\":\n\x10\x43\x61llTwinsRequest\x12&\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32\x17.inlet.edge.v1.TwinCall\"[\n\x08TwinCall\x12\x0e\n\x06method\x18\x01 \x01(\t\x12.\n\x08metadata\x18\x02 \x03(\x0b\x32\x1c.inlet.edge.v1.MetadataEntry\x12\x0f\n\x07request\x18\x03 \x01(\x0c\"+\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\">\n\x11\x43\x61llTwinsResponse\x12)\n\x07replies\x18\x01 \x03(\x0b\x32\x18.inlet.edge.v1.TwinReply\"\xbc\x01\n\tTwinReply\x12\r\n\x05index\x18\x06 \x01(\x05\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07\x64\x65tails\x18\x02 \x01(\t\x12\x36\n\x10initial_metadata\x18\x03 \x03(\x0b\x32\x1c.inlet.edge.v1.MetadataEntry\x12\x37\n\x11trailing_metadata\x18\x04 \x03(\x0b\x32\x1c.inlet.edge.v1.MetadataEntry\x12\x10\n\x08response\x18\x05 \x01(\x0c\x32\x63\n\x0fTwinCallService\x12P\n\tCallTwins\x12\x1f.inlet.edge.v1.CallTwinsRequest\x1a .inlet.edge.v1.CallTwinsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,7 +40,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CALLTWINSRESPONSE']._serialized_start=247
   _globals['_CALLTWINSRESPONSE']._serialized_end=309
   _globals['_TWINREPLY']._serialized_start=312
-  _globals['_TWINREPLY']._serialized_end=485
-  _globals['_TWINCALLSERVICE']._serialized_start=487
-  _globals['_TWINCALLSERVICE']._serialized_end=584
+  _globals['_TWINREPLY']._serialized_end=500
+  _globals['_TWINCALLSERVICE']._serialized_start=502
+  _globals['_TWINCALLSERVICE']._serialized_end=601
 # @@protoc_insertion_point(module_scope)

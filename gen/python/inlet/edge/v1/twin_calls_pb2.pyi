@@ -100,7 +100,7 @@ Global___MetadataEntry: _TypeAlias = MetadataEntry  # noqa: Y015
 
 @_typing.final
 class CallTwinsResponse(_message.Message):
-    """CallTwinsResponse answers each call of a CallTwins request, in order."""
+    """CallTwinsResponse answers calls of a CallTwins request as they are done."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -126,11 +126,14 @@ class TwinReply(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    INDEX_FIELD_NUMBER: _builtins.int
     CODE_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
     INITIAL_METADATA_FIELD_NUMBER: _builtins.int
     TRAILING_METADATA_FIELD_NUMBER: _builtins.int
     RESPONSE_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """The call's position in CallTwinsRequest.calls."""
     code: _builtins.int
     """The gRPC status code (0: OK)."""
     details: _builtins.str
@@ -144,6 +147,7 @@ class TwinReply(_message.Message):
     def __init__(
         self,
         *,
+        index: _builtins.int = ...,
         code: _builtins.int = ...,
         details: _builtins.str = ...,
         initial_metadata: _abc.Iterable[Global___MetadataEntry] | None = ...,
@@ -152,7 +156,7 @@ class TwinReply(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "details", b"details", "initial_metadata", b"initial_metadata", "response", b"response", "trailing_metadata", b"trailing_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "details", b"details", "index", b"index", "initial_metadata", b"initial_metadata", "response", b"response", "trailing_metadata", b"trailing_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

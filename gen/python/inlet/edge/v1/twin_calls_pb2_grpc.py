@@ -40,7 +40,7 @@ class TwinCallServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CallTwins = channel.unary_unary(
+        self.CallTwins = channel.unary_stream(
                 '/inlet.edge.v1.TwinCallService/CallTwins',
                 request_serializer=inlet_dot_edge_dot_v1_dot_twin__calls__pb2.CallTwinsRequest.SerializeToString,
                 response_deserializer=inlet_dot_edge_dot_v1_dot_twin__calls__pb2.CallTwinsResponse.FromString,
@@ -57,10 +57,11 @@ class TwinCallServiceServicer:
     """
 
     def CallTwins(self, request, context):
-        """CallTwins runs each call and answers each, in order.
+        """CallTwins runs the calls together and streams each one's reply as soon as it is done
+        (a slow call holds up no other), tagged with the call's index.
 
-        Errors: INVALID_ARGUMENT (INVALID_BATCH) when it carries no call or too many, or a
-        call of a method that is not a twin.
+        Errors: INVALID_ARGUMENT (INVALID_BATCH) when it carries no call or too many. A call
+        of a method that is not a twin is answered UNIMPLEMENTED in its reply.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -69,7 +70,7 @@ class TwinCallServiceServicer:
 
 def add_TwinCallServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CallTwins': grpc.unary_unary_rpc_method_handler(
+            'CallTwins': grpc.unary_stream_rpc_method_handler(
                     servicer.CallTwins,
                     request_deserializer=inlet_dot_edge_dot_v1_dot_twin__calls__pb2.CallTwinsRequest.FromString,
                     response_serializer=inlet_dot_edge_dot_v1_dot_twin__calls__pb2.CallTwinsResponse.SerializeToString,
@@ -102,7 +103,7 @@ class TwinCallService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/inlet.edge.v1.TwinCallService/CallTwins',

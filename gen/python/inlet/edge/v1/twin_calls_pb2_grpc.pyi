@@ -39,11 +39,12 @@ class TwinCallServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> TwinCallServiceAsyncStub: ...
-    CallTwins: _grpc.UnaryUnaryMultiCallable[_twin_calls_pb2.CallTwinsRequest, _twin_calls_pb2.CallTwinsResponse]
-    """CallTwins runs each call and answers each, in order.
+    CallTwins: _grpc.UnaryStreamMultiCallable[_twin_calls_pb2.CallTwinsRequest, _twin_calls_pb2.CallTwinsResponse]
+    """CallTwins runs the calls together and streams each one's reply as soon as it is done
+    (a slow call holds up no other), tagged with the call's index.
 
-    Errors: INVALID_ARGUMENT (INVALID_BATCH) when it carries no call or too many, or a
-    call of a method that is not a twin.
+    Errors: INVALID_ARGUMENT (INVALID_BATCH) when it carries no call or too many. A call
+    of a method that is not a twin is answered UNIMPLEMENTED in its reply.
     """
 
 @_typing.type_check_only
@@ -57,11 +58,12 @@ class TwinCallServiceAsyncStub(TwinCallServiceStub):
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    CallTwins: _aio.UnaryUnaryMultiCallable[_twin_calls_pb2.CallTwinsRequest, _twin_calls_pb2.CallTwinsResponse]  # type: ignore[assignment]
-    """CallTwins runs each call and answers each, in order.
+    CallTwins: _aio.UnaryStreamMultiCallable[_twin_calls_pb2.CallTwinsRequest, _twin_calls_pb2.CallTwinsResponse]  # type: ignore[assignment]
+    """CallTwins runs the calls together and streams each one's reply as soon as it is done
+    (a slow call holds up no other), tagged with the call's index.
 
-    Errors: INVALID_ARGUMENT (INVALID_BATCH) when it carries no call or too many, or a
-    call of a method that is not a twin.
+    Errors: INVALID_ARGUMENT (INVALID_BATCH) when it carries no call or too many. A call
+    of a method that is not a twin is answered UNIMPLEMENTED in its reply.
     """
 
 class TwinCallServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -78,11 +80,12 @@ class TwinCallServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _twin_calls_pb2.CallTwinsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_twin_calls_pb2.CallTwinsResponse, _abc.Awaitable[_twin_calls_pb2.CallTwinsResponse]]:
-        """CallTwins runs each call and answers each, in order.
+    ) -> _typing.Union[_abc.Iterator[_twin_calls_pb2.CallTwinsResponse], _abc.AsyncIterator[_twin_calls_pb2.CallTwinsResponse]]:
+        """CallTwins runs the calls together and streams each one's reply as soon as it is done
+        (a slow call holds up no other), tagged with the call's index.
 
-        Errors: INVALID_ARGUMENT (INVALID_BATCH) when it carries no call or too many, or a
-        call of a method that is not a twin.
+        Errors: INVALID_ARGUMENT (INVALID_BATCH) when it carries no call or too many. A call
+        of a method that is not a twin is answered UNIMPLEMENTED in its reply.
         """
 
 def add_TwinCallServiceServicer_to_server(servicer: TwinCallServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
