@@ -12,6 +12,7 @@ with `pytest -s` (`make conformance`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -74,6 +76,9 @@ _MASKS = (
     (re.compile(r"\b[0-9a-f]{16}\b"), "<hex-id>"),
 )
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?:-\d)?)\}")
+# Both edges' body deadline (INLET_GATEWAY_BODY_TIMEOUT_SECONDS; the launcher renders it
+# into Envoy's config): short, so the stalled cases answer soon.
+BODY_TIMEOUT_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,16 @@ class Outcome:
 @pytest.fixture(scope="module")
 async def edged(database_url: str) -> AsyncIterator[tuple[Stack, Path]]:
     log_dir = Path(tempfile.mkdtemp(prefix="inlet-conformance-"))
-    async with running(database_url, ports=Ports(0, 0, 0, 0, envoy=0), log_dir=log_dir) as stack:
+    async with running(
+        database_url,
+        ports=Ports(0, 0, 0, 0, envoy=0),
+        log_dir=log_dir,
+        extra_env={
+            "INLET_GATEWAY_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_SECONDS),
+            # Not the default: Envoy's own answers must follow the setting too.
+            "INLET_EXTERNAL_PROBLEM_BASE": "https://errors.example.com/inlet/",
+        },
+    ) as stack:
         yield stack, log_dir
 
 
@@ -189,12 +203,15 @@ async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: in
     headers = {k: _fill(v, seeded, index) for k, v in case.headers.items()}
     raw = case.body
     body = _fill(raw, seeded, index).encode() if isinstance(raw, str) else raw
-    content: bytes | AsyncIterator[bytes] | None = body
-    if case.chunked and body is not None:
-        content = _chunks(body)
-    answer = await client.request(
-        case.method, _fill(case.path, seeded, index), headers=headers, content=content
-    )
+    path = _fill(case.path, seeded, index)
+    if case.stalled:
+        assert body is not None
+        answer = await _stalled(client, case.method, path, headers, body)
+    else:
+        content: bytes | AsyncIterator[bytes] | None = body
+        if case.chunked and body is not None:
+            content = _chunks(body)
+        answer = await client.request(case.method, path, headers=headers, content=content)
     try:
         parsed: Any = orjson.loads(answer.content) if answer.content else None
     except orjson.JSONDecodeError:
@@ -213,6 +230,36 @@ async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: in
         _masked(parsed, seeded),
         answer.headers.get("x-request-id", ""),
         _request_id_in(parsed),
+    )
+
+
+async def _stalled(
+    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], body: bytes
+) -> httpx.Response:
+    """A request whose body stops short of its Content-Length: the answer is the edge's,
+    at its body deadline (read until the edge closes the connection)."""
+    url = urlsplit(str(client.base_url))
+    assert url.hostname is not None
+    assert url.port is not None
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        head = [f"{method} {path} HTTP/1.1", f"host: {url.netloc}"]
+        head += [f"{name}: {value}" for name, value in headers.items()]
+        head.append(f"content-length: {len(body) + 100}")
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), timeout=BODY_TIMEOUT_SECONDS + 30)
+    finally:
+        writer.close()
+    status_line, _, rest = raw.partition(b"\r\n")
+    header_block, _, content = rest.partition(b"\r\n\r\n")
+    answered = [
+        tuple(part.strip() for part in line.decode("latin-1").split(":", 1))
+        for line in header_block.split(b"\r\n")
+        if b":" in line
+    ]
+    return httpx.Response(
+        int(status_line.split()[1]), headers=[(k, v) for k, v in answered], content=content
     )
 
 

@@ -377,9 +377,7 @@ class Gateway:
             return await self._rejected(found, request, _too_large(too_large)), label
         except TimeoutError:
             log.info("request body timed out", extra={"route": label})
-            slow = _RequestTimeout(
-                f"the request body was not received within {self.body_timeout_seconds:g}s"
-            )
+            slow = _RequestTimeout(limits.body_timeout_message(self.body_timeout_seconds))
             # The request's framing (its media type, a body that never came, its header
             # block) is the edge's own verdict, answered in the dialect before any
             # credential is looked at, as Envoy's local replies are; its content is the

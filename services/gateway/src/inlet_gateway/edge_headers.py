@@ -15,9 +15,16 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from inlet_common import idempotency
 from inlet_common.errors import InletError, ResourceExhausted
+from inlet_gateway.limits import describe
 
 # The whole header block, names and values (Envoy's max_request_headers_kb is set to match).
 MAX_HEADER_BLOCK_BYTES = 64 * 1024
+# Without the block's size: Envoy measures the block as it received it (without the
+# connection-level headers its codec consumes), so a count would differ by a few bytes.
+HEADER_BLOCK_MESSAGE = (
+    f"the request's headers exceed the {describe(MAX_HEADER_BLOCK_BYTES)} limit"
+    f" ({MAX_HEADER_BLOCK_BYTES} bytes)"
+)
 
 # Forwarded headers (they become gRPC metadata) and the most each may carry. Their sum,
 # with the edge's own metadata, stays well inside gRPC's 8 KiB soft metadata limit.
@@ -53,9 +60,7 @@ def check_block(headers: Sequence[tuple[bytes, bytes]]) -> InletError | None:
     size = header_block_size(headers)
     if size <= MAX_HEADER_BLOCK_BYTES:
         return None
-    return HeaderBlockTooLarge(
-        f"the request's headers are {size} bytes; at most {MAX_HEADER_BLOCK_BYTES} are allowed"
-    )
+    return HeaderBlockTooLarge(HEADER_BLOCK_MESSAGE)
 
 
 def forwarded(name: bytes, text: str) -> str:
