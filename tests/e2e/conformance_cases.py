@@ -306,6 +306,27 @@ CASES: tuple[Case, ...] = (
         stalled=True,
     ),
     Case("stream: HEAD of a status", "HEAD", "/api/ingest/requests/req_nope", _stream()),
+    # --- the live feed (its events: test_conformance.py) ---------------------------------
+    Case("feed: no key", "GET", "/api/streams/{stream}/feed"),
+    Case("feed: an ingest key", "GET", "/api/streams/{stream}/feed", _stream()),
+    Case(
+        "feed: Last-Event-ID not a position",
+        "GET",
+        "/api/streams/{stream}/feed",
+        {"authorization": "Bearer {read_key}", "last-event-id": "x"},
+    ),
+    Case(
+        "feed: a position past the head",
+        "GET",
+        "/api/streams/{stream}/feed?after_position=99999",
+        {"authorization": "Bearer {read_key}"},
+    ),
+    Case(
+        "feed: an unknown query parameter",
+        "GET",
+        "/api/streams/{stream}/feed?nope=1",
+        {"authorization": "Bearer {read_key}"},
+    ),
     # --- integration ingest ------------------------------------------------------------
     Case(
         "external: accepted",

@@ -34,6 +34,7 @@ from inlet_devstack import demo
 from inlet_devstack.stack import Ports, Stack, running
 from tests import external_support as ext
 from tests.e2e.conformance_cases import CASES, Case
+from tests.feed_support import Event, Events, fed_stream, read_headers
 from tests.push_support import push_session
 from tests.stream_support import sales_stream
 
@@ -126,7 +127,8 @@ async def _seed(stack: Stack) -> Seeded:
             admin, bootstrap_token=stack.bootstrap_token, workspace_slug=f"c{tag}"
         )
         streams = streams_pb2_grpc.StreamAdminServiceStub(ch)
-        stream = await sales_stream(admin, streams, made)
+        fed = await fed_stream(admin, streams, made)
+        stream = fed.sales
         # One request an hour: the second is 429 with Retry-After and RateLimit-*.
         limited = await sales_stream(admin, streams, made, rate_limit=1, rate_window_seconds=3600)
         integrations = ext.stub(ch)
@@ -143,6 +145,7 @@ async def _seed(stack: Stack) -> Seeded:
         "workspace": made.workspace,
         "key": stream.key,
         "stream": stream.slug,
+        "read_key": fed.read_key,
         "limited_key": limited.key,
         "limited_stream": limited.slug,
         "project": project.secret,
@@ -387,3 +390,71 @@ async def test_both_edges_answer_alike(edged: tuple[Stack, Path]) -> None:
         )
     _write(_table(rows), log_dir)
     assert not failures, "\n".join(failures)
+
+
+# --- the live feed ------------------------------------------------------------------------
+
+FEED_HEADERS = ("content-type", "cache-control", "x-accel-buffering", "x-content-type-options")
+
+
+async def _events(
+    client: httpx.AsyncClient, seeded: Seeded, count: int, **headers: str
+) -> tuple[int, dict[str, str], list[Event]]:
+    """The feed's answer: status, its headers, its first heartbeat and `count` changes."""
+    path = f"/api/streams/{seeded.values['stream']}/feed"
+    sent = read_headers(seeded.values["read_key"], **headers)
+    async with client.stream("GET", path, headers=sent) as answer:
+        kept = {name: answer.headers[name] for name in FEED_HEADERS if name in answer.headers}
+        assert answer.status_code == 200, await answer.aread()
+        events = Events(answer)
+        first = await events.next()
+        assert first is not None
+        return answer.status_code, kept, [first, *await events.changes(count)]
+
+
+def _masked_events(events: list[Event], seeded: Seeded) -> list[Any]:
+    return [
+        (e.event, e.id, e.comment, _masked(e.json(), seeded) if e.data else None) for e in events
+    ]
+
+
+async def test_the_feed_streams_alike_and_resumes_by_last_event_id(
+    edged: tuple[Stack, Path],
+) -> None:
+    """The live feed through both edges: the same events with their `id:` lines, and a
+    resume with Last-Event-ID through each gets exactly the changes after it."""
+    stack, _ = edged
+    assert stack.envoy_url is not None
+    urls = {"gateway": stack.gateway_url, "envoy": stack.envoy_url}
+    seen: dict[str, Any] = {}
+    for edge in EDGES:
+        seeded = await _seed(stack)
+        async with httpx.AsyncClient(base_url=urls[edge], timeout=30) as client:
+            items = [{"region": f"r{n}", "revenue": n + 0.5} for n in range(3)]
+            key = {"authorization": f"Bearer {seeded.values['key']}", "x-item-key": "region"}
+            # Subscribed at the head (its heartbeat read), then the changes as they apply.
+            path = f"/api/streams/{seeded.values['stream']}/feed"
+            sent = read_headers(seeded.values["read_key"])
+            async with client.stream("GET", path, headers=sent) as answer:
+                assert answer.status_code == 200, await answer.aread()
+                kept = {n: answer.headers[n] for n in FEED_HEADERS if n in answer.headers}
+                events = Events(answer)
+                first = await events.next()
+                assert first is not None
+                pushed = await client.post("/api/ingest", json=items, headers=key)
+                assert pushed.status_code == 202, pushed.text
+                live = [first, *await events.changes(3)]
+            assert all(e.id for e in live[1:]), live
+            # A reconnecting EventSource sends the last id it got: exactly the rest follow.
+            status, resumed_headers, resumed = await _events(
+                client, seeded, 2, **{"Last-Event-ID": str(live[1].id)}
+            )
+            assert [e.id for e in resumed[1:]] == [e.id for e in live[2:]]
+            seen[edge] = (
+                kept,
+                _masked_events(live, seeded),
+                status,
+                resumed_headers,
+                _masked_events(resumed, seeded),
+            )
+    assert seen["gateway"] == seen["envoy"]
