@@ -207,9 +207,9 @@ async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: in
     raw = case.body
     body = _fill(raw, seeded, index).encode() if isinstance(raw, str) else raw
     path = _fill(case.path, seeded, index)
-    if case.stalled:
+    if case.stalled or case.raw:
         assert body is not None
-        answer = await _stalled(client, case.method, path, headers, body)
+        answer = await _raw(client, case.method, path, headers, body, stalled=case.stalled)
     else:
         content: bytes | AsyncIterator[bytes] | None = body
         if case.chunked and body is not None:
@@ -236,34 +236,58 @@ async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: in
     )
 
 
-async def _stalled(
-    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], body: bytes
+async def _raw(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    stalled: bool,
 ) -> httpx.Response:
-    """A request whose body stops short of its Content-Length: the answer is the edge's,
-    at its body deadline (read until the edge closes the connection)."""
+    """A request over its own connection. Stalled: its body stops short of its
+    Content-Length, so the answer comes at the edge's body deadline. Else sent as curl
+    sends a large body, `Expect: 100-continue`: the body follows a 100 only, so an edge
+    that refuses it unread answers at once and nothing is left in flight."""
     url = urlsplit(str(client.base_url))
     assert url.hostname is not None
     assert url.port is not None
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    head = [f"{method} {path} HTTP/1.1", f"host: {url.netloc}"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    head.append(f"content-length: {len(body) + 100 if stalled else len(body)}")
+    if not stalled:
+        head.append("expect: 100-continue")
     try:
-        head = [f"{method} {path} HTTP/1.1", f"host: {url.netloc}"]
-        head += [f"{name}: {value}" for name, value in headers.items()]
-        head.append(f"content-length: {len(body) + 100}")
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + (body if stalled else b""))
         await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), timeout=BODY_TIMEOUT_SECONDS + 30)
+        while True:
+            status, answered = await asyncio.wait_for(
+                _response_head(reader), timeout=BODY_TIMEOUT_SECONDS + 30
+            )
+            if status != 100:
+                break
+            writer.write(body)
+            await writer.drain()
+        length = next((int(v) for k, v in answered if k.lower() == "content-length"), None)
+        content = await (reader.readexactly(length) if length is not None else reader.read())
     finally:
         writer.close()
-    status_line, _, rest = raw.partition(b"\r\n")
-    header_block, _, content = rest.partition(b"\r\n\r\n")
+    return httpx.Response(status, headers=answered, content=content)
+
+
+async def _response_head(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]]]:
+    raw_head = await reader.readuntil(b"\r\n\r\n")
+    status_line, _, header_block = raw_head.partition(b"\r\n")
     answered = [
-        tuple(part.strip() for part in line.decode("latin-1").split(":", 1))
-        for line in header_block.split(b"\r\n")
-        if b":" in line
+        (name.strip(), value.strip())
+        for name, _, value in (
+            line.decode("latin-1").partition(":")
+            for line in header_block.split(b"\r\n")
+            if b":" in line
+        )
     ]
-    return httpx.Response(
-        int(status_line.split()[1]), headers=[(k, v) for k, v in answered], content=content
-    )
+    return int(status_line.split()[1]), answered
 
 
 async def _chunks(body: bytes) -> AsyncIterator[bytes]:
