@@ -321,6 +321,12 @@ CASES: tuple[Case, ...] = (
         {"authorization": "Bearer {read_key}", "last-event-id": "x"},
     ),
     Case(
+        "feed: Last-Event-ID of 60,000 characters",
+        "GET",
+        "/api/streams/{stream}/feed",
+        {"authorization": "Bearer {read_key}", "last-event-id": "9" * 60_000},
+    ),
+    Case(
         "feed: a position past the head",
         "GET",
         "/api/streams/{stream}/feed?after_position=99999",

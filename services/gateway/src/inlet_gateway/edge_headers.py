@@ -5,8 +5,9 @@ RESOURCE_EXHAUSTED that says nothing a client can act on: a header block too lar
 server is a 431, and a forwarded header longer than its cap crosses cut to one character
 past the cap, so the service refuses it by name in its dialect (Idempotency-Key: 400
 INVALID_IDEMPOTENCY_KEY or the dialect's code with TOO_LONG; X-Item-Key: UNKNOWN_FIELD;
-X-Stream: STREAM_NOT_FOUND; a credential: 401) and logs the attempt, without the whole
-value crossing.
+X-Stream: STREAM_NOT_FOUND; Last-Event-ID: INVALID_PAYLOAD; a credential: 401) and logs
+the attempt, without the whole value crossing. Envoy's Lua filter applies the same rules,
+generated from these tables (tools/envoy_replies.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ HEADER_CAPS: Mapping[bytes, int] = {
     b"x-client-token": 1024,
     b"origin": 1024,
     b"content-type": 256,
+    # A feed position: at most 18 digits (the store refuses a longer one by name).
+    b"last-event-id": 64,
 }
 # Forwarded for information only: cut to this length (nothing judges it).
 INFORMATIONAL_CAPS: Mapping[bytes, int] = {b"user-agent": 512}
