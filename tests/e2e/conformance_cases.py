@@ -27,6 +27,11 @@ class Case:
     expect: tuple[str, ...] = ()
     # Sent without Content-Length (chunked), so only reading it tells its size.
     chunked: bool = False
+    # Its body announced but never sent whole: the edge's body deadline answers.
+    stalled: bool = False
+    # Sent with `Expect: 100-continue`, as curl sends a large body (an edge may refuse a
+    # body it will not read before it was sent, and close).
+    raw: bool = False
 
 
 JSON = {"content-type": "application/json"}
@@ -51,6 +56,12 @@ def _admin(**extra: str) -> dict[str, str]:
 def _form(**extra: str) -> dict[str, str]:
     return {"x-client-token": "{client}", "origin": "https://www.example.com", **extra}
 
+
+# Past every forwarded header's cap (inlet_gateway.edge_headers), and past gRPC's
+# metadata limits had it crossed whole.
+LONG = "v" * 60_000
+# A header block past 64 KiB.
+PADDING = {"x-padding": "p" * 70_000}
 
 CASES: tuple[Case, ...] = (
     # --- endpoint push -----------------------------------------------------------------
@@ -98,6 +109,8 @@ CASES: tuple[Case, ...] = (
     ),
     Case("push: unknown token", "POST", "/api/v1/ingest/nope{u}", JSON, '{"fields": {}}'),
     Case("push: over 100 KB", "POST", "/api/v1/ingest/{token}", JSON, b"x" * (100 * KIB + 1)),
+    # Past Envoy's 4 MiB connection buffer: emptied as it streams by, never buffered.
+    Case("push: over 4 MiB", "POST", "/api/v1/ingest/{token}", JSON, b"x" * (5 * MIB), raw=True),
     Case(
         "push: Idempotency-Key first",
         "POST",
@@ -136,6 +149,35 @@ CASES: tuple[Case, ...] = (
         '{"fields": {"email": "{u}@acme.no"}}',
     ),
     Case("push: wrong method", "GET", "/api/v1/ingest/{token}", expect=("allow",)),
+    Case(
+        "push: Idempotency-Key of 60,000 characters",
+        "POST",
+        "/api/v1/ingest/{token}",
+        {**JSON, "idempotency-key": LONG},
+        '{"fields": {"email": "{u}@acme.no"}}',
+    ),
+    Case(
+        "push: a header no service reads, of 20,000 characters",
+        "POST",
+        "/api/v1/ingest/{token}",
+        {**JSON, "x-note": "n" * 20_000},
+        '{"fields": {"email": "{u}@acme.no"}}',
+    ),
+    Case(
+        "push: header block over 64 KiB",
+        "POST",
+        "/api/v1/ingest/{token}",
+        {**JSON, **PADDING},
+        '{"fields": {"email": "{u}@acme.no"}}',
+    ),
+    Case(
+        "push: body not received in time",
+        "POST",
+        "/api/v1/ingest/{token}",
+        JSON,
+        '{"fields": ',
+        stalled=True,
+    ),
     # --- stream ingest -----------------------------------------------------------------
     Case(
         "stream: one item",
@@ -218,7 +260,84 @@ CASES: tuple[Case, ...] = (
     Case("stream: status of an unknown request", "GET", "/api/ingest/requests/req_nope", _stream()),
     Case("stream: status without a key", "GET", "/api/ingest/requests/req_nope"),
     Case("stream: wrong method", "PUT", "/api/ingest", _stream(), "{}"),
+    Case(
+        "stream: X-Item-Key of 10,000 characters",
+        "POST",
+        "/api/ingest",
+        _stream(**{"x-item-key": "r" * 10_000}),
+        '{"region": "{u}"}',
+    ),
+    Case(
+        "stream: X-Stream of 10,000 characters",
+        "POST",
+        "/api/ingest",
+        _stream(**{"x-stream": "s" * 10_000}),
+        '{"region": "{u}"}',
+    ),
+    Case(
+        "stream: Authorization of 60,000 characters",
+        "POST",
+        "/api/ingest",
+        {**JSON, "authorization": "Bearer ik_live_" + LONG},
+        '{"region": "{u}"}',
+    ),
+    Case(
+        "stream: Idempotency-Key of 60,000 characters",
+        "POST",
+        "/api/ingest",
+        _stream(**{"idempotency-key": LONG}),
+        '{"region": "{u}"}',
+    ),
+    Case(
+        "stream: User-Agent of 20,000 characters (cut to 512, accepted)",
+        "POST",
+        "/api/ingest",
+        _stream(**{"user-agent": "u" * 20_000}),
+        '{"region": "{u}"}',
+    ),
+    Case(
+        "stream: header block over 64 KiB",
+        "POST",
+        "/api/ingest",
+        _stream(**PADDING),
+        '{"region": "{u}"}',
+    ),
+    Case(
+        "stream: body not received in time",
+        "POST",
+        "/api/ingest",
+        _stream(),
+        '[{"region": ',
+        stalled=True,
+    ),
     Case("stream: HEAD of a status", "HEAD", "/api/ingest/requests/req_nope", _stream()),
+    # --- the live feed (its events: test_conformance.py) ---------------------------------
+    Case("feed: no key", "GET", "/api/streams/{stream}/feed"),
+    Case("feed: an ingest key", "GET", "/api/streams/{stream}/feed", _stream()),
+    Case(
+        "feed: Last-Event-ID not a position",
+        "GET",
+        "/api/streams/{stream}/feed",
+        {"authorization": "Bearer {read_key}", "last-event-id": "x"},
+    ),
+    Case(
+        "feed: Last-Event-ID of 60,000 characters",
+        "GET",
+        "/api/streams/{stream}/feed",
+        {"authorization": "Bearer {read_key}", "last-event-id": "9" * 60_000},
+    ),
+    Case(
+        "feed: a position past the head",
+        "GET",
+        "/api/streams/{stream}/feed?after_position=99999",
+        {"authorization": "Bearer {read_key}"},
+    ),
+    Case(
+        "feed: an unknown query parameter",
+        "GET",
+        "/api/streams/{stream}/feed?nope=1",
+        {"authorization": "Bearer {read_key}"},
+    ),
     # --- integration ingest ------------------------------------------------------------
     Case(
         "external: accepted",
@@ -296,6 +415,35 @@ CASES: tuple[Case, ...] = (
         },
         expect=("access-control-allow-origin", "access-control-allow-methods"),
     ),
+    Case(
+        "form: x-client-token of 60,000 characters",
+        "POST",
+        "/api/v1/external/form",
+        {**_form(**JSON), "x-client-token": "ct_" + LONG},
+        '{"email": "{u}-t@acme.no"}',
+    ),
+    Case(
+        "form: Origin of 60,000 characters",
+        "POST",
+        "/api/v1/external/form",
+        {**_form(**JSON), "origin": "https://" + LONG},
+        '{"email": "{u}-o@acme.no"}',
+    ),
+    Case(
+        "external: header block over 64 KiB",
+        "POST",
+        "/api/v1/external/data-ingestion/{integration}",
+        _project(**PADDING),
+        "{}",
+    ),
+    Case(
+        "external: body not received in time",
+        "POST",
+        "/api/v1/external/data-ingestion/{integration}",
+        _project(),
+        '{"email": ',
+        stalled=True,
+    ),
     # --- push transfer -----------------------------------------------------------------
     Case(
         "transfer: accepted",
@@ -328,6 +476,14 @@ CASES: tuple[Case, ...] = (
         _push(),
     ),
     Case("transfer: data without transfer_id", "GET", "/api/push/data", _push()),
+    Case(
+        "transfer: Idempotency-Key of 60,000 characters",
+        "POST",
+        "/api/push/transfer",
+        _push(**{"idempotency-key": LONG}),
+        '{"endgrate_type": "crm-contact", "session_id": "{session}", "transfer_data":'
+        ' [{"data": {"first_name": "Long", "last_name": "{u}"}}]}',
+    ),
     # --- admin and webhook admin APIs ----------------------------------------------------
     Case("admin: list entity types", "GET", "/admin/v1/{workspace}/entityTypes", _admin()),
     Case("admin: get an endpoint", "GET", "/admin/v1/{endpoint}", _admin()),
@@ -410,6 +566,35 @@ CASES: tuple[Case, ...] = (
     # --- the edge itself ---------------------------------------------------------------
     Case("health", "GET", "/healthz"),
     Case("health: wrong method", "POST", "/healthz", JSON, "{}"),
+    Case("health: header block over 64 KiB", "GET", "/healthz", PADDING),
+    Case(
+        "health: many small headers over 64 KiB",
+        "GET",
+        "/healthz",
+        {f"x-pad-{i}": "p" * 100 for i in range(700)},
+    ),
+    Case(
+        "admin: header block over 64 KiB", "GET", "/admin/v1/{workspace}/streams", _admin(**PADDING)
+    ),
+    Case(
+        "admin: body not received in time",
+        "POST",
+        "/admin/v1/{workspace}/entityTypes",
+        _admin(**JSON),
+        '{"slug": ',
+        stalled=True,
+    ),
     Case("unknown route", "GET", "/nope/{u}"),
     Case("unknown route (POST)", "POST", "/api/v2/nope", JSON, "{}"),
+    # Last: through the gateway it counts against the key's rate window, not through Envoy.
+    Case(
+        "stream: over 4 MiB, chunked",
+        "POST",
+        "/api/ingest",
+        _stream(),
+        b"[" + b" " * (5 * MIB) + b"]",
+        chunked=True,
+        exception="a chunked body is measured by buffering it; past Envoy's 4 MiB buffer"
+        " Envoy refuses it itself (413 in the envelope, its own detail, not logged)",
+    ),
 )

@@ -12,6 +12,7 @@ with `pytest -s` (`make conformance`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -32,6 +34,7 @@ from inlet_devstack import demo
 from inlet_devstack.stack import Ports, Stack, running
 from tests import external_support as ext
 from tests.e2e.conformance_cases import CASES, Case
+from tests.feed_support import Event, Events, fed_stream, read_headers
 from tests.push_support import push_session
 from tests.stream_support import sales_stream
 
@@ -74,6 +77,9 @@ _MASKS = (
     (re.compile(r"\b[0-9a-f]{16}\b"), "<hex-id>"),
 )
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?:-\d)?)\}")
+# Both edges' body deadline (INLET_GATEWAY_BODY_TIMEOUT_SECONDS; the launcher renders it
+# into Envoy's config): short, so the stalled cases answer soon.
+BODY_TIMEOUT_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,16 @@ class Outcome:
 @pytest.fixture(scope="module")
 async def edged(database_url: str) -> AsyncIterator[tuple[Stack, Path]]:
     log_dir = Path(tempfile.mkdtemp(prefix="inlet-conformance-"))
-    async with running(database_url, ports=Ports(0, 0, 0, 0, envoy=0), log_dir=log_dir) as stack:
+    async with running(
+        database_url,
+        ports=Ports(0, 0, 0, 0, envoy=0),
+        log_dir=log_dir,
+        extra_env={
+            "INLET_GATEWAY_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_SECONDS),
+            # Not the default: Envoy's own answers must follow the setting too.
+            "INLET_EXTERNAL_PROBLEM_BASE": "https://errors.example.com/inlet/",
+        },
+    ) as stack:
         yield stack, log_dir
 
 
@@ -112,7 +127,8 @@ async def _seed(stack: Stack) -> Seeded:
             admin, bootstrap_token=stack.bootstrap_token, workspace_slug=f"c{tag}"
         )
         streams = streams_pb2_grpc.StreamAdminServiceStub(ch)
-        stream = await sales_stream(admin, streams, made)
+        fed = await fed_stream(admin, streams, made)
+        stream = fed.sales
         # One request an hour: the second is 429 with Retry-After and RateLimit-*.
         limited = await sales_stream(admin, streams, made, rate_limit=1, rate_window_seconds=3600)
         integrations = ext.stub(ch)
@@ -129,6 +145,7 @@ async def _seed(stack: Stack) -> Seeded:
         "workspace": made.workspace,
         "key": stream.key,
         "stream": stream.slug,
+        "read_key": fed.read_key,
         "limited_key": limited.key,
         "limited_stream": limited.slug,
         "project": project.secret,
@@ -189,12 +206,15 @@ async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: in
     headers = {k: _fill(v, seeded, index) for k, v in case.headers.items()}
     raw = case.body
     body = _fill(raw, seeded, index).encode() if isinstance(raw, str) else raw
-    content: bytes | AsyncIterator[bytes] | None = body
-    if case.chunked and body is not None:
-        content = _chunks(body)
-    answer = await client.request(
-        case.method, _fill(case.path, seeded, index), headers=headers, content=content
-    )
+    path = _fill(case.path, seeded, index)
+    if case.stalled or case.raw:
+        assert body is not None
+        answer = await _raw(client, case.method, path, headers, body, stalled=case.stalled)
+    else:
+        content: bytes | AsyncIterator[bytes] | None = body
+        if case.chunked and body is not None:
+            content = _chunks(body)
+        answer = await client.request(case.method, path, headers=headers, content=content)
     try:
         parsed: Any = orjson.loads(answer.content) if answer.content else None
     except orjson.JSONDecodeError:
@@ -214,6 +234,60 @@ async def _send(client: httpx.AsyncClient, case: Case, seeded: Seeded, index: in
         answer.headers.get("x-request-id", ""),
         _request_id_in(parsed),
     )
+
+
+async def _raw(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    stalled: bool,
+) -> httpx.Response:
+    """A request over its own connection. Stalled: its body stops short of its
+    Content-Length, so the answer comes at the edge's body deadline. Else sent as curl
+    sends a large body, `Expect: 100-continue`: the body follows a 100 only, so an edge
+    that refuses it unread answers at once and nothing is left in flight."""
+    url = urlsplit(str(client.base_url))
+    assert url.hostname is not None
+    assert url.port is not None
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    head = [f"{method} {path} HTTP/1.1", f"host: {url.netloc}"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    head.append(f"content-length: {len(body) + 100 if stalled else len(body)}")
+    if not stalled:
+        head.append("expect: 100-continue")
+    try:
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + (body if stalled else b""))
+        await writer.drain()
+        while True:
+            status, answered = await asyncio.wait_for(
+                _response_head(reader), timeout=BODY_TIMEOUT_SECONDS + 30
+            )
+            if status != 100:
+                break
+            writer.write(body)
+            await writer.drain()
+        length = next((int(v) for k, v in answered if k.lower() == "content-length"), None)
+        content = await (reader.readexactly(length) if length is not None else reader.read())
+    finally:
+        writer.close()
+    return httpx.Response(status, headers=answered, content=content)
+
+
+async def _response_head(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]]]:
+    raw_head = await reader.readuntil(b"\r\n\r\n")
+    status_line, _, header_block = raw_head.partition(b"\r\n")
+    answered = [
+        (name.strip(), value.strip())
+        for name, _, value in (
+            line.decode("latin-1").partition(":")
+            for line in header_block.split(b"\r\n")
+            if b":" in line
+        )
+    ]
+    return int(status_line.split()[1]), answered
 
 
 async def _chunks(body: bytes) -> AsyncIterator[bytes]:
@@ -340,3 +414,71 @@ async def test_both_edges_answer_alike(edged: tuple[Stack, Path]) -> None:
         )
     _write(_table(rows), log_dir)
     assert not failures, "\n".join(failures)
+
+
+# --- the live feed ------------------------------------------------------------------------
+
+FEED_HEADERS = ("content-type", "cache-control", "x-accel-buffering", "x-content-type-options")
+
+
+async def _events(
+    client: httpx.AsyncClient, seeded: Seeded, count: int, **headers: str
+) -> tuple[int, dict[str, str], list[Event]]:
+    """The feed's answer: status, its headers, its first heartbeat and `count` changes."""
+    path = f"/api/streams/{seeded.values['stream']}/feed"
+    sent = read_headers(seeded.values["read_key"], **headers)
+    async with client.stream("GET", path, headers=sent) as answer:
+        kept = {name: answer.headers[name] for name in FEED_HEADERS if name in answer.headers}
+        assert answer.status_code == 200, await answer.aread()
+        events = Events(answer)
+        first = await events.next()
+        assert first is not None
+        return answer.status_code, kept, [first, *await events.changes(count)]
+
+
+def _masked_events(events: list[Event], seeded: Seeded) -> list[Any]:
+    return [
+        (e.event, e.id, e.comment, _masked(e.json(), seeded) if e.data else None) for e in events
+    ]
+
+
+async def test_the_feed_streams_alike_and_resumes_by_last_event_id(
+    edged: tuple[Stack, Path],
+) -> None:
+    """The live feed through both edges: the same events with their `id:` lines, and a
+    resume with Last-Event-ID through each gets exactly the changes after it."""
+    stack, _ = edged
+    assert stack.envoy_url is not None
+    urls = {"gateway": stack.gateway_url, "envoy": stack.envoy_url}
+    seen: dict[str, Any] = {}
+    for edge in EDGES:
+        seeded = await _seed(stack)
+        async with httpx.AsyncClient(base_url=urls[edge], timeout=30) as client:
+            items = [{"region": f"r{n}", "revenue": n + 0.5} for n in range(3)]
+            key = {"authorization": f"Bearer {seeded.values['key']}", "x-item-key": "region"}
+            # Subscribed at the head (its heartbeat read), then the changes as they apply.
+            path = f"/api/streams/{seeded.values['stream']}/feed"
+            sent = read_headers(seeded.values["read_key"])
+            async with client.stream("GET", path, headers=sent) as answer:
+                assert answer.status_code == 200, await answer.aread()
+                kept = {n: answer.headers[n] for n in FEED_HEADERS if n in answer.headers}
+                events = Events(answer)
+                first = await events.next()
+                assert first is not None
+                pushed = await client.post("/api/ingest", json=items, headers=key)
+                assert pushed.status_code == 202, pushed.text
+                live = [first, *await events.changes(3)]
+            assert all(e.id for e in live[1:]), live
+            # A reconnecting EventSource sends the last id it got: exactly the rest follow.
+            status, resumed_headers, resumed = await _events(
+                client, seeded, 2, **{"Last-Event-ID": str(live[1].id)}
+            )
+            assert [e.id for e in resumed[1:]] == [e.id for e in live[2:]]
+            seen[edge] = (
+                kept,
+                _masked_events(live, seeded),
+                status,
+                resumed_headers,
+                _masked_events(resumed, seeded),
+            )
+    assert seen["gateway"] == seen["envoy"]

@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 
 from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo
 from inlet_devstack.stack import Ports, Stack, running
-from tests.feed_support import fed_stream, read_headers
+from tests.feed_support import Events, fed_stream, read_headers
 from tests.messages import key_headers
 from tests.polling import until
 from tests.stream_support import SEED_BATCH
@@ -102,23 +101,21 @@ async def test_a_streams_items_and_feed_through_envoy(
         http.stream("GET", f"{path}/feed", headers=read_headers(fed.read_key)) as feed,
     ):
         assert feed.status_code == 200
-        lines = feed.aiter_lines()
-        # Envoy's transcoder writes each message as `data: <message JSON>` (no `id:` lines).
-        assert (await anext(lines)).startswith('data: {"heartbeat"')
+        assert feed.headers["content-type"] == "text/event-stream; charset=utf-8"
+        # The feed's twin renders its Server-Sent Events: the gateway's, `id:` lines too.
+        events = Events(feed)
+        first = await events.next()
+        assert first is not None
+        assert first.comment == "heartbeat 0"
         pushed = await http.post(
             "/api/ingest",
             json=SEED_BATCH,
             headers=key_headers(fed.sales.key, **{"X-Item-Key": "region"}),
         )
         assert pushed.status_code == 202, pushed.text
-        changes = []
-        async for line in lines:
-            if line.startswith('data: {"change"'):
-                changes.append(orjson.loads(line.removeprefix("data: "))["change"])
-                if len(changes) == 3:
-                    break
-        assert [c["item_key"] for c in changes] == ["North", "South", "East"]
-        assert [c["position"] for c in changes] == ["1", "2", "3"]
+        changes = await events.changes(3)
+        assert [c.json()["item_key"] for c in changes] == ["North", "South", "East"]
+        assert [c.id for c in changes] == ["1", "2", "3"]
         items = await http.get(f"{path}/items", headers=read_headers(fed.read_key))
         assert items.status_code == 200, items.text
         assert [i["item_key"] for i in items.json()["items"]] == ["East", "North", "South"]

@@ -175,6 +175,32 @@ async def test_each_service_serves_metrics_that_move_with_a_push(
         assert after["notifier"].has(gauge), gauge
 
 
+async def test_a_twin_call_is_counted_with_the_http_status_it_answered(
+    observed: Stack, workspace: DemoSeed
+) -> None:
+    """A twin's call ends OK whatever it answers (its status is x-http-code): the count
+    names that status too, so a refused push is not an unlabelled success."""
+    before = await scrape(observed.metrics_url("matcher"))
+    async with httpx.AsyncClient(base_url=observed.gateway_url, timeout=10) as client:
+        refused = await client.post(
+            f"/api/v1/ingest/{workspace.tokens['contact']}", json={"fields": {"email": "x"}}
+        )
+    assert refused.status_code == 400, refused.text
+    labels = {"method": PUSH_RPC, "code": "OK", "http_code": "400"}
+
+    async def counted() -> Scrape | None:
+        after = await scrape(observed.metrics_url("matcher"))
+        grew = after.total("inlet_grpc_requests_total", **labels) - before.total(
+            "inlet_grpc_requests_total", **labels
+        )
+        return after if grew == 1 else None
+
+    await until(counted, what="the refused push counted with its HTTP status")
+    # Typed RPCs (the store's, called by the matcher) carry no HTTP status.
+    store = await scrape(observed.metrics_url("store"))
+    assert "" in store.labelled("inlet_grpc_requests_total", "http_code")
+
+
 def _by_service(spans: list[ReceivedSpan]) -> dict[str, list[ReceivedSpan]]:
     found: dict[str, list[ReceivedSpan]] = {}
     for span in spans:

@@ -10,7 +10,10 @@ from pathlib import Path
 import yaml
 from google.protobuf import descriptor_pb2
 
+from inlet_common.config import DEFAULT_EXTERNAL_PROBLEM_BASE
 from inlet_common.httptwins import HTTP_BODY_FIELD, twin_files
+from inlet_devstack import envoy
+from inlet_gateway import edge_headers, limits
 from tools import envoy_replies
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +119,35 @@ def test_envoy_answers_a_wrong_method_with_the_gateways_allow_list() -> None:
     # Before every other route, so a capped route's prefix never takes a wrong method.
     first = routes[: len(allowed)]
     assert all(route["direct_response"]["status"] == 405 for route in first)
+
+
+def test_envoys_lua_filter_holds_the_gateways_header_rules() -> None:
+    text = envoy_replies.CONFIG.read_text()
+    assert envoy_replies.lua_block() in text
+    rules = "\n".join(envoy_replies.lua_rules())
+    for name, cap in edge_headers.HEADER_CAPS.items():
+        assert f'["{name.decode()}"] = {cap}' in rules
+    assert f'["user-agent"] = {edge_headers.INFORMATIONAL_CAPS[b"user-agent"]}' in rules
+    assert f'"{edge_headers.HEADER_BLOCK_MESSAGE}"' in rules
+    # Envoy's own codec limits lie past the gateway's block cap, so the Lua filter judges it.
+    (listener,) = yaml.safe_load(text)["static_resources"]["listeners"]
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert manager["max_request_headers_kb"] * 1024 > edge_headers.MAX_HEADER_BLOCK_BYTES
+    assert manager["request_timeout"] == f"{envoy_replies.BODY_TIMEOUT_SECONDS:g}s"
+
+
+def test_the_launcher_renders_the_gateways_settings_into_envoys_config() -> None:
+    text = envoy_replies.CONFIG.read_text()
+    env = {
+        "INLET_GATEWAY_BODY_TIMEOUT_SECONDS": "2.5",
+        "INLET_GATEWAY_HEADER_TIMEOUT_SECONDS": "7",
+        "INLET_EXTERNAL_PROBLEM_BASE": "https://errors.example.com/",
+    }
+    rendered = envoy.with_settings(text, env)
+    assert "request_timeout: 2.5s" in rendered
+    assert "request_headers_timeout: 7s" in rendered
+    assert limits.body_timeout_message(2.5) in rendered
+    assert limits.body_timeout_message(30) not in rendered
+    assert "type: https://errors.example.com/not-found/route" in rendered
+    assert DEFAULT_EXTERNAL_PROBLEM_BASE not in rendered
+    assert envoy.with_settings(text, {}) == text

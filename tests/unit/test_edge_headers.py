@@ -50,6 +50,7 @@ def test_forwarded_values_cross_cut_one_past_their_cap() -> None:
     assert edge_headers.forwarded(b"idempotency-key", "k" * 255) == "k" * 255
     assert edge_headers.forwarded(b"x-item-key", "r" * 10_000) == "r" * 257
     assert edge_headers.forwarded(b"user-agent", "u" * 9_000) == "u" * 512
+    assert edge_headers.forwarded(b"last-event-id", "9" * 9_000) == "9" * 65
     assert edge_headers.forwarded(b"x-other", "o" * 9_000) == "o" * 9_000
 
 

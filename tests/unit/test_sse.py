@@ -1,10 +1,9 @@
-"""Server-Sent Events rendering of a server-streaming RPC's messages (inlet_gateway.sse)."""
+"""Server-Sent Events rendering of a server-streaming RPC's messages (inlet_common.sse)."""
 
 from __future__ import annotations
 
 from inlet.ingest.v1 import feed_pb2
-from inlet_common import exactjson
-from inlet_gateway import sse
+from inlet_common import exactjson, sse
 
 
 def test_a_change_is_an_event_with_its_position_as_id_and_exact_values() -> None:

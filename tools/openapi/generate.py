@@ -527,7 +527,7 @@ class Generator:
         }
         if method.server_streaming:
             # The gateway serves a server-streaming RPC as Server-Sent Events (one event per
-            # message; inlet_gateway.sse).
+            # message; inlet_common.sse).
             success["content"] = {
                 "text/event-stream": {"schema": _describe({"type": "string"}, EVENT_STREAM)}
             }

@@ -27,7 +27,9 @@ from inlet_common.portfile import write_port_file
 
 log = logging.getLogger(__name__)
 
-RPCS = Counter("inlet_grpc_requests_total", "RPCs handled", ["method", "code"])
+# http_code: the HTTP status an HTTP twin answered (its x-http-code; a twin's call itself
+# ends OK whatever it answers); empty for every other RPC.
+RPCS = Counter("inlet_grpc_requests_total", "RPCs handled", ["method", "code", "http_code"])
 RPC_SECONDS = Histogram("inlet_grpc_request_seconds", "RPC handling time", ["method"])
 
 # Polled or probed all the time: their access lines are DEBUG, not INFO.
@@ -152,6 +154,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return handler
         method = handler_call_details.method
         quiet = method.startswith(_QUIET_METHODS)
+        twin = method.partition("/")[2].partition("/")[0].endswith(httptwins.TWIN_SUFFIX)
         level = logging.DEBUG if quiet else logging.INFO
 
         async def behavior(request: Any, context: Any) -> Any:
@@ -169,6 +172,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         async def observed(request: Any, context: Any, span: Any) -> Any:
             started = time.perf_counter()
             code = "OK"
+            if twin:
+                context = _Answered(context)
             try:
                 if _public(method):
                     # No string with a NUL gets in: PostgreSQL could not store it.
@@ -201,7 +206,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                     span.set_attribute("rpc.grpc.status_code", code)
                     if code in _SERVER_FAULTS:
                         tracing.fail(span, code)
-                RPCS.labels(method, code).inc()
+                http_code = context.http_code if isinstance(context, _Answered) else ""
+                RPCS.labels(method, code, http_code).inc()
                 RPC_SECONDS.labels(method).observe(elapsed)
                 log.log(
                     level,
@@ -214,6 +220,23 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+class _Answered:
+    """A twin's context, keeping the HTTP status it answers (x-http-code) for the metrics."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self.http_code = ""
+
+    async def send_initial_metadata(self, metadata: Sequence[tuple[str, str]]) -> None:
+        for key, value in metadata:
+            if key == httprender.HTTP_CODE_KEY:
+                self.http_code = str(value)
+        await self._context.send_initial_metadata(metadata)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 def _traced(context: Any) -> bool:

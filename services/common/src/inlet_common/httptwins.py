@@ -30,7 +30,7 @@ from google.protobuf import (
 )
 from google.protobuf.message import DecodeError
 
-from inlet_common import httprules, mediatypes, nul
+from inlet_common import httprules, mediatypes, nul, sse
 from inlet_common.edge import (
     CONTENT_TYPE_KEY,
     EDGE_ERROR_KEY,
@@ -126,12 +126,18 @@ def twin_files(
                 continue
             added = twin.service.add(name=service.name + TWIN_SUFFIX)
             for method in methods:
-                if method.server_streaming:
-                    # A feed is served by its twin as itself (the same messages, streamed),
-                    # so one transcoder list names every public route.
-                    added.method.add().CopyFrom(method)
-                    continue
                 rule = _without_response_body(method.options.Extensions[_HTTP_RULE])
+                if method.server_streaming:
+                    # A feed's twin streams its Server-Sent Events as the service renders
+                    # them (inlet_common.sse), one google.api.HttpBody per event.
+                    streamed = added.method.add(
+                        name=method.name,
+                        input_type=method.input_type,
+                        output_type="." + HTTP_BODY,
+                        server_streaming=True,
+                    )
+                    streamed.options.Extensions[_HTTP_RULE].CopyFrom(rule)
+                    continue
                 input_type = method.input_type
                 request = messages.get(input_type)
                 if request is not None and _json_body(request, rule):
@@ -257,6 +263,82 @@ def twin_behavior(
     return behavior
 
 
+class _FeedWriter:
+    """The context a typed feed handler writes to: each message goes out as its event
+    (the stream's status and headers with the first), an error as its answer or, once the
+    stream began, as its last event."""
+
+    def __init__(self, context: Any, full_name: str, settings: HttpSettings) -> None:
+        self._context = context
+        self._full_name = full_name
+        self._settings = settings
+        self.started = False
+
+    async def write(self, response: message.Message) -> None:
+        chunk = sse.event(response)
+        if not self.started:
+            await self._context.send_initial_metadata([(HTTP_CODE_KEY, "200"), *sse.HEADERS])
+            self.started = True
+            chunk = sse.opening() + chunk
+        await self._context.write(httpbody_pb2.HttpBody(content_type=sse.CONTENT_TYPE, data=chunk))
+
+    async def fail(self, error: InletError) -> None:
+        answer = render_error(self._full_name, error, [], self._settings)
+        if self.started:
+            event = sse.error_event(answer.body.data)
+            await self._context.write(
+                httpbody_pb2.HttpBody(content_type=sse.CONTENT_TYPE, data=event)
+            )
+            return
+        self.started = True
+        code = [(HTTP_CODE_KEY, str(answer.status)), *answer.headers]
+        await self._context.send_initial_metadata(code)
+        await self._context.write(answer.body)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def feed_twin_behavior(
+    method: descriptor.MethodDescriptor,
+    typed: Callable[[Any, Any], Any],
+    settings: HttpSettings,
+    route: httprules.Route | None,
+) -> Callable[[Any, Any], Awaitable[None]]:
+    """The twin of a server-streaming RPC: its query (x-inlet-query) applied by `route`,
+    its messages written as Server-Sent Events, its error in the dialect's envelope (before
+    the first event, with its HTTP status as `x-http-code`; after it, as the last event).
+    The call itself always ends OK, as an HTTP answer already begun cannot change."""
+    full_name = method.full_name
+
+    async def behavior(arrived: Any, context: Any) -> None:
+        writer = _FeedWriter(context, full_name, settings)
+        try:
+            if route is not None:
+                try:
+                    httprules.apply_query(route, arrived, _query_of(context))
+                except httprules.TranscodeError as bad:
+                    raise _invalid(bad) from None
+            nul.refuse_in_message(arrived)
+            produced = typed(arrived, writer)
+            if hasattr(produced, "__aiter__"):
+                async for response in produced:
+                    await writer.write(response)
+            else:
+                await produced
+        except InletError as error:
+            await writer.fail(error)
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unhandled error in %s", full_name)
+            await writer.fail(InletError("internal error"))
+        if not writer.started:
+            await context.send_initial_metadata([(HTTP_CODE_KEY, "204")])
+
+    return behavior
+
+
 def _query_of(context: Any) -> str:
     return _metadata_value(context, QUERY_KEY) or ""
 
@@ -360,7 +442,11 @@ def twin_handler(
             continue
         streamed = typed_handlers.get(method.name)
         if streamed is not None and streamed.unary_stream is not None:
-            handlers[method.name] = streamed  # the twin's feed is the feed itself
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                feed_twin_behavior(method, streamed.unary_stream, settings, _route_of(method)),
+                request_deserializer=streamed.request_deserializer,
+                response_serializer=httpbody_pb2.HttpBody.SerializeToString,
+            )
     for method in twinned(service):
         typed = typed_handlers.get(method.name)
         if typed is None or typed.unary_unary is None:

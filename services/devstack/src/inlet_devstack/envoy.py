@@ -1,5 +1,6 @@
 """The Envoy edge beside the gateway (`make run-envoy`, tests): deploy/envoy/envoy.yaml
-rendered for this stack's ports, started from the virtualenv's envoy, waited on."""
+rendered for this stack's ports and the gateway's settings, started from the virtualenv's
+envoy, waited on."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ import contextlib
 import random
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from inlet_common.config import DEFAULT_EXTERNAL_PROBLEM_BASE, ConfigError
+from inlet_gateway import limits
+from inlet_gateway.config import GatewayConfig
 
 ROOT = Path(__file__).resolve().parents[4]
 CONFIG = ROOT / "deploy" / "envoy" / "envoy.yaml"
@@ -46,9 +52,45 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def render(port: int, *, matcher: str, store: str, notifier: str) -> str:
-    """The checked-in config with this stack's listener port and upstream addresses."""
-    text = CONFIG.read_text()
+def _duration(seconds: float) -> str:
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+
+
+def with_settings(text: str, env: Mapping[str, str]) -> str:
+    """The config with the gateway's settings where the checked-in file holds their
+    defaults: its header and body deadlines (the 408's message too) and the integration
+    dialect's problem base in Envoy's own answers."""
+    try:
+        gateway = GatewayConfig.from_env(env)
+    except ConfigError as error:
+        raise EnvoyError(str(error)) from None
+    default = GatewayConfig.from_env({})
+    text = _replace_once(
+        text,
+        f"request_headers_timeout: {_duration(default.header_timeout_seconds)}",
+        f"request_headers_timeout: {_duration(gateway.header_timeout_seconds)}",
+    )
+    text = _replace_once(
+        text,
+        f"request_timeout: {_duration(default.body_timeout_seconds)}",
+        f"request_timeout: {_duration(gateway.body_timeout_seconds)}",
+    )
+    message = limits.body_timeout_message(default.body_timeout_seconds)
+    if message not in text:
+        raise EnvoyError(f"{CONFIG}: no 408 message {message!r} (run `make protos`)")
+    text = text.replace(message, limits.body_timeout_message(gateway.body_timeout_seconds))
+    base = f"type: {DEFAULT_EXTERNAL_PROBLEM_BASE}"
+    if base not in text:
+        raise EnvoyError(f"{CONFIG}: no {base!r} to replace (run `make protos`)")
+    return text.replace(base, f"type: {gateway.external_problem_base}")
+
+
+def render(
+    port: int, *, matcher: str, store: str, notifier: str, env: Mapping[str, str] | None = None
+) -> str:
+    """The checked-in config with this stack's listener port, upstream addresses and the
+    gateway's settings (`env`: the services' environment)."""
+    text = with_settings(CONFIG.read_text(), env or {})
     text = _replace_once(text, "port_value: 8081", f"port_value: {port}")
     text = _replace_once(text, "port_value: 9901", "port_value: 0")
     for checked_in, actual in (("50051", matcher), ("50052", store), ("50053", notifier)):
@@ -64,11 +106,18 @@ def render(port: int, *, matcher: str, store: str, notifier: str) -> str:
 
 
 async def start(
-    workdir: Path, log_dir: Path | None, port: int, *, matcher: str, store: str, notifier: str
+    workdir: Path,
+    log_dir: Path | None,
+    port: int,
+    *,
+    matcher: str,
+    store: str,
+    notifier: str,
+    env: Mapping[str, str] | None = None,
 ) -> RunningEnvoy:
     """Envoy serving on `port` (0: any free), ready to route to every service."""
     config = workdir / "envoy.yaml"
-    config.write_text(render(port, matcher=matcher, store=store, notifier=notifier))
+    config.write_text(render(port, matcher=matcher, store=store, notifier=notifier, env=env))
     address_file = workdir / "envoy-admin-address"
     log_path = (log_dir or workdir) / "envoy.log"
     with log_path.open("ab") as out:

@@ -374,6 +374,7 @@ async def running(
                         matcher=matcher,
                         store=store,
                         notifier=notifier,
+                        env={**os.environ, **extra_env},
                     )
                 except envoy_edge.EnvoyError as error:
                     raise StackError(str(error)) from None

@@ -20,7 +20,7 @@ from google.protobuf import descriptor, message
 from inlet.admin.v1 import admin_pb2, integrations_pb2, push_pb2, streams_pb2
 from inlet.ingest.v1 import external_pb2, feed_pb2, ingest_pb2
 from inlet.notifier.v1 import webhooks_pb2
-from inlet_common import channels, requestids
+from inlet_common import channels, requestids, sse
 from inlet_common.edge import (
     CONTENT_TYPE_KEY,
     EDGE_ERROR_KEY,
@@ -56,7 +56,7 @@ from inlet_common.httprules import (
 from inlet_common.httpstatus import http_status
 from inlet_common.httptwins import twin_path, with_json_body
 from inlet_common.twincalls import TwinCaller
-from inlet_gateway import docs, edge_headers, limits, sse
+from inlet_gateway import docs, edge_headers, limits
 from inlet_gateway.config import GatewayConfig
 from inlet_gateway.console import Console, build_console
 from inlet_gateway.sse import Streaming
@@ -380,9 +380,7 @@ class Gateway:
             return await self._rejected(found, request, _too_large(too_large)), label
         except TimeoutError:
             log.info("request body timed out", extra={"route": label})
-            slow = _RequestTimeout(
-                f"the request body was not received within {self.body_timeout_seconds:g}s"
-            )
+            slow = _RequestTimeout(limits.body_timeout_message(self.body_timeout_seconds))
             # The request's framing (its media type, a body that never came, its header
             # block) is the edge's own verdict, answered in the dialect before any
             # credential is looked at, as Envoy's local replies are; its content is the
@@ -411,17 +409,11 @@ class Gateway:
             violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
             edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
             return await self._rejected(found, request, edge, edge_field=bad.field), label
-        if route.method.server_streaming:
-            # A feed has no twin: its query is read here, into the typed request.
-            try:
-                typed = transcode(route, found.variables, query, body, content_type=content_type)
-            except TranscodeError as bad:
-                violations = [Violation(bad.field, bad.message, bad.code)] if bad.field else []
-                edge = InvalidArgument(bad.message, reason=bad.reason, violations=violations)
-                return await self._rejected(found, request, edge, edge_field=bad.field), label
-            return await self._open_stream(route, typed, request), label
         if query and _PRINTABLE.fullmatch(query):
             request = replace(request, metadata=[*request.metadata, (QUERY_KEY, query)])
+        if route.method.server_streaming:
+            assert isinstance(rpc_request, message.Message)
+            return await self._open_stream(route, rpc_request, request), label
         return await self._call(route, rpc_request, request), label
 
     def _headers_too_large(
@@ -438,25 +430,30 @@ class Gateway:
     async def _open_stream(
         self, route: Route, rpc_request: message.Message, request: _Request
     ) -> Answer | Streaming:
-        """The call and its first message; an error before it is an ordinary answer."""
+        """The twin's call and its first event; an answer that is not a stream (an error
+        before the first event, or none at all) is an ordinary answer."""
         found = self._streams.get(route.full_name)
         if found is None:
             found = self.channel(route.upstream).unary_stream(
-                route.grpc_path,
+                twin_path(route.method),
                 request_serializer=_serialize,
-                response_deserializer=route.response_class.FromString,
+                response_deserializer=httpbody_pb2.HttpBody.FromString,
             )
             self._streams[route.full_name] = found
         # No deadline: a feed lasts as long as its reader stays.
         call = found(rpc_request, metadata=request.metadata)
         try:
             first = await call.read()
+            initial = await call.initial_metadata()
         except grpc.aio.AioRpcError as error:
             return self._upstream_error(route, error, request)
         if first is _EOF:
             call.cancel()
-            return Answer(204, b"", "")
-        assert isinstance(first, message.Message)
+            return _piped(httpbody_pb2.HttpBody(), initial)
+        assert isinstance(first, httpbody_pb2.HttpBody)
+        if _http_code(initial) != 200:
+            call.cancel()
+            return _piped(first, initial)
         return Streaming(call, first, route.full_name)
 
     async def _stream(
@@ -479,7 +476,7 @@ class Gateway:
                     (b"content-type", sse.CONTENT_TYPE.encode()),
                     (b"x-request-id", request.request_id.encode()),
                     *_client_request_id_header(client_id),
-                    *sse.HEADERS,
+                    *((k.encode(), v.encode()) for k, v in sse.HEADERS),
                     edge_headers.NOSNIFF,
                 ],
             }
@@ -492,7 +489,7 @@ class Gateway:
 
         watcher = asyncio.get_running_loop().create_task(watch_disconnect())
         try:
-            chunk = sse.opening() + sse.event(streaming.first)
+            chunk = _first_chunk(streaming.first)
             while True:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 try:
@@ -511,7 +508,7 @@ class Gateway:
                     break
                 if message_ is _EOF:
                     break
-                chunk = sse.event(message_)
+                chunk = _chunk(message_)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             call.cancel()
@@ -708,6 +705,17 @@ def _content_length(answer: Answer) -> list[tuple[bytes, bytes]]:
 
 def _content_type(content_type: str) -> list[tuple[bytes, bytes]]:
     return [(b"content-type", content_type.encode())] if content_type else []
+
+
+def _first_chunk(first: message.Message) -> bytes:
+    """A twin's first event as it rendered it; a typed call's (the console's) rendered."""
+    if isinstance(first, httpbody_pb2.HttpBody):
+        return first.data
+    return sse.opening() + sse.event(first)
+
+
+def _chunk(event: message.Message) -> bytes:
+    return event.data if isinstance(event, httpbody_pb2.HttpBody) else sse.event(event)
 
 
 def _piped(response: httpbody_pb2.HttpBody, initial: Any) -> Answer:

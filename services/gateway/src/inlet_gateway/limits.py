@@ -54,6 +54,12 @@ def describe(limit: int) -> str:
     return f"{limit} bytes"
 
 
+def body_timeout_message(seconds: float) -> str:
+    """The 408's message for a body not received within `seconds` (Envoy's is generated
+    from this one)."""
+    return f"the request body was not received within {seconds:g}s"
+
+
 def check_declared(content_length: bytes | None, limit: int) -> None:
     """Reject at once when Content-Length announces more than `limit`."""
     if content_length is None:
