@@ -97,7 +97,17 @@ class KeyContext:
     workspace_id: str
     rate_limit: int
     rate_window_seconds: int
-    schema: StreamSchema
+    schema_version: str
+    # The schema as the key's query describes it; made into a StreamSchema only when a
+    # caller needs it (its version moved on), not on every accept.
+    described_type: dict[str, Any]
+    default_region: str
+
+    @property
+    def schema(self) -> StreamSchema:
+        return StreamSchema(
+            self.schema_version, entity_type_of(self.described_type), self.default_region
+        )
 
     @property
     def source(self) -> Source:
@@ -273,11 +283,9 @@ class Inbox:
             workspace_id=str(found["workspace_id"]),
             rate_limit=found["rate_limit"],
             rate_window_seconds=found["rate_window_seconds"],
-            schema=StreamSchema(
-                version=found["schema_version"],
-                entity_type=entity_type_of(found["entity_type"]),
-                default_region=found["default_region"],
-            ),
+            schema_version=found["schema_version"],
+            described_type=found["entity_type"],
+            default_region=found["default_region"],
         )
 
     # -- accept ---------------------------------------------------------------------------
@@ -307,7 +315,7 @@ class Inbox:
                         f"stream {stream!r} does not match the ingest key (its stream is"
                         f" {key.stream!r})"
                     )
-                if items and not rejection.unread and schema_version != key.schema.version:
+                if items and not rejection.unread and schema_version != key.schema_version:
                     # Before the rate limit: the call that follows is the one that counts.
                     return key.schema
                 rate = await self.hit_rate_limit(conn, source)
