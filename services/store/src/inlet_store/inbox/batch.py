@@ -86,13 +86,7 @@ async def apply_batch(
             r["slug"]
             for r in await repo.rows(conn, "unique_fields_now", entity_type_id=entity_type_id)
         )
-    planned = [
-        [
-            replace(i, record=with_unique_fields(i.record, unique)) if i.record else i
-            for i in r.items
-        ]
-        for r in live
-    ]
+    planned = [[_keyed_on(i, unique) for i in r.items] for r in live]
     records = [
         chunks.ChunkItem(i.index, i.record)
         for items in planned
@@ -182,6 +176,15 @@ async def _lock_and_unkey(conn: repo.Conn, plan: chunks.ChunkPlan) -> None:
     if plan.deleted:
         pairs = [{"record_id": r, "slug": s} for r, s in sorted(plan.deleted)]
         await repo.execute(conn, "delete_record_keys", pairs=repo.jsonb(pairs))
+
+
+def _keyed_on(item: Any, unique: tuple[str, ...]) -> Any:
+    """The item, its record also keyed on the unique flags in force (a copy only when that
+    adds a key: most items already have every one)."""
+    if item.record is None:
+        return item
+    record = with_unique_fields(item.record, unique)
+    return item if record is item.record else replace(item, record=record)
 
 
 def _source(request_id: str, integration: str | None) -> dict[str, str]:
