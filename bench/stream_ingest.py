@@ -80,7 +80,9 @@ class Completions:
                     seen = time.perf_counter()
                     for request_id, status in await cur.fetchall():
                         self.outcomes[status] += 1
-                        self.pending.pop(request_id).set_result(seen)
+                        future = self.pending.pop(request_id)
+                        if not future.done():  # not given up on (wait_for cancels it)
+                            future.set_result(seen)
                 await asyncio.sleep(POLL_SECONDS)
 
 
@@ -179,6 +181,7 @@ class BatchItems:
         batches: int,
         size: int = 1000,
         concurrency: int = 4,
+        probe: CpuProbe | None = None,
     ) -> None:
         self.name = f"stream {size}-item arrays"
         self.url = f"{gateway_url}/api/ingest"
@@ -187,6 +190,7 @@ class BatchItems:
         self.batches = batches
         self.size = size
         self.concurrency = concurrency
+        self.probe = probe
 
     async def run(self) -> Result:
         tag = secrets.token_hex(3)
@@ -217,11 +221,13 @@ class BatchItems:
                     latencies.append(seen - sent)
 
             poller = asyncio.create_task(completions.run(stop))
+            before = self.probe.snapshot() if self.probe else None
             started = time.perf_counter()
             async with asyncio.TaskGroup() as group:
                 for body in bodies:
                     group.create_task(one(body))
             elapsed = time.perf_counter() - started
+            cpu = self.probe.since(before, self.probe.snapshot()) if self.probe and before else None
             stop.set()
             await poller
         return Result(
@@ -231,6 +237,7 @@ class BatchItems:
             latencies,
             errors,
             completions.outcomes,
+            cpu,
         )
 
 
@@ -239,17 +246,27 @@ class CopyUpsertCeiling:
     transaction that COPYs into a temp table and upserts records and their e-mail keys with
     set-based SQL. No HTTP, gRPC, validation, normalisation, inbox or per-item outcomes."""
 
-    def __init__(self, database_url: str, target: Target, *, batches: int, size: int = 1000):
+    def __init__(
+        self,
+        database_url: str,
+        target: Target,
+        *,
+        batches: int,
+        size: int = 1000,
+        probe: CpuProbe | None = None,
+    ):
         self.name = "raw COPY-upsert ceiling (items)"
         self.database_url = database_url
         self.target = target
         self.batches = batches
         self.size = size
+        self.probe = probe
 
     async def run(self) -> Result:
         tag = secrets.token_hex(3)
         latencies: list[float] = []
         async with await psycopg.AsyncConnection.connect(self.database_url) as conn:
+            before = self.probe.snapshot() if self.probe else None
             started = time.perf_counter()
             for b in range(self.batches):
                 rows = [
@@ -260,7 +277,10 @@ class CopyUpsertCeiling:
                 await self._upsert(conn, rows)
                 latencies.append(time.perf_counter() - began)
             elapsed = time.perf_counter() - started
-        return Result(self.name, self.batches * self.size, elapsed, latencies, Counter(), Counter())
+            cpu = self.probe.since(before, self.probe.snapshot()) if self.probe and before else None
+        return Result(
+            self.name, self.batches * self.size, elapsed, latencies, Counter(), Counter(), cpu
+        )
 
     async def _upsert(self, conn: psycopg.AsyncConnection[Any], rows: list[Any]) -> None:
         ws, et = self.target.workspace_id, self.target.entity_type_id
@@ -323,8 +343,8 @@ async def scenarios(
     ]
     return [
         *steady,
-        BatchItems(gateway_url, database_url, stream, batches=settings.batches),
-        CopyUpsertCeiling(database_url, target, batches=settings.batches),
+        BatchItems(gateway_url, database_url, stream, batches=settings.batches, probe=probe),
+        CopyUpsertCeiling(database_url, target, batches=settings.batches, probe=probe),
     ]
 
 

@@ -17,6 +17,7 @@ from inlet_matcher.stream import plan_items
 from tests.messages import stream_request
 from tests.polling import until
 from tests.stream_support import (
+    MEMBER,
     SalesStream,
     StreamServers,
     finished,
@@ -141,5 +142,92 @@ async def test_requests_applied_together_commit_apart_from_one_whose_lease_was_l
         assert (await finished(ss, sales.key, ids[2]))["status"] == "completed"
         # Nothing of the refused one was written; its worker still finishes it.
         assert await ss.workers.process(claims[1]) == "completed"
+    finally:
+        ss.workers.start()
+
+
+async def test_requests_applied_together_see_each_other_in_accept_order(
+    ss: StreamServers, own_pool: AsyncConnectionPool[Any]
+) -> None:
+    """A batch is written set-based, yet each request sees the ones before it as if they
+    were applied one by one; its feed positions and events follow the accept order."""
+    seed: demo.DemoSeed = await seed_workspace(ss, "together")
+    members = await sales_stream(ss.admin, ss.streams, seed, entity_type=MEMBER)
+    await ss.workers.stop()
+    try:
+        ids = [
+            await accept(ss, members.key, {"name": "Ada", "email": "ada@example.com"}),
+            # Matches the record the first one creates, in the same batch.
+            await accept(ss, members.key, {"name": "Ada L", "email": "ADA@example.com"}),
+            # New and nameless: its only item fails, the others are not held up.
+            await accept(ss, members.key, {"email": "nobody@example.com"}),
+            await accept(
+                ss,
+                members.key,
+                [{"name": "Bo", "email": "bo@example.com"}, {"email": "ada@example.com"}],
+            ),
+        ]
+        claims = await claim(ss, max_requests=10)
+        assert [c.request_id for c in claims] == ids
+        applied = await ss.store.ApplyStreamRequests(
+            store_pb2.ApplyStreamRequestsRequest(
+                requests=[
+                    store_pb2.ApplyStreamItemsRequest(
+                        request_id=c.request_id,
+                        lease_token=c.lease_token,
+                        lease_seconds=30,
+                        workspace_id=c.workspace_id,
+                        items=plan_items(c),
+                        finish=True,
+                    )
+                    for c in claims
+                ]
+            )
+        )
+        assert [(r.status, r.error_reason) for r in applied.results] == [
+            ("completed", ""),
+            ("completed", ""),
+            ("failed", ""),
+            ("completed", ""),
+        ]
+        first, second, third, fourth = [await finished(ss, members.key, i) for i in ids]
+        ada = first["items"][0]["record_id"]
+        assert first["items"][0]["action"] == "created"
+        assert second["items"][0] == {
+            "index": 0,
+            "record_id": ada,
+            "action": "updated",
+            "matched_on": ["email"],
+        }
+        assert third["items"][0]["error"]["code"] == "REQUIRED_FIELD_MISSING"
+        assert third["items_failed"] == 1
+        assert [i["action"] for i in fourth["items"]] == ["created", "updated"]
+        assert fourth["items"][1]["record_id"] == ada
+        async with own_pool.connection() as conn:
+            feed = await conn.execute(
+                "SELECT request_id, item_index FROM stream_feed f"
+                " JOIN stream_request_items i USING (request_id, record_id)"
+                " WHERE request_id = ANY(%s) ORDER BY position",
+                (ids,),
+            )
+            positions = [tuple(r) for r in await feed.fetchall()]
+            events = await conn.execute(
+                "SELECT type, data->>'request_id' FROM outbox_events"
+                " WHERE data->>'request_id' = ANY(%s) ORDER BY seq",
+                (ids,),
+            )
+            outbox = [tuple(r) for r in await events.fetchall()]
+        assert positions == [(ids[0], 0), (ids[1], 0), (ids[3], 0), (ids[3], 1)]
+        done = "request.completed"
+        assert outbox == [
+            ("record.created", ids[0]),
+            (done, ids[0]),
+            ("record.updated", ids[1]),
+            (done, ids[1]),
+            (done, ids[2]),
+            ("record.created", ids[3]),
+            ("record.updated", ids[3]),
+            (done, ids[3]),
+        ]
     finally:
         ss.workers.start()

@@ -89,3 +89,27 @@ async def test_closing_releases_parked_claims_empty_handed_and_parks_none_again(
         claims.claim(limit=5, max_items=0, lease_seconds=30, wait_seconds=60), 5
     )
     assert later == []
+
+
+async def test_wake_ups_while_a_woken_claim_gathers_are_its_own_then_handed_on() -> None:
+    """Requests that arrive just after the one that woke a claim are taken by that claim,
+    not each by a claim of its own; a parked claim is woken after it, in case its budget
+    left some behind."""
+    fake = FakeClaims()
+    claims = Claims(fake, Wakeups(gather_seconds=0.2))
+    first = asyncio.create_task(
+        claims.claim(limit=1, max_items=0, lease_seconds=30, wait_seconds=30)
+    )
+    await until(lambda: claims.wakeups.parked == 1, within=5, what="a parked claim")
+    second = asyncio.create_task(
+        claims.claim(limit=5, max_items=0, lease_seconds=30, wait_seconds=30)
+    )
+    await until(lambda: claims.wakeups.parked == 2, within=5, what="two parked claims")
+    fake.waiting.append(("a", 1))
+    claims.wakeups.wake()
+    fake.waiting.append(("b", 1))
+    claims.wakeups.wake()  # the first claim's, which is gathering: the second stays parked
+    assert claims.wakeups.parked == 1
+    # Its budget is one request: the other is left for the claim it hands on to.
+    assert [c.request_id for c in await asyncio.wait_for(first, 5)] == ["a"]
+    assert [c.request_id for c in await asyncio.wait_for(second, 5)] == ["b"]

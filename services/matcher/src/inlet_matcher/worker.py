@@ -104,16 +104,17 @@ class Workers:
         # Requests that fit in one chunk are applied together, one commit for them all;
         # the rest (big ones, push transfers) one by one, chunk after chunk.
         together: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]] = []
-        alone: list[store_pb2.ClaimedStreamRequest] = []
+        alone: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem] | None]] = []
         for claimed in claims:
             items = self._planned(claimed) if claimed.source != "push" else None
             if items is not None and len(items) <= self.chunk_size:
                 together.append((claimed, items))
             else:
-                alone.append(claimed)
+                # Planned once: a large request's chunks reuse these items.
+                alone.append((claimed, items))
         done = await self._apply_together(together) if together else 0
-        for claimed in alone:
-            done += await self._process_logged(claimed)
+        for claimed, planned in alone:
+            done += await self._process_logged(claimed, planned)
         return done
 
     def _planned(
@@ -168,15 +169,19 @@ class Workers:
                 elif result.error_reason == "LEASE_LOST":
                     log.warning("stream request lease lost: %s", result.error_message)
                 else:
-                    done += await self._process_logged(claimed)
+                    done += await self._process_logged(claimed, items)
         return done
 
-    async def _process_logged(self, claimed: store_pb2.ClaimedStreamRequest) -> bool:
+    async def _process_logged(
+        self,
+        claimed: store_pb2.ClaimedStreamRequest,
+        planned: list[store_pb2.StreamItem] | None = None,
+    ) -> bool:
         # Failures are logged under the request's id, where its other lines are; the work
         # continues the trace of the call that accepted the request.
         with requestids.bound(claimed.request_id), _traced(claimed) as span:
             try:
-                await self.process(claimed)
+                await self.process(claimed, planned)
             except InletError:
                 # Store unavailable or lease lost: the request comes back to some worker.
                 log.warning("stream request step failed", exc_info=True)
@@ -188,13 +193,18 @@ class Workers:
                 return False
         return True
 
-    async def process(self, claimed: store_pb2.ClaimedStreamRequest) -> str:
+    async def process(
+        self,
+        claimed: store_pb2.ClaimedStreamRequest,
+        planned: list[store_pb2.StreamItem] | None = None,
+    ) -> str:
+        """Apply `claimed` chunk by chunk (its items planned here unless `planned` is given)."""
         # Under the id the request was accepted with: every line logged and every store
         # call made while processing it carries the id its client was shown.
         with requestids.bound(claimed.request_id):
             if claimed.source == "push":
                 return await self.process_transfer(claimed)
-            items = plan_items(claimed)
+            items = plan_items(claimed) if planned is None else planned
             # At least one call, so a request whose items were all done before is finished.
             starts = range(0, max(len(items), 1), self.chunk_size)
             status = ""

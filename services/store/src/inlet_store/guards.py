@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
+from psycopg.pq import TransactionStatus
 
 from inlet.store.v1 import store_pb2
 from inlet_common import idempotency
@@ -75,7 +76,11 @@ async def hit_rate_limit(
     conn: repo.Conn, subject: str, *, limit: int, window_seconds: int
 ) -> store_pb2.RateLimitState:
     """Count one request against `subject`'s fixed window; RateLimited past the limit."""
-    hit = await repo.row(conn, "hit_rate_window", subject=subject, window=window_seconds)
+    # Outside a transaction the hit commits on its own, without waiting for the disk (see
+    # hit_rate_window_async); inside one, it must not change how the caller's commit is made.
+    alone = conn.info.transaction_status == TransactionStatus.IDLE
+    query = "hit_rate_window_async" if alone else "hit_rate_window"
+    hit = await repo.row(conn, query, subject=subject, window=window_seconds)
     assert hit is not None
     if hit["hits"] == 1:
         # A new window: the subject's older ones are dead weight.

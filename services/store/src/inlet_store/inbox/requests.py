@@ -13,13 +13,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from inlet.store.v1 import store_pb2
 from inlet_common import idempotency, logs, requestids
-from inlet_common.errors import InletError, Violation
+from inlet_common.errors import InletError, Unavailable, Violation
 from inlet_common.httpstatus import http_status_of
 from inlet_store import chunks, guards, outbox
 from inlet_store import repository as repo
 from inlet_store.domain import EntityTypeDef, Outcome, PlannedRecord
 from inlet_store.errors import KeyRace, UniqueConflictError, wrap_exceptions
 from inlet_store.flags import current_unique_fields, with_unique_fields
+from inlet_store.inbox import batch
 from inlet_store.inbox.claims import Claims, SqlClaims
 from inlet_store.inbox.sources import INTEGRATION, STREAM, entity_type_of
 from inlet_store.inbox.waiting import Wakeups
@@ -96,7 +97,17 @@ class KeyContext:
     workspace_id: str
     rate_limit: int
     rate_window_seconds: int
-    schema: StreamSchema
+    schema_version: str
+    # The schema as the key's query describes it; made into a StreamSchema only when a
+    # caller needs it (its version moved on), not on every accept.
+    described_type: dict[str, Any]
+    default_region: str
+
+    @property
+    def schema(self) -> StreamSchema:
+        return StreamSchema(
+            self.schema_version, entity_type_of(self.described_type), self.default_region
+        )
 
     @property
     def source(self) -> Source:
@@ -272,11 +283,9 @@ class Inbox:
             workspace_id=str(found["workspace_id"]),
             rate_limit=found["rate_limit"],
             rate_window_seconds=found["rate_window_seconds"],
-            schema=StreamSchema(
-                version=found["schema_version"],
-                entity_type=entity_type_of(found["entity_type"]),
-                default_region=found["default_region"],
-            ),
+            schema_version=found["schema_version"],
+            described_type=found["entity_type"],
+            default_region=found["default_region"],
         )
 
     # -- accept ---------------------------------------------------------------------------
@@ -306,7 +315,7 @@ class Inbox:
                         f"stream {stream!r} does not match the ingest key (its stream is"
                         f" {key.stream!r})"
                     )
-                if items and not rejection.unread and schema_version != key.schema.version:
+                if items and not rejection.unread and schema_version != key.schema_version:
                     # Before the rate limit: the call that follows is the one that counts.
                     return key.schema
                 rate = await self.hit_rate_limit(conn, source)
@@ -575,8 +584,18 @@ class Inbox:
             )
 
     async def apply_many(self, chunks: list[RequestChunk]) -> list[tuple[str, InletError | None]]:
-        """Whole requests in one transaction (one commit), each in a savepoint of its own:
-        each one's final status, or the error that left it unwritten."""
+        """Whole requests in one transaction (one commit): set-based for the batch when it
+        can (inlet_store.inbox.batch), else each in a savepoint of its own. Each one's final
+        status, or the error that left it unwritten."""
+        together = await self._apply_batch(chunks)
+        if together is not None:
+            for chunk, (status, error) in zip(chunks, together, strict=True):
+                with requestids.bound(chunk.request_id):
+                    if error is None:
+                        log.info("stream request applied", extra={"status": status})
+                    else:
+                        log.warning("stream request not applied: %s", error.message)
+            return together
         results: list[tuple[str, InletError | None]] = []
         async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
             for chunk in chunks:
@@ -591,6 +610,28 @@ class Inbox:
                         results.append(("", error))
                         log.warning("stream request not applied: %s", error.message)
         return results
+
+    async def _apply_batch(
+        self, chunks: list[RequestChunk]
+    ) -> list[tuple[str, InletError | None]] | None:
+        """The batch set-based in one transaction; None when it cannot go that way or lost a
+        race (nothing is then written, and the caller applies its requests one by one)."""
+        requests = [batch.BatchRequest(c.request_id, c.lease_token, c.items) for c in chunks]
+        type_id = batch.eligible({c.workspace_id for c in chunks}, requests)
+        if type_id is None:
+            return None
+        try:
+            async with wrap_exceptions(), self.pool.connection() as conn, conn.transaction():
+                return await batch.apply_batch(
+                    conn, chunks[0].workspace_id, type_id, requests, decide_item
+                )
+        except Unavailable:
+            raise
+        except InletError as error:
+            # A lost key race, or a request the batch cannot write: one by one, each
+            # request keeps its own outcome.
+            log.info("batch not applied together (%s); one request at a time", error.reason)
+            return None
 
     async def _apply_on(
         self, conn: repo.Conn, chunk: RequestChunk, finish: bool
@@ -693,22 +734,10 @@ class Inbox:
         outcomes: list[ItemOutcome] = []
         events: list[dict[str, Any]] = []
         for item in items:
-            if item.superseded_by is not None or item.record is None:
-                outcomes.append(_not_applied(item))
-                continue
-            try:
-                if item.index in dangling:
-                    raise dangling[item.index]
-                outcome = plan.upsert(item.record, f"items[{item.index}]")
-            except KeyRace:
-                raise
-            except InletError as error:
-                outcomes.append(ItemOutcome(item.index, "failed", error=describe(error)))
-                continue
-            outcomes.append(
-                ItemOutcome(item.index, outcome.action, outcome.id, matched_on=outcome.matched_on)
-            )
-            events.append(chunks.record_event(item.record, outcome, source))
+            outcome, event = decide_item(item, plan, source, dangling.get(item.index))
+            outcomes.append(outcome)
+            if event is not None:
+                events.append(event)
         if outcomes:
             await chunks.write_chunk(
                 conn,
@@ -775,6 +804,30 @@ class Inbox:
         if done is None:
             raise LeaseLost(f"the lease on {request_id} expired and was taken over")
         return str(done["status"])
+
+
+def decide_item(
+    item: StreamItem,
+    plan: chunks.ChunkPlan,
+    source: dict[str, str],
+    dangling: InletError | None = None,
+) -> tuple[ItemOutcome, dict[str, Any] | None]:
+    """One item decided over `plan` (written later, in bulk): its outcome, and its
+    record.* event when it wrote a record; KeyRace is left to the caller."""
+    if item.superseded_by is not None or item.record is None:
+        return _not_applied(item), None
+    try:
+        if dangling is not None:
+            raise dangling
+        outcome = plan.upsert(item.record, f"items[{item.index}]")
+    except KeyRace:
+        raise
+    except InletError as error:
+        return ItemOutcome(item.index, "failed", error=describe(error)), None
+    return (
+        ItemOutcome(item.index, outcome.action, outcome.id, matched_on=outcome.matched_on),
+        chunks.record_event(item.record, outcome, source),
+    )
 
 
 def _pointing_at(record: PlannedRecord, related: dict[str, Outcome]) -> PlannedRecord:

@@ -1218,13 +1218,22 @@ BEGIN
             VALUES (changed.stream_id, changed.n)
             ON CONFLICT (stream_id) DO UPDATE SET position = h.position + changed.n
             RETURNING h.position - changed.n AS base
+        ), keyed AS (
+            -- Each keyed request's items read once (not once per item: json is text).
+            SELECT r.id AS request_id, e.n - 1 AS item_index, e.item ->> r.item_key AS item_key
+              FROM (SELECT DISTINCT request_id FROM new_items) q
+              JOIN stream_requests r ON r.id = q.request_id
+             CROSS JOIN LATERAL json_array_elements(r.items) WITH ORDINALITY AS e(item, n)
+             WHERE r.stream_id = changed.stream_id AND r.item_key <> ''
         ), applied AS (
+            -- Requests in the order they were accepted (a batch of them is written in one
+            -- statement), each one's items in order.
             SELECT i.request_id, i.item_index, i.record_id, i.action,
-                   CASE WHEN r.item_key = '' THEN i.record_id::text
-                        ELSE coalesce(r.items -> i.item_index ->> r.item_key,
-                                      i.record_id::text) END AS item_key,
-                   row_number() OVER (ORDER BY i.request_id, i.item_index) AS n
+                   coalesce(k.item_key, i.record_id::text) AS item_key,
+                   row_number() OVER (ORDER BY r.create_time, i.request_id, i.item_index) AS n
               FROM new_items i JOIN stream_requests r ON r.id = i.request_id
+              LEFT JOIN keyed k
+                ON k.request_id = i.request_id AND k.item_index = i.item_index
              WHERE r.stream_id = changed.stream_id AND i.action IN ('created', 'updated')
         ), feed AS (
             -- clock_timestamp(): when the item was applied (now() is when its transaction
