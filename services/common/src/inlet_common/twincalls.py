@@ -249,6 +249,8 @@ class TwinCaller:
     ) -> Outcome:
         """`deadline`: seconds the call may take."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        # Settled after its caller gave up (deadline, disconnect): nobody else reads it.
+        future.add_done_callback(_retrieved)
         self._pending.append((_Pending(method, request, metadata, deadline), future))
         if self._draining is None:
             self._draining = asyncio.create_task(self._drain())
@@ -314,6 +316,11 @@ class TwinCaller:
             _settle(future, (await call, await call.initial_metadata()))
         except grpc.aio.AioRpcError as error:
             _settle(future, error)
+
+
+def _retrieved(future: asyncio.Future[Outcome]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _settle(future: asyncio.Future[Outcome], outcome: Outcome | Exception) -> None:
