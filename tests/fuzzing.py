@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 EXAMPLES = int(os.environ.get("INLET_FUZZ_EXAMPLES", "60"))
 
 
-def fuzz_settings(scale: float = 1.0) -> settings:
-    """Settings for one property: EXAMPLES x `scale` examples, no deadline (a loaded CI
-    machine is slow), no example database (every run starts from the same seed), every
-    health check off (generated inputs are big on purpose)."""
+def fuzz_settings(scale: float = 1.0, at_least: int = 1) -> settings:
+    """Settings for one property: EXAMPLES x `scale` examples (`at_least` of them), no
+    deadline (a loaded CI machine is slow), no example database (every run starts from the
+    same seed), every health check off (generated inputs are big on purpose)."""
     return settings(
-        max_examples=max(1, int(EXAMPLES * scale)),
+        max_examples=max(at_least, int(EXAMPLES * scale)),
         deadline=None,
         database=None,
         derandomize=os.environ.get("INLET_FUZZ_RANDOM", "") == "",

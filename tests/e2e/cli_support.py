@@ -7,6 +7,8 @@ import os
 import secrets
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,21 +16,41 @@ from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_devstack import demo
 from inlet_devstack.stack import Stack
 
+# How long a command may go without progress before it counts as hung.
+STALL_SECONDS = 300
+
 
 @dataclass
 class Cli:
     env: dict[str, str]
     token: str
 
-    def run(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "inlet_cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+    def run(
+        self, *args: str, check: int | None = 0, progress: Callable[[], object] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The command's outcome. A hung command is stopped after STALL_SECONDS; with
+        `progress` (a reading of the work done, for long commands), only after
+        STALL_SECONDS in which that reading did not change, however slow the machine."""
+        command = [sys.executable, "-m", "inlet_cli", *args]
+        with subprocess.Popen(
+            command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as process:
+            reading, since = progress() if progress else None, time.monotonic()
+            while True:
+                try:
+                    stdout, stderr = process.communicate(timeout=5)
+                    break
+                except subprocess.TimeoutExpired:
+                    now = progress() if progress else None
+                    if now != reading:
+                        reading, since = now, time.monotonic()
+                    elif time.monotonic() - since > STALL_SECONDS:
+                        process.kill()
+                        stdout, stderr = process.communicate()
+                        raise AssertionError(
+                            f"{command}: no progress in {STALL_SECONDS} s", stdout, stderr
+                        ) from None
+        done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
         if check is not None:
             assert done.returncode == check, (done.returncode, done.stdout, done.stderr)
         return done

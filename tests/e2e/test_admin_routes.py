@@ -4,85 +4,21 @@ page_token is 400 naming page_token on each list."""
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from google.api import annotations_pb2
-from google.protobuf import descriptor
 
-from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, integrations_pb2, push_pb2, streams_pb2
-from inlet.notifier.v1 import webhooks_pb2
+from inlet.admin.v1 import admin_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo
 from inlet_devstack.demo import DemoSeed
 from inlet_devstack.stack import Stack
+from tests.admin_routes import PAGED, ROUTES, SERVICES, AdminRoute
 from tests.messages import PROBLEM, bearer_header
 
 pytestmark = pytest.mark.e2e
-
-_SERVICES = (
-    admin_pb2.DESCRIPTOR.services_by_name["AdminService"],
-    streams_pb2.DESCRIPTOR.services_by_name["StreamAdminService"],
-    integrations_pb2.DESCRIPTOR.services_by_name["IntegrationAdminService"],
-    push_pb2.DESCRIPTOR.services_by_name["PushAdminService"],
-    webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"],
-)
-# Installation-level calls: the bootstrap token, not a workspace's admin token.
-_BOOTSTRAP = {"CreateWorkspace", "CreateAdminToken"}
-_VARIABLE = re.compile(r"\{([a-z_.]+)(?:=([^}]*))?\}")
-_HTTP_RULE: Any = annotations_pb2.http
-
-
-@dataclass(frozen=True)
-class AdminRoute:
-    rpc: str
-    method: str
-    template: str  # e.g. /admin/v1/{parent=workspaces/*}/streams
-    body: str
-    paged: bool
-
-    def url(self, workspace_id: str) -> str:
-        """The route's path for resources of `workspace_id` (other ids made up: the
-        checks under test come before any lookup)."""
-        counter = iter(range(1, 100))
-
-        def fill(match: re.Match[str]) -> str:
-            pattern = match.group(2) or "*"
-            filled = pattern.replace("*", "{}", 1) if pattern.startswith("workspaces/") else pattern
-            filled = filled.format(workspace_id) if "{}" in filled else filled
-            return re.sub(r"\*", lambda _: f"x{next(counter)}", filled)
-
-        return _VARIABLE.sub(fill, self.template)
-
-
-def _routes() -> Iterator[AdminRoute]:
-    for service in _SERVICES:
-        for method in service.methods:
-            if method.name in _BOOTSTRAP:
-                continue
-            rule = method.GetOptions().Extensions[_HTTP_RULE]
-            for binding in (rule, *rule.additional_bindings):
-                yield _route(method, binding)
-
-
-def _route(method: descriptor.MethodDescriptor, binding: Any) -> AdminRoute:
-    kind = binding.WhichOneof("pattern")
-    return AdminRoute(
-        rpc=f"{method.containing_service.name}.{method.name}",
-        method=kind.upper(),
-        template=str(getattr(binding, kind)),
-        body=binding.body,
-        paged="page_token" in method.input_type.fields_by_name,
-    )
-
-
-ROUTES = sorted(_routes(), key=lambda r: (r.rpc, r.template))
-PAGED = [r for r in ROUTES if r.paged]
 
 
 def _body(route: AdminRoute) -> dict[str, Any] | None:
@@ -113,7 +49,7 @@ async def two_workspaces(stack: Stack) -> tuple[DemoSeed, DemoSeed]:
 
 def test_the_table_covers_every_admin_service() -> None:
     covered = {r.rpc.split(".")[0] for r in ROUTES}
-    assert covered == {s.name for s in _SERVICES}
+    assert covered == {s.name for s in SERVICES}
     assert len(PAGED) >= 15
 
 

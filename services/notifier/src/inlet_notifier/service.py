@@ -16,7 +16,7 @@ from inlet_common.admin.paging import PageTokens
 from inlet_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violation
 from inlet_notifier import guard, signing
 from inlet_notifier import repository as repo
-from inlet_notifier.errors import wrap_exceptions
+from inlet_notifier.errors import BadWebhookUrl, PrivateTarget, wrap_exceptions
 from inlet_notifier.secrets_at_rest import KeyRing, SecretKeyError
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,11 @@ class Webhooks:
                     Violation("webhook_endpoint.url", "url is required", "REQUIRED_FIELD_MISSING")
                 ],
             )
-        url = await guard.check_url(spec.url, allow_private=self.allow_private)
+        try:
+            url = await guard.check_url(spec.url, allow_private=self.allow_private)
+        except (BadWebhookUrl, PrivateTarget) as error:
+            field = Violation("webhook_endpoint.url", error.message, error.reason)
+            raise type(error)(error.message, violations=[field]) from None
         return replace(spec, url=url)
 
     async def create_endpoint(
