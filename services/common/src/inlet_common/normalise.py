@@ -100,7 +100,9 @@ def _phone(value: str, region: str) -> str:
         e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         # An extension reaches another person: it is part of the key.
         return f"{e164};ext={parsed.extension}" if parsed.extension else str(e164)
-    return _PHONE_PUNCTUATION.sub("", stripped)
+    # NFKC again: a combining mark that followed a removed space now composes with the
+    # character before it, and the key must not change when normalised again.
+    return unicodedata.normalize("NFKC", _PHONE_PUNCTUATION.sub("", stripped))
 
 
 def number(value: Any) -> int | Number:

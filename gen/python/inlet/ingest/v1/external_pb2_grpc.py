@@ -101,7 +101,9 @@ class ExternalIngestServiceServicer:
         """GetDataIngestionStatus returns an accepted request's processing status and each item's
         outcome. Authenticated with a project token of the request's workspace.
 
-        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND),
+        RESOURCE_EXHAUSTED (RATE_LIMITED: a status read counts against the token's rate limit,
+        as its ingest requests do; with Retry-After).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -61,7 +61,9 @@ class ExternalIngestServiceStub:
     """GetDataIngestionStatus returns an accepted request's processing status and each item's
     outcome. Authenticated with a project token of the request's workspace.
 
-    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND),
+    RESOURCE_EXHAUSTED (RATE_LIMITED: a status read counts against the token's rate limit,
+    as its ingest requests do; with Retry-After).
     """
     Ping: _grpc.UnaryUnaryMultiCallable[_external_pb2.PingRequest, _external_pb2.PingResponse]
     """Ping answers `Pong` (text/plain) to a valid project token.
@@ -122,7 +124,9 @@ class ExternalIngestServiceAsyncStub(ExternalIngestServiceStub):
     """GetDataIngestionStatus returns an accepted request's processing status and each item's
     outcome. Authenticated with a project token of the request's workspace.
 
-    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+    Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND),
+    RESOURCE_EXHAUSTED (RATE_LIMITED: a status read counts against the token's rate limit,
+    as its ingest requests do; with Retry-After).
     """
     Ping: _aio.UnaryUnaryMultiCallable[_external_pb2.PingRequest, _external_pb2.PingResponse]  # type: ignore[assignment]
     """Ping answers `Pong` (text/plain) to a valid project token.
@@ -192,7 +196,9 @@ class ExternalIngestServiceServicer(metaclass=_abc_1.ABCMeta):
         """GetDataIngestionStatus returns an accepted request's processing status and each item's
         outcome. Authenticated with a project token of the request's workspace.
 
-        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND).
+        Errors: UNAUTHENTICATED (UNAUTHORIZED), NOT_FOUND (REQUEST_NOT_FOUND),
+        RESOURCE_EXHAUSTED (RATE_LIMITED: a status read counts against the token's rate limit,
+        as its ingest requests do; with Retry-After).
         """
 
     @_abc_1.abstractmethod

@@ -135,6 +135,8 @@ class IngestServiceServicer:
         Errors:
         UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
         NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
+        RESOURCE_EXHAUSTED: RATE_LIMITED (a status read counts against the key's rate
+        limit, as its ingest requests do; with Retry-After).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

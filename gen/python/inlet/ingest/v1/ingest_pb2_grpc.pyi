@@ -94,6 +94,8 @@ class IngestServiceStub:
     Errors:
       UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
       NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
+      RESOURCE_EXHAUSTED: RATE_LIMITED (a status read counts against the key's rate
+      limit, as its ingest requests do; with Retry-After).
     """
     PushTransfer: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.PushTransferRequest, _ingest_pb2.PushTransferResponse]
     """PushTransfer triggers a push transfer (push transfer dialect): the body is the seed's
@@ -194,6 +196,8 @@ class IngestServiceAsyncStub(IngestServiceStub):
     Errors:
       UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
       NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
+      RESOURCE_EXHAUSTED: RATE_LIMITED (a status read counts against the key's rate
+      limit, as its ingest requests do; with Retry-After).
     """
     PushTransfer: _aio.UnaryUnaryMultiCallable[_ingest_pb2.PushTransferRequest, _ingest_pb2.PushTransferResponse]  # type: ignore[assignment]
     """PushTransfer triggers a push transfer (push transfer dialect): the body is the seed's
@@ -309,6 +313,8 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors:
           UNAUTHENTICATED: UNAUTHORIZED (missing or invalid key).
           NOT_FOUND: REQUEST_NOT_FOUND (no such request on the key's stream).
+          RESOURCE_EXHAUSTED: RATE_LIMITED (a status read counts against the key's rate
+          limit, as its ingest requests do; with Retry-After).
         """
 
     @_abc_1.abstractmethod
