@@ -12,6 +12,9 @@ from inlet.type.v1 import entity_pb2
 
 F = entity_pb2.Field
 T = entity_pb2
+# The demo's default phone region.
+REGION = "NO"
+Metadata = tuple[tuple[str, str]]
 
 DEMO_TYPES: list[entity_pb2.EntityType] = [
     entity_pb2.EntityType(
@@ -100,9 +103,16 @@ async def ensure_types(
     return created
 
 
-def bearer(token: str) -> tuple[tuple[str, str]]:
+def bearer(token: str) -> Metadata:
     """gRPC metadata presenting `token` as a bearer token."""
     return (("authorization", f"Bearer {token}"),)
+
+
+def allowed_code(error: grpc.aio.AioRpcError, *allowed: grpc.StatusCode) -> grpc.StatusCode:
+    """The error's code if it is one of `allowed`; otherwise the error goes on."""
+    if error.code() not in allowed:
+        raise error
+    return error.code()
 
 
 async def seed(
