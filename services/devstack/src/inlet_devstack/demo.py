@@ -1,5 +1,4 @@
-"""The demo workspace: contact, company and deal with two endpoints (tests and `make run`),
-and the sales type of the stream-ingest seed (`make run`)."""
+"""The demo workspace's types (contact, company, deal; the stream seed's sales) and its seed."""
 
 from __future__ import annotations
 
