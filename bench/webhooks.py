@@ -27,7 +27,8 @@ from bench.scenario import Result
 from inlet_devstack import postgres
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
-from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from inlet_store.migrations import migrate
 
 ENDPOINTS = 4

@@ -23,7 +23,8 @@ from inlet_devstack.demo import DemoSeed
 from inlet_devstack.stack import Ports, Stack, running
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing
-from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from tests.e2e.console_support import signed_in
 from tests.messages import bearer_header, key_headers
 from tests.metrics_support import Scrape, scrape

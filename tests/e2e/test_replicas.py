@@ -21,7 +21,8 @@ from inlet_devstack import demo, postgres
 from inlet_devstack.stack import Ports, Stack, running
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing
-from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from tests.messages import key_headers
 from tests.metrics_support import scrape
 from tests.polling import until

@@ -17,7 +17,8 @@ from psycopg_pool import AsyncConnectionPool
 from inlet_devstack import postgres
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
-from inlet_notifier.service import EndpointSpec, Event, Webhooks
+from inlet_notifier.service import Event, Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from inlet_store.migrations import migrate
 from tests.polling import until
 from tests.webhook_receiver import Receiver, all_recorded, new_workspace, receiving, start_notifier

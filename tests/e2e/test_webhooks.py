@@ -23,7 +23,8 @@ from inlet_devstack import postgres
 from inlet_devstack.stack import Ports, Stack, running
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing
-from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from inlet_store.tokens import token_hash
 from tests.messages import bearer_header, number_in
 from tests.polling import until

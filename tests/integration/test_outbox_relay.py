@@ -18,7 +18,8 @@ from inlet_devstack import postgres
 from inlet_notifier.outbox.consumer import OutboxConsumer
 from inlet_notifier.outbox.repository import SqlOutbox, take_batch
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
-from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from inlet_store import app as store_app
 from inlet_store.errors import MissingRequired
 from inlet_store.migrations import migrate

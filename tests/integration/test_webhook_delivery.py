@@ -18,7 +18,8 @@ from inlet_common.errors import InvalidArgument
 from inlet_notifier import app as notifier_app
 from inlet_notifier.delivery import Worker
 from inlet_notifier.errors import BadWebhookUrl, PrivateTarget
-from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from tests.integration.webhook_fixtures import FAST, KEYS, own_database, url_of
 from tests.polling import until
 from tests.webhook_receiver import Answer, Receiver, all_recorded, event

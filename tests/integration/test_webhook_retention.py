@@ -22,7 +22,8 @@ from inlet_notifier import repository as repo
 from inlet_notifier import retention
 from inlet_notifier.delivery import Worker
 from inlet_notifier.retention import Janitor
-from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from tests.integration.webhook_fixtures import FAST, KEYS, RING, own_database, url_of
 from tests.polling import until
 from tests.webhook_receiver import Answer, Receiver, event, new_workspace, start_notifier

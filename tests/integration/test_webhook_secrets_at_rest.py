@@ -18,7 +18,8 @@ from inlet_notifier import app as notifier_app
 from inlet_notifier import signing
 from inlet_notifier.delivery import Worker
 from inlet_notifier.secrets_at_rest import KeyRing, new_key_ring
-from inlet_notifier.service import EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_endpoints import EndpointSpec
 from tests.integration.webhook_fixtures import KEYS, RING, own_database, url_of
 from tests.polling import until
 from tests.webhook_receiver import Received, Receiver, event, start_notifier

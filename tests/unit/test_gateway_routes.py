@@ -8,21 +8,21 @@ from google.protobuf import field_mask_pb2
 from inlet.admin.v1 import admin_pb2
 from inlet.ingest.v1 import ingest_pb2
 from inlet_common.httprules import (
-    INVALID_BODY,
-    INVALID_PATH,
-    INVALID_QUERY,
-    INVALID_TYPE,
-    MALFORMED_JSON,
-    UNKNOWN_FIELD,
     MethodNotAllowed,
     RouteMatch,
     RouteTable,
-    TemplateError,
-    TranscodeError,
     build_routes,
-    compile_template,
     path_only_request,
     transcode,
+)
+from inlet_common.jsonmisfits import INVALID_TYPE, UNKNOWN_FIELD
+from inlet_common.pathtemplates import TemplateError, compile_template
+from inlet_common.transcoding import (
+    INVALID_BODY,
+    INVALID_PATH,
+    INVALID_QUERY,
+    MALFORMED_JSON,
+    TranscodeError,
 )
 
 ROTATE = "/admin/v1/workspaces/w/ingestEndpoints/e:rotateToken"

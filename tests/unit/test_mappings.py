@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 
-from inlet_common import exactjson, mappings, vendors
+from inlet_common import exactjson, mapping_checks, mappings, vendors
 from inlet_common.errors import InvalidArgument
 from inlet_common.integration_bodies import count_items, map_body
-from inlet_common.mappings import MISSING, Rule, parse, parse_pointer, resolve, split_name, value_of
+from inlet_common.jsonpointer import MISSING, parse_pointer, resolve
+from inlet_common.mapping_checks import parse
+from inlet_common.mapping_values import value_of
+from inlet_common.mappings import Rule, split_name
 from inlet_common.normalise import FieldProblem
 from tests.external_support import CALENDLY_EXAMPLE, TYPEFORM_EXAMPLE
 
@@ -64,7 +67,7 @@ def test_a_mapping_is_checked_against_the_entity_type() -> None:
             },
         }
     )
-    problems = mappings.check(
+    problems = mapping_checks.check(
         spec,
         {"email": "email", "customer": "reference"},
         {"customer": {"email": "email", "company": "reference"}},

@@ -10,14 +10,14 @@ from inlet_cli import (
     endpoints,
     entity_types,
     importing,
-    integrations,
-    push,
     records,
     render,
     streams,
-    webhooks,
 )
+from inlet_cli.integrations import client_tokens, integrations, project_tokens
 from inlet_cli.options import Options
+from inlet_cli.push import api_keys, sessions
+from inlet_cli.webhooks import group as webhooks
 
 app = typer.Typer(
     name="inlet",
@@ -37,11 +37,11 @@ app.add_typer(endpoints.endpoints, name="endpoints")
 app.add_typer(records.records, name="records")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(streams.app, name="streams")
-app.add_typer(push.api_keys, name="api-keys")
-app.add_typer(push.sessions, name="sessions")
-app.add_typer(integrations.integrations, name="integrations")
-app.add_typer(integrations.project_tokens, name="project-tokens")
-app.add_typer(integrations.client_tokens, name="client-tokens")
+app.add_typer(api_keys.app, name="api-keys")
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(integrations.app, name="integrations")
+app.add_typer(project_tokens.app, name="project-tokens")
+app.add_typer(client_tokens.app, name="client-tokens")
 
 
 @app.callback()

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inlet_common import mappings, vendors
+from inlet_common import mapping_checks, mapping_values, vendors
 from inlet_common.errors import Violation
+from inlet_common.exactjson import kind_of
 from inlet_common.mappings import GENERIC, MAPPING, VENDOR_TYPES, MappedItem, Spec
 
 
@@ -29,7 +30,7 @@ def map_body(
     known: Mapping[str, Iterable[str]] | None = None,
 ) -> MappedBody:
     """The items of `document` for an integration of `type_` with mapping `spec` (None:
-    none). `known` (the types' field slugs, see mappings.apply) skips the fields of a
+    none). `known` (the types' field slugs, see mapping_values.apply) skips the fields of a
     ready-made mapping the entity type lacks."""
     if type_ == GENERIC:
         return _generic(document)
@@ -41,21 +42,21 @@ def map_body(
             spec = vendors.DEFAULT_MAPPINGS[type_]
         else:
             known = None  # a mapping the user wrote names the fields they meant
-        parsed = mappings.parse(spec)
-        items, problem = mappings.item_documents(type_, parsed, flat)
+        parsed = mapping_checks.parse(spec)
+        items, problem = mapping_values.item_documents(type_, parsed, flat)
         if problem is not None:
             return MappedBody(spec, problems=[problem])
-        return MappedBody(spec, mappings.apply(parsed, items, flat, known=known))
+        return MappedBody(spec, mapping_values.apply(parsed, items, flat, known=known))
     assert type_ == MAPPING, type_
-    parsed = mappings.parse(spec)
-    items, problem = mappings.item_documents(type_, parsed, document)
+    parsed = mapping_checks.parse(spec)
+    items, problem = mapping_values.item_documents(type_, parsed, document)
     if problem is not None:
         return MappedBody(spec, problems=[problem])
-    return MappedBody(spec, mappings.apply(parsed, items, document))
+    return MappedBody(spec, mapping_values.apply(parsed, items, document))
 
 
 def _generic(document: Any) -> MappedBody:
-    items, problem = mappings.item_documents(GENERIC, None, document)
+    items, problem = mapping_values.item_documents(GENERIC, None, document)
     if problem is not None:
         return MappedBody(None, problems=[problem])
     mapped: list[MappedItem] = []
@@ -63,7 +64,7 @@ def _generic(document: Any) -> MappedBody:
         if isinstance(item, dict):
             mapped.append(MappedItem(index, values=dict(item)))
         else:
-            message = f"items[{index}] must be a JSON object, got {mappings.kind(item)}"
+            message = f"items[{index}] must be a JSON object, got {kind_of(item)}"
             mapped.append(
                 MappedItem(index, problems=[Violation(f"items[{index}]", message, "INVALID_TYPE")])
             )
@@ -74,6 +75,8 @@ def count_items(type_: str, spec: Any, document: Any) -> int:
     """How many items a body holds (one when it holds none: the failed item that says why)."""
     if type_ in VENDOR_TYPES:
         return 1
-    parsed: Spec | None = mappings.parse(spec) if type_ == MAPPING and spec is not None else None
-    items, problem = mappings.item_documents(type_, parsed, document)
+    parsed: Spec | None = (
+        mapping_checks.parse(spec) if type_ == MAPPING and spec is not None else None
+    )
+    items, problem = mapping_values.item_documents(type_, parsed, document)
     return 1 if problem is not None else len(items)

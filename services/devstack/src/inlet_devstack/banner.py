@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inlet_devstack.reuse import FORM_ORIGIN, INTEGRATION, STREAM
+from inlet_devstack.reuse import INTEGRATION
+from inlet_devstack.reuse_external import FORM_ORIGIN
+from inlet_devstack.reuse_ingest import STREAM
 from inlet_devstack.saved import DemoCredentials
 
 CONTACT = {"fields": {"name": "Ola Nordmann", "email": "ola@acme.no", "phone": "+4799887766"}}

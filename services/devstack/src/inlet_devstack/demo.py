@@ -1,5 +1,4 @@
-"""The demo workspace: contact, company and deal with two endpoints (tests and `make run`),
-and the sales type of the stream-ingest seed (`make run`)."""
+"""The demo workspace's types (contact, company, deal; the stream seed's sales) and its seed."""
 
 from __future__ import annotations
 
@@ -12,6 +11,9 @@ from inlet.type.v1 import entity_pb2
 
 F = entity_pb2.Field
 T = entity_pb2
+# The demo's default phone region.
+REGION = "NO"
+Metadata = tuple[tuple[str, str]]
 
 DEMO_TYPES: list[entity_pb2.EntityType] = [
     entity_pb2.EntityType(
@@ -100,9 +102,16 @@ async def ensure_types(
     return created
 
 
-def bearer(token: str) -> tuple[tuple[str, str]]:
+def bearer(token: str) -> Metadata:
     """gRPC metadata presenting `token` as a bearer token."""
     return (("authorization", f"Bearer {token}"),)
+
+
+def allowed_code(error: grpc.aio.AioRpcError, *allowed: grpc.StatusCode) -> grpc.StatusCode:
+    """The error's code if it is one of `allowed`; otherwise the error goes on."""
+    if error.code() not in allowed:
+        raise error
+    return error.code()
 
 
 async def seed(

@@ -14,7 +14,9 @@ from inlet_common.admin.auth import TokenWorkspace as TokenWorkspace  # what Aut
 from inlet_common.admin.timestamps import timestamp
 from inlet_common.errors import InvalidArgument, Violation
 from inlet_common.masks import update_paths
-from inlet_notifier.service import STATUSES, UPDATABLE, EndpointSpec, Webhooks
+from inlet_notifier.service import Webhooks
+from inlet_notifier.webhook_deliveries import STATUSES
+from inlet_notifier.webhook_endpoints import UPDATABLE, EndpointSpec
 
 log = logging.getLogger(__name__)
 

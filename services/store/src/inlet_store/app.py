@@ -27,7 +27,8 @@ from inlet_store.admin.push import PushAdmin
 from inlet_store.admin.push_server import PushAdminServicer
 from inlet_store.admin.server import AdminServicer
 from inlet_store.admin.session_signer import SessionSigner
-from inlet_store.admin.streams import StreamAdmin, StreamAdminServicer
+from inlet_store.admin.streams import StreamAdmin
+from inlet_store.admin.streams_server import StreamAdminServicer
 from inlet_store.admin.use_cases import Admin
 from inlet_store.external import External
 from inlet_store.feed import Feed, FeedSettings

@@ -1,13 +1,8 @@
-"""Applying a push transfer's items, claimed from the inbox: each item with its associations
-atomically (its own savepoint), identified by id, internal_id or the default upsert keys,
-linked, with its returned data and the transfer's webhook events."""
+"""A push transfer's chunk applied in one transaction: each item atomically, identified, linked."""
 
 from __future__ import annotations
 
 import logging
-import secrets
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from inlet_common.errors import (
@@ -27,145 +22,21 @@ from inlet_store.inbox import Inbox
 from inlet_store.matching import unique_keys
 from inlet_store.push_standard import match_keys, upsert_keys
 from inlet_store.service import Store
+from inlet_store.transfer_items import (
+    INTERNAL,
+    TRANSFER_DATA,
+    ItemResult,
+    PushEntity,
+    PushItem,
+    TransferContext,
+    UnknownId,
+    error_body,
+)
+from inlet_store.transfer_webhooks import transfer_events
 
 log = logging.getLogger(__name__)
 
-DATA, COMPLETED, ERROR = "push.data", "push.completed", "push.error"
-TRANSFER_DATA, INTERNAL = "transfer_data", "internal"
 _RACE_ATTEMPTS = 8
-
-
-class UnknownId(NotFound):
-    reason = "UNKNOWN_ID"
-
-
-@dataclass(frozen=True)
-class PushEntity:
-    """One planned record of an item: the item itself or one of its associations."""
-
-    endgrate_type: str
-    path: str
-    record: PlannedRecord
-    id: str = ""
-    internal_id: str = ""
-
-
-@dataclass(frozen=True)
-class PushItem:
-    index: int
-    internal_id: str = ""
-    entity: PushEntity | None = None
-    associations: tuple[PushEntity, ...] = ()
-    error: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class TransferContext:
-    """What applying a transfer's items needs: its session, options and webhooks."""
-
-    id: str
-    workspace_id: str
-    session_id: str
-    endgrate_type: str
-    request_id: str
-    items_received: int
-    disable_upsert: bool
-    sample: bool
-    concurrency: bool
-    webhooks: dict[str, dict[str, Any]]
-    signer_id: str  # the session's webhook endpoint
-    field_maps: dict[str, dict[str, str]]  # endgrate type → endgrate field → entity slug
-    # Standard types written to their ready-made entity types: they have default keys.
-    standard: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(
-        cls, row: dict[str, Any], field_maps: dict[str, dict[str, str]], standard: frozenset[str]
-    ) -> TransferContext:
-        return cls(
-            id=row["id"],
-            workspace_id=str(row["workspace_id"]),
-            session_id=row["session_id"],
-            endgrate_type=row["endgrate_type"],
-            request_id=row["request_id"],
-            items_received=row["items_received"],
-            disable_upsert=row["disable_upsert"],
-            sample=row["sample_data"],
-            concurrency=row["webhook_concurrency"],
-            webhooks=dict(row["webhooks"] or {}),
-            signer_id=str(row["webhook_endpoint_id"] or ""),
-            field_maps=field_maps,
-            standard=standard,
-        )
-
-    @property
-    def source(self) -> dict[str, str]:
-        return {
-            "type": "push_transfer",
-            "id": self.session_id,
-            "transfer_id": self.id,
-            "request_id": self.request_id,
-        }
-
-    def returned(self, endgrate_type: str, stored: dict[str, Any]) -> dict[str, Any]:
-        """A record's values by endgrate field name (what GET /api/push/data returns)."""
-        names = {slug: name for name, slug in self.field_maps.get(endgrate_type, {}).items()}
-        return {names.get(slug, slug): value for slug, value in stored.items()}
-
-
-@dataclass
-class ItemResult:
-    index: int
-    internal_id: str
-    action: str  # created | updated | failed
-    record_id: str = ""
-    matched_on: tuple[str, ...] = ()
-    data: dict[str, Any] = field(default_factory=dict)
-    associations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    error: dict[str, Any] | None = None
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "item_index": self.index,
-            "action": self.action,
-            "record_id": self.record_id or None,
-            "internal_id": self.internal_id or None,
-            "data": self.data,
-            "associations": self.associations,
-            "error": self.error,
-        }
-
-    def inbox_row(self) -> dict[str, Any]:
-        return {
-            "item_index": self.index,
-            "record_id": self.record_id or None,
-            "action": self.action,
-            "matched_on": list(self.matched_on),
-            "error": self.error,
-            "superseded_by": None,
-            "related": None,
-        }
-
-    def returned(self) -> dict[str, Any]:
-        """The item as the data webhook and GET /api/push/data show it."""
-        found: dict[str, Any] = {"index": self.index, "id": self.record_id}
-        if self.internal_id:
-            found["internal_id"] = self.internal_id
-        found["data"] = self.data
-        if self.associations:
-            found["associations"] = self.associations
-        return found
-
-
-def error_body(error: InletError, error_type: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "error_type": error_type,
-        "code": error.reason,
-        "message": error.message,
-    }
-    if error.violations:
-        body["fields"] = [v.as_json() for v in error.violations]
-    return body
 
 
 class TransferApplier:
@@ -217,7 +88,7 @@ class TransferApplier:
                 )
             counts = await repo.row(conn, "transfer_counts", transfer_id=context.id)
             assert counts is not None
-            await self._webhooks(conn, context, results, counts, finish)
+            await transfer_events(conn, context, results, counts, finish)
             status = ""
             if finish:
                 await Inbox.finish_request(conn, request_id, lease_token)
@@ -469,93 +340,6 @@ class TransferApplier:
             names=list(keys),
             values=list(keys.values()),
         )
-
-    # -- webhooks ---------------------------------------------------------------------------
-
-    async def _webhooks(
-        self,
-        conn: repo.Conn,
-        context: TransferContext,
-        results: list[ItemResult],
-        counts: dict[str, Any],
-        finish: bool,
-    ) -> None:
-        """This chunk's webhook events, in the order they are to arrive: an error per failed
-        item, the data of the applied ones, and (finishing) the completion."""
-        if not context.signer_id:
-            if context.webhooks:
-                log.warning("session has no signing endpoint: webhooks not sent")
-            return
-        errors = counts["failed"] > 0
-        base = {
-            "success": True,
-            "transfer_id": context.id,
-            "session_id": context.session_id,
-            "endgrate": {"endgrate_type": context.endgrate_type},
-        }
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        for result in results:
-            if result.error is None:
-                continue
-            payload = {
-                **base,
-                "pk": secrets.token_hex(12),
-                "timestamp": now,
-                "error_resolve_text": result.error.get("message", ""),
-                "error_type": result.error.get("error_type", TRANSFER_DATA),
-                "resolved": False,
-                "warn": [],
-                "transfer_errors": True,
-                "index": result.index,
-                "internal_id": result.internal_id or None,
-                "code": result.error.get("code", ""),
-                "fields": result.error.get("fields", []),
-            }
-            await self._send(conn, context, "error", ERROR, payload)
-        applied = [r.returned() for r in results if r.action != "failed"]
-        if applied or finish:
-            payload = {
-                **base,
-                "completed": finish,
-                "transfer_data": applied,
-                "transfer_errors": errors,
-            }
-            await self._send(conn, context, "data", DATA, payload)
-        if finish:
-            payload = {
-                **base,
-                "completed": True,
-                "transfer_errors": errors,
-                "statistics": {
-                    "items": context.items_received,
-                    "created": counts["created"],
-                    "updated": counts["updated"],
-                    "failed": counts["failed"],
-                },
-            }
-            await self._send(conn, context, "completed", COMPLETED, payload)
-
-    async def _send(
-        self,
-        conn: repo.Conn,
-        context: TransferContext,
-        kind: str,
-        event_type: str,
-        payload: dict[str, Any],
-    ) -> None:
-        option = context.webhooks.get(kind)
-        if not option:
-            return
-        url = option["endpoint"]
-        target: dict[str, Any] = {"endpoint_id": context.signer_id, "url": url}
-        if not context.concurrency:
-            # One at a time, in order, per (transfer, URL).
-            seq = await repo.row(conn, "next_webhook_seq", transfer_id=context.id, url=url)
-            assert seq is not None
-            target["ordering_key"] = f"{context.id} {url}"
-            target["ordering_seq"] = seq["seq"]
-        body = {**payload, "metadata": option.get("metadata", {}), "request_id": context.request_id}
-        await outbox.add_targeted(conn, context.workspace_id, event_type, body, target)
 
 
 def _violation(path: str, entity: PushEntity) -> Violation:

@@ -17,8 +17,10 @@ from inlet_store.inbox.server import list_value, reference_type_ids
 from inlet_store.server import _planned as planned
 from inlet_store.server import entity_type_pb
 from inlet_store.service import Store
-from inlet_store.transfer_apply import PushEntity, PushItem, TransferApplier
-from inlet_store.transfers import TransferData, TransferRequest, Transfers
+from inlet_store.transfer_apply import TransferApplier
+from inlet_store.transfer_items import PushEntity, PushItem
+from inlet_store.transfer_requests import TransferData, TransferRequest
+from inlet_store.transfers import Transfers
 
 
 def transfer_request(request: store_pb2.AcceptPushTransferRequest) -> TransferRequest:

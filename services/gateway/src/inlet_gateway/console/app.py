@@ -15,12 +15,13 @@ import grpc
 from inlet_gateway import limits
 from inlet_gateway.console import (
     pages_auth,
-    pages_ingest,
+    pages_endpoints,
     pages_integrations,
     pages_push,
     pages_records,
     pages_streams,
     pages_webhooks,
+    pages_workspace,
 )
 from inlet_gateway.console.session import (
     SESSION_COOKIE,
@@ -93,7 +94,8 @@ class Console:
         self.templates = environment()
         self.routes: list[Route] = [
             *pages_auth.ROUTES,
-            *pages_ingest.ROUTES,
+            *pages_workspace.ROUTES,
+            *pages_endpoints.ROUTES,
             *pages_streams.ROUTES,
             *pages_integrations.ROUTES,
             *pages_push.ROUTES,

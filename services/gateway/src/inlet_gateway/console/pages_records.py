@@ -8,7 +8,7 @@ import grpc
 
 from inlet.admin.v1 import admin_pb2
 from inlet_common import exactjson
-from inlet_gateway.console.pages_ingest import PAGE_SIZE, entity_types, type_label
+from inlet_gateway.console.pages_workspace import PAGE_SIZE, entity_types, type_label
 from inlet_gateway.console.upstream import ApiError
 from inlet_gateway.console.web import Reply, Request, Route, redirect
 

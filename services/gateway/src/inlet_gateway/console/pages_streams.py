@@ -14,7 +14,7 @@ from inlet_gateway.console.credentials import (
     rotated,
     shown_once,
 )
-from inlet_gateway.console.pages_ingest import PAGE_SIZE, entity_types
+from inlet_gateway.console.pages_workspace import PAGE_SIZE, entity_types
 from inlet_gateway.console.upstream import ApiError
 from inlet_gateway.console.web import PageError, Reply, Request, Route, redirect
 

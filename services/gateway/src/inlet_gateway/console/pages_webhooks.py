@@ -8,7 +8,7 @@ from google.protobuf import field_mask_pb2
 
 from inlet.notifier.v1 import webhooks_pb2
 from inlet_gateway.console.forms import FormError, optional_duration, optional_time
-from inlet_gateway.console.pages_ingest import PAGE_SIZE
+from inlet_gateway.console.pages_workspace import PAGE_SIZE
 from inlet_gateway.console.upstream import ApiError
 from inlet_gateway.console.web import PageError, Reply, Request, Route, redirect
 

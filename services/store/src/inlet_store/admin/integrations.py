@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
-from inlet_common import exactjson, mappings
+from inlet_common import exactjson, mapping_checks, mappings
 from inlet_common.admin import paging
 from inlet_common.admin.paging import PageTokens
 from inlet_common.errors import InvalidArgument, NotFound, Violation
@@ -102,14 +102,14 @@ class IntegrationAdmin(IntegrationTokens):
             if values.type == mappings.MAPPING:
                 raise bad(where, "a MAPPING integration needs a mapping", "REQUIRED")
             return
-        parsed = mappings.parse(values.mapping, where)
+        parsed = mapping_checks.parse(values.mapping, where)
         referenced_ids = {
             f.slug: f.reference_entity_type_id
             for f in entity_type.fields
             if f.reference_entity_type_id
         }
         referenced = await repo.entity_types(conn, sorted(set(referenced_ids.values())))
-        problems = mappings.check(
+        problems = mapping_checks.check(
             parsed,
             {f.slug: f.type for f in entity_type.fields},
             {
@@ -120,7 +120,7 @@ class IntegrationAdmin(IntegrationTokens):
             where,
         )
         if problems:
-            raise mappings.invalid_mapping(problems)
+            raise mapping_checks.invalid_mapping(problems)
 
     async def create_integration(
         self, workspace: str, integration_id: str, values: IntegrationValues

@@ -1,11 +1,10 @@
-"""Push transfer set-up: sessions with their types and default webhooks, a session's
-example transfer and its activity log (API keys are in push_keys)."""
+"""Push transfer sessions: their types and default webhooks, example transfer and activity log."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 from inlet_common import pushwebhooks
@@ -28,14 +27,12 @@ from inlet_store.admin.push_specs import (
     TypeSpec,
     check_webhooks,
 )
+from inlet_store.admin.push_types import resolve_types
 from inlet_store.admin.session_signer import NoSigner, SessionSigner
-from inlet_store.domain import EntityTypeDef
 from inlet_store.errors import wrap_exceptions
-from inlet_store.push_standard import STANDARD_TYPES
 
 log = logging.getLogger(__name__)
 
-_ENDGRATE_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _REGION = re.compile(r"^([A-Z]{2})?$")
 _SESSION_ID = re.compile(r"^[0-9a-f]{24}$")
 
@@ -53,113 +50,6 @@ class PushAdmin(ApiKeys):
 
     # -- sessions -------------------------------------------------------------------------
 
-    async def _resolve_types(
-        self, conn: repo.Conn, workspace_id: str, types: Sequence[TypeSpec], prefix: str
-    ) -> list[tuple[TypeSpec, str]]:
-        """Each type with its entity type id; the standard types' own are made on first
-        use. Every problem is named at once."""
-        problems: list[Violation] = []
-        if not types:
-            problems.append(
-                Violation(
-                    f"{prefix}types",
-                    "a session carries at least one endgrate type",
-                    "REQUIRED_FIELD_MISSING",
-                )
-            )
-        seen: set[str] = set()
-        resolved: list[tuple[TypeSpec, str]] = []
-        for i, spec in enumerate(types):
-            path = f"{prefix}types[{i}]"
-            if not _ENDGRATE_TYPE.match(spec.endgrate_type):
-                problems.append(
-                    Violation(
-                        f"{path}.endgrate_type",
-                        f"endgrate_type must match {_ENDGRATE_TYPE.pattern},"
-                        f" got {spec.endgrate_type!r}",
-                        "INVALID_ENDGRATE_TYPE",
-                    )
-                )
-                continue
-            if spec.endgrate_type in seen:
-                problems.append(
-                    Violation(
-                        f"{path}.endgrate_type",
-                        f"{spec.endgrate_type!r} is listed twice",
-                        "DUPLICATE",
-                    )
-                )
-                continue
-            seen.add(spec.endgrate_type)
-            standard = STANDARD_TYPES.get(spec.endgrate_type)
-            slug = spec.entity_type or (standard.slug if standard else "")
-            if not slug:
-                problems.append(
-                    Violation(
-                        f"{path}.entity_type",
-                        f"{spec.endgrate_type!r} is not a standard type (crm-contact,"
-                        " crm-company): name the entity type its data is written to",
-                        "REQUIRED_FIELD_MISSING",
-                    )
-                )
-                continue
-            type_id = await self._entity_type_id(conn, workspace_id, slug)
-            if type_id is None:
-                problems.append(
-                    Violation(
-                        f"{path}.entity_type",
-                        f"no entity type {slug!r} in the workspace",
-                        "UNKNOWN_ENTITY_TYPE",
-                    )
-                )
-                continue
-            entity_type = (await repo.entity_types(conn, [type_id]))[type_id]
-            problems += _map_problems(path, spec, entity_type)
-            resolved.append((spec, type_id))
-        if problems:
-            raise InvalidArgument(
-                "invalid session: " + ", ".join(p.field for p in problems), violations=problems
-            )
-        return resolved
-
-    async def _entity_type_id(self, conn: repo.Conn, workspace_id: str, slug: str) -> str | None:
-        found = await repo.row(conn, "entity_type_for_push", workspace_id=workspace_id, slug=slug)
-        if found is not None:
-            return str(found["id"])
-        standard = STANDARD_TYPES.get(slug)
-        if standard is None:
-            return None
-        # A standard type's entity type, made on first use (a racing session makes it too:
-        # the loser's unique violation reads the winner's).
-        async with conn.transaction():
-            created = await repo.row(
-                conn,
-                "insert_standard_entity_type",
-                workspace_id=workspace_id,
-                slug=standard.slug,
-                display_name=standard.display_name,
-            )
-            if created is None:
-                again = await repo.row(
-                    conn, "entity_type_for_push", workspace_id=workspace_id, slug=slug
-                )
-                return str(again["id"]) if again else None
-            type_id = str(created["id"])
-            for position, f in enumerate(standard.fields):
-                await repo.execute(
-                    conn,
-                    "insert_field",
-                    entity_type_id=type_id,
-                    slug=f.slug,
-                    display_name=f.display_name,
-                    type=f.type,
-                    is_unique=False,
-                    is_required=False,
-                    reference_entity_type_id=None,
-                    position=position,
-                )
-        return type_id
-
     async def create_session(self, workspace: str, spec: SessionSpec) -> tuple[Session, str]:
         _check_region("session.", spec.default_region)
         webhooks, problems = check_webhooks(spec.webhooks, "session.")
@@ -168,7 +58,7 @@ class PushAdmin(ApiKeys):
         session_id = apikeys.new_session_id()
         async with wrap_exceptions(), self.pool.connection() as conn:
             workspace_id = await self._workspace_id(conn, workspace)
-            types = await self._resolve_types(conn, workspace_id, spec.types, "session.")
+            types = await resolve_types(conn, workspace_id, spec.types, "session.")
         # The secret is made and kept by the notifier before the session exists, so a
         # session never lacks one; a failed insert leaves an unused endpoint behind.
         endpoint_id, secret = await self.signer.create_session_endpoint(workspace_id, session_id)
@@ -293,7 +183,7 @@ class PushAdmin(ApiKeys):
             ):
                 raise NotFound(f"no session {session_id!r}", reason="SESSION_NOT_FOUND")
             if "types" in paths:
-                types = await self._resolve_types(conn, workspace_id, spec.types, "session.")
+                types = await resolve_types(conn, workspace_id, spec.types, "session.")
                 await repo.execute(conn, "delete_session_types", session_id=session_id)
                 await self._insert_types(conn, session_id, types)
             await repo.execute(
@@ -399,32 +289,6 @@ class PushAdmin(ApiKeys):
                 conn, "list_push_log", session_id=session.id, before=before, limit=limit + 1
             )
         return tokens.page(found, limit, lambda r: (r["id"],))
-
-
-def _map_problems(path: str, spec: TypeSpec, entity_type: EntityTypeDef) -> list[Violation]:
-    slugs = {f.slug for f in entity_type.fields}
-    problems: list[Violation] = []
-    targets: dict[str, str] = {}
-    for name, slug in spec.field_map.items():
-        if slug not in slugs:
-            problems.append(
-                Violation(
-                    f"{path}.field_map.{name}",
-                    f"{entity_type.slug} has no field {slug!r}"
-                    f" (fields: {', '.join(sorted(slugs)) or 'none'})",
-                    "UNKNOWN_FIELD",
-                )
-            )
-        elif slug in targets:
-            problems.append(
-                Violation(
-                    f"{path}.field_map.{name}",
-                    f"{targets[slug]!r} already maps to {slug!r}",
-                    "DUPLICATE",
-                )
-            )
-        targets[slug] = name
-    return problems
 
 
 def _check_region(prefix: str, region: str) -> None:

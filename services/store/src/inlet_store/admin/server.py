@@ -5,44 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
-from inlet_common import exactjson
 from inlet_common.admin import names
 from inlet_common.admin.timestamps import optional_time, timestamp
 from inlet_common.masks import update_paths
-from inlet_store.admin.auth import Authenticator, WorkspaceScoped
+from inlet_store.admin.auth import Authenticator
+from inlet_store.admin.endpoints_server import EndpointRpcs
+from inlet_store.admin.records_server import RecordRpcs
 from inlet_store.admin.use_cases import Admin
-from inlet_store.domain import Endpoint, FieldDef, StoredRecord
+from inlet_store.domain import FieldDef
 from inlet_store.server import TYPE_NAMES, entity_type_pb
-
-_TYPE_ENUMS = {name: value for value, name in TYPE_NAMES.items()}
-
-
-def _endpoint_pb(e: Endpoint) -> admin_pb2.IngestEndpoint:
-    return admin_pb2.IngestEndpoint(
-        name=names.name("workspaces", e.workspace_id, "ingestEndpoints", e.id),
-        id=e.id,
-        display_name=e.display_name,
-        entity_type=e.entity_type,
-        enabled=e.enabled,
-        default_region=e.default_region,
-        create_time=timestamp(e.create_time),
-        previous_token_expire_time=timestamp(e.previous_token_expire_time),
-        rate_limit=e.rate_limit,
-        rate_window_seconds=e.rate_window_seconds,
-    )
-
-
-def _record_pb(r: StoredRecord) -> admin_pb2.Record:
-    return admin_pb2.Record(
-        name=names.name(
-            "workspaces", r.workspace_id, "entityTypes", r.entity_type, "records", r.id
-        ),
-        id=r.id,
-        entity_type=r.entity_type,
-        values=exactjson.to_raw(r.values),
-        create_time=timestamp(r.create_time),
-        update_time=timestamp(r.update_time),
-    )
 
 
 def _field_def(f: Any) -> FieldDef:
@@ -56,7 +27,9 @@ def _field_def(f: Any) -> FieldDef:
     )
 
 
-class AdminServicer(WorkspaceScoped, admin_pb2_grpc.AdminServiceServicer):
+class AdminServicer(EndpointRpcs, RecordRpcs, admin_pb2_grpc.AdminServiceServicer):
+    """Workspaces, entity types, fields and the overview; endpoints and records are mixed in."""
+
     auth: Authenticator
 
     def __init__(self, admin: Admin, auth: Authenticator) -> None:
@@ -177,203 +150,6 @@ class AdminServicer(WorkspaceScoped, admin_pb2_grpc.AdminServiceServicer):
         )
         changed = await self.store.delete_field(workspace, key, slug)
         return admin_pb2.DeleteFieldResponse(entity_type=entity_type_pb(changed))
-
-    # -- ingest endpoints -------------------------------------------------------------------
-
-    async def CreateIngestEndpoint(
-        self, request: admin_pb2.CreateIngestEndpointRequest, context: Any
-    ) -> admin_pb2.CreateIngestEndpointResponse:
-        (workspace,) = await self._authorised(context, "parent", request.parent, "workspaces")
-        e = request.ingest_endpoint
-        endpoint, token = await self.store.create_endpoint(
-            workspace,
-            e.display_name,
-            e.entity_type,
-            e.default_region,
-            rate_limit=e.rate_limit,
-            rate_window_seconds=e.rate_window_seconds,
-        )
-        return admin_pb2.CreateIngestEndpointResponse(
-            ingest_endpoint=_endpoint_pb(endpoint),
-            token=token,
-            url_path=f"/api/v1/ingest/{token}",
-        )
-
-    async def ListIngestEndpoints(
-        self, request: admin_pb2.ListIngestEndpointsRequest, context: Any
-    ) -> admin_pb2.ListIngestEndpointsResponse:
-        (workspace,) = await self._authorised(context, "parent", request.parent, "workspaces")
-        page, next_token = await self.store.list_endpoints(
-            workspace, request.page_size, request.page_token
-        )
-        return admin_pb2.ListIngestEndpointsResponse(
-            ingest_endpoints=[_endpoint_pb(e) for e in page], next_page_token=next_token
-        )
-
-    async def GetIngestEndpoint(
-        self, request: admin_pb2.GetIngestEndpointRequest, context: Any
-    ) -> admin_pb2.GetIngestEndpointResponse:
-        workspace, key = await self._authorised(
-            context, "name", request.name, "workspaces", "ingestEndpoints"
-        )
-        found = await self.store.get_endpoint(workspace, key)
-        return admin_pb2.GetIngestEndpointResponse(ingest_endpoint=_endpoint_pb(found))
-
-    async def UpdateIngestEndpoint(
-        self, request: admin_pb2.UpdateIngestEndpointRequest, context: Any
-    ) -> admin_pb2.UpdateIngestEndpointResponse:
-        e = request.ingest_endpoint
-        workspace, key = await self._authorised(
-            context, "ingest_endpoint.name", e.name, "workspaces", "ingestEndpoints"
-        )
-        mask = update_paths(
-            request.update_mask,
-            e,
-            updatable=("display_name", "enabled", "rate_limit", "rate_window_seconds"),
-            ignored=("name", "id", "create_time", "previous_token_expire_time"),
-        )
-        updated = await self.store.update_endpoint(
-            workspace,
-            key,
-            display_name=e.display_name if "display_name" in mask else None,
-            enabled=e.enabled if "enabled" in mask else None,
-            rate_limit=e.rate_limit if "rate_limit" in mask else None,
-            rate_window_seconds=e.rate_window_seconds if "rate_window_seconds" in mask else None,
-        )
-        return admin_pb2.UpdateIngestEndpointResponse(ingest_endpoint=_endpoint_pb(updated))
-
-    async def RotateIngestEndpointToken(
-        self, request: admin_pb2.RotateIngestEndpointTokenRequest, context: Any
-    ) -> admin_pb2.RotateIngestEndpointTokenResponse:
-        workspace, key = await self._authorised(
-            context, "name", request.name, "workspaces", "ingestEndpoints"
-        )
-        grace = request.grace_period.ToTimedelta().total_seconds()
-        endpoint, token = await self.store.rotate_endpoint_token(workspace, key, grace)
-        return admin_pb2.RotateIngestEndpointTokenResponse(
-            ingest_endpoint=_endpoint_pb(endpoint),
-            token=token,
-            url_path=f"/api/v1/ingest/{token}",
-            previous_token_expire_time=timestamp(endpoint.previous_token_expire_time),
-        )
-
-    async def DeleteIngestEndpoint(
-        self, request: admin_pb2.DeleteIngestEndpointRequest, context: Any
-    ) -> admin_pb2.DeleteIngestEndpointResponse:
-        workspace, key = await self._authorised(
-            context, "name", request.name, "workspaces", "ingestEndpoints"
-        )
-        await self.store.delete_endpoint(workspace, key)
-        return admin_pb2.DeleteIngestEndpointResponse()
-
-    async def GetIngestEndpointExample(
-        self, request: admin_pb2.GetIngestEndpointExampleRequest, context: Any
-    ) -> admin_pb2.GetIngestEndpointExampleResponse:
-        workspace, key = await self._authorised(
-            context, "name", request.name, "workspaces", "ingestEndpoints"
-        )
-        payload, described = await self.store.endpoint_example(workspace, key)
-        return admin_pb2.GetIngestEndpointExampleResponse(
-            payload=exactjson.to_raw(payload),
-            fields=[
-                admin_pb2.ExampleField(
-                    path=path, type=_TYPE_ENUMS[f.type], unique=f.unique, required=f.required
-                )
-                for path, f in described
-            ],
-        )
-
-    async def ListActivityEntries(
-        self, request: admin_pb2.ListActivityEntriesRequest, context: Any
-    ) -> admin_pb2.ListActivityEntriesResponse:
-        workspace, key = await self._authorised(
-            context, "parent", request.parent, "workspaces", "ingestEndpoints"
-        )
-        entries, next_token = await self.store.list_activity(
-            workspace,
-            key,
-            request.page_size,
-            request.page_token,
-            status_code=request.status_code,
-            errors_only=request.errors_only,
-            start_time=optional_time(request, "start_time"),
-            end_time=optional_time(request, "end_time"),
-        )
-        return admin_pb2.ListActivityEntriesResponse(
-            activity_entries=[
-                admin_pb2.ActivityEntry(
-                    id=str(entry.id),
-                    request_id=entry.request_id,
-                    status_code=entry.status_code,
-                    outcome=exactjson.to_raw(entry.outcome),
-                    create_time=timestamp(entry.create_time),
-                    previous_token=entry.previous_token,
-                    client_request_id=entry.client_request_id,
-                    trace_id=entry.trace_id,
-                )
-                for entry in entries
-            ],
-            next_page_token=next_token,
-        )
-
-    # -- records ----------------------------------------------------------------------------
-
-    async def GetRecord(
-        self, request: admin_pb2.GetRecordRequest, context: Any
-    ) -> admin_pb2.GetRecordResponse:
-        workspace, key, record_id = await self._authorised(
-            context, "name", request.name, "workspaces", "entityTypes", "records"
-        )
-        found = await self.store.get_record_in(workspace, key, record_id)
-        return admin_pb2.GetRecordResponse(record=_record_pb(found))
-
-    async def ListRecords(
-        self, request: admin_pb2.ListRecordsRequest, context: Any
-    ) -> admin_pb2.ListRecordsResponse:
-        workspace, key = await self._authorised(
-            context, "parent", request.parent, "workspaces", "entityTypes"
-        )
-        page, next_token = await self.store.list_records(
-            workspace, key, request.page_size, request.page_token
-        )
-        return admin_pb2.ListRecordsResponse(
-            records=[_record_pb(r) for r in page], next_page_token=next_token
-        )
-
-    async def LookupRecord(
-        self, request: admin_pb2.LookupRecordRequest, context: Any
-    ) -> admin_pb2.LookupRecordResponse:
-        workspace, key = await self._authorised(
-            context, "parent", request.parent, "workspaces", "entityTypes"
-        )
-        found = await self.store.lookup_record(
-            workspace, key, request.field, request.value, request.default_region
-        )
-        return admin_pb2.LookupRecordResponse(record=_record_pb(found))
-
-    async def ListRecordRequests(
-        self, request: admin_pb2.ListRecordRequestsRequest, context: Any
-    ) -> admin_pb2.ListRecordRequestsResponse:
-        workspace, key, record_id = await self._authorised(
-            context, "parent", request.parent, "workspaces", "entityTypes", "records"
-        )
-        page, next_token = await self.store.list_record_requests(
-            workspace, key, record_id, request.page_size, request.page_token
-        )
-        return admin_pb2.ListRecordRequestsResponse(
-            record_requests=[
-                admin_pb2.RecordRequest(
-                    request_id=r.request_id,
-                    dialect=r.dialect,
-                    source=r.source,
-                    action=r.action,
-                    entity=r.entity,
-                    create_time=timestamp(r.create_time),
-                )
-                for r in page
-            ],
-            next_page_token=next_token,
-        )
 
     # -- the overview -------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""`inlet integrations …`, `inlet project-tokens …`, `inlet client-tokens …`: integration ingest."""

@@ -1,0 +1,1 @@
+"""`inlet webhooks …`: webhook endpoints, their deliveries and attempts, replay and recover."""
