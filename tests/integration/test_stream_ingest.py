@@ -391,7 +391,7 @@ async def test_a_claim_whose_store_died_before_the_accept_is_taken_over_by_the_r
 ) -> None:
     # A store killed between the claim and the accept leaves the key 'accepting': past the
     # accept lease the client's retry takes it over instead of 409 until the key expires.
-    from inlet_store.inbox.requests import ACCEPT_LEASE_SECONDS, body_hash
+    from inlet_store.inbox.accepting import ACCEPT_LEASE_SECONDS, body_hash
 
     async with ss.pool.connection() as conn:
         await conn.execute(

@@ -1,9 +1,11 @@
 """The durable inbox every asynchronous dialect shares: accept, claim (batched, long-polled),
 apply items exactly once, report status."""
 
-from inlet_store.inbox.requests import (
+from inlet_store.inbox.accepting import body_hash, invalid_message
+from inlet_store.inbox.requests import Inbox, item_outcomes
+from inlet_store.inbox.sources import INTEGRATION, STREAM, entity_type_of
+from inlet_store.inbox.types import (
     Accepted,
-    Inbox,
     InboxRow,
     ItemOutcome,
     Rejection,
@@ -11,11 +13,7 @@ from inlet_store.inbox.requests import (
     Source,
     StreamItem,
     StreamSchema,
-    body_hash,
-    invalid_message,
-    item_outcomes,
 )
-from inlet_store.inbox.sources import INTEGRATION, STREAM, entity_type_of
 
 __all__ = [
     "INTEGRATION",

@@ -11,8 +11,8 @@ from inlet_common import exactjson, logs
 from inlet_common.errors import Violation
 from inlet_store.domain import EntityTypeDef
 from inlet_store.inbox.claims import Claimed
-from inlet_store.inbox.requests import (
-    Inbox,
+from inlet_store.inbox.requests import Inbox
+from inlet_store.inbox.types import (
     ItemOutcome,
     Rejection,
     RequestChunk,
