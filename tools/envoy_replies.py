@@ -211,8 +211,8 @@ def _lua_table(entries: dict[str, int] | dict[str, str]) -> str:
 def lua_rules() -> list[str]:
     """The gateway's rules on request headers as Lua constants: the block's cap and
     message, each forwarded header's cap and metadata key (inlet_gateway.edge_headers,
-    inlet_gateway.app.FORWARDED_HEADERS)."""
-    from inlet_gateway.app import FORWARDED_HEADERS
+    inlet_gateway.forwarding.FORWARDED_HEADERS)."""
+    from inlet_gateway.forwarding import FORWARDED_HEADERS
 
     def text(entries: Any) -> dict[str, Any]:
         return {k.decode(): v for k, v in entries.items()}
