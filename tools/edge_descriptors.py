@@ -1,4 +1,4 @@
-"""Adds the HTTP twin services (inlet_common.httptwins) to the descriptor set Envoy loads."""
+"""Adds the HTTP twin services (inlet_common.twindescriptors) to the descriptor set Envoy loads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from inlet_common.httptwins import twin_files
+from inlet_common.twindescriptors import twin_files
 
 
 def add_twins(path: Path) -> None:

@@ -11,7 +11,8 @@ import yaml
 from google.protobuf import descriptor_pb2
 
 from inlet_common.config import DEFAULT_EXTERNAL_PROBLEM_BASE
-from inlet_common.httptwins import HTTP_BODY_FIELD, twin_files
+from inlet_common.httptwins import HTTP_BODY_FIELD
+from inlet_common.twindescriptors import twin_files
 from inlet_devstack import envoy
 from inlet_gateway import edge_headers, limits
 from tools import envoy_replies

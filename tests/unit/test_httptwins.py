@@ -14,7 +14,7 @@ from google.rpc import error_details_pb2
 from inlet.admin.v1 import admin_pb2
 from inlet.ingest.v1 import external_pb2, ingest_pb2
 from inlet.type.v1 import result_pb2
-from inlet_common import httprules, httptwins, requestids
+from inlet_common import httprules, httptwins, requestids, twinserving
 from inlet_common.errors import NotFound, ResourceExhausted
 from inlet_common.httprender import HttpSettings
 
@@ -64,7 +64,7 @@ async def _twin(
     build = None
     if httprules.carries_json_body(route):
         build = httptwins._json_body_builder(route)
-    behavior = httptwins.twin_behavior(method, handler, HttpSettings(), build, route)
+    behavior = twinserving.twin_behavior(method, handler, HttpSettings(), build, route)
     with requestids.bound("req_test"):
         return await behavior(arrived, context)
 
