@@ -22,7 +22,7 @@ from bench.stream_ingest import scenarios as stream_scenarios
 from bench.webhooks import WebhookDeliveries
 from bench.workload import contact_pushes
 from inlet_common.config import ConfigError
-from inlet_devstack.stack import StackError
+from inlet_devstack.processes import StackError
 
 
 def progress(message: str) -> None:

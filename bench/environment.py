@@ -16,7 +16,8 @@ from bench.cpu import postmaster_pid
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
-from inlet_devstack.stack import Ports, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import running
 from inlet_store import repository
 from inlet_store.tokens import token_hash
 

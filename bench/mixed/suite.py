@@ -17,8 +17,9 @@ from inlet.notifier.v1 import webhooks_pb2, webhooks_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import postgres, reuse
 from inlet_devstack.demo import bearer
+from inlet_devstack.ports import Ports
 from inlet_devstack.saved import DemoCredentials
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.stack import Stack, running
 
 RECORD_EVENTS = ("record.created", "record.updated")
 

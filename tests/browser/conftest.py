@@ -18,7 +18,8 @@ from playwright.async_api import BrowserContext, Page, ViewportSize, async_playw
 from inlet.admin.v1 import admin_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 
 CHROMIUM = "/usr/bin/chromium"
 # Webhooks: one attempt only (a 500 fails the delivery at once, for replay), polled often.

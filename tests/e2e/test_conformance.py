@@ -31,7 +31,8 @@ import pytest
 from inlet.admin.v1 import admin_pb2_grpc, push_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 from tests import external_support as ext
 from tests.e2e.conformance_cases import CASES, Case
 from tests.feed_support import Event, Events, fed_stream, read_headers

@@ -14,7 +14,8 @@ import pytest
 from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 from tests.feed_support import Events, fed_stream, read_headers
 from tests.messages import key_headers
 from tests.polling import until

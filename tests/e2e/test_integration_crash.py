@@ -15,7 +15,8 @@ import pytest
 from inlet.admin.v1 import admin_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
-from inlet_devstack.stack import Ports, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import running
 from tests import external_support as ext
 from tests.external_support import ORDER, PERSON, one
 from tests.polling import until

@@ -20,7 +20,8 @@ from google.protobuf import duration_pb2
 from inlet.admin.v1 import admin_pb2_grpc, integrations_pb2, integrations_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 from tests import external_support as ext
 from tests.external_support import (
     CALENDLY_EXAMPLE,

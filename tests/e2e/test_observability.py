@@ -20,7 +20,8 @@ from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
 from inlet_devstack.demo import DemoSeed
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing
 from inlet_notifier.service import Webhooks

@@ -25,7 +25,8 @@ from inlet.admin.v1 import admin_pb2_grpc, push_pb2, push_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
 from inlet_devstack.demo import DemoSeed
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 from tests.polling import until
 from tests.push_support import PushSession, completed_data, push_session, seed_body
 from tests.webhook_receiver import Answer, Receiver, receiving

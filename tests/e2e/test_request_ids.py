@@ -18,7 +18,8 @@ import pytest
 from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 from tests.messages import bearer_header, key_headers
 from tests.polling import until
 from tests.stream_support import SEED_BATCH, SalesStream, sales_stream

@@ -16,7 +16,8 @@ import pytest
 from inlet.admin.v1 import admin_pb2_grpc, streams_pb2_grpc
 from inlet_common.channels import channel
 from inlet_devstack import demo, postgres
-from inlet_devstack.stack import Ports, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import running
 from tests.messages import bearer_header
 from tests.polling import until
 from tests.stream_support import sales_stream

@@ -22,7 +22,8 @@ from inlet.type.v1 import entity_pb2
 from inlet_common.channels import channel
 from inlet_devstack import demo
 from inlet_devstack.demo import bearer
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 from tests.feed_support import Events, FedStream, fed_stream, read_headers
 from tests.messages import key_headers
 from tests.polling import until

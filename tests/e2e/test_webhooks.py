@@ -20,7 +20,8 @@ import standardwebhooks
 import svix
 
 from inlet_devstack import postgres
-from inlet_devstack.stack import Ports, Stack, running
+from inlet_devstack.ports import Ports
+from inlet_devstack.stack import Stack, running
 from inlet_notifier import app as notifier_app
 from inlet_notifier.secrets_at_rest import KeyRing
 from inlet_notifier.service import Webhooks

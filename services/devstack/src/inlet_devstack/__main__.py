@@ -16,7 +16,9 @@ from inlet_common.channels import channel
 from inlet_common.config import ConfigError, Env
 from inlet_common.keyring import new_key_ring, parse_key_ring
 from inlet_devstack import banner, postgres, reuse, saved
-from inlet_devstack.stack import CONSOLE_KEYS_ENV, METRICS_PORTS, Ports, StackError, running
+from inlet_devstack.ports import METRICS_PORTS, Ports
+from inlet_devstack.processes import CONSOLE_KEYS_ENV, StackError
+from inlet_devstack.stack import running
 from inlet_notifier.config import KEYS_ENV
 
 log = logging.getLogger("inlet_devstack")
