@@ -88,6 +88,23 @@ class ChunkPlan:
             self.added.pop(key, None)
 
 
+def written_by(plan: ChunkPlan) -> dict[str, Any]:
+    """The records `plan` creates and updates and the keys it adds, as the write
+    statements take them (write_chunk, and write_batch for claimed requests)."""
+    return {
+        "created": repo.json(
+            [{"id": r, "data": w.data} for r, w in plan.writes.items() if w.created]
+        ),
+        "updated": repo.json(
+            [{"id": r, "data": w.data} for r, w in plan.writes.items() if not w.created]
+        ),
+        # Sorted, so concurrent writers insert overlapping keys in the same order.
+        "keys": repo.jsonb(
+            [{"slug": s, "value": v, "record_id": r} for (s, v), r in sorted(plan.added.items())]
+        ),
+    }
+
+
 @dataclass(frozen=True)
 class ChunkItem:
     index: int
@@ -182,19 +199,7 @@ async def write_chunk(
             workspace_id=workspace_id,
             entity_type_id=entity_type_id or None,  # none when no item has a record
             request_id=request_id,
-            created=repo.json(
-                [{"id": r, "data": w.data} for r, w in plan.writes.items() if w.created]
-            ),
-            updated=repo.json(
-                [{"id": r, "data": w.data} for r, w in plan.writes.items() if not w.created]
-            ),
-            # Sorted, so concurrent chunks insert overlapping keys in the same order.
-            keys=repo.jsonb(
-                [
-                    {"slug": s, "value": v, "record_id": r}
-                    for (s, v), r in sorted(plan.added.items())
-                ]
-            ),
+            **written_by(plan),
             events=repo.json(events),
             outcomes=repo.json(outcomes),
         )

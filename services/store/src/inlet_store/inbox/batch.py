@@ -137,19 +137,7 @@ async def apply_batch(
                 "write_batch",
                 workspace_id=workspace_id,
                 entity_type_id=entity_type_id or None,
-                created=repo.json(
-                    [{"id": r, "data": w.data} for r, w in plan.writes.items() if w.created]
-                ),
-                updated=repo.json(
-                    [{"id": r, "data": w.data} for r, w in plan.writes.items() if not w.created]
-                ),
-                # Sorted, so concurrent batches insert overlapping keys in the same order.
-                keys=repo.jsonb(
-                    [
-                        {"slug": s, "value": v, "record_id": r}
-                        for (s, v), r in sorted(plan.added.items())
-                    ]
-                ),
+                **chunks.written_by(plan),
                 outcomes=repo.json(outcomes),
                 request_ids=[r.request_id for r in live],
                 failed=failed,
