@@ -163,7 +163,7 @@ class UpstreamError(InletError):
     def __init__(self, status: status_pb2.Status) -> None:
         super().__init__(status.message)
         self.status = status
-        self.code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+        self.code = grpc_code(status.code)
         self.reason = reason_of(status)
 
     def to_status(self) -> status_pb2.Status:
@@ -171,6 +171,11 @@ class UpstreamError(InletError):
 
 
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def grpc_code(value: int) -> grpc.StatusCode:
+    """The grpc.StatusCode of a google.rpc code number (UNKNOWN for one it does not know)."""
+    return _CODES.get(value, grpc.StatusCode.UNKNOWN)
 
 
 def status_from_rpc_error(error: grpc.aio.AioRpcError) -> status_pb2.Status:

@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 
 from inlet.edge.v1 import twin_calls_pb2
-from inlet_common.errors import STATUS_DETAILS_KEY, InvalidArgument
+from inlet_common.errors import STATUS_DETAILS_KEY, InvalidArgument, grpc_code
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,11 @@ class TwinCallServer:
         interceptors: Sequence[grpc.aio.ServerInterceptor],  # type: ignore[type-arg]
     ) -> None:
         self._handlers = list(handlers)
-        self._interceptors = list(interceptors)
+        # The server's interceptor chain around the handler lookup, built once.
+        continuation: Continuation = self._resolve
+        for interceptor in reversed(list(interceptors)):
+            continuation = _chained(interceptor, continuation)
+        self._lookup = continuation
 
     def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         return grpc.method_handlers_generic_handler(
@@ -148,25 +152,19 @@ class TwinCallServer:
             for task in running:
                 task.cancel()
 
-    async def _lookup(self, details: _Details) -> Any:
-        async def resolve(found: grpc.HandlerCallDetails) -> Any:
-            for generic in self._handlers:
-                handler = generic.service(found)
-                if handler is not None:
-                    return handler
-            return None
-
-        continuation: Continuation = resolve
-        for interceptor in reversed(self._interceptors):
-            continuation = _chained(interceptor, continuation)
-        return await continuation(details)  # type: ignore[arg-type]
+    async def _resolve(self, found: grpc.HandlerCallDetails) -> Any:
+        for generic in self._handlers:
+            handler = generic.service(found)
+            if handler is not None:
+                return handler
+        return None
 
     async def _run(
         self, index: int, call: twin_calls_pb2.TwinCall, outer: Any
     ) -> twin_calls_pb2.TwinReply:
         metadata = _pairs(call.metadata)
         context = _CallContext(outer, metadata)
-        handler = await self._lookup(_Details(call.method, metadata))
+        handler = await self._lookup(_Details(call.method, metadata))  # type: ignore[arg-type]
         if handler is None or handler.unary_unary is None:
             return twin_calls_pb2.TwinReply(
                 index=index,
@@ -217,7 +215,6 @@ class _Pending:
     timeout: float
 
 
-_CODES = {c.value[0]: c for c in grpc.StatusCode}
 Outcome = tuple[bytes, grpc.aio.Metadata]
 
 # The next batch waits for the one out to be answered (what comes meanwhile joins it), but
@@ -346,7 +343,7 @@ def _outcome(reply: twin_calls_pb2.TwinReply) -> Outcome | Exception:
     if reply.code == grpc.StatusCode.OK.value[0]:
         return reply.response, initial
     return grpc.aio.AioRpcError(
-        _CODES.get(reply.code, grpc.StatusCode.UNKNOWN),
+        grpc_code(reply.code),
         initial,
         grpc.aio.Metadata(*_pairs(reply.trailing_metadata)),
         reply.details,
