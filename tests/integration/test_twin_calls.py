@@ -209,3 +209,43 @@ async def test_a_slow_call_holds_up_no_other_call_of_its_batch() -> None:
             assert (await slow_call)[0] == b"slow"
     finally:
         await server.stop(None)
+
+
+async def test_calls_done_together_are_answered_in_one_message() -> None:
+    release = asyncio.Event()
+
+    async def waiting(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        await release.wait()
+        return request
+
+    twins = grpc.method_handlers_generic_handler(
+        "test.WaitHttp", {"Wait": grpc.unary_unary_rpc_method_handler(waiting)}
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((twincalls.TwinCallServer([twins], []).handler(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with channel(f"127.0.0.1:{port}") as ch:
+            call_twins = ch.unary_stream(
+                "/inlet.edge.v1.TwinCallService/CallTwins",
+                request_serializer=twin_calls_pb2.CallTwinsRequest.SerializeToString,
+                response_deserializer=twin_calls_pb2.CallTwinsResponse.FromString,
+            )
+            request = twin_calls_pb2.CallTwinsRequest(
+                calls=[
+                    twin_calls_pb2.TwinCall(method="/test.WaitHttp/Wait", request=bytes([n]))
+                    for n in range(5)
+                ]
+            )
+            stream = call_twins(request, timeout=30.0)
+            # All five wait on one event (as pushes on one store commit): released in one
+            # turn, they are answered in one message, each tagged with its own index.
+            release.set()
+            messages = [message async for message in stream]
+    finally:
+        await server.stop(None)
+    assert len(messages) == 1
+    assert [(r.index, r.response) for r in messages[0].replies] == [
+        (n, bytes([n])) for n in range(5)
+    ]

@@ -140,14 +140,20 @@ class TwinCallServer:
                 trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
             )
         # Run together; each reply goes out as soon as its call is done, so a slow call
-        # (a synchronous push transfer, a webhook test) holds up no other.
-        running = [
+        # (a synchronous push transfer, a webhook test) holds up no other. The replies of
+        # calls done by the time this wakes go out in one message: calls that shared a
+        # store commit finish together, and one message is one write here and one read at
+        # the edge instead of one per call.
+        running = {
             asyncio.create_task(self._run(index, call, context))
             for index, call in enumerate(request.calls)
-        ]
+        }
         try:
-            for done in asyncio.as_completed(running):
-                yield twin_calls_pb2.CallTwinsResponse(replies=[await done])
+            while running:
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                yield twin_calls_pb2.CallTwinsResponse(
+                    replies=sorted((task.result() for task in done), key=lambda r: r.index)
+                )
         finally:
             for task in running:
                 task.cancel()
