@@ -4,8 +4,10 @@ alone, and an upstream without it is called one call at a time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -59,6 +61,20 @@ def masked(body: bytes) -> httpbody_pb2.HttpBody:
     found = httpbody_pb2.HttpBody.FromString(body)
     found.data = re.sub(rb"req_(together|alone)\d", b"req_x", found.data)
     return found
+
+
+@contextlib.asynccontextmanager
+async def twin_server(twins: grpc.GenericRpcHandler[Any, Any]) -> AsyncIterator[grpc.aio.Channel]:
+    """A real server running `twins` behind TwinCallService, and a channel to it."""
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((twincalls.TwinCallServer([twins], []).handler(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with channel(f"127.0.0.1:{port}") as ch:
+            yield ch
+    finally:
+        await server.stop(None)
 
 
 def shown(initial: Any) -> list[tuple[str, Any]]:
@@ -181,34 +197,27 @@ async def test_a_slow_call_holds_up_no_other_call_of_its_batch() -> None:
             "Fast": grpc.unary_unary_rpc_method_handler(fast),
         },
     )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((twincalls.TwinCallServer([twins], []).handler(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with channel(f"127.0.0.1:{port}") as ch:
-            caller = twincalls.TwinCaller(ch)
+    async with twin_server(twins) as ch:
+        caller = twincalls.TwinCaller(ch)
 
-            def call(method: str) -> asyncio.Future[Any]:
-                return asyncio.ensure_future(
-                    caller.call(f"/test.SlowHttp/{method}", b"", metadata=(), deadline=30.0)
-                )
+        def call(method: str) -> asyncio.Future[Any]:
+            return asyncio.ensure_future(
+                caller.call(f"/test.SlowHttp/{method}", b"", metadata=(), deadline=30.0)
+            )
 
-            # Made in one turn of the event loop: one batch.
-            slow_call, fast_call = call("Slow"), call("Fast")
-            assert (await fast_call)[0] == b"fast"
-            assert not slow_call.done()
-            # A call made while that batch is out goes past its pace, answered at once.
-            assert (await call("Fast"))[0] == b"fast"
-            assert not slow_call.done()
-            # Each call keeps its own deadline.
-            with pytest.raises(grpc.aio.AioRpcError) as late:
-                await caller.call("/test.SlowHttp/Slow", b"", metadata=(), deadline=0.2)
-            assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            release.set()
-            assert (await slow_call)[0] == b"slow"
-    finally:
-        await server.stop(None)
+        # Made in one turn of the event loop: one batch.
+        slow_call, fast_call = call("Slow"), call("Fast")
+        assert (await fast_call)[0] == b"fast"
+        assert not slow_call.done()
+        # A call made while that batch is out goes past its pace, answered at once.
+        assert (await call("Fast"))[0] == b"fast"
+        assert not slow_call.done()
+        # Each call keeps its own deadline.
+        with pytest.raises(grpc.aio.AioRpcError) as late:
+            await caller.call("/test.SlowHttp/Slow", b"", metadata=(), deadline=0.2)
+        assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        release.set()
+        assert (await slow_call)[0] == b"slow"
 
 
 async def test_calls_done_together_are_answered_in_one_message() -> None:
@@ -221,30 +230,23 @@ async def test_calls_done_together_are_answered_in_one_message() -> None:
     twins = grpc.method_handlers_generic_handler(
         "test.WaitHttp", {"Wait": grpc.unary_unary_rpc_method_handler(waiting)}
     )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((twincalls.TwinCallServer([twins], []).handler(),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with channel(f"127.0.0.1:{port}") as ch:
-            call_twins = ch.unary_stream(
-                "/inlet.edge.v1.TwinCallService/CallTwins",
-                request_serializer=twin_calls_pb2.CallTwinsRequest.SerializeToString,
-                response_deserializer=twin_calls_pb2.CallTwinsResponse.FromString,
-            )
-            request = twin_calls_pb2.CallTwinsRequest(
-                calls=[
-                    twin_calls_pb2.TwinCall(method="/test.WaitHttp/Wait", request=bytes([n]))
-                    for n in range(5)
-                ]
-            )
-            stream = call_twins(request, timeout=30.0)
-            # All five wait on one event (as pushes on one store commit): released in one
-            # turn, they are answered in one message, each tagged with its own index.
-            release.set()
-            messages = [message async for message in stream]
-    finally:
-        await server.stop(None)
+    async with twin_server(twins) as ch:
+        call_twins = ch.unary_stream(
+            "/inlet.edge.v1.TwinCallService/CallTwins",
+            request_serializer=twin_calls_pb2.CallTwinsRequest.SerializeToString,
+            response_deserializer=twin_calls_pb2.CallTwinsResponse.FromString,
+        )
+        request = twin_calls_pb2.CallTwinsRequest(
+            calls=[
+                twin_calls_pb2.TwinCall(method="/test.WaitHttp/Wait", request=bytes([n]))
+                for n in range(5)
+            ]
+        )
+        stream = call_twins(request, timeout=30.0)
+        # All five wait on one event (as pushes on one store commit): released in one
+        # turn, they are answered in one message, each tagged with its own index.
+        release.set()
+        messages = [message async for message in stream]
     assert len(messages) == 1
     assert [(r.index, r.response) for r in messages[0].replies] == [
         (n, bytes([n])) for n in range(5)
