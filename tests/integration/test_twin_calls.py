@@ -22,6 +22,7 @@ from inlet_common.httprender import HTTP_CODE_KEY
 from inlet_common.requestids import REQUEST_ID_KEY
 from inlet_devstack.demo import DemoSeed
 from tests.integration.conftest import Servers
+from tests.polling import until
 
 PUSH = "/inlet.ingest.v1.IngestServiceHttp/PushEndpoint"
 
@@ -251,3 +252,36 @@ async def test_calls_done_together_are_answered_in_one_message() -> None:
     assert [(r.index, r.response) for r in messages[0].replies] == [
         (n, bytes([n])) for n in range(5)
     ]
+
+
+async def test_enough_calls_go_out_while_batches_are_out_up_to_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only an answer, or enough calls, may send the next batch here (not the pace).
+    monkeypatch.setattr(twincalls, "PACE_SECONDS", 60.0)
+    release = asyncio.Event()
+
+    async def waiting(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        await release.wait()
+        return request
+
+    twins = grpc.method_handlers_generic_handler(
+        "test.WaitHttp", {"Wait": grpc.unary_unary_rpc_method_handler(waiting)}
+    )
+    async with twin_server(twins) as ch:
+        caller = twincalls.TwinCaller(ch, max_batch=4, max_in_flight=3, min_batch=4)
+
+        def call(n: int) -> asyncio.Future[Any]:
+            return asyncio.ensure_future(
+                caller.call("/test.WaitHttp/Wait", bytes([n]), metadata=(), deadline=30.0)
+            )
+
+        first = call(0)  # a lone call goes at once
+        await until(lambda: len(caller._sending) == 1, what="the lone call sent")
+        more = [call(n) for n in range(1, 14)]  # 13 more while it is out
+        # Two more batches of 4 go at once (3 out in all); the rest wait for an answer.
+        await until(lambda: len(caller._sending) == 3, what="three batches out")
+        assert len(caller._pending) == 5
+        release.set()
+        answers = await asyncio.gather(first, *more)
+    assert [a[0] for a in answers] == [bytes([n]) for n in range(14)]

@@ -223,8 +223,8 @@ class _Pending:
 
 Outcome = tuple[bytes, grpc.aio.Metadata]
 
-# The next batch waits for the one out to be answered (what comes meanwhile joins it), but
-# no longer than this: a slow call in it holds up the next calls by at most this long.
+# The next batch waits for one out to be answered (what comes meanwhile joins it), but no
+# longer than this: a slow call in it holds up the next calls by at most this long.
 PACE_SECONDS = 0.02
 
 
@@ -232,11 +232,23 @@ class TwinCaller:
     """Twin calls to one upstream, batched: what the caller gets is the call's answer and
     initial metadata, or the grpc.aio.AioRpcError it would have raised alone.
 
-    A lone call goes at once; calls that come while a batch is out form the next one."""
+    A lone call goes at once; calls that come while a batch is out form the next one, sent
+    when one out is answered — or at once when `min_batch` of them have come and fewer than
+    `max_in_flight` are out, so the upstream works on one batch while the one before waits
+    on its store (one batch at a time made every stage wait for the others in turn)."""
 
-    def __init__(self, channel: grpc.aio.Channel, *, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        *,
+        max_batch: int = 64,
+        max_in_flight: int = 4,
+        min_batch: int = 8,
+    ) -> None:
         self._channel = channel
         self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
+        self._min_batch = min_batch
         self._alone: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {}
         self._call_twins = channel.unary_stream(
             CALL_TWINS,
@@ -265,15 +277,31 @@ class TwinCaller:
     async def _drain(self) -> None:
         try:
             while self._pending:
+                if self._sending and (
+                    len(self._sending) >= self._max_in_flight
+                    or len(self._pending) < self._min_batch
+                ):
+                    # Few calls, or enough batches out: these wait for one to be answered
+                    # (joined meanwhile by what comes), at most the pace.
+                    done, _ = await asyncio.wait(
+                        set(self._sending),
+                        timeout=PACE_SECONDS,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if done:
+                        continue
                 taken = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 batch = [(p, f) for p, f in taken if not f.done()]
                 if not batch:
                     continue
+                # Sent at once when none is out (a lone call never waits), or when enough
+                # have come while others are out: the upstream plans one batch while the
+                # store commits the one before, instead of every stage waiting its turn.
                 sending = asyncio.create_task(self._send(batch))
                 self._sending.add(sending)
                 sending.add_done_callback(self._sending.discard)
-                await asyncio.wait({sending}, timeout=PACE_SECONDS)
+                await asyncio.sleep(0)  # the batch's call starts before the next is weighed
         finally:
             self._draining = None
 
