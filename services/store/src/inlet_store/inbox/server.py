@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+from google.rpc import status_pb2
 
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import json_pb2, result_pb2
-from inlet_common import exactjson, logs
-from inlet_common.errors import Violation
+from inlet_common import exactjson, logs, tracing
+from inlet_common.errors import InvalidArgument, Violation
+from inlet_store.batched import run_call
 from inlet_store.domain import EntityTypeDef
+from inlet_store.inbox.accepting_many import AcceptCommand
 from inlet_store.inbox.claims import Claimed
 from inlet_store.inbox.requests import Inbox
 from inlet_store.inbox.types import (
@@ -27,6 +32,10 @@ from inlet_store.service import Store
 # A claim leases at most this many requests, and waits at most this long for work.
 MAX_CLAIMS = 256
 MAX_WAIT_SECONDS = 60.0
+# What one AcceptStreamRequests call may carry (the proto says so).
+MAX_ACCEPTS_PER_CALL = 256
+# Each request of an AcceptStreamRequests call is logged and traced as the call it stands for.
+_ACCEPT_STREAM_REQUEST = "/inlet.store.v1.StoreService/AcceptStreamRequest"
 
 
 def list_value(items: json_pb2.RawJson) -> list[Any]:
@@ -157,17 +166,74 @@ class InboxStoreServicer(StoreServicer):
     async def AcceptStreamRequest(
         self, request: store_pb2.AcceptStreamRequestRequest, context: Any
     ) -> store_pb2.AcceptStreamRequestResponse:
+        # Under the call's ids and trace, as one of AcceptStreamRequests would be.
+        return await self._accept(
+            request, logs.request_id.get(), logs.client_request_id.get(), tracing.traceparent()
+        )
+
+    async def AcceptStreamRequests(
+        self, request: store_pb2.AcceptStreamRequestsRequest, context: Any
+    ) -> store_pb2.AcceptStreamRequestsResponse:
+        """Each request as AcceptStreamRequest would accept it, all at once (so they share
+        the inbox's batches)."""
+        if not request.requests or len(request.requests) > MAX_ACCEPTS_PER_CALL:
+            raise InvalidArgument(
+                f"requests: 1 to {MAX_ACCEPTS_PER_CALL} requests per call,"
+                f" got {len(request.requests)}",
+                reason="INVALID_BATCH",
+            )
+        answers = await asyncio.gather(*(self._accept_call(call) for call in request.requests))
+        return store_pb2.AcceptStreamRequestsResponse(
+            results=[
+                store_pb2.AcceptStreamRequestResult(error=answer)
+                if isinstance(answer, status_pb2.Status)
+                else store_pb2.AcceptStreamRequestResult(response=answer)
+                for answer in answers
+            ]
+        )
+
+    async def _accept_call(
+        self, call: store_pb2.AcceptStreamRequestCall
+    ) -> store_pb2.AcceptStreamRequestResponse | status_pb2.Status:
+        async def accept() -> store_pb2.AcceptStreamRequestResponse:
+            # Stored under the store's span of this request: its processing continues it.
+            return await self._accept(
+                call.request,
+                logs.request_id.get(),
+                logs.client_request_id.get(),
+                tracing.traceparent() or call.traceparent,
+            )
+
+        return await run_call(
+            _ACCEPT_STREAM_REQUEST,
+            call.request_id,
+            call.client_request_id,
+            call.traceparent,
+            accept,
+        )
+
+    async def _accept(
+        self,
+        request: store_pb2.AcceptStreamRequestRequest,
+        request_id: str,
+        client_request_id: str,
+        traceparent: str | None,
+    ) -> store_pb2.AcceptStreamRequestResponse:
         accepted = await self.inbox.accept(
-            # The id of the call's x-request-id: the one the client is shown.
-            request_id=logs.request_id.get(),
-            ingest_key=request.ingest_key,
-            stream=request.stream,
-            idempotency_key=request.idempotency_key,
-            item_key=request.item_key,
-            items=list_value(request.items),
-            single=request.single,
-            schema_version=request.schema_version,
-            rejection=rejection_of(request),
+            AcceptCommand(
+                # The id of the call's x-request-id: the one the client is shown.
+                request_id=request_id,
+                client_request_id=client_request_id,
+                traceparent=traceparent or "",
+                ingest_key=request.ingest_key,
+                stream=request.stream,
+                idempotency_key=request.idempotency_key,
+                item_key=request.item_key,
+                items=list_value(request.items),
+                single=request.single,
+                schema_version=request.schema_version,
+                rejection=rejection_of(request),
+            )
         )
         if isinstance(accepted, StreamSchema):
             return store_pb2.AcceptStreamRequestResponse(schema=schema_pb(accepted))
