@@ -9,7 +9,7 @@ from google.rpc import status_pb2
 
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
-from inlet.type.v1 import json_pb2, result_pb2
+from inlet.type.v1 import entity_pb2, json_pb2, result_pb2
 from inlet_common import exactjson, logs, tracing
 from inlet_common.errors import InvalidArgument, Violation
 from inlet_store.batched import run_call
@@ -124,18 +124,32 @@ def request_chunk(request: store_pb2.ApplyStreamItemsRequest) -> RequestChunk:
     )
 
 
-def claimed_pb(claimed: Claimed) -> store_pb2.ClaimedStreamRequest:
+def claims_pb(claims: list[Claimed]) -> list[store_pb2.ClaimedStreamRequest]:
+    """Claimed requests as the RPC answers them; each entity type made into protobuf once."""
+    types: dict[int, tuple[entity_pb2.EntityType, dict[str, str]]] = {}
+    for c in claims:
+        if id(c.entity_type) not in types:
+            types[id(c.entity_type)] = (
+                entity_type_pb(c.entity_type),
+                reference_type_ids(c.entity_type),
+            )
+    return [claimed_pb(c, *types[id(c.entity_type)]) for c in claims]
+
+
+def claimed_pb(
+    claimed: Claimed, entity_type: entity_pb2.EntityType, references: dict[str, str]
+) -> store_pb2.ClaimedStreamRequest:
     return store_pb2.ClaimedStreamRequest(
         request_id=claimed.request_id,
         lease_token=claimed.lease_token,
         workspace_id=claimed.workspace_id,
         default_region=claimed.default_region,
-        entity_type=entity_type_pb(claimed.entity_type),
+        entity_type=entity_type,
         item_key=claimed.item_key,
-        items=exactjson.to_raw(claimed.items),
+        items=json_pb2.RawJson(json=claimed.items),
         done_indices=claimed.done_indices,
         single=claimed.single,
-        reference_type_ids=reference_type_ids(claimed.entity_type),
+        reference_type_ids=references,
         traceparent=claimed.traceparent,
         source=claimed.source,
         integration=(
@@ -262,7 +276,7 @@ class InboxStoreServicer(StoreServicer):
             lease_seconds=max(1, request.lease_seconds),
             wait_seconds=min(max(0.0, request.wait_seconds), MAX_WAIT_SECONDS),
         )
-        return store_pb2.ClaimStreamRequestsResponse(claims=[claimed_pb(c) for c in claims])
+        return store_pb2.ClaimStreamRequestsResponse(claims=claims_pb(claims))
 
     async def ApplyStreamItems(
         self, request: store_pb2.ApplyStreamItemsRequest, context: Any
