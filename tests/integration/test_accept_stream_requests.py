@@ -15,9 +15,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from inlet.store.v1 import store_pb2
 from inlet_common import exactjson
-from inlet_common.errors import reason_of
+from inlet_common.errors import NotFound, reason_of
+from inlet_common.sqlfiles import NamedQueries
 from inlet_devstack import demo
 from inlet_devstack.demo import bearer
+from inlet_store.inbox import Accepted, Inbox, Rejection, accepting_many
+from inlet_store.service import Store
 from tests.messages import as_dict, stream_request
 from tests.stream_support import (
     SEED_SINGLE,
@@ -212,3 +215,55 @@ async def test_a_call_with_no_request_or_too_many_is_refused_naming_requests(
         await ss.store.AcceptStreamRequests(store_pb2.AcceptStreamRequestsRequest(requests=calls))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "requests" in (caught.value.details() or "")
+
+
+class DeletingQueries:
+    """The inbox's queries, deleting `stream` just before the batch's insert (as a
+    concurrent DeleteStream would between the key's check and the insert)."""
+
+    def __init__(self, queries: NamedQueries, pool: AsyncConnectionPool[Any], stream: str):
+        self.queries = queries
+        self.pool = pool
+        self.stream = stream
+
+    async def rows(self, conn: Any, name: str, **params: Any) -> list[dict[str, Any]]:
+        if name == "accept_stream_requests":
+            async with self.pool.connection() as other:
+                await other.execute("DELETE FROM streams WHERE slug = %s", (self.stream,))
+        return await self.queries.rows(conn, name, **params)
+
+    async def execute(self, conn: Any, name: str, **params: Any) -> int:
+        return await self.queries.execute(conn, name, **params)
+
+
+async def test_a_batch_whose_insert_fails_stores_its_requests_one_by_one(
+    ss: StreamServers, seed: demo.DemoSeed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doomed = await sales_stream(ss.admin, ss.streams, seed)
+    kept = await sales_stream(ss.admin, ss.streams, seed)
+    version = await version_of(ss, kept.key)
+    monkeypatch.setattr(
+        accepting_many, "_QUERIES", DeletingQueries(accepting_many._QUERIES, ss.pool, doomed.slug)
+    )
+    inbox = Inbox(ss.pool, Store(ss.pool))
+
+    def command(key: str) -> accepting_many.AcceptCommand:
+        return accepting_many.AcceptCommand(
+            request_id=f"req_{secrets.token_hex(6)}",
+            client_request_id="",
+            traceparent="",
+            ingest_key=key,
+            stream="",
+            idempotency_key="",
+            item_key="",
+            items=[SEED_SINGLE],
+            single=True,
+            schema_version=version,
+            rejection=Rejection(),
+        )
+
+    gone, stored = await inbox.accept_many([command(doomed.key), command(kept.key)])
+    # The deleted stream's request fails alone; the other is stored all the same.
+    assert isinstance(gone, NotFound)
+    assert isinstance(stored, Accepted)
+    assert (await finished(ss, kept.key, stored.request_id))["status"] == "completed"

@@ -344,7 +344,8 @@ class _Batch:
                     items_received=[len(c.items) for c, _, _ in lines],
                     errors=[exactjson.dumps_text(rejection_body(e)) for _, _, e in lines],
                 )
-        except InletError:
+        except (InletError, psycopg.Error):
+            # Never fails the batch: its accepted requests are committed already.
             log.warning("could not write connector log entries", exc_info=True)
 
 
