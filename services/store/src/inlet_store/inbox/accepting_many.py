@@ -95,8 +95,11 @@ class AcceptingMany(Accepting):
 
     async def accept_many(self, commands: Sequence[AcceptCommand]) -> list[Answer]:
         """Each command's answer, in order; the batch's statements in one connection."""
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            return await _Batch(self, conn, commands).run()
+        # The batch is no one request's: its own lines carry no request's id (the task that
+        # runs it copied the ids of the request that started it).
+        with requestids.bound(""):
+            async with wrap_exceptions(), self.pool.connection() as conn:
+                return await _Batch(self, conn, commands).run()
 
     async def _accept_keyed(self, command: AcceptCommand, counted: Counted) -> Accepted:
         """A request with an Idempotency-Key, after the batch counted it: its key claimed
@@ -202,7 +205,8 @@ class _Batch:
             except InletError as error:
                 self.answers[i] = error  # no key: nothing to log it against
         ids = sorted({p.key_id for p in parsed.values()})
-        found = {r["id"]: r for r in await repo.rows(self.conn, "ingest_key_auth", ids=ids)}
+        rows = await repo.rows(self.conn, "ingest_key_auth", ids=ids) if ids else []
+        found = {r["id"]: r for r in rows}
         counting: list[int] = []
         for i, key_parts in parsed.items():
             command = self.commands[i]
