@@ -14,6 +14,7 @@ from inlet_common import requestids
 from inlet_common.channels import channel
 from inlet_common.errors import InletError, UpstreamError
 from inlet_matcher.store_client import GrpcStore
+from inlet_matcher.stream import GrpcStreamStore
 
 
 class FakeStub:
@@ -84,3 +85,56 @@ async def test_an_unreachable_store_is_unavailable_for_each_push() -> None:
     store = GrpcStore(channel("127.0.0.1:9"), 0.2)
     answers = await asyncio.gather(push(store, "req_a"), push(store, "req_b"))
     assert all(type(a).__name__ == "Unavailable" for a in answers)
+
+
+class FakeStreamStub:
+    """AcceptStreamRequests answering each request by its key: "bad" fails, else stored."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[store_pb2.AcceptStreamRequestsRequest, Any]] = []
+
+    async def AcceptStreamRequests(
+        self, request: store_pb2.AcceptStreamRequestsRequest, **kwargs: Any
+    ) -> store_pb2.AcceptStreamRequestsResponse:
+        self.calls.append((request, kwargs["metadata"]))
+        results = []
+        for call in request.requests:
+            if call.request.ingest_key == "bad":
+                status = status_pb2.Status(
+                    code=grpc.StatusCode.UNAUTHENTICATED.value[0], message="no"
+                )
+                results.append(store_pb2.AcceptStreamRequestResult(error=status))
+            else:
+                answer = store_pb2.AcceptStreamRequestResponse(request_id=call.request_id)
+                results.append(store_pb2.AcceptStreamRequestResult(response=answer))
+        return store_pb2.AcceptStreamRequestsResponse(results=results)
+
+
+async def test_concurrent_stream_accepts_share_calls_and_keep_their_own_answers() -> None:
+    stub = FakeStreamStub()
+    store = GrpcStreamStore(channel("127.0.0.1:9"), 1.0)
+    store._stub = stub  # type: ignore[assignment]
+
+    async def accept(request_id: str, key: str) -> Any:
+        with requestids.bound(request_id, "client-1"):
+            try:
+                return await store.accept(store_pb2.AcceptStreamRequestRequest(ingest_key=key))
+            except InletError as error:
+                return error
+
+    answers = await asyncio.gather(
+        *(accept(f"req_{i}", "bad" if i == 2 else "ik") for i in range(6))
+    )
+    # Submitted in one turn of the event loop: one call carries them all, without ids.
+    assert [len(request.requests) for request, _ in stub.calls] == [6]
+    assert all(metadata == () for _, metadata in stub.calls)
+    [(sent, _)] = stub.calls
+    assert [(c.request_id, c.client_request_id) for c in sent.requests] == [
+        (f"req_{i}", "client-1") for i in range(6)
+    ]
+    for i, answer in enumerate(answers):
+        if i == 2:
+            assert isinstance(answer, UpstreamError)
+            assert answer.code == grpc.StatusCode.UNAUTHENTICATED
+        else:
+            assert answer.request_id == f"req_{i}"

@@ -39,6 +39,7 @@ _QUIET_METHODS = (
     "/inlet.store.v1.StoreService/ClaimStreamRequests",
     # Each push or call in these gets its own line, under its own request id.
     "/inlet.store.v1.StoreService/CommitPushes",
+    "/inlet.store.v1.StoreService/AcceptStreamRequests",
     twincalls.CALL_TWINS,
 )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar
 
 import grpc
+from google.rpc import status_pb2
 
 from inlet.store.v1 import store_pb2, store_pb2_grpc
 from inlet_common import logs, requestids, tracing
@@ -13,6 +14,7 @@ from inlet_common.errors import InletError, Unavailable, UpstreamError, status_f
 from inlet_common.group_commit import GroupCommit
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class StorePort(Protocol):
@@ -77,10 +79,26 @@ class GrpcStore:
             answer = await self._call(self._stub.CommitPushes, request, carry_ids=False)
         except InletError as error:
             return [error] * len(calls)
-        if len(answer.results) != len(calls):
-            wrong = InletError(f"store answered {len(answer.results)} of {len(calls)} pushes")
-            return [wrong] * len(calls)
-        return [
-            UpstreamError(found.error) if found.HasField("error") else found.response
-            for found in answer.results
-        ]
+        return answers_of(answer.results, len(calls))
+
+
+class _Result(Protocol[T_co]):
+    """One answer of a batched call: its response, or its error (google.rpc.Status)."""
+
+    @property
+    def response(self) -> T_co: ...
+    @property
+    def error(self) -> status_pb2.Status: ...
+    def HasField(self, field_name: Literal["error"]) -> bool: ...
+
+
+def answers_of(results: Sequence[_Result[T_co]], sent: int) -> list[T_co | Exception]:
+    """Each call's response or error (as UpstreamError, carrying the store's status); all
+    failed alike when the store did not answer every one."""
+    if len(results) != sent:
+        wrong = InletError(f"store answered {len(results)} of {sent} calls")
+        return [wrong] * sent
+    return [
+        UpstreamError(found.error) if found.HasField("error") else found.response
+        for found in results
+    ]

@@ -14,14 +14,15 @@ import grpc
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import entity_pb2
-from inlet_common import exactjson, nul
+from inlet_common import exactjson, logs, nul, tracing
 from inlet_common.credentials import bearer_token
 from inlet_common.errors import Aborted, InletError, Unauthenticated, Violation
 from inlet_common.exactjson import kind_of
+from inlet_common.group_commit import GroupCommit
 from inlet_common.normalise import key_text
 from inlet_matcher.integration_items import plan_integration
 from inlet_matcher.planner import plan_entity
-from inlet_matcher.store_client import GrpcStore
+from inlet_matcher.store_client import GrpcStore, answers_of
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +180,36 @@ def bearer(metadata: dict[str, Any]) -> str:
 class GrpcStreamStore(GrpcStore):
     """The store's stream-ingest RPCs, over the same channel and error translation."""
 
+    def __init__(self, channel: grpc.aio.Channel, timeout: float, *, max_batch: int = 64) -> None:
+        super().__init__(channel, timeout, max_batch=max_batch)
+        # Accepts in hand at once go in one AcceptStreamRequests call (and so one batch of
+        # the store's), as pushes do; a lone one goes at once.
+        self._accepts: GroupCommit[
+            store_pb2.AcceptStreamRequestCall, store_pb2.AcceptStreamRequestResponse
+        ] = GroupCommit(self._accept_many, max_batch=max_batch)
+
     async def accept(
         self, request: store_pb2.AcceptStreamRequestRequest
     ) -> store_pb2.AcceptStreamRequestResponse:
-        return await self._call(self._stub.AcceptStreamRequest, request)
+        # The ids and trace are the caller's: the batch is sent from another task.
+        call = store_pb2.AcceptStreamRequestCall(
+            request=request,
+            request_id=logs.request_id.get(),
+            client_request_id=logs.client_request_id.get(),
+            traceparent=tracing.traceparent() or "",
+        )
+        return await self._accepts.submit(call)
+
+    async def _accept_many(
+        self, calls: list[store_pb2.AcceptStreamRequestCall]
+    ) -> list[store_pb2.AcceptStreamRequestResponse | Exception]:
+        request = store_pb2.AcceptStreamRequestsRequest(requests=calls)
+        try:
+            # Each request carries its own ids and trace; the call carries none of them.
+            answer = await self._call(self._stub.AcceptStreamRequests, request, carry_ids=False)
+        except InletError as error:
+            return [error] * len(calls)
+        return answers_of(answer.results, len(calls))
 
     async def status(
         self, request: store_pb2.GetStreamRequestStatusRequest

@@ -136,6 +136,120 @@ class AcceptStreamRequestRequest(_message.Message):
 Global___AcceptStreamRequestRequest: _TypeAlias = AcceptStreamRequestRequest  # noqa: Y015
 
 @_typing.final
+class AcceptStreamRequestsRequest(_message.Message):
+    """AcceptStreamRequestsRequest carries stream requests to accept together."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___AcceptStreamRequestCall]:
+        """At most 256."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___AcceptStreamRequestCall] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptStreamRequestsRequest: _TypeAlias = AcceptStreamRequestsRequest  # noqa: Y015
+
+@_typing.final
+class AcceptStreamRequestCall(_message.Message):
+    """AcceptStreamRequestCall is one request of an AcceptStreamRequests call, with what
+    AcceptStreamRequest reads from its call's metadata.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The request id the request was made under (x-request-id): the stored request's id."""
+    client_request_id: _builtins.str
+    """The client's own X-Request-Id ("" without)."""
+    traceparent: _builtins.str
+    """W3C traceparent ("" when tracing is off)."""
+    @_builtins.property
+    def request(self) -> Global___AcceptStreamRequestRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___AcceptStreamRequestRequest | None = ...,
+        request_id: _builtins.str = ...,
+        client_request_id: _builtins.str = ...,
+        traceparent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_request_id", b"client_request_id", "request", b"request", "request_id", b"request_id", "traceparent", b"traceparent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptStreamRequestCall: _TypeAlias = AcceptStreamRequestCall  # noqa: Y015
+
+@_typing.final
+class AcceptStreamRequestsResponse(_message.Message):
+    """AcceptStreamRequestsResponse answers each request of an AcceptStreamRequests call, in
+    order.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AcceptStreamRequestResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___AcceptStreamRequestResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptStreamRequestsResponse: _TypeAlias = AcceptStreamRequestsResponse  # noqa: Y015
+
+@_typing.final
+class AcceptStreamRequestResult(_message.Message):
+    """AcceptStreamRequestResult is what AcceptStreamRequest would have answered one request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def response(self) -> Global___AcceptStreamRequestResponse: ...
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """The request's error, with the details AcceptStreamRequest would give it."""
+
+    def __init__(
+        self,
+        *,
+        response: Global___AcceptStreamRequestResponse | None = ...,
+        error: _status_pb2.Status | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "response", b"response", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "response", b"response", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["response", "error"]  # noqa: Y015
+    _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
+
+Global___AcceptStreamRequestResult: _TypeAlias = AcceptStreamRequestResult  # noqa: Y015
+
+@_typing.final
 class StreamSchema(_message.Message):
     """StreamSchema is what a stream's items are checked against before the 202."""
 

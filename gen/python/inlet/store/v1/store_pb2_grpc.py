@@ -50,6 +50,11 @@ class StoreServiceStub:
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestRequest.SerializeToString,
                 response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestResponse.FromString,
                 _registered_method=True)
+        self.AcceptStreamRequests = channel.unary_unary(
+                '/inlet.store.v1.StoreService/AcceptStreamRequests',
+                request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestsRequest.SerializeToString,
+                response_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestsResponse.FromString,
+                _registered_method=True)
         self.GetStreamRequestStatus = channel.unary_unary(
                 '/inlet.store.v1.StoreService/GetStreamRequestStatus',
                 request_serializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.SerializeToString,
@@ -162,6 +167,21 @@ class StoreServiceServicer:
         INVALID_ARGUMENT (INVALID_PAYLOAD, BadRequest naming each bad field),
         RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details;
         PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptStreamRequests(self, request, context):
+        """AcceptStreamRequests is AcceptStreamRequest for the requests a matcher has in hand at
+        once, in one call: each carries its own request ids and trace, and gets its own answer
+        or error, exactly what AcceptStreamRequest would answer it. The store accepts them
+        together (one statement authenticates every key, one counts every rate-limit hit, one
+        commit stores every request), so a bad key, a refusal or a rate limit of one request
+        never fails another.
+
+        Errors: none of its own (each request's error, as listed for AcceptStreamRequest, is
+        in its result); INVALID_ARGUMENT (INVALID_BATCH) when it carries none or too many.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -328,6 +348,11 @@ def add_StoreServiceServicer_to_server(servicer, server):
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestRequest.FromString,
                     response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestResponse.SerializeToString,
             ),
+            'AcceptStreamRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptStreamRequests,
+                    request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestsRequest.FromString,
+                    response_serializer=inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestsResponse.SerializeToString,
+            ),
             'GetStreamRequestStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStreamRequestStatus,
                     request_deserializer=inlet_dot_store_dot_v1_dot_store__pb2.GetStreamRequestStatusRequest.FromString,
@@ -471,6 +496,33 @@ class StoreService:
             '/inlet.store.v1.StoreService/AcceptStreamRequest',
             inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestRequest.SerializeToString,
             inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptStreamRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inlet.store.v1.StoreService/AcceptStreamRequests',
+            inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestsRequest.SerializeToString,
+            inlet_dot_store_dot_v1_dot_store__pb2.AcceptStreamRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -72,6 +72,17 @@ class StoreServiceStub:
     RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details;
     PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
     """
+    AcceptStreamRequests: _grpc.UnaryUnaryMultiCallable[_store_pb2.AcceptStreamRequestsRequest, _store_pb2.AcceptStreamRequestsResponse]
+    """AcceptStreamRequests is AcceptStreamRequest for the requests a matcher has in hand at
+    once, in one call: each carries its own request ids and trace, and gets its own answer
+    or error, exactly what AcceptStreamRequest would answer it. The store accepts them
+    together (one statement authenticates every key, one counts every rate-limit hit, one
+    commit stores every request), so a bad key, a refusal or a rate limit of one request
+    never fails another.
+
+    Errors: none of its own (each request's error, as listed for AcceptStreamRequest, is
+    in its result); INVALID_ARGUMENT (INVALID_BATCH) when it carries none or too many.
+    """
     GetStreamRequestStatus: _grpc.UnaryUnaryMultiCallable[_store_pb2.GetStreamRequestStatusRequest, _store_pb2.GetStreamRequestStatusResponse]
     """GetStreamRequestStatus returns an inbox request and its item outcomes.
 
@@ -211,6 +222,17 @@ class StoreServiceAsyncStub(StoreServiceStub):
     INVALID_ARGUMENT (INVALID_PAYLOAD, BadRequest naming each bad field),
     RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details;
     PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
+    """
+    AcceptStreamRequests: _aio.UnaryUnaryMultiCallable[_store_pb2.AcceptStreamRequestsRequest, _store_pb2.AcceptStreamRequestsResponse]  # type: ignore[assignment]
+    """AcceptStreamRequests is AcceptStreamRequest for the requests a matcher has in hand at
+    once, in one call: each carries its own request ids and trace, and gets its own answer
+    or error, exactly what AcceptStreamRequest would answer it. The store accepts them
+    together (one statement authenticates every key, one counts every rate-limit hit, one
+    commit stores every request), so a bad key, a refusal or a rate limit of one request
+    never fails another.
+
+    Errors: none of its own (each request's error, as listed for AcceptStreamRequest, is
+    in its result); INVALID_ARGUMENT (INVALID_BATCH) when it carries none or too many.
     """
     GetStreamRequestStatus: _aio.UnaryUnaryMultiCallable[_store_pb2.GetStreamRequestStatusRequest, _store_pb2.GetStreamRequestStatusResponse]  # type: ignore[assignment]
     """GetStreamRequestStatus returns an inbox request and its item outcomes.
@@ -366,6 +388,23 @@ class StoreServiceServicer(metaclass=_abc_1.ABCMeta):
         INVALID_ARGUMENT (INVALID_PAYLOAD, BadRequest naming each bad field),
         RESOURCE_EXHAUSTED (RATE_LIMITED, with RetryInfo and RateLimitState details;
         PAYLOAD_TOO_LARGE), ABORTED (IDEMPOTENCY_KEY_IN_USE).
+        """
+
+    @_abc_1.abstractmethod
+    def AcceptStreamRequests(
+        self,
+        request: _store_pb2.AcceptStreamRequestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_store_pb2.AcceptStreamRequestsResponse, _abc.Awaitable[_store_pb2.AcceptStreamRequestsResponse]]:
+        """AcceptStreamRequests is AcceptStreamRequest for the requests a matcher has in hand at
+        once, in one call: each carries its own request ids and trace, and gets its own answer
+        or error, exactly what AcceptStreamRequest would answer it. The store accepts them
+        together (one statement authenticates every key, one counts every rate-limit hit, one
+        commit stores every request), so a bad key, a refusal or a rate limit of one request
+        never fails another.
+
+        Errors: none of its own (each request's error, as listed for AcceptStreamRequest, is
+        in its result); INVALID_ARGUMENT (INVALID_BATCH) when it carries none or too many.
         """
 
     @_abc_1.abstractmethod

@@ -16,14 +16,12 @@ from inlet_store import guards
 from inlet_store import repository as repo
 from inlet_store.errors import wrap_exceptions
 from inlet_store.inbox.sources import STREAM
-from inlet_store.inbox.types import Accepted, InboxRow, KeyContext, Rejection, Source, StreamSchema
+from inlet_store.inbox.types import Accepted, InboxRow, KeyContext, Source
 from inlet_store.streams import (
     IdempotencyKeyInUse,
     IngestUnauthorized,
-    InvalidPayload,
-    PayloadTooLarge,
+    ParsedKey,
     RequestIdInUse,
-    StreamNotFound,
     parse_key,
     secret_matches,
 )
@@ -63,14 +61,19 @@ def body_hash(items: list[Any], single: bool, item_key: str) -> bytes:
     return idempotency.body_hash({"items": items, "single": single, "item_key": item_key})
 
 
-async def authenticate(conn: repo.Conn, ingest_key: str) -> KeyContext:
-    """The ingest key's stream, limits and schema; IngestUnauthorized when it is not valid."""
+def parsed_key(ingest_key: str) -> ParsedKey:
+    """The key's parts; IngestUnauthorized when it is not shaped like an ingest key."""
     parsed = parse_key(ingest_key)
     if parsed is None:
         raise IngestUnauthorized(
             "missing or malformed ingest key: send 'Authorization: Bearer ik_live_…'"
         )
-    found = await repo.row(conn, "ingest_key_auth", id=parsed.key_id)
+    return parsed
+
+
+def key_context(parsed: ParsedKey, found: dict[str, Any] | None) -> KeyContext:
+    """The key's stream, limits and schema from its ingest_key_auth row (None: no such
+    key); IngestUnauthorized when it is not valid."""
     # The secret is compared even for an unknown id, so both take the same time.
     stored = bytes(found["secret_hash"]) if found else b"\0" * 32
     if not secret_matches(parsed.secret, stored) or found is None:
@@ -90,66 +93,26 @@ async def authenticate(conn: repo.Conn, ingest_key: str) -> KeyContext:
     )
 
 
+async def authenticate(conn: repo.Conn, ingest_key: str) -> KeyContext:
+    """The ingest key's stream, limits and schema; IngestUnauthorized when it is not valid."""
+    parsed = parsed_key(ingest_key)
+    return key_context(parsed, await repo.row(conn, "ingest_key_auth", ids=[parsed.key_id]))
+
+
+def rejection_body(error: InletError) -> dict[str, Any]:
+    """A refused request's error as its connector-log line keeps it."""
+    body: dict[str, Any] = {"code": error.reason, "message": error.message}
+    if error.violations:
+        body["fields"] = [v.as_json() for v in error.violations]
+    return body
+
+
 class Accepting:
-    """Inbox's accept and what integration ingest and push transfer share of it."""
+    """What accepting a stream request (inbox.accepting_many) shares with integration
+    ingest and push transfer: rate limit, storing, replay, connector log."""
 
     pool: AsyncConnectionPool[Any]
     idempotency_ttl_seconds: int
-
-    async def accept(
-        self,
-        *,
-        request_id: str,
-        ingest_key: str,
-        stream: str,
-        idempotency_key: str,
-        item_key: str,
-        items: list[Any],
-        single: bool,
-        schema_version: str,
-        rejection: Rejection,
-    ) -> Accepted | StreamSchema:
-        """Store the request durably (committed) before answering; see the RPC comment.
-        `request_id` is the id its client is shown: the request's id, and its log line's.
-        The stream's schema comes back instead when the items were checked against another."""
-        async with wrap_exceptions(), self.pool.connection() as conn:
-            key = await authenticate(conn, ingest_key)
-            source = key.source
-            try:
-                if stream and stream != key.stream:
-                    raise StreamNotFound(
-                        f"stream {stream!r} does not match the ingest key (its stream is"
-                        f" {key.stream!r})"
-                    )
-                if items and not rejection.unread and schema_version != key.schema_version:
-                    # Before the rate limit: the call that follows is the one that counts.
-                    return key.schema
-                rate = await self.hit_rate_limit(conn, source)
-                if rejection.unread:
-                    if rejection.unread_reason == PayloadTooLarge.reason:
-                        raise PayloadTooLarge(rejection.unread)
-                    raise InvalidPayload(rejection.unread)
-                guards.check_idempotency_key(idempotency_key, InvalidPayload)
-                digest = body_hash(items, single, item_key) if idempotency_key else b""
-                if rejection.violations:
-                    # A key accepted before answers whatever the body: it is not processed.
-                    if idempotency_key:
-                        replayed = await self.replay(
-                            conn, source, rate, request_id, idempotency_key, digest
-                        )
-                        if replayed is not None:
-                            return replayed
-                    raise InvalidPayload(
-                        invalid_message(rejection.violations, rejection.count),
-                        violations=rejection.violations,
-                    )
-                row = InboxRow(len(items), items=items, single=single, item_key=item_key)
-                return await self.store_request(
-                    conn, source, rate, request_id, idempotency_key, digest, row
-                )
-            except InletError as error:
-                await self.log_rejection(conn, source, request_id, error, len(items))
-                raise
 
     @staticmethod
     async def hit_rate_limit(conn: repo.Conn, source: Source) -> store_pb2.RateLimitState:
@@ -333,9 +296,7 @@ class Accepting:
     ) -> None:
         """A refused request's log line; a line that cannot be written is only reported."""
         code = http_status_of(error)
-        body: dict[str, Any] = {"code": error.reason, "message": error.message}
-        if error.violations:
-            body["fields"] = [v.as_json() for v in error.violations]
+        body = rejection_body(error)
         try:
             async with wrap_exceptions():
                 await cls.log(

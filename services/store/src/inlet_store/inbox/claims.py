@@ -34,7 +34,7 @@ class Claimed:
     default_region: str
     entity_type: EntityTypeDef
     item_key: str
-    items: list[Any]
+    items: str  # the items' JSON as stored ("[]" when the request has none)
     single: bool
     done_indices: list[int]
     source: str = STREAM
@@ -55,15 +55,17 @@ class ClaimRepository(Protocol):
         ...
 
 
-def _claimed(found: dict[str, Any], referenced: dict[str, EntityTypeDef]) -> Claimed:
+def _claimed(
+    found: dict[str, Any], entity_type: EntityTypeDef, referenced: dict[str, EntityTypeDef]
+) -> Claimed:
     return Claimed(
         request_id=found["id"],
         lease_token=str(found["lease_token"]),
         workspace_id=str(found["workspace_id"]),
         default_region=found["default_region"],
-        entity_type=_entity_type(found),
+        entity_type=entity_type,
         item_key=found["item_key"],
-        items=found["items"] or [],
+        items=found["items"] or "[]",
         single=found["single"],
         done_indices=list(found["done_indices"]),
         source=found["source"],
@@ -78,11 +80,21 @@ def _claimed(found: dict[str, Any], referenced: dict[str, EntityTypeDef]) -> Cla
     )
 
 
-def _entity_type(found: dict[str, Any]) -> EntityTypeDef:
-    if found["entity_type"] is None:
+def _entity_types(found: list[dict[str, Any]]) -> list[EntityTypeDef]:
+    """Each claimed row's entity type: the claim sends each type once, on its first row, so
+    the batch's requests of one type share one EntityTypeDef."""
+    described = {
+        str(row["entity_type_id"]): entity_type_of(row["entity_type"])
+        for row in found
+        if row["entity_type"] is not None
+    }
+    return [
+        described[str(row["entity_type_id"])]
+        if row["entity_type_id"] is not None
         # A transfer whose type left its session: its items fail in planning.
-        return EntityTypeDef("", str(found["workspace_id"]), "", "")
-    return entity_type_of(found["entity_type"])
+        else EntityTypeDef("", str(row["workspace_id"]), "", "")
+        for row in found
+    ]
 
 
 def _references(entity_type: EntityTypeDef) -> dict[str, str]:
@@ -107,22 +119,23 @@ class SqlClaims:
                 max_items=max_items,
                 lease_seconds=lease_seconds,
             )
+            entity_types = _entity_types(found)
             # Related records of integration requests are planned against the types the
             # reference fields name: fetched once for the whole batch.
             wanted = {
                 type_id
-                for row in found
+                for row, entity_type in zip(found, entity_types, strict=True)
                 if row["source"] == INTEGRATION
-                for type_id in _references(_entity_type(row)).values()
+                for type_id in _references(entity_type).values()
             }
             types = await repo.entity_types(conn, sorted(wanted)) if wanted else {}
         claims = []
-        for row in found:
+        for row, entity_type in zip(found, entity_types, strict=True):
             referenced: dict[str, EntityTypeDef] = {}
             if row["source"] == INTEGRATION:
-                ids = _references(_entity_type(row))
+                ids = _references(entity_type)
                 referenced = {slug: types[i] for slug, i in ids.items() if i in types}
-            claims.append(_claimed(row, referenced))
+            claims.append(_claimed(row, entity_type, referenced))
         return claims
 
     async def next_lease_expiry(self) -> float | None:

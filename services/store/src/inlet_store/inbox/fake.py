@@ -28,11 +28,8 @@ class FakeClaims:
                 break
             total += items
             self.leased[request_id] = now + lease_seconds
-            taken.append(
-                Claimed(
-                    request_id, "lease", "w", "", EntityTypeDef("", "w", "", ""), "", [], False, []
-                )
-            )
+            no_type = EntityTypeDef("", "w", "", "")
+            taken.append(Claimed(request_id, "lease", "w", "", no_type, "", "[]", False, []))
         chosen = {c.request_id for c in taken}
         self.waiting = [w for w in self.waiting if w[0] not in chosen]
         return taken

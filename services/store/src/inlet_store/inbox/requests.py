@@ -9,7 +9,8 @@ from psycopg_pool import AsyncConnectionPool
 from inlet_store import repository as repo
 from inlet_store.domain import Outcome
 from inlet_store.errors import wrap_exceptions
-from inlet_store.inbox.accepting import Accepting, authenticate
+from inlet_store.inbox.accepting import authenticate
+from inlet_store.inbox.accepting_many import AcceptingMany
 from inlet_store.inbox.applying import Applying
 from inlet_store.inbox.claims import Claims, SqlClaims
 from inlet_store.inbox.types import ItemOutcome, RequestStatus
@@ -18,8 +19,8 @@ from inlet_store.service import Store
 from inlet_store.streams import RequestNotFound
 
 
-class Inbox(Accepting, Applying):
-    """Use cases of stream ingest over one pool: accepting (inbox.accepting), claiming
+class Inbox(AcceptingMany, Applying):
+    """Use cases of stream ingest over one pool: accepting (inbox.accepting_many), claiming
     (inbox.claims), applying (inbox.applying) and a request's status."""
 
     def __init__(
@@ -33,6 +34,8 @@ class Inbox(Accepting, Applying):
         self.pool = pool
         self.store = store
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        # Accepts that arrive together are stored together (one commit).
+        self._start_accepting()
         # Claiming, long-polled: `wakeups` is what the store's LISTEN connection wakes.
         self.claims = Claims(SqlClaims(pool), wakeups)
 

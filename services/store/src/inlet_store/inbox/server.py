@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+from google.rpc import status_pb2
 
 from inlet.ingest.v1 import ingest_pb2
 from inlet.store.v1 import store_pb2
-from inlet.type.v1 import json_pb2, result_pb2
-from inlet_common import exactjson, logs
-from inlet_common.errors import Violation
+from inlet.type.v1 import entity_pb2, json_pb2, result_pb2
+from inlet_common import exactjson, logs, tracing
+from inlet_common.errors import InvalidArgument, Violation
+from inlet_store.batched import run_call
 from inlet_store.domain import EntityTypeDef
+from inlet_store.inbox.accepting_many import AcceptCommand
 from inlet_store.inbox.claims import Claimed
 from inlet_store.inbox.requests import Inbox
 from inlet_store.inbox.types import (
@@ -27,6 +32,10 @@ from inlet_store.service import Store
 # A claim leases at most this many requests, and waits at most this long for work.
 MAX_CLAIMS = 256
 MAX_WAIT_SECONDS = 60.0
+# What one AcceptStreamRequests call may carry (the proto says so).
+MAX_ACCEPTS_PER_CALL = 256
+# Each request of an AcceptStreamRequests call is logged and traced as the call it stands for.
+_ACCEPT_STREAM_REQUEST = "/inlet.store.v1.StoreService/AcceptStreamRequest"
 
 
 def list_value(items: json_pb2.RawJson) -> list[Any]:
@@ -115,18 +124,32 @@ def request_chunk(request: store_pb2.ApplyStreamItemsRequest) -> RequestChunk:
     )
 
 
-def claimed_pb(claimed: Claimed) -> store_pb2.ClaimedStreamRequest:
+def claims_pb(claims: list[Claimed]) -> list[store_pb2.ClaimedStreamRequest]:
+    """Claimed requests as the RPC answers them; each entity type made into protobuf once."""
+    types: dict[int, tuple[entity_pb2.EntityType, dict[str, str]]] = {}
+    for c in claims:
+        if id(c.entity_type) not in types:
+            types[id(c.entity_type)] = (
+                entity_type_pb(c.entity_type),
+                reference_type_ids(c.entity_type),
+            )
+    return [claimed_pb(c, *types[id(c.entity_type)]) for c in claims]
+
+
+def claimed_pb(
+    claimed: Claimed, entity_type: entity_pb2.EntityType, references: dict[str, str]
+) -> store_pb2.ClaimedStreamRequest:
     return store_pb2.ClaimedStreamRequest(
         request_id=claimed.request_id,
         lease_token=claimed.lease_token,
         workspace_id=claimed.workspace_id,
         default_region=claimed.default_region,
-        entity_type=entity_type_pb(claimed.entity_type),
+        entity_type=entity_type,
         item_key=claimed.item_key,
-        items=exactjson.to_raw(claimed.items),
+        items=json_pb2.RawJson(json=claimed.items),
         done_indices=claimed.done_indices,
         single=claimed.single,
-        reference_type_ids=reference_type_ids(claimed.entity_type),
+        reference_type_ids=references,
         traceparent=claimed.traceparent,
         source=claimed.source,
         integration=(
@@ -157,17 +180,74 @@ class InboxStoreServicer(StoreServicer):
     async def AcceptStreamRequest(
         self, request: store_pb2.AcceptStreamRequestRequest, context: Any
     ) -> store_pb2.AcceptStreamRequestResponse:
+        # Under the call's ids and trace, as one of AcceptStreamRequests would be.
+        return await self._accept(
+            request, logs.request_id.get(), logs.client_request_id.get(), tracing.traceparent()
+        )
+
+    async def AcceptStreamRequests(
+        self, request: store_pb2.AcceptStreamRequestsRequest, context: Any
+    ) -> store_pb2.AcceptStreamRequestsResponse:
+        """Each request as AcceptStreamRequest would accept it, all at once (so they share
+        the inbox's batches)."""
+        if not request.requests or len(request.requests) > MAX_ACCEPTS_PER_CALL:
+            raise InvalidArgument(
+                f"requests: 1 to {MAX_ACCEPTS_PER_CALL} requests per call,"
+                f" got {len(request.requests)}",
+                reason="INVALID_BATCH",
+            )
+        answers = await asyncio.gather(*(self._accept_call(call) for call in request.requests))
+        return store_pb2.AcceptStreamRequestsResponse(
+            results=[
+                store_pb2.AcceptStreamRequestResult(error=answer)
+                if isinstance(answer, status_pb2.Status)
+                else store_pb2.AcceptStreamRequestResult(response=answer)
+                for answer in answers
+            ]
+        )
+
+    async def _accept_call(
+        self, call: store_pb2.AcceptStreamRequestCall
+    ) -> store_pb2.AcceptStreamRequestResponse | status_pb2.Status:
+        async def accept() -> store_pb2.AcceptStreamRequestResponse:
+            # Stored under the store's span of this request: its processing continues it.
+            return await self._accept(
+                call.request,
+                logs.request_id.get(),
+                logs.client_request_id.get(),
+                tracing.traceparent() or call.traceparent,
+            )
+
+        return await run_call(
+            _ACCEPT_STREAM_REQUEST,
+            call.request_id,
+            call.client_request_id,
+            call.traceparent,
+            accept,
+        )
+
+    async def _accept(
+        self,
+        request: store_pb2.AcceptStreamRequestRequest,
+        request_id: str,
+        client_request_id: str,
+        traceparent: str | None,
+    ) -> store_pb2.AcceptStreamRequestResponse:
         accepted = await self.inbox.accept(
-            # The id of the call's x-request-id: the one the client is shown.
-            request_id=logs.request_id.get(),
-            ingest_key=request.ingest_key,
-            stream=request.stream,
-            idempotency_key=request.idempotency_key,
-            item_key=request.item_key,
-            items=list_value(request.items),
-            single=request.single,
-            schema_version=request.schema_version,
-            rejection=rejection_of(request),
+            AcceptCommand(
+                # The id of the call's x-request-id: the one the client is shown.
+                request_id=request_id,
+                client_request_id=client_request_id,
+                traceparent=traceparent or "",
+                ingest_key=request.ingest_key,
+                stream=request.stream,
+                idempotency_key=request.idempotency_key,
+                item_key=request.item_key,
+                items=list_value(request.items),
+                single=request.single,
+                schema_version=request.schema_version,
+                rejection=rejection_of(request),
+            )
         )
         if isinstance(accepted, StreamSchema):
             return store_pb2.AcceptStreamRequestResponse(schema=schema_pb(accepted))
@@ -196,7 +276,7 @@ class InboxStoreServicer(StoreServicer):
             lease_seconds=max(1, request.lease_seconds),
             wait_seconds=min(max(0.0, request.wait_seconds), MAX_WAIT_SECONDS),
         )
-        return store_pb2.ClaimStreamRequestsResponse(claims=[claimed_pb(c) for c in claims])
+        return store_pb2.ClaimStreamRequestsResponse(claims=claims_pb(claims))
 
     async def ApplyStreamItems(
         self, request: store_pb2.ApplyStreamItemsRequest, context: Any

@@ -7,7 +7,7 @@
 -- waiting on each other. Locked rows left out by the item budget are released at once
 -- (the statement is its own transaction). Each comes with what planning
 -- needs, from its stream, its integration or its push transfer: the entity type with its
--- fields in display order (the columns of entity_types_by_ids and fields_of_types), region,
+-- fields in display order (on the first request of each type only) (the columns of entity_types_by_ids and fields_of_types), region,
 -- for an integration its type, mapping and the body as sent, for a transfer its id (the
 -- session's types come with a second query); so a claim is one round trip, or two.
 WITH waiting AS (
@@ -32,12 +32,17 @@ UPDATE stream_requests r
 RETURNING r.id, r.lease_token, r.item_key, r.items, r.single, r.stream_id, r.integration_id,
           r.body, r.transfer_id, r.create_time, r.traceparent
 )
-SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, c.transfer_id, c.traceparent,
+-- The items as stored (text: passed on as they are, not parsed and written again).
+SELECT c.id, c.lease_token, c.item_key, c.items::text AS items, c.single, c.body, c.transfer_id, c.traceparent,
        src.kind AS source,
        src.workspace_id, src.entity_type_id, src.default_region, src.integration,
        src.integration_type, src.mapping,
        (SELECT coalesce(array_agg(i.item_index), '{}') FROM stream_request_items i
          WHERE i.request_id = c.id) AS done_indices,
+       -- Once per entity type of the batch (on its first request; NULL on the others):
+       -- the batch's requests mostly share one, and each copy costs both ends.
+       CASE WHEN row_number() OVER (PARTITION BY src.entity_type_id
+                                    ORDER BY c.create_time, c.id) = 1 THEN
        (SELECT jsonb_build_object(
                  'id', t.id, 'workspace_id', t.workspace_id, 'slug', t.slug,
                  'display_name', t.display_name,
@@ -52,7 +57,7 @@ SELECT c.id, c.lease_token, c.item_key, c.items, c.single, c.body, c.transfer_id
                       FROM fields f LEFT JOIN entity_types rt
                         ON rt.id = f.reference_entity_type_id
                      WHERE f.entity_type_id = t.id), '[]'))
-          FROM entity_types t WHERE t.id = src.entity_type_id) AS entity_type
+          FROM entity_types t WHERE t.id = src.entity_type_id) END AS entity_type
   FROM claimed c
  CROSS JOIN LATERAL (
        SELECT 'stream' AS kind, s.workspace_id, s.entity_type_id, s.default_region,

@@ -2,7 +2,8 @@
 -- the connector log, and stream/key administration.
 
 -- name: ingest_key_auth
--- One round trip: the key, its stream, and the stream's schema, which items are checked
+-- One round trip: the keys (by id; every key of a batch of accepts at once), each with its
+-- stream and the stream's schema, which items are checked
 -- against before the 202: its entity type with the fields in display order (as
 -- claim_stream_request has it) and a version that changes with it or the stream's region.
 SELECT k.id, k.secret_hash, k.rate_limit, k.rate_window_seconds,
@@ -26,7 +27,7 @@ SELECT k.id, k.secret_hash, k.rate_limit, k.rate_window_seconds,
                        ON rt.id = f.reference_entity_type_id
                     WHERE f.entity_type_id = t.id), '[]')) AS entity_type
          FROM entity_types t WHERE t.id = s.entity_type_id) d
- WHERE k.id = %(id)s;
+ WHERE k.id = ANY(%(ids)s::text[]);
 
 -- name: claim_idempotency_key
 -- Takes the key for this request unless a live row holds it; an expired row is reused, and
