@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-from opentelemetry.trace import SpanKind
+from google.rpc import status_pb2
 
 from inlet.store.v1 import store_pb2
 from inlet.type.v1 import result_pb2
-from inlet_common import logs, requestids, tracing
-from inlet_common.errors import InletError, InvalidArgument
+from inlet_common import logs
+from inlet_common.errors import InvalidArgument
+from inlet_store import batched
 from inlet_store.domain import Outcome
 from inlet_store.push.repository import Schema
 from inlet_store.push.use_case import Planned, PushCommand, PushCommitter, Refusal
@@ -103,36 +103,13 @@ async def commit_pushes(
 async def _commit_call(
     committer: PushCommitter, call: store_pb2.CommitPushCall
 ) -> store_pb2.CommitPushResult:
-    request_id = requestids.well_formed(call.request_id) or requestids.new_request_id()
-    client_id = requestids.well_formed(call.client_request_id) or ""
-    parent = ((tracing.TRACEPARENT_KEY, call.traceparent),) if call.traceparent else None
-    with requestids.bound(request_id, client_id):
-        started = time.perf_counter()
-        code = "OK"
-        with tracing.span(
-            _COMMIT_PUSH.lstrip("/"), kind=SpanKind.SERVER, parent=parent, request_id=request_id
-        ) as span:
-            try:
-                return store_pb2.CommitPushResult(response=await commit_push(committer, call.push))
-            except InletError as error:
-                code = error.code.name
-                return store_pb2.CommitPushResult(error=error.to_status())
-            except Exception:
-                # This push's fault is its own answer; the others in the call keep theirs.
-                code = "INTERNAL"
-                log.exception("unhandled error in %s", _COMMIT_PUSH)
-                tracing.fail(span, code)
-                internal = InletError("internal error")
-                return store_pb2.CommitPushResult(error=internal.to_status())
-            finally:
-                if span is not None:
-                    span.set_attribute("rpc.grpc.status_code", code)
-                log.info(
-                    "rpc",
-                    extra={
-                        "rpc": _COMMIT_PUSH,
-                        "code": code,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "batched": True,
-                    },
-                )
+    answer = await batched.run_call(
+        _COMMIT_PUSH,
+        call.request_id,
+        call.client_request_id,
+        call.traceparent,
+        lambda: commit_push(committer, call.push),
+    )
+    if isinstance(answer, status_pb2.Status):
+        return store_pb2.CommitPushResult(error=answer)
+    return store_pb2.CommitPushResult(response=answer)
