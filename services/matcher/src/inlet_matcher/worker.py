@@ -26,7 +26,11 @@ class Workers:
     """`count` claim loops. Each asks the store for a batch of requests (up to
     `batch_size`, `batch_items` items in all) and processes them in order; with none
     waiting the store holds the call until one is committed (LISTEN/NOTIFY) or
-    `poll_seconds` pass, so an idle matcher makes one call per loop per `poll_seconds`."""
+    `poll_seconds` pass, so an idle matcher makes one call per loop per `poll_seconds`.
+
+    A chunk holds as many items as a claimed batch (`chunk_size` = `batch_items`), so a
+    request of up to that many items is applied with the others of its batch in one
+    set-based transaction (ApplyStreamRequests), and only larger ones chunk by chunk."""
 
     def __init__(
         self,
@@ -35,7 +39,7 @@ class Workers:
         count: int = 4,
         lease_seconds: int = 30,
         poll_seconds: float = 10.0,
-        chunk_size: int = 500,
+        chunk_size: int = 1000,
         batch_size: int = 32,
         batch_items: int = 1000,
         max_backoff_seconds: float = 5.0,

@@ -10,7 +10,7 @@ raises KeyRace; the caller redoes the chunk item by item, as before.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,14 @@ from inlet_store.matching import decide, unique_keys
 Key = tuple[str, str]  # (field slug, normalised value)
 
 
+def random_uuid() -> str:
+    """A random (version 4) UUID as str(uuid.uuid4()) writes it, made straight from the
+    random bytes: a chunk makes one per new record, and the UUID object costs more than
+    the randomness."""
+    x = os.urandom(16).hex()
+    return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{'89ab'[int(x[16], 16) & 3]}{x[17:20]}-{x[20:]}"
+
+
 @dataclass
 class _Write:
     """What the chunk does to one record: create it with `data`, or merge `data` into it."""
@@ -42,7 +50,7 @@ class ChunkPlan:
     key any item looks up (missing pairs are free)."""
 
     keys: dict[Key, str]
-    new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    new_id: Callable[[], str] = field(default=random_uuid)
     writes: dict[str, _Write] = field(default_factory=dict)  # record id → write, in order
     added: dict[Key, str] = field(default_factory=dict)  # keys to insert → record id
     deleted: set[tuple[str, str]] = field(default_factory=set)  # (record id, slug) to delete
