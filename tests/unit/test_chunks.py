@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from inlet_store.chunks import ChunkPlan, random_uuid, record_event
+from inlet_store.chunks import ChunkPlan, RandomIds, record_event
 from inlet_store.domain import Outcome, PlannedRecord
 from inlet_store.errors import MissingRequired, UniqueConflictError
 
@@ -119,7 +119,8 @@ def test_record_event_matches_the_outbox_row() -> None:
 
 
 def test_new_record_ids_are_random_uuids_as_uuid4_writes_them() -> None:
-    made = {random_uuid() for _ in range(2000)}
+    new_id = RandomIds()
+    made = {new_id() for _ in range(2000)}
     assert len(made) == 2000
     for text in made:
         parsed = uuid.UUID(text)
