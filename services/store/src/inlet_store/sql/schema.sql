@@ -1244,12 +1244,25 @@ BEGIN
             SELECT changed.stream_id, head.base + a.n, a.record_id, a.item_key, a.action,
                    coalesce(rec.data, '{}'::json), a.request_id, clock_timestamp()
               FROM applied a CROSS JOIN head LEFT JOIN records rec ON rec.id = a.record_id
+        ), latest AS (
+            -- Each record's last change; `fresh` when it was created in this statement, so
+            -- it has no current item yet.
+            SELECT DISTINCT ON (a.record_id) a.record_id, a.item_key, a.n,
+                   bool_or(a.action = 'created') OVER (PARTITION BY a.record_id) AS fresh
+              FROM applied a
+             ORDER BY a.record_id, a.n DESC
+        ), added AS (
+            -- A plain insert: an upsert's speculative insertion costs more, and a new
+            -- record cannot conflict.
+            INSERT INTO stream_items (stream_id, record_id, item_key, position)
+            SELECT changed.stream_id, l.record_id, l.item_key, head.base + l.n
+              FROM latest l CROSS JOIN head
+             WHERE l.fresh
         )
         INSERT INTO stream_items AS s (stream_id, record_id, item_key, position)
-        SELECT DISTINCT ON (a.record_id) changed.stream_id, a.record_id, a.item_key,
-               head.base + a.n
-          FROM applied a CROSS JOIN head
-         ORDER BY a.record_id, a.n DESC
+        SELECT changed.stream_id, l.record_id, l.item_key, head.base + l.n
+          FROM latest l CROSS JOIN head
+         WHERE NOT l.fresh
         ON CONFLICT (stream_id, record_id) DO UPDATE
            SET item_key = excluded.item_key, position = excluded.position, update_time = now();
         PERFORM pg_notify('inlet_feed', changed.stream_id::text);
