@@ -140,23 +140,20 @@ class Workers:
         alone_id = batch[0][0].request_id if len(batch) == 1 else ""
         # A batch of one continues its request's trace; a larger one starts its own.
         traced = _traced(batch[0][0]) if len(batch) == 1 else contextlib.nullcontext(None)
+        request = store_pb2.ApplyStreamRequestsRequest()
+        for claimed, items in batch:
+            # Added in place: building each request apart and then the batch from them
+            # would copy every planned item twice.
+            request.requests.add(
+                request_id=claimed.request_id,
+                lease_token=claimed.lease_token,
+                lease_seconds=self.lease_seconds,
+                workspace_id=claimed.workspace_id,
+                finish=True,
+            ).items.extend(items)
         try:
             with requestids.bound(alone_id), traced:
-                applied = await self.store.apply_many(
-                    store_pb2.ApplyStreamRequestsRequest(
-                        requests=[
-                            store_pb2.ApplyStreamItemsRequest(
-                                request_id=claimed.request_id,
-                                lease_token=claimed.lease_token,
-                                lease_seconds=self.lease_seconds,
-                                workspace_id=claimed.workspace_id,
-                                items=items,
-                                finish=True,
-                            )
-                            for claimed, items in batch
-                        ]
-                    )
-                )
+                applied = await self.store.apply_many(request)
         except InletError:
             # Store unavailable: every lease runs out and the requests come back.
             log.warning("applying stream requests failed", exc_info=True)
