@@ -110,26 +110,31 @@ def plan_entity(
     ref_types: dict[str, str] | None,
     satisfied: set[str],
     shape: EntityShape | None = None,
+    into: store_pb2.PlannedRecord | None = None,
 ) -> tuple[store_pb2.PlannedRecord, dict[str, Any]]:
     """The planned record and its normalised values; problems are appended, not raised.
-    `shape`: the type's EntityShape when the caller plans many items of it."""
+    `shape`: the type's EntityShape when the caller plans many items of it. `into`: an
+    empty record to fill in place (a stream item's), instead of a new one to be copied."""
     shape = shape or EntityShape.of(entity_type)
     normalised = check_entity(shape, values, region, path, problems, ref_types=ref_types)
     unique = [slug for slug in shape.unique if normalised.get(slug) is not None]
-    planned = store_pb2.PlannedRecord(
-        entity_type_id=entity_type.id,
-        values=exactjson.to_raw(normalised),
-        unique_fields=unique,
-        key_values=[key_text(normalised[slug]) for slug in unique],
-        missing_required=[
-            slug for slug in shape.required if slug not in normalised and slug not in satisfied
-        ],
-        references={
-            slug: ref_types[slug]
-            for slug in normalised
-            if ref_types is not None and slug in ref_types and normalised[slug] is not None
-        },
+    # Field by field: a message built from keyword arguments costs three times as much.
+    planned = store_pb2.PlannedRecord() if into is None else into
+    planned.entity_type_id = entity_type.id
+    planned.values.json = exactjson.dumps_text(normalised)
+    planned.unique_fields.extend(unique)
+    planned.key_values.extend([key_text(normalised[slug]) for slug in unique])
+    planned.missing_required.extend(
+        [slug for slug in shape.required if slug not in normalised and slug not in satisfied]
     )
+    if ref_types is not None:
+        planned.references.update(
+            {
+                slug: ref_types[slug]
+                for slug in normalised
+                if slug in ref_types and normalised[slug] is not None
+            }
+        )
     return planned, normalised
 
 

@@ -88,10 +88,12 @@ def judge_item(
     *,
     shape: EntityShape | None = None,
     plan: bool = True,
+    into: store_pb2.PlannedRecord | None = None,
 ) -> tuple[store_pb2.PlannedRecord | None, dict[str, Any], list[Violation]]:
     """One item checked and normalised without looking anything up: its planned record
     (None when `plan` is off: judged only) and normalised values, and every bad field (its
-    X-Item-Key value included). `shape`: the type's, read once for all the items."""
+    X-Item-Key value included). `shape`: the type's, read once for all the items; `into`:
+    the record to plan into (see plan_entity)."""
     if not isinstance(values, dict):
         message = f"{path} must be a JSON object, got {kind_of(values)}"
         return None, {}, [Violation(path, message, "INVALID_TYPE")]
@@ -108,6 +110,7 @@ def judge_item(
             ref_types=ref_types,
             satisfied=set(),
             shape=shape,
+            into=into,
         )
     else:
         normalised = check_entity(shape, values, region, path, problems, ref_types=ref_types)
@@ -382,6 +385,7 @@ def _plan_one(
 ) -> tuple[store_pb2.StreamItem, dict[str, Any]]:
     # Judged again: the entity type may have changed since the request was accepted.
     path = "body" if claimed.single else f"items[{index}]"
+    item = store_pb2.StreamItem(index=index)
     record, normalised, problems = judge_item(
         claimed.entity_type,
         claimed.default_region,
@@ -390,6 +394,7 @@ def _plan_one(
         path,
         values,
         shape=shape,
+        into=item.record,
     )
     if problems or record is None:
         return _failed(index, path, problems), normalised
@@ -407,7 +412,7 @@ def _plan_one(
                 ),
             ]
         )
-    return store_pb2.StreamItem(index=index, record=record), normalised
+    return item, normalised
 
 
 def _failed(index: int, path: str, problems: Iterable[Violation]) -> store_pb2.StreamItem:
