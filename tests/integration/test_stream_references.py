@@ -1,6 +1,8 @@
-"""The stream tables' references (outcomes → request, feed and current items → stream and
-record), checked once per statement instead of by foreign keys, hold as foreign keys do: a
-row never points at a missing parent, and a parent's deletion takes its rows with it."""
+"""References that the apply of an array checks once per statement or once per record: the
+stream tables' (outcomes → request, feed and current items → stream and record), checked by
+statement triggers instead of foreign keys, hold as foreign keys do (a row never points at a
+missing parent, and a parent's deletion takes its rows with it); a record's type is in the
+record's own workspace (one reference for both)."""
 
 from __future__ import annotations
 
@@ -209,3 +211,51 @@ async def test_a_deletion_waiting_for_an_apply_takes_what_the_apply_wrote(
         )
         == 0
     )
+
+
+async def test_a_record_references_its_type_in_its_own_workspace(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    request_id = await applied(ss, sales, [{"region": "South"}])
+    [(workspace,)] = await rows_of(
+        ss.pool,
+        "SELECT r.workspace_id FROM records r JOIN stream_request_items i"
+        " ON i.record_id = r.id WHERE i.request_id = %s",
+        request_id,
+    )
+    await seed_workspace(ss, "elsewhere")
+    [(elsewhere,)] = await rows_of(
+        ss.pool, "SELECT id FROM workspaces WHERE id <> %s LIMIT 1", workspace
+    )
+    async with ss.pool.connection() as conn:
+        cur = await conn.execute(
+            "INSERT INTO entity_types (workspace_id, slug, display_name)"
+            " VALUES (%s, 'scratch', 'Scratch') RETURNING id",
+            (workspace,),
+        )
+        found = await cur.fetchone()
+        assert found is not None
+        scratch = found[0]
+        with pytest.raises(pg.ForeignKeyViolation):
+            async with conn.transaction():
+                # The type of one workspace under another workspace's record.
+                await conn.execute(
+                    "INSERT INTO records (workspace_id, entity_type_id) VALUES (%s, %s)",
+                    (elsewhere, scratch),
+                )
+        await conn.execute(
+            "INSERT INTO records (workspace_id, entity_type_id) VALUES (%s, %s)",
+            (workspace, scratch),
+        )
+        # The type's deletion takes its records.
+        await conn.execute("DELETE FROM entity_types WHERE id = %s", (scratch,))
+    assert (
+        await count(ss.pool, "SELECT count(*) FROM records WHERE entity_type_id = %s", scratch) == 0
+    )
+
+
+async def rows_of(pool: AsyncConnectionPool[Any], sql: str, *params: Any) -> list[Any]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(sql, params)
+        found: list[Any] = await cur.fetchall()
+    return found

@@ -67,8 +67,8 @@ $$;
 
 CREATE TABLE records (
     id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    workspace_id   uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-    entity_type_id uuid NOT NULL REFERENCES entity_types (id) ON DELETE CASCADE,
+    workspace_id   uuid NOT NULL,  -- with entity_type_id: entity_types (id, workspace_id), 0102
+    entity_type_id uuid NOT NULL,
     data           json NOT NULL DEFAULT '{}'::json,
     create_time    timestamptz NOT NULL DEFAULT now(),
     update_time    timestamptz NOT NULL DEFAULT now()
@@ -1411,3 +1411,9 @@ CREATE TRIGGER records_cascade_stream_items
     AFTER DELETE ON records
     REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT EXECUTE FUNCTION records_cascade_stream_items();
+
+-- A record's type is in its workspace (0102): one reference for both; see the migration.
+ALTER TABLE entity_types ADD CONSTRAINT entity_types_id_workspace_key UNIQUE (id, workspace_id);
+ALTER TABLE records ADD CONSTRAINT records_entity_type_workspace_fkey
+    FOREIGN KEY (entity_type_id, workspace_id) REFERENCES entity_types (id, workspace_id)
+    ON DELETE CASCADE;
