@@ -142,6 +142,7 @@ async def dangling_references(
             if item.record.values.get(slug) is not None
         }
         for item in items
+        if item.record.references  # most items reference nothing
     }
     ids = sorted({rid for refs in wanted.values() for rid, _ in refs.values()})
     if not ids:
