@@ -30,6 +30,9 @@ DATA_TABLES = (
     "records",
     "endpoint_idempotency_keys",
     "rate_windows",
+    # Streams' current items point at records by a trigger-checked reference (not a foreign
+    # key, so TRUNCATE … CASCADE on records does not reach them).
+    "stream_items",
 )
 
 

@@ -24,9 +24,9 @@ from tests.polling import until
 pytestmark = pytest.mark.e2e
 
 # The workers apply a request's items in chunks of this many (inlet_matcher.worker).
-CHUNK = 500
+CHUNK = 1000
 HELD_CHUNKS = 1
-ITEMS = 800
+ITEMS = 1500
 MAPPING = {
     "items": "/orders",
     "fields": {"number": "/number", "total": "/total"},

@@ -25,7 +25,7 @@ from tests.stream_support import sales_stream
 pytestmark = pytest.mark.e2e
 
 # The workers apply a request's items in chunks of this many (inlet_matcher.worker).
-CHUNK = 500
+CHUNK = 1000
 HELD_CHUNKS = 1
 ITEMS = 1500
 

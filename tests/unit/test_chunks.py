@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
 import pytest
 
-from inlet_store.chunks import ChunkPlan, record_event
+from inlet_store.chunks import ChunkPlan, RandomIds, record_event
 from inlet_store.domain import Outcome, PlannedRecord
 from inlet_store.errors import MissingRequired, UniqueConflictError
 
@@ -115,3 +116,14 @@ def test_record_event_matches_the_outbox_row() -> None:
             "source": source,
         },
     }
+
+
+def test_new_record_ids_are_random_uuids_as_uuid4_writes_them() -> None:
+    new_id = RandomIds()
+    made = {new_id() for _ in range(2000)}
+    assert len(made) == 2000
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given
+from hypothesis import strategies as st
 
 from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
 from inlet_common.exactjson import Number
 from inlet_common.normalise import FieldProblem, key_text, normalise
+from tests.fuzzing import fuzz_settings
 
 T = entity_pb2
 
@@ -113,3 +117,107 @@ def test_integers_are_kept_exactly_and_fractions_refused() -> None:
 )
 def test_a_numbers_key_is_its_value_not_its_text(text: str, key: str) -> None:
     assert key_text(exactjson.loads(text)) == key
+
+
+def _library_email(text: str) -> tuple[str, str]:
+    """What email-validator alone answers: ("ok", normalised) or ("refused", message)."""
+    try:
+        checked = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as error:
+        return "refused (INVALID_EMAIL)", str(error)
+    return "ok", str(checked.normalized).lower()
+
+
+def _inlet_email(text: str) -> tuple[str, str]:
+    try:
+        return "ok", normalise(field(T.FIELD_TYPE_EMAIL), text, "")
+    except FieldProblem as problem:
+        return f"refused ({problem.reason})", problem.message
+
+
+EMAIL_CASES = [
+    "ola@acme.no",
+    "Ola.Nordmann+tag@ACME.NO",
+    "postmaster@Example.COM",
+    "a@xn--bcher-kva.example",
+    "a@bücher.example",
+    "a@b.test",
+    "a@localhost",
+    "a@b",
+    "a@b.123",
+    "a@-b.com",
+    "a@b-.com",
+    "a@b..com",
+    "a@.b.com",
+    "a@b.com.",
+    "a@",
+    "@b.com",
+    "a@b@c.com",
+    "a..b@c.com",
+    ".a@c.com",
+    "a.@c.com",
+    'a"b@c.com',
+    '"a b"@c.com',
+    "A <a@c.com>",
+    "a<b@c.com",
+    "a@[1.2.3.4]",
+    "a b@c.com",
+    "ålesund@c.com",
+    "a@c\u0301.com",
+    "a@\u0301c.com",
+    "a@ab--cd.com",
+    "a@xn--a.com",
+    "a@" + "b" * 64 + ".com",
+    "a@" + ".".join(["b" * 60] * 5) + ".com",
+    "x" * 64 + "@" + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + ".com",
+    "x" * 200 + "@c.com",
+    "x" * 250 + "@c.com",
+    "x" * 10 + "@" + "b" * 60 + "." + "c" * 60 + "." + "d" * 60 + "." + "e" * 55 + ".com",
+    "x" * 70 + "@xn--bcher-kva." + "c" * 60 + "." + "d" * 60 + "." + "e" * 30 + ".com",
+]
+
+
+@pytest.mark.parametrize("text", EMAIL_CASES)
+def test_email_answers_exactly_as_email_validator(text: str) -> None:
+    # The common address takes a quicker way; the answer (and the refusal's words) must be
+    # email-validator's own, also for addresses near every limit.
+    assert _inlet_email(text) == _library_email(text)
+
+
+_ADDRESS_PARTS = st.sampled_from(
+    [
+        "a",
+        "Z",
+        "0",
+        ".",
+        "-",
+        "+",
+        "_",
+        "@",
+        "<",
+        ">",
+        '"',
+        " ",
+        "é",
+        "\u0301",
+        "xn--",
+        "com",
+        "test",
+        "[",
+        "]",
+        "b" * 63,
+        "c" * 70,
+        "..",
+        "ß",
+        "\u200b",
+        "local",
+        "example",
+    ]
+)
+
+
+@given(parts=st.lists(_ADDRESS_PARTS, max_size=12))
+@fuzz_settings()
+def test_any_email_answers_exactly_as_email_validator(parts: list[str]) -> None:
+    text = "".join(parts).strip()
+    assert _inlet_email(text) == _library_email(text)

@@ -232,3 +232,20 @@ def test_push_transfer_reading_never_raises(data: bytes) -> None:
 )
 def test_form_reading_never_raises(data: bytes, content_type: str) -> None:
     read_form(data, content_type)
+
+
+@given(value=json_values(max_leaves=30), limit=st.integers(min_value=0, max_value=6))
+@fuzz_settings()
+def test_exactjson_depth_check_finds_exactly_the_containers_at_the_limit(
+    value: Any, limit: int
+) -> None:
+    parsed = exactjson.loads(encode(value))
+
+    def depth(item: Any) -> int:
+        # -1 for a scalar: how deep the deepest array or object inside `item` sits.
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list):
+            return -1
+        return 1 + max((depth(c) for c in children), default=-1)
+
+    assert exactjson._deeper_than(parsed, limit) == (depth(parsed) >= limit)

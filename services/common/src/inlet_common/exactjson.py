@@ -94,14 +94,22 @@ MAX_DEPTH = 128
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= limit:
+    """Whether an array or object sits `limit` or more levels down. Walked a level at a
+    time: a large flat document (a body of many items) costs a list per level, not a
+    tuple per value."""
+    level = [value]
+    for depth in range(limit + 1):
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                below.extend(item.values())
+            elif isinstance(item, list):
+                below.extend(item)
+            else:
+                continue
+            if depth == limit:
                 return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+        level = below
     return False
 
 

@@ -21,7 +21,7 @@ from inlet_common.exactjson import kind_of
 from inlet_common.group_commit import GroupCommit
 from inlet_common.normalise import key_text
 from inlet_matcher.integration_items import plan_integration
-from inlet_matcher.planner import plan_entity
+from inlet_matcher.planner import EntityShape, check_entity, plan_entity
 from inlet_matcher.store_client import GrpcStore, answers_of
 
 log = logging.getLogger(__name__)
@@ -86,16 +86,35 @@ def judge_item(
     item_key: str,
     path: str,
     values: Any,
+    *,
+    shape: EntityShape | None = None,
+    plan: bool = True,
+    into: store_pb2.PlannedRecord | None = None,
 ) -> tuple[store_pb2.PlannedRecord | None, dict[str, Any], list[Violation]]:
     """One item checked and normalised without looking anything up: its planned record
-    and normalised values, and every bad field (its X-Item-Key value included)."""
+    (None when `plan` is off: judged only) and normalised values, and every bad field (its
+    X-Item-Key value included). `shape`: the type's, read once for all the items; `into`:
+    the record to plan into (see plan_entity)."""
     if not isinstance(values, dict):
         message = f"{path} must be a JSON object, got {kind_of(values)}"
         return None, {}, [Violation(path, message, "INVALID_TYPE")]
     problems: list[Violation] = []
-    record, normalised = plan_entity(
-        entity_type, values, region, path, problems, ref_types=ref_types, satisfied=set()
-    )
+    shape = shape or EntityShape.of(entity_type)
+    record: store_pb2.PlannedRecord | None = None
+    if plan:
+        record, normalised = plan_entity(
+            entity_type,
+            values,
+            region,
+            path,
+            problems,
+            ref_types=ref_types,
+            satisfied=set(),
+            shape=shape,
+            into=into,
+        )
+    else:
+        normalised = check_entity(shape, values, region, path, problems, ref_types=ref_types)
     where = f"{path}.{item_key}"
     if item_key and normalised.get(item_key) is None and all(p.field != where for p in problems):
         message = (
@@ -124,10 +143,18 @@ def check_items(
         )
         item_key = ""
     refs = dict(schema.reference_type_ids)
+    shape = EntityShape.of(schema.entity_type)
     for index, values in enumerate(items):
         path = "body" if single else f"items[{index}]"
         problems += judge_item(
-            schema.entity_type, schema.default_region, refs, item_key, path, values
+            schema.entity_type,
+            schema.default_region,
+            refs,
+            item_key,
+            path,
+            values,
+            shape=shape,
+            plan=False,
         )[2]
     return problems
 
@@ -359,8 +386,10 @@ def plan_items(claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.Stream
     done = set(claimed.done_indices)
     planned: dict[int, store_pb2.StreamItem] = {}
     key_of: dict[int, str] = {}
+    shape = EntityShape.of(claimed.entity_type)
+    refs = dict(claimed.reference_type_ids)
     for index, values in enumerate(items):
-        item, normalised = _plan_one(claimed, index, values)
+        item, normalised = _plan_one(claimed, index, values, shape, refs)
         planned[index] = item
         if claimed.item_key and item.HasField("record"):
             key_of[index] = key_text(normalised.get(claimed.item_key))
@@ -375,17 +404,24 @@ def plan_items(claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.Stream
 
 
 def _plan_one(
-    claimed: store_pb2.ClaimedStreamRequest, index: int, values: Any
+    claimed: store_pb2.ClaimedStreamRequest,
+    index: int,
+    values: Any,
+    shape: EntityShape,
+    refs: dict[str, str],
 ) -> tuple[store_pb2.StreamItem, dict[str, Any]]:
     # Judged again: the entity type may have changed since the request was accepted.
     path = "body" if claimed.single else f"items[{index}]"
+    item = store_pb2.StreamItem(index=index)
     record, normalised, problems = judge_item(
         claimed.entity_type,
         claimed.default_region,
-        dict(claimed.reference_type_ids),
+        refs,
         claimed.item_key,
         path,
         values,
+        shape=shape,
+        into=item.record,
     )
     if problems or record is None:
         return _failed(index, path, problems), normalised
@@ -403,7 +439,7 @@ def _plan_one(
                 ),
             ]
         )
-    return store_pb2.StreamItem(index=index, record=record), normalised
+    return item, normalised
 
 
 def _failed(index: int, path: str, problems: Iterable[Violation]) -> store_pb2.StreamItem:

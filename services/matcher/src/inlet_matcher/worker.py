@@ -26,7 +26,11 @@ class Workers:
     """`count` claim loops. Each asks the store for a batch of requests (up to
     `batch_size`, `batch_items` items in all) and processes them in order; with none
     waiting the store holds the call until one is committed (LISTEN/NOTIFY) or
-    `poll_seconds` pass, so an idle matcher makes one call per loop per `poll_seconds`."""
+    `poll_seconds` pass, so an idle matcher makes one call per loop per `poll_seconds`.
+
+    A chunk holds as many items as a claimed batch (`chunk_size` = `batch_items`), so a
+    request of up to that many items is applied with the others of its batch in one
+    set-based transaction (ApplyStreamRequests), and only larger ones chunk by chunk."""
 
     def __init__(
         self,
@@ -35,7 +39,7 @@ class Workers:
         count: int = 4,
         lease_seconds: int = 30,
         poll_seconds: float = 10.0,
-        chunk_size: int = 500,
+        chunk_size: int = 1000,
         batch_size: int = 32,
         batch_items: int = 1000,
         max_backoff_seconds: float = 5.0,
@@ -136,23 +140,20 @@ class Workers:
         alone_id = batch[0][0].request_id if len(batch) == 1 else ""
         # A batch of one continues its request's trace; a larger one starts its own.
         traced = _traced(batch[0][0]) if len(batch) == 1 else contextlib.nullcontext(None)
+        request = store_pb2.ApplyStreamRequestsRequest()
+        for claimed, items in batch:
+            # Added in place: building each request apart and then the batch from them
+            # would copy every planned item twice.
+            request.requests.add(
+                request_id=claimed.request_id,
+                lease_token=claimed.lease_token,
+                lease_seconds=self.lease_seconds,
+                workspace_id=claimed.workspace_id,
+                finish=True,
+            ).items.extend(items)
         try:
             with requestids.bound(alone_id), traced:
-                applied = await self.store.apply_many(
-                    store_pb2.ApplyStreamRequestsRequest(
-                        requests=[
-                            store_pb2.ApplyStreamItemsRequest(
-                                request_id=claimed.request_id,
-                                lease_token=claimed.lease_token,
-                                lease_seconds=self.lease_seconds,
-                                workspace_id=claimed.workspace_id,
-                                items=items,
-                                finish=True,
-                            )
-                            for claimed, items in batch
-                        ]
-                    )
-                )
+                applied = await self.store.apply_many(request)
         except InletError:
             # Store unavailable: every lease runs out and the requests come back.
             log.warning("applying stream requests failed", exc_info=True)

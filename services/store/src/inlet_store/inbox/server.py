@@ -117,7 +117,7 @@ def request_chunk(request: store_pb2.ApplyStreamItemsRequest) -> RequestChunk:
                 record=planned(i.record) if i.HasField("record") else None,
                 error=exactjson.from_raw(i.error) if i.HasField("error") else None,
                 superseded_by=i.superseded_by if i.HasField("superseded_by") else None,
-                related={slug: planned(r) for slug, r in i.related.items()},
+                related={slug: planned(r) for slug, r in i.related.items()} if i.related else {},
             )
             for i in request.items
         ],

@@ -67,8 +67,8 @@ $$;
 
 CREATE TABLE records (
     id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    workspace_id   uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-    entity_type_id uuid NOT NULL REFERENCES entity_types (id) ON DELETE CASCADE,
+    workspace_id   uuid NOT NULL,  -- with entity_type_id: entity_types (id, workspace_id), 0102
+    entity_type_id uuid NOT NULL,
     data           json NOT NULL DEFAULT '{}'::json,
     create_time    timestamptz NOT NULL DEFAULT now(),
     update_time    timestamptz NOT NULL DEFAULT now()
@@ -266,7 +266,7 @@ CREATE INDEX stream_requests_stream_idx ON stream_requests (stream_id, create_ti
 -- One row per processed item, written in the same transaction as the item's upsert: the
 -- primary key is what makes a retried (re-claimed) item apply exactly once.
 CREATE TABLE stream_request_items (
-    request_id    text NOT NULL REFERENCES stream_requests (id) ON DELETE CASCADE,
+    request_id    text NOT NULL,  -- stream_requests (id), see 0100
     item_index    integer NOT NULL,
     record_id     uuid,
     action        text NOT NULL CHECK (action IN ('created', 'updated', 'superseded', 'failed')),
@@ -1492,7 +1492,7 @@ CREATE TABLE stream_feed_heads (
 -- One row per applied item (created or updated): the record's values after the change.
 -- The position is the SSE event id, and what Last-Event-ID resumes after.
 CREATE TABLE stream_feed (
-    stream_id   uuid NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+    stream_id   uuid NOT NULL,  -- streams (id), see 0100
     position    bigint NOT NULL,
     record_id   uuid NOT NULL,
     item_key    text NOT NULL,
@@ -1508,8 +1508,8 @@ CREATE INDEX stream_feed_create_time_idx ON stream_feed (create_time);
 -- The stream's current items: each record an item of the stream wrote, by its item key
 -- (the X-Item-Key value, else the record id); values are read from the record itself.
 CREATE TABLE stream_items (
-    stream_id   uuid NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
-    record_id   uuid NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    stream_id   uuid NOT NULL,  -- streams (id), see 0100
+    record_id   uuid NOT NULL,  -- records (id), see 0100
     item_key    text NOT NULL,
     position    bigint NOT NULL,
     update_time timestamptz NOT NULL DEFAULT now(),
@@ -1563,12 +1563,25 @@ BEGIN
             SELECT changed.stream_id, head.base + a.n, a.record_id, a.item_key, a.action,
                    coalesce(rec.data, '{}'::json), a.request_id, clock_timestamp()
               FROM applied a CROSS JOIN head LEFT JOIN records rec ON rec.id = a.record_id
+        ), latest AS (
+            -- Each record's last change; `fresh` when it was created in this statement, so
+            -- it has no current item yet.
+            SELECT DISTINCT ON (a.record_id) a.record_id, a.item_key, a.n,
+                   bool_or(a.action = 'created') OVER (PARTITION BY a.record_id) AS fresh
+              FROM applied a
+             ORDER BY a.record_id, a.n DESC
+        ), added AS (
+            -- A plain insert: an upsert's speculative insertion costs more, and a new
+            -- record cannot conflict.
+            INSERT INTO stream_items (stream_id, record_id, item_key, position)
+            SELECT changed.stream_id, l.record_id, l.item_key, head.base + l.n
+              FROM latest l CROSS JOIN head
+             WHERE l.fresh
         )
         INSERT INTO stream_items AS s (stream_id, record_id, item_key, position)
-        SELECT DISTINCT ON (a.record_id) changed.stream_id, a.record_id, a.item_key,
-               head.base + a.n
-          FROM applied a CROSS JOIN head
-         ORDER BY a.record_id, a.n DESC
+        SELECT changed.stream_id, l.record_id, l.item_key, head.base + l.n
+          FROM latest l CROSS JOIN head
+         WHERE NOT l.fresh
         ON CONFLICT (stream_id, record_id) DO UPDATE
            SET item_key = excluded.item_key, position = excluded.position, update_time = now();
         PERFORM pg_notify('inlet_feed', changed.stream_id::text);
@@ -1597,3 +1610,129 @@ CREATE TRIGGER webhook_deliveries_notify AFTER INSERT ON webhook_deliveries
     FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_webhook_deliveries');
 CREATE TRIGGER stream_requests_notify AFTER INSERT ON stream_requests
     FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_inbox');
+
+-- Stream references per statement (0100): the stream tables' references are checked once
+-- per statement by these triggers instead of foreign keys; see the migration.
+-- A statement's references, TG_ARGV pairs of (column, parent table): per column the
+-- distinct keys are locked FOR KEY SHARE in key order (two statements never wait on each
+-- other in opposite orders), and one that is missing is raised as the foreign key would
+-- (SQLSTATE 23503). Dynamic SQL, planned for each statement's own rows.
+CREATE FUNCTION stream_references_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    n integer := 0;
+    col text;
+    parent text;
+    wanted bigint;
+    held bigint;
+    missing text;
+BEGIN
+    WHILE n < TG_NARGS LOOP
+        col := TG_ARGV[n];
+        parent := TG_ARGV[n + 1];
+        EXECUTE format('SELECT count(DISTINCT %I) FROM new_rows', col) INTO wanted;
+        EXECUTE format(
+            'SELECT count(*) FROM (SELECT 1 FROM %I p WHERE p.id IN (SELECT %I FROM new_rows)'
+            ' ORDER BY p.id FOR KEY SHARE) l', parent, col) INTO held;
+        IF held < wanted THEN
+            EXECUTE format(
+                'SELECT n.%I::text FROM new_rows n'
+                ' WHERE NOT EXISTS (SELECT 1 FROM %I p WHERE p.id = n.%I) LIMIT 1',
+                col, parent, col) INTO missing;
+            RAISE foreign_key_violation USING
+                MESSAGE = format('insert on table "%s" violates its reference to "%s"',
+                                 TG_TABLE_NAME, parent),
+                DETAIL = format('Key (%s)=(%s) is not present in table "%s".',
+                                col, missing, parent),
+                TABLE = TG_TABLE_NAME, COLUMN = col;
+        END IF;
+        n := n + 2;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+-- Inserted rows only: an upsert's updates keep the row's stream and record (its key).
+CREATE TRIGGER stream_request_items_check
+    AFTER INSERT ON stream_request_items
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stream_references_check('request_id', 'stream_requests');
+CREATE TRIGGER stream_feed_check
+    AFTER INSERT ON stream_feed
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stream_references_check('stream_id', 'streams');
+CREATE TRIGGER stream_items_check
+    AFTER INSERT ON stream_items
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stream_references_check(
+        'stream_id', 'streams', 'record_id', 'records');
+
+-- A row is never moved to another parent (the foreign key would check that too).
+CREATE FUNCTION stream_reference_fixed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE foreign_key_violation USING
+        MESSAGE = format('the references of table "%s" cannot change', TG_TABLE_NAME);
+END
+$$;
+
+CREATE TRIGGER stream_request_items_fixed
+    BEFORE UPDATE ON stream_request_items FOR EACH ROW
+    WHEN (OLD.request_id IS DISTINCT FROM NEW.request_id)
+    EXECUTE FUNCTION stream_reference_fixed();
+CREATE TRIGGER stream_feed_fixed
+    BEFORE UPDATE ON stream_feed FOR EACH ROW
+    WHEN (OLD.stream_id IS DISTINCT FROM NEW.stream_id)
+    EXECUTE FUNCTION stream_reference_fixed();
+CREATE TRIGGER stream_items_fixed
+    BEFORE UPDATE ON stream_items FOR EACH ROW
+    WHEN (OLD.stream_id IS DISTINCT FROM NEW.stream_id
+          OR OLD.record_id IS DISTINCT FROM NEW.record_id)
+    EXECUTE FUNCTION stream_reference_fixed();
+
+-- ON DELETE CASCADE, once per deleting statement. Row-level foreign key actions on the
+-- same parent run first (statement triggers fire after them), so a request's deletion
+-- that waited for the transaction applying it sees, and deletes, what it wrote.
+CREATE FUNCTION stream_requests_cascade() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM stream_request_items i USING gone g WHERE i.request_id = g.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION streams_cascade() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM stream_feed f USING gone g WHERE f.stream_id = g.id;
+    DELETE FROM stream_items i USING gone g WHERE i.stream_id = g.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION records_cascade_stream_items() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM stream_items i USING gone g WHERE i.record_id = g.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER stream_requests_cascade
+    AFTER DELETE ON stream_requests
+    REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION stream_requests_cascade();
+CREATE TRIGGER streams_cascade
+    AFTER DELETE ON streams
+    REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION streams_cascade();
+CREATE TRIGGER records_cascade_stream_items
+    AFTER DELETE ON records
+    REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION records_cascade_stream_items();
+
+-- A record's type is in its workspace (0102): one reference for both; see the migration.
+ALTER TABLE entity_types ADD CONSTRAINT entity_types_id_workspace_key UNIQUE (id, workspace_id);
+ALTER TABLE records ADD CONSTRAINT records_entity_type_workspace_fkey
+    FOREIGN KEY (entity_type_id, workspace_id) REFERENCES entity_types (id, workspace_id)
+    ON DELETE CASCADE;

@@ -72,9 +72,10 @@ WITH made AS (
 ), events AS (
   INSERT INTO outbox_events (workspace_id, type, data)
   SELECT e.workspace_id, e.type, e.data FROM (
-      SELECT (x.event->>'n')::bigint AS n, x.k, %(workspace_id)s::uuid AS workspace_id,
-             x.event->>'type' AS type, x.event->'data' AS data
-        FROM json_array_elements(%(events)s) WITH ORDINALITY AS x(event, k)
+      -- Each event's json read once (json_array_elements with ->> would parse it per key).
+      SELECT x.n, x.k, %(workspace_id)s::uuid AS workspace_id, x.type, x.data
+        FROM ROWS FROM (json_to_recordset(%(events)s) AS (n bigint, type text, data json))
+             WITH ORDINALITY AS x(n, type, data, k)
       UNION ALL
       SELECT d.n, NULL, d.workspace_id, %(event_type)s,
              json_strip_nulls(json_build_object(

@@ -32,8 +32,9 @@ WITH made AS (
     FROM jsonb_to_recordset(%(keys)s) AS k(slug text, value text, record_id uuid)
 ), events AS (
   INSERT INTO outbox_events (workspace_id, type, data)
-  SELECT %(workspace_id)s, e.event->>'type', e.event->'data'
-    FROM json_array_elements(%(events)s) WITH ORDINALITY AS e(event, n)
+  SELECT %(workspace_id)s, e.type, e.data
+    FROM ROWS FROM (json_to_recordset(%(events)s) AS (type text, data json))
+         WITH ORDINALITY AS e(type, data, n)
    ORDER BY e.n
 ), outcomes AS (
   INSERT INTO stream_request_items
