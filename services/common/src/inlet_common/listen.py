@@ -4,6 +4,9 @@ A notification only says "look now"; whoever is woken reads the table itself. So
 connection loses nothing: on every (re)connect each callback is called once, since
 notifications sent while nobody listened are gone, and the waiters keep a slow poll as a
 fallback anyway.
+
+Idle, the connection costs nothing: the loop sleeps on its socket becoming readable
+(psycopg's own `notifies()` re-arms a 0.1 s timer while it waits, ten wake-ups a second).
 """
 
 from __future__ import annotations
@@ -20,53 +23,78 @@ from psycopg import sql
 log = logging.getLogger(__name__)
 
 Wake = Callable[[], None]
+# Called with each notification's payload, and with None on every (re)connect.
+OnNotify = Callable[[str | None], None]
 
 
 class Listener:
-    """LISTENs on each channel of `wakes` and calls its callback on every notification."""
+    """LISTENs on each channel of `wakes` (and of `add`) and calls its callback on every
+    notification."""
 
     def __init__(
         self,
         url: str,
-        wakes: Mapping[str, Wake],
+        wakes: Mapping[str, Wake] | None = None,
         *,
         max_backoff_seconds: float = 5.0,
     ) -> None:
         self.url = url
-        self.wakes = dict(wakes)
+        self.handlers: dict[str, OnNotify] = {
+            channel: _ignoring_payload(wake) for channel, wake in (wakes or {}).items()
+        }
         self.max_backoff_seconds = max_backoff_seconds
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._conn: psycopg.AsyncConnection[Any] | None = None
+        # Set when a channel is added while connected: the loop LISTENs on it.
+        self._added = asyncio.Event()
+        self._stopped = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="listen")
+        self._stopped = False
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="listen")
+
+    def add(self, channel: str, on_notify: OnNotify) -> None:
+        """LISTEN on `channel` too, from now on (the connection is started if it was not):
+        `on_notify` gets each payload, and None once LISTENing (as on every reconnect)."""
+        self.handlers[channel] = on_notify
+        self._added.set()
+        if not self._stopped:
+            self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
-    def _wake_all(self) -> None:
-        for wake in self.wakes.values():
-            wake()
+    def _dispatch(self, channel: str, payload: str | None) -> None:
+        handler = self.handlers.get(channel)
+        if handler is not None:
+            handler(payload)
 
     async def _run(self) -> None:
         backoff = 0.1
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-                    for channel in self.wakes:
-                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    self.connected.set()
-                    backoff = 0.1
-                    self._wake_all()
-                    async for note in conn.notifies():
-                        wake = self.wakes.get(note.channel)
-                        if wake is not None:
-                            wake()
+                    # Notifications that arrive while a LISTEN runs are read by psycopg.
+                    conn.add_notify_handler(lambda note: self._dispatch(note.channel, note.payload))
+                    listening: set[str] = set()
+                    while True:
+                        await self._listen_to_new(conn, listening)
+                        self.connected.set()
+                        backoff = 0.1
+                        # Before sleeping: a notification a statement's read left in
+                        # libpq's buffer would not make the socket readable again.
+                        _read_notifications(conn, self._dispatch)
+                        await _until_readable_or(conn, self._added)
             except psycopg.Error as error:
                 self.connected.clear()
                 log.warning(
@@ -75,3 +103,54 @@ class Listener:
                 )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff_seconds)
+
+    async def _listen_to_new(self, conn: psycopg.AsyncConnection[Any], listening: set[str]) -> None:
+        """LISTEN on the channels not listened to yet; each one's callback is called once,
+        after its LISTEN (what was committed before it is for the callee to look at)."""
+        self._added.clear()
+        new = [channel for channel in self.handlers if channel not in listening]
+        for channel in new:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            listening.add(channel)
+        for channel in new:
+            self._dispatch(channel, None)
+
+
+def _ignoring_payload(wake: Wake) -> OnNotify:
+    return lambda _payload: wake()
+
+
+async def _until_readable_or(conn: psycopg.AsyncConnection[Any], event: asyncio.Event) -> None:
+    """Until the connection's socket has something to read (a notification, or the server
+    closing it) or `event` is set; no timer runs meanwhile."""
+    if event.is_set():
+        return
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def done(_: object = None) -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    fileno = conn.pgconn.socket
+    loop.add_reader(fileno, done)
+    waiter = asyncio.ensure_future(event.wait())
+    waiter.add_done_callback(done)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fileno)
+        waiter.remove_done_callback(done)
+        waiter.cancel()
+
+
+def _read_notifications(
+    conn: psycopg.AsyncConnection[Any], dispatch: Callable[[str, str | None], None]
+) -> None:
+    """Take in what the socket holds and dispatch its notifications (as psycopg's own
+    `notifies()` does); a closed or broken connection raises psycopg.OperationalError."""
+    pgconn = conn.pgconn
+    pgconn.consume_input()
+    encoding = conn.info.encoding
+    while (note := pgconn.notifies()) is not None:
+        dispatch(note.relname.decode(encoding), note.extra.decode(encoding))
