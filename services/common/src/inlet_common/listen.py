@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,9 @@ def _read_notifications(
     `notifies()` does); a closed or broken connection raises psycopg.OperationalError."""
     pgconn = conn.pgconn
     pgconn.consume_input()
+    if pgconn.status != pq.ConnStatus.OK:
+        # A socket left readable (at its end) must not be slept on again: a busy loop.
+        raise psycopg.OperationalError("the LISTEN connection is closed")
     encoding = conn.info.encoding
     while (note := pgconn.notifies()) is not None:
         dispatch(note.relname.decode(encoding), note.extra.decode(encoding))
