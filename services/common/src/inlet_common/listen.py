@@ -45,8 +45,8 @@ class Listener:
         self.max_backoff_seconds = max_backoff_seconds
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # Set when a channel is added while connected: the loop LISTENs on it.
-        self._added = asyncio.Event()
+        # Poked by the socket becoming readable, and by a channel added meanwhile.
+        self._wakeup = _Wakeup()
         self._stopped = False
 
     def start(self) -> None:
@@ -58,7 +58,7 @@ class Listener:
         """LISTEN on `channel` too, from now on (the connection is started if it was not):
         `on_notify` gets each payload, and None once LISTENing (as on every reconnect)."""
         self.handlers[channel] = on_notify
-        self._added.set()
+        self._wakeup.poke()
         if not self._stopped:
             self.start()
 
@@ -84,17 +84,7 @@ class Listener:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-                    # Notifications that arrive while a LISTEN runs are read by psycopg.
-                    conn.add_notify_handler(lambda note: self._dispatch(note.channel, note.payload))
-                    listening: set[str] = set()
-                    while True:
-                        await self._listen_to_new(conn, listening)
-                        self.connected.set()
-                        backoff = 0.1
-                        # Before sleeping: a notification a statement's read left in
-                        # libpq's buffer would not make the socket readable again.
-                        _read_notifications(conn, self._dispatch)
-                        await _until_readable_or(conn, self._added)
+                    await self._serve(conn)
             except psycopg.Error as error:
                 self.connected.clear()
                 log.warning(
@@ -104,10 +94,32 @@ class Listener:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff_seconds)
 
+    async def _serve(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """LISTEN, then dispatch notifications until the connection fails."""
+        # Notifications that arrive while a LISTEN runs are read by psycopg.
+        conn.add_notify_handler(lambda note: self._dispatch(note.channel, note.payload))
+        loop = asyncio.get_running_loop()
+        fileno = conn.pgconn.socket
+        listening: set[str] = set()
+        loop.add_reader(fileno, self._wakeup.poke)
+        try:
+            while True:
+                if any(channel not in listening for channel in self.handlers):
+                    # psycopg's own wait takes over the socket's reader while it runs.
+                    loop.remove_reader(fileno)
+                    await self._listen_to_new(conn, listening)
+                    loop.add_reader(fileno, self._wakeup.poke)
+                self.connected.set()
+                # Before sleeping: a notification a statement's read left in libpq's
+                # buffer would not make the socket readable again.
+                _read_notifications(conn, self._dispatch)
+                await self._wakeup.wait()
+        finally:
+            loop.remove_reader(fileno)
+
     async def _listen_to_new(self, conn: psycopg.AsyncConnection[Any], listening: set[str]) -> None:
         """LISTEN on the channels not listened to yet; each one's callback is called once,
         after its LISTEN (what was committed before it is for the callee to look at)."""
-        self._added.clear()
         new = [channel for channel in self.handlers if channel not in listening]
         for channel in new:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
@@ -116,32 +128,31 @@ class Listener:
             self._dispatch(channel, None)
 
 
+class _Wakeup:
+    """What the loop sleeps on: no timer, one future per sleep; a poke while awake is kept
+    for the next `wait`."""
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] | None = None
+        self._poked = False
+
+    def poke(self) -> None:
+        self._poked = True
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    async def wait(self) -> None:
+        if not self._poked:
+            self._future = asyncio.get_running_loop().create_future()
+            try:
+                await self._future
+            finally:
+                self._future = None
+        self._poked = False
+
+
 def _ignoring_payload(wake: Wake) -> OnNotify:
     return lambda _payload: wake()
-
-
-async def _until_readable_or(conn: psycopg.AsyncConnection[Any], event: asyncio.Event) -> None:
-    """Until the connection's socket has something to read (a notification, or the server
-    closing it) or `event` is set; no timer runs meanwhile."""
-    if event.is_set():
-        return
-    loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-
-    def done(_: object = None) -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    fileno = conn.pgconn.socket
-    loop.add_reader(fileno, done)
-    waiter = asyncio.ensure_future(event.wait())
-    waiter.add_done_callback(done)
-    try:
-        await ready
-    finally:
-        loop.remove_reader(fileno)
-        waiter.remove_done_callback(done)
-        waiter.cancel()
 
 
 def _read_notifications(
