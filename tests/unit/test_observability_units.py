@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from prometheus_client import REGISTRY
 from inlet_common import httpobserve, metrics, tracing
 from inlet_common.config import ConfigError, Env, ServiceSettings
 from inlet_gateway.config import GatewayConfig
+from tests.metrics_support import scrape
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}
 
@@ -232,3 +234,20 @@ async def test_a_failing_or_slow_query_leaves_its_gauges_out_of_that_scrape(
     slow = metrics.QueryGauges(hangs, GAUGES, loop=asyncio.get_running_loop(), timeout=0.05)
     assert await asyncio.to_thread(_values, slow) == {}
     release.set()
+
+
+async def test_metrics_are_served_on_the_port_given_and_written_to_the_port_file(
+    tmp_path: Path,
+) -> None:
+    port_file = tmp_path / "metrics.port"
+    port = metrics.serve_metrics(0, port_file=str(port_file))
+    assert port is not None
+    assert port_file.read_text().strip() == str(port)
+
+    for _ in range(2):  # one scrape after another: the server keeps serving
+        found = await scrape(f"http://127.0.0.1:{port}/metrics")
+        assert found.has("python_info")
+
+
+def test_metrics_are_not_served_without_a_port() -> None:
+    assert metrics.serve_metrics(None) is None

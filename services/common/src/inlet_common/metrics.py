@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, start_http_server
+from prometheus_client import REGISTRY, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
@@ -21,6 +24,20 @@ from inlet_common.sqlfiles import NamedQueries
 log = logging.getLogger(__name__)
 
 
+_SHUTDOWN_POLL_SECONDS = 3600.0
+
+
+class _MetricsServer(ThreadingMixIn, WSGIServer):
+    """A thread per scrape (a slow scraper does not hold up the next)."""
+
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged."""
+
+
 def serve_metrics(
     port: int | None, *, host: str = "127.0.0.1", port_file: str | None = None
 ) -> int | None:
@@ -28,7 +45,23 @@ def serve_metrics(
     The bound port is returned and, with `port_file`, written there for a supervisor."""
     if port is None:
         return None
-    server, _ = start_http_server(port, addr=host)
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    server: WSGIServer = make_server(
+        host,
+        port,
+        make_wsgi_app(REGISTRY),
+        type("MetricsServer", (_MetricsServer,), {"address_family": family}),
+        handler_class=_QuietHandler,
+    )
+    # prometheus_client's own server looks for a shutdown every 0.5 s, waking its thread
+    # (and taking the GIL) twice a second in every idle service; nothing shuts this one
+    # down (a daemon thread, it ends with the process), so it looks only once an hour.
+    threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": _SHUTDOWN_POLL_SECONDS},
+        name="metrics",
+        daemon=True,
+    ).start()
     bound = int(server.server_port)
     if port_file:
         write_port_file(port_file, bound)

@@ -11,8 +11,10 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.utils import formatdate
 
 import uvicorn
+from uvicorn.server import ServerState
 
 from inlet_common.httpobserve import ObservedApp
 from inlet_common.portfile import write_port_file
@@ -42,16 +44,66 @@ def bound_port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
 
 
+class _FreshDateState(ServerState):
+    """uvicorn's shared server state, whose default headers carry a Date made when a
+    request reads them in a new second (uvicorn's own refreshes them from its tick)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self._config = config
+        self._second = -1
+        self._headers: list[tuple[bytes, bytes]] = []
+        super().__init__()
+
+    @property
+    def default_headers(self) -> list[tuple[bytes, bytes]]:
+        now = time.time()
+        if int(now) != self._second:
+            self._second = int(now)
+            date = [(b"date", formatdate(now, usegmt=True).encode())]
+            self._headers = (date if self._config.date_header else []) + (
+                self._config.encoded_headers
+            )
+        return self._headers
+
+    @default_headers.setter
+    def default_headers(self, _value: list[tuple[bytes, bytes]]) -> None:
+        # uvicorn's start and tick set them; they are made on reading instead.
+        self._second = -1
+
+
 class _Server(uvicorn.Server):
-    """uvicorn's server, minus its signal juggling when embedded in someone else's loop.
+    """uvicorn's server, minus its signal juggling when embedded in someone else's loop,
+    and minus its tick.
 
     Standalone, SIGTERM/SIGINT go through the loop (uvicorn would otherwise re-raise the
     signal after shutdown and the process would die by it instead of exiting 0).
+
+    uvicorn's main loop wakes ten times a second to refresh the Date header and to look
+    whether it should exit; here the Date is made when read (`_FreshDateState`) and exiting
+    is an event, so an idle gateway sleeps. (Its other tick duties, the notify callback and
+    the request limit, are not configured here.)
     """
 
     def __init__(self, config: uvicorn.Config, *, handle_signals: bool) -> None:
+        # Before uvicorn's __init__, which sets should_exit.
+        self._exit = asyncio.Event()
         super().__init__(config)
+        self.server_state = _FreshDateState(config)
         self._handle_signals = handle_signals
+
+    @property
+    def should_exit(self) -> bool:
+        return self._exit.is_set()
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        if value:
+            self._exit.set()
+        else:
+            self._exit.clear()
+
+    async def main_loop(self) -> None:
+        await self._exit.wait()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

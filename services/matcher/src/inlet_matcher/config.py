@@ -20,8 +20,9 @@ class MatcherConfig:
     store_timeout_seconds: float
     stream_workers: int = 4
     stream_lease_seconds: int = 30
-    # How long a worker's claim waits in the store for work (NOTIFY ends it early).
-    stream_poll_seconds: float = 10.0
+    # How long a worker's claim waits in the store for work (NOTIFY ends it early, and so
+    # does the first lease running out): an idle matcher's one call per worker this often.
+    stream_poll_seconds: float = 30.0
     push_sync_max_seconds: float = 300.0
     # The integration dialect's problem `type` base (its errors are rendered here).
     external_problem_base: str = DEFAULT_EXTERNAL_PROBLEM_BASE
@@ -40,7 +41,9 @@ class MatcherConfig:
             stream_lease_seconds=env.integer(
                 "INLET_STREAM_LEASE_SECONDS", 30, minimum=1, maximum=3600
             ),
-            stream_poll_seconds=env.number("INLET_STREAM_POLL_SECONDS", 10.0, minimum=0.01),
+            stream_poll_seconds=env.number(
+                "INLET_STREAM_POLL_SECONDS", cls.stream_poll_seconds, minimum=0.01
+            ),
             push_sync_max_seconds=env.number("INLET_PUSH_SYNC_MAX_SECONDS", 300.0, minimum=0.1),
             external_problem_base=external_problem_base(env),
             hold_after_chunks=env.integer("INLET_TEST_HOLD_AFTER_CHUNKS", 0, minimum=0),

@@ -38,7 +38,7 @@ class Workers:
         *,
         count: int = 4,
         lease_seconds: int = 30,
-        poll_seconds: float = 10.0,
+        poll_seconds: float = 30.0,
         chunk_size: int = 1000,
         batch_size: int = 32,
         batch_items: int = 1000,

@@ -26,8 +26,10 @@ class DeliverySettings:
     timeout: float = 15.0
     # A claim outlives the attempt's timeout, so a live worker never loses one.
     lease: float = 30.0
-    # The fallback poll: new deliveries wake the worker (NOTIFY), retries are slept to.
-    poll: float = 5.0
+    # The fallback poll: new deliveries wake the worker (NOTIFY), retries and lease ends
+    # are slept to, a lost LISTEN connection wakes everything when it is back; so an idle
+    # notifier looks only this often.
+    poll: float = 30.0
     max_in_flight: int = 64
     per_endpoint: int = 4
     disable_after: float = 5 * 24 * 3600.0

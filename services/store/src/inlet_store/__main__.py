@@ -35,11 +35,12 @@ async def serve() -> None:
     )
     unwatch = gauges.watch(pool)
     notifier = channel(config.notifier_addr)
-    hub = FeedHub(config.database_url)
     # Workers' claims wait in the store for work; a committed request wakes one (NOTIFY).
     wakeups = Wakeups()
+    # One LISTEN connection for the process: the inbox, and live feeds once watched.
     listener = Listener(config.database_url, {"inlet_inbox": wakeups.wake})
     listener.start()
+    hub = FeedHub(listener)
     service = await app.start(
         pool,
         config.service.grpc_addr,

@@ -70,12 +70,12 @@ async def start(
 
     `bootstrap_token` authorises creating workspaces; without one, none can be created
     over the API. `signer` (the notifier) keeps push sessions' webhook signing secrets;
-    without one, no session can be created. `hub` wakes live feeds (by default one
-    listening on the pool's database, stopped with the process).
+    without one, no session can be created. `hub` wakes live feeds (by default one with
+    a LISTEN connection of its own on the pool's database, stopped with the process).
     `wakeups` releases long-polled claims when a request is committed (the caller LISTENs
     and wakes it); without it they wait their time.
     """
-    feed_hub = hub or FeedHub(str(pool.conninfo))
+    feed_hub = hub or FeedHub.own(str(pool.conninfo))
 
     def register(server: grpc.aio.Server) -> None:
         store = Store(pool, idempotency_ttl_seconds=idempotency_ttl_seconds)

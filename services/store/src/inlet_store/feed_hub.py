@@ -1,38 +1,42 @@
-"""Wake-ups for live feeds: one LISTEN connection per store process on `inlet_feed`,
-whose notifications (a stream id, sent by the feed trigger at commit) wake that stream's
-subscribers. A wake-up only says "look again": the change log is the truth, so a lost
-notification costs latency (subscribers also look on a timer), never data."""
+"""Wake-ups for live feeds: the store process's LISTEN connection also listens on
+`inlet_feed` once a feed is watched, whose notifications (a stream id, sent by the feed
+trigger at commit) wake that stream's subscribers. A wake-up only says "look again": the
+change log is the truth, so a lost notification costs latency (subscribers also look on a
+timer), never data."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterator
-from typing import Any
 
-import psycopg
-
-log = logging.getLogger(__name__)
+from inlet_common.listen import Listener
 
 CHANNEL = "inlet_feed"
 
 
 class FeedHub:
-    """Started on the first subscription; `aclose` stops it."""
+    """Listens on `listener` (the process's one LISTEN connection) from the first
+    subscription on; `aclose` stops the listener if the hub made it (`FeedHub.own`)."""
 
-    def __init__(self, conninfo: str, *, retry_seconds: float = 1.0) -> None:
-        self._conninfo = conninfo
-        self._retry_seconds = retry_seconds
+    def __init__(self, listener: Listener, *, owns_listener: bool = False) -> None:
+        self._listener = listener
+        self._owns_listener = owns_listener
         self._subscribers: dict[str, set[asyncio.Event]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.listening = asyncio.Event()
+        self._added = False
+
+    @classmethod
+    def own(cls, conninfo: str) -> FeedHub:
+        """A hub with a LISTEN connection of its own (when the process has none to share)."""
+        return cls(Listener(conninfo), owns_listener=True)
 
     @contextlib.contextmanager
     def subscribe(self, stream_id: str) -> Iterator[asyncio.Event]:
         """An event set whenever `stream_id` may have changed, while the block runs."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if not self._added:
+            # Not before: with nobody watching, the process is not woken by every commit.
+            self._listener.add(CHANNEL, self._wake)
+            self._added = True
         wake = asyncio.Event()
         self._subscribers.setdefault(stream_id, set()).add(wake)
         try:
@@ -45,8 +49,10 @@ class FeedHub:
                     del self._subscribers[stream_id]
 
     def _wake(self, stream_id: str | None) -> None:
+        """None (the listener (re)connected; whatever committed meanwhile is unknown):
+        every subscriber looks again."""
         groups = (
-            self._subscribers.values()
+            list(self._subscribers.values())
             if stream_id is None
             else [self._subscribers.get(stream_id, set())]
         )
@@ -54,27 +60,6 @@ class FeedHub:
             for wake in group:
                 wake.set()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                conn: Any = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-                async with conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    self.listening.set()
-                    # Whatever committed while nobody listened: every subscriber looks again.
-                    self._wake(None)
-                    async for notice in conn.notifies():
-                        self._wake(notice.payload)
-            except asyncio.CancelledError:
-                raise
-            except psycopg.Error as error:
-                log.warning("feed listener lost its connection", extra={"error": str(error)})
-            self.listening.clear()
-            await asyncio.sleep(self._retry_seconds)
-
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._owns_listener:
+            await self._listener.stop()

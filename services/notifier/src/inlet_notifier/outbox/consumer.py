@@ -30,7 +30,7 @@ class OutboxConsumer:
         *,
         on_deliveries: Callable[[], None] = lambda: None,
         batch_size: int = 500,
-        poll_seconds: float = 5.0,
+        poll_seconds: float = 30.0,
         max_backoff_seconds: float = 5.0,
         gather_seconds: float = 0.005,
     ) -> None:

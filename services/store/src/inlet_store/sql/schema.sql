@@ -1606,8 +1606,19 @@ $$;
 
 CREATE TRIGGER outbox_events_notify AFTER INSERT ON outbox_events
     FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_outbox');
+-- Only when the statement inserted deliveries (0090): see the migration.
+CREATE FUNCTION inlet_notify_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM inserted) THEN
+        PERFORM pg_notify(TG_ARGV[0], '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER webhook_deliveries_notify AFTER INSERT ON webhook_deliveries
-    FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_webhook_deliveries');
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify_inserted('inlet_webhook_deliveries');
 CREATE TRIGGER stream_requests_notify AFTER INSERT ON stream_requests
     FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_inbox');
 
