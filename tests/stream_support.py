@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 import httpx
+import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import admin_pb2, admin_pb2_grpc, streams_pb2, streams_pb2_grpc
@@ -93,6 +94,24 @@ async def own_database(server_url: str, name: str) -> AsyncIterator[AsyncConnect
     finally:
         await pool.close()
         postgres.drop_database(url)
+
+
+def module_stream_fixtures(prefix: str) -> tuple[Any, Any]:
+    """Module-scoped `own_pool` and `ss` fixtures: a database of the module's own (no other
+    test's workers claim its requests), named after `prefix`, and the stream servers on it.
+    In the test module: `own_pool, ss = module_stream_fixtures("inlet_claims")`."""
+
+    @pytest.fixture(scope="module")
+    async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+        async with own_database(server_url, f"{prefix}_{secrets.token_hex(4)}") as pool:
+            yield pool
+
+    @pytest.fixture(scope="module")
+    async def ss(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
+        async with stream_servers(own_pool) as servers:
+            yield servers
+
+    return own_pool, ss
 
 
 @asynccontextmanager

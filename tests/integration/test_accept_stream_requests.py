@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -27,24 +26,13 @@ from tests.stream_support import (
     SalesStream,
     StreamServers,
     finished,
-    own_database,
+    module_stream_fixtures,
     sales_stream,
     seed_workspace,
-    stream_servers,
 )
 from tests.windows import steady_window
 
-
-@pytest.fixture(scope="module")
-async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    async with own_database(server_url, f"inlet_accepts_{secrets.token_hex(4)}") as pool:
-        yield pool
-
-
-@pytest.fixture(scope="module")
-async def ss(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
-    async with stream_servers(own_pool) as servers:
-        yield servers
+own_pool, ss = module_stream_fixtures("inlet_accepts")
 
 
 @pytest.fixture

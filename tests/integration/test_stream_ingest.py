@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
-from psycopg_pool import AsyncConnectionPool
 
 from inlet.admin.v1 import admin_pb2, streams_pb2
 from inlet.store.v1 import store_pb2
@@ -26,26 +23,14 @@ from tests.stream_support import (
     SalesStream,
     StreamServers,
     finished,
-    own_database,
+    module_stream_fixtures,
     records_of,
     sales_stream,
     seed_workspace,
-    stream_servers,
 )
 from tests.windows import steady_window
 
-
-@pytest.fixture(scope="module")
-async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    """A database of this module's own: no other test's workers claim its requests."""
-    async with own_database(server_url, f"inlet_streams_{secrets.token_hex(4)}") as pool:
-        yield pool
-
-
-@pytest.fixture(scope="module")
-async def ss(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
-    async with stream_servers(own_pool) as servers:
-        yield servers
+own_pool, ss = module_stream_fixtures("inlet_streams")
 
 
 @pytest.fixture

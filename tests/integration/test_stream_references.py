@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -23,23 +22,12 @@ from tests.stream_support import (
     SalesStream,
     StreamServers,
     finished,
-    own_database,
+    module_stream_fixtures,
     sales_stream,
     seed_workspace,
-    stream_servers,
 )
 
-
-@pytest.fixture(scope="module")
-async def own_pool(server_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    async with own_database(server_url, "inlet_stream_references") as pool:
-        yield pool
-
-
-@pytest.fixture(scope="module")
-async def ss(own_pool: AsyncConnectionPool[Any]) -> AsyncIterator[StreamServers]:
-    async with stream_servers(own_pool) as servers:
-        yield servers
+own_pool, ss = module_stream_fixtures("inlet_stream_references")
 
 
 @pytest.fixture

@@ -193,6 +193,19 @@ async def stored_keys(
     return {(r["field_slug"], r["value"]): str(r["record_id"]) for r in found}
 
 
+async def lock_and_unkey(conn: repo.Conn, plan: ChunkPlan) -> None:
+    """Lock the records `plan` updates (KeyRace when one was deleted meanwhile) and delete
+    the keys its items moved or cleared, before the write."""
+    existing = sorted(rid for rid, w in plan.writes.items() if not w.created)
+    if existing:
+        locked = await repo.rows(conn, "lock_records", ids=existing)
+        if len(locked) != len(existing):
+            raise KeyRace("a matched record was deleted concurrently")
+    if plan.deleted:
+        pairs = [{"record_id": r, "slug": s} for r, s in sorted(plan.deleted)]
+        await repo.execute(conn, "delete_record_keys", pairs=repo.jsonb(pairs))
+
+
 async def write_chunk(
     conn: repo.Conn,
     plan: ChunkPlan,
@@ -206,14 +219,7 @@ async def write_chunk(
     """Write what `plan` decided, with the events and outcome rows, in the caller's
     transaction; a lost race raises KeyRace (and leaves the transaction to be rolled back)."""
     try:
-        existing = sorted(rid for rid, w in plan.writes.items() if not w.created)
-        if existing:
-            locked = await repo.rows(conn, "lock_records", ids=existing)
-            if len(locked) != len(existing):
-                raise KeyRace("a matched record was deleted concurrently")
-        if plan.deleted:
-            pairs = [{"record_id": r, "slug": s} for r, s in sorted(plan.deleted)]
-            await repo.execute(conn, "delete_record_keys", pairs=repo.jsonb(pairs))
+        await lock_and_unkey(conn, plan)
         await repo.execute(
             conn,
             "write_chunk",

@@ -131,7 +131,7 @@ async def apply_batch(
     }
     if live:
         try:
-            await _lock_and_unkey(conn, plan)
+            await chunks.lock_and_unkey(conn, plan)
             finished = await _QUERIES.rows(
                 conn,
                 "write_batch",
@@ -151,19 +151,6 @@ async def apply_batch(
         for row in finished:
             results[row["id"]] = (str(row["status"]), None)
     return [results[r.request_id] for r in requests]
-
-
-async def _lock_and_unkey(conn: repo.Conn, plan: chunks.ChunkPlan) -> None:
-    """Lock the records the batch updates (KeyRace when one was deleted meanwhile) and
-    delete the keys its items moved or cleared, before the write."""
-    existing = sorted(rid for rid, w in plan.writes.items() if not w.created)
-    if existing:
-        locked = await repo.rows(conn, "lock_records", ids=existing)
-        if len(locked) != len(existing):
-            raise KeyRace("a matched record was deleted concurrently")
-    if plan.deleted:
-        pairs = [{"record_id": r, "slug": s} for r, s in sorted(plan.deleted)]
-        await repo.execute(conn, "delete_record_keys", pairs=repo.jsonb(pairs))
 
 
 def _keyed_on(item: Any, unique: tuple[str, ...]) -> Any:
