@@ -9,7 +9,7 @@ import sys
 
 import uvloop
 
-from inlet_common import logs, tracing
+from inlet_common import entrypoint, logs, tracing
 from inlet_common.config import ConfigError
 from inlet_common.metrics import serve_metrics
 from inlet_gateway.config import GatewayConfig
@@ -30,6 +30,7 @@ def main() -> int:
         serve_metrics(
             config.metrics_port, host=config.metrics_host, port_file=config.metrics_port_file
         )
+        entrypoint.tune_gc()
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(serve(config))
     except OSError as error:

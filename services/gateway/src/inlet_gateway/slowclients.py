@@ -3,7 +3,8 @@
 uvicorn times out idle keep-alive connections but not a client that trickles its headers;
 here a request's head must be complete within `header_timeout` of the connection (or of
 the previous answer), or the connection is closed. The body has its own deadline, in the
-application (it answers 408 in the route's dialect).
+application (it answers 408 in the route's dialect). Its connections write what one turn of
+the loop answers in one send (`TurnWrites`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import logging
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from inlet_gateway.turnwrites import TurnWrites
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(TurnWrites(transport, self.loop))
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
