@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from urllib.parse import urlsplit
 
-import aiohttp
+import orjson
 
 from bench.cpu import CpuProbe
+from bench.httpclient import HttpClient, HttpError
 from bench.load import drive
 from bench.scenario import OperationError, Result
 from bench.workload import Workload
 
-_HEADERS = {"content-type": "application/json"}
-
 
 class EndpointPushChain:
-    """POSTs each contact to the seeded endpoint over one keep-alive aiohttp session.
-
-    aiohttp, not httpx: on 2 cores the load generator shares the CPU with the four
-    services, and httpx spent ~5 ms of CPU per request at 64 connections (more than
-    gateway, matcher and store together), so the chain's figures measured the client.
-    """
+    """POSTs each contact to the seeded endpoint over keep-alive connections, one per push in
+    flight (bench.httpclient: the load generator's own CPU is kept small)."""
 
     def __init__(
         self,
@@ -39,32 +35,34 @@ class EndpointPushChain:
         self.push_url = push_url
         self.probe = probe
         self.concurrency = concurrency
-        # Bodies are encoded up front so the client's JSON work is not in the timings.
-        self.warmup = [c.body() for c in workload.warmup]
-        self.measured = [c.body() for c in workload.measured]
+        self.workload = workload
 
     async def run(self) -> Result:
-        connector = aiohttp.TCPConnector(limit=self.concurrency)
-        timeout = aiohttp.ClientTimeout(total=30.0)
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout, headers=_HEADERS
-        ) as client:
-            sent = itertools.count()
+        parts = urlsplit(self.push_url)
+        client = HttpClient(f"{parts.scheme}://{parts.netloc}", connections=self.concurrency)
+        keys = itertools.count()
 
-            async def push(body: bytes) -> str:
-                headers = (
-                    {"idempotency-key": f"bench-{next(sent)}"} if self.idempotency_keys else None
-                )
-                try:
-                    async with client.post(self.push_url, data=body, headers=headers) as reply:
-                        if reply.status != 200:
-                            raise OperationError(f"HTTP {reply.status}")
-                        answer = await reply.json()
-                except (aiohttp.ClientError, TimeoutError) as error:
-                    raise OperationError(type(error).__name__) from None
-                return str(answer["record"]["action"])
+        def request(body: bytes) -> bytes:
+            headers = (("idempotency-key", f"bench-{next(keys)}"),) if self.idempotency_keys else ()
+            return client.request_bytes(parts.path, body, headers)
 
-            await drive(self.name, self.warmup, push, concurrency=self.concurrency)
+        # Requests are encoded up front so the client's encoding is not in the timings.
+        warmup = [request(contact.body()) for contact in self.workload.warmup]
+        measured = [request(contact.body()) for contact in self.workload.measured]
+
+        async def push(request: bytes) -> str:
+            try:
+                reply = await client.send(request)
+            except HttpError as error:
+                raise OperationError(type(error).__name__) from None
+            if reply.status != 200:
+                raise OperationError(f"HTTP {reply.status}")
+            return str(orjson.loads(reply.body)["record"]["action"])
+
+        try:
+            await drive(self.name, warmup, push, concurrency=self.concurrency)
             return await drive(
-                self.name, self.measured, push, concurrency=self.concurrency, probe=self.probe
+                self.name, measured, push, concurrency=self.concurrency, probe=self.probe
             )
+        finally:
+            await client.aclose()
