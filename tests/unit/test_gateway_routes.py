@@ -91,6 +91,22 @@ def test_wildcards_and_verb() -> None:
 
 
 @pytest.mark.parametrize(
+    ("source", "prefix"),
+    [
+        ("/v1/*/things/{id}:archive", "/v1/"),
+        ("/api/v1/ingest/{token}", "/api/v1/ingest/"),
+        ("/v1/health:check", "/v1/health:check"),
+        ("/v1/{name=workspaces/*}/keys", "/v1/"),
+    ],
+)
+def test_the_literal_prefix_is_checked_before_the_pattern(source: str, prefix: str) -> None:
+    template = compile_template(source)
+
+    assert template.prefix == prefix
+    assert template.match(prefix.upper() + "x") is None
+
+
+@pytest.mark.parametrize(
     "source", ["v1/x", "/v1/{id", "/v1/{}", "/v1/{a-b}", "/v1/{id}/{id}", "/v1/a}b"]
 )
 def test_bad_templates_are_refused(source: str) -> None:

@@ -25,6 +25,9 @@ class PathTemplate:
     literal_length: int
     # The custom verb after the last segment ("rotateToken" of .../{name=...}:rotateToken).
     verb: str = ""
+    # The literal text before the first variable or wildcard: most routes are told apart by
+    # it without running their regex.
+    prefix: str = ""
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -32,6 +35,8 @@ class PathTemplate:
 
     def match(self, raw_path: str) -> dict[str, str] | None:
         """Field path → decoded value, or None when `raw_path` (still %-encoded) differs."""
+        if not raw_path.startswith(self.prefix):
+            return None
         found = self.regex.fullmatch(raw_path)
         if found is None:
             return None
@@ -124,6 +129,7 @@ def compile_template(source: str) -> PathTemplate:
             literal_length += length
             pieces.append(regex)
     pattern_text = "/" + "/".join(pieces) + (":" + re.escape(verb) if verb else "")
+    opens = [at for at in (source.find("{"), source.find("*")) if at >= 0]
     return PathTemplate(
         source=source,
         regex=re.compile(pattern_text),
@@ -131,6 +137,7 @@ def compile_template(source: str) -> PathTemplate:
         multi_segment=frozenset(multi),
         literal_length=literal_length + len(verb),
         verb=verb,
+        prefix=source[: min(opens, default=len(source))],
     )
 
 
