@@ -221,6 +221,35 @@ async def test_a_slow_call_holds_up_no_other_call_of_its_batch() -> None:
         assert (await slow_call)[0] == b"slow"
 
 
+async def test_a_caller_that_gives_up_leaves_its_batch_mates_answered() -> None:
+    release = asyncio.Event()
+
+    async def slow(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        await release.wait()
+        return request
+
+    twins = grpc.method_handlers_generic_handler(
+        "test.SlowHttp", {"Slow": grpc.unary_unary_rpc_method_handler(slow)}
+    )
+    async with twin_server(twins) as ch:
+        caller = twincalls.TwinCaller(ch)
+
+        def call(request: bytes) -> asyncio.Future[Any]:
+            return asyncio.ensure_future(
+                caller.call("/test.SlowHttp/Slow", request, metadata=(), deadline=30.0)
+            )
+
+        # Made in one turn of the event loop: one batch, of which one caller goes away.
+        kept, left = call(b"kept"), call(b"left")
+        await asyncio.sleep(0)
+        left.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await left
+        release.set()
+        assert (await kept)[0] == b"kept"
+        assert (await call(b"next"))[0] == b"next"
+
+
 async def test_calls_done_together_are_answered_in_one_message() -> None:
     release = asyncio.Event()
 

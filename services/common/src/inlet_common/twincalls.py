@@ -263,16 +263,19 @@ class TwinCaller:
         self, method: str, request: bytes, *, metadata: Metadata, deadline: float
     ) -> Outcome:
         """`deadline`: seconds the call may take."""
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        # Settled after its caller gave up (deadline, disconnect): nobody else reads it.
-        future.add_done_callback(_retrieved)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
         self._pending.append((_Pending(method, request, metadata, deadline), future))
         if self._draining is None:
             self._draining = asyncio.create_task(self._drain())
+        # A timer settling the future, not wait_for and shield: a third of the cost per call.
+        # A caller cancelled meanwhile (its client left) cancels the future, which its batch
+        # then skips or leaves unsettled.
+        timer = loop.call_later(deadline, _expire, future)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), deadline)
-        except TimeoutError:
-            raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+            return await future
+        finally:
+            timer.cancel()
 
     async def _drain(self) -> None:
         try:
@@ -349,11 +352,6 @@ class TwinCaller:
             _settle(future, error)
 
 
-def _retrieved(future: asyncio.Future[Outcome]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
 def _settle(future: asyncio.Future[Outcome], outcome: Outcome | Exception) -> None:
     if future.done():
         return
@@ -366,6 +364,10 @@ def _settle(future: asyncio.Future[Outcome], outcome: Outcome | Exception) -> No
 def _settle_all(batch: list[tuple[_Pending, asyncio.Future[Outcome]]], error: Exception) -> None:
     for _, future in batch:
         _settle(future, error)
+
+
+def _expire(future: asyncio.Future[Outcome]) -> None:
+    _settle(future, _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
 
 
 def _error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
