@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -14,55 +15,76 @@ Served = tuple[str, list[bytes], list[int]]
 Start = Callable[[Answer], Awaitable[Served]]
 
 
-async def serve(answer: Answer) -> tuple[asyncio.Server, list[bytes], list[int]]:
-    """A server answering each request head+body with `answer(request)`; records requests and
-    which connection (by order of accept) each came on."""
-    requests: list[bytes] = []
-    connections: list[int] = []
-    accepted = 0
+class Server:
+    """A socket server answering each request (head and body) with `answer(request)`; it
+    records the requests and which connection (by order of accept) each came on. An empty
+    answer is no answer at all."""
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal accepted
-        accepted += 1
-        number = accepted
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n") if not reader.at_eof() else b""
-            if not head:
-                break
-            length = next(
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length")
-            )
-            request = head + await reader.readexactly(length)
-            requests.append(request)
-            connections.append(number)
-            reply = answer(request)
-            if not reply:
-                await asyncio.Event().wait()  # never answers
-            writer.write(reply)
-            await writer.drain()
-            if b"connection: close" in reply:
-                writer.close()
-                break
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self.connections: list[int] = []
+        self.writers: list[asyncio.StreamWriter] = []
+        self.handlers: list[asyncio.Task[None]] = []
+        self.server: asyncio.Server | None = None
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, requests, connections
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.append(task)
+        self.writers.append(writer)
+        number = len(self.writers)
+        try:
+            while not reader.at_eof():
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+                request = head + await reader.readexactly(length)
+                self.requests.append(request)
+                self.connections.append(number)
+                reply = self.answer(request)
+                if not reply:
+                    await asyncio.Event().wait()  # never answers; cancelled at the end
+                writer.write(reply)
+                await writer.drain()
+                if b"connection: close" in reply:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client went away
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        for handler in self.handlers:
+            handler.cancel()
+        await asyncio.gather(*self.handlers, return_exceptions=True)
+        for writer in self.writers:
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
 
 
 @pytest.fixture
 async def base() -> AsyncIterator[Start]:
-    servers: list[asyncio.Server] = []
+    servers: list[Server] = []
 
     async def start(answer: Answer) -> Served:
-        server, requests, connections = await serve(answer)
+        server = Server(answer)
         servers.append(server)
-        port = server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}", requests, connections
+        return await server.start(), server.requests, server.connections
 
     yield start
     for server in servers:
-        server.close()
+        await server.stop()
 
 
 def ok(body: bytes) -> Answer:
