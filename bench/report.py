@@ -74,8 +74,11 @@ def _details(result: Result) -> str:
 def _cpu(result: Result, cores: int) -> str:
     assert result.cpu is not None
     per_op = {**result.cpu.processes, REST: result.cpu.rest}
+    # An item costs hundredths of a millisecond: one more digit tells changes apart.
+    digits = 3 if "(items)" in result.name else 2
     spent = ", ".join(
-        f"{name} {seconds * 1000 / result.operations:.2f}" for name, seconds in per_op.items()
+        f"{name} {seconds * 1000 / result.operations:.{digits}f}"
+        for name, seconds in per_op.items()
     )
     busy = result.cpu.machine_busy / (result.elapsed * cores) if result.elapsed else 0.0
     return f"  {result.name}: {spent}; machine {busy:.0%} busy"

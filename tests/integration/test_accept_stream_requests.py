@@ -194,6 +194,39 @@ async def test_concurrent_stream_requests_through_the_matcher_are_each_stored(
         assert (await finished(ss, sales.key, request_id))["status"] == "completed"
 
 
+async def test_the_bodies_of_a_batch_are_stored_exactly_as_sent(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    # Quotes, backslashes, braces and commas are what an array's text format escapes.
+    sales = await sales_stream(ss.admin, ss.streams, seed)
+    version = await version_of(ss, sales.key)
+    bodies = [
+        '[{"region":"No\\"rth\\\\ {a,b} é 💥","revenue":1.50,"target":1e-7}]',
+        '[{"region":"South","revenue":98000,"target":110000.000}]',
+    ]
+    ids = [f"req_{secrets.token_hex(6)}" for _ in bodies]
+    requests = [
+        store_pb2.AcceptStreamRequestRequest(
+            ingest_key=sales.key, single=True, schema_version=version
+        )
+        for _ in bodies
+    ]
+    for accept, body in zip(requests, bodies, strict=True):
+        accept.items.json = body
+    answer = await ss.store.AcceptStreamRequests(
+        store_pb2.AcceptStreamRequestsRequest(
+            requests=[call(r, i) for r, i in zip(requests, ids, strict=True)]
+        )
+    )
+    assert [r.response.request_id for r in answer.results] == ids
+    async with ss.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT items::text FROM stream_requests WHERE id = ANY(%s) ORDER BY create_time",
+            (ids,),
+        )
+        assert [row[0] for row in await cur.fetchall()] == bodies
+
+
 @pytest.mark.parametrize("count", [0, 257])
 async def test_a_call_with_no_request_or_too_many_is_refused_naming_requests(
     ss: StreamServers, count: int

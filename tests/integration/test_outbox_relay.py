@@ -188,6 +188,38 @@ async def test_the_notifier_takes_each_event_once_under_its_outbox_id(
     assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
 
 
+async def test_an_event_id_already_kept_is_taken_without_a_second_fan_out(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    # The take writes webhook events with a plain insert; an id already kept (an event
+    # also published straight in) makes it take the batch again, skipping that id.
+    endpoint = await subscriber(own_pool, target["workspace"])
+    await push(own_pool, target, "before@example.com")
+    kept = f"msg_{secrets.token_hex(16)}"
+    async with own_pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO webhook_events (id, workspace_id, type, occur_time, data)"
+            " VALUES (%s, %s, 'record.created', now(), '{}')",
+            (kept, target["workspace"]),
+        )
+        await conn.execute(
+            "INSERT INTO outbox_events (id, workspace_id, type, data)"
+            " VALUES (%s, %s, 'record.created', '{}')",
+            (kept, target["workspace"]),
+        )
+    await push(own_pool, target, "after@example.com")
+    ids = await outbox_ids(own_pool, target["workspace"])
+    assert len(ids) == 3
+    assert await drain(own_pool) >= 3
+    assert await outbox_ids(own_pool, target["workspace"]) == []
+    assert await delivered_ids(own_pool, endpoint) == {ids[0]: 1, ids[2]: 1}
+    # The batches after it are plain again.
+    await push(own_pool, target, "later@example.com")
+    (later,) = await outbox_ids(own_pool, target["workspace"])
+    assert await drain(own_pool) >= 1
+    assert (await delivered_ids(own_pool, endpoint))[later] == 1
+
+
 async def test_a_take_cut_off_before_its_commit_loses_and_doubles_nothing(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:

@@ -655,6 +655,20 @@ async def test_a_chunk_with_duplicates_and_a_conflict_applies_in_item_order(
     assert items[2]["record_id"] == items[0]["record_id"]
     assert items[2]["matched_on"] == ["email"]
     assert items[3]["record_id"] == x_id
+    # Stored as each item has it: no match, error or successor is NULL, matched_on empty.
+    async with ss.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT action, record_id IS NULL, matched_on, error IS NULL, superseded_by,"
+            " related IS NULL FROM stream_request_items WHERE request_id = %s"
+            " ORDER BY item_index",
+            (request_id,),
+        )
+        assert await cur.fetchall() == [
+            ("created", False, [], True, None, True),
+            ("failed", True, [], False, None, True),
+            ("updated", False, ["email"], True, None, True),
+            ("updated", False, ["email"], True, None, True),
+        ]
     records = {r["id"]: r for r in await records_of(ss.pool, contacts.entity_type_id)}
     assert records[items[0]["record_id"]]["name"] == "A2"
     assert records[x_id]["name"] == "X"

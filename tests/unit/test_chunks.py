@@ -11,6 +11,7 @@ import pytest
 from inlet_store.chunks import ChunkPlan, RandomIds, record_event
 from inlet_store.domain import Outcome, PlannedRecord
 from inlet_store.errors import MissingRequired, UniqueConflictError
+from inlet_store.inbox.types import ItemOutcome
 
 TYPE = "type-1"
 
@@ -127,3 +128,33 @@ def test_new_record_ids_are_random_uuids_as_uuid4_writes_them() -> None:
         assert str(parsed) == text
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
+
+
+def test_an_outcome_row_carries_only_what_the_item_has() -> None:
+    # The write statements read a missing key as NULL (matched_on as empty).
+    assert ItemOutcome(0, "created", "r-1").row() == {
+        "item_index": 0,
+        "action": "created",
+        "record_id": "r-1",
+    }
+    assert ItemOutcome(1, "superseded", superseded_by=3).row() == {
+        "item_index": 1,
+        "action": "superseded",
+        "superseded_by": 3,
+    }
+    error = {"code": "UNIQUE_CONFLICT", "message": "m", "fields": []}
+    assert ItemOutcome(
+        2,
+        "updated",
+        "r-2",
+        matched_on=("email",),
+        error=error,
+        related={"company": Outcome("r-3", "created")},
+    ).row() == {
+        "item_index": 2,
+        "action": "updated",
+        "record_id": "r-2",
+        "matched_on": ["email"],
+        "error": error,
+        "related": {"company": {"id": "r-3", "action": "created"}},
+    }

@@ -155,17 +155,21 @@ class ItemOutcome:
     related: dict[str, Outcome] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
-        return {
-            "item_index": self.index,
-            "record_id": self.record_id or None,
-            "action": self.action,
-            "matched_on": list(self.matched_on),
-            "error": self.error,
-            "superseded_by": self.superseded_by,
-            "related": (
-                {slug: o.as_json() for slug, o in self.related.items()} if self.related else None
-            ),
-        }
+        """The outcome as the write statements read it (json_to_recordset): a key left out
+        reads as NULL, and matched_on as empty, so a plain item's row carries only what it
+        has (a third of the text that PostgreSQL parses for a created item)."""
+        row: dict[str, Any] = {"item_index": self.index, "action": self.action}
+        if self.record_id:
+            row["record_id"] = self.record_id
+        if self.matched_on:
+            row["matched_on"] = list(self.matched_on)
+        if self.error is not None:
+            row["error"] = self.error
+        if self.superseded_by is not None:
+            row["superseded_by"] = self.superseded_by
+        if self.related:
+            row["related"] = {slug: o.as_json() for slug, o in self.related.items()}
+        return row
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,12 @@ RETURNING rw.subject, rw.hits, extract(epoch FROM rw.window_start)::float8 AS st
 -- under autocommit: one commit for them all): each request with its connector-log line.
 -- create_time is taken per row (clock_timestamp) so the batch keeps its accept order; an
 -- id already used (only a direct gRPC caller can send one twice) inserts nothing and is
--- left out of the ids returned.
+-- left out of the ids returned. The bodies go as a binary array (%(items)b): psycopg's text
+-- format escapes every quote of a body in Python, ≈ 5 ms per 1,000-item array.
 WITH given AS (
   SELECT g.*
     FROM unnest(%(ids)s::text[], %(stream_ids)s::uuid[], %(key_ids)s::text[],
-                %(item_keys)s::text[], %(items)s::text[], %(items_received)s::int[],
+                %(item_keys)s::text[], %(items)b::text[], %(items_received)s::int[],
                 %(singles)s::bool[], %(traceparents)s::text[], %(client_request_ids)s::text[])
          WITH ORDINALITY
          AS g(id, stream_id, key_id, item_key, items, items_received, single, traceparent,

@@ -41,8 +41,8 @@ WITH made AS (
 ), outcomes AS (
   INSERT INTO stream_request_items
          (request_id, item_index, record_id, action, matched_on, error, superseded_by, related)
-  SELECT o.request_id, o.item_index, o.record_id, o.action, o.matched_on, o.error,
-         o.superseded_by, o.related::jsonb
+  SELECT o.request_id, o.item_index, o.record_id, o.action, coalesce(o.matched_on, '{}'),
+         o.error, o.superseded_by, o.related::jsonb
     FROM json_to_recordset(%(outcomes)s) AS o(request_id text, item_index integer,
                                               record_id uuid, action text, matched_on text[],
                                               error json, superseded_by integer, related json)

@@ -32,9 +32,10 @@ SELECT f.entity_type_id, f.slug, f.display_name, f.type, f.is_unique, f.is_requi
 -- name: find_keys
 -- One primary-key probe per wanted pair. OFFSET 0 keeps the planner from flattening the
 -- lateral subquery into a hash join over a sequential scan of record_keys, which it picks
--- for a chunk's hundred pairs and which then costs time in proportion to the table.
+-- for a chunk's hundred pairs and which then costs time in proportion to the table. The
+-- arrays go in binary: the text format checks and quotes each element in Python.
 SELECT k.field_slug, k.value, k.record_id
-  FROM unnest(%(slugs)s::text[], %(values)s::text[]) AS want(slug, value)
+  FROM unnest(%(slugs)b::text[], %(values)b::text[]) AS want(slug, value)
   JOIN LATERAL (SELECT r.field_slug, r.value, r.record_id
                   FROM record_keys r
                  WHERE r.workspace_id = %(workspace_id)s

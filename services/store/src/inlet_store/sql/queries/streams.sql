@@ -122,8 +122,8 @@ SELECT id, (SELECT i.slug FROM integrations i WHERE i.id = held.integration_id) 
 -- name: insert_item_outcomes
 INSERT INTO stream_request_items
        (request_id, item_index, record_id, action, matched_on, error, superseded_by, related)
-SELECT %(request_id)s, o.item_index, o.record_id, o.action, o.matched_on, o.error,
-       o.superseded_by, o.related::jsonb
+SELECT %(request_id)s, o.item_index, o.record_id, o.action, coalesce(o.matched_on, '{}'),
+       o.error, o.superseded_by, o.related::jsonb
   FROM json_to_recordset(%(outcomes)s) AS o(item_index integer, record_id uuid, action text,
                                             matched_on text[], error json,
                                             superseded_by integer, related json);
