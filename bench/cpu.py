@@ -72,6 +72,26 @@ def _tree_seconds(pid: int) -> float:
     return own + sum(_process_seconds(int(child)) for child in children)
 
 
+def wakeups(pid: int) -> int:
+    """How often the threads of a process were switched in so far (voluntary and
+    involuntary context switches of each live thread): at idle, how often it wakes, which a
+    busy host charges more for than the CPU share of a quiet one shows."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0
+    total = 0
+    for task in tasks:
+        try:
+            lines = (task / "status").read_text().splitlines()
+        except OSError:
+            continue  # the thread ended meanwhile
+        for line in lines:
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
 def postmaster_pid(backend_pid: int) -> int:
     """The postmaster of a backend (its parent), to count PostgreSQL's CPU by itself."""
     return int(Path(f"/proc/{backend_pid}/stat").read_text().rpartition(")")[2].split()[1])

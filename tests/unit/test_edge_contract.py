@@ -152,3 +152,13 @@ def test_the_launcher_renders_the_gateways_settings_into_envoys_config() -> None
     assert "type: https://errors.example.com/not-found/route" in rendered
     assert DEFAULT_EXTERNAL_PROBLEM_BASE not in rendered
     assert envoy.with_settings(text, {}) == text
+
+
+def test_upstreams_at_ip_addresses_are_static_clusters_and_names_stay_resolved() -> None:
+    def cluster_types(store: str) -> set[str]:
+        text = envoy.render(8081, matcher="127.0.0.1:1", store=store, notifier="127.0.0.1:3")
+        return {c["type"] for c in yaml.safe_load(text)["static_resources"]["clusters"]}
+
+    # An address needs no resolving, so no cluster re-resolves it on a timer.
+    assert cluster_types("127.0.0.1:2") == {"STATIC"}
+    assert cluster_types("store.inlet.svc:50052") == {"STRICT_DNS"}

@@ -30,8 +30,29 @@ async def test_with_nothing_waiting_a_claim_answers_none_after_its_wait() -> Non
     fake = FakeClaims()
     found = await Claims(fake).claim(limit=5, max_items=0, lease_seconds=30, wait_seconds=0.05)
     assert found == []
-    # It looked once, parked, and looked once more when its time was up.
+    # It looked once and parked; its time up with no wake-up, it answers without looking
+    # again (the worker's next call looks first thing).
+    assert fake.calls == 1
+
+
+async def test_a_claim_whose_time_is_up_leaves_a_late_request_to_the_next_claim() -> None:
+    fake = FakeClaims()
+    claims = Claims(fake)
+    assert await claims.claim(limit=5, max_items=0, lease_seconds=30, wait_seconds=0.05) == []
+    # Committed as the first one's time ran out (its wake-up kept for the next wait).
+    fake.waiting.append(("late", 1))
+    claims.wakeups.wake()
+    found = await claims.claim(limit=5, max_items=0, lease_seconds=30, wait_seconds=30)
+    assert [c.request_id for c in found] == ["late"]
     assert fake.calls == 2
+
+
+async def test_a_claim_woken_by_a_lease_end_looks_again_even_near_its_deadline() -> None:
+    fake = FakeClaims()
+    claims = Claims(fake)
+    fake.leased["dead"] = time.monotonic() + 0.05
+    found = await claims.claim(limit=5, max_items=0, lease_seconds=30, wait_seconds=0.2)
+    assert [c.request_id for c in found] == ["dead"]
 
 
 async def test_a_wake_up_releases_a_parked_claim_at_once() -> None:

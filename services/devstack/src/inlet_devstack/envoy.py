@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import random
 import sys
 import time
@@ -85,6 +86,14 @@ def with_settings(text: str, env: Mapping[str, str]) -> str:
     return text.replace(base, f"type: {gateway.external_problem_base}")
 
 
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def render(
     port: int, *, matcher: str, store: str, notifier: str, env: Mapping[str, str] | None = None
 ) -> str:
@@ -93,13 +102,18 @@ def render(
     text = with_settings(CONFIG.read_text(), env or {})
     text = _replace_once(text, "port_value: 8081", f"port_value: {port}")
     text = _replace_once(text, "port_value: 9901", "port_value: 0")
+    hosts = []
     for checked_in, actual in (("50051", matcher), ("50052", store), ("50053", notifier)):
         host, _, bound = actual.rpartition(":")
+        hosts.append(host)
         text = _replace_once(
             text,
             f"{{ address: 127.0.0.1, port_value: {checked_in} }}",
             f"{{ address: {host}, port_value: {bound} }}",
         )
+    if all(_ip_literal(host) for host in hosts):
+        # Nothing to resolve: no cluster re-resolves its address every 5 s.
+        text = text.replace("type: STRICT_DNS", "type: STATIC")
     return _replace_once(
         text, "proto_descriptor: gen/inlet.binpb", f"proto_descriptor: {DESCRIPTOR}"
     )

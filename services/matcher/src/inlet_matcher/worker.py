@@ -15,6 +15,7 @@ from opentelemetry.trace import Span, SpanKind
 from inlet.store.v1 import store_pb2
 from inlet_common import requestids, tracing
 from inlet_common.errors import InletError
+from inlet_matcher.claim_turn import ClaimTurn
 from inlet_matcher.hold import Hold
 from inlet_matcher.stream import GrpcStreamStore, plan_items
 from inlet_matcher.transfer_items import plan_transfer
@@ -24,9 +25,10 @@ log = logging.getLogger(__name__)
 
 class Workers:
     """`count` claim loops. Each asks the store for a batch of requests (up to
-    `batch_size`, `batch_items` items in all) and processes them in order; with none
-    waiting the store holds the call until one is committed (LISTEN/NOTIFY) or
-    `poll_seconds` pass, so an idle matcher makes one call per loop per `poll_seconds`.
+    `batch_size`, `batch_items` items in all) and processes them in order. With none
+    waiting, one loop's call waits at the store until a request is committed
+    (LISTEN/NOTIFY) or `poll_seconds` pass, and the other loops wait here until it comes
+    back with work (ClaimTurn), so an idle matcher makes one call per `poll_seconds`.
 
     A chunk holds as many items as a claimed batch (`chunk_size` = `batch_items`), so a
     request of up to that many items is applied with the others of its batch in one
@@ -58,6 +60,8 @@ class Workers:
         # store answers again) ends their pause early.
         self._resume = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Which loop's claim may wait at the store: one long poll per matcher.
+        self.turn = ClaimTurn()
         self.name = f"matcher-{secrets.token_hex(4)}"
 
     def wake(self) -> None:
@@ -98,13 +102,7 @@ class Workers:
     async def run_once(self, worker: str = "") -> int:
         """Claim a batch (waiting up to poll_seconds for one) and process it; how many
         requests were processed to the end."""
-        claims = await self.store.claim(
-            worker or self.name,
-            self.lease_seconds,
-            max_requests=self.batch_size,
-            max_items=self.batch_items,
-            wait_seconds=self.poll_seconds,
-        )
+        claims = await self._claim(worker or self.name)
         # Requests that fit in one chunk are applied together, one commit for them all;
         # the rest (big ones, push transfers) one by one, chunk after chunk.
         together: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]] = []
@@ -120,6 +118,37 @@ class Workers:
         for claimed, planned in alone:
             done += await self._process_logged(claimed, planned)
         return done
+
+    async def _claim(self, worker: str) -> list[store_pb2.ClaimedStreamRequest]:
+        """A batch: this loop's claim waits at the store while it holds the turn; otherwise
+        it looks without waiting and, finding nothing, parks until the holder comes back
+        with work (one long poll per matcher, not one per loop)."""
+        while True:
+            if self.turn.take():
+                claims: list[store_pb2.ClaimedStreamRequest] = []
+                try:
+                    claims = await self._claim_now(worker, self.poll_seconds)
+                finally:
+                    # Back with work: another loop waits at the store while this one
+                    # works, so a request committed meanwhile is claimed at once. Back
+                    # empty (or failed), this loop waits again itself.
+                    self.turn.release(handed_on=bool(claims))
+                return claims
+            claims = await self._claim_now(worker, 0.0)
+            if claims:
+                return claims
+            await self.turn.wait()
+
+    async def _claim_now(
+        self, worker: str, wait_seconds: float
+    ) -> list[store_pb2.ClaimedStreamRequest]:
+        return await self.store.claim(
+            worker,
+            self.lease_seconds,
+            max_requests=self.batch_size,
+            max_items=self.batch_items,
+            wait_seconds=wait_seconds,
+        )
 
     def _planned(
         self, claimed: store_pb2.ClaimedStreamRequest

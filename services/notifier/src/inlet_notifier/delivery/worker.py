@@ -4,7 +4,6 @@ book each outcome (in batches, see bookkeeping); sleep until woken or the next o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -82,46 +81,64 @@ class Worker:
         await self.poster.close()
 
     async def run(self) -> None:
+        look = True  # claim on this pass
+        due: float | None = None
         while not self._stopping.is_set():
             self._wake.clear()
-            free = self.settings.max_in_flight - len(self._in_flight)
-            claimed: list[dict[str, Any]] = []
-            # Claim in batches: one claim query per finished attempt would cost more
-            # than the attempts themselves under load.
-            batch = max(1, self.settings.max_in_flight // 4)
-            if free >= batch or (free > 0 and not self._in_flight):
-                try:
-                    claimed = await self.claim(free)
-                except Exception as error:  # noqa: BLE001 - the loop must survive outages
-                    log.warning("claiming deliveries failed", extra={"error": repr(error)})
-            for claim in claimed:
-                task = asyncio.create_task(self._attempt_logged(claim))
-                self._in_flight.add(task)
-                task.add_done_callback(self._done)
-            if claimed and len(claimed) == free:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), await self.pause())
+            if look:
+                free = self.settings.max_in_flight - len(self._in_flight)
+                claimed: list[dict[str, Any]] = []
+                # Claim in batches: one claim query per finished attempt would cost more
+                # than the attempts themselves under load.
+                batch = max(1, self.settings.max_in_flight // 4)
+                if free >= batch or (free > 0 and not self._in_flight):
+                    try:
+                        claimed = await self.claim(free)
+                    except Exception as error:  # noqa: BLE001 - the loop must survive outages
+                        log.warning("claiming deliveries failed", extra={"error": repr(error)})
+                for claim in claimed:
+                    task = asyncio.create_task(self._attempt_logged(claim))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._done)
+                if claimed and len(claimed) == free:
+                    continue
+                due = await self.next_due()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.pause(due))
+                look = True
+            except TimeoutError:
+                if due is not None and due <= self.settings.poll:
+                    look = True  # slept until it was due (or a blocked one's recheck)
+                else:
+                    # The fallback poll ran out with nothing due: whether anything became
+                    # due without a wake-up (a NOTIFY missed) is one statement, the claim
+                    # (a transaction of three) only when something did.
+                    due = await self.next_due()
+                    look = due is not None and due <= 0
 
-    async def pause(self) -> float:
-        """How long to sleep unless woken: until the next delivery is due or lease runs
-        out, within the fallback poll (a wake-up comes with new deliveries and with every
-        attempt that finishes here)."""
+    def pause(self, due: float | None) -> float:
+        """How long to sleep unless woken, given the seconds until the next delivery is
+        due or a lease runs out (None: none is): until then, within the fallback poll (a
+        wake-up comes with new deliveries and with every attempt that finishes here)."""
+        if due is None:
+            return self.settings.poll
+        if due <= 0:
+            return min(BLOCKED_RECHECK_SECONDS, self.settings.poll)
+        return min(due, self.settings.poll)
+
+    async def next_due(self) -> float | None:
+        """Seconds until the next delivery is due or a lease runs out; None when none is
+        (or the database cannot say: the fallback poll then looks again)."""
         if self._in_flight:
             # An attempt finishing wakes the loop; no need to ask the database.
-            return min(BLOCKED_RECHECK_SECONDS, self.settings.poll)
+            return 0.0
         try:
             async with self.pool.connection() as conn:
-                due = await repo.row(conn, "next_due")
+                found = await repo.row(conn, "next_due")
         except Exception as error:  # noqa: BLE001 - the loop must survive outages
             log.warning("reading the next due time failed", extra={"error": repr(error)})
-            return self.settings.poll
-        seconds = float(due["seconds"]) if due and due["seconds"] is not None else None
-        if seconds is None:
-            return self.settings.poll
-        if seconds <= 0:
-            return min(BLOCKED_RECHECK_SECONDS, self.settings.poll)
-        return min(seconds, self.settings.poll)
+            return None
+        return float(found["seconds"]) if found and found["seconds"] is not None else None
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)

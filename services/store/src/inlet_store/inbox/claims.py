@@ -171,8 +171,11 @@ class Claims:
                 return []
             # A request whose worker died comes back when its lease runs out: wake then.
             expiry = await self.claims.next_lease_expiry()
-            if expiry is not None:
-                left = min(left, max(expiry, 0.0) + 0.01)
-            await self.wakeups.wait(left)
+            wait = left if expiry is None else min(left, max(expiry, 0.0) + 0.01)
+            woken = await self.wakeups.wait(wait)
             if self.wakeups.closed:
+                return []
+            if not woken and wait >= left:
+                # The time is up and nothing was committed meanwhile: answered empty without
+                # looking again (an idle worker's next call looks first thing anyway).
                 return []
