@@ -315,6 +315,7 @@ class StreamSettings:
     rates: tuple[int, ...]  # single-item requests per second, steady; one line each
     seconds: float  # how long the steady rate is held
     batches: int  # 1,000-item arrays in the items/s line
+    arrays_in_flight: int = 4  # arrays posted and not yet processed, at most
 
     @classmethod
     def from_env(cls, environ: Any) -> StreamSettings:
@@ -323,6 +324,9 @@ class StreamSettings:
             rates=_rates(env.text("INLET_BENCH_STREAM_RATES", "500,50")),
             seconds=env.number("INLET_BENCH_STREAM_SECONDS", 6.0, minimum=0.1),
             batches=env.integer("INLET_BENCH_STREAM_BATCHES", 10, minimum=1, maximum=10_000),
+            arrays_in_flight=env.integer(
+                "INLET_BENCH_ARRAYS_IN_FLIGHT", 4, minimum=1, maximum=1_000
+            ),
         )
 
 
@@ -343,7 +347,14 @@ async def scenarios(
     ]
     return [
         *steady,
-        BatchItems(gateway_url, database_url, stream, batches=settings.batches, probe=probe),
+        BatchItems(
+            gateway_url,
+            database_url,
+            stream,
+            batches=settings.batches,
+            concurrency=settings.arrays_in_flight,
+            probe=probe,
+        ),
         CopyUpsertCeiling(database_url, target, batches=settings.batches, probe=probe),
     ]
 
