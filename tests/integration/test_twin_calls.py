@@ -221,22 +221,26 @@ async def test_a_slow_call_holds_up_no_other_call_of_its_batch() -> None:
         assert (await slow_call)[0] == b"slow"
 
 
-async def test_a_caller_that_gives_up_leaves_its_batch_mates_answered() -> None:
-    release = asyncio.Event()
+def echo_when(release: asyncio.Event) -> grpc.GenericRpcHandler[Any, Any]:
+    """Twins of test.WaitHttp whose Wait answers with its request once `release` is set."""
 
-    async def slow(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    async def waiting(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         await release.wait()
         return request
 
-    twins = grpc.method_handlers_generic_handler(
-        "test.SlowHttp", {"Slow": grpc.unary_unary_rpc_method_handler(slow)}
+    return grpc.method_handlers_generic_handler(
+        "test.WaitHttp", {"Wait": grpc.unary_unary_rpc_method_handler(waiting)}
     )
-    async with twin_server(twins) as ch:
+
+
+async def test_a_caller_that_gives_up_leaves_its_batch_mates_answered() -> None:
+    release = asyncio.Event()
+    async with twin_server(echo_when(release)) as ch:
         caller = twincalls.TwinCaller(ch)
 
         def call(request: bytes) -> asyncio.Future[Any]:
             return asyncio.ensure_future(
-                caller.call("/test.SlowHttp/Slow", request, metadata=(), deadline=30.0)
+                caller.call("/test.WaitHttp/Wait", request, metadata=(), deadline=30.0)
             )
 
         # Made in one turn of the event loop: one batch, of which one caller goes away.
@@ -252,15 +256,7 @@ async def test_a_caller_that_gives_up_leaves_its_batch_mates_answered() -> None:
 
 async def test_calls_done_together_are_answered_in_one_message() -> None:
     release = asyncio.Event()
-
-    async def waiting(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-        await release.wait()
-        return request
-
-    twins = grpc.method_handlers_generic_handler(
-        "test.WaitHttp", {"Wait": grpc.unary_unary_rpc_method_handler(waiting)}
-    )
-    async with twin_server(twins) as ch:
+    async with twin_server(echo_when(release)) as ch:
         call_twins = ch.unary_stream(
             "/inlet.edge.v1.TwinCallService/CallTwins",
             request_serializer=twin_calls_pb2.CallTwinsRequest.SerializeToString,

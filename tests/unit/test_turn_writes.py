@@ -37,9 +37,13 @@ async def next_turn() -> None:
     await asyncio.sleep(0)
 
 
-async def test_a_head_and_body_written_in_one_turn_leave_in_one_write() -> None:
+def wrapped() -> tuple[RecordingTransport, TurnWrites]:
     inner = RecordingTransport()
-    writes = TurnWrites(inner, asyncio.get_running_loop())
+    return inner, TurnWrites(inner, asyncio.get_running_loop())
+
+
+async def test_a_head_and_body_written_in_one_turn_leave_in_one_write() -> None:
+    inner, writes = wrapped()
     writes.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
     writes.write(b"{}")
     assert inner.writes == []
@@ -49,8 +53,7 @@ async def test_a_head_and_body_written_in_one_turn_leave_in_one_write() -> None:
 
 
 async def test_writes_of_later_turns_leave_in_their_own_turn() -> None:
-    inner = RecordingTransport()
-    writes = TurnWrites(inner, asyncio.get_running_loop())
+    inner, writes = wrapped()
     writes.write(b"head")
     await next_turn()
     writes.writelines([b"event: 1\n", b"\n"])
@@ -60,8 +63,7 @@ async def test_writes_of_later_turns_leave_in_their_own_turn() -> None:
 
 
 async def test_close_sends_what_was_written_first() -> None:
-    inner = RecordingTransport()
-    writes = TurnWrites(inner, asyncio.get_running_loop())
+    inner, writes = wrapped()
     writes.write(b"last answer")
     writes.close()
     assert inner.writes == [b"last answer"]
@@ -72,8 +74,7 @@ async def test_close_sends_what_was_written_first() -> None:
 
 
 async def test_abort_drops_what_was_not_sent() -> None:
-    inner = RecordingTransport()
-    writes = TurnWrites(inner, asyncio.get_running_loop())
+    inner, writes = wrapped()
     writes.write(b"never sent")
     writes.abort()
     await next_turn()
@@ -82,8 +83,7 @@ async def test_abort_drops_what_was_not_sent() -> None:
 
 
 async def test_a_connection_closed_meanwhile_is_not_written_to() -> None:
-    inner = RecordingTransport()
-    writes = TurnWrites(inner, asyncio.get_running_loop())
+    inner, writes = wrapped()
     writes.write(b"late")
     inner.closed = True
     await next_turn()
