@@ -8,7 +8,7 @@ import sys
 
 import uvloop
 
-from bench import environment
+from bench import environment, hostspeed
 from bench.ceiling import RawCeiling
 from bench.config import Settings
 from bench.cpu import POSTGRES, CpuProbe, peak_rss_mb
@@ -34,6 +34,7 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
     workload = contact_pushes(
         settings.warmup, settings.requests, seed=settings.seed, new_share=settings.new_share
     )
+    speed_before = hostspeed.loop_seconds()
     progress("starting the suite (store, notifier, matcher, gateway, Envoy)")
     async with environment.suite(database_url) as suite:
         postgres = await environment.postgres_pid(database_url)
@@ -102,6 +103,7 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
             progress(f"{scenario.name}: {settings.warmup} warm-up + {settings.requests} measured")
             results[scenario.name] = await scenario.run()
         peaks = {name: peak_rss_mb(pid) for name, pid in suite.processes.items()}
+    speed_after = hostspeed.loop_seconds()
     title = (
         f"inlet bench — endpoint push, {settings.requests} requests, "
         f"{settings.concurrency} in flight ({settings.cores} cores)"
@@ -134,6 +136,11 @@ async def run(database_url: str, settings: Settings, streams: StreamSettings) ->
     )
     notes.append(
         "peak RSS (MB): " + ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(peaks.items()))
+    )
+    notes.append(
+        f"host speed: {hostspeed.LOOP_ADDITIONS:,} additions in a Python loop took"
+        f" {speed_before:.2f} s before the rows and {speed_after:.2f} s after"
+        " (the same code's figures move with it: compare runs of like speed)"
     )
     return render(title, list(results.values()), ratios, notes, cores=settings.cores)
 
