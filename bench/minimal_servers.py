@@ -13,11 +13,10 @@ import grpc
 import orjson
 import uvicorn
 import uvloop
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from inlet_common import database
 from inlet_gateway.server import bind_socket, bound_port
-from inlet_gateway.turnwrites import TurnWrites
+from inlet_gateway.turnwrites import TurnWritesProtocol
 
 METHOD = "/bench.Minimal/Put"
 TABLE = """
@@ -94,18 +93,12 @@ def http_app(grpc_address: str) -> Callable[[Scope, Receive, Send], Awaitable[No
     return app
 
 
-class OneWriteProtocol(HttpToolsProtocol):
-    """uvicorn's protocol writing an answer's head and body in one send, as the gateway's."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(TurnWrites(transport, self.loop))
-
-
 async def serve_http(grpc_address: str) -> None:
     sock = bind_socket("127.0.0.1", 0)
     config = uvicorn.Config(
         http_app(grpc_address),
-        http=OneWriteProtocol,
+        # The gateway's protocol without its head deadline: an answer in one send, as there.
+        http=TurnWritesProtocol,
         ws="none",
         lifespan="on",
         log_config=None,

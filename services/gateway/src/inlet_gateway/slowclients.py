@@ -13,14 +13,12 @@ import asyncio
 import logging
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-from inlet_gateway.turnwrites import TurnWrites
+from inlet_gateway.turnwrites import TurnWritesProtocol
 
 log = logging.getLogger(__name__)
 
 
-class HeaderDeadlineProtocol(HttpToolsProtocol):
+class HeaderDeadlineProtocol(TurnWritesProtocol):
     """HttpToolsProtocol closing connections whose request head is too slow to arrive."""
 
     header_timeout: float = 10.0
@@ -30,7 +28,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(TurnWrites(transport, self.loop))
+        super().connection_made(transport)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:

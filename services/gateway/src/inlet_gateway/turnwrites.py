@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
 
 class TurnWrites(asyncio.Transport):
     """Wraps a connection's transport so that an answer's head and body leave together.
@@ -86,3 +88,10 @@ class TurnWrites(asyncio.Transport):
     def write_eof(self) -> None:
         self._flush()
         self._transport.write_eof()
+
+
+class TurnWritesProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol over TurnWrites: an answer's head and body in one send."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(TurnWrites(transport, self.loop))
