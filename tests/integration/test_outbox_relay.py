@@ -188,6 +188,71 @@ async def test_the_notifier_takes_each_event_once_under_its_outbox_id(
     assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
 
 
+async def kept_ids(pool: AsyncConnectionPool[Any], ids: list[str]) -> set[str]:
+    """The ids of `ids` kept as webhook events."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT id FROM webhook_events WHERE id = ANY(%s)", (ids,))
+        return {r[0] for r in await cur.fetchall()}
+
+
+async def test_an_event_no_endpoint_takes_leaves_the_outbox_without_being_kept(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    await push(own_pool, target, "nobody@example.com")
+    (unwanted,) = await outbox_ids(own_pool, target["workspace"])
+    assert await drain(own_pool) >= 1
+    assert await outbox_ids(own_pool, target["workspace"]) == []
+    assert await kept_ids(own_pool, [unwanted]) == set()
+    # An endpoint that takes only updates: the create is dropped, the update kept and
+    # delivered under its outbox id.
+    webhooks = Webhooks(own_pool, keys=KeyRing.parse(new_key_ring()), allow_private=True)
+    endpoint, _ = await webhooks.create_endpoint(
+        target["workspace"],
+        EndpointSpec(url="http://example.com/updates", event_types=("record.updated",)),
+    )
+    await push(own_pool, target, "later@example.com")
+    await push(own_pool, target, "nobody@example.com")
+    created, updated = await outbox_ids(own_pool, target["workspace"])
+    assert await drain(own_pool) >= 2
+    assert await kept_ids(own_pool, [created, updated]) == {updated}
+    assert await delivered_ids(own_pool, str(endpoint["id"])) == {updated: 1}
+
+
+async def test_a_targeted_event_is_kept_only_when_its_endpoint_takes_it(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    webhooks = Webhooks(own_pool, keys=KeyRing.parse(new_key_ring()), allow_private=True)
+    live, _ = await webhooks.create_endpoint(
+        target["workspace"], EndpointSpec(url="http://example.com/live")
+    )
+    off, _ = await webhooks.create_endpoint(
+        target["workspace"], EndpointSpec(url="http://example.com/off")
+    )
+    gone = {"id": "00000000-0000-4000-8000-000000000000"}
+    ids = {name: f"msg_{secrets.token_hex(16)}" for name in ("live", "off", "gone")}
+    async with own_pool.connection() as conn:
+        await conn.execute(
+            "UPDATE webhook_endpoints SET enabled = false WHERE id = %s", (off["id"],)
+        )
+        for name, endpoint in (("live", live), ("off", off), ("gone", gone)):
+            await conn.execute(
+                "INSERT INTO outbox_events (id, workspace_id, type, data, target)"
+                " VALUES (%s, %s, 'transfer.completed', '{}', %s)",
+                (
+                    ids[name],
+                    target["workspace"],
+                    psycopg.types.json.Json(
+                        {"endpoint_id": str(endpoint["id"]), "url": f"http://example.com/{name}"}
+                    ),
+                ),
+            )
+    assert await drain(own_pool) >= 3
+    assert await kept_ids(own_pool, list(ids.values())) == {ids["live"]}
+    # The live endpoint also takes the workspace's other events; this one once, by target.
+    assert (await delivered_ids(own_pool, str(live["id"])))[ids["live"]] == 1
+    assert await delivered_ids(own_pool, str(off["id"])) == {}
+
+
 async def test_an_event_id_already_kept_is_taken_without_a_second_fan_out(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:

@@ -9,7 +9,8 @@ What goes, with a retention of `seconds` (0 keeps everything forever):
   them, until it is re-enabled or deleted), and so does any delivery under a live lease;
   a replayed or recovered delivery is pending again, and young again when it finishes.
 - events received more than `seconds` ago that no delivery refers to any more (all of
-  theirs pruned, or none made: no endpoint wanted them).
+  theirs pruned, or none made: an event published straight in that no endpoint wanted;
+  one taken from the outbox is kept only with a delivery).
 - operational events (a delivery exhausted, an endpoint disabled) written more than
   `seconds` ago.
 

@@ -27,13 +27,14 @@ class Taken:
 
 class OutboxRepository(Protocol):
     async def take(self, limit: int) -> Taken:
-        """Move up to `limit` of the oldest events into webhook events and deliveries,
-        atomically; Taken(0, 0) when the outbox is empty (or all of it is being taken)."""
+        """Move up to `limit` of the oldest events into deliveries (keeping as webhook
+        events those that have one), atomically; Taken(0, 0) when the outbox is empty (or
+        all of it is being taken)."""
         ...
 
 
 # The take's webhook-event insert, and the same for a batch with an id already kept.
-_INSERT = "RETURNING id, workspace_id, type, data"
+_INSERT = "RETURNING id\n"
 _INSERT_NEW_ONLY = "ON CONFLICT (id) DO NOTHING " + _INSERT
 
 

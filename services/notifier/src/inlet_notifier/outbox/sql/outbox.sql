@@ -2,10 +2,14 @@
 
 -- name: take_outbox_events
 -- One atomic statement, so no transaction stays open across anything: the oldest events
--- (SKIP LOCKED: notifiers take disjoint batches side by side) are deleted from the outbox,
--- kept as webhook events under the same id (the webhook-id of every attempt) and fanned
--- out to the subscribed endpoints, or, for a targeted event (a push transfer's webhook), to
--- its one URL with its order. Killed at any point, it either happened or did not.
+-- (SKIP LOCKED: notifiers take disjoint batches side by side) are deleted from the outbox
+-- and fanned out to the subscribed endpoints, or, for a targeted event (a push transfer's
+-- webhook), to its one URL with its order. Killed at any point, it either happened or did
+-- not.
+-- Only an event with a delivery is kept as a webhook event, under its outbox id (the
+-- webhook-id of every attempt): one that no endpoint takes could never be read or sent
+-- (there is no events API; replay and recover work on deliveries). The statement's
+-- snapshot is taken after the event's commit, so an endpoint created before then sees it.
 -- The webhook events are written by a plain insert (an outbox id is random and new): the
 -- repository adds ON CONFLICT (id) DO NOTHING only to take again a batch that met an id
 -- already kept (an event also published straight in), which then gets no second fan-out.
@@ -15,35 +19,37 @@ WITH taken AS (
      WHERE o.id IN (SELECT id FROM outbox_events ORDER BY seq
                      LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
     RETURNING o.id, o.seq, o.workspace_id, o.type, o.occur_time, o.data, o.target, o.traceparent
-), inserted AS (
-    INSERT INTO webhook_events (id, workspace_id, type, occur_time, data, traceparent)
-    SELECT id, workspace_id, type, occur_time, data, traceparent FROM taken ORDER BY seq
-    RETURNING id, workspace_id, type, data
-), fanned AS (
-    INSERT INTO webhook_deliveries (event_id, endpoint_id)
-    SELECT i.id, e.id
-      FROM inserted i
-      JOIN taken t ON t.id = i.id AND t.target IS NULL
-      JOIN webhook_endpoints e ON e.workspace_id = i.workspace_id AND e.enabled
+), wanted AS (
+    SELECT t.id AS event_id, e.id AS endpoint_id, NULL::text AS url,
+           NULL::text AS ordering_key, NULL::bigint AS ordering_seq
+      FROM taken t
+      JOIN webhook_endpoints e ON e.workspace_id = t.workspace_id AND e.enabled
      -- A push session's endpoint takes only the events targeted at it.
-     WHERE e.session_id IS NULL
-       AND (cardinality(e.event_types) = 0 OR i.type = ANY(e.event_types))
+     WHERE t.target IS NULL
+       AND e.session_id IS NULL
+       AND (cardinality(e.event_types) = 0 OR t.type = ANY(e.event_types))
        AND (cardinality(e.entity_type_ids) = 0
-            OR i.data ->> 'entity_type_id' = ANY(e.entity_type_ids))
-       AND (cardinality(e.source_ids) = 0 OR i.data -> 'source' ->> 'id' = ANY(e.source_ids))
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-), targeted AS (
-    INSERT INTO webhook_deliveries (event_id, endpoint_id, url, ordering_key, ordering_seq)
-    SELECT i.id, e.id, t.target ->> 'url', nullif(t.target ->> 'ordering_key', ''),
+            OR t.data ->> 'entity_type_id' = ANY(e.entity_type_ids))
+       AND (cardinality(e.source_ids) = 0 OR t.data -> 'source' ->> 'id' = ANY(e.source_ids))
+    UNION ALL
+    SELECT t.id, e.id, t.target ->> 'url', nullif(t.target ->> 'ordering_key', ''),
            coalesce((t.target ->> 'ordering_seq')::bigint, 0)
-      FROM inserted i
-      JOIN taken t ON t.id = i.id AND t.target IS NOT NULL
+      FROM taken t
       JOIN webhook_endpoints e
         ON e.id::text = t.target ->> 'endpoint_id' AND e.workspace_id = t.workspace_id
-     WHERE e.enabled
+     WHERE t.target IS NOT NULL AND e.enabled
+), inserted AS (
+    INSERT INTO webhook_events (id, workspace_id, type, occur_time, data, traceparent)
+    SELECT id, workspace_id, type, occur_time, data, traceparent
+      FROM taken
+     WHERE id IN (SELECT event_id FROM wanted)
+     ORDER BY seq
+    RETURNING id
+), delivered AS (
+    INSERT INTO webhook_deliveries (event_id, endpoint_id, url, ordering_key, ordering_seq)
+    SELECT w.event_id, w.endpoint_id, w.url, w.ordering_key, w.ordering_seq
+      FROM wanted w JOIN inserted i ON i.id = w.event_id
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM taken) AS taken,
-       (SELECT count(*) FROM fanned) + (SELECT count(*) FROM targeted) AS deliveries;
+SELECT (SELECT count(*) FROM taken) AS taken, (SELECT count(*) FROM delivered) AS deliveries;
