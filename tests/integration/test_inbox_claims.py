@@ -14,6 +14,7 @@ from inlet_devstack import demo
 from inlet_devstack.demo import bearer
 from inlet_matcher.stream import plan_items
 from tests.messages import stream_request
+from tests.outbox_support import OUTBOX_EVENTS
 from tests.polling import until
 from tests.stream_support import (
     MEMBER,
@@ -200,8 +201,8 @@ async def test_requests_applied_together_see_each_other_in_accept_order(
             )
             positions = [tuple(r) for r in await feed.fetchall()]
             events = await conn.execute(
-                "SELECT type, data->>'request_id' FROM outbox_events"
-                " WHERE data->>'request_id' = ANY(%s) ORDER BY seq",
+                f"SELECT type, data->>'request_id' FROM {OUTBOX_EVENTS}"
+                " WHERE data->>'request_id' = ANY(%s) ORDER BY seq, k",
                 (ids,),
             )
             outbox = [tuple(r) for r in await events.fetchall()]

@@ -253,6 +253,86 @@ async def test_a_targeted_event_is_kept_only_when_its_endpoint_takes_it(
     assert await delivered_ids(own_pool, str(off["id"])) == {}
 
 
+async def add_batch(pool: AsyncConnectionPool[Any], workspace: str, events: str) -> str:
+    """A batch row (as an apply of stream requests writes one), its events as json text."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "INSERT INTO outbox_events (workspace_id, type, data, events)"
+            " VALUES (%s, 'batch', '{}', %s::json) RETURNING id",
+            (workspace, events),
+        )
+        return str((await cur.fetchone() or [""])[0])
+
+
+async def kept_events(pool: AsyncConnectionPool[Any], workspace: str) -> list[tuple[Any, ...]]:
+    """(id, type, data as text) of the workspace's webhook events, by type."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT e.id, e.type, e.data::text FROM webhook_events e"
+            " JOIN webhook_deliveries d ON d.event_id = e.id"
+            " WHERE e.workspace_id = %s ORDER BY e.type",
+            (workspace,),
+        )
+        return list(await cur.fetchall())
+
+
+# Values as sent: an exact decimal, a big integer and spacing the take must not touch.
+BATCH = (
+    '[{"type": "record.created", "data": {"id": "a", "fields": {"n": 1.50}, "source": {}}},'
+    ' {"type": "record.updated", "data": {"id": "b",  "fields": {"n": 12345678901234567890}}},'
+    ' {"type": "request.completed", "data": {"request_id": "req_1", "status": "completed"}}]'
+)
+
+
+async def test_a_batch_rows_events_are_taken_once_each_with_an_id_of_its_own(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    endpoint = await subscriber(own_pool, target["workspace"])
+    row = await add_batch(own_pool, target["workspace"], BATCH)
+    # A notifier killed mid-take: the row stays, nothing is kept.
+    conn = await psycopg.AsyncConnection.connect(url_of(own_pool))
+    assert (await take_batch(conn, 100)).deliveries >= 3
+    await conn.close()
+    assert await outbox_ids(own_pool, target["workspace"]) == [row]
+
+    async def taken() -> bool:
+        await drain(own_pool)
+        return await outbox_ids(own_pool, target["workspace"]) == []
+
+    await until(taken, within=15, what="the batch row taken")
+    kept = await kept_events(own_pool, target["workspace"])
+    assert [(t, d) for _, t, d in kept] == [
+        ("record.created", '{"id": "a", "fields": {"n": 1.50}, "source": {}}'),
+        ("record.updated", '{"id": "b",  "fields": {"n": 12345678901234567890}}'),
+        ("request.completed", '{"request_id": "req_1", "status": "completed"}'),
+    ]
+    ids = [i for i, _, _ in kept]
+    assert len(set(ids)) == 3
+    assert all(i.startswith("msg_") and len(i) == 36 for i in ids)
+    assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
+    assert await drain(own_pool) == 0
+    assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
+
+
+async def test_a_batch_row_keeps_only_the_events_an_endpoint_takes(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    await add_batch(own_pool, target["workspace"], BATCH)
+    assert await drain(own_pool) >= 1
+    assert await outbox_ids(own_pool, target["workspace"]) == []
+    assert await kept_events(own_pool, target["workspace"]) == []
+    webhooks = Webhooks(own_pool, keys=KeyRing.parse(new_key_ring()), allow_private=True)
+    endpoint, _ = await webhooks.create_endpoint(
+        target["workspace"],
+        EndpointSpec(url="http://example.com/done", event_types=("request.completed",)),
+    )
+    await add_batch(own_pool, target["workspace"], BATCH)
+    assert await drain(own_pool) >= 1
+    ((event_id, type_, _),) = await kept_events(own_pool, target["workspace"])
+    assert type_ == "request.completed"
+    assert await delivered_ids(own_pool, str(endpoint["id"])) == {event_id: 1}
+
+
 async def test_an_event_id_already_kept_is_taken_without_a_second_fan_out(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:

@@ -15,6 +15,7 @@ from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 from inlet_devstack import demo
 from inlet_devstack.demo import bearer
 from tests.messages import as_dict, push_request, stream_request
+from tests.outbox_support import OUTBOX_EVENTS
 from tests.polling import until
 from tests.stream_support import (
     MEMBER,
@@ -617,8 +618,9 @@ async def _contacts(ss: StreamServers, seed: demo.DemoSeed) -> SalesStream:
 async def _events_of(ss: StreamServers, request_id: str) -> list[tuple[str, str]]:
     async with ss.pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT type, coalesce(data->>'id', '') FROM outbox_events"
-            " WHERE data->'source'->>'request_id' = %s OR data->>'request_id' = %s ORDER BY seq",
+            f"SELECT type, coalesce(data->>'id', '') FROM {OUTBOX_EVENTS}"
+            " WHERE data->'source'->>'request_id' = %s OR data->>'request_id' = %s"
+            " ORDER BY seq, k",
             (request_id, request_id),
         )
         return [(str(t), str(i)) for t, i in await cur.fetchall()]

@@ -1747,3 +1747,8 @@ ALTER TABLE entity_types ADD CONSTRAINT entity_types_id_workspace_key UNIQUE (id
 ALTER TABLE records ADD CONSTRAINT records_entity_type_workspace_fkey
     FOREIGN KEY (entity_type_id, workspace_id) REFERENCES entity_types (id, workspace_id)
     ON DELETE CASCADE;
+
+-- A batch of events in one outbox row (0120): `events` = [{type, data}, …], type 'batch';
+-- the notifier's take makes them events. See the migration.
+ALTER TABLE outbox_events ADD COLUMN events json;
+ALTER TABLE outbox_events ALTER COLUMN events SET STORAGE EXTERNAL;

@@ -23,9 +23,9 @@ SELECT h.id, (SELECT i.slug FROM integrations i WHERE i.id = h.integration_id) A
 -- name: write_batch
 -- One statement for the whole batch: new records, merged updates, their new keys, every
 -- request's item outcomes, each request finished (completed, or failed when none of its
--- items succeeded, counting items a previous chunk applied), and the outbox events in the
--- order the requests would have written them one by one (each request's record.* events in
--- item order, then its %(event_type)s).
+-- items succeeded, counting items a previous chunk applied), and the outbox events, as one
+-- row, in the order the requests would have written them one by one (each request's
+-- record.* events in item order, then its %(event_type)s).
 WITH made AS (
   INSERT INTO records (id, workspace_id, entity_type_id, data)
   SELECT r.id, %(workspace_id)s, %(entity_type_id)s, r.data
@@ -70,8 +70,12 @@ WITH made AS (
             (SELECT s.slug FROM streams s WHERE s.id = r.stream_id) AS stream,
             (SELECT i.slug FROM integrations i WHERE i.id = r.integration_id) AS integration
 ), events AS (
-  INSERT INTO outbox_events (workspace_id, type, data)
-  SELECT e.workspace_id, e.type, e.data FROM (
+  -- The batch's events as one outbox row (see migration 0120), in the order the requests
+  -- would have written them one by one; the notifier's take makes them events.
+  INSERT INTO outbox_events (workspace_id, type, data, events)
+  SELECT e.workspace_id, 'batch', '{}',
+         json_agg(json_build_object('type', e.type, 'data', e.data) ORDER BY e.n, e.k NULLS LAST)
+    FROM (
       -- Each event's json read once (json_array_elements with ->> would parse it per key).
       SELECT x.n, x.k, %(workspace_id)s::uuid AS workspace_id, x.type, x.data
         FROM ROWS FROM (json_to_recordset(%(events)s) AS (n bigint, type text, data json))
@@ -84,6 +88,6 @@ WITH made AS (
                'status', d.status, 'items_received', d.items_received,
                'items_failed', d.items_failed))
         FROM done d) e
-   ORDER BY e.n, e.k NULLS LAST
+   GROUP BY e.workspace_id
 )
 SELECT d.id, d.status FROM done d;
