@@ -1537,8 +1537,9 @@ BEGIN
             VALUES (changed.stream_id, changed.n)
             ON CONFLICT (stream_id) DO UPDATE SET position = h.position + changed.n
             RETURNING h.position - changed.n AS base
-        ), keyed AS (
-            -- Each keyed request's items read once (not once per item: json is text).
+        ), keyed AS MATERIALIZED (
+            -- Each keyed request's items read once (not once per item: json is text), and
+            -- once per statement: inlined, its join ran once per applied item.
             SELECT r.id AS request_id, e.n - 1 AS item_index, e.item ->> r.item_key AS item_key
               FROM (SELECT DISTINCT request_id FROM new_items) q
               JOIN stream_requests r ON r.id = q.request_id
