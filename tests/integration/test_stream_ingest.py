@@ -690,6 +690,24 @@ async def test_a_chunk_with_duplicates_and_a_conflict_applies_in_item_order(
     ]
 
 
+async def test_a_request_longer_than_a_chunk_has_its_events_in_item_order(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    # More items than a chunk (the servers' workers take 50): applied chunk by chunk, each
+    # chunk's events one outbox row, read back as the notifier's take makes them.
+    contacts = await _contacts(ss, seed)
+    batch = [{"name": f"C{n}", "email": f"c{n}@chunks.no"} for n in range(120)]
+    answer, _ = await ingest(ss, contacts.key, batch)
+    request_id = answer["data"]["request_id"]
+    status = await finished(ss, contacts.key, request_id)
+    ids = [i["record_id"] for i in status["items"]]
+    assert len(set(ids)) == 120
+    assert await _events_of(ss, request_id) == [
+        *(("record.created", i) for i in ids),
+        ("request.completed", ""),
+    ]
+
+
 async def test_a_chunk_that_loses_a_key_race_is_redone_item_by_item(
     ss: StreamServers, seed: demo.DemoSeed
 ) -> None:

@@ -16,7 +16,8 @@ DELETE FROM record_keys k
 -- name: write_chunk
 -- One statement, so one round trip: new records, merged updates, their new keys (the
 -- primary key still refuses a value a concurrent writer took: the caller redoes the chunk
--- item by item), the record.* outbox events in item order, and the items' outcomes.
+-- item by item), the record.* outbox events in item order (one row), and the items'
+-- outcomes.
 -- Foreign keys from record_keys are checked at the end of the statement, after `made`.
 WITH made AS (
   INSERT INTO records (id, workspace_id, entity_type_id, data)
@@ -31,11 +32,11 @@ WITH made AS (
   SELECT %(workspace_id)s, %(entity_type_id)s, k.slug, k.value, k.record_id
     FROM jsonb_to_recordset(%(keys)s) AS k(slug text, value text, record_id uuid)
 ), events AS (
-  INSERT INTO outbox_events (workspace_id, type, data)
-  SELECT %(workspace_id)s, e.type, e.data
-    FROM ROWS FROM (json_to_recordset(%(events)s) AS (type text, data json))
-         WITH ORDINALITY AS e(type, data, n)
-   ORDER BY e.n
+  -- The record.* events, in item order, as one outbox row (see migration 0120): the
+  -- parameter as sent, [{type, data}, …]; the notifier's take makes them events.
+  INSERT INTO outbox_events (workspace_id, type, data, events)
+  SELECT %(workspace_id)s, 'batch', '{}', %(events)s::json
+   WHERE %(events)s::text <> '[]'
 ), outcomes AS (
   INSERT INTO stream_request_items
          (request_id, item_index, record_id, action, matched_on, error, superseded_by, related)
