@@ -253,13 +253,15 @@ async def test_a_targeted_event_is_kept_only_when_its_endpoint_takes_it(
     assert await delivered_ids(own_pool, str(off["id"])) == {}
 
 
-async def add_batch(pool: AsyncConnectionPool[Any], workspace: str, events: str) -> str:
+async def add_batch(
+    pool: AsyncConnectionPool[Any], workspace: str, events: str, count: int = 3
+) -> str:
     """A batch row (as an apply of stream requests writes one), its events as json text."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "INSERT INTO outbox_events (workspace_id, type, data, events)"
-            " VALUES (%s, 'batch', '{}', %s::json) RETURNING id",
-            (workspace, events),
+            "INSERT INTO outbox_events (workspace_id, type, data, events, event_count)"
+            " VALUES (%s, 'batch', '{}', %s::json, %s) RETURNING id",
+            (workspace, events, count),
         )
         return str((await cur.fetchone() or [""])[0])
 
@@ -312,6 +314,23 @@ async def test_a_batch_rows_events_are_taken_once_each_with_an_id_of_its_own(
     assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
     assert await drain(own_pool) == 0
     assert await delivered_ids(own_pool, endpoint) == dict.fromkeys(ids, 1)
+
+
+async def test_a_take_counts_a_batch_rows_events_against_its_limit(
+    own_pool: AsyncConnectionPool[Any], target: dict[str, str]
+) -> None:
+    await subscriber(own_pool, target["workspace"])
+    await add_batch(own_pool, target["workspace"], BATCH, 3)
+    await push(own_pool, target, "one@example.com")
+    await push(own_pool, target, "two@example.com")
+    _, one, two = await outbox_ids(own_pool, target["workspace"])
+    async with await psycopg.AsyncConnection.connect(url_of(own_pool), autocommit=True) as conn:
+        # The batch row alone: its 3 events fill a take of 2 (the other rows stay).
+        assert (await take_batch(conn, 2)).events == 3
+        assert await outbox_ids(own_pool, target["workspace"]) == [one, two]
+        assert (await take_batch(conn, 2)).events == 2
+        assert await outbox_ids(own_pool, target["workspace"]) == []
+    assert len(await kept_events(own_pool, target["workspace"])) == 5
 
 
 async def test_a_batch_row_keeps_only_the_events_an_endpoint_takes(

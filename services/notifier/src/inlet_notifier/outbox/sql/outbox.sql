@@ -17,10 +17,17 @@
 -- A speculative insertion costs a few microseconds more on every event.
 WITH taken AS (
     DELETE FROM outbox_events o
-     WHERE o.id IN (SELECT id FROM outbox_events ORDER BY seq
-                     LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+     WHERE o.id IN (
+           -- The oldest rows while fewer than %(limit)s events come before each: a batch row
+           -- counts its events, so a take moves about %(limit)s events (at most one row's
+           -- more), however they are stored. Rows it locks and leaves go free at its end.
+           SELECT w.id FROM (
+               SELECT l.id, sum(l.event_count) OVER (ORDER BY l.seq) - l.event_count AS before
+                 FROM (SELECT id, seq, event_count FROM outbox_events ORDER BY seq
+                        LIMIT %(limit)s FOR UPDATE SKIP LOCKED) l) w
+            WHERE w.before < %(limit)s)
     RETURNING o.id, o.seq, o.workspace_id, o.type, o.occur_time, o.data, o.target, o.traceparent,
-              o.events
+              o.events, o.event_count
 ), event AS (
     SELECT t.id, t.seq, 0::bigint AS k, t.workspace_id, t.type, t.occur_time, t.data, t.target,
            t.traceparent
@@ -70,4 +77,5 @@ WITH taken AS (
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM taken) AS taken, (SELECT count(*) FROM delivered) AS deliveries;
+SELECT (SELECT coalesce(sum(event_count), 0) FROM taken) AS taken,
+       (SELECT count(*) FROM delivered) AS deliveries;

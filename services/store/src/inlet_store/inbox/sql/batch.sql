@@ -72,9 +72,10 @@ WITH made AS (
 ), events AS (
   -- The batch's events as one outbox row (see migration 0120), in the order the requests
   -- would have written them one by one; the notifier's take makes them events.
-  INSERT INTO outbox_events (workspace_id, type, data, events)
+  INSERT INTO outbox_events (workspace_id, type, data, events, event_count)
   SELECT e.workspace_id, 'batch', '{}',
-         json_agg(json_build_object('type', e.type, 'data', e.data) ORDER BY e.n, e.k NULLS LAST)
+         json_agg(json_build_object('type', e.type, 'data', e.data) ORDER BY e.n, e.k NULLS LAST),
+         count(*)
     FROM (
       -- Each event's json read once (json_array_elements with ->> would parse it per key).
       SELECT x.n, x.k, %(workspace_id)s::uuid AS workspace_id, x.type, x.data

@@ -34,8 +34,8 @@ WITH made AS (
 ), events AS (
   -- The record.* events, in item order, as one outbox row (see migration 0120): the
   -- parameter as sent, [{type, data}, …]; the notifier's take makes them events.
-  INSERT INTO outbox_events (workspace_id, type, data, events)
-  SELECT %(workspace_id)s, 'batch', '{}', %(events)s::json
+  INSERT INTO outbox_events (workspace_id, type, data, events, event_count)
+  SELECT %(workspace_id)s, 'batch', '{}', %(events)s::json, json_array_length(%(events)s)
    WHERE %(events)s::text <> '[]'
 ), outcomes AS (
   INSERT INTO stream_request_items
