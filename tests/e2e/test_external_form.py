@@ -97,6 +97,13 @@ async def test_a_form_creates_then_updates_the_person_and_keeps_every_field(
         "message": "Please call me about the renewal.",
         "utm_source": "newsletter",
     }
+    # A webhook event is kept only for an endpoint that takes it.
+    subscribed = await http.post(
+        f"/admin/v1/{seeded.workspace}/webhookEndpoints",
+        json={"url": "https://hooks.example.com/form", "event_types": ["record.created"]},
+        headers={"Authorization": f"Bearer {seeded.admin_token}"},
+    )
+    assert subscribed.status_code == 200, subscribed.text
     created = await http.post(FORM, json=submitted, headers=form_headers(token))
     assert created.status_code == 200, created.text
     assert created.headers["access-control-allow-origin"] == ORIGIN

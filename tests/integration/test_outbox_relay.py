@@ -26,6 +26,7 @@ from inlet_store.migrations import migrate
 from inlet_store.push.repository import PgPushRepository
 from inlet_store.push.use_case import PushCommitter
 from tests.integration.webhook_fixtures import url_of
+from tests.outbox_subscribers import subscribe
 from tests.polling import until
 from tests.push_commit_support import commit, planned
 
@@ -68,6 +69,7 @@ async def target(own_pool: AsyncConnectionPool[Any]) -> dict[str, str]:
             (workspace, type_id, token),
         )
         endpoint = str((await cur.fetchone() or [""])[0])
+        await subscribe(conn, workspace)
     return {
         "workspace": workspace,
         "type": type_id,
