@@ -14,6 +14,7 @@ from inlet_devstack import demo
 from inlet_devstack.demo import bearer
 from inlet_matcher.stream import plan_items
 from tests.messages import stream_request
+from tests.outbox_subscribers import subscribe
 from tests.outbox_support import OUTBOX_EVENTS
 from tests.polling import until
 from tests.stream_support import (
@@ -141,6 +142,7 @@ async def test_requests_applied_together_see_each_other_in_accept_order(
     """A batch is written set-based, yet each request sees the ones before it as if they
     were applied one by one; its feed positions and events follow the accept order."""
     seed: demo.DemoSeed = await seed_workspace(ss, "together")
+    await subscribe(own_pool, seed.workspace.rpartition("/")[2])
     members = await sales_stream(ss.admin, ss.streams, seed, entity_type=MEMBER)
     await ss.workers.stop()
     try:

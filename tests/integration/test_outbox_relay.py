@@ -26,6 +26,7 @@ from inlet_store.migrations import migrate
 from inlet_store.push.repository import PgPushRepository
 from inlet_store.push.use_case import PushCommitter
 from tests.integration.webhook_fixtures import url_of
+from tests.outbox_subscribers import subscribe
 from tests.polling import until
 from tests.push_commit_support import commit, planned
 
@@ -68,6 +69,7 @@ async def target(own_pool: AsyncConnectionPool[Any]) -> dict[str, str]:
             (workspace, type_id, token),
         )
         endpoint = str((await cur.fetchone() or [""])[0])
+        await subscribe(conn, workspace)
     return {
         "workspace": workspace,
         "type": type_id,
@@ -195,9 +197,10 @@ async def kept_ids(pool: AsyncConnectionPool[Any], ids: list[str]) -> set[str]:
         return {r[0] for r in await cur.fetchall()}
 
 
-async def test_an_event_no_endpoint_takes_leaves_the_outbox_without_being_kept(
+async def test_an_event_no_endpoints_filter_takes_leaves_the_outbox_without_being_kept(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:
+    # The workspace's one endpoint (the fixture's) takes an event type that never occurs.
     await push(own_pool, target, "nobody@example.com")
     (unwanted,) = await outbox_ids(own_pool, target["workspace"])
     assert await drain(own_pool) >= 1
@@ -336,6 +339,7 @@ async def test_a_take_counts_a_batch_rows_events_against_its_limit(
 async def test_a_batch_row_keeps_only_the_events_an_endpoint_takes(
     own_pool: AsyncConnectionPool[Any], target: dict[str, str]
 ) -> None:
+    # The fixture's endpoint takes none of the batch's event types: none is kept.
     await add_batch(own_pool, target["workspace"], BATCH)
     assert await drain(own_pool) >= 1
     assert await outbox_ids(own_pool, target["workspace"]) == []

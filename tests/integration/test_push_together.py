@@ -15,6 +15,7 @@ from inlet_devstack import demo
 from inlet_store.push.repository import PgPushRepository
 from inlet_store.push.use_case import Planned, PushCommand, PushCommitter
 from tests.integration.conftest import Servers
+from tests.outbox_subscribers import subscribe
 from tests.push_commit_support import planned, schema_version
 
 UNIQUE = ("email", "phone")
@@ -45,6 +46,7 @@ class Workspace:
         assert found is not None
         self.type_id = found.endpoint.entity_type.id
         self.workspace_id = found.endpoint.workspace_id
+        await subscribe(self.pool, self.workspace_id)
         return self
 
     def contact(self, **values: Any) -> Planned:

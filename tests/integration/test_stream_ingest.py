@@ -15,6 +15,7 @@ from inlet_common.errors import reason_of, status_from_rpc_error, violations_of
 from inlet_devstack import demo
 from inlet_devstack.demo import bearer
 from tests.messages import as_dict, push_request, stream_request
+from tests.outbox_subscribers import subscribe
 from tests.outbox_support import OUTBOX_EVENTS
 from tests.polling import until
 from tests.stream_support import (
@@ -612,6 +613,7 @@ async def test_reference_fields_take_existing_record_ids(
 
 
 async def _contacts(ss: StreamServers, seed: demo.DemoSeed) -> SalesStream:
+    await subscribe(ss.pool, seed.workspace.rpartition("/")[2])
     return await sales_stream(ss.admin, ss.streams, seed, entity_type=demo.DEMO_TYPES[0])
 
 

@@ -35,3 +35,18 @@ def test_a_config_error_still_ends_the_process_with_code_2() -> None:
     with pytest.raises(SystemExit) as ended:
         entrypoint.run(main)
     assert ended.value.code == 2
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_a_port_it_cannot_bind_ends_the_process_with_code_1_and_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        raise OSError(98, "address already in use")
+
+    with pytest.raises(SystemExit) as ended:
+        entrypoint.run(main)
+    assert ended.value.code == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "cannot serve: [Errno 98] address already in use"
+    ]

@@ -1,4 +1,4 @@
-"""A service's `python -m` entry: config errors are one line and exit 2; uvloop runs it."""
+"""A service's `python -m` entry: uvloop runs it; config and OS refusals are one line each."""
 
 from __future__ import annotations
 
@@ -31,12 +31,16 @@ def tune_gc() -> None:
 
 
 def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run `main` on uvloop; a ConfigError ends the process with its message and code 2."""
+    """Run `main` on uvloop. A ConfigError ends the process with its message and code 2; an
+    OSError that reaches here (a port already taken, an unreadable file) with code 1."""
     tune_gc()
     try:
         uvloop.run(main())
     except ConfigError as error:
         sys.stderr.write(f"configuration error: {error}\n")
         raise SystemExit(2) from None
+    except OSError as error:
+        log.error("cannot serve: %s", error)
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         pass

@@ -1605,8 +1605,6 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER outbox_events_notify AFTER INSERT ON outbox_events
-    FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_outbox');
 -- Only when the statement inserted deliveries (0090): see the migration.
 CREATE FUNCTION inlet_notify_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -1620,6 +1618,10 @@ $$;
 CREATE TRIGGER webhook_deliveries_notify AFTER INSERT ON webhook_deliveries
     REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify_inserted('inlet_webhook_deliveries');
+-- Only when the statement kept events (0140): see the migration.
+CREATE TRIGGER outbox_events_notify AFTER INSERT ON outbox_events
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify_inserted('inlet_outbox');
 CREATE TRIGGER stream_requests_notify AFTER INSERT ON stream_requests
     FOR EACH STATEMENT EXECUTE FUNCTION inlet_notify('inlet_inbox');
 
@@ -1753,3 +1755,58 @@ ALTER TABLE records ADD CONSTRAINT records_entity_type_workspace_fkey
 -- `event_count` events; the notifier's take makes them events. See the migration.
 ALTER TABLE outbox_events ADD COLUMN events json, ADD COLUMN event_count integer NOT NULL DEFAULT 1;
 ALTER TABLE outbox_events ALTER COLUMN events SET STORAGE EXTERNAL;
+
+-- Events only for a workspace with an endpoint to take them (0140): see the migration.
+CREATE FUNCTION outbox_lock_key(ws uuid) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT hashtextextended('inlet.outbox:' || ws::text, 0) $$;
+
+-- Checked once per workspace and transaction: the answer is kept in a transaction-local
+-- setting, which also ends (with the lock) if the subtransaction that took it rolls back.
+CREATE FUNCTION outbox_subscribed(ws uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    name text := 'inlet.outbox_' || replace(ws::text, '-', '');
+    known text := current_setting(name, true);
+    found boolean;
+BEGIN
+    IF known = 't' THEN
+        RETURN true;
+    ELSIF known = 'f' THEN
+        RETURN false;
+    END IF;
+    PERFORM pg_advisory_xact_lock_shared(outbox_lock_key(ws));
+    found := EXISTS (SELECT 1 FROM webhook_endpoints e
+                      WHERE e.workspace_id = ws AND e.enabled AND e.session_id IS NULL);
+    PERFORM set_config(name, CASE WHEN found THEN 't' ELSE 'f' END, true);
+    RETURN found;
+END
+$$;
+
+CREATE FUNCTION outbox_events_keep() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.target IS NOT NULL OR outbox_subscribed(NEW.workspace_id) THEN
+        RETURN NEW;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER outbox_events_keep BEFORE INSERT ON outbox_events
+    FOR EACH ROW EXECUTE FUNCTION outbox_events_keep();
+
+-- An endpoint that starts taking a workspace's events waits for the writers that found none.
+CREATE FUNCTION webhook_endpoints_announce() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.enabled AND NEW.session_id IS NULL
+       AND (TG_OP = 'INSERT' OR NOT OLD.enabled OR OLD.session_id IS NOT NULL
+            OR OLD.workspace_id <> NEW.workspace_id) THEN
+        PERFORM pg_advisory_xact_lock(outbox_lock_key(NEW.workspace_id));
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER webhook_endpoints_announce BEFORE INSERT OR UPDATE ON webhook_endpoints
+    FOR EACH ROW EXECUTE FUNCTION webhook_endpoints_announce();
