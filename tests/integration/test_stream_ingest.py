@@ -710,6 +710,37 @@ async def test_a_request_longer_than_a_chunk_has_its_events_in_item_order(
     ]
 
 
+async def test_an_applied_batch_writes_its_events_as_one_outbox_row_when_subscribed(
+    ss: StreamServers, seed: demo.DemoSeed
+) -> None:
+    workspace = seed.workspace.rpartition("/")[2]
+    contacts = await sales_stream(ss.admin, ss.streams, seed, entity_type=demo.DEMO_TYPES[0])
+
+    async def outbox() -> list[tuple[Any, ...]]:
+        async with ss.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT type, event_count FROM outbox_events WHERE workspace_id = %s",
+                (workspace,),
+            )
+            return list(await cur.fetchall())
+
+    # No endpoint: nothing is written.
+    first, _ = await ingest(ss, contacts.key, [{"email": "p@one.no"}, {"email": "q@one.no"}])
+    await finished(ss, contacts.key, first["data"]["request_id"])
+    assert await outbox() == []
+    # With one: the request's two record events and its request.completed, one row.
+    await subscribe(ss.pool, workspace)
+    second, _ = await ingest(ss, contacts.key, [{"email": "r@one.no"}, {"email": "s@one.no"}])
+    request_id = second["data"]["request_id"]
+    await finished(ss, contacts.key, request_id)
+    assert await outbox() == [("batch", 3)]
+    assert [t for t, _ in await _events_of(ss, request_id)] == [
+        "record.created",
+        "record.created",
+        "request.completed",
+    ]
+
+
 async def test_a_chunk_that_loses_a_key_race_is_redone_item_by_item(
     ss: StreamServers, seed: demo.DemoSeed
 ) -> None:

@@ -36,7 +36,8 @@ WITH made AS (
   -- parameter as sent, [{type, data}, …]; the notifier's take makes them events.
   INSERT INTO outbox_events (workspace_id, type, data, events, event_count)
   SELECT %(workspace_id)s, 'batch', '{}', %(events)s::json, json_array_length(%(events)s)
-   WHERE %(events)s::text <> '[]'
+   -- Only for a workspace with an endpoint that could take them (0140).
+   WHERE %(events)s::text <> '[]' AND outbox_subscribed(%(workspace_id)s::uuid)
 ), outcomes AS (
   INSERT INTO stream_request_items
          (request_id, item_index, record_id, action, matched_on, error, superseded_by, related)
