@@ -21,9 +21,9 @@ from inlet_matcher.stream import (
     bearer,
     check_items,
     listed,
-    plan_items,
     read_body,
 )
+from inlet_matcher.stream_plan import plan_items
 from inlet_store.inbox import body_hash, invalid_message
 from inlet_store.streams import new_key, parse_key, secret_matches
 from tests.stream_support import SALES

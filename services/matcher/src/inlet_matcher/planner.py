@@ -117,17 +117,35 @@ def plan_entity(
     empty record to fill in place (a stream item's), instead of a new one to be copied."""
     shape = shape or EntityShape.of(entity_type)
     normalised = check_entity(shape, values, region, path, problems, ref_types=ref_types)
+    planned = store_pb2.PlannedRecord() if into is None else into
+    fill_record(
+        planned, entity_type.id, shape, normalised, ref_types=ref_types, satisfied=satisfied
+    )
+    return planned, normalised
+
+
+def fill_record(
+    planned: store_pb2.PlannedRecord,
+    entity_type_id: str,
+    shape: EntityShape,
+    normalised: dict[str, Any],
+    *,
+    ref_types: dict[str, str] | None,
+    satisfied: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """Fill an empty planned record from values normalised by check_entity."""
     unique = [slug for slug in shape.unique if normalised.get(slug) is not None]
     # Field by field: a message built from keyword arguments costs three times as much.
-    planned = store_pb2.PlannedRecord() if into is None else into
-    planned.entity_type_id = entity_type.id
+    planned.entity_type_id = entity_type_id
     planned.values.json = exactjson.dumps_text(normalised)
-    planned.unique_fields.extend(unique)
-    planned.key_values.extend([key_text(normalised[slug]) for slug in unique])
-    planned.missing_required.extend(
-        [slug for slug in shape.required if slug not in normalised and slug not in satisfied]
-    )
-    if ref_types is not None:
+    if unique:
+        planned.unique_fields.extend(unique)
+        planned.key_values.extend([key_text(normalised[slug]) for slug in unique])
+    if shape.required:
+        missing = [s for s in shape.required if s not in normalised and s not in satisfied]
+        if missing:
+            planned.missing_required.extend(missing)
+    if ref_types:
         planned.references.update(
             {
                 slug: ref_types[slug]
@@ -135,7 +153,6 @@ def plan_entity(
                 if slug in ref_types and normalised[slug] is not None
             }
         )
-    return planned, normalised
 
 
 def check_entity(

@@ -17,7 +17,9 @@ from inlet_common import requestids, tracing
 from inlet_common.errors import InletError
 from inlet_matcher.claim_turn import ClaimTurn
 from inlet_matcher.hold import Hold
-from inlet_matcher.stream import GrpcStreamStore, plan_items
+from inlet_matcher.judged import JudgedItems
+from inlet_matcher.stream import GrpcStreamStore
+from inlet_matcher.stream_plan import plan_items
 from inlet_matcher.transfer_items import plan_transfer
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class Workers:
         batch_items: int = 1000,
         max_backoff_seconds: float = 5.0,
         hold: Hold | None = None,
+        judged: JudgedItems | None = None,
     ) -> None:
         self.store = store
         self.count = count
@@ -56,6 +59,8 @@ class Workers:
         self.batch_items = batch_items
         self.max_backoff_seconds = max_backoff_seconds
         self.hold = hold  # tests only
+        # Items this matcher's accepts normalised (give the same to its StreamIngest).
+        self.judged = judged
         # Loops backing off after a failed claim; a wake-up (an accepted request: the
         # store answers again) ends their pause early.
         self._resume = asyncio.Event()
@@ -155,10 +160,14 @@ class Workers:
     ) -> list[store_pb2.StreamItem] | None:
         with requestids.bound(claimed.request_id):
             try:
-                return plan_items(claimed)
+                return self._plan(claimed)
             except Exception:
                 log.exception("planning a stream request crashed")
                 return None
+
+    def _plan(self, claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.StreamItem]:
+        judged = self.judged.take(claimed) if self.judged is not None else None
+        return plan_items(claimed, judged)
 
     async def _apply_together(
         self, batch: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]]
@@ -234,7 +243,7 @@ class Workers:
         with requestids.bound(claimed.request_id):
             if claimed.source == "push":
                 return await self.process_transfer(claimed)
-            items = plan_items(claimed) if planned is None else planned
+            items = self._plan(claimed) if planned is None else planned
             # At least one call, so a request whose items were all done before is finished.
             starts = range(0, max(len(items), 1), self.chunk_size)
             status = ""

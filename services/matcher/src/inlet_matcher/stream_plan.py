@@ -1,0 +1,126 @@
+"""Planning a claimed inbox request: each item a planned record, an error, or superseded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from inlet.store.v1 import store_pb2
+from inlet_common import exactjson
+from inlet_common.errors import Violation
+from inlet_common.normalise import key_text
+from inlet_matcher.integration_items import plan_integration
+from inlet_matcher.planner import EntityShape, fill_record
+from inlet_matcher.stream import judge_item
+
+
+def plan_items(
+    claimed: store_pb2.ClaimedStreamRequest, judged: list[dict[str, Any]] | None = None
+) -> list[store_pb2.StreamItem]:
+    """Every not-yet-done item as a planned record, an error, or superseded by a later one;
+    an integration's request is read from its body by the integration's type and mapping.
+    `judged`: the items as the accept normalised them (see JudgedItems), when they hold."""
+    if claimed.source == "integration":
+        return plan_integration(claimed)
+    planned: dict[int, store_pb2.StreamItem] = {}
+    key_of: dict[int, str] = {}
+    shape = EntityShape.of(claimed.entity_type)
+    refs = dict(claimed.reference_type_ids)
+    if judged is not None:
+        for index, normalised in enumerate(judged):
+            planned[index] = _plan_judged(claimed, index, normalised, shape, refs)
+            if claimed.item_key:
+                key_of[index] = key_text(normalised.get(claimed.item_key))
+    else:
+        items = exactjson.from_raw(claimed.items, [])
+        assert isinstance(items, list)
+        for index, values in enumerate(items):
+            item, normalised = _plan_one(claimed, index, values, shape, refs)
+            planned[index] = item
+            if claimed.item_key and item.HasField("record"):
+                key_of[index] = key_text(normalised.get(claimed.item_key))
+    # Within one batch the last item with a given X-Item-Key value wins.
+    last: dict[str, int] = {}
+    for index, key in key_of.items():
+        last[key] = index
+    for index, key in key_of.items():
+        if last[key] != index:
+            planned[index] = store_pb2.StreamItem(index=index, superseded_by=last[key])
+    done = set(claimed.done_indices)
+    return [planned[i] for i in sorted(planned) if i not in done]
+
+
+def _plan_one(
+    claimed: store_pb2.ClaimedStreamRequest,
+    index: int,
+    values: Any,
+    shape: EntityShape,
+    refs: dict[str, str],
+) -> tuple[store_pb2.StreamItem, dict[str, Any]]:
+    # Judged again: the entity type may have changed since the request was accepted.
+    path = "body" if claimed.single else f"items[{index}]"
+    item = store_pb2.StreamItem(index=index)
+    record, normalised, problems = judge_item(
+        claimed.entity_type,
+        claimed.default_region,
+        refs,
+        claimed.item_key,
+        path,
+        values,
+        shape=shape,
+        into=item.record,
+    )
+    if problems or record is None:
+        return _failed(index, path, problems), normalised
+    _key_first(claimed, record, normalised)
+    return item, normalised
+
+
+def _plan_judged(
+    claimed: store_pb2.ClaimedStreamRequest,
+    index: int,
+    normalised: dict[str, Any],
+    shape: EntityShape,
+    refs: dict[str, str],
+) -> store_pb2.StreamItem:
+    """An item the accept judged valid under the claim's schema, from its normalised values."""
+    item = store_pb2.StreamItem(index=index)
+    record = item.record
+    fill_record(record, claimed.entity_type.id, shape, normalised, ref_types=refs)
+    _key_first(claimed, record, normalised)
+    return item
+
+
+def _key_first(
+    claimed: store_pb2.ClaimedStreamRequest,
+    record: store_pb2.PlannedRecord,
+    normalised: dict[str, Any],
+) -> None:
+    key = claimed.item_key
+    if key:
+        # The item key identifies the record; the type's unique fields still apply after it.
+        record.ClearField("unique_fields")
+        record.unique_fields.extend(
+            [
+                key,
+                *(
+                    f.slug
+                    for f in claimed.entity_type.fields
+                    if f.unique and f.slug != key and normalised.get(f.slug) is not None
+                ),
+            ]
+        )
+
+
+def _failed(index: int, path: str, problems: Iterable[Violation]) -> store_pb2.StreamItem:
+    found = list(problems)
+    return store_pb2.StreamItem(
+        index=index,
+        error=exactjson.to_raw(
+            {
+                "code": "VALIDATION_FAILED",
+                "message": f"invalid item: {', '.join(p.field for p in found)}",
+                "fields": [p.as_json() for p in found],
+            }
+        ),
+    )
