@@ -3,6 +3,7 @@ envelope."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -23,7 +24,7 @@ from inlet_matcher.stream import (
     listed,
     read_body,
 )
-from inlet_matcher.stream_plan import plan_items
+from inlet_matcher.stream_plan import SLICE, plan_items, plan_items_sliced
 from inlet_store.inbox import body_hash, invalid_message
 from inlet_store.streams import new_key, parse_key, secret_matches
 from tests.stream_support import SALES
@@ -201,6 +202,25 @@ def test_bad_item_becomes_its_own_error() -> None:
 def test_done_items_are_not_planned_again() -> None:
     planned = plan_items(claimed([{"region": "a"}, {"region": "b"}, {"region": "c"}], done=(0, 1)))
     assert [p.index for p in planned] == [2]
+
+
+async def test_sliced_planning_plans_the_same_and_lets_the_loop_run() -> None:
+    items: list[Any] = [{"region": f"r{n % 7}", "revenue": n} for n in range(2 * SLICE + 5)]
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    before = ticks
+    planned = await plan_items_sliced(claimed(items, "region", done=(3,)))
+    ticker.cancel()
+    assert planned == plan_items(claimed(items, "region", done=(3,)))
+    assert ticks - before >= 2  # the loop ran between the slices
 
 
 def test_item_key_comes_before_the_types_unique_fields() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from inlet.store.v1 import store_pb2
@@ -13,6 +14,10 @@ from inlet_matcher.integration_items import plan_integration
 from inlet_matcher.planner import EntityShape, fill_record
 from inlet_matcher.stream import judge_item
 
+# Items planned between two looks at the event loop: a thousand take several milliseconds,
+# which the accepts (and applies) waiting on the same loop would otherwise wait out.
+SLICE = 200
+
 
 def plan_items(
     claimed: store_pb2.ClaimedStreamRequest, judged: list[dict[str, Any]] | None = None
@@ -20,6 +25,31 @@ def plan_items(
     """Every not-yet-done item as a planned record, an error, or superseded by a later one;
     an integration's request is read from its body by the integration's type and mapping.
     `judged`: the items as the accept normalised them (see JudgedItems), when they hold."""
+    steps = _planning(claimed, judged)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+async def plan_items_sliced(
+    claimed: store_pb2.ClaimedStreamRequest, judged: list[dict[str, Any]] | None = None
+) -> list[store_pb2.StreamItem]:
+    """plan_items, letting the event loop run between slices of SLICE items."""
+    steps = _planning(claimed, judged)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        await asyncio.sleep(0)
+
+
+def _planning(
+    claimed: store_pb2.ClaimedStreamRequest, judged: list[dict[str, Any]] | None
+) -> Generator[None, None, list[store_pb2.StreamItem]]:
+    """plan_items' work, pausing (a bare yield) after every SLICE items."""
     if claimed.source == "integration":
         return plan_integration(claimed)
     planned: dict[int, store_pb2.StreamItem] = {}
@@ -31,6 +61,8 @@ def plan_items(
             planned[index] = _plan_judged(claimed, index, normalised, shape, refs)
             if claimed.item_key:
                 key_of[index] = key_text(normalised.get(claimed.item_key))
+            if index % SLICE == SLICE - 1:
+                yield
     else:
         items = exactjson.from_raw(claimed.items, [])
         assert isinstance(items, list)
@@ -39,6 +71,8 @@ def plan_items(
             planned[index] = item
             if claimed.item_key and item.HasField("record"):
                 key_of[index] = key_text(normalised.get(claimed.item_key))
+            if index % SLICE == SLICE - 1:
+                yield
     # Within one batch the last item with a given X-Item-Key value wins.
     last: dict[str, int] = {}
     for index, key in key_of.items():

@@ -19,7 +19,7 @@ from inlet_matcher.claim_turn import ClaimTurn
 from inlet_matcher.hold import Hold
 from inlet_matcher.judged import JudgedItems
 from inlet_matcher.stream import GrpcStreamStore
-from inlet_matcher.stream_plan import plan_items
+from inlet_matcher.stream_plan import plan_items_sliced
 from inlet_matcher.transfer_items import plan_transfer
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class Workers:
         together: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]] = []
         alone: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem] | None]] = []
         for claimed in claims:
-            items = self._planned(claimed) if claimed.source != "push" else None
+            items = await self._planned(claimed) if claimed.source != "push" else None
             if items is not None and len(items) <= self.chunk_size:
                 together.append((claimed, items))
             else:
@@ -155,19 +155,20 @@ class Workers:
             wait_seconds=wait_seconds,
         )
 
-    def _planned(
+    async def _planned(
         self, claimed: store_pb2.ClaimedStreamRequest
     ) -> list[store_pb2.StreamItem] | None:
         with requestids.bound(claimed.request_id):
             try:
-                return self._plan(claimed)
+                return await self._plan(claimed)
             except Exception:
                 log.exception("planning a stream request crashed")
                 return None
 
-    def _plan(self, claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.StreamItem]:
+    async def _plan(self, claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.StreamItem]:
+        # Taken before the first pause: nothing else can take it meanwhile.
         judged = self.judged.take(claimed) if self.judged is not None else None
-        return plan_items(claimed, judged)
+        return await plan_items_sliced(claimed, judged)
 
     async def _apply_together(
         self, batch: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]]
@@ -243,7 +244,7 @@ class Workers:
         with requestids.bound(claimed.request_id):
             if claimed.source == "push":
                 return await self.process_transfer(claimed)
-            items = self._plan(claimed) if planned is None else planned
+            items = await self._plan(claimed) if planned is None else planned
             # At least one call, so a request whose items were all done before is finished.
             starts = range(0, max(len(items), 1), self.chunk_size)
             status = ""

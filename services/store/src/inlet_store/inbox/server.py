@@ -37,6 +37,8 @@ MAX_WAIT_SECONDS = 60.0
 MAX_ACCEPTS_PER_CALL = 256
 # Each request of an AcceptStreamRequests call is logged and traced as the call it stands for.
 _ACCEPT_STREAM_REQUEST = "/inlet.store.v1.StoreService/AcceptStreamRequest"
+# Planned items read between two looks at the event loop.
+_SLICE = 250
 
 
 def list_value(items: json_pb2.RawJson) -> list[Any]:
@@ -325,7 +327,15 @@ class InboxStoreServicer(StoreServicer):
     async def ApplyStreamRequests(
         self, request: store_pb2.ApplyStreamRequestsRequest, context: Any
     ) -> store_pb2.ApplyStreamRequestsResponse:
-        chunks = [request_chunk(r) for r in request.requests]
+        chunks = []
+        since_pause = 0
+        for r in request.requests:
+            chunks.append(request_chunk(r))
+            since_pause += len(r.items)
+            if since_pause >= _SLICE:
+                # Milliseconds of work: the accepts waiting on this event loop go first.
+                await asyncio.sleep(0)
+                since_pause = 0
         results = await self.inbox.apply_many(chunks)
         return store_pb2.ApplyStreamRequestsResponse(
             results=[
