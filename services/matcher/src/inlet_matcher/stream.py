@@ -111,6 +111,7 @@ def judge_item(
             satisfied=set(),
             shape=shape,
             into=into,
+            keyed=False,
         )
     else:
         normalised = check_entity(shape, values, region, path, problems, ref_types=ref_types)

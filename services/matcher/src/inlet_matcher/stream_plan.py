@@ -120,7 +120,7 @@ def _plan_judged(
     """An item the accept judged valid under the claim's schema, from its normalised values."""
     item = store_pb2.StreamItem(index=index)
     record = item.record
-    fill_record(record, claimed.entity_type.id, shape, normalised, ref_types=refs)
+    fill_record(record, claimed.entity_type.id, shape, normalised, ref_types=refs, keyed=False)
     _key_first(claimed, record, normalised)
     return item
 
