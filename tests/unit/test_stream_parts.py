@@ -173,6 +173,21 @@ def test_bearer_needs_the_scheme() -> None:
     assert bearer({}) == ""
 
 
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (rb'[{"a": "x"}, {"b": "y\u0000z"}]', "items[1].b"),
+        (rb'{"k\u0000": 1}', "body.k\\u0000"),
+        (rb'[{"a": "\\u0000"}]', None),  # a backslash, then "u0000": no NUL
+        (b'[{"a": "x"}]', None),
+    ],
+)
+def test_a_nul_anywhere_in_the_body_is_refused_naming_where(body: bytes, where: str | None) -> None:
+    read = read_body(body)
+    assert [p.field for p in read.problems] == ([where] if where else [])
+    assert [p.reason for p in read.problems] == (["NUL_CHARACTER"] if where else [])
+
+
 def claimed(items: list[Any], item_key: str = "", done: tuple[int, ...] = ()) -> Any:
     found = store_pb2.ClaimedStreamRequest(
         entity_type=SALES, item_key=item_key, done_indices=list(done)
