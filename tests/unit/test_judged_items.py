@@ -9,7 +9,7 @@ from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
 from inlet_matcher.judged import Judged, JudgedItems
 from inlet_matcher.stream import check_items
-from inlet_matcher.stream_plan import plan_items
+from inlet_matcher.stream_plan import plan_items, plan_judged_into
 from tests.stream_support import SALES
 
 ITEMS: list[Any] = [
@@ -91,3 +91,12 @@ def test_the_oldest_requests_go_first_when_full() -> None:
     assert kept.take(claimed(ITEMS[:2], request_id="req_0")) is None
     assert kept.take(claimed(ITEMS[:2], request_id="req_3")) is not None
     assert not kept.put("req_9", judged(ITEMS * 2))  # larger than the whole budget
+
+
+async def test_judged_items_planned_in_place_are_the_items_planned_afresh() -> None:
+    items: list[Any] = [{"region": f"r{n % 3}", "revenue": n} for n in range(7)]
+    for key, done in (("", ()), ("region", ()), ("region", (0, 5)), ("", (6,))):
+        request = claimed(items, key, done_indices=list(done))
+        entry = store_pb2.ApplyStreamItemsRequest()
+        await plan_judged_into(request, judged(items, key).normalised, entry.items)
+        assert list(entry.items) == plan_items(request)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator, Iterable
-from typing import Any
+from collections.abc import Callable, Generator, Iterable
+from typing import Any, TypeVar, cast
+
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from inlet.store.v1 import store_pb2
 from inlet_common import exactjson
@@ -25,24 +27,47 @@ def plan_items(
     """Every not-yet-done item as a planned record, an error, or superseded by a later one;
     an integration's request is read from its body by the integration's type and mapping.
     `judged`: the items as the accept normalised them (see JudgedItems), when they hold."""
-    steps = _planning(claimed, judged)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    return _run(_planning(claimed, judged))
 
 
 async def plan_items_sliced(
     claimed: store_pb2.ClaimedStreamRequest, judged: list[dict[str, Any]] | None = None
 ) -> list[store_pb2.StreamItem]:
     """plan_items, letting the event loop run between slices of SLICE items."""
-    steps = _planning(claimed, judged)
+    return await _run_sliced(_planning(claimed, judged))
+
+
+async def plan_judged_into(
+    claimed: store_pb2.ClaimedStreamRequest,
+    judged: list[dict[str, Any]],
+    into: RepeatedCompositeFieldContainer[store_pb2.StreamItem],
+) -> None:
+    """plan_items_sliced for judged items, each planned in place as a new item of `into`
+    (a repeated field of the call that applies them): no copy of it is made."""
+
+    def add(index: int) -> store_pb2.StreamItem:
+        return into.add(index=index)
+
+    await _run_sliced(_judged(claimed, judged, add))
+
+
+_T = TypeVar("_T")
+
+
+def _run(steps: Generator[None, None, _T]) -> _T:
     while True:
         try:
             next(steps)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return cast(_T, done.value)
+
+
+async def _run_sliced(steps: Generator[None, None, _T]) -> _T:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(_T, done.value)
         await asyncio.sleep(0)
 
 
@@ -52,27 +77,29 @@ def _planning(
     """plan_items' work, pausing (a bare yield) after every SLICE items."""
     if claimed.source == "integration":
         return plan_integration(claimed)
+    if judged is not None:
+        found: list[store_pb2.StreamItem] = []
+
+        def add(index: int) -> store_pb2.StreamItem:
+            item = store_pb2.StreamItem(index=index)
+            found.append(item)
+            return item
+
+        yield from _judged(claimed, judged, add)
+        return found
     planned: dict[int, store_pb2.StreamItem] = {}
     key_of: dict[int, str] = {}
     shape = EntityShape.of(claimed.entity_type)
     refs = dict(claimed.reference_type_ids)
-    if judged is not None:
-        for index, normalised in enumerate(judged):
-            planned[index] = _plan_judged(claimed, index, normalised, shape, refs)
-            if claimed.item_key:
-                key_of[index] = key_text(normalised.get(claimed.item_key))
-            if index % SLICE == SLICE - 1:
-                yield
-    else:
-        items = exactjson.from_raw(claimed.items, [])
-        assert isinstance(items, list)
-        for index, values in enumerate(items):
-            item, normalised = _plan_one(claimed, index, values, shape, refs)
-            planned[index] = item
-            if claimed.item_key and item.HasField("record"):
-                key_of[index] = key_text(normalised.get(claimed.item_key))
-            if index % SLICE == SLICE - 1:
-                yield
+    items = exactjson.from_raw(claimed.items, [])
+    assert isinstance(items, list)
+    for index, values in enumerate(items):
+        item, normalised = _plan_one(claimed, index, values, shape, refs)
+        planned[index] = item
+        if claimed.item_key and item.HasField("record"):
+            key_of[index] = key_text(normalised.get(claimed.item_key))
+        if index % SLICE == SLICE - 1:
+            yield
     # Within one batch the last item with a given X-Item-Key value wins.
     last: dict[str, int] = {}
     for index, key in key_of.items():
@@ -82,6 +109,34 @@ def _planning(
             planned[index] = store_pb2.StreamItem(index=index, superseded_by=last[key])
     done = set(claimed.done_indices)
     return [planned[i] for i in sorted(planned) if i not in done]
+
+
+def _judged(
+    claimed: store_pb2.ClaimedStreamRequest,
+    judged: list[dict[str, Any]],
+    add: Callable[[int], store_pb2.StreamItem],
+) -> Generator[None, None, None]:
+    """Each not-yet-done item of a request judged at its accept (every one valid), in order,
+    as `add` makes it; the last item with a given X-Item-Key value wins."""
+    key = claimed.item_key
+    keys = [key_text(normalised.get(key)) for normalised in judged] if key else []
+    last = {text: index for index, text in enumerate(keys)}
+    done = set(claimed.done_indices)
+    shape = EntityShape.of(claimed.entity_type)
+    refs = dict(claimed.reference_type_ids)
+    type_id = claimed.entity_type.id
+    for index, normalised in enumerate(judged):
+        if index not in done:
+            item = add(index)
+            winner = last[keys[index]] if key else index
+            if winner != index:
+                item.superseded_by = winner
+            else:
+                record = item.record
+                fill_record(record, type_id, shape, normalised, ref_types=refs, keyed=False)
+                _key_first(claimed, record, normalised)
+        if index % SLICE == SLICE - 1:
+            yield
 
 
 def _plan_one(
@@ -108,21 +163,6 @@ def _plan_one(
         return _failed(index, path, problems), normalised
     _key_first(claimed, record, normalised)
     return item, normalised
-
-
-def _plan_judged(
-    claimed: store_pb2.ClaimedStreamRequest,
-    index: int,
-    normalised: dict[str, Any],
-    shape: EntityShape,
-    refs: dict[str, str],
-) -> store_pb2.StreamItem:
-    """An item the accept judged valid under the claim's schema, from its normalised values."""
-    item = store_pb2.StreamItem(index=index)
-    record = item.record
-    fill_record(record, claimed.entity_type.id, shape, normalised, ref_types=refs, keyed=False)
-    _key_first(claimed, record, normalised)
-    return item
 
 
 def _key_first(
