@@ -122,14 +122,16 @@ def judge_item(
         )
     else:
         normalised = check_entity(shape, values, region, path, problems, ref_types=ref_types)
-    where = f"{path}.{item_key}"
-    if item_key and normalised.get(item_key) is None and all(p.field != where for p in problems):
-        message = (
-            f"{item_key} (X-Item-Key) is empty"
-            if item_key in values
-            else f"{path} has no {item_key!r} field, which X-Item-Key names as the item identifier"
-        )
-        problems.append(Violation(where, message, "EMPTY_ITEM_KEY"))
+    if item_key and normalised.get(item_key) is None:
+        where = f"{path}.{item_key}"
+        if all(p.field != where for p in problems):
+            message = (
+                f"{item_key} (X-Item-Key) is empty"
+                if item_key in values
+                else f"{path} has no {item_key!r} field, which X-Item-Key names as the item"
+                " identifier"
+            )
+            problems.append(Violation(where, message, "EMPTY_ITEM_KEY"))
     return record, normalised, problems
 
 
