@@ -31,15 +31,19 @@ def plan_push(
     endpoint: store_pb2.PushSchema,
     fields: dict[str, Any],
     related: dict[str, dict[str, Any]],
+    *,
+    shape: PushShape | None = None,
 ) -> Plan:
-    """Validate and normalise a push; raise ValidationFailed naming every bad field."""
+    """Validate and normalise a push; raise ValidationFailed naming every bad field.
+    `shape`: the endpoint's PushShape, when the caller keeps one with the schema."""
     if not fields and not related:
         # A blank record is never what a caller meant; nothing is written.
         empty = Violation("fields", "the push has no fields: send at least one field", "EMPTY_PUSH")
         raise ValidationFailed("invalid push: fields", violations=[empty])
+    shape = shape or PushShape.of(endpoint)
     problems: list[Violation] = []
     target = endpoint.entity_type
-    refs = {f.slug: f for f in target.fields if f.type == entity_pb2.FIELD_TYPE_REFERENCE}
+    refs = shape.refs
     for slug in related:
         if slug not in refs:
             problems.append(
@@ -64,8 +68,9 @@ def plan_push(
         endpoint.default_region,
         "fields",
         problems,
-        ref_types={s: t.id for s, t in endpoint.referenced_types.items()},
+        ref_types=shape.ref_types,
         satisfied=set(related),
+        shape=shape.target,
     )
     planned_related = {
         slug: plan_entity(
@@ -76,9 +81,10 @@ def plan_push(
             problems,
             ref_types=None,
             satisfied=set(),
+            shape=shape.related[slug],
         )[0]
         for slug, values in related.items()
-        if slug in refs and slug in endpoint.referenced_types
+        if slug in refs and slug in shape.related
     }
     if problems:
         names = ", ".join(p.field for p in problems)
@@ -115,6 +121,29 @@ class EntityShape:
                 )
                 for f in fields
             },
+        )
+
+
+@dataclass(frozen=True)
+class PushShape:
+    """What planning reads of an endpoint's schema for every push, read once per schema:
+    its type's shape, its reference fields, and the shapes of the types they point to."""
+
+    target: EntityShape
+    refs: frozenset[str]
+    ref_types: dict[str, str]
+    related: dict[str, EntityShape]
+
+    @classmethod
+    def of(cls, endpoint: store_pb2.PushSchema) -> PushShape:
+        target = endpoint.entity_type
+        return cls(
+            target=EntityShape.of(target),
+            refs=frozenset(
+                f.slug for f in target.fields if f.type == entity_pb2.FIELD_TYPE_REFERENCE
+            ),
+            ref_types={s: t.id for s, t in endpoint.referenced_types.items()},
+            related={s: EntityShape.of(t) for s, t in endpoint.referenced_types.items()},
         )
 
 
