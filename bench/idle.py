@@ -41,7 +41,7 @@ def server_processes(postmaster: int, clients: set[int]) -> dict[str, int]:
         children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
     except OSError:
         return {}
-    found = {f"{SERVER} postmaster": postmaster}
+    found = {f"{SERVER} postmaster {postmaster}": postmaster}
     for child in (int(pid) for pid in children):
         if child in clients:
             continue
@@ -147,7 +147,8 @@ async def measure(
 
 def main() -> int:
     env = Env(os.environ)
-    settle = env.number("INLET_BENCH_IDLE_SETTLE_SECONDS", 15.0)
+    # Longer than the gateway's idle spell before it lets its channels go (30 s).
+    settle = env.number("INLET_BENCH_IDLE_SETTLE_SECONDS", 45.0)
     seconds = env.number("INLET_BENCH_IDLE_SECONDS", 30.0, minimum=1.0)
     per_thread = env.flag("INLET_BENCH_IDLE_THREADS", False)
     served = env.flag("INLET_BENCH_IDLE_SERVED", True)

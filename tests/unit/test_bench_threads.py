@@ -81,6 +81,6 @@ def test_the_servers_own_processes_are_its_children_that_serve_no_client() -> No
             child.kill()
             child.wait()
 
-    assert found[f"{idle.SERVER} postmaster"] == os.getpid()
+    assert found[f"{idle.SERVER} postmaster {os.getpid()}"] == os.getpid()
     assert found[f"{idle.SERVER} sleep 30 {writer.pid}"] == writer.pid
     assert client.pid not in found.values()
