@@ -112,7 +112,8 @@ def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None 
 
 
 class Gateway(UpstreamCalls):
-    """The ASGI application. Channels open lazily (inside the loop) and close on aclose()."""
+    """The ASGI application. Channels open lazily (inside the loop), close after an idle
+    spell (`idle`) and on aclose()."""
 
     def __init__(
         self,
