@@ -24,6 +24,7 @@ from inlet_common.listen import Listener
 from inlet_devstack import demo, postgres
 from inlet_devstack.demo import DemoSeed, bearer
 from inlet_matcher import app as matcher_app
+from inlet_matcher.judged import JudgedItems
 from inlet_matcher.service import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_matcher.stream import GrpcStreamStore, StreamIngest
@@ -126,11 +127,18 @@ async def stream_servers(pool: AsyncConnectionPool[Any]) -> AsyncIterator[Stream
     store = await store_app.start(pool, "127.0.0.1:0", bootstrap_token=bootstrap, wakeups=wakeups)
     store_channel = channel(f"127.0.0.1:{store.port}")
     stream_store = GrpcStreamStore(store_channel, 10.0)
-    workers = Workers(stream_store, count=2, lease_seconds=30, poll_seconds=0.05, chunk_size=50)
+    workers = Workers(
+        stream_store,
+        count=2,
+        lease_seconds=30,
+        poll_seconds=0.05,
+        chunk_size=50,
+        judged=JudgedItems(),
+    )
     matcher = await matcher_app.start(
         Ingest(GrpcStore(store_channel, 10.0)),
         "127.0.0.1:0",
-        streams=StreamIngest(stream_store, workers.wake),
+        streams=StreamIngest(stream_store, workers.wake, judged=workers.judged),
     )
     workers.start()
     ingest_channel = channel(f"127.0.0.1:{matcher.port}")

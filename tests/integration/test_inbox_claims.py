@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from inlet.store.v1 import store_pb2
 from inlet_devstack import demo
 from inlet_devstack.demo import bearer
-from inlet_matcher.stream import plan_items
+from inlet_matcher.stream_plan import plan_items
 from tests.messages import stream_request
 from tests.outbox_subscribers import subscribe
 from tests.outbox_support import OUTBOX_EVENTS

@@ -75,12 +75,18 @@ async def add_endpoint(conn: Conn, ws: str, *, enabled: bool = True, session: bo
     return str(found[0])
 
 
-async def waiting_on_a_lock(conn: Conn, pid: int) -> bool:
-    cur = await conn.execute(
-        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid,)
-    )
-    found = await cur.fetchone()
-    return bool(found and found[0])
+async def blocked(observer: Conn, waiting: Conn, what: str) -> None:
+    """Return once `waiting`'s statement waits on a lock (seen from `observer`)."""
+
+    async def on_a_lock() -> bool:
+        cur = await observer.execute(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+            (waiting.info.backend_pid,),
+        )
+        found = await cur.fetchone()
+        return bool(found and found[0])
+
+    await until(on_a_lock, within=10, what=what)
 
 
 async def test_no_event_is_written_for_a_workspace_no_endpoint_takes_events_of(
@@ -116,11 +122,7 @@ async def test_an_endpoint_created_while_a_writer_found_none_waits_for_it(
     ws = await workspace(writer)
     assert await write_event(writer, ws) == 0  # the writer's transaction stays open
     creating = asyncio.create_task(add_endpoint(admin, ws))
-    await until(
-        lambda: waiting_on_a_lock(writer, admin.info.backend_pid),
-        within=10,
-        what="the endpoint's creation waiting for the writer",
-    )
+    await blocked(writer, admin, "the endpoint's creation waiting for the writer")
     assert not creating.done()
     await writer.commit()  # the change, without its event, is before the endpoint
     await creating
@@ -136,11 +138,7 @@ async def test_a_writer_that_comes_while_an_endpoint_is_created_sees_it(
     ws = await workspace(writer)
     await add_endpoint(admin, ws)  # not yet committed
     writing = asyncio.create_task(write_event(writer, ws))
-    await until(
-        lambda: waiting_on_a_lock(admin, writer.info.backend_pid),
-        within=10,
-        what="the writer waiting for the endpoint's creation",
-    )
+    await blocked(admin, writer, "the writer waiting for the endpoint's creation")
     await admin.commit()
     assert await writing == 1
     await writer.rollback()
@@ -157,11 +155,7 @@ async def test_enabling_an_endpoint_waits_for_the_writers_that_found_none(
     enabling = asyncio.create_task(
         admin.execute("UPDATE webhook_endpoints SET enabled = true WHERE id = %s", (endpoint,))
     )
-    await until(
-        lambda: waiting_on_a_lock(writer, admin.info.backend_pid),
-        within=10,
-        what="the endpoint's enabling waiting for the writer",
-    )
+    await blocked(writer, admin, "the endpoint's enabling waiting for the writer")
     await writer.commit()
     await enabling
     await admin.commit()

@@ -798,3 +798,34 @@ async def _waiting_on_a_lock(ss: StreamServers) -> bool:
         )
         row = await cur.fetchone()
         return bool(row and row[0])
+
+
+async def test_items_judged_at_the_accept_are_planned_from_there(
+    ss: StreamServers, sales: SalesStream
+) -> None:
+    assert ss.workers.judged is not None
+    taken = ss.workers.judged.taken
+    answer, _ = await ingest(ss, sales.key, SEED_BATCH)
+    status = await finished(ss, sales.key, answer["data"]["request_id"])
+    assert [i["action"] for i in status["items"]] == ["created"] * 3
+    assert ss.workers.judged.taken == taken + 1
+    records = await records_of(ss.pool, sales.entity_type_id)
+    assert sorted(r["region"] for r in records) == sorted(str(i["region"]) for i in SEED_BATCH)
+
+
+async def test_a_type_changed_between_accept_and_claim_is_judged_again(
+    ss: StreamServers, seed: demo.DemoSeed, sales: SalesStream
+) -> None:
+    await ss.workers.stop()  # nothing is claimed until the type has changed
+    try:
+        answer, _ = await ingest(ss, sales.key, [{"region": "x", "revenue": 5}])
+        await ss.admin.DeleteField(
+            admin_pb2.DeleteFieldRequest(name=f"{seed.workspace}/entityTypes/sales/fields/revenue"),
+            metadata=seed.auth,
+        )
+    finally:
+        ss.workers.start()
+    status = await finished(ss, sales.key, answer["data"]["request_id"])
+    [item] = status["items"]
+    assert item["action"] == "failed"
+    assert item["error"]["fields"][0]["code"] == "UNKNOWN_FIELD"

@@ -310,3 +310,22 @@ async def test_enough_calls_go_out_while_batches_are_out_up_to_the_limit(
         release.set()
         answers = await asyncio.gather(first, *more)
     assert [a[0] for a in answers] == [bytes([n]) for n in range(14)]
+
+
+async def test_a_caller_is_idle_only_with_no_call_waiting_or_out(
+    servers: Servers, seeded: DemoSeed
+) -> None:
+    body = b'{"fields": {"email": "%s"}}' % f"{secrets.token_hex(4)}@acme.no".encode()
+    async with channel(servers.matcher_addr) as ch:
+        caller = twincalls.TwinCaller(ch)
+        assert caller.idle
+
+        pending = push_call(seeded.tokens["contact"], body, "req_idle")
+        answer = asyncio.create_task(
+            caller.call(pending.method, pending.request, metadata=pending.metadata, deadline=10.0)
+        )
+        await asyncio.sleep(0)  # the call is queued and its batch on its way
+        assert not caller.idle
+
+        await answer
+        await until(lambda: caller.idle, what="the caller idle again")

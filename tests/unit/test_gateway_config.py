@@ -32,6 +32,7 @@ def test_everything_set() -> None:
             "INLET_PORT_FILE": "/tmp/port",
             "INLET_LOG_LEVEL": "debug",
             "INLET_METRICS_PORT": "9100",
+            "INLET_GATEWAY_CHANNEL_IDLE_SECONDS": "0",
         }
     )
 
@@ -41,6 +42,7 @@ def test_everything_set() -> None:
     assert config.port_file == "/tmp/port"
     assert config.log_level == "DEBUG"
     assert config.metrics_port == 9100
+    assert config.channel_idle_seconds == 0
 
 
 @pytest.mark.parametrize(
@@ -54,6 +56,8 @@ def test_everything_set() -> None:
         ("INLET_LOG_LEVEL", "LOUD"),
         ("INLET_METRICS_PORT", "x"),
         ("INLET_METRICS_PORT", "70000"),
+        ("INLET_GATEWAY_CHANNEL_IDLE_SECONDS", "-1"),
+        ("INLET_GATEWAY_CHANNEL_IDLE_SECONDS", "later"),
     ],
 )
 def test_bad_values_name_their_key(key: str, value: str) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from inlet.type.v1 import entity_pb2
 from inlet_common import exactjson
 from inlet_common.exactjson import Number
-from inlet_common.normalise import FieldProblem, key_text, normalise
+from inlet_common.normalise import FieldProblem, key_text, normalise, normaliser
 from tests.fuzzing import fuzz_settings
 
 T = entity_pb2
@@ -221,3 +221,33 @@ _ADDRESS_PARTS = st.sampled_from(
 def test_any_email_answers_exactly_as_email_validator(parts: list[str]) -> None:
     text = "".join(parts).strip()
     assert _inlet_email(text) == _library_email(text)
+
+
+def _outcome(check: Any) -> Any:
+    try:
+        return check()
+    except FieldProblem as problem:
+        return (problem.reason, problem.message)
+
+
+@pytest.mark.parametrize("kind", [*entity_pb2.FieldType.values()])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "  Ola ",
+        "ola@acme.no",
+        "+47 912 34 567",
+        "912 34 567",
+        12,
+        Number("1.50"),
+        True,
+        "x",
+        "2026-04-06T10:30:00Z",
+        "6d6f3c5e-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+        [1],
+        {"a": 1},
+    ],
+)
+def test_a_fields_normaliser_answers_as_normalise(kind: int, raw: Any) -> None:
+    f = field(kind)
+    assert _outcome(lambda: normaliser(f)(raw, "NO")) == _outcome(lambda: normalise(f, raw, "NO"))

@@ -9,6 +9,7 @@ from inlet.type.v1 import entity_pb2
 from inlet_common.exactjson import from_raw as to_dict
 from inlet_matcher.errors import ValidationFailed
 from inlet_matcher.planner import plan_push
+from inlet_matcher.push.schema_cache import PushSchemaCache
 
 T = entity_pb2
 CONTACT = entity_pb2.EntityType(
@@ -91,3 +92,22 @@ def test_every_problem_is_reported_at_once() -> None:
         ("related.contact.nick", "UNKNOWN_FIELD"),
     }
     assert caught.value.reason == "VALIDATION_FAILED"
+
+
+def test_a_schema_kept_in_the_cache_plans_as_one_read_afresh() -> None:
+    cache = PushSchemaCache()
+    kept = cache.put(b"token", ENDPOINT)
+    assert cache.get(b"token") is kept
+    push = (
+        {"title": " Renewal ", "value": 50000},
+        {"contact": {"name": "Ola", "email": "OLA@acme.no", "phone": "99887766"}},
+    )
+    with_shape = plan_push(kept.schema, *push, shape=kept.shape)
+    afresh = plan_push(ENDPOINT, *push)
+    assert with_shape.record == afresh.record
+    assert with_shape.related == afresh.related
+    # Its problems too: an unknown related type, named with the type's reference fields.
+    with pytest.raises(ValidationFailed) as caught:
+        plan_push(kept.schema, {"title": "x"}, {"owner": {"name": "Ola"}}, shape=kept.shape)
+    assert [v.field for v in caught.value.violations] == ["related.owner"]
+    assert "reference fields: contact" in caught.value.violations[0].description

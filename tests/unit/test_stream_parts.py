@@ -3,6 +3,7 @@ envelope."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -21,9 +22,9 @@ from inlet_matcher.stream import (
     bearer,
     check_items,
     listed,
-    plan_items,
     read_body,
 )
+from inlet_matcher.stream_plan import SLICE, plan_items, plan_items_sliced
 from inlet_store.inbox import body_hash, invalid_message
 from inlet_store.streams import new_key, parse_key, secret_matches
 from tests.stream_support import SALES
@@ -172,6 +173,21 @@ def test_bearer_needs_the_scheme() -> None:
     assert bearer({}) == ""
 
 
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (rb'[{"a": "x"}, {"b": "y\u0000z"}]', "items[1].b"),
+        (rb'{"k\u0000": 1}', "body.k\\u0000"),
+        (rb'[{"a": "\\u0000"}]', None),  # a backslash, then "u0000": no NUL
+        (b'[{"a": "x"}]', None),
+    ],
+)
+def test_a_nul_anywhere_in_the_body_is_refused_naming_where(body: bytes, where: str | None) -> None:
+    read = read_body(body)
+    assert [p.field for p in read.problems] == ([where] if where else [])
+    assert [p.reason for p in read.problems] == (["NUL_CHARACTER"] if where else [])
+
+
 def claimed(items: list[Any], item_key: str = "", done: tuple[int, ...] = ()) -> Any:
     found = store_pb2.ClaimedStreamRequest(
         entity_type=SALES, item_key=item_key, done_indices=list(done)
@@ -201,6 +217,25 @@ def test_bad_item_becomes_its_own_error() -> None:
 def test_done_items_are_not_planned_again() -> None:
     planned = plan_items(claimed([{"region": "a"}, {"region": "b"}, {"region": "c"}], done=(0, 1)))
     assert [p.index for p in planned] == [2]
+
+
+async def test_sliced_planning_plans_the_same_and_lets_the_loop_run() -> None:
+    items: list[Any] = [{"region": f"r{n % 7}", "revenue": n} for n in range(2 * SLICE + 5)]
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    before = ticks
+    planned = await plan_items_sliced(claimed(items, "region", done=(3,)))
+    ticker.cancel()
+    assert planned == plan_items(claimed(items, "region", done=(3,)))
+    assert ticks - before >= 2  # the loop ran between the slices
 
 
 def test_item_key_comes_before_the_types_unique_fields() -> None:

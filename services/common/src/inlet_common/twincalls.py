@@ -259,6 +259,11 @@ class TwinCaller:
         self._draining: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
+    @property
+    def idle(self) -> bool:
+        """No call waits to be sent and no batch is out (one may outlive its callers)."""
+        return not self._pending and not self._sending and self._draining is None
+
     async def call(
         self, method: str, request: bytes, *, metadata: Metadata, deadline: float
     ) -> Outcome:

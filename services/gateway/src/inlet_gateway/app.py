@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import replace
 from typing import Any
 
@@ -50,6 +50,7 @@ from inlet_gateway.calls import ChannelFactory, UpstreamCalls
 from inlet_gateway.config import GatewayConfig
 from inlet_gateway.console import Console, build_console
 from inlet_gateway.forwarding import PRINTABLE, client_request_id, metadata_of
+from inlet_gateway.idlechannels import IdleRelease
 from inlet_gateway.sse import Streaming
 from inlet_gateway.streaming import Receive, Send, send_stream
 
@@ -87,6 +88,11 @@ def upstreams(config: GatewayConfig) -> list[tuple[descriptor.ServiceDescriptor,
     ]
 
 
+async def _close_all(channels: list[grpc.aio.Channel]) -> None:
+    for channel in channels:
+        await channel.close(None)
+
+
 def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None = None) -> Gateway:
     """The gateway for `config`: every annotated RPC of the mounted services, and the
     console at /console/ unless INLET_CONSOLE is off."""
@@ -98,6 +104,7 @@ def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None 
         extra_seconds={PUSH_TRANSFER: config.push_sync_max_seconds},
         external_type_base=config.external_problem_base,
         body_timeout_seconds=config.body_timeout_seconds,
+        channel_idle_seconds=config.channel_idle_seconds,
     )
     if config.console:
         gateway.console = build_console(config, gateway.channel)
@@ -105,7 +112,8 @@ def create_app(config: GatewayConfig, *, channel_factory: ChannelFactory | None 
 
 
 class Gateway(UpstreamCalls):
-    """The ASGI application. Channels open lazily (inside the loop) and close on aclose()."""
+    """The ASGI application. Channels open lazily (inside the loop), close after an idle
+    spell (`idle`) and on aclose()."""
 
     def __init__(
         self,
@@ -117,6 +125,7 @@ class Gateway(UpstreamCalls):
         extra_seconds: Mapping[str, float] | None = None,
         external_type_base: str = DEFAULT_EXTERNAL_TYPE_BASE,
         body_timeout_seconds: float = 30.0,
+        channel_idle_seconds: float = 0.0,
     ) -> None:
         self.routes = routes
         self.timeout_seconds = timeout_seconds
@@ -144,10 +153,15 @@ class Gateway(UpstreamCalls):
         self._streams: dict[str, grpc.aio.UnaryStreamMultiCallable[Any, Any]] = {}
         # Served before the RPC routes, over the same upstream channels.
         self.console: Console | None = None
+        self.idle = IdleRelease(channel_idle_seconds, self._let_go, self._upstream_busy)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            self.idle.begin()
+            try:
+                await self._http(scope, receive, send)
+            finally:
+                self.idle.end()
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
@@ -155,12 +169,24 @@ class Gateway(UpstreamCalls):
 
     async def aclose(self) -> None:
         """Close every upstream channel (in-flight calls are cancelled)."""
+        self.idle.cancel()
+        await self._let_go()
+
+    @property
+    def open_channels(self) -> int:
+        return len(self._channels)
+
+    def _let_go(self) -> Awaitable[None]:
+        """Forget every channel now (the next call opens a new one); the result closes
+        them."""
         opened, self._channels = self._channels, {}
         self._callables.clear()
         self._twin_callers.clear()
         self._streams.clear()
-        for channel in opened.values():
-            await channel.close(None)
+        return _close_all(list(opened.values()))
+
+    def _upstream_busy(self) -> bool:
+        return not all(caller.idle for caller in self._twin_callers.values())
 
     # --- ASGI plumbing -------------------------------------------------------------------
 

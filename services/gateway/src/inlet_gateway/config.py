@@ -31,6 +31,9 @@ class GatewayConfig:
     # of the connection (or of the previous answer), and its body within body_timeout_seconds.
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
+    # The upstream channels are closed after this long without a request (0: never); gRPC's
+    # runtime and its threads stop with the last one (inlet_gateway.idlechannels).
+    channel_idle_seconds: float = 30.0
     port_file: str | None = None
     log_level: str = "INFO"
     metrics_port: int | None = None
@@ -90,6 +93,7 @@ class GatewayConfig:
             push_sync_max_seconds=push_sync_max,
             header_timeout_seconds=header_timeout,
             body_timeout_seconds=body_timeout,
+            channel_idle_seconds=env.number("INLET_GATEWAY_CHANNEL_IDLE_SECONDS", 30.0),
             port_file=env.optional("INLET_PORT_FILE"),
             log_level=level,
             metrics_port=metrics_port,

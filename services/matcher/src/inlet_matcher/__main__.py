@@ -13,6 +13,7 @@ from inlet_matcher import app
 from inlet_matcher.config import MatcherConfig
 from inlet_matcher.external import ExternalIngest
 from inlet_matcher.hold import Hold
+from inlet_matcher.judged import JudgedItems
 from inlet_matcher.push.use_case import Ingest
 from inlet_matcher.store_client import GrpcStore
 from inlet_matcher.stream import GrpcStreamStore, StreamIngest
@@ -41,11 +42,12 @@ async def serve() -> None:
             if config.hold_after_chunks and config.hold_file
             else None
         ),
+        judged=JudgedItems(),
     )
     service = await app.start(
         Ingest(GrpcStore(store_channel, config.store_timeout_seconds)),
         config.service.grpc_addr,
-        streams=StreamIngest(stream_store, workers.wake),
+        streams=StreamIngest(stream_store, workers.wake, judged=workers.judged),
         transfers=PushTransfers(
             GrpcTransferStore(store_channel, config.store_timeout_seconds),
             workers.wake,

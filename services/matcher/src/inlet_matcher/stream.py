@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +19,7 @@ from inlet_common.credentials import bearer_token
 from inlet_common.errors import Aborted, InletError, Unauthenticated, Violation
 from inlet_common.exactjson import kind_of
 from inlet_common.group_commit import GroupCommit
-from inlet_common.normalise import key_text
-from inlet_matcher.integration_items import plan_integration
+from inlet_matcher.judged import Judged, JudgedItems
 from inlet_matcher.planner import EntityShape, check_entity, plan_entity
 from inlet_matcher.store_client import GrpcStore, answers_of
 
@@ -56,6 +55,9 @@ class ReadBody:
     problems: tuple[Violation, ...] = ()  # JSON of the wrong shape
 
 
+_NUL = b"\\u0000"
+
+
 def read_body(data: bytes) -> ReadBody:
     """The items of a raw body; judged without the stream's schema."""
     if not data.strip():
@@ -64,7 +66,11 @@ def read_body(data: bytes) -> ReadBody:
         body = exactjson.loads(data)
     except exactjson.DecodeError as error:
         return ReadBody([], False, f"request body is not valid JSON: {error}")
-    where = nul.in_json(body, "body" if isinstance(body, dict) else "items")
+    # A parsed string can only hold NUL written as the escape \u0000 (JSON refuses the raw
+    # control character): a body without that text needs no walk through every item.
+    where = (
+        nul.in_json(body, "body" if isinstance(body, dict) else "items") if _NUL in data else None
+    )
     if where is not None:
         # Refused whole, before anything is stored: PostgreSQL could not keep it.
         return ReadBody([], False, problems=tuple(nul.refusal(where).violations))
@@ -112,24 +118,32 @@ def judge_item(
             satisfied=set(),
             shape=shape,
             into=into,
+            keyed=False,
         )
     else:
         normalised = check_entity(shape, values, region, path, problems, ref_types=ref_types)
-    where = f"{path}.{item_key}"
-    if item_key and normalised.get(item_key) is None and all(p.field != where for p in problems):
-        message = (
-            f"{item_key} (X-Item-Key) is empty"
-            if item_key in values
-            else f"{path} has no {item_key!r} field, which X-Item-Key names as the item identifier"
-        )
-        problems.append(Violation(where, message, "EMPTY_ITEM_KEY"))
+    if item_key and normalised.get(item_key) is None:
+        where = f"{path}.{item_key}"
+        if all(p.field != where for p in problems):
+            message = (
+                f"{item_key} (X-Item-Key) is empty"
+                if item_key in values
+                else f"{path} has no {item_key!r} field, which X-Item-Key names as the item"
+                " identifier"
+            )
+            problems.append(Violation(where, message, "EMPTY_ITEM_KEY"))
     return record, normalised, problems
 
 
 def check_items(
-    schema: store_pb2.StreamSchema, items: list[Any], single: bool, item_key: str
+    schema: store_pb2.StreamSchema,
+    items: list[Any],
+    single: bool,
+    item_key: str,
+    normalised: list[dict[str, Any]] | None = None,
 ) -> list[Violation]:
-    """Every bad field of the items against the stream's schema, in order."""
+    """Every bad field of the items against the stream's schema, in order; each item's
+    normalised values appended to `normalised` when given."""
     problems: list[Violation] = []
     slugs = [f.slug for f in schema.entity_type.fields]
     if item_key and item_key not in slugs:
@@ -146,7 +160,7 @@ def check_items(
     shape = EntityShape.of(schema.entity_type)
     for index, values in enumerate(items):
         path = "body" if single else f"items[{index}]"
-        problems += judge_item(
+        _, values, found = judge_item(
             schema.entity_type,
             schema.default_region,
             refs,
@@ -155,7 +169,10 @@ def check_items(
             values,
             shape=shape,
             plan=False,
-        )[2]
+        )
+        problems += found
+        if normalised is not None:
+            normalised.append(values)
     return problems
 
 
@@ -309,10 +326,13 @@ class StreamIngest:
         store: GrpcStreamStore,
         on_accepted: Callable[[], None] = lambda: None,
         schemas: SchemaCache | None = None,
+        judged: JudgedItems | None = None,
     ):
         self.store = store
         self.on_accepted = on_accepted
         self.schemas = schemas or SchemaCache()
+        # Where this matcher's workers find the items it normalised (None: not kept).
+        self.judged = judged
 
     async def accept(
         self,
@@ -341,24 +361,38 @@ class StreamIngest:
             rejection_reason="PAYLOAD_TOO_LARGE" if edge_reason == "PAYLOAD_TOO_LARGE" else "",
         )
         schema = self.schemas.get(ingest_key)
-        for _ in range(_SCHEMA_ATTEMPTS):
-            problems = list(read.problems)
-            if schema is not None and read.items:
-                problems += check_items(schema, read.items, read.single, item_key)
-            request.schema_version = schema.version if schema is not None else ""
-            del request.violations[:]
-            request.violations.extend(
-                ingest_pb2.IngestFieldError(field=p.field, code=p.reason, message=p.description)
-                for p in listed(problems)
-            )
-            request.violation_count = len(problems)
-            accepted = await self.store.accept(request)
-            if not accepted.HasField("schema"):
-                if not accepted.replayed:
-                    self.on_accepted()  # our own workers start at once; others poll
-                return accepted
-            schema = accepted.schema
-            self.schemas.put(ingest_key, schema)
+        request_id = logs.request_id.get()
+        kept: Judged | None = None
+        try:
+            for _ in range(_SCHEMA_ATTEMPTS):
+                problems = list(read.problems)
+                normalised: list[dict[str, Any]] = []
+                if schema is not None and read.items:
+                    problems += check_items(schema, read.items, read.single, item_key, normalised)
+                if self.judged is not None and schema is not None and read.items:
+                    # Kept before the request is stored: no claim of it can come first.
+                    judged = Judged(schema, item_key, read.single, normalised)
+                    put = not problems and self.judged.put(request_id, judged, replacing=kept)
+                    self.judged.discard(request_id, kept)
+                    kept = judged if put else None
+                request.schema_version = schema.version if schema is not None else ""
+                del request.violations[:]
+                request.violations.extend(
+                    ingest_pb2.IngestFieldError(field=p.field, code=p.reason, message=p.description)
+                    for p in listed(problems)
+                )
+                request.violation_count = len(problems)
+                accepted = await self.store.accept(request)
+                if not accepted.HasField("schema"):
+                    if not accepted.replayed:
+                        self.on_accepted()  # our own workers start at once; others poll
+                        kept = None  # stored: its workers take it
+                    return accepted
+                schema = accepted.schema
+                self.schemas.put(ingest_key, schema)
+        finally:
+            if self.judged is not None:
+                self.judged.discard(request_id, kept)
         raise SchemaChanging(
             "the stream's entity type kept changing while the request was checked; retry it"
         )
@@ -371,86 +405,3 @@ class StreamIngest:
                 ingest_key=bearer(metadata), request_id=request_id
             )
         )
-
-
-# -- planning a claimed request -------------------------------------------------------------
-
-
-def plan_items(claimed: store_pb2.ClaimedStreamRequest) -> list[store_pb2.StreamItem]:
-    """Every not-yet-done item as a planned record, an error, or superseded by a later one;
-    an integration's request is read from its body by the integration's type and mapping."""
-    if claimed.source == "integration":
-        return plan_integration(claimed)
-    items = exactjson.from_raw(claimed.items, [])
-    assert isinstance(items, list)
-    done = set(claimed.done_indices)
-    planned: dict[int, store_pb2.StreamItem] = {}
-    key_of: dict[int, str] = {}
-    shape = EntityShape.of(claimed.entity_type)
-    refs = dict(claimed.reference_type_ids)
-    for index, values in enumerate(items):
-        item, normalised = _plan_one(claimed, index, values, shape, refs)
-        planned[index] = item
-        if claimed.item_key and item.HasField("record"):
-            key_of[index] = key_text(normalised.get(claimed.item_key))
-    # Within one batch the last item with a given X-Item-Key value wins.
-    last: dict[str, int] = {}
-    for index, key in key_of.items():
-        last[key] = index
-    for index, key in key_of.items():
-        if last[key] != index:
-            planned[index] = store_pb2.StreamItem(index=index, superseded_by=last[key])
-    return [planned[i] for i in sorted(planned) if i not in done]
-
-
-def _plan_one(
-    claimed: store_pb2.ClaimedStreamRequest,
-    index: int,
-    values: Any,
-    shape: EntityShape,
-    refs: dict[str, str],
-) -> tuple[store_pb2.StreamItem, dict[str, Any]]:
-    # Judged again: the entity type may have changed since the request was accepted.
-    path = "body" if claimed.single else f"items[{index}]"
-    item = store_pb2.StreamItem(index=index)
-    record, normalised, problems = judge_item(
-        claimed.entity_type,
-        claimed.default_region,
-        refs,
-        claimed.item_key,
-        path,
-        values,
-        shape=shape,
-        into=item.record,
-    )
-    if problems or record is None:
-        return _failed(index, path, problems), normalised
-    key = claimed.item_key
-    if key:
-        # The item key identifies the record; the type's unique fields still apply after it.
-        record.ClearField("unique_fields")
-        record.unique_fields.extend(
-            [
-                key,
-                *(
-                    f.slug
-                    for f in claimed.entity_type.fields
-                    if f.unique and f.slug != key and normalised.get(f.slug) is not None
-                ),
-            ]
-        )
-    return item, normalised
-
-
-def _failed(index: int, path: str, problems: Iterable[Violation]) -> store_pb2.StreamItem:
-    found = list(problems)
-    return store_pb2.StreamItem(
-        index=index,
-        error=exactjson.to_raw(
-            {
-                "code": "VALIDATION_FAILED",
-                "message": f"invalid item: {', '.join(p.field for p in found)}",
-                "fields": [p.as_json() for p in found],
-            }
-        ),
-    )

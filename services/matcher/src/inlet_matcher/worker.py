@@ -9,6 +9,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 from opentelemetry.trace import Span, SpanKind
 
@@ -17,7 +18,9 @@ from inlet_common import requestids, tracing
 from inlet_common.errors import InletError
 from inlet_matcher.claim_turn import ClaimTurn
 from inlet_matcher.hold import Hold
-from inlet_matcher.stream import GrpcStreamStore, plan_items
+from inlet_matcher.judged import JudgedItems
+from inlet_matcher.stream import GrpcStreamStore
+from inlet_matcher.stream_plan import plan_items_sliced, plan_judged_into
 from inlet_matcher.transfer_items import plan_transfer
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ class Workers:
         batch_items: int = 1000,
         max_backoff_seconds: float = 5.0,
         hold: Hold | None = None,
+        judged: JudgedItems | None = None,
     ) -> None:
         self.store = store
         self.count = count
@@ -56,6 +60,8 @@ class Workers:
         self.batch_items = batch_items
         self.max_backoff_seconds = max_backoff_seconds
         self.hold = hold  # tests only
+        # Items this matcher's accepts normalised (give the same to its StreamIngest).
+        self.judged = judged
         # Loops backing off after a failed claim; a wake-up (an accepted request: the
         # store answers again) ends their pause early.
         self._resume = asyncio.Event()
@@ -105,19 +111,46 @@ class Workers:
         claims = await self._claim(worker or self.name)
         # Requests that fit in one chunk are applied together, one commit for them all;
         # the rest (big ones, push transfers) one by one, chunk after chunk.
-        together: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]] = []
+        request = store_pb2.ApplyStreamRequestsRequest()
+        together: list[store_pb2.ClaimedStreamRequest] = []
         alone: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem] | None]] = []
         for claimed in claims:
-            items = self._planned(claimed) if claimed.source != "push" else None
+            if claimed.source == "push":
+                alone.append((claimed, None))
+                continue
+            # Taken before the first pause: nothing else can take it meanwhile.
+            judged = self.judged.take(claimed) if self.judged is not None else None
+            if judged is not None and len(judged) <= self.chunk_size:
+                # Planned in place in the call: its items are not copied into it.
+                if await self._planned_into(claimed, judged, self._entry(request, claimed)):
+                    together.append(claimed)
+                else:
+                    del request.requests[-1]
+                    alone.append((claimed, None))
+                continue
+            items = await self._planned(claimed, judged)
             if items is not None and len(items) <= self.chunk_size:
-                together.append((claimed, items))
+                self._entry(request, claimed).items.extend(items)
+                together.append(claimed)
             else:
                 # Planned once: a large request's chunks reuse these items.
                 alone.append((claimed, items))
-        done = await self._apply_together(together) if together else 0
+        done = await self._apply_together(request, together) if together else 0
         for claimed, planned in alone:
             done += await self._process_logged(claimed, planned)
         return done
+
+    def _entry(
+        self, request: store_pb2.ApplyStreamRequestsRequest, claimed: store_pb2.ClaimedStreamRequest
+    ) -> store_pb2.ApplyStreamItemsRequest:
+        """A new request of the call, empty of items."""
+        return request.requests.add(
+            request_id=claimed.request_id,
+            lease_token=claimed.lease_token,
+            lease_seconds=self.lease_seconds,
+            workspace_id=claimed.workspace_id,
+            finish=True,
+        )
 
     async def _claim(self, worker: str) -> list[store_pb2.ClaimedStreamRequest]:
         """A batch: this loop's claim waits at the store while it holds the turn; otherwise
@@ -150,36 +183,42 @@ class Workers:
             wait_seconds=wait_seconds,
         )
 
-    def _planned(
-        self, claimed: store_pb2.ClaimedStreamRequest
+    async def _planned(
+        self, claimed: store_pb2.ClaimedStreamRequest, judged: list[dict[str, Any]] | None = None
     ) -> list[store_pb2.StreamItem] | None:
         with requestids.bound(claimed.request_id):
             try:
-                return plan_items(claimed)
+                return await plan_items_sliced(claimed, judged)
             except Exception:
                 log.exception("planning a stream request crashed")
                 return None
 
+    async def _planned_into(
+        self,
+        claimed: store_pb2.ClaimedStreamRequest,
+        judged: list[dict[str, Any]],
+        entry: store_pb2.ApplyStreamItemsRequest,
+    ) -> bool:
+        with requestids.bound(claimed.request_id):
+            try:
+                await plan_judged_into(claimed, judged, entry.items)
+            except Exception:
+                log.exception("planning a stream request crashed")
+                return False
+        return True
+
     async def _apply_together(
-        self, batch: list[tuple[store_pb2.ClaimedStreamRequest, list[store_pb2.StreamItem]]]
+        self,
+        request: store_pb2.ApplyStreamRequestsRequest,
+        batch: list[store_pb2.ClaimedStreamRequest],
     ) -> int:
-        """One ApplyStreamRequests call; a request it could not apply for a reason of its
-        own (not a lost lease) is tried again alone, where its failure is logged."""
+        """One ApplyStreamRequests call (`request`, one entry per request of `batch`); a
+        request it could not apply for a reason of its own (not a lost lease) is tried again
+        alone, where its failure is logged."""
         # A batch of one is sent under its request's id, as ApplyStreamItems would be.
-        alone_id = batch[0][0].request_id if len(batch) == 1 else ""
+        alone_id = batch[0].request_id if len(batch) == 1 else ""
         # A batch of one continues its request's trace; a larger one starts its own.
-        traced = _traced(batch[0][0]) if len(batch) == 1 else contextlib.nullcontext(None)
-        request = store_pb2.ApplyStreamRequestsRequest()
-        for claimed, items in batch:
-            # Added in place: building each request apart and then the batch from them
-            # would copy every planned item twice.
-            request.requests.add(
-                request_id=claimed.request_id,
-                lease_token=claimed.lease_token,
-                lease_seconds=self.lease_seconds,
-                workspace_id=claimed.workspace_id,
-                finish=True,
-            ).items.extend(items)
+        traced = _traced(batch[0]) if len(batch) == 1 else contextlib.nullcontext(None)
         try:
             with requestids.bound(alone_id), traced:
                 applied = await self.store.apply_many(request)
@@ -188,18 +227,18 @@ class Workers:
             log.warning("applying stream requests failed", exc_info=True)
             return 0
         done = 0
-        for (claimed, items), result in zip(batch, applied.results, strict=True):
+        for claimed, entry, result in zip(batch, request.requests, applied.results, strict=True):
             with requestids.bound(claimed.request_id):
                 if not result.error_reason:
                     log.info(
                         "stream request processed",
-                        extra={"status": result.status, "items": len(items)},
+                        extra={"status": result.status, "items": len(entry.items)},
                     )
                     done += 1
                 elif result.error_reason == "LEASE_LOST":
                     log.warning("stream request lease lost: %s", result.error_message)
                 else:
-                    done += await self._process_logged(claimed, items)
+                    done += await self._process_logged(claimed, list(entry.items))
         return done
 
     async def _process_logged(
@@ -234,7 +273,7 @@ class Workers:
         with requestids.bound(claimed.request_id):
             if claimed.source == "push":
                 return await self.process_transfer(claimed)
-            items = plan_items(claimed) if planned is None else planned
+            items = await plan_items_sliced(claimed) if planned is None else planned
             # At least one call, so a request whose items were all done before is finished.
             starts = range(0, max(len(items), 1), self.chunk_size)
             status = ""

@@ -45,7 +45,11 @@ class RandomIds:
             self._at = 0
         x = self._hex[self._at : self._at + 32]
         self._at += 32
-        return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{'89ab'[int(x[16], 16) & 3]}{x[17:20]}-{x[20:]}"
+        return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:]}"
+
+
+# The variant digit of a version 4 UUID (10xx in binary) for each random hex digit.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 @dataclass
@@ -75,7 +79,11 @@ class ChunkPlan:
     def upsert(self, planned: PlannedRecord, entity: str) -> Outcome:
         """Store._upsert's decision for one item; raises its domain errors, writes nothing."""
         keys = unique_keys(planned, entity)
-        hits = {s: self.keys[(s, v)] for s, v in keys.items() if (s, v) in self.keys}
+        stored = self.keys
+        hits = {s: stored[(s, v)] for s, v in keys.items() if (s, v) in stored}
+        if not hits and not planned.missing_required:
+            # decide()'s create, without its Decision: most items of an import are new.
+            return self._create(planned, keys)
         decision = decide(planned, keys, hits, entity)
         if decision.record_id is not None:
             record_id = decision.record_id
@@ -85,12 +93,15 @@ class ChunkPlan:
             for slug, value in decision.new_keys.items():
                 self._add_key((slug, value), record_id)
             return Outcome(id=record_id, action="updated", matched_on=decision.matched_on)
+        return self._create(planned, decision.new_keys)
+
+    def _create(self, planned: PlannedRecord, keys: dict[str, str]) -> Outcome:
         record_id = self.new_id()
         data = {k: v for k, v in planned.values.items() if v is not None}
         self.writes[record_id] = _Write(True, data)
-        for slug, value in decision.new_keys.items():
+        for slug, value in keys.items():
             self._add_key((slug, value), record_id)
-        return Outcome(id=record_id, action="created")
+        return Outcome(record_id, "created")
 
     def _add_key(self, key: Key, record_id: str) -> None:
         self.keys[key] = record_id

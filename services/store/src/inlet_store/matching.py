@@ -10,7 +10,7 @@ from inlet_store.domain import PlannedRecord
 from inlet_store.errors import MissingRequired, UniqueConflictError, ValidationFailed
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per item: see domain.PlannedRecord
 class Decision:
     """Update `record_id` (or create a record when None) and move its keys as listed."""
 

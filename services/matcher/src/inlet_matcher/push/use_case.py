@@ -72,7 +72,7 @@ class Ingest:
         key = idempotency_key if body is not None else ""
         digest = idempotency.body_hash(body.canonical()) if body is not None and key else b""
         hashed = token_hash(token)
-        schema = self.schemas.get(hashed)
+        cached = self.schemas.get(hashed)
         for _ in range(_SCHEMA_ATTEMPTS):
             request = store_pb2.CommitPushRequest(
                 token_hash=hashed, idempotency_key=key, body_hash=digest
@@ -80,10 +80,10 @@ class Ingest:
             problem = refused
             if refused is not None:
                 request.refusal.CopyFrom(_refusal(refused, against_schema=False))
-            elif schema is not None and body is not None:
-                request.schema_version = schema.version
+            elif cached is not None and body is not None:
+                request.schema_version = cached.schema.version
                 try:
-                    plan = plan_push(schema, body.fields, body.related)
+                    plan = plan_push(cached.schema, body.fields, body.related, shape=cached.shape)
                 except ValidationFailed as error:
                     problem = error
                     request.refusal.CopyFrom(_refusal(error, against_schema=True))
@@ -95,8 +95,7 @@ class Ingest:
             # a conflict: refused (and logged) by the store; a stored answer is replayed.
             answer = await self.store.commit_push(request)
             if answer.HasField("schema"):
-                schema = answer.schema
-                self.schemas.put(hashed, schema)
+                cached = self.schemas.put(hashed, answer.schema)
                 continue
             if answer.refused:
                 assert problem is not None

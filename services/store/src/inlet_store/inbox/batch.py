@@ -10,6 +10,7 @@ by one as before.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,6 +27,8 @@ from inlet_store.inbox.sources import INTEGRATION, STREAM
 from inlet_store.streams import LeaseLost
 
 _QUERIES = NamedQueries("inlet_store.inbox", "sql")
+# Items decided between two looks at the event loop (a thousand take several milliseconds).
+SLICE = 250
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,10 @@ async def apply_batch(
             ],
         )
         bad = good = 0
-        for item in items:
+        for count, item in enumerate(items, start=1):
+            if count % SLICE == 0:
+                # Let the accepts waiting on this event loop go on meanwhile.
+                await asyncio.sleep(0)
             outcome, event = outcome_of(item, plan, source, dangling.get(item.index))
             row = outcome.row()
             row["request_id"] = request.request_id

@@ -124,7 +124,8 @@ class InboxRow:
     content_type: str = ""
 
 
-@dataclass(frozen=True)
+# Per item, made a thousand times for a request: slotted and not frozen (see PlannedRecord).
+@dataclass(slots=True)
 class StreamItem:
     index: int
     record: PlannedRecord | None = None
@@ -144,7 +145,7 @@ class RequestChunk:
     items: list[StreamItem]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ItemOutcome:
     index: int
     action: str  # created | updated | superseded | failed
