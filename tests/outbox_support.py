@@ -1,4 +1,4 @@
-"""The outbox's events as the notifier takes them: a batch row (migration 0120) read as
+"""The outbox's events as the notifier takes them: a batch row (migration 0141) read as
 its events, in order. In a query: f"SELECT type, data FROM {OUTBOX_EVENTS} ORDER BY seq, k"."""
 
 from __future__ import annotations

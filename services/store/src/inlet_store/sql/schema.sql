@@ -1751,7 +1751,7 @@ ALTER TABLE records ADD CONSTRAINT records_entity_type_workspace_fkey
     FOREIGN KEY (entity_type_id, workspace_id) REFERENCES entity_types (id, workspace_id)
     ON DELETE CASCADE;
 
--- A batch of events in one outbox row (0120): `events` = [{type, data}, …], type 'batch',
+-- A batch of events in one outbox row (0141): `events` = [{type, data}, …], type 'batch',
 -- `event_count` events; the notifier's take makes them events. See the migration.
 ALTER TABLE outbox_events ADD COLUMN events json, ADD COLUMN event_count integer NOT NULL DEFAULT 1;
 ALTER TABLE outbox_events ALTER COLUMN events SET STORAGE EXTERNAL;

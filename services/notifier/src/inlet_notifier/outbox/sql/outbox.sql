@@ -3,7 +3,7 @@
 -- name: take_outbox_events
 -- One atomic statement, so no transaction stays open across anything: the oldest rows
 -- (SKIP LOCKED: notifiers take disjoint batches side by side) are deleted from the outbox,
--- each one event or a batch of them (migration 0120), and the events fanned out to the
+-- each one event or a batch of them (migration 0141), and the events fanned out to the
 -- subscribed endpoints, or, for a targeted event (a push transfer's webhook), to its one
 -- URL with its order. Killed at any point, it either happened or did not.
 -- Only an event with a delivery is kept as a webhook event, under its id (the outbox row's,

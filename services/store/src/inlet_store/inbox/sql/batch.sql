@@ -70,7 +70,7 @@ WITH made AS (
             (SELECT s.slug FROM streams s WHERE s.id = r.stream_id) AS stream,
             (SELECT i.slug FROM integrations i WHERE i.id = r.integration_id) AS integration
 ), events AS (
-  -- The batch's events as one outbox row (see migration 0120), in the order the requests
+  -- The batch's events as one outbox row (see migration 0141), in the order the requests
   -- would have written them one by one; the notifier's take makes them events.
   INSERT INTO outbox_events (workspace_id, type, data, events, event_count)
   SELECT e.workspace_id, 'batch', '{}',

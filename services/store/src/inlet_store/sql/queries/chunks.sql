@@ -32,7 +32,7 @@ WITH made AS (
   SELECT %(workspace_id)s, %(entity_type_id)s, k.slug, k.value, k.record_id
     FROM jsonb_to_recordset(%(keys)s) AS k(slug text, value text, record_id uuid)
 ), events AS (
-  -- The record.* events, in item order, as one outbox row (see migration 0120): the
+  -- The record.* events, in item order, as one outbox row (see migration 0141): the
   -- parameter as sent, [{type, data}, …]; the notifier's take makes them events.
   INSERT INTO outbox_events (workspace_id, type, data, events, event_count)
   SELECT %(workspace_id)s, 'batch', '{}', %(events)s::json, json_array_length(%(events)s)
