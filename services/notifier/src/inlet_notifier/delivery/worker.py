@@ -86,35 +86,45 @@ class Worker:
         while not self._stopping.is_set():
             self._wake.clear()
             if look:
-                free = self.settings.max_in_flight - len(self._in_flight)
-                claimed: list[dict[str, Any]] = []
-                # Claim in batches: one claim query per finished attempt would cost more
-                # than the attempts themselves under load.
-                batch = max(1, self.settings.max_in_flight // 4)
-                if free >= batch or (free > 0 and not self._in_flight):
-                    try:
-                        claimed = await self.claim(free)
-                    except Exception as error:  # noqa: BLE001 - the loop must survive outages
-                        log.warning("claiming deliveries failed", extra={"error": repr(error)})
-                for claim in claimed:
-                    task = asyncio.create_task(self._attempt_logged(claim))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._done)
-                if claimed and len(claimed) == free:
-                    continue
+                if await self._fill_free_slots():
+                    continue  # every free slot taken: more may be waiting
                 due = await self.next_due()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.pause(due))
-                look = True
-            except TimeoutError:
-                if due is not None and due <= self.settings.poll:
-                    look = True  # slept until it was due (or a blocked one's recheck)
-                else:
-                    # The fallback poll ran out with nothing due: whether anything became
-                    # due without a wake-up (a NOTIFY missed) is one statement, the claim
-                    # (a transaction of three) only when something did.
-                    due = await self.next_due()
-                    look = due is not None and due <= 0
+            look, due = await self._sleep(due)
+
+    async def _fill_free_slots(self) -> bool:
+        """Claim deliveries for the free slots and start their attempts; True when the
+        claim filled every free slot."""
+        free = self.settings.max_in_flight - len(self._in_flight)
+        # Claim in batches: one claim query per finished attempt would cost more than the
+        # attempts themselves under load.
+        batch = max(1, self.settings.max_in_flight // 4)
+        if free < batch and (free <= 0 or self._in_flight):
+            return False
+        try:
+            claimed = await self.claim(free)
+        except Exception as error:  # noqa: BLE001 - the loop must survive outages
+            log.warning("claiming deliveries failed", extra={"error": repr(error)})
+            return False
+        for claim in claimed:
+            task = asyncio.create_task(self._attempt_logged(claim))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        return bool(claimed) and len(claimed) == free
+
+    async def _sleep(self, due: float | None) -> tuple[bool, float | None]:
+        """Sleep until woken, until `due` or for the fallback poll; whether the next pass
+        claims, and the due time known then."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.pause(due))
+        except TimeoutError:
+            if due is not None and due <= self.settings.poll:
+                return True, due  # slept until it was due (or a blocked one's recheck)
+            # The fallback poll ran out with nothing due: whether anything became due
+            # without a wake-up (a NOTIFY missed) is one statement, the claim (a
+            # transaction of three) only when something did.
+            due = await self.next_due()
+            return due is not None and due <= 0, due
+        return True, due
 
     def pause(self, due: float | None) -> float:
         """How long to sleep unless woken, given the seconds until the next delivery is
