@@ -193,46 +193,33 @@ def normalise(field: entity_pb2.Field, value: Any, region: str) -> Any:
     """The normalised value of `value` for `field`; None stays None (clears the field)."""
     if value is None:
         return None
-    kind = field.type
-    if kind == entity_pb2.FIELD_TYPE_TEXT:
-        return text(value)
-    if kind == entity_pb2.FIELD_TYPE_EMAIL:
-        return email(value)
-    if kind == entity_pb2.FIELD_TYPE_PHONE:
-        return phone(value, region)
-    if kind == entity_pb2.FIELD_TYPE_NUMBER:
-        return number(value)
-    if kind == entity_pb2.FIELD_TYPE_INTEGER:
-        return integer(value)
-    if kind == entity_pb2.FIELD_TYPE_BOOLEAN:
-        return boolean(value)
-    if kind == entity_pb2.FIELD_TYPE_DATETIME:
-        return timestamp(value)
-    if kind == entity_pb2.FIELD_TYPE_REFERENCE:
-        return reference(value)
-    raise FieldProblem("UNSUPPORTED_FIELD_TYPE", f"field type {kind} is not supported")
+    return normaliser(field)(value, region)
 
 
 def normaliser(field: entity_pb2.Field) -> Callable[[Any, str], Any]:
     """normalise() for `field`, its type read once: for a caller that normalises many values
     of it (a stream's items). Takes a value (not None) and the default region."""
     kind = field.type
-    if kind == entity_pb2.FIELD_TYPE_PHONE:
-        return phone
-    by_value = _BY_TYPE.get(kind)
-    if by_value is None:
-        return lambda value, region: normalise(field, value, region)  # refused, as it words it
-    return lambda value, region: by_value(value)
+    found = _BY_TYPE.get(kind)
+    if found is not None:
+        return found
+
+    def unsupported(value: Any, region: str) -> Any:
+        raise FieldProblem("UNSUPPORTED_FIELD_TYPE", f"field type {kind} is not supported")
+
+    return unsupported
 
 
-_BY_TYPE: dict[int, Callable[[Any], Any]] = {
-    entity_pb2.FIELD_TYPE_TEXT: text,
-    entity_pb2.FIELD_TYPE_EMAIL: email,
-    entity_pb2.FIELD_TYPE_NUMBER: number,
-    entity_pb2.FIELD_TYPE_INTEGER: integer,
-    entity_pb2.FIELD_TYPE_BOOLEAN: boolean,
-    entity_pb2.FIELD_TYPE_DATETIME: timestamp,
-    entity_pb2.FIELD_TYPE_REFERENCE: reference,
+# Each field type's normaliser, as (value, default region) → normalised value.
+_BY_TYPE: dict[int, Callable[[Any, str], Any]] = {
+    entity_pb2.FIELD_TYPE_TEXT: lambda value, region: text(value),
+    entity_pb2.FIELD_TYPE_EMAIL: lambda value, region: email(value),
+    entity_pb2.FIELD_TYPE_PHONE: phone,
+    entity_pb2.FIELD_TYPE_NUMBER: lambda value, region: number(value),
+    entity_pb2.FIELD_TYPE_INTEGER: lambda value, region: integer(value),
+    entity_pb2.FIELD_TYPE_BOOLEAN: lambda value, region: boolean(value),
+    entity_pb2.FIELD_TYPE_DATETIME: lambda value, region: timestamp(value),
+    entity_pb2.FIELD_TYPE_REFERENCE: lambda value, region: reference(value),
 }
 
 
