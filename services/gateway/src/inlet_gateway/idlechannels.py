@@ -27,7 +27,7 @@ class IdleRelease:
         self._busy = busy
         self._in_flight = 0
         self._timer: asyncio.TimerHandle | None = None
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Future[None]] = set()
         self.releases = 0  # how often the channels were let go (for tests and logs)
 
     @property
@@ -69,10 +69,6 @@ class IdleRelease:
         # Let go now, in this callback: a request after it must not get a closing channel.
         closing = self._release()
         self.releases += 1
-        task = asyncio.get_running_loop().create_task(_finish(closing))
+        task = asyncio.ensure_future(closing)
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
-
-
-async def _finish(closing: Awaitable[None]) -> None:
-    await closing
