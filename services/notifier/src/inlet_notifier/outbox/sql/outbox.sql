@@ -35,15 +35,14 @@ WITH taken AS (
      WHERE t.events IS NULL
     UNION ALL
     -- A batch row's events, each with an id made here, once: the row leaves the outbox in
-    -- this statement. Read only when its workspace has an endpoint that may take them.
+    -- this statement. (The store writes one only for a workspace with an endpoint; one that
+    -- is disabled or gone since takes nothing of it below.)
     SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), t.seq, x.k, t.workspace_id,
            x.type, t.occur_time, x.data, NULL::json, t.traceparent
       FROM taken t
      CROSS JOIN LATERAL ROWS FROM (json_to_recordset(t.events) AS (type text, data json))
            WITH ORDINALITY AS x(type, data, k)
      WHERE t.events IS NOT NULL
-       AND EXISTS (SELECT 1 FROM webhook_endpoints e
-                    WHERE e.workspace_id = t.workspace_id AND e.enabled AND e.session_id IS NULL)
 ), wanted AS (
     SELECT t.id AS event_id, e.id AS endpoint_id, NULL::text AS url,
            NULL::text AS ordering_key, NULL::bigint AS ordering_seq
